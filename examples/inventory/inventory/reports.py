@@ -1,0 +1,19 @@
+"""Text reports for the warehouse staff."""
+
+
+def render_lines(products):
+    """One line per product: ``SKU  qty  name``, newline-terminated."""
+    text = ""
+    for product in products:
+        text += product["sku"] + "  " + str(product["qty"]) + "  " + product["name"] + "\n"
+    return text
+
+
+def unique_tags(products):
+    """Every tag used in the catalog, once each, in first-seen order."""
+    seen = []
+    for product in products:
+        for tag in product["tags"]:
+            if tag not in seen:
+                seen.append(tag)
+    return seen

@@ -1,0 +1,21 @@
+from conftest import make_products
+from inventory import reports
+
+
+def test_render_lines_format():
+    products = make_products(2, seed=3)
+    text = reports.render_lines(products)
+    lines = text.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("sk-00000  ")
+    assert text.endswith("\n")
+
+
+def test_render_lines_large(products):
+    assert reports.render_lines(products).count("\n") == len(products)
+
+
+def test_unique_tags(products):
+    tags = reports.unique_tags(products)
+    assert len(tags) == len(set(tags)) == 10
+    assert tags[:3] == products[0]["tags"]

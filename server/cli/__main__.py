@@ -1,0 +1,4 @@
+from server.cli.main import main
+import sys
+
+sys.exit(main())

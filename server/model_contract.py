@@ -1,0 +1,131 @@
+"""The model-directory contract between training (``model_export``) and inference (``server``).
+
+This module is the only thing both sides share, so it imports nothing heavy (no torch, no
+transformers, no onnxruntime). A model directory holds:
+
+- ``perfrl_model.json``: a :class:`ModelSpec` (this file's format, prompt format, token ids,
+  generation defaults, file names, provenance);
+- the ONNX files named by the spec: an encoder, a decoder without past (first step) and a
+  decoder with past key values (later steps), as written by optimum's exporter for
+  ``text2text-generation-with-past``; int8-quantized when ``quantization`` says so;
+- ``tokenizer.json``: a ``tokenizers`` byte-level BPE (CodeT5 special tokens).
+
+A caller may rely on :func:`load_model_spec` either returning a spec whose files all exist or
+raising :class:`ModelContractError` with a message that names the missing or bad piece.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+SPEC_FILE = "perfrl_model.json"
+FORMAT_VERSION = 1
+PROMPT_PREFIX = "Write faster version:\n"
+
+
+class ModelContractError(Exception):
+    """The model directory is missing, incomplete or of an unknown format."""
+
+
+@dataclass
+class GenerationDefaults:
+    num_candidates: int = 8
+    do_sample: bool = True
+    temperature: float = 0.8
+    top_k: int = 50
+    top_p: float = 0.95
+    num_beams: int = 1
+    max_new_tokens: int = 256
+
+
+@dataclass
+class ModelSpec:
+    format_version: int = FORMAT_VERSION
+    prompt_prefix: str = PROMPT_PREFIX
+    encoder_file: str = "encoder_model.onnx"
+    decoder_file: str = "decoder_model.onnx"
+    decoder_with_past_file: str = "decoder_with_past_model.onnx"
+    tokenizer_file: str = "tokenizer.json"
+    pad_token_id: int = 0
+    bos_token_id: int = 1
+    eos_token_id: int = 2
+    unk_token_id: int = 3
+    decoder_start_token_id: int = 0
+    max_source_length: int = 512
+    max_target_length: int = 256
+    # Decoder shape, needed to read past key values: layers, heads, per-head size.
+    num_decoder_layers: int = 4
+    num_heads: int = 4
+    d_kv: int = 64
+    vocab_size: int = 16000
+    # "none" or "int8-dynamic-per-channel".
+    quantization: str = "none"
+    generation: GenerationDefaults = field(default_factory=GenerationDefaults)
+    # Free-form provenance: base model, data, steps, metrics, date. Never read by inference.
+    training: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ModelSpec":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ModelContractError(f"unknown keys in {SPEC_FILE}: {sorted(unknown)}")
+        data = dict(data)
+        gen = data.pop("generation", {}) or {}
+        try:
+            return cls(generation=GenerationDefaults(**gen), **data)
+        except TypeError as exc:
+            raise ModelContractError(f"bad {SPEC_FILE}: {exc}") from exc
+
+
+def build_prompt(function_source: str, spec: ModelSpec | None = None) -> str:
+    """The model's input for one function: the prefix, then the dedented source."""
+    prefix = spec.prompt_prefix if spec is not None else PROMPT_PREFIX
+    return prefix + function_source.strip("\n") + "\n"
+
+
+def write_model_spec(model_dir: Path, spec: ModelSpec) -> Path:
+    """Write ``perfrl_model.json`` into ``model_dir`` and return its path."""
+    path = Path(model_dir) / SPEC_FILE
+    path.write_text(json.dumps(spec.to_json(), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def load_model_spec(model_dir: Path) -> ModelSpec:
+    """Read and check a model directory. Raises ModelContractError with a clear reason."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelContractError(f"model directory {model_dir} does not exist")
+    spec_path = model_dir / SPEC_FILE
+    if not spec_path.is_file():
+        raise ModelContractError(
+            f"{model_dir} is not a PerfRL model directory: {SPEC_FILE} is missing "
+            "(export one with `perfrl-train export`)"
+        )
+    try:
+        data = json.loads(spec_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelContractError(f"cannot read {spec_path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelContractError(f"{spec_path} must hold a JSON object")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelContractError(
+            f"{spec_path} has format_version {version!r}; this PerfRL reads {FORMAT_VERSION}"
+        )
+    spec = ModelSpec.from_json(data)
+    for name in (spec.encoder_file, spec.decoder_file, spec.decoder_with_past_file,
+                 spec.tokenizer_file):
+        if not (model_dir / name).is_file():
+            raise ModelContractError(f"{model_dir} is incomplete: {name} is missing")
+    return spec
+
+
+def default_model_dir() -> Path:
+    """The model shipped inside the package (``server/models/default``)."""
+    return Path(__file__).resolve().parent / "models" / "default"

@@ -1,0 +1,33 @@
+"""Shared fixtures: the example project copied into a temp dir, and helpers to hash trees."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_PROJECT = REPO_ROOT / "examples" / "inventory"
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """sha256 of every file under root (relative path -> digest), to prove nothing changed."""
+    digests = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and ".pytest_cache" not in path.parts:
+            digests[path.relative_to(root).as_posix()] = hashlib.sha256(
+                path.read_bytes()
+            ).hexdigest()
+    return digests
+
+
+@pytest.fixture
+def example_project(tmp_path: Path) -> Path:
+    """A private copy of examples/inventory (tests may modify it)."""
+    dest = tmp_path / "inventory_project"
+    shutil.copytree(
+        EXAMPLE_PROJECT, dest, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache")
+    )
+    return dest
