@@ -9,10 +9,12 @@ stderr.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
 import tempfile
+import tokenize
 from pathlib import Path
 
 from server import __version__
@@ -121,8 +123,13 @@ def apply_best(report: OptimizationReport, target) -> Path:
     best = report.best_result()
     if best is None:
         raise PerfRLError("nothing to apply: no candidate was verified faster")
-    current = target.path.read_text(encoding="utf-8")
-    if current != target.file_text:
+    raw = target.path.read_bytes()
+    # Decode and re-encode with the file's own declared encoding (PEP 263), as locate does.
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    current = raw.decode(encoding)
+    if encoding == "utf-8-sig":
+        current = current.removeprefix("\ufeff")
+    if current != target.file_text.removeprefix("\ufeff"):
         raise PerfRLError(
             f"{target.path} changed while PerfRL was running; nothing was written. Run again."
         )
@@ -130,7 +137,9 @@ def apply_best(report: OptimizationReport, target) -> Path:
     mode = target.path.stat().st_mode
     fd, tmp = tempfile.mkstemp(dir=target.path.parent, prefix=".perfrl-", suffix=".py")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        # The spliced text keeps a BOM as U+FEFF, so "utf-8-sig" is written as plain utf-8.
+        write_encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+        with os.fdopen(fd, "w", encoding=write_encoding, newline="") as handle:
             handle.write(new_text)
         os.chmod(tmp, mode & 0o7777)
         os.replace(tmp, target.path)

@@ -1,0 +1,270 @@
+"""How accurate, repeatable and quick is the verifier's benchmark?
+
+1. Accuracy: for known kernels (pairs of equivalent functions whose true speed ratio we
+   establish by a long reference measurement in a quiet subprocess), compare the speedup the
+   verifier reports (its full pipeline: sandbox, tests, equivalence, A/B benchmark) with the
+   reference ratio. Target: within 10%.
+2. Repeatability: the verifier's median speedup over several runs: spread = (max - min) / mean.
+   Target: under 5%.
+3. Speed: the time to verify one candidate on the example project, by stage. Target: < 5 s.
+
+Run: python benchmarks/bench_verifier.py [--runs 5] [--json OUT]
+The machine is shared and noisy, so ratios matter, not absolute times; everything compared is
+measured in this one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from server.engine.baseline import run_baseline  # noqa: E402
+from server.engine.interpreter import resolve_interpreter  # noqa: E402
+from server.engine.locate import locate_function  # noqa: E402
+from server.engine.sandbox import Sandbox  # noqa: E402
+from server.engine.settings import EngineSettings  # noqa: E402
+from server.engine.types import Candidate  # noqa: E402
+from server.engine.verify import verify_candidate  # noqa: E402
+
+
+@dataclass
+class Kernel:
+    name: str
+    original: str
+    candidate: str
+    # Python expression building the argument tuple; `random` is seeded.
+    args: str
+
+
+KERNELS = [
+    Kernel(
+        "list->set membership",
+        """
+        def kernel(wanted, stock):
+            return [w for w in wanted if w not in stock]
+        """,
+        """
+        def kernel(wanted, stock):
+            present = set(stock)
+            return [w for w in wanted if w not in present]
+        """,
+        "([random.randrange(4000) for _ in range(300)], list(range(0, 4000, 2)))",
+    ),
+    Kernel(
+        "manual sum -> sum()",
+        """
+        def kernel(values):
+            total = 0
+            for v in values:
+                total += v
+            return total
+        """,
+        """
+        def kernel(values):
+            return sum(values)
+        """,
+        "([random.randrange(1000) for _ in range(20000)],)",
+    ),
+    Kernel(
+        "append loop -> comprehension",
+        """
+        def kernel(values):
+            out = []
+            for v in values:
+                if v % 3:
+                    out.append(v * 2)
+            return out
+        """,
+        """
+        def kernel(values):
+            return [v * 2 for v in values if v % 3]
+        """,
+        "([random.randrange(1000) for _ in range(20000)],)",
+    ),
+    Kernel(
+        "str += -> join",
+        """
+        def kernel(words):
+            text = ""
+            for w in words:
+                text += w + ","
+            return text
+        """,
+        """
+        def kernel(words):
+            return "".join([w + "," for w in words])
+        """,
+        "([str(random.randrange(10**6)) for _ in range(20000)],)",
+    ),
+    Kernel(
+        "identical (null)",
+        """
+        def kernel(values):
+            return sorted(values)[len(values) // 2]
+        """,
+        """
+        def kernel(values):
+            return sorted(values)[len(values) // 2]
+        """,
+        "([random.random() for _ in range(5000)],)",
+    ),
+]
+
+REFERENCE_SCRIPT = r"""
+import gc, json, random, statistics, sys, time
+random.seed(12345)
+ns_a, ns_b = {}, {}
+exec(sys.argv[1], ns_a)
+exec(sys.argv[2], ns_b)
+args = eval(sys.argv[3], {"random": random})
+fa, fb = ns_a["kernel"], ns_b["kernel"]
+import copy
+def timed(f, loops):
+    copies = [copy.deepcopy(args) for _ in range(loops)]
+    gc.collect(); gc.disable()
+    t0 = time.perf_counter_ns()
+    for c in copies:
+        f(*c)
+    t1 = time.perf_counter_ns()
+    gc.enable()
+    return (t1 - t0) / loops
+loops = 1
+while timed(fa, loops) * loops < 20e6:
+    loops *= 2
+ra, rb = [], []
+deadline = time.monotonic() + float(sys.argv[4])
+while time.monotonic() < deadline or len(ra) < 20:
+    ra.append(timed(fa, loops)); rb.append(timed(fb, loops))
+    rb.append(timed(fb, loops)); ra.append(timed(fa, loops))
+print(json.dumps({"ratio": statistics.median(ra) / statistics.median(rb), "rounds": len(ra)}))
+"""
+
+
+def reference_ratio(kernel: Kernel, seconds: float) -> float:
+    """The 'true' ratio: a long interleaved measurement in a plain subprocess, no sandbox."""
+    proc = subprocess.run(
+        [sys.executable, "-c", REFERENCE_SCRIPT, textwrap.dedent(kernel.original),
+         textwrap.dedent(kernel.candidate), kernel.args, str(seconds)],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(proc.stdout)["ratio"]
+
+
+def make_kernel_project(root: Path, kernel: Kernel) -> Path:
+    (root / "kern").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'kern'\nversion = '0'\n")
+    (root / "kern" / "__init__.py").write_text("")
+    (root / "kern" / "impl.py").write_text(textwrap.dedent(kernel.original).lstrip())
+    (root / "tests").mkdir()
+    (root / "tests" / "test_impl.py").write_text(
+        "import random\nfrom kern.impl import kernel\n\n"
+        "def test_kernel():\n"
+        "    random.seed(12345)\n"
+        f"    args = {kernel.args}\n"
+        "    assert kernel(*args) is not None\n"
+    )
+    return root / "kern" / "impl.py"
+
+
+def measure_kernels(runs: int, reference_seconds: float) -> list[dict]:
+    settings = EngineSettings()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="perfrl-bench-") as tmp:
+        for index, kernel in enumerate(KERNELS):
+            project = Path(tmp) / f"k{index}"
+            module = make_kernel_project(project, kernel)
+            target = locate_function(f"{module}::kernel")
+            sandbox = Sandbox(target.project_root,
+                              resolve_interpreter(target.project_root, None), settings)
+            baseline = run_baseline(target, sandbox, settings)
+            candidate = Candidate("bench", kernel.name, textwrap.dedent(kernel.candidate).lstrip())
+            reference = reference_ratio(kernel, reference_seconds)
+            measured = []
+            for _ in range(runs):
+                result = verify_candidate(target, baseline, candidate, sandbox, settings)
+                if result.speedup is None:
+                    raise SystemExit(f"{kernel.name}: no speedup measured: {result.verdict} "
+                                     f"{result.reason}")
+                measured.append(result.speedup.median)
+            mean = statistics.fmean(measured)
+            rows.append({
+                "kernel": kernel.name,
+                "reference": reference,
+                "measured_mean": mean,
+                "measured_runs": measured,
+                "error_pct": 100 * (mean - reference) / reference,
+                "spread_pct": 100 * (max(measured) - min(measured)) / mean,
+                "last_ci": [result.speedup.low, result.speedup.high],
+                "last_verdict": result.verdict.value,
+            })
+            print(f"{kernel.name:<30} reference {reference:7.2f}x  measured {mean:7.2f}x "
+                  f"({rows[-1]['error_pct']:+.1f}%)  spread {rows[-1]['spread_pct']:.1f}%  "
+                  f"verdict {result.verdict.value}", flush=True)
+    return rows
+
+
+def measure_stages() -> dict:
+    """Verify one hand-written candidate on the example project; report time per stage."""
+    import shutil
+
+    fast = textwrap.dedent('''
+        def missing_skus(wanted, products):
+            carried = {product["sku"] for product in products}
+            return [sku for sku in wanted if sku not in carried]
+    ''').lstrip()
+    with tempfile.TemporaryDirectory(prefix="perfrl-bench-") as tmp:
+        project = Path(tmp) / "inventory"
+        shutil.copytree(REPO / "examples" / "inventory", project,
+                        ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+        settings = EngineSettings(cache_dir=Path(tmp) / "cache")
+        t0 = time.perf_counter()
+        target = locate_function(f"{project}/inventory/catalog.py::missing_skus")
+        sandbox = Sandbox(target.project_root,
+                          resolve_interpreter(target.project_root, None), settings)
+        t1 = time.perf_counter()
+        baseline = run_baseline(target, sandbox, settings)
+        t2 = time.perf_counter()
+        cached = run_baseline(target, sandbox, settings)
+        t3 = time.perf_counter()
+        result = verify_candidate(target, cached, Candidate("bench", "set", fast), sandbox,
+                                  settings)
+        t4 = time.perf_counter()
+    stages = {"locate+setup": t1 - t0, "baseline (first run)": t2 - t1,
+              "baseline (cached)": t3 - t2}
+    stages.update({f"candidate: {k}": v for k, v in result.stage_seconds.items()})
+    stages["candidate total"] = t4 - t3
+    print("\nVerifying one candidate on examples/inventory (catalog.missing_skus):")
+    for name, seconds in stages.items():
+        print(f"  {name:<28} {seconds:6.2f} s")
+    print(f"  verdict {result.verdict.value}: {result.reason}; "
+          f"baseline from cache: {cached.summary.from_cache}; first baseline calls "
+          f"captured: {baseline.summary.calls_captured}")
+    return {"stages": stages, "verdict": result.verdict.value, "reason": result.reason}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="verifier runs per kernel")
+    parser.add_argument("--reference-seconds", type=float, default=20.0,
+                        help="length of each reference measurement")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    args = parser.parse_args()
+    kernels = measure_kernels(args.runs, args.reference_seconds)
+    stages = measure_stages()
+    if args.json:
+        args.json.write_text(json.dumps({"kernels": kernels, "example": stages}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""Export a training checkpoint to a PerfRL model directory, then prove it matches PyTorch.
+
+``perfrl-train export --checkpoint CKPT --out MODEL_DIR [--no-quantize]``
+
+Steps: optimum's ``main_export(task="text2text-generation-with-past")`` into a scratch
+directory; a float32 parity check there; int8 dynamic per-channel quantization of the
+encoder, decoder and decoder-with-past (the merged decoder is dropped: the server does not use
+it and ``quantize_dynamic`` silently leaves it unquantized); a second parity check on the
+files actually shipped; ``tokenizer.json``; ``perfrl_model.json`` via
+:func:`server.model_contract.write_model_spec`.
+
+A caller may rely on:
+
+- :func:`export_model` returning an :class:`ExportResult` naming every file it wrote, only
+  after the shipped files passed their parity check;
+- :class:`ParityError` (with the figures) when they do not: no silent fallback. Tolerances:
+  float32: greedy tokens identical on every prompt and max |logit diff| <= ``FP32_ATOL``;
+  int8: top-1 agreement (teacher-forced on PyTorch's greedy tokens) >= ``INT8_MIN_TOP1`` and
+  max |logit diff| <= ``INT8_ATOL`` (greedy-sequence equality is reported, not required);
+- the written directory passing :func:`server.model_contract.load_model_spec`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from server.model_contract import (
+    GenerationDefaults,
+    ModelSpec,
+    load_model_spec,
+    write_model_spec,
+)
+
+from .train_common import help_field
+
+ONNX_FILES = ("encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx")
+FP32_ATOL = 1e-4
+INT8_ATOL = 1.0
+INT8_MIN_TOP1 = 0.97
+QUANTIZATION_INT8 = "int8-dynamic-per-channel"
+
+#: Used as parity prompts when the caller gives none: varied, realistic functions.
+DEFAULT_PARITY_FUNCTIONS = (
+    "def total(xs):\n    s = 0\n    for x in xs:\n        s += x\n    return s\n",
+    "def uniq(items):\n    out = []\n    for it in items:\n        if it not in out:\n"
+    "            out.append(it)\n    return out\n",
+    "def join_words(words):\n    text = ''\n    for w in words:\n        text += w + ' '\n"
+    "    return text.strip()\n",
+    "def count_evens(n):\n    return len([i for i in range(n) if i % 2 == 0])\n",
+    "def squares(n):\n    result = []\n    for i in range(n):\n        result.append(i * i)\n"
+    "    return result\n",
+    "def has_dup(a):\n    for i in range(len(a)):\n        for j in range(i + 1, len(a)):\n"
+    "            if a[i] == a[j]:\n                return True\n    return False\n",
+    "def index_of(xs, v):\n    i = 0\n    while i < len(xs):\n        if xs[i] == v:\n"
+    "            return i\n        i += 1\n    return -1\n",
+    "def word_counts(text):\n    d = {}\n    for w in text.split():\n        if w in d:\n"
+    "            d[w] += 1\n        else:\n            d[w] = 1\n    return d\n",
+)
+
+
+class ExportError(Exception):
+    """The checkpoint cannot be exported (missing, wrong architecture, exporter failure)."""
+
+
+class ParityError(ExportError):
+    """The exported ONNX files do not reproduce PyTorch's outputs within tolerance."""
+
+    def __init__(self, message: str, report: ParityReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass
+class ExportConfig:
+    checkpoint: Path = help_field(None, "training checkpoint directory (from sft / rrhf)")
+    out: Path = help_field(None, "model directory to write (must be empty or absent)")
+    quantize: bool = help_field(True, "int8 dynamic per-channel quantization (what ships)")
+    parity_prompts: int = help_field(8, "functions used for the parity check")
+    parity_file: Path | None = help_field(None, "JSONL with 'slow' fields for parity prompts "
+                                                "(default: built-in functions)")
+    parity_max_new_tokens: int = help_field(64, "tokens generated per parity prompt")
+    opset: int | None = help_field(None, "ONNX opset (default: optimum's choice)")
+    keep_fp32: bool = help_field(False, "also keep the float32 files in OUT/fp32/")
+    threads: int = help_field(2, "torch / onnxruntime threads")
+
+
+@dataclass
+class ParityReport:
+    """What the parity check measured over its prompts."""
+
+    precision: str  # "fp32" or "int8"
+    prompts: int
+    tokens_compared: int
+    greedy_sequences_equal: int
+    top1_agreement: float
+    max_abs_logit_diff: float
+    atol: float
+    min_top1: float
+    passed: bool
+    first_mismatch: dict | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    spec_path: Path
+    files: dict[str, Path]
+    parity: list[ParityReport] = field(default_factory=list)
+
+
+def _parity_sources(cfg: ExportConfig) -> list[str]:
+    if cfg.parity_file is None:
+        return list(DEFAULT_PARITY_FUNCTIONS[: cfg.parity_prompts])
+    from .examples import read_examples
+
+    return [ex.slow for ex in read_examples(Path(cfg.parity_file), cfg.parity_prompts)]
+
+
+def check_parity(model, tokenizer, onnx_dir: Path, sources: list[str], precision: str,
+                 max_new_tokens: int = 64, max_source_length: int = 512,
+                 threads: int = 1) -> ParityReport:
+    """Compare PyTorch's greedy ``generate`` with the ONNX files in ``onnx_dir``.
+
+    Raises :class:`ParityError` when the figures are outside the tolerance of ``precision``.
+    Logits are compared teacher-forced on PyTorch's greedy tokens, so one early argmax flip
+    does not hide (or inflate) the differences at later steps.
+    """
+    import numpy as np
+    import torch
+
+    from .examples import encode_source
+    from .onnx_loop import OnnxSeq2SeqLoop
+
+    config = model.config
+    loop = OnnxSeq2SeqLoop(onnx_dir, decoder_start_token_id=config.decoder_start_token_id,
+                           eos_token_id=config.eos_token_id, threads=threads)
+    model.eval()
+    atol = FP32_ATOL if precision == "fp32" else INT8_ATOL
+    min_top1 = 1.0 if precision == "fp32" else INT8_MIN_TOP1
+    compared = agree = equal = 0
+    max_diff = 0.0
+    first_mismatch = None
+    for index, source in enumerate(sources):
+        ids = encode_source(tokenizer, source, max_source_length)
+        input_ids = torch.tensor([ids])
+        with torch.no_grad():
+            generated = model.generate(input_ids=input_ids,
+                                       attention_mask=torch.ones_like(input_ids),
+                                       max_new_tokens=max_new_tokens, do_sample=False,
+                                       num_beams=1, min_length=0)
+            torch_tokens = generated[0, 1:].tolist()  # drop the decoder-start id
+            while torch_tokens and torch_tokens[-1] == config.pad_token_id:
+                torch_tokens.pop()  # generate pads finished sequences; ours stops at eos
+            decoder_in = torch.tensor([[config.decoder_start_token_id] + torch_tokens[:-1]]) \
+                if torch_tokens else None
+            torch_logits = (model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                  decoder_input_ids=decoder_in).logits[0].float().numpy()
+                            if decoder_in is not None else np.zeros((0, 1)))
+        onnx_greedy = loop.decode(ids, max_new_tokens).tokens
+        if onnx_greedy == torch_tokens:
+            equal += 1
+        elif first_mismatch is None:
+            step = next((k for k, (a, b) in enumerate(zip(onnx_greedy, torch_tokens))
+                         if a != b), min(len(onnx_greedy), len(torch_tokens)))
+            first_mismatch = {"prompt": index, "step": step,
+                              "torch": torch_tokens[max(0, step - 2):step + 3],
+                              "onnx": onnx_greedy[max(0, step - 2):step + 3]}
+        if not torch_tokens:
+            continue
+        forced = loop.decode(ids, len(torch_tokens), forced_tokens=torch_tokens,
+                             return_logits=True)
+        diff = float(np.max(np.abs(forced.logits - torch_logits)))
+        max_diff = max(max_diff, diff)
+        agree += int(np.sum(np.argmax(forced.logits, axis=-1) == np.asarray(torch_tokens)))
+        compared += len(torch_tokens)
+    top1 = agree / compared if compared else 0.0
+    passed = compared > 0 and max_diff <= atol and top1 >= min_top1 and (
+        precision != "fp32" or equal == len(sources))
+    report = ParityReport(precision=precision, prompts=len(sources), tokens_compared=compared,
+                          greedy_sequences_equal=equal, top1_agreement=round(top1, 6),
+                          max_abs_logit_diff=max_diff, atol=atol, min_top1=min_top1,
+                          passed=passed, first_mismatch=first_mismatch)
+    if not passed:
+        why = ("no tokens were generated (an untrained model emits only pad/eos: train it "
+               "first)" if compared == 0 else
+               f"greedy sequences equal {equal}/{len(sources)}, top-1 agreement {top1:.4f} "
+               f"(need >= {min_top1}), max |logit diff| {max_diff:.3g} (tolerance {atol})")
+        raise ParityError(f"{precision} ONNX export of {onnx_dir} does not match PyTorch: {why}",
+                          report)
+    return report
+
+
+def quantize_int8(src: Path, dst: Path) -> None:
+    """Dynamic int8 quantization, per-channel weights (per-tensor diverged in ML.md's test)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+
+
+def build_spec(model, tokenizer, meta: dict, quantization: str,
+               parity: list[ParityReport]) -> ModelSpec:
+    """The contract's ModelSpec for this model (shape, ids, lengths, provenance)."""
+    config = model.config
+    train_cfg = meta.get("config", {})
+    return ModelSpec(
+        pad_token_id=config.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id if tokenizer.bos_token_id is not None else 1,
+        eos_token_id=config.eos_token_id,
+        unk_token_id=tokenizer.unk_token_id if tokenizer.unk_token_id is not None else 3,
+        decoder_start_token_id=config.decoder_start_token_id,
+        max_source_length=int(train_cfg.get("max_source_length", 512)),
+        max_target_length=int(train_cfg.get("max_target_length", 256)),
+        num_decoder_layers=config.num_decoder_layers,
+        num_heads=config.num_heads,
+        d_kv=config.d_kv,
+        vocab_size=config.vocab_size,
+        quantization=quantization,
+        generation=GenerationDefaults(max_new_tokens=int(train_cfg.get("max_target_length",
+                                                                       256))),
+        training={
+            "exported_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "architecture": "T5ForConditionalGeneration",
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "d_model": config.d_model,
+            "num_encoder_layers": config.num_layers,
+            "trainer": meta.get("trainer"),
+            "step": meta.get("step"),
+            "metrics": meta.get("metrics", {}),
+            "provenance": meta.get("provenance", {}),
+            "config": train_cfg,
+            "target_format": "tokens then </s>, no <s>; decoding starts from "
+                             "decoder_start_token_id",
+            "parity": [p.to_json() for p in parity],
+        },
+    )
+
+
+def export_model(cfg: ExportConfig, log=print) -> ExportResult:
+    """Export, quantize, check parity and write the model directory; see the module docstring."""
+    import torch
+    from optimum.exporters.onnx import main_export
+
+    from .checkpoint import CheckpointError, load_checkpoint
+
+    if cfg.checkpoint is None or cfg.out is None:
+        raise ExportError("--checkpoint and --out are required")
+    out = Path(cfg.out)
+    if out.exists() and any(out.iterdir()):
+        raise ExportError(f"{out} is not empty; export into a new directory")
+    torch.set_num_threads(max(1, cfg.threads))
+    try:
+        model, tokenizer, meta = load_checkpoint(Path(cfg.checkpoint))
+    except CheckpointError as exc:
+        raise ExportError(str(exc)) from exc
+    if model.config.model_type != "t5":
+        raise ExportError(f"{cfg.checkpoint} holds a {model.config.model_type!r} model; "
+                          "PerfRL exports T5 encoder-decoders only")
+    sources = _parity_sources(cfg)
+    max_src = int(meta.get("config", {}).get("max_source_length", 512))
+    parity: list[ParityReport] = []
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="perfrl-export-") as scratch:
+        raw = Path(scratch) / "onnx"
+        log(f"export: optimum main_export {cfg.checkpoint} -> {raw}")
+        # do_validation=False: optimum only logs its validation at INFO; ours below fails loudly.
+        main_export(str(cfg.checkpoint), output=raw, task="text2text-generation-with-past",
+                    opset=cfg.opset, do_validation=False)
+        missing = [name for name in ONNX_FILES if not (raw / name).is_file()]
+        if missing:
+            raise ExportError(f"optimum did not write {missing} (wrote "
+                              f"{sorted(p.name for p in raw.iterdir())})")
+        report = check_parity(model, tokenizer, raw, sources, "fp32",
+                              cfg.parity_max_new_tokens, max_src, cfg.threads)
+        log(f"export: fp32 parity ok ({report.tokens_compared} tokens, max |diff| "
+            f"{report.max_abs_logit_diff:.2e})")
+        parity.append(report)
+        files: dict[str, Path] = {}
+        if cfg.keep_fp32:
+            (out / "fp32").mkdir()
+            for name in ONNX_FILES:
+                shutil.copy2(raw / name, out / "fp32" / name)
+                files[f"fp32/{name}"] = out / "fp32" / name
+        for name in ONNX_FILES:
+            if cfg.quantize:
+                quantize_int8(raw / name, out / name)
+            else:
+                shutil.copy2(raw / name, out / name)
+            files[name] = out / name
+    if cfg.quantize:
+        report = check_parity(model, tokenizer, out, sources, "int8",
+                              cfg.parity_max_new_tokens, max_src, cfg.threads)
+        log(f"export: int8 parity ok (top-1 {report.top1_agreement:.4f}, greedy equal "
+            f"{report.greedy_sequences_equal}/{report.prompts}, max |diff| "
+            f"{report.max_abs_logit_diff:.3f})")
+        parity.append(report)
+    shutil.copy2(Path(cfg.checkpoint) / "tokenizer.json", out / "tokenizer.json")
+    files["tokenizer.json"] = out / "tokenizer.json"
+    spec = build_spec(model, tokenizer, meta,
+                      QUANTIZATION_INT8 if cfg.quantize else "none", parity)
+    spec_path = write_model_spec(out, spec)
+    files["perfrl_model.json"] = spec_path
+    parity_path = out / "parity.json"
+    parity_path.write_text(json.dumps([p.to_json() for p in parity], indent=2) + "\n")
+    files["parity.json"] = parity_path
+    load_model_spec(out)  # the contract's own check: raises if anything is missing
+    total_mb = sum(p.stat().st_size for p in files.values()) / 1e6
+    log(f"export: wrote {out} ({total_mb:.1f} MB)")
+    return ExportResult(out=out, spec_path=spec_path, files=files, parity=parity)

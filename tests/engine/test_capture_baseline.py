@@ -1,0 +1,476 @@
+"""The capture plugin (run in real pytest subprocesses) and the baseline run in the sandbox.
+
+Every test here starts at least one pytest process, hence the ``slow`` marks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from server.engine.baseline import RUNTIME_DIR, run_baseline
+from server.engine.settings import EngineSettings
+from server.engine.types import BaselineFailed, NoTestsCallFunction
+
+PROJECT_FILES = {
+    "pyproject.toml": '[project]\nname = "h3calc"\nversion = "0"\n',
+    "h3calc/__init__.py": "",
+    "h3calc/core.py": '''
+        import functools
+
+        COUNTER = {"calls": 0}
+        SCALE = 3
+
+
+        def contains(items, value):
+            COUNTER["calls"] += 1
+            for item in items:
+                if item == value:
+                    return True
+            return False
+
+
+        def any_of(items, values):
+            # Calls contains() through the module global: must be captured too.
+            return [contains(items, v) for v in values]
+
+
+        def scaled(x):
+            return x * SCALE
+
+
+        def fact(n):
+            return 1 if n <= 1 else n * fact(n - 1)
+
+
+        def call_it(fn):
+            return fn()
+
+
+        def counted(f):
+            @functools.wraps(f)
+            def inner(*args):
+                inner.calls += 1
+                return f(*args)
+            inner.calls = 0
+            return inner
+
+
+        @counted
+        def decorated(a, b):
+            return a + b
+
+
+        def sort_in_place(values):
+            values.sort()
+            return len(values)
+
+
+        class Stack:
+            def __init__(self, items):
+                self.items = list(items)
+
+            def total(self, extra=0):
+                return sum(self.items) + extra
+
+            @staticmethod
+            def double(x):
+                return 2 * x
+
+            @classmethod
+            def of(cls, n):
+                return cls(range(n))
+
+            @property
+            def size(self):
+                return len(self.items)
+    ''',
+    "tests/test_core.py": '''
+        from h3calc import core
+        from h3calc.core import Stack, any_of, call_it, contains, decorated, fact, scaled
+
+
+        def test_contains():
+            assert contains([1, 2, 3], 2)
+            assert not contains([1, 2, 3], 7)
+
+
+        def test_any_of():
+            assert any_of([1, 2], [2, 5]) == [True, False]
+
+
+        def test_fails_on_original():
+            assert contains([1], 99)
+
+
+        def test_unrelated():
+            assert 1 + 1 == 2
+
+
+        def test_unpicklable():
+            assert call_it(lambda: 5) == 5
+
+
+        def test_fact():
+            assert fact(5) == 120
+
+
+        def test_decorated():
+            import inspect
+
+            before = decorated.calls
+            assert decorated(2, 3) == 5
+            assert decorated.calls == before + 1  # state kept on the decorator's wrapper
+            assert list(inspect.signature(decorated).parameters) == ["a", "b"]
+            assert core.fact.__name__ == "fact"
+            assert list(inspect.signature(core.fact).parameters) == ["n"]
+
+
+        def test_state():
+            core.SCALE = 4
+            try:
+                assert scaled(2) == 8
+            finally:
+                core.SCALE = 3
+
+
+        def test_methods():
+            s = Stack([1, 2, 3])
+            assert s.total(extra=1) == 7
+            assert Stack.double(4) == 8 and s.double(1) == 2
+            assert Stack.of(3).items == [0, 1, 2]
+            assert s.size == 3
+    ''',
+}
+
+
+def make_project(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+def run_plugin(project: Path, module: str, qualname: str, mode: str = "capture",
+               max_calls: int = 64, extra: tuple[str, ...] = ()) -> tuple[dict, dict | None]:
+    """Run pytest with perfrl_capture in ``project`` (no sandbox: this tests the plugin alone)."""
+    out = project.parent / f"out-{qualname}-{mode}"
+    env = dict(os.environ)
+    env.update({
+        "PYTHONPATH": str(RUNTIME_DIR),
+        "PERFRL_OUT_DIR": str(out),
+        "PERFRL_TARGET_MODULE": module,
+        "PERFRL_TARGET_QUALNAME": qualname,
+        "PERFRL_IMPORT_ROOT": str(project),
+        "PERFRL_ROOT": str(project),
+        "PERFRL_MODE": mode,
+        "PERFRL_MAX_CALLS": str(max_calls),
+    })
+    env.pop("PYTEST_ADDOPTS", None)
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "perfrl_capture", "-p", "no:cacheprovider",
+         f"--rootdir={project}", *extra],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    calls = None
+    if (out / "calls.pkl").exists():
+        calls = pickle.loads((out / "calls.pkl").read_bytes())
+    return summary, calls
+
+
+def decoded(calls: dict, project: Path) -> list[tuple]:
+    """(test, args, kwargs, outcome, raised) for every recorded call.
+
+    Unpickling imports the project's classes, so the project is importable meanwhile and its
+    modules are forgotten afterwards.
+    """
+    before = set(sys.modules)
+    sys.path.insert(0, str(project))
+    try:
+        out = []
+        for call in calls["calls"]:
+            args, kwargs = pickle.loads(call["args"])
+            outcome = pickle.loads(call["outcome"])
+            out.append((call["test"], args, kwargs, outcome, call["raised"]))
+        return out
+    finally:
+        sys.path.remove(str(project))
+        for name in set(sys.modules) - before:
+            del sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    return make_project(tmp_path_factory.mktemp("capture") / "proj", PROJECT_FILES)
+
+
+T = "tests/test_core.py::"
+
+
+# -- the plugin ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_records_calling_tests_outcomes_and_intra_module_calls(project):
+    summary, calls = run_plugin(project, "h3calc.core", "contains")
+    assert summary["wrapped"] and summary["wrap_error"] is None
+    assert summary["module_file"] == os.path.realpath(project / "h3calc" / "core.py")
+    assert list(summary["calling_tests"]) == [
+        T + "test_contains", T + "test_any_of", T + "test_fails_on_original"
+    ]
+    assert summary["tests"][T + "test_fails_on_original"]["outcome"] == "failed"
+    assert "assert False" in summary["tests"][T + "test_fails_on_original"]["message"]
+    assert summary["tests"][T + "test_unrelated"]["outcome"] == "passed"
+    recorded = decoded(calls, project)
+    assert [(t, a) for t, a, _, _, _ in recorded] == [
+        (T + "test_contains", ([1, 2, 3], 2)),
+        (T + "test_contains", ([1, 2, 3], 7)),
+        (T + "test_any_of", ([1, 2], 2)),  # called from any_of through the module global
+        (T + "test_any_of", ([1, 2], 5)),
+        (T + "test_fails_on_original", ([1], 99)),
+    ]
+    assert [o["value"] for _, _, _, o, _ in recorded] == [True, False, True, False, False]
+    assert summary["python_version"].startswith(f"{sys.version_info[0]}.")
+
+
+@pytest.mark.slow
+def test_methods_keep_their_semantics_and_record_self(project):
+    for qualname, expected_args in [
+        ("Stack.total", None),
+        ("Stack.double", [(4,), (1,)]),
+        ("Stack.of", None),
+        ("Stack.size", None),
+    ]:
+        summary, calls = run_plugin(project, "h3calc.core", qualname)
+        assert summary["tests"][T + "test_methods"]["outcome"] == "passed", qualname
+        assert T + "test_methods" in summary["calling_tests"], qualname
+        recorded = decoded(calls, project)
+        if expected_args is not None:
+            assert [a for _, a, _, _, _ in recorded] == expected_args
+    _, calls = run_plugin(project, "h3calc.core", "Stack.total")
+    (_, args, kwargs, outcome, _), = decoded(calls, project)
+    assert type(args[0]).__name__ == "Stack" and args[0].items == [1, 2, 3]
+    assert kwargs == {"extra": 1} and outcome["value"] == 7
+    _, calls = run_plugin(project, "h3calc.core", "Stack.of")
+    (_, args, _, outcome, _), = decoded(calls, project)
+    assert args[0].__name__ == "Stack" and args[1] == 3  # cls is recorded
+    assert outcome["value"].items == [0, 1, 2]
+
+
+@pytest.mark.slow
+def test_decorated_function_and_module_state(project):
+    summary, calls = run_plugin(project, "h3calc.core", "decorated")
+    assert summary["tests"][T + "test_decorated"]["outcome"] == "passed"
+    assert list(summary["calling_tests"]) == [T + "test_decorated"]
+    assert [a for _, a, _, _, _ in decoded(calls, project)] == [(2, 3)]
+    summary, calls = run_plugin(project, "h3calc.core", "scaled")
+    assert summary["tests"][T + "test_state"]["outcome"] == "passed"
+    assert decoded(calls, project)[0][3]["value"] == 8
+
+
+@pytest.mark.slow
+def test_recursion_records_only_the_outermost_call(project):
+    summary, calls = run_plugin(project, "h3calc.core", "fact")
+    assert summary["tests"][T + "test_decorated"]["outcome"] == "passed"  # name, signature
+    assert summary["calls_total"] == 1
+    assert [a for _, a, _, _, _ in decoded(calls, project)] == [(5,)]
+
+
+@pytest.mark.slow
+def test_unpicklable_arguments_are_skipped_and_counted(project):
+    summary, calls = run_plugin(project, "h3calc.core", "call_it")
+    assert summary["calling_tests"] == {T + "test_unpicklable": 1}
+    assert summary["calls_recorded"] == 0 and calls["calls"] == []
+    assert summary["skipped_reasons"] == {"arguments cannot be pickled": 1}
+
+
+@pytest.mark.slow
+def test_mutation_is_recorded_before_and_after(tmp_path):
+    proj = make_project(tmp_path / "p", {
+        "h3mut/__init__.py": "",
+        "h3mut/m.py": "def sort_in_place(v):\n    v.sort()\n    return len(v)\n",
+        "tests/test_m.py": "from h3mut.m import sort_in_place\n\n"
+                           "def test_it():\n    assert sort_in_place([3, 1, 2]) == 3\n",
+    })
+    _, calls = run_plugin(proj, "h3mut.m", "sort_in_place")
+    (_, args, _, outcome, _), = decoded(calls, proj)
+    assert args == ([3, 1, 2],)
+    assert outcome["args_after"] == (([1, 2, 3],), {})
+
+
+@pytest.mark.slow
+def test_exceptions_are_recorded_with_their_type(tmp_path):
+    proj = make_project(tmp_path / "p", {
+        "h3exc.py": "def parse(s):\n    return int(s)\n",
+        "tests/test_e.py": "import pytest\nfrom h3exc import parse\n\n"
+                           "def test_it():\n    with pytest.raises(ValueError):\n"
+                           "        parse('x')\n",
+    })
+    _, calls = run_plugin(proj, "h3exc", "parse")
+    (_, _, _, outcome, raised), = decoded(calls, proj)
+    assert outcome["kind"] == "raise" and raised["type"] == "builtins.ValueError"
+    assert "invalid literal" in raised["message"]
+
+
+@pytest.mark.slow
+def test_recording_is_bounded_and_spread_over_tests(tmp_path):
+    test_lines = ["from h3many import inc\n"]
+    for t in range(3):
+        test_lines.append(f"\ndef test_{t}():\n    for i in range(50):\n        assert inc(i) == i + 1\n")
+    proj = make_project(tmp_path / "p", {
+        "h3many.py": "def inc(x):\n    return x + 1\n",
+        "tests/test_many.py": "".join(test_lines),
+    })
+    summary, calls = run_plugin(proj, "h3many", "inc", max_calls=12)
+    assert summary["calls_total"] == 150
+    assert summary["calls_recorded"] == len(calls["calls"]) == 12
+    assert summary["calls_not_recorded"] == 138
+    assert {c["test"] for c in calls["calls"]} == {f"tests/test_many.py::test_{t}" for t in range(3)}
+
+
+@pytest.mark.slow
+def test_reference_taken_by_conftest_before_wrapping_is_rebound(tmp_path):
+    proj = make_project(tmp_path / "p", {
+        "h3conf.py": "def f(x):\n    return x * 2\n",
+        "conftest.py": "import pytest\nfrom h3conf import f\n\n"
+                       "@pytest.fixture\ndef doubled():\n    return f(21)\n",
+        "tests/test_c.py": "def test_it(doubled):\n    assert doubled == 42\n",
+    })
+    summary, calls = run_plugin(proj, "h3conf", "f")
+    assert summary["calling_tests"] == {"tests/test_c.py::test_it": 1}
+    assert len(calls["calls"]) == 1
+
+
+@pytest.mark.slow
+def test_an_unknown_target_is_reported_not_fatal(project):
+    summary, _ = run_plugin(project, "h3calc.core", "does_not_exist")
+    assert summary["wrapped"] is False
+    assert "does_not_exist is not defined" in summary["wrap_error"]
+    assert summary["tests"][T + "test_contains"]["outcome"] == "passed"
+
+
+@pytest.mark.slow
+def test_observe_mode_records_outcomes_without_wrapping(project):
+    summary, calls = run_plugin(project, "h3calc.core", "contains", mode="observe")
+    assert calls is None and summary["wrapped"] is False
+    assert summary["module_file"] == os.path.realpath(project / "h3calc" / "core.py")
+    assert summary["tests"][T + "test_fails_on_original"]["outcome"] == "failed"
+
+
+@pytest.mark.slow
+def test_collection_errors_are_reported(tmp_path):
+    proj = make_project(tmp_path / "p", {
+        "h3col.py": "def f():\n    return 1\n",
+        "tests/test_ok.py": "from h3col import f\n\ndef test_ok():\n    assert f() == 1\n",
+        "tests/test_broken.py": "import not_a_module_h3\n",
+    })
+    summary, _ = run_plugin(proj, "h3col", "f", extra=("--continue-on-collection-errors",))
+    assert summary["collection_errors"][0]["nodeid"] == "tests/test_broken.py"
+    assert "not_a_module_h3" in summary["collection_errors"][0]["message"]
+    assert summary["calling_tests"] == {"tests/test_ok.py::test_ok": 1}
+
+
+# -- the baseline (real sandbox) ------------------------------------------------------------
+
+
+def _sandbox_for(project_root: Path, settings: EngineSettings):
+    from server.engine.sandbox import Sandbox
+
+    return Sandbox(project_root, sys.executable, settings)
+
+
+def _target(project_root: Path, spec: str):
+    from server.engine.locate import locate_function
+
+    return locate_function(spec, project_root)
+
+
+@pytest.fixture
+def settings(tmp_path) -> EngineSettings:
+    return EngineSettings(cache_dir=tmp_path / "cache", test_timeout_s=90)
+
+
+@pytest.mark.slow
+def test_baseline_selects_passing_calling_tests_and_caches(tmp_path, settings):
+    proj = make_project(tmp_path / "proj", PROJECT_FILES)
+    target = _target(proj, "h3calc/core.py::contains")
+    sandbox = _sandbox_for(proj, settings)
+    baseline = run_baseline(target, sandbox, settings)
+    assert baseline.selected_tests == [T + "test_contains", T + "test_any_of"]
+    assert baseline.failing_tests == [T + "test_fails_on_original"]
+    assert baseline.summary.tests_failing_on_original == [T + "test_fails_on_original"]
+    assert baseline.summary.tests_calling == 3
+    assert baseline.summary.calls_captured == 5
+    assert baseline.summary.from_cache is False
+    assert baseline.capture and baseline.test_command.startswith("python -m pytest")
+
+    again = run_baseline(target, _sandbox_for(proj, settings), settings)
+    assert again.summary.from_cache is True
+    assert again.selected_tests == baseline.selected_tests
+    assert again.capture == baseline.capture
+
+    # Any change to the project's code invalidates the cache.
+    (proj / "tests" / "test_extra.py").write_text(
+        "from h3calc.core import contains\n\ndef test_more():\n    assert contains([5], 5)\n"
+    )
+    third = run_baseline(target, _sandbox_for(proj, settings), settings)
+    assert third.summary.from_cache is False
+    assert "tests/test_extra.py::test_more" in third.selected_tests
+
+
+@pytest.mark.slow
+def test_baseline_counts_skipped_calls(tmp_path, settings):
+    proj = make_project(tmp_path / "proj", PROJECT_FILES)
+    baseline = run_baseline(_target(proj, "h3calc/core.py::call_it"), _sandbox_for(proj, settings),
+                            settings)
+    assert baseline.selected_tests == [T + "test_unpicklable"]
+    assert baseline.summary.calls_captured == 0
+    assert baseline.summary.calls_skipped == 1
+    assert baseline.summary.skipped_reasons == {"arguments cannot be pickled": 1}
+
+
+@pytest.mark.slow
+def test_no_test_calls_the_function(tmp_path, settings):
+    files = dict(PROJECT_FILES)
+    files["h3calc/core.py"] = PROJECT_FILES["h3calc/core.py"] + (
+        "\n\n        def lonely(x):\n            return x\n"
+    )
+    proj = make_project(tmp_path / "proj", files)
+    with pytest.raises(NoTestsCallFunction) as info:
+        run_baseline(_target(proj, "h3calc/core.py::lonely"), _sandbox_for(proj, settings),
+                     settings)
+    message = str(info.value)
+    assert "Write a test that calls lonely" in message
+    assert "python -m pytest -q" in message
+
+
+@pytest.mark.slow
+def test_baseline_fails_when_pytest_cannot_run(tmp_path, settings):
+    proj = make_project(tmp_path / "proj", PROJECT_FILES)
+    settings.pytest_args = ["--no-such-option-h3"]
+    with pytest.raises(BaselineFailed) as info:
+        run_baseline(_target(proj, "h3calc/core.py::contains"), _sandbox_for(proj, settings),
+                     settings)
+    assert "--no-such-option-h3" in str(info.value)
+
+
+@pytest.mark.slow
+def test_every_calling_test_failing_is_a_baseline_failure(tmp_path, settings):
+    proj = make_project(tmp_path / "proj", {
+        "h3bad.py": "def f(x):\n    return x + 1\n",
+        "tests/test_bad.py": "from h3bad import f\n\ndef test_wrong():\n    assert f(1) == 3\n",
+    })
+    with pytest.raises(BaselineFailed) as info:
+        run_baseline(_target(proj, "h3bad.py::f"), _sandbox_for(proj, settings), settings)
+    assert "tests/test_bad.py::test_wrong" in str(info.value)
+    assert "fix them first" in str(info.value)

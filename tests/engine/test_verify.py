@@ -1,0 +1,451 @@
+"""verify_candidate end to end (real sandbox, real pytest) and the replay's deep comparison."""
+
+from __future__ import annotations
+
+import math
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from server.engine.baseline import run_baseline
+from server.engine.runtime.perfrl_replay import Comparator
+from server.engine.settings import EngineSettings
+from server.engine.types import Cancelled, CancelToken, Candidate, Verdict
+from server.engine.verify import verify_candidate
+from tests.conftest import tree_digest
+
+PROJECT = {
+    "pyproject.toml": '[project]\nname = "h3shop"\nversion = "0"\n',
+    "h3shop/__init__.py": "",
+    "h3shop/inventory.py": '''
+        """A small shop: slow spots on purpose."""
+
+
+        def count_known(items, known):
+            count = 0
+            for item in items:
+                if item in known:
+                    count += 1
+            return count
+
+
+        def mean(values):
+            total = 0.0
+            for v in values:
+                total += v
+            return total / len(values)
+
+
+        def first_negative(values):
+            for v in values:
+                if v < 0:
+                    return v
+            raise ValueError("no negative value")
+
+
+        def normalize(values):
+            total = sum(values)
+            for i, v in enumerate(values):
+                values[i] = v / total
+
+
+        class Catalog:
+            def __init__(self, names):
+                self.names = list(names)
+
+            def missing(self, wanted):
+                return [w for w in wanted if w not in self.names]
+    ''',
+    "tests/test_inventory.py": '''
+        import pytest
+
+        from h3shop.inventory import Catalog, count_known, first_negative, mean, normalize
+
+
+        def test_count_known_small():
+            assert count_known([1, 2, 3, 4], [2, 4, 9]) == 2
+
+
+        def test_count_known_big():
+            items = list(range(2500))
+            known = list(range(0, 2500, 4))
+            assert count_known(items, known) > 0  # deliberately weak
+
+
+        def test_mean():
+            assert mean([0.1] * 10 + [0.7] * 3) == pytest.approx(0.2384615, rel=1e-3)
+
+
+        def test_first_negative():
+            assert first_negative([3, -1, -2]) == -1
+            with pytest.raises(Exception):
+                first_negative([1, 2])
+
+
+        def test_normalize():
+            normalize([1.0, 3.0])  # deliberately checks nothing
+
+
+        def test_catalog():
+            catalog = Catalog(f"item{i}" for i in range(1500))
+            assert catalog.missing(["item3", "nope"] + [f"item{i}" for i in range(0, 1500, 2)]) == [
+                "nope"
+            ]
+    ''',
+}
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+class Shop:
+    """The project, its sandbox and one baseline per target, shared by the module's tests."""
+
+    def __init__(self, root: Path, cache: Path) -> None:
+        from server.engine.sandbox import Sandbox
+
+        self.root = root
+        self.settings = EngineSettings(
+            cache_dir=cache, test_timeout_s=60, bench_timeout_s=60, bench_budget_s=1.0
+        )
+        self.sandbox = Sandbox(root, sys.executable, self.settings)
+        self._baselines: dict[str, tuple] = {}
+
+    def target_and_baseline(self, qualname: str):
+        if qualname not in self._baselines:
+            from server.engine.locate import locate_function
+
+            target = locate_function(f"h3shop/inventory.py::{qualname}", self.root)
+            self._baselines[qualname] = (target, run_baseline(target, self.sandbox, self.settings))
+        return self._baselines[qualname]
+
+    def verify(self, qualname: str, code: str, settings: EngineSettings | None = None,
+               cancel: CancelToken | None = None, stages: list | None = None):
+        target, baseline = self.target_and_baseline(qualname)
+        candidate = Candidate(source="file", label="test", code=textwrap.dedent(code).lstrip())
+        return verify_candidate(target, baseline, candidate, self.sandbox,
+                                settings or self.settings, cancel=cancel,
+                                on_stage=None if stages is None else stages.append)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> Shop:
+    base = tmp_path_factory.mktemp("verify")
+    return Shop(_write(base / "shop", PROJECT), base / "cache")
+
+
+FAST_COUNT = """
+    def count_known(items, known):
+        known_set = set(known)
+        return sum(1 for item in items if item in known_set)
+"""
+
+SAME_COUNT = """
+    def count_known(items, known):
+        n = 0
+        for item in items:
+            if item in known:
+                n += 1
+        return n
+"""
+
+
+# -- verdicts --------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_faster_candidate(shop):
+    stages: list[str] = []
+    result = shop.verify("count_known", FAST_COUNT, stages=stages)
+    assert result.verdict is Verdict.FASTER, result.reason
+    assert stages == ["check", "tests", "equivalence", "benchmark"]
+    assert set(result.stage_seconds) == set(stages)
+    assert result.tests.run == result.tests.passed == 2
+    assert result.calls_compared == 2
+    speed = result.speedup
+    assert speed is not None and speed.low >= shop.settings.threshold
+    assert speed.low <= speed.median <= speed.high and speed.rounds >= 3
+    assert speed.original_ns > speed.candidate_ns > 0
+    assert [c.call_index for c in speed.per_call] == [0, 1]
+    assert "faster" in result.reason
+    assert result.diff.startswith("--- a/h3shop/inventory.py")
+
+
+@pytest.mark.slow
+def test_identical_code_is_not_faster(shop):
+    result = shop.verify("count_known", SAME_COUNT)
+    assert result.verdict is Verdict.NOT_FASTER, result.reason
+    assert "below threshold 1.10x" in result.reason
+    assert result.speedup is not None and result.speedup.low < 1.10
+
+
+@pytest.mark.slow
+def test_failing_tests(shop):
+    result = shop.verify("count_known", """
+        def count_known(items, known):
+            return len(items)
+    """)
+    assert result.verdict is Verdict.FAILED_TESTS
+    assert result.reason.startswith("tests/test_inventory.py::test_count_known_small failed")
+    assert "assert 4 == 2" in result.reason
+    assert result.tests.run == 2 and result.tests.passed == 1
+    assert "equivalence" not in result.stage_seconds
+
+
+@pytest.mark.slow
+def test_passes_weak_tests_but_differs_on_captured_calls(shop):
+    result = shop.verify("count_known", """
+        def count_known(items, known):
+            known_set = set(known)
+            count = sum(1 for item in items if item in known_set)
+            return count - 1 if len(items) > 100 else count
+    """)
+    assert result.verdict is Verdict.NOT_EQUIVALENT, result.reason
+    assert "call 1 (from tests/test_inventory.py::test_count_known_big)" in result.reason
+    assert "the result: expected 625, got 624" in result.reason
+    assert result.tests.passed == 2 and result.calls_compared == 1
+
+
+@pytest.mark.slow
+def test_float_noise_within_tolerance_is_equivalent(shop):
+    result = shop.verify("mean", """
+        def mean(values):
+            import math
+            return math.fsum(values) / len(values)
+    """)
+    assert result.verdict in (Verdict.FASTER, Verdict.NOT_FASTER), result.reason
+    assert result.calls_compared == 1
+    rounded = shop.verify("mean", """
+        def mean(values):
+            return round(sum(values) / len(values), 4)
+    """)
+    assert rounded.verdict is Verdict.NOT_EQUIVALENT, rounded.reason
+    assert "the result: expected 0.238461538" in rounded.reason
+
+
+@pytest.mark.slow
+def test_exception_type_must_match(shop):
+    other_type = shop.verify("first_negative", """
+        def first_negative(values):
+            return [v for v in values if v < 0][0]
+    """)
+    assert other_type.verdict is Verdict.NOT_EQUIVALENT, other_type.reason
+    assert "the original raised ValueError: no negative value" in other_type.reason
+    assert "the candidate raised IndexError" in other_type.reason
+    same_type = shop.verify("first_negative", """
+        def first_negative(values):
+            for v in values:
+                if v < 0:
+                    return v
+            raise ValueError("none below zero")
+    """)
+    assert same_type.verdict in (Verdict.FASTER, Verdict.NOT_FASTER), same_type.reason
+    assert same_type.calls_compared == 2
+
+
+@pytest.mark.slow
+def test_argument_mutation_must_match(shop):
+    result = shop.verify("normalize", """
+        def normalize(values):
+            total = sum(values)
+            values = [v / total for v in values]
+    """)
+    assert result.verdict is Verdict.NOT_EQUIVALENT, result.reason
+    assert "argument 'values' after the call" in result.reason
+    assert "[0]: expected 0.25, got 1.0" in result.reason
+
+
+@pytest.mark.slow
+def test_method_candidate_runs_with_recorded_self(shop):
+    result = shop.verify("Catalog.missing", """
+        def missing(self, wanted):
+            names = set(self.names)
+            return [w for w in wanted if w not in names]
+    """)
+    assert result.verdict is Verdict.FASTER, result.reason
+    assert result.calls_compared == 1
+
+
+@pytest.mark.slow
+def test_never_returning_candidate_times_out(shop):
+    settings = EngineSettings(cache_dir=shop.settings.cache_dir, test_timeout_s=6)
+    result = shop.verify("first_negative", """
+        def first_negative(values):
+            while True:
+                pass
+    """, settings=settings)
+    assert result.verdict is Verdict.TIMEOUT
+    assert result.reason == "the tests did not finish within 6 s"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("import os\n    os._exit(0)", "exited with status 0 before finishing"),
+        # Recursion through C code (map) overflows the C stack once the limit is lifted.
+        (("import sys\n    sys.setrecursionlimit(10**8)\n"
+         "    return list(map(first_negative, [values]))"), "was killed by SIGSEGV"),
+    ],
+    ids=["os_exit", "stack_overflow"],
+)
+def test_crashing_candidate(shop, body, expected):
+    result = shop.verify("first_negative", f"def first_negative(values):\n    {body}\n")
+    assert result.verdict is Verdict.CRASHED, result.reason
+    assert expected in result.reason
+
+
+@pytest.mark.slow
+def test_plain_infinite_recursion_fails_the_tests(shop):
+    result = shop.verify("first_negative", "def first_negative(values):\n"
+                         "    return first_negative(values)\n")
+    assert result.verdict is Verdict.FAILED_TESTS, result.reason
+    assert "RecursionError" in result.reason
+
+
+@pytest.mark.slow
+def test_sys_exit_fails_the_tests(shop):
+    result = shop.verify("first_negative", "def first_negative(values):\n    raise SystemExit(3)\n")
+    assert result.verdict is Verdict.FAILED_TESTS, result.reason
+    assert "SystemExit" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("def count_known(items, known)\n    return 0\n", "does not parse"),
+        ("def count_all(items, known):\n    return 0\n", "count_all"),
+    ],
+    ids=["syntax_error", "renamed"],
+)
+def test_invalid_candidates_never_reach_the_sandbox(shop, code, reason):
+    stages: list[str] = []
+    target = shop.target_and_baseline("count_known")
+    assert target
+    result = shop.verify("count_known", code, stages=stages)
+    assert result.verdict is Verdict.INVALID
+    assert reason in result.reason
+    assert stages == ["check"]
+
+
+@pytest.mark.slow
+def test_destructive_candidate_leaves_the_users_tree_alone(shop):
+    before = tree_digest(shop.root)
+    marker = Path.home() / "perfrl_h3_marker.txt"
+    result = shop.verify("mean", """
+        def mean(values):
+            import os
+            import shutil
+            for name in os.listdir("."):
+                if os.path.isdir(name):
+                    shutil.rmtree(name, ignore_errors=True)
+                else:
+                    os.remove(name)
+            with open(os.path.expanduser("~/perfrl_h3_marker.txt"), "w") as handle:
+                handle.write("written by a candidate")
+            return sum(values) / len(values)
+    """)
+    assert tree_digest(shop.root) == before
+    assert not marker.exists()
+    assert result.verdict in (Verdict.FAILED_TESTS, Verdict.CRASHED, Verdict.NOT_EQUIVALENT,
+                              Verdict.NOT_FASTER, Verdict.FASTER)
+
+
+@pytest.mark.slow
+def test_cancel_stops_a_hanging_candidate(shop):
+    shop.target_and_baseline("first_negative")
+    cancel = CancelToken()
+    timer = threading.Timer(1.5, cancel.cancel)
+    timer.start()
+    try:
+        with pytest.raises(Cancelled):
+            shop.verify("first_negative", "def first_negative(values):\n    while True:\n"
+                        "        pass\n", cancel=cancel)
+    finally:
+        timer.cancel()
+
+
+# -- the replay's comparison (in-process: it is plain code) ------------------------------------
+
+
+@pytest.fixture
+def compare():
+    comparator = Comparator(1e-9, 1e-12, {"pkg._perfrl_original_mod": "pkg.mod"})
+    return lambda a, b: comparator.diff(a, b, "the result")
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+
+class Slotted:
+    __slots__ = ("a",)
+
+    def __init__(self, a):
+        self.a = a
+
+
+def test_floats_compare_with_tolerance_and_nan_equals_nan(compare):
+    assert compare(0.1 + 0.2, 0.3) is None
+    assert compare(float("nan"), float("nan")) is None
+    assert compare([1.0, math.inf], [1.0, math.inf]) is None
+    assert compare(1.0, 1.0001) == "the result: expected 1.0, got 1.0001"
+    assert compare(1 + 2j, 1 + 2j + 1e-15j) is None
+
+
+def test_types_must_match(compare):
+    assert compare(1, 1.0) == "the result: expected 1 (int), got 1.0 (float)"
+    assert compare(True, 1) is not None
+    assert compare((1, 2), [1, 2]) is not None
+
+
+def test_containers_are_compared_recursively_with_a_path(compare):
+    assert compare({"a": [1, {"b": 2.0}]}, {"a": [1, {"b": 2.5}]}) == (
+        "the result['a'][1]['b']: expected 2.0, got 2.5"
+    )
+    assert "keys differ; missing 'x'" in compare({"x": 1}, {"y": 1})
+    assert compare({1, 2, 3}, {3, 2, 1}) is None
+    assert "missing 3" in compare({1, 2, 3}, {1, 2})
+    assert "expected 3 items, got 2" in compare([1, 2, 3], [1, 2])
+    assert "differs at index 2" in compare("abcdef", "abXdef")
+
+
+def test_objects_without_eq_compare_by_attributes(compare):
+    assert compare(Point(1, 2.0), Point(1, 2.0 + 1e-15)) is None
+    assert compare(Point(1, 2), Point(1, 3)) == "the result.y: expected 2, got 3"
+    assert compare(Slotted([1]), Slotted([1])) is None
+    assert compare(Slotted(1), Slotted(2)) == "the result.a: expected 1, got 2"
+
+
+def test_cycles_terminate(compare):
+    a: list = [1]
+    a.append(a)
+    b: list = [1]
+    b.append(b)
+    assert compare(a, b) is None
+
+
+def test_numpy_arrays_use_allclose():
+    numpy = pytest.importorskip("numpy")
+    comparator = Comparator(1e-9, 1e-12, {})
+    same = comparator.diff(numpy.array([1.0, numpy.nan]), numpy.array([1.0, numpy.nan]), "r")
+    assert same is None
+    assert "shape" in comparator.diff(numpy.zeros(3), numpy.zeros(4), "r")
+    assert "arrays differ" in comparator.diff(numpy.arange(3), numpy.arange(1, 4), "r")
+    assert comparator.diff(numpy.float32(1.5), numpy.float32(1.5), "r") is None
+
+
+def test_original_module_classes_count_as_the_same_type():
+    original_cls = type("Thing", (), {"__module__": "pkg._perfrl_original_mod"})
+    candidate_cls = type("Thing", (), {"__module__": "pkg.mod"})
+    comparator = Comparator(1e-9, 1e-12, {"pkg._perfrl_original_mod": "pkg.mod"})
+    assert comparator.type_name(original_cls) == comparator.type_name(candidate_cls) == "pkg.mod.Thing"

@@ -1,0 +1,73 @@
+"""The typed settings spec: camelCase on the wire, invalid values replaced by defaults with a
+message naming the key, engine settings derived from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from server.lsp.config import DEFAULTS, LspSettings, parse_settings, settings_section, to_wire
+
+
+def test_defaults_match_the_protocol_document():
+    wire = to_wire(DEFAULTS)
+    assert wire == {
+        "interpreter": None, "sources": ["rules", "model"], "numCandidates": 8,
+        "threshold": 1.10, "testTimeout": 120.0, "benchTimeout": 60.0, "modelPath": None,
+        "sandbox": "auto", "temperature": 0.8, "maxConcurrentJobs": 1,
+        "extraCandidateDirs": [],
+    }
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "lsp-protocol.md").read_text()
+    for key in wire:
+        if key != "extraCandidateDirs":
+            assert f"`perfrl.{key}`" in doc
+
+
+def test_valid_values_are_taken_in_either_payload_shape():
+    payload = {"numCandidates": 3, "sources": ["rules"], "threshold": 1.5, "sandbox": "none",
+               "maxConcurrentJobs": 2.0, "interpreter": "/usr/bin/python3",
+               "server": {"interpreter": "x"}}
+    for shape in (payload, {"perfrl": payload}):
+        settings, problems = parse_settings(shape)
+        assert problems == []
+        assert settings.num_candidates == 3 and settings.sources == ("rules",)
+        assert settings.max_concurrent_jobs == 2 and settings.sandbox == "none"
+    engine = settings.engine_settings(cache_dir=Path("/c"))
+    assert engine.use_bwrap is False and engine.threshold == 1.5
+    assert engine.interpreter == "/usr/bin/python3" and engine.cache_dir == Path("/c")
+
+
+def test_invalid_values_fall_back_to_defaults_with_messages():
+    settings, problems = parse_settings({
+        "numCandidates": 0, "threshold": "fast", "sources": ["rules", "gpt"],
+        "sandbox": True, "temperature": float("nan"), "testTimeout": -1,
+        "maxConcurrentJobs": True, "extraCandidateDirs": "dir", "modelPath": 3, "typo": 1,
+    })
+    assert settings == DEFAULTS
+    by_key = {p.key: p.message for p in problems}
+    assert set(by_key) == {
+        "perfrl.numCandidates", "perfrl.threshold", "perfrl.sources", "perfrl.sandbox",
+        "perfrl.temperature", "perfrl.testTimeout", "perfrl.maxConcurrentJobs",
+        "perfrl.extraCandidateDirs", "perfrl.modelPath", "perfrl.typo",
+    }
+    assert by_key["perfrl.numCandidates"] == (
+        "setting perfrl.numCandidates must be between 1 and 64 (got 0); using the default 8")
+    assert "unknown source(s) ['gpt']" in by_key["perfrl.sources"]
+    assert "using the default ['rules', 'model']" in by_key["perfrl.sources"]
+    assert "unknown setting perfrl.typo" in by_key["perfrl.typo"]
+
+
+def test_missing_keys_keep_the_base_and_bad_shapes_are_reported():
+    base = LspSettings(num_candidates=4)
+    assert parse_settings(None, base) == (base, [])
+    assert parse_settings({"threshold": 2}, base)[0] == LspSettings(num_candidates=4, threshold=2)
+    settings, problems = parse_settings(["not", "an", "object"], base)
+    assert settings == base and problems[0].key == "perfrl"
+    assert settings_section({"perfrl": {"a": 1}, "other": 2}) == {"a": 1}
+
+
+def test_candidate_files_are_found_by_qualname(tmp_path):
+    (tmp_path / "Warehouse.low_stock.py").write_text("def low_stock(self, t):\n    return []\n")
+    settings = LspSettings(extra_candidate_dirs=(str(tmp_path), str(tmp_path / "missing")))
+    assert settings.candidate_files("Warehouse.low_stock") == [
+        tmp_path / "Warehouse.low_stock.py"]
+    assert settings.candidate_files("other") == []

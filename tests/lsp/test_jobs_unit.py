@@ -1,0 +1,114 @@
+"""The job manager on a real event loop with real worker threads (the work is a small
+blocking function, so the queue's rules are checked without running the engine)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+from server.engine.locate import locate_function_at
+from server.engine.types import Cancelled, OptimizationReport, PerfRLError, ProgressEvent
+from server.lsp.jobs import JobManager, JobState
+
+SOURCE = "def f(x):\n    return x\n\n\ndef g(x):\n    return x\n"
+
+
+def target(tmp_path: Path, line: int, text: str = SOURCE):
+    path = tmp_path / "mod.py"
+    path.write_text(text)
+    return locate_function_at(path, line, project_root=tmp_path, text=text)
+
+
+class Recorder:
+    def __init__(self):
+        self.events: list[tuple[str, str]] = []
+        self.finished = asyncio.Event()
+        self.finished_count = 0
+
+    async def job_started(self, job):
+        self.events.append(("started", job.id))
+
+    def job_progress(self, job, event):
+        self.events.append(("progress", job.id))
+
+    async def job_finished(self, job):
+        self.events.append(("finished", job.id))
+        self.finished_count += 1
+        self.finished.set()
+
+    def jobs_changed(self):
+        pass
+
+
+def report() -> OptimizationReport:
+    return OptimizationReport("mod.py::f", SOURCE, [], None, None, 1.1)
+
+
+def blocking_work(gate: threading.Event):
+    def work(progress, cancel):
+        progress(ProgressEvent("testing", "testing", 0, 1))
+        while not gate.is_set():
+            if cancel.wait(0.01):
+                raise Cancelled()
+        return report()
+
+    return work
+
+
+async def wait_finished(recorder: Recorder, count: int):
+    while recorder.finished_count < count:
+        recorder.finished.clear()
+        await asyncio.wait_for(recorder.finished.wait(), 10)
+
+
+async def test_queue_dedupe_and_cancel(tmp_path):
+    recorder = Recorder()
+    manager = JobManager(recorder, max_concurrent=1)
+    gate = threading.Event()
+    first, joined = manager.submit("u", target(tmp_path, 2), blocking_work(gate))
+    assert not joined
+    same, joined = manager.submit("u", target(tmp_path, 2), blocking_work(gate))
+    assert joined and same is first
+    second, _ = manager.submit("u", target(tmp_path, 5), blocking_work(gate))
+    assert (manager.running_count, manager.queued_count) == (1, 1)
+    assert second.state is JobState.QUEUED
+
+    assert manager.cancel(second.id)
+    await wait_finished(recorder, 1)
+    assert second.state is JobState.CANCELLED and manager.queued_count == 0
+    assert not manager.cancel(second.id)
+
+    # An edit to f while its job runs: the new submission cancels the old job.
+    edited = target(tmp_path, 2, SOURCE.replace("return x\n", "return x + 0\n", 1))
+    third, joined = manager.submit("u", edited, blocking_work(gate))
+    assert not joined and first.cancel_requested
+    await wait_finished(recorder, 2)
+    assert first.state is JobState.CANCELLED
+    gate.set()
+    await wait_finished(recorder, 3)
+    assert third.state is JobState.DONE and third.report is not None
+    order = [e for e in recorder.events if e[1] == first.id]
+    assert order[0] == ("started", first.id) and order[-1] == ("finished", first.id)
+    manager.shutdown()
+
+
+async def test_errors_are_classified(tmp_path):
+    recorder = Recorder()
+    manager = JobManager(recorder, max_concurrent=2)
+
+    def user_error(progress, cancel):
+        raise PerfRLError("no test calls f")
+
+    def crash(progress, cancel):
+        raise ZeroDivisionError("boom")
+
+    a, _ = manager.submit("u", target(tmp_path, 2), user_error)
+    b, _ = manager.submit("u", target(tmp_path, 5), crash)
+    assert manager.running_count == 2
+    await wait_finished(recorder, 2)
+    assert (a.state, a.error_kind, a.error) == (JobState.FAILED, "input", "no test calls f")
+    assert (b.state, b.error_kind) == (JobState.FAILED, "crash")
+    assert "ZeroDivisionError" in b.error_detail
+    assert manager.running_count == 0
+    manager.shutdown()
