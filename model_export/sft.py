@@ -27,6 +27,7 @@ from .train_common import (
     config_to_json,
     help_field,
     linear_schedule,
+    resolve_bf16,
     seed_everything,
     set_threads,
 )
@@ -40,10 +41,10 @@ class TrainingError(Exception):
 
 @dataclass
 class SFTConfig:
-    out: Path = help_field(None, "checkpoint directory to write (created)")
-    data: Path | None = help_field(None, "directory holding train.jsonl and valid.jsonl")
-    train_file: Path | None = help_field(None, "training pairs JSONL (default: DATA/train.jsonl)")
-    valid_file: Path | None = help_field(None, "validation pairs JSONL (default: DATA/valid.jsonl)")
+    out: Path = help_field(None, "checkpoint directory to write (created)")  # noqa: RUF009
+    data: Path | None = help_field(None, "directory holding train.jsonl and valid.jsonl")  # noqa: RUF009
+    train_file: Path | None = help_field(None, "training pairs JSONL (default: DATA/train.jsonl)")  # noqa: RUF009
+    valid_file: Path | None = help_field(None, "validation pairs JSONL (default: DATA/valid.jsonl)")  # noqa: RUF009
     base: str | None = help_field(None, "start from this checkpoint dir or hub name "
                                         "(e.g. Salesforce/codet5-small)")
     from_config: str | None = help_field(None, "start from random weights of this size: tiny "
@@ -56,7 +57,9 @@ class SFTConfig:
     warmup_steps: int = help_field(100, "linear warm-up steps, then linear decay to 0")
     weight_decay: float = help_field(0.01, "AdamW weight decay")
     grad_clip: float = help_field(1.0, "clip the gradient norm to this (0: off)")
-    bf16: bool = help_field(True, "bf16 autocast on CPU (faster here; weights stay fp32)")
+    bf16: bool | None = help_field(None, "bf16 autocast (weights stay fp32); default auto: on "
+                                         "only with native CPU bf16 (avx512_bf16/AMX), else "
+                                         "it is emulated and slower")
     eval_every: int = help_field(200, "evaluate the validation loss every N steps (0: end only)")
     eval_max_examples: int = help_field(256, "validation pairs used per evaluation")
     save_every: int = help_field(0, "also write the checkpoint every N steps (0: end only)")
@@ -66,7 +69,7 @@ class SFTConfig:
     threads: int = help_field(2, "torch intra-op threads (the machine is shared)")
     max_stdlib_files: int | None = help_field(None, "tokenizer corpus: at most N stdlib files "
                                                     "(default all; small values for tests)")
-    cache_dir: Path | None = help_field(None, "tokenizer cache (default $PERFRL_CACHE or "
+    cache_dir: Path | None = help_field(None, "tokenizer cache (default $PERFRL_CACHE or "  # noqa: RUF009
                                               "~/.cache/perfrl)")
     resume: bool = help_field(False, "continue from the checkpoint and training state in OUT")
     progress: bool = help_field(True, "show a tqdm progress bar")
@@ -153,6 +156,7 @@ def train_sft(cfg: SFTConfig, log=print) -> SFTResult:
         raise TrainingError("--max-steps and --batch-size must be positive")
     set_threads(cfg.threads)
     seed_everything(cfg.seed)
+    cfg.bf16 = resolve_bf16(cfg.bf16)
     started = time.perf_counter()
     out = Path(cfg.out)
     train_path, valid_path = _resolve_files(cfg)

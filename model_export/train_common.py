@@ -21,7 +21,7 @@ import typing
 from pathlib import Path
 
 
-def help_field(default, help: str, **kwargs):  # noqa: A002 - mirrors argparse's name
+def help_field(default, help: str, **kwargs):
     """A dataclass field with help text for the command line."""
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default),
@@ -48,15 +48,18 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls) -> None:
                    else None)
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        # A non-Optional field defaulting to None is required on the command line.
+        required = (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                    ) or (default is None and not optional)
         if tp is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
                                 default=default, help=f"{help_text} (default: {default})")
             continue
         if typing.get_origin(tp) is list:
             (inner,) = typing.get_args(tp) or (str,)
-            parser.add_argument(flag, dest=f.name, type=inner, nargs="*", default=default,
-                                required=required, help=f"{help_text} (default: {default})")
+            # Repeatable: --model a=1 --model b=2 (and --model a=1 b=2) both give [a=1, b=2].
+            parser.add_argument(flag, dest=f.name, type=inner, nargs="+", action="extend",
+                                default=None, help=f"{help_text} (default: {default})")
             continue
         kind = {int: int, float: float, str: str, Path: Path}.get(tp, str)
         metavar = {int: "N", float: "X", Path: "PATH"}.get(tp, "TEXT")
@@ -69,7 +72,18 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls) -> None:
 
 def config_from_args(config_cls, args: argparse.Namespace):
     names = {f.name for f in dataclasses.fields(config_cls)}
-    return config_cls(**{k: v for k, v in vars(args).items() if k in names})
+    # Unset list options come back as None; leave those to the dataclass default.
+    return config_cls(**{k: v for k, v in vars(args).items() if k in names and v is not None
+                         or k in names and not isinstance(_default_of(config_cls, k), list)})
+
+
+def _default_of(config_cls, name: str):
+    for f in dataclasses.fields(config_cls):
+        if f.name == name:
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+            return None if f.default is dataclasses.MISSING else f.default
+    return None
 
 
 def config_to_json(config) -> dict:
@@ -131,8 +145,26 @@ def linear_schedule(optimizer, warmup_steps: int, total_steps: int):
     return LambdaLR(optimizer, factor)
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bf16 natively (avx512_bf16 or AMX).
+
+    Without it (AVX2-only machines) bf16 autocast is emulated and several times *slower* than
+    fp32; with it ML.md measured 1.2-1.6x faster training.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_bf16(bf16: bool | None) -> bool:
+    """``None`` means auto: bf16 autocast exactly when the CPU has native bf16."""
+    return cpu_has_native_bf16() if bf16 is None else bool(bf16)
+
+
 def autocast_context(bf16: bool):
-    """bf16 autocast on CPU when asked (about 1.2-1.6x faster here), else a no-op context."""
+    """bf16 autocast on CPU when asked, else a no-op context (see :func:`resolve_bf16`)."""
     import contextlib
 
     import torch

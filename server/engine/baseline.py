@@ -29,6 +29,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from server.engine.locate import ensure_supported
 from server.engine.settings import EngineSettings
 from server.engine.types import (
     BaselineFailed,
@@ -449,6 +450,7 @@ def run_baseline(
     progress: ProgressCallback | None = None,
 ) -> Baseline:
     """Run the project's tests on the original code once (or reuse the cached result)."""
+    ensure_supported(target)  # async functions and generators cannot be replayed
     started = time.perf_counter()
 
     def emit(message: str) -> None:

@@ -185,10 +185,14 @@ def _replay(ws, target, settings, cancel, mode: str, extra: list[str], timeout_s
         ) from None
     if not isinstance(report, dict):
         raise _Outcome(Verdict.CRASHED, f"{what} left a report PerfRL cannot read")
-    required = ("status",) if report.get("status") == "error" else {
-        "equivalence": ("status", "calls_compared", "usable_calls", "unreproducible"),
-        "benchmark": ("status", "rounds", "per_call"),
-    }[mode]
+    required = (
+        ("status",)
+        if report.get("status") == "error"
+        else {
+            "equivalence": ("status", "calls_compared", "usable_calls", "unreproducible"),
+            "benchmark": ("status", "rounds", "per_call"),
+        }[mode]
+    )
     if any(key not in report for key in required):
         raise _Outcome(Verdict.CRASHED, f"{what} left a report PerfRL cannot read")
     if report.get("status") == "error":
@@ -276,11 +280,16 @@ def verify_candidate(
             _run_tests(ws, target, baseline, settings, cancel, result.tests)
 
             stage("equivalence")
-            if not baseline.capture:
+            if not baseline.capture or baseline.summary.calls_captured == 0:
+                reasons = ", ".join(
+                    f"{count} call(s) {why}"
+                    for why, count in sorted(baseline.summary.skipped_reasons.items())
+                )
                 raise _Outcome(
                     Verdict.NOT_FASTER,
-                    "the tests pass, but no call of the function could be recorded, so "
-                    "behaviour and speed could not be compared",
+                    "the tests pass, but no call of the function could be recorded"
+                    + (f" ({reasons})" if reasons else "")
+                    + ", so behaviour and speed could not be compared",
                 )
             equivalence = _replay(
                 ws, target, settings, cancel, "equivalence", [], settings.bench_timeout_s
@@ -329,7 +338,9 @@ def verify_candidate(
             try:
                 result.speedup = _speedup(bench)
             except (KeyError, TypeError, ValueError) as exc:
-                raise _Outcome(Verdict.CRASHED, f"the benchmark's report is unusable: {exc}") from None
+                raise _Outcome(
+                    Verdict.CRASHED, f"the benchmark's report is unusable: {exc}"
+                ) from None
         _close_stage()
         speed = result.speedup
         interval = f"{speed.median:.2f}x ({speed.low:.2f}-{speed.high:.2f})"

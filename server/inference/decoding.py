@@ -15,6 +15,8 @@ A caller may rely on:
   a finished hypothesis scores ``sum of log-probabilities / generated length`` (the length
   counts the end-of-sequence token), and the search stops when no running beam can beat the
   worst of the ``num_beams`` finished ones by that measure;
+- ``min_new_tokens`` forbidding the end-of-sequence token before that many tokens, like
+  Hugging Face's ``min_new_tokens`` (benchmarks use it to force a fixed length);
 - every result's ``tokens`` being the generated ids without the decoder start token,
   ending with ``eos_id`` when ``finished`` is true, and ``score`` being the length-normalised
   log-likelihood of those tokens under the model's unmodified distribution (for beam search:
@@ -23,8 +25,9 @@ A caller may rely on:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -75,17 +78,27 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def filtered_probabilities(logits: np.ndarray, params: SamplingParams) -> np.ndarray:
-    """Sampling distribution per row: logits / temperature, top-k, then top-p (nucleus).
+def candidate_distribution(
+    logits: np.ndarray, params: SamplingParams
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """The tokens each row may sample and their probabilities: logits / temperature, top-k,
+    then top-p (nucleus), Hugging Face's order.
 
+    Returns ``(ids, probs)``: with top-k, ``ids`` is ``(n, k)`` token ids and ``probs`` their
+    probabilities; without, ``ids`` is ``None`` and ``probs`` covers the whole vocabulary.
+    Working on the k survivors only keeps a step cheap (no sort over the vocabulary).
     Top-p keeps the smallest set of most likely tokens whose probability reaches ``top_p``
     (always at least one token), as Hugging Face's TopPLogitsWarper does.
     """
-    scores = logits.astype(np.float64) / params.temperature
-    vocab = scores.shape[-1]
+    vocab = logits.shape[-1]
+    ids = None
     if 0 < params.top_k < vocab:
-        kth = np.partition(scores, vocab - params.top_k, axis=-1)[:, vocab - params.top_k]
-        scores = np.where(scores < kth[:, None], -np.inf, scores)
+        # Temperature does not change the order: pick the k best on the raw float32 logits,
+        # then work in float64 on those k only.
+        ids = np.argpartition(-logits, params.top_k - 1, axis=-1)[:, : params.top_k]
+        scores = np.take_along_axis(logits, ids, axis=-1).astype(np.float64) / params.temperature
+    else:
+        scores = logits.astype(np.float64) / params.temperature
     probs = np.exp(scores - scores.max(axis=-1, keepdims=True))
     probs /= probs.sum(axis=-1, keepdims=True)
     if params.top_p < 1.0:
@@ -97,7 +110,33 @@ def filtered_probabilities(logits: np.ndarray, params: SamplingParams) -> np.nda
         np.put_along_axis(keep, order, keep_sorted, axis=-1)
         probs = np.where(keep, probs, 0.0)
         probs /= probs.sum(axis=-1, keepdims=True)
-    return probs
+    return ids, probs
+
+
+def filtered_probabilities(logits: np.ndarray, params: SamplingParams) -> np.ndarray:
+    """The sampling distribution over the whole vocabulary (see :func:`candidate_distribution`)."""
+    ids, probs = candidate_distribution(logits, params)
+    if ids is None:
+        return probs
+    full = np.zeros(logits.shape, dtype=np.float64)
+    np.put_along_axis(full, ids, probs, axis=-1)
+    return full
+
+
+def sample_tokens(
+    logits: np.ndarray, params: SamplingParams, rng: np.random.Generator
+) -> np.ndarray:
+    """One sampled token id per row of ``logits``."""
+    ids, probs = candidate_distribution(logits, params)
+    picks = _draw(probs, rng)
+    return picks if ids is None else ids[np.arange(len(picks)), picks]
+
+
+def _forbid(scores: np.ndarray, token: int) -> np.ndarray:
+    """``scores`` with ``token`` made impossible (a copy; the caller's array is kept)."""
+    scores = scores.copy()
+    scores[:, token] = -np.inf
+    return scores
 
 
 def _draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -115,6 +154,7 @@ def sample_or_greedy(
     eos_id: int,
     params: SamplingParams,
     rng: np.random.Generator,
+    min_new_tokens: int = 0,
 ) -> list[Decoded]:
     """Decode ``len(greedy)`` rows in one batch; each stops at ``eos_id`` or the length cap."""
     n = len(greedy)
@@ -127,13 +167,17 @@ def sample_or_greedy(
     active = np.arange(n)  # original row index of each row in the current batch
     logits = stepper.start(n)
     for step in range(max_new_tokens):
-        logp = log_softmax(logits)
+        # The score needs only the chosen tokens' log-probabilities: logit - logsumexp.
+        raw = logits
+        top = logits.max(axis=-1)
+        log_norm = top + np.log(np.exp(logits - top[:, None]).sum(axis=-1))
+        if step < min_new_tokens:
+            logits = _forbid(logits, eos_id)
         chosen = np.argmax(logits, axis=-1)
         sampled_rows = ~greedy_mask[active]
         if sampled_rows.any():
-            probs = filtered_probabilities(logits[sampled_rows], params)
-            chosen[sampled_rows] = _draw(probs, rng)
-        logprob_sums[active] += logp[np.arange(len(active)), chosen]
+            chosen[sampled_rows] = sample_tokens(logits[sampled_rows], params, rng)
+        logprob_sums[active] += raw[np.arange(len(active)), chosen] - log_norm
         for row, token in zip(active, chosen):
             tokens[row].append(int(token))
         done_now = chosen == eos_id
@@ -159,6 +203,7 @@ def beam_search(
     max_new_tokens: int,
     eos_id: int,
     length_penalty: float = 1.0,
+    min_new_tokens: int = 0,
 ) -> list[Decoded]:
     """Hugging Face's beam search (``early_stopping=False``), one input, best first."""
     if num_beams < 1 or not 1 <= num_return <= num_beams:
@@ -176,7 +221,10 @@ def beam_search(
     logits = stepper.start(num_beams)
     vocab = logits.shape[-1]
     for length in range(1, max_new_tokens + 1):  # length = generated tokens after this step
-        totals = (log_softmax(logits) + running_scores[:, None]).reshape(-1)
+        logp = log_softmax(logits)
+        if length <= min_new_tokens:
+            logp = _forbid(logp, eos_id)  # after the softmax, as Hugging Face's processor runs
+        totals = (logp + running_scores[:, None]).reshape(-1)
         top = np.argpartition(-totals, keep_k - 1)[:keep_k]
         top = top[np.argsort(-totals[top], kind="stable")]
         top_scores = totals[top].astype(np.float32)
@@ -191,7 +239,7 @@ def beam_search(
         # Stopped candidates among the first num_beams compete for the finished slots.
         new_done = hits.copy()
         new_done[num_beams:] = False
-        normalised = top_scores / np.float32(length ** length_penalty)
+        normalised = top_scores / np.float32(length**length_penalty)
         if not improvable:
             normalised = normalised + _MASKED
         normalised = normalised + (~new_done).astype(np.float32) * _MASKED
@@ -206,7 +254,7 @@ def beam_search(
         running_scores = go_on_scores[go_on]
         running_seqs = [top_seqs[i] for i in go_on]
         if done_flags.all():
-            best_possible = running_scores[0] / np.float32(length ** length_penalty)
+            best_possible = running_scores[0] / np.float32(length**length_penalty)
             improvable = improvable and bool(best_possible > done_scores.min())
         if not improvable or hits.all():
             break

@@ -82,8 +82,9 @@ def _session(path: Path, threads: int):
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     try:
-        return ort.InferenceSession(str(path), sess_options=options,
-                                    providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
     except Exception as exc:  # onnxruntime raises its own pybind exception types
         raise ModelLoadError(
             f"cannot load {path}: {type(exc).__name__}: {str(exc).strip()[:300]} "
@@ -118,8 +119,11 @@ class _Sessions:
         need(enc_in, {"input_ids", "attention_mask"}, spec.encoder_file)
         need(enc_out, {"last_hidden_state"}, spec.encoder_file)
         dec_in, dec_out = _names(self.decoder.get_inputs()), _names(self.decoder.get_outputs())
-        need(dec_in, {"input_ids", "encoder_hidden_states", "encoder_attention_mask"},
-             spec.decoder_file)
+        need(
+            dec_in,
+            {"input_ids", "encoder_hidden_states", "encoder_attention_mask"},
+            spec.decoder_file,
+        )
         need(dec_out, {"logits"}, spec.decoder_file)
         past_in = _names(self.decoder_past.get_inputs())
         past_out = _names(self.decoder_past.get_outputs())
@@ -132,9 +136,10 @@ class _Sessions:
         # Each past input of the with-past decoder is fed from the present output of the same
         # layer/kind: decoder self-attention entries from the latest step, encoder
         # (cross-attention) entries from the first step, which alone computes them.
-        self.past_keys = [m.group(0)[len("past_key_values."):]
-                          for m in map(_PAST_INPUT.match, past_in) if m]
-        present = {m.group(0)[len("present."):] for m in map(_PRESENT_OUTPUT.match, dec_out) if m}
+        self.past_keys = [
+            m.group(0)[len("past_key_values.") :] for m in map(_PAST_INPUT.match, past_in) if m
+        ]
+        present = {m.group(0)[len("present.") :] for m in map(_PRESENT_OUTPUT.match, dec_out) if m}
         if not self.past_keys:
             raise ModelLoadError(
                 f"{model_dir / spec.decoder_with_past_file} takes no past_key_values inputs: "
@@ -162,8 +167,9 @@ class _OnnxStepper:
     and reordering rows (beam search) never needs to move the cross-attention cache.
     """
 
-    def __init__(self, sessions: _Sessions, hidden: np.ndarray, mask: np.ndarray,
-                 start_id: int) -> None:
+    def __init__(
+        self, sessions: _Sessions, hidden: np.ndarray, mask: np.ndarray, start_id: int
+    ) -> None:
         self.s = sessions
         self.hidden = hidden
         self.mask = mask
@@ -177,11 +183,11 @@ class _OnnxStepper:
             "encoder_hidden_states": self.hidden,
             "encoder_attention_mask": self.mask,
         }
-        outputs = self.s.decoder.run(None, {k: v for k, v in feeds.items()
-                                            if k in self.s.decoder_inputs})
+        outputs = self.s.decoder.run(
+            None, {k: v for k, v in feeds.items() if k in self.s.decoder_inputs}
+        )
         named = dict(zip(self.s.decoder_outputs, outputs))
-        self.past = {key: np.repeat(named["present." + key], n, axis=0)
-                     for key in self.s.past_keys}
+        self.past = {key: np.repeat(named["present." + key], n, axis=0) for key in self.s.past_keys}
         self.batch = n
         return np.repeat(named["logits"][:, -1, :], n, axis=0)
 
@@ -195,8 +201,10 @@ class _OnnxStepper:
                 else:
                     self.past[key] = value[rows]
         self.batch = n
-        feeds = {"input_ids": tokens.reshape(n, 1),
-                 "encoder_attention_mask": np.repeat(self.mask, n, axis=0)}
+        feeds = {
+            "input_ids": tokens.reshape(n, 1),
+            "encoder_attention_mask": np.repeat(self.mask, n, axis=0),
+        }
         if "encoder_hidden_states" in self.s.past_inputs:
             feeds["encoder_hidden_states"] = np.repeat(self.hidden, n, axis=0)
         for key, value in self.past.items():
@@ -204,7 +212,7 @@ class _OnnxStepper:
         outputs = self.s.decoder_past.run(None, feeds)
         for name, value in zip(self.s.past_outputs, outputs):
             if name.startswith("present.") and ".decoder." in name:
-                self.past[name[len("present."):]] = value
+                self.past[name[len("present.") :]] = value
         return outputs[self.s.past_outputs.index("logits")][:, -1, :]
 
 
@@ -218,7 +226,7 @@ class OnnxSeq2SeqModel:
         self._tokenizer = tokenizer
 
     @classmethod
-    def load(cls, model_dir: Path | str, threads: int | None = None) -> "OnnxSeq2SeqModel":
+    def load(cls, model_dir: Path | str, threads: int | None = None) -> OnnxSeq2SeqModel:
         """Read the spec, open the three ONNX files and the tokenizer; see the module doc."""
         model_dir = Path(model_dir)
         try:
@@ -237,8 +245,10 @@ class OnnxSeq2SeqModel:
             tokenizer = Tokenizer.from_file(str(path))
         except Exception as exc:  # tokenizers raises a bare Exception for bad JSON
             raise ModelLoadError(f"cannot load the tokenizer {path}: {exc}") from exc
-        for what, token_id in (("eos_token_id", spec.eos_token_id),
-                               ("pad_token_id", spec.pad_token_id)):
+        for what, token_id in (
+            ("eos_token_id", spec.eos_token_id),
+            ("pad_token_id", spec.pad_token_id),
+        ):
             if tokenizer.id_to_token(token_id) is None:
                 raise ModelLoadError(
                     f"{path} has no token with id {token_id}, the {what} of perfrl_model.json"
@@ -275,6 +285,7 @@ class OnnxSeq2SeqModel:
         max_new_tokens: int | None = None,
         seed: int | None = None,
         greedy_first: bool = False,
+        min_new_tokens: int = 0,
     ) -> list[GeneratedSequence]:
         """Sequences for ``prompt`` (truncated to ``max_source_length`` tokens).
 
@@ -285,37 +296,50 @@ class OnnxSeq2SeqModel:
         - otherwise greedy (``num_return`` must be 1).
 
         ``max_new_tokens`` defaults to the spec's generation default and is capped by
-        ``max_target_length``. ``seed`` makes sampling reproducible.
+        ``max_target_length``. ``seed`` makes sampling reproducible. ``min_new_tokens`` forbids
+        the end of sequence before that many tokens.
         """
         if num_return < 1:
             raise ValueError(f"num_return must be >= 1, got {num_return}")
         cap = self.spec.max_target_length
         limit = self.spec.generation.max_new_tokens if max_new_tokens is None else max_new_tokens
         limit = max(0, min(limit, cap))
+        if num_beams > 1 and do_sample:
+            raise ValueError("beam search with sampling is not supported: use one or the other")
+        if num_beams <= 1 and not do_sample and num_return != 1:
+            raise ValueError(
+                "greedy decoding returns one sequence: ask for num_return=1, "
+                "or sample, or use beam search"
+            )
+        if num_beams > 1 and num_return > num_beams:
+            raise ValueError(f"num_return ({num_return}) must be <= num_beams ({num_beams})")
+        params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p)
         stepper = self._stepper(self.encode_prompt(prompt).ids)
         eos = self.spec.eos_token_id
         decoded: list[Decoded]
         if num_beams > 1:
-            if do_sample:
-                raise ValueError("beam search with sampling is not supported: use one or the other")
-            decoded = beam_search(stepper, num_beams, num_return, limit, eos)
-        elif do_sample:
-            greedy = [greedy_first and i == 0 for i in range(num_return)]
-            params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p)
-            decoded = sample_or_greedy(stepper, greedy, limit, eos, params,
-                                       np.random.default_rng(seed))
+            decoded = beam_search(
+                stepper, num_beams, num_return, limit, eos, min_new_tokens=min_new_tokens
+            )
         else:
-            if num_return != 1:
-                raise ValueError("greedy decoding returns one sequence: ask for num_return=1, "
-                                 "or sample, or use beam search")
-            decoded = sample_or_greedy(stepper, [True], limit, eos, SamplingParams(),
-                                       np.random.default_rng(0))
-        return [GeneratedSequence(self.decode(d.tokens), d.tokens, d.score, d.finished)
-                for d in decoded]
+            greedy = [not do_sample or (greedy_first and i == 0) for i in range(num_return)]
+            decoded = sample_or_greedy(
+                stepper,
+                greedy,
+                limit,
+                eos,
+                params,
+                np.random.default_rng(seed),
+                min_new_tokens=min_new_tokens,
+            )
+        return [
+            GeneratedSequence(self.decode(d.tokens), d.tokens, d.score, d.finished) for d in decoded
+        ]
 
     def _stepper(self, ids: list[int]) -> _OnnxStepper:
         input_ids = np.array([ids], dtype=np.int64)
         mask = np.ones_like(input_ids)
         hidden = self._sessions.encoder.run(
-            ["last_hidden_state"], {"input_ids": input_ids, "attention_mask": mask})[0]
+            ["last_hidden_state"], {"input_ids": input_ids, "attention_mask": mask}
+        )[0]
         return _OnnxStepper(self._sessions, hidden, mask, self.spec.decoder_start_token_id)

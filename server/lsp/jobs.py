@@ -195,8 +195,17 @@ class JobManager:
             self.cancel(job.id)
 
     def shutdown(self) -> None:
-        """Cancel everything and let worker threads end without waiting for them."""
-        self.cancel_all()
+        """Cancel every job (running ones kill their sandboxes) and drop the queue.
+
+        Safe without a running event loop (after the connection closed): no listener is
+        called for the dropped queued jobs. Worker threads end on their own, promptly, as
+        the engine polls the cancel tokens."""
+        for job in list(self._active_by_key.values()):
+            job.cancel_token.cancel()
+        for job in self._queue:
+            job.state = JobState.CANCELLED
+            self._forget_active(job)
+        self._queue.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # --- internals ----------------------------------------------------------------------------
@@ -247,7 +256,8 @@ class JobManager:
         except PerfRLError as exc:
             job.state = JobState.FAILED
             job.error, job.error_kind = str(exc), "input"
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the event loop is going away: stop the work too
+            job.cancel_token.cancel()
             job.state = JobState.CANCELLED
             raise
         except Exception as exc:  # a bug or a broken environment: keep serving, tell the user

@@ -61,10 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     from server.lsp.setup import create_server
 
     server = create_server(cache_dir=args.cache_dir)
-    if args.tcp:
-        server.start_tcp(args.host, args.port)
-    else:
-        server.start_io()
+    try:
+        if args.tcp:
+            server.start_tcp(args.host, args.port)
+        else:
+            server.start_io()
+    finally:
+        # The client may vanish without `shutdown`: still kill every job's sandbox, so the
+        # process does not linger until its jobs end.
+        if server.jobs is not None:
+            server.jobs.shutdown()
     return 0
 
 

@@ -92,9 +92,11 @@ class PerfServer(LanguageServer):
 
     def tell_user(self, message: str,
                   kind: types.MessageType = types.MessageType.Info) -> None:
-        """``window/showMessage`` plus the same line in the log (``window/logMessage``)."""
-        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        """``window/showMessage`` plus the same line in the log (``window/logMessage``).
+
+        The log line goes first, so a client that reacts to the message finds it logged."""
         self.log_to_client(message, kind)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
     def report_setting_problems(self, problems: list[SettingProblem]) -> None:
         for problem in problems:

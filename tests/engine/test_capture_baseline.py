@@ -5,6 +5,7 @@ Every test here starts at least one pytest process, hence the ``slow`` marks.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import pickle
@@ -22,7 +23,7 @@ from server.engine.types import BaselineFailed, NoTestsCallFunction
 PROJECT_FILES = {
     "pyproject.toml": '[project]\nname = "h3calc"\nversion = "0"\n',
     "h3calc/__init__.py": "",
-    "h3calc/core.py": '''
+    "h3calc/core.py": """
         import functools
 
         COUNTER = {"calls": 0}
@@ -91,8 +92,8 @@ PROJECT_FILES = {
             @property
             def size(self):
                 return len(self.items)
-    ''',
-    "tests/test_core.py": '''
+    """,
+    "tests/test_core.py": """
         from h3calc import core
         from h3calc.core import Stack, any_of, call_it, contains, decorated, fact, scaled
 
@@ -147,7 +148,7 @@ PROJECT_FILES = {
             assert Stack.double(4) == 8 and s.double(1) == 2
             assert Stack.of(3).items == [0, 1, 2]
             assert s.size == 3
-    ''',
+    """,
 }
 
 
@@ -160,26 +161,49 @@ def make_project(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def run_plugin(project: Path, module: str, qualname: str, mode: str = "capture",
-               max_calls: int = 64, extra: tuple[str, ...] = ()) -> tuple[dict, dict | None]:
+def run_plugin(
+    project: Path,
+    module: str,
+    qualname: str,
+    mode: str = "capture",
+    max_calls: int = 64,
+    extra: tuple[str, ...] = (),
+) -> tuple[dict, dict | None]:
     """Run pytest with perfrl_capture in ``project`` (no sandbox: this tests the plugin alone)."""
     out = project.parent / f"out-{qualname}-{mode}"
     env = dict(os.environ)
-    env.update({
-        "PYTHONPATH": str(RUNTIME_DIR),
-        "PERFRL_OUT_DIR": str(out),
-        "PERFRL_TARGET_MODULE": module,
-        "PERFRL_TARGET_QUALNAME": qualname,
-        "PERFRL_IMPORT_ROOT": str(project),
-        "PERFRL_ROOT": str(project),
-        "PERFRL_MODE": mode,
-        "PERFRL_MAX_CALLS": str(max_calls),
-    })
+    env.update(
+        {
+            "PYTHONPATH": str(RUNTIME_DIR),
+            "PERFRL_OUT_DIR": str(out),
+            "PERFRL_TARGET_MODULE": module,
+            "PERFRL_TARGET_QUALNAME": qualname,
+            "PERFRL_IMPORT_ROOT": str(project),
+            "PERFRL_ROOT": str(project),
+            "PERFRL_MODE": mode,
+            "PERFRL_MAX_CALLS": str(max_calls),
+        }
+    )
     env.pop("PYTEST_ADDOPTS", None)
     subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "perfrl_capture", "-p", "no:cacheprovider",
-         f"--rootdir={project}", *extra],
-        cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "perfrl_capture",
+            "-p",
+            "no:cacheprovider",
+            f"--rootdir={project}",
+            *extra,
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     summary = json.loads((out / "summary.json").read_text())
     calls = None
@@ -226,7 +250,9 @@ def test_records_calling_tests_outcomes_and_intra_module_calls(project):
     assert summary["wrapped"] and summary["wrap_error"] is None
     assert summary["module_file"] == os.path.realpath(project / "h3calc" / "core.py")
     assert list(summary["calling_tests"]) == [
-        T + "test_contains", T + "test_any_of", T + "test_fails_on_original"
+        T + "test_contains",
+        T + "test_any_of",
+        T + "test_fails_on_original",
     ]
     assert summary["tests"][T + "test_fails_on_original"]["outcome"] == "failed"
     assert "assert False" in summary["tests"][T + "test_fails_on_original"]["message"]
@@ -245,26 +271,21 @@ def test_records_calling_tests_outcomes_and_intra_module_calls(project):
 
 @pytest.mark.slow
 def test_methods_keep_their_semantics_and_record_self(project):
-    for qualname, expected_args in [
-        ("Stack.total", None),
-        ("Stack.double", [(4,), (1,)]),
-        ("Stack.of", None),
-        ("Stack.size", None),
-    ]:
+    recorded = {}
+    for qualname in ("Stack.total", "Stack.double", "Stack.of", "Stack.size"):
         summary, calls = run_plugin(project, "h3calc.core", qualname)
         assert summary["tests"][T + "test_methods"]["outcome"] == "passed", qualname
-        assert T + "test_methods" in summary["calling_tests"], qualname
-        recorded = decoded(calls, project)
-        if expected_args is not None:
-            assert [a for _, a, _, _, _ in recorded] == expected_args
-    _, calls = run_plugin(project, "h3calc.core", "Stack.total")
-    (_, args, kwargs, outcome, _), = decoded(calls, project)
-    assert type(args[0]).__name__ == "Stack" and args[0].items == [1, 2, 3]
+        assert list(summary["calling_tests"]) == [T + "test_methods"], qualname
+        recorded[qualname] = decoded(calls, project)
+    ((_, args, kwargs, outcome, _),) = recorded["Stack.total"]
+    assert type(args[0]).__name__ == "Stack" and args[0].items == [1, 2, 3]  # self
     assert kwargs == {"extra": 1} and outcome["value"] == 7
-    _, calls = run_plugin(project, "h3calc.core", "Stack.of")
-    (_, args, _, outcome, _), = decoded(calls, project)
+    assert [a for _, a, _, _, _ in recorded["Stack.double"]] == [(4,), (1,)]  # no self
+    ((_, args, _, outcome, _),) = recorded["Stack.of"]
     assert args[0].__name__ == "Stack" and args[1] == 3  # cls is recorded
     assert outcome["value"].items == [0, 1, 2]
+    ((_, args, _, outcome, _),) = recorded["Stack.size"]
+    assert outcome["value"] == 3 and args[0].items == [1, 2, 3]
 
 
 @pytest.mark.slow
@@ -291,33 +312,39 @@ def test_unpicklable_arguments_are_skipped_and_counted(project):
     summary, calls = run_plugin(project, "h3calc.core", "call_it")
     assert summary["calling_tests"] == {T + "test_unpicklable": 1}
     assert summary["calls_recorded"] == 0 and calls["calls"] == []
-    assert summary["skipped_reasons"] == {"arguments cannot be pickled": 1}
+    assert summary["skipped_reasons"] == {"with arguments that cannot be pickled": 1}
 
 
 @pytest.mark.slow
 def test_mutation_is_recorded_before_and_after(tmp_path):
-    proj = make_project(tmp_path / "p", {
-        "h3mut/__init__.py": "",
-        "h3mut/m.py": "def sort_in_place(v):\n    v.sort()\n    return len(v)\n",
-        "tests/test_m.py": "from h3mut.m import sort_in_place\n\n"
-                           "def test_it():\n    assert sort_in_place([3, 1, 2]) == 3\n",
-    })
+    proj = make_project(
+        tmp_path / "p",
+        {
+            "h3mut/__init__.py": "",
+            "h3mut/m.py": "def sort_in_place(v):\n    v.sort()\n    return len(v)\n",
+            "tests/test_m.py": "from h3mut.m import sort_in_place\n\n"
+            "def test_it():\n    assert sort_in_place([3, 1, 2]) == 3\n",
+        },
+    )
     _, calls = run_plugin(proj, "h3mut.m", "sort_in_place")
-    (_, args, _, outcome, _), = decoded(calls, proj)
+    ((_, args, _, outcome, _),) = decoded(calls, proj)
     assert args == ([3, 1, 2],)
     assert outcome["args_after"] == (([1, 2, 3],), {})
 
 
 @pytest.mark.slow
 def test_exceptions_are_recorded_with_their_type(tmp_path):
-    proj = make_project(tmp_path / "p", {
-        "h3exc.py": "def parse(s):\n    return int(s)\n",
-        "tests/test_e.py": "import pytest\nfrom h3exc import parse\n\n"
-                           "def test_it():\n    with pytest.raises(ValueError):\n"
-                           "        parse('x')\n",
-    })
+    proj = make_project(
+        tmp_path / "p",
+        {
+            "h3exc.py": "def parse(s):\n    return int(s)\n",
+            "tests/test_e.py": "import pytest\nfrom h3exc import parse\n\n"
+            "def test_it():\n    with pytest.raises(ValueError):\n"
+            "        parse('x')\n",
+        },
+    )
     _, calls = run_plugin(proj, "h3exc", "parse")
-    (_, _, _, outcome, raised), = decoded(calls, proj)
+    ((_, _, _, outcome, raised),) = decoded(calls, proj)
     assert outcome["kind"] == "raise" and raised["type"] == "builtins.ValueError"
     assert "invalid literal" in raised["message"]
 
@@ -326,26 +353,36 @@ def test_exceptions_are_recorded_with_their_type(tmp_path):
 def test_recording_is_bounded_and_spread_over_tests(tmp_path):
     test_lines = ["from h3many import inc\n"]
     for t in range(3):
-        test_lines.append(f"\ndef test_{t}():\n    for i in range(50):\n        assert inc(i) == i + 1\n")
-    proj = make_project(tmp_path / "p", {
-        "h3many.py": "def inc(x):\n    return x + 1\n",
-        "tests/test_many.py": "".join(test_lines),
-    })
+        test_lines.append(
+            f"\ndef test_{t}():\n    for i in range(50):\n        assert inc(i) == i + 1\n"
+        )
+    proj = make_project(
+        tmp_path / "p",
+        {
+            "h3many.py": "def inc(x):\n    return x + 1\n",
+            "tests/test_many.py": "".join(test_lines),
+        },
+    )
     summary, calls = run_plugin(proj, "h3many", "inc", max_calls=12)
     assert summary["calls_total"] == 150
     assert summary["calls_recorded"] == len(calls["calls"]) == 12
     assert summary["calls_not_recorded"] == 138
-    assert {c["test"] for c in calls["calls"]} == {f"tests/test_many.py::test_{t}" for t in range(3)}
+    assert {c["test"] for c in calls["calls"]} == {
+        f"tests/test_many.py::test_{t}" for t in range(3)
+    }
 
 
 @pytest.mark.slow
 def test_reference_taken_by_conftest_before_wrapping_is_rebound(tmp_path):
-    proj = make_project(tmp_path / "p", {
-        "h3conf.py": "def f(x):\n    return x * 2\n",
-        "conftest.py": "import pytest\nfrom h3conf import f\n\n"
-                       "@pytest.fixture\ndef doubled():\n    return f(21)\n",
-        "tests/test_c.py": "def test_it(doubled):\n    assert doubled == 42\n",
-    })
+    proj = make_project(
+        tmp_path / "p",
+        {
+            "h3conf.py": "def f(x):\n    return x * 2\n",
+            "conftest.py": "import pytest\nfrom h3conf import f\n\n"
+            "@pytest.fixture\ndef doubled():\n    return f(21)\n",
+            "tests/test_c.py": "def test_it(doubled):\n    assert doubled == 42\n",
+        },
+    )
     summary, calls = run_plugin(proj, "h3conf", "f")
     assert summary["calling_tests"] == {"tests/test_c.py::test_it": 1}
     assert len(calls["calls"]) == 1
@@ -369,15 +406,24 @@ def test_observe_mode_records_outcomes_without_wrapping(project):
 
 @pytest.mark.slow
 def test_collection_errors_are_reported(tmp_path):
-    proj = make_project(tmp_path / "p", {
-        "h3col.py": "def f():\n    return 1\n",
-        "tests/test_ok.py": "from h3col import f\n\ndef test_ok():\n    assert f() == 1\n",
-        "tests/test_broken.py": "import not_a_module_h3\n",
-    })
+    proj = make_project(
+        tmp_path / "p",
+        {
+            "h3col.py": "def f():\n    return 1\n",
+            "tests/test_ok.py": "from h3col import f\n\ndef test_ok():\n    assert f() == 1\n",
+            "tests/test_broken.py": "import not_a_module_h3\n",
+        },
+    )
     summary, _ = run_plugin(proj, "h3col", "f", extra=("--continue-on-collection-errors",))
     assert summary["collection_errors"][0]["nodeid"] == "tests/test_broken.py"
     assert "not_a_module_h3" in summary["collection_errors"][0]["message"]
     assert summary["calling_tests"] == {"tests/test_ok.py::test_ok": 1}
+
+
+def test_runtime_scripts_keep_to_python_3_9_syntax():
+    # They run in the user's interpreter, which may be older than the server's.
+    for name in ("perfrl_capture.py", "perfrl_replay.py"):
+        ast.parse((RUNTIME_DIR / name).read_text(encoding="utf-8"), feature_version=(3, 9))
 
 
 # -- the baseline (real sandbox) ------------------------------------------------------------
@@ -431,12 +477,13 @@ def test_baseline_selects_passing_calling_tests_and_caches(tmp_path, settings):
 @pytest.mark.slow
 def test_baseline_counts_skipped_calls(tmp_path, settings):
     proj = make_project(tmp_path / "proj", PROJECT_FILES)
-    baseline = run_baseline(_target(proj, "h3calc/core.py::call_it"), _sandbox_for(proj, settings),
-                            settings)
+    baseline = run_baseline(
+        _target(proj, "h3calc/core.py::call_it"), _sandbox_for(proj, settings), settings
+    )
     assert baseline.selected_tests == [T + "test_unpicklable"]
     assert baseline.summary.calls_captured == 0
     assert baseline.summary.calls_skipped == 1
-    assert baseline.summary.skipped_reasons == {"arguments cannot be pickled": 1}
+    assert baseline.summary.skipped_reasons == {"with arguments that cannot be pickled": 1}
 
 
 @pytest.mark.slow
@@ -447,8 +494,9 @@ def test_no_test_calls_the_function(tmp_path, settings):
     )
     proj = make_project(tmp_path / "proj", files)
     with pytest.raises(NoTestsCallFunction) as info:
-        run_baseline(_target(proj, "h3calc/core.py::lonely"), _sandbox_for(proj, settings),
-                     settings)
+        run_baseline(
+            _target(proj, "h3calc/core.py::lonely"), _sandbox_for(proj, settings), settings
+        )
     message = str(info.value)
     assert "Write a test that calls lonely" in message
     assert "python -m pytest -q" in message
@@ -459,17 +507,56 @@ def test_baseline_fails_when_pytest_cannot_run(tmp_path, settings):
     proj = make_project(tmp_path / "proj", PROJECT_FILES)
     settings.pytest_args = ["--no-such-option-h3"]
     with pytest.raises(BaselineFailed) as info:
-        run_baseline(_target(proj, "h3calc/core.py::contains"), _sandbox_for(proj, settings),
-                     settings)
+        run_baseline(
+            _target(proj, "h3calc/core.py::contains"), _sandbox_for(proj, settings), settings
+        )
     assert "--no-such-option-h3" in str(info.value)
 
 
 @pytest.mark.slow
+def test_module_imported_from_outside_the_copy_is_refused(tmp_path, settings):
+    # Without bubblewrap, so that the other copy under /tmp stays visible to the tests.
+    settings.use_bwrap = False
+    elsewhere = make_project(tmp_path / "elsewhere", {"h3orig.py": "def f(x):\n    return x\n"})
+    proj = make_project(
+        tmp_path / "proj",
+        {
+            "h3orig.py": "def f(x):\n    return x\n",
+            # Like an editable install of another checkout that wins over the project's file.
+            "conftest.py": f"import sys\nsys.path.insert(0, {str(elsewhere)!r})\nimport h3orig\n",
+            "tests/test_o.py": "from h3orig import f\n\ndef test_f():\n    assert f(1) == 1\n",
+        },
+    )
+    with pytest.raises(BaselineFailed) as info:
+        run_baseline(_target(proj, "h3orig.py::f"), _sandbox_for(proj, settings), settings)
+    assert f"from {elsewhere / 'h3orig.py'}" in str(info.value)
+    assert "not from the project copy" in str(info.value)
+
+
+@pytest.mark.slow
+def test_collection_error_elsewhere_does_not_stop_the_baseline(tmp_path, settings):
+    proj = make_project(
+        tmp_path / "proj",
+        {
+            "h3col2.py": "def f():\n    return 1\n",
+            "tests/test_ok.py": "from h3col2 import f\n\ndef test_ok():\n    assert f() == 1\n",
+            "tests/test_broken.py": "import not_a_module_h3\n",
+        },
+    )
+    baseline = run_baseline(_target(proj, "h3col2.py::f"), _sandbox_for(proj, settings), settings)
+    assert baseline.selected_tests == ["tests/test_ok.py::test_ok"]
+    assert baseline.collection_errors[0].startswith("tests/test_broken.py: ")
+
+
+@pytest.mark.slow
 def test_every_calling_test_failing_is_a_baseline_failure(tmp_path, settings):
-    proj = make_project(tmp_path / "proj", {
-        "h3bad.py": "def f(x):\n    return x + 1\n",
-        "tests/test_bad.py": "from h3bad import f\n\ndef test_wrong():\n    assert f(1) == 3\n",
-    })
+    proj = make_project(
+        tmp_path / "proj",
+        {
+            "h3bad.py": "def f(x):\n    return x + 1\n",
+            "tests/test_bad.py": "from h3bad import f\n\ndef test_wrong():\n    assert f(1) == 3\n",
+        },
+    )
     with pytest.raises(BaselineFailed) as info:
         run_baseline(_target(proj, "h3bad.py::f"), _sandbox_for(proj, settings), settings)
     assert "tests/test_bad.py::test_wrong" in str(info.value)

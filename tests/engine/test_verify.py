@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from server.engine.baseline import run_baseline
-from server.engine.runtime.perfrl_replay import Comparator
+from server.engine.runtime.perfrl_replay import Comparator, _safe_diff
 from server.engine.settings import EngineSettings
 from server.engine.types import Cancelled, CancelToken, Candidate, Verdict
 from server.engine.verify import verify_candidate
@@ -22,6 +22,8 @@ PROJECT = {
     "h3shop/__init__.py": "",
     "h3shop/inventory.py": '''
         """A small shop: slow spots on purpose."""
+
+        import random
 
 
         def count_known(items, known):
@@ -52,6 +54,22 @@ PROJECT = {
                 values[i] = v / total
 
 
+        def apply_all(funcs, x):
+            return [f(x) for f in funcs]
+
+
+        def heaviest(boxes):
+            best = None
+            for box in boxes:
+                if best is None or box.weight > best.weight:
+                    best = box
+            return best
+
+
+        def jitter(values):
+            return [v + random.random() for v in values]
+
+
         class Catalog:
             def __init__(self, names):
                 self.names = list(names)
@@ -59,10 +77,13 @@ PROJECT = {
             def missing(self, wanted):
                 return [w for w in wanted if w not in self.names]
     ''',
-    "tests/test_inventory.py": '''
+    "tests/test_inventory.py": """
         import pytest
 
-        from h3shop.inventory import Catalog, count_known, first_negative, mean, normalize
+        from h3shop.inventory import (
+            Catalog, apply_all, count_known, first_negative, heaviest, jitter, mean,
+            normalize,
+        )
 
 
         def test_count_known_small():
@@ -89,12 +110,29 @@ PROJECT = {
             normalize([1.0, 3.0])  # deliberately checks nothing
 
 
+        def test_apply_all():
+            assert apply_all([lambda v: v + 1], 1) == [2]
+
+
+        class Box:  # a class defined in a test module, passed to the function
+            def __init__(self, weight):
+                self.weight = weight
+
+
+        def test_heaviest():
+            assert heaviest([Box(3), Box(9), Box(1)]).weight == 9
+
+
+        def test_jitter():
+            assert len(jitter([1.0, 2.0])) == 2
+
+
         def test_catalog():
             catalog = Catalog(f"item{i}" for i in range(1500))
             assert catalog.missing(["item3", "nope"] + [f"item{i}" for i in range(0, 1500, 2)]) == [
                 "nope"
             ]
-    ''',
+    """,
 }
 
 
@@ -127,13 +165,25 @@ class Shop:
             self._baselines[qualname] = (target, run_baseline(target, self.sandbox, self.settings))
         return self._baselines[qualname]
 
-    def verify(self, qualname: str, code: str, settings: EngineSettings | None = None,
-               cancel: CancelToken | None = None, stages: list | None = None):
+    def verify(
+        self,
+        qualname: str,
+        code: str,
+        settings: EngineSettings | None = None,
+        cancel: CancelToken | None = None,
+        stages: list | None = None,
+    ):
         target, baseline = self.target_and_baseline(qualname)
         candidate = Candidate(source="file", label="test", code=textwrap.dedent(code).lstrip())
-        return verify_candidate(target, baseline, candidate, self.sandbox,
-                                settings or self.settings, cancel=cancel,
-                                on_stage=None if stages is None else stages.append)
+        return verify_candidate(
+            target,
+            baseline,
+            candidate,
+            self.sandbox,
+            settings or self.settings,
+            cancel=cancel,
+            on_stage=None if stages is None else stages.append,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -189,10 +239,13 @@ def test_identical_code_is_not_faster(shop):
 
 @pytest.mark.slow
 def test_failing_tests(shop):
-    result = shop.verify("count_known", """
+    result = shop.verify(
+        "count_known",
+        """
         def count_known(items, known):
             return len(items)
-    """)
+    """,
+    )
     assert result.verdict is Verdict.FAILED_TESTS
     assert result.reason.startswith("tests/test_inventory.py::test_count_known_small failed")
     assert "assert 4 == 2" in result.reason
@@ -202,12 +255,15 @@ def test_failing_tests(shop):
 
 @pytest.mark.slow
 def test_passes_weak_tests_but_differs_on_captured_calls(shop):
-    result = shop.verify("count_known", """
+    result = shop.verify(
+        "count_known",
+        """
         def count_known(items, known):
             known_set = set(known)
             count = sum(1 for item in items if item in known_set)
             return count - 1 if len(items) > 100 else count
-    """)
+    """,
+    )
     assert result.verdict is Verdict.NOT_EQUIVALENT, result.reason
     assert "call 1 (from tests/test_inventory.py::test_count_known_big)" in result.reason
     assert "the result: expected 625, got 624" in result.reason
@@ -216,60 +272,122 @@ def test_passes_weak_tests_but_differs_on_captured_calls(shop):
 
 @pytest.mark.slow
 def test_float_noise_within_tolerance_is_equivalent(shop):
-    result = shop.verify("mean", """
+    result = shop.verify(
+        "mean",
+        """
         def mean(values):
             import math
             return math.fsum(values) / len(values)
-    """)
+    """,
+    )
     assert result.verdict in (Verdict.FASTER, Verdict.NOT_FASTER), result.reason
     assert result.calls_compared == 1
-    rounded = shop.verify("mean", """
+    rounded = shop.verify(
+        "mean",
+        """
         def mean(values):
             return round(sum(values) / len(values), 4)
-    """)
+    """,
+    )
     assert rounded.verdict is Verdict.NOT_EQUIVALENT, rounded.reason
     assert "the result: expected 0.238461538" in rounded.reason
 
 
 @pytest.mark.slow
 def test_exception_type_must_match(shop):
-    other_type = shop.verify("first_negative", """
+    other_type = shop.verify(
+        "first_negative",
+        """
         def first_negative(values):
             return [v for v in values if v < 0][0]
-    """)
+    """,
+    )
     assert other_type.verdict is Verdict.NOT_EQUIVALENT, other_type.reason
     assert "the original raised ValueError: no negative value" in other_type.reason
     assert "the candidate raised IndexError" in other_type.reason
-    same_type = shop.verify("first_negative", """
+    same_type = shop.verify(
+        "first_negative",
+        """
         def first_negative(values):
             for v in values:
                 if v < 0:
                     return v
             raise ValueError("none below zero")
-    """)
+    """,
+    )
     assert same_type.verdict in (Verdict.FASTER, Verdict.NOT_FASTER), same_type.reason
     assert same_type.calls_compared == 2
 
 
 @pytest.mark.slow
 def test_argument_mutation_must_match(shop):
-    result = shop.verify("normalize", """
+    result = shop.verify(
+        "normalize",
+        """
         def normalize(values):
             total = sum(values)
             values = [v / total for v in values]
-    """)
+    """,
+    )
     assert result.verdict is Verdict.NOT_EQUIVALENT, result.reason
-    assert "argument 'values' after the call" in result.reason
-    assert "[0]: expected 0.25, got 1.0" in result.reason
+    assert "after the call, values[0]: expected 0.25, got 1.0" in result.reason
+
+
+@pytest.mark.slow
+def test_calls_the_original_does_not_reproduce_are_set_aside(shop):
+    result = shop.verify(
+        "jitter",
+        """
+        def jitter(values):
+            return [value + random.random() for value in values]
+    """,
+    )
+    assert result.verdict is Verdict.NOT_FASTER, result.reason
+    assert "none of the recorded calls could be replayed reproducibly" in result.reason
+    assert "the result[0]: expected" in result.reason
+    assert result.calls_compared == 0 and result.speedup is None
+
+
+@pytest.mark.slow
+def test_nothing_recorded_means_nothing_measured(shop):
+    result = shop.verify(
+        "apply_all",
+        """
+        def apply_all(funcs, x):
+            return list(map(lambda f: f(x), funcs))
+    """,
+    )
+    assert result.verdict is Verdict.NOT_FASTER, result.reason
+    assert result.reason == (
+        "the tests pass, but no call of the function could be recorded (1 call(s) with "
+        "arguments that cannot be pickled), so behaviour and speed could not be compared"
+    )
+    assert result.tests.passed == 1
+
+
+@pytest.mark.slow
+def test_objects_of_classes_defined_in_test_modules_replay(shop):
+    result = shop.verify(
+        "heaviest",
+        """
+        def heaviest(boxes):
+            return max(boxes, key=lambda box: box.weight, default=None)
+    """,
+    )
+    assert result.verdict in (Verdict.FASTER, Verdict.NOT_FASTER), result.reason
+    assert result.calls_compared == 1
 
 
 @pytest.mark.slow
 def test_method_candidate_runs_with_recorded_self(shop):
-    result = shop.verify("Catalog.missing", """
+    result = shop.verify(
+        "Catalog.missing",
+        """
         def missing(self, wanted):
             names = set(self.names)
             return [w for w in wanted if w not in names]
-    """)
+    """,
+    )
     assert result.verdict is Verdict.FASTER, result.reason
     assert result.calls_compared == 1
 
@@ -277,11 +395,15 @@ def test_method_candidate_runs_with_recorded_self(shop):
 @pytest.mark.slow
 def test_never_returning_candidate_times_out(shop):
     settings = EngineSettings(cache_dir=shop.settings.cache_dir, test_timeout_s=6)
-    result = shop.verify("first_negative", """
+    result = shop.verify(
+        "first_negative",
+        """
         def first_negative(values):
             while True:
                 pass
-    """, settings=settings)
+    """,
+        settings=settings,
+    )
     assert result.verdict is Verdict.TIMEOUT
     assert result.reason == "the tests did not finish within 6 s"
 
@@ -292,8 +414,13 @@ def test_never_returning_candidate_times_out(shop):
     [
         ("import os\n    os._exit(0)", "exited with status 0 before finishing"),
         # Recursion through C code (map) overflows the C stack once the limit is lifted.
-        (("import sys\n    sys.setrecursionlimit(10**8)\n"
-         "    return list(map(first_negative, [values]))"), "was killed by SIGSEGV"),
+        (
+            (
+                "import sys\n    sys.setrecursionlimit(10**8)\n"
+                "    return list(map(first_negative, [values]))"
+            ),
+            "was killed by SIGSEGV",
+        ),
     ],
     ids=["os_exit", "stack_overflow"],
 )
@@ -305,8 +432,9 @@ def test_crashing_candidate(shop, body, expected):
 
 @pytest.mark.slow
 def test_plain_infinite_recursion_fails_the_tests(shop):
-    result = shop.verify("first_negative", "def first_negative(values):\n"
-                         "    return first_negative(values)\n")
+    result = shop.verify(
+        "first_negative", "def first_negative(values):\n    return first_negative(values)\n"
+    )
     assert result.verdict is Verdict.FAILED_TESTS, result.reason
     assert "RecursionError" in result.reason
 
@@ -340,7 +468,9 @@ def test_invalid_candidates_never_reach_the_sandbox(shop, code, reason):
 def test_destructive_candidate_leaves_the_users_tree_alone(shop):
     before = tree_digest(shop.root)
     marker = Path.home() / "perfrl_h3_marker.txt"
-    result = shop.verify("mean", """
+    result = shop.verify(
+        "mean",
+        """
         def mean(values):
             import os
             import shutil
@@ -352,11 +482,17 @@ def test_destructive_candidate_leaves_the_users_tree_alone(shop):
             with open(os.path.expanduser("~/perfrl_h3_marker.txt"), "w") as handle:
                 handle.write("written by a candidate")
             return sum(values) / len(values)
-    """)
+    """,
+    )
     assert tree_digest(shop.root) == before
     assert not marker.exists()
-    assert result.verdict in (Verdict.FAILED_TESTS, Verdict.CRASHED, Verdict.NOT_EQUIVALENT,
-                              Verdict.NOT_FASTER, Verdict.FASTER)
+    assert result.verdict in (
+        Verdict.FAILED_TESTS,
+        Verdict.CRASHED,
+        Verdict.NOT_EQUIVALENT,
+        Verdict.NOT_FASTER,
+        Verdict.FASTER,
+    )
 
 
 @pytest.mark.slow
@@ -367,8 +503,11 @@ def test_cancel_stops_a_hanging_candidate(shop):
     timer.start()
     try:
         with pytest.raises(Cancelled):
-            shop.verify("first_negative", "def first_negative(values):\n    while True:\n"
-                        "        pass\n", cancel=cancel)
+            shop.verify(
+                "first_negative",
+                "def first_negative(values):\n    while True:\n        pass\n",
+                cancel=cancel,
+            )
     finally:
         timer.cancel()
 
@@ -448,4 +587,19 @@ def test_original_module_classes_count_as_the_same_type():
     original_cls = type("Thing", (), {"__module__": "pkg._perfrl_original_mod"})
     candidate_cls = type("Thing", (), {"__module__": "pkg.mod"})
     comparator = Comparator(1e-9, 1e-12, {"pkg._perfrl_original_mod": "pkg.mod"})
-    assert comparator.type_name(original_cls) == comparator.type_name(candidate_cls) == "pkg.mod.Thing"
+    assert (
+        comparator.type_name(original_cls) == comparator.type_name(candidate_cls) == "pkg.mod.Thing"
+    )
+
+
+def test_structures_too_deep_to_walk_fall_back_to_equality():
+    comparator = Comparator(1e-9, 1e-12, {})
+
+    def nested(depth, leaf):
+        value = [leaf]
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    assert _safe_diff(comparator, nested(500, 1), nested(500, 1), "r") is None
+    assert "too deeply nested" in _safe_diff(comparator, nested(500, 1), nested(500, 2), "r")

@@ -64,11 +64,11 @@ async def start_session(tmp_path: Path, example_project: Path):
 
         @client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
         def on_lens_refresh(params):
-            return None
+            session.refreshes["codeLens"] += 1
 
         @client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)
         def on_hint_refresh(params):
-            return None
+            session.refreshes["inlayHint"] += 1
 
         if configuration is not None:
             client.set_configuration(configuration, section="perfrl")

@@ -45,6 +45,7 @@ class Session:
         self.versions: dict[str, int] = {}
         self.texts: dict[str, str] = {}
         self.applied_edits: list[types.ApplyWorkspaceEditParams] = []
+        self.refreshes: dict[str, int] = {"codeLens": 0, "inlayHint": 0}
 
     # --- documents ----------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ errors (a function no test calls, a client that refuses progress, a model that c
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
+
+# A hung server or editor must fail the test, not the whole run.
+pytestmark = pytest.mark.timeout(600)
 
 CATALOG = "inventory/catalog.py"
 
@@ -186,3 +190,77 @@ async def test_model_that_cannot_load_is_reported(start_session, client_name, tm
     assert warning.type == types.MessageType.Warning
     assert "perfrl.modelPath" in warning.message
     assert set(status) == {"model", "modelError", "jobsRunning", "jobsQueued"}
+
+
+async def test_broken_interpreter_fails_the_job_not_the_server(start_session, client_name):
+    s = await start_session(client_name, init_options={"perfrl": {
+        "sources": ["rules"], "interpreter": "/nonexistent/bin/python"}})
+    text = (s.root / CATALOG).read_text()
+    uri = s.open(CATALOG)
+    before = len(s.client.messages)
+    job = await s.command("perfrl.optimizeFunction", uri, _line_of(text, "missing.append"))
+    failed = await s.wait_message(lambda m: "missing_skus" in m, before)
+    assert failed.type == types.MessageType.Error
+    assert "/nonexistent/bin/python" in failed.message
+    await s.wait_progress(f"perfrl-{job['jobId']}", types.WorkDoneProgressEnd)
+    assert [a.title for a in await s.code_actions(uri, _line_of(text, "result.append"))] == [
+        "Optimize `active_skus` with PerfRL"]
+
+
+def _set_child_subreaper(on: bool) -> None:
+    """Orphaned descendants get re-parented to this process instead of init, so the test can
+    still find processes a dead server left behind (Linux prctl PR_SET_CHILD_SUBREAPER)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(36, 1 if on else 0, 0, 0, 0) != 0:
+        pytest.skip("prctl(PR_SET_CHILD_SUBREAPER) is not available")
+
+
+def _live(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        if "zombie" in state.lower():
+            os.waitpid(pid, os.WNOHANG)  # reap what was re-parented to us
+            continue
+        alive.append(pid)
+    return alive
+
+
+SLEEPY_MISSING_SKUS = """\
+def missing_skus(wanted, products):
+    __import__("time").sleep(90)
+    return []
+"""
+
+
+@pytest.mark.slow
+async def test_client_vanishing_kills_jobs(start_session, tmp_path):
+    folder = tmp_path / "sleepy"
+    folder.mkdir()
+    (folder / "missing_skus.py").write_text(SLEEPY_MISSING_SKUS)
+    s = await start_session("neovim", init_options={"perfrl": {
+        "sources": [], "extraCandidateDirs": [str(folder)]}})
+    text = (s.root / CATALOG).read_text()
+    uri = s.open(CATALOG)
+    _set_child_subreaper(True)
+    try:
+        job = await s.command("perfrl.optimizeFunction", uri, _line_of(text, "missing.append"))
+        token = f"perfrl-{job['jobId']}"
+        # The candidate's tests now sleep in the sandbox for 90 s.
+        await s.wait_for(types.PROGRESS, lambda: any(
+            isinstance(v, types.WorkDoneProgressReport) and v.message == "testing 1 of 1"
+            for v in s.client.progress_reports.get(token, [])), 120)
+        # The editor dies without shutdown/exit: the server must exit promptly (well before
+        # the sleeping tests would end) and take its sandboxed processes along.
+        server = s.client._server
+        server.stdin.close()
+        await asyncio.wait_for(server.wait(), 30)
+        assert _live(descendants(os.getpid())) == []
+    finally:
+        _set_child_subreaper(False)
+    s.client.capabilities = None  # nothing left to shut down

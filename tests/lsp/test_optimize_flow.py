@@ -16,6 +16,9 @@ from lsprotocol import types
 from server.engine.candidate_check import splice
 from server.engine.locate import locate_function
 
+# A hung server or editor must fail the test, not the whole run.
+pytestmark = pytest.mark.timeout(600)
+
 CATALOG = "inventory/catalog.py"
 
 
@@ -59,6 +62,12 @@ async def test_optimize_progress_lens_apply(start_session, client_name, candidat
     messages = [r.message for r in reports if isinstance(r, types.WorkDoneProgressReport)]
     assert "generating candidates" in messages
     assert any(m and m.startswith(("testing 1 of 1", "benchmarking 1 of 1")) for m in messages)
+
+    # Views are refreshed only where the client announced refresh support.
+    caps = s.client.capabilities.workspace
+    for name, cap in (("codeLens", caps.code_lens), ("inlayHint", caps.inlay_hint)):
+        supported = bool(cap and cap.refresh_support)
+        assert (s.refreshes[name] > 0) == supported, (name, s.refreshes)
 
     lenses = await s.code_lenses(uri)
     apply_lens = next(lens for lens in lenses if lens.command.command == "perfrl.applyRewrite")
@@ -144,3 +153,20 @@ async def test_no_faster_version_is_reported(start_session, client_name, candida
                                 "Show PerfRL report"]
     report = await s.command("perfrl.showReport", uri, line)
     assert "failed_tests" in report["markdown"]
+
+
+@pytest.mark.slow
+async def test_rule_candidates_through_the_server(start_session):
+    """The real candidate source registry behind the server: ruff's C404 rewrite of
+    ``index_by_sku`` (a dict comprehension) is generated, verified and reported."""
+    s = await start_session("visual-studio-code", init_options={"perfrl": {"sources": ["rules"]}})
+    text = (s.root / CATALOG).read_text()
+    uri = s.open(CATALOG)
+    line = _line_of(text, "return dict([")
+    before = len(s.client.messages)
+    await s.command("perfrl.optimizeFunction", uri, line)
+    await s.wait_message(lambda m: "index_by_sku" in m, before)
+    report = await s.command("perfrl.showReport", uri, line)
+    assert "| 1 | rules | ruff C404 |" in report["markdown"]
+    assert "+    return {product[\"sku\"]: product[\"qty\"] for product in products}" in (
+        report["markdown"])

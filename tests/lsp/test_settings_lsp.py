@@ -4,7 +4,11 @@ the default used, and the server keeps serving."""
 
 from __future__ import annotations
 
+import pytest
 from lsprotocol import types
+
+# A hung server or editor must fail the test, not the whole run.
+pytestmark = pytest.mark.timeout(600)
 
 
 async def test_invalid_settings_are_reported_with_defaults(start_session, client_name):

@@ -4,8 +4,13 @@
 //
 //   node e2e/scenario.mjs CONFIG.json
 //
-// CONFIG: { url, chromium, playwrightCore, profileDir, artifactsDir, fileName, line,
+// CONFIG: { mode, url, chromium, playwrightCore, profileDir, artifactsDir, fileName, line,
 //           functionName, timeoutsMs: { workbench, status, lens, step } }
+// mode "optimize": status bar item, light bulb "Optimize", lens with the speedup, apply through
+//   the lens and save, palette "Show Report" (preview opens), palette "Restart Server".
+// mode "broken-server": the server cannot start; expects the red status item and the error
+//   notification with its buttons, then clicks "Open Settings". With `fixInterpreter` (a path)
+//   it types that into the setting and waits for the server to come up.
 // Every step saves a screenshot (NN-name.png) in artifactsDir; result.json there records what
 // was seen. Exit status 0 only when every step passed; on failure the last screenshot is
 // "failure.png" and the error goes to stderr.
@@ -70,8 +75,11 @@ async function runPaletteCommand(title) {
   await page.locator(".quick-input-widget").waitFor({ state: "hidden" });
 }
 
+// The extension's status bar item: VS Code gives it the id "<extension id>.<item id>".
+const STATUS_ITEM = '[id="perfrl.perfrl.perfrl.status"]';
+
 async function statusText() {
-  const item = page.locator(".statusbar-item", { hasText: "PerfRL" }).first();
+  const item = page.locator(STATUS_ITEM);
   return (await item.count()) > 0 ? (await item.innerText()).trim() : "";
 }
 
@@ -170,6 +178,38 @@ context = await chromium.launchPersistentContext(config.profileDir, {
     await setting.waitFor({ timeout: timeouts.step });
     result.settingShown = (await setting.innerText()).trim();
     await screenshot("open-settings");
+    if (config.fixInterpreter !== undefined) {
+      // The user types a working interpreter into the setting's text box: the extension
+      // restarts the server without a window reload.
+      const input = setting.locator("input").first();
+      await input.fill(config.fixInterpreter);
+      await input.press("Tab");
+      result.statusTexts.push(
+        await waitFor("the server to start after the fix", timeouts.status, async () => {
+          const text = await statusText();
+          return /PerfRL: (model|loading)/.test(text) ? text : "";
+        }),
+      );
+      await screenshot("fixed");
+
+      // The palette's "PerfRL: Optimize Function at Cursor" on the now running server.
+      await page.locator(".tabs-container .tab", { hasText: config.fileName }).first().click();
+      await page.keyboard.press("Control+G");
+      await page.locator(".quick-input-widget").waitFor({ state: "visible" });
+      await page.keyboard.type(String(config.line));
+      await page.keyboard.press("Enter");
+      await page.locator(".quick-input-widget").waitFor({ state: "hidden" });
+      await runPaletteCommand("PerfRL: Optimize Function at Cursor");
+      result.paletteJob = await waitFor("the job started from the palette", timeouts.status, async () => {
+        const text = await statusText();
+        if (/job.? running|queued/.test(text)) {
+          return text;
+        }
+        const lenses = await page.locator(".codelens-decoration").allInnerTexts();
+        return lenses.find((t) => /PerfRL|× faster/.test(t)) ?? "";
+      });
+      await screenshot("palette-optimize");
+    }
   } else {
     const ready = await waitFor("the PerfRL status bar item", timeouts.status, async () => {
       const text = await statusText();
@@ -179,7 +219,8 @@ context = await chromium.launchPersistentContext(config.profileDir, {
       return /PerfRL: (model|loading)/.test(text) ? text : "";
     });
     result.statusTexts.push(ready);
-    await screenshot("extension-active", around(page.locator(".statusbar-item", { hasText: "PerfRL" }), 6, 120, 2, 40));
+
+    await screenshot("extension-active", around(page.locator(STATUS_ITEM), 6, 120, 2, 40));
 
     // 2. Put the cursor in the function (Ctrl+G) and run "Optimize" from the light bulb menu.
     await page.keyboard.press("Control+G");
@@ -196,7 +237,10 @@ context = await chromium.launchPersistentContext(config.profileDir, {
         return /job.? running|queued/.test(text) ? text : "";
       });
       result.statusTexts.push(busy);
-      await screenshot("job-running");
+      await screenshot(
+        "job-running",
+        around(page.locator(STATUS_ITEM), 6, 120, 2, 40),
+      );
     } catch (error) {
       log(`no running job seen: ${error.message}`);
     }
@@ -213,7 +257,7 @@ context = await chromium.launchPersistentContext(config.profileDir, {
     });
     result.lensTexts.push(await lens.innerText());
     result.statusTexts.push(await statusText());
-    await screenshot("lens-speedup", around(page.locator(".codelens-decoration"), 8, 260, 50, 70));
+    await screenshot("lens-speedup", around(page.locator(".codelens-decoration"), 8, 420, 64, 70));
 
     // 5. Apply through the lens, save, and wait until the editor is clean again.
     await lens.click();
@@ -236,7 +280,7 @@ context = await chromium.launchPersistentContext(config.profileDir, {
     } catch (error) {
       log(error.message);
     }
-    await screenshot("rewrite-applied", around(page.locator(".codelens-decoration"), 8, 260, 50, 70));
+    await screenshot("rewrite-applied", around(page.locator(".codelens-decoration"), 8, 420, 64, 70));
 
     // 6. The palette's "PerfRL: Show Report": the server opens the report, the extension its preview.
     await runPaletteCommand("PerfRL: Show Report");
@@ -244,7 +288,7 @@ context = await chromium.launchPersistentContext(config.profileDir, {
     await preview.waitFor({ timeout: timeouts.step });
     result.reportTab = (await preview.innerText()).trim();
     await page.waitForTimeout(1000); // let the preview render before the picture
-    await screenshot("report");
+    await screenshot("report", around(page.locator(".editor-group-container").last(), 0, 0, 0, 0));
 
     // 7. "PerfRL: Restart Server": the status bar goes through a restart and comes back.
     await runPaletteCommand("PerfRL: Restart Server");

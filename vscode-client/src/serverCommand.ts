@@ -109,8 +109,8 @@ export function interpretProbe(output: ProbeOutput, interpreter: string): ProbeV
       problem: "not_installed",
       version,
       message:
-        `The PerfRL server is not installed in "${interpreter}" (${info.error}). ` +
-        `Install it with: ${installCommand(interpreter)}`,
+        `The PerfRL server is not installed in "${interpreter}" (${info.error}). Install it ` +
+        "into that Python (Copy Install Command), or set perfrl.server.interpreter to one that has it.",
     };
   }
   const executable = typeof info.executable === "string" ? info.executable : interpreter;

@@ -13,11 +13,11 @@ import {
   State,
 } from "vscode-languageclient/node";
 
-import { resolveServerInterpreter, type PathContext } from "./interpreter";
+import { type InterpreterSource, resolveServerInterpreter, type PathContext } from "./interpreter";
 import { runProbe } from "./probe";
 import { onPythonInterpreterChanged, pythonExtensionInterpreter } from "./pythonExtension";
 import { buildServerLaunch, installCommand, interpretProbe, type ProbeVerdict } from "./serverCommand";
-import { adaptConfigurationItem, SECTION, toWireSettings } from "./settings";
+import { adaptConfigurationItem, openSettingsCommand, SECTION, toWireSettings } from "./settings";
 import { PerfrlStatusBar } from "./statusBar";
 import { formatServerState, formatStatus, parseStatus } from "./statusText";
 
@@ -26,6 +26,8 @@ export const STATUS_NOTIFICATION = "perfrl/status";
 
 export class ServerController implements vscode.Disposable {
   private client: LanguageClient | undefined;
+  /** Where the running server's interpreter came from (a Python extension change restarts it). */
+  private serverInterpreterSource: InterpreterSource | undefined;
   private transition: Promise<void> = Promise.resolve();
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -50,7 +52,15 @@ export class ServerController implements vscode.Disposable {
           void this.pushConfiguration();
         }
       }),
-      await onPythonInterpreterChanged(this.log, () => void this.pushConfiguration()),
+      await onPythonInterpreterChanged(this.log, () => {
+        // Unless the setting pins it, the server's interpreter follows the Python extension's.
+        if (this.serverInterpreterSource !== undefined && this.serverInterpreterSource !== "setting") {
+          this.log.info("The Python extension's interpreter changed: restarting the server");
+          void this.restart();
+        } else {
+          void this.pushConfiguration();
+        }
+      }),
     );
   }
 
@@ -102,6 +112,7 @@ export class ServerController implements vscode.Disposable {
       context,
     );
     this.log.info(`Server interpreter: ${interpreter.path} (from ${interpreter.source})`);
+    this.serverInterpreterSource = interpreter.source;
     const verdict = interpretProbe(
       await runProbe(interpreter.path, { cwd: folder?.uri.fsPath }),
       interpreter.path,
@@ -175,9 +186,7 @@ export class ServerController implements vscode.Disposable {
       return;
     }
     if (!statusSeen) {
-      this.status.show(
-        formatStatus({ model: "not_loaded", modelError: null, jobsRunning: 0, jobsQueued: 0 }),
-      );
+      this.status.show(formatServerState("running"));
     }
   }
 
@@ -232,7 +241,9 @@ export class ServerController implements vscode.Disposable {
         "Install command copied. Run it in a terminal, then run PerfRL: Restart Server.",
       );
     } else if (choice === "Open Settings") {
-      await vscode.commands.executeCommand("workbench.action.openSettings", "perfrl.server.interpreter");
+      await vscode.commands.executeCommand(openSettingsCommand(vscode.env.remoteName), {
+        query: `${SECTION}.server.interpreter`,
+      });
     } else if (choice === "Show Log") {
       this.log.show();
     }

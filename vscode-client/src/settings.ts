@@ -4,7 +4,8 @@
  * Pure: callers pass in the raw configuration object and the Python extension's interpreter.
  *
  * The client does not validate values: the server owns that and tells the user about bad ones.
- * It only drops client-only keys and fills in the project interpreter.
+ * It only drops client-only keys, sends empty path settings as null and fills in the project
+ * interpreter.
  */
 import { type PathContext, resolveProjectInterpreter } from "./interpreter";
 
@@ -28,8 +29,12 @@ export const SERVER_SETTING_KEYS = [
 /** Keys under `perfrl.` that only the client reads (`perfrl.server.interpreter`, `perfrl.trace.server`). */
 const CLIENT_ONLY_KEYS = new Set(["server", "trace"]);
 
-/** Settings that need a server restart rather than a `didChangeConfiguration`. */
-export const RESTART_SETTINGS = ["perfrl.server.interpreter"];
+/**
+ * Path settings that are `string | null` on the wire (docs/lsp-protocol.md). In package.json
+ * they are plain strings defaulting to "" so that the Settings editor shows a text box (a
+ * `["string", "null"]` type only gets an "Edit in settings.json" link); "" goes out as null.
+ */
+const NULLABLE_PATH_KEYS = ["modelPath"];
 
 export type WireSettings = Record<string, unknown>;
 
@@ -47,6 +52,12 @@ export function toWireSettings(
   for (const [key, value] of Object.entries(raw)) {
     if (!CLIENT_ONLY_KEYS.has(key) && typeof value !== "function") {
       wire[key] = value;
+    }
+  }
+  for (const key of NULLABLE_PATH_KEYS) {
+    const value = wire[key];
+    if (typeof value === "string" && value.trim() === "") {
+      wire[key] = null;
     }
   }
   wire.interpreter = resolveProjectInterpreter(raw.interpreter, pythonExtension, context);
@@ -75,4 +86,15 @@ export function adaptConfigurationItem(
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Command that opens the Settings editor where `perfrl.server.interpreter` is shown: the
+ * machine-overridable settings of a remote window (Remote-SSH, code-server, WSL) appear only
+ * in the Remote tab, so a remote window opens that one. Takes `vscode.env.remoteName`.
+ */
+export function openSettingsCommand(remoteName: string | undefined): string {
+  return remoteName !== undefined && remoteName !== ""
+    ? "workbench.action.openRemoteSettings"
+    : "workbench.action.openSettings";
 }

@@ -85,12 +85,20 @@ export function formatStatus(status: PerfrlStatus): StatusView {
   };
 }
 
-/** Status bar view while there is no status from a running server. */
+/** Status bar view while there is no status notification to show (starting, no status yet,
+ * stopped, failed). */
 export function formatServerState(
-  state: "starting" | "stopped" | "failed",
+  state: "starting" | "running" | "stopped" | "failed",
   detail?: string,
 ): StatusView {
   switch (state) {
+    case "running":
+      // Shown only until the server's first perfrl/status notification arrives.
+      return {
+        text: "$(zap) PerfRL",
+        tooltip: "The PerfRL language server is running.\nClick for the PerfRL log.",
+        severity: "normal",
+      };
     case "starting":
       return {
         text: "$(loading~spin) PerfRL: starting",

@@ -74,7 +74,7 @@ describe("interpretProbe", () => {
     assert.ok(!verdict.ok && verdict.problem === "too_old");
   });
 
-  it("reports a missing server with the install command", () => {
+  it("reports a missing server and what to do", () => {
     const verdict = interpretProbe(
       {
         code: 0,
@@ -90,7 +90,8 @@ describe("interpretProbe", () => {
     assert.ok(!verdict.ok);
     assert.equal(verdict.problem, "not_installed");
     assert.match(verdict.message, /No module named 'pygls'/);
-    assert.match(verdict.message, /\/home\/me\/\.venv\/bin\/python -m pip install perfrl/);
+    assert.match(verdict.message, /"\/home\/me\/\.venv\/bin\/python"/);
+    assert.match(verdict.message, /perfrl\.server\.interpreter/);
   });
 
   it("reports an interpreter that cannot be started", () => {

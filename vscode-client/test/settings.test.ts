@@ -3,7 +3,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 
-import { adaptConfigurationItem, SERVER_SETTING_KEYS, toWireSettings } from "../src/settings";
+import {
+  adaptConfigurationItem,
+  openSettingsCommand,
+  SERVER_SETTING_KEYS,
+  toWireSettings,
+} from "../src/settings";
 
 // Compiled tests live in out/test/, the manifest two levels up.
 const manifest = JSON.parse(readFileSync(join(__dirname, "..", "..", "package.json"), "utf8")) as {
@@ -38,6 +43,14 @@ describe("toWireSettings", () => {
     );
   });
 
+  it("sends empty path settings as null, and other paths as they are", () => {
+    assert.equal(toWireSettings({ modelPath: "" }, undefined).modelPath, null);
+    assert.equal(toWireSettings({ modelPath: "  " }, undefined).modelPath, null);
+    assert.equal(toWireSettings({ modelPath: "/models/perfrl" }, undefined).modelPath, "/models/perfrl");
+    assert.equal(toWireSettings({ interpreter: "" }, undefined).interpreter, null);
+    assert.ok(!("modelPath" in toWireSettings({}, undefined)), "absent keys stay absent");
+  });
+
   it("passes invalid values through for the server to report", () => {
     assert.equal(toWireSettings({ numCandidates: "many" }, undefined).numCandidates, "many");
   });
@@ -68,15 +81,16 @@ describe("adaptConfigurationItem", () => {
 
 describe("package.json settings", () => {
   it("declares every server setting with a description, a scope and the documented default", () => {
-    // Defaults from docs/lsp-protocol.md.
+    // Defaults from docs/lsp-protocol.md, except that the nullable paths are "" in the editor
+    // (a text box in the Settings UI) and go out as null (tested above).
     const documented: Record<string, unknown> = {
-      interpreter: null,
+      interpreter: "",
       sources: ["rules", "model"],
       numCandidates: 8,
       threshold: 1.1,
       testTimeout: 120,
       benchTimeout: 60,
-      modelPath: null,
+      modelPath: "",
       sandbox: "auto",
       temperature: 0.8,
       maxConcurrentJobs: 1,
@@ -97,5 +111,13 @@ describe("package.json settings", () => {
   it("declares the client's own settings and nothing unknown", () => {
     const keys = Object.keys(properties).map((key) => key.replace(/^perfrl\./, "")).sort();
     assert.deepEqual(keys, [...SERVER_SETTING_KEYS, "server.interpreter", "trace.server"].sort());
+  });
+});
+
+describe("openSettingsCommand", () => {
+  it("opens the Remote settings tab in a remote window, else the User settings", () => {
+    assert.equal(openSettingsCommand("ssh-remote"), "workbench.action.openRemoteSettings");
+    assert.equal(openSettingsCommand(undefined), "workbench.action.openSettings");
+    assert.equal(openSettingsCommand(""), "workbench.action.openSettings");
   });
 });

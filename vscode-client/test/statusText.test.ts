@@ -68,8 +68,10 @@ describe("formatStatus", () => {
 });
 
 describe("formatServerState", () => {
-  it("shows starting, stopped and failed", () => {
+  it("shows starting, running, stopped and failed", () => {
     assert.equal(formatServerState("starting").severity, "normal");
+    assert.equal(formatServerState("starting").text, "$(loading~spin) PerfRL: starting");
+    assert.equal(formatServerState("running").text, "$(zap) PerfRL");
     assert.equal(formatServerState("stopped").severity, "warning");
     const failed = formatServerState("failed", "Python 3.9 is too old");
     assert.equal(failed.severity, "error");

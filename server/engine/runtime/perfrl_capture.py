@@ -124,10 +124,10 @@ class _Recorder:
             try:
                 before = pickle.dumps((args, kwargs), _PROTOCOL)
             except Exception:  # noqa: BLE001 - any pickling failure just skips this call
-                self._skip("arguments cannot be pickled")
+                self._skip("with arguments that cannot be pickled")
             else:
                 if len(before) > self.config.max_call_bytes:
-                    self._skip("arguments larger than the recording limit")
+                    self._skip("with arguments over the size limit")
                     before = None
         self.local.depth = 1
         try:
@@ -140,7 +140,7 @@ class _Recorder:
         except BaseException:
             self.local.depth = 0
             if before is not None:
-                self._skip("raised SystemExit or KeyboardInterrupt")
+                self._skip("that raised SystemExit or KeyboardInterrupt")
             raise
         self.local.depth = 0
         if before is not None:
@@ -154,13 +154,13 @@ class _Recorder:
             )
         except Exception:  # noqa: BLE001 - any pickling failure just skips this call
             self._skip(
-                "return value cannot be pickled"
+                "with a result that cannot be pickled"
                 if kind == "return"
-                else "arguments cannot be pickled after the call"
+                else "with arguments that cannot be pickled after the call"
             )
             return
         if len(outcome) > self.config.max_call_bytes:
-            self._skip("return value larger than the recording limit")
+            self._skip("with a result over the size limit")
             return
         raised = None
         if exc is not None:

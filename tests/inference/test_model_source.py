@@ -1,0 +1,153 @@
+"""The model candidate source: cleaning of model outputs, and the whole path on a real model."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from server.engine.locate import locate_function
+from server.engine.types import FunctionTarget
+from server.inference.background import ModelHandle
+from server.inference.onnx_seq2seq import GeneratedSequence
+from server.sources.base import CandidateSourceError
+from server.sources.model import ModelCandidateSource, clean_model_output, select_usable
+
+from .conftest import TinyModel
+
+LOOP = "def scale(xs):\n    out = []\n    for x in xs:\n        out.append(x * 3)\n    return out\n"
+REWRITE = "def scale(xs):\n    return [x * 3 for x in xs]\n"
+
+
+def make_target(tmp_path: Path, text: str, qualname: str) -> FunctionTarget:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    (tmp_path / "mod.py").write_text(text)
+    return locate_function(f"mod.py::{qualname}", tmp_path)
+
+
+@pytest.fixture
+def target(tmp_path) -> FunctionTarget:
+    return make_target(tmp_path, "import math\n\n\n" + LOOP, "scale")
+
+
+def test_clean_keeps_a_plain_function(target):
+    assert clean_model_output(REWRITE, target) == (REWRITE, "")
+
+
+def test_clean_strips_fences_prose_and_indentation(target):
+    text = "Here is a faster version:\n```python\n    " + REWRITE.replace("\n", "\n    ") + "```\n"
+    code, _ = clean_model_output(text, target)
+    assert code == REWRITE
+
+
+def test_clean_extracts_the_def_with_the_target_name(target):
+    text = "import os\n\ndef helper(y):\n    return y\n\n" + REWRITE + "\nprint(scale([1]))\n"
+    code, _ = clean_model_output(text, target)
+    assert code == REWRITE
+
+
+def test_clean_drops_outputs_without_the_function(target):
+    assert clean_model_output("import os\n\ndef other(x):\n    return x\n\nx = 1\n", target) == (
+        None,
+        "defines no function scale",
+    )
+    code, why = clean_model_output("def scale(xs):\n    return [x * 3 for x in", target)
+    assert code is None and why == "does not parse"
+    assert clean_model_output("", target)[0] is None
+
+
+def test_clean_method_output_is_dedented(tmp_path):
+    text = "class Box:\n    def scale(self, xs):\n        return xs\n"
+    target = make_target(tmp_path, text, "Box.scale")
+    code, _ = clean_model_output("    def scale(self, xs):\n        return list(xs)\n", target)
+    assert code == "def scale(self, xs):\n    return list(xs)\n"
+
+
+def test_select_usable_drops_noops_duplicates_and_junk(target):
+    outputs = [
+        GeneratedSequence(REWRITE, [], -0.1),
+        GeneratedSequence(
+            "def scale(xs):\n    return [x  *  3 for x in xs]  # same AST\n", [], -0.2
+        ),
+        GeneratedSequence(LOOP, [], -0.3),
+        GeneratedSequence("def scale(xs):\n    return list(map(lambda x: x * 3, xs))\n", [], -0.4),
+        GeneratedSequence("def scale(xs):\n    return [", [], -0.5, finished=False),
+        GeneratedSequence("x = 1\n", [], -0.6),
+    ]
+    kept, dropped = select_usable(outputs, target, LOOP)
+    assert [index for index, _ in kept] == [0, 3]
+    assert kept[0][1] == REWRITE
+    assert dropped == {
+        "duplicate": 1,
+        "same as the original": 1,
+        "does not parse (cut at the length limit)": 1,
+        "defines no function scale": 1,
+    }
+
+
+def test_unloadable_model_raises_a_source_error_with_the_reason(target, tmp_path):
+    source = ModelCandidateSource(tmp_path / "no-model")
+    with pytest.raises(CandidateSourceError, match="model is unavailable: .*does not exist"):
+        list(source.generate(target, 4))
+    assert source.handle.state == "failed"
+
+
+def test_zero_limit_yields_nothing_without_loading(target, tmp_path):
+    source = ModelCandidateSource(tmp_path / "no-model")
+    assert list(source.generate(target, 0)) == []
+    assert source.handle.state == "not_loaded"
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_model_source_end_to_end(tiny_model: TinyModel, target):
+    handle = ModelHandle(tiny_model.onnx_dir)
+    handle.start()
+    source = ModelCandidateSource(handle, temperature=1.5, seed=3, max_new_tokens=48)
+    candidates = list(source.generate(target, 6))
+    assert candidates, "the tiny model memorized the rewrite; the greedy one must survive"
+    assert candidates[0].label == "greedy" and candidates[0].code == REWRITE
+    assert all(c.source == "model" for c in candidates)
+    assert all(c.label == "greedy" or c.label.startswith("sample ") for c in candidates)
+    dumps = [ast.dump(ast.parse(c.code)) for c in candidates]
+    assert len(set(dumps)) == len(dumps)
+    assert ast.dump(ast.parse(LOOP)) not in dumps
+    # The same seed gives the same candidates; the labels name the same draws.
+    again = list(
+        ModelCandidateSource(handle, temperature=1.5, seed=3, max_new_tokens=48).generate(target, 6)
+    )
+    assert again == candidates
+    assert len(list(source.generate(target, 1))) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_model_source_refuses_a_function_longer_than_the_model_reads(tiny_model, tmp_path):
+    body = "".join(f"    y{i} = xs[{i}] * {i}\n" for i in range(80))
+    target = make_target(tmp_path, f"def long(xs):\n{body}    return y0\n", "long")
+    source = ModelCandidateSource(tiny_model.onnx_dir)
+    with pytest.raises(CandidateSourceError, match="too long for the model"):
+        list(source.generate(target, 4))
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_model_source_reports_when_no_output_is_usable(tiny_model, target):
+    # Three tokens cannot hold a function: every output is cut short and does not parse.
+    source = ModelCandidateSource(tiny_model.onnx_dir, num_candidates=2, max_new_tokens=3)
+    with pytest.raises(
+        CandidateSourceError,
+        match=r"none of the model's 2 outputs for scale "
+        r"was a usable rewrite \(does not parse \(cut at the length limit\): 2\)",
+    ):
+        list(source.generate(target, 4))
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_model_source_drops_duplicate_samples(tiny_model, target):
+    # Nearly greedy sampling repeats the memorized rewrite: only the greedy one is kept.
+    source = ModelCandidateSource(tiny_model.onnx_dir, temperature=0.05, seed=0, max_new_tokens=48)
+    candidates = list(source.generate(target, 4))
+    assert [(c.label, c.code) for c in candidates] == [("greedy", REWRITE)]

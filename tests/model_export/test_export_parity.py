@@ -1,0 +1,84 @@
+"""Export of a tiny trained model: real optimum + onnxruntime, parity, contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("optimum.exporters.onnx")
+
+from model_export.checkpoint import load_checkpoint
+from model_export.export import (
+    ExportConfig,
+    ExportError,
+    ParityError,
+    check_parity,
+    export_model,
+)
+from model_export.testing import tiny_checkpoint
+from server.model_contract import SPEC_FILE, load_model_spec
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    work = tmp_path_factory.mktemp("export")
+    ckpt = tiny_checkpoint(work)
+    result = export_model(ExportConfig(checkpoint=ckpt, out=work / "model", parity_prompts=4,
+                                       parity_max_new_tokens=32, keep_fp32=True, threads=1),
+                          log=lambda *_: None)
+    return ckpt, result
+
+
+@pytest.mark.slow
+def test_export_writes_a_directory_the_contract_accepts(exported):
+    ckpt, result = exported
+    spec = load_model_spec(result.out)
+    model, _, _ = load_checkpoint(ckpt)
+    assert spec.quantization == "int8-dynamic-per-channel"
+    assert (spec.num_decoder_layers, spec.num_heads, spec.d_kv, spec.vocab_size) == (
+        model.config.num_decoder_layers, model.config.num_heads, model.config.d_kv,
+        model.config.vocab_size)
+    assert (spec.pad_token_id, spec.eos_token_id, spec.decoder_start_token_id) == (0, 2, 0)
+    assert spec.training["trainer"] == "sft"
+    assert not (result.out / "decoder_model_merged.onnx").exists()
+    assert set(result.files) >= {"encoder_model.onnx", "decoder_model.onnx",
+                                 "decoder_with_past_model.onnx", "tokenizer.json", SPEC_FILE}
+    assert all(p.is_file() for p in result.files.values())
+    # int8 files are smaller than the fp32 ones kept beside them
+    assert (result.out / "decoder_model.onnx").stat().st_size < \
+        (result.out / "fp32" / "decoder_model.onnx").stat().st_size
+
+
+@pytest.mark.slow
+def test_parity_figures_are_within_the_stated_tolerances(exported):
+    _, result = exported
+    fp32, int8 = result.parity
+    assert fp32.precision == "fp32" and fp32.passed
+    assert fp32.greedy_sequences_equal == fp32.prompts and fp32.max_abs_logit_diff <= 1e-4
+    assert int8.precision == "int8" and int8.decisive_top1_agreement >= 0.99
+    assert json.loads((result.out / "parity.json").read_text())[0]["precision"] == "fp32"
+
+
+@pytest.mark.slow
+def test_parity_check_fails_loudly_on_a_different_model(exported):
+    ckpt, result = exported
+    model, tok, _ = load_checkpoint(ckpt)
+    import torch
+
+    with torch.no_grad():  # perturb PyTorch's weights: the ONNX files no longer match
+        model.lm_head.weight.add_(0.05 * torch.randn_like(model.lm_head.weight))
+        model.shared.weight.add_(0.05 * torch.randn_like(model.shared.weight))
+    with pytest.raises(ParityError) as info:
+        check_parity(model, tok, result.out / "fp32", ["def f(x):\n    return x\n"], "fp32",
+                     max_new_tokens=16)
+    assert not info.value.report.passed
+
+
+def test_export_refuses_a_non_empty_output(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "x").write_text("")
+    with pytest.raises(ExportError, match="not empty"):
+        export_model(ExportConfig(checkpoint=tmp_path, out=tmp_path / "out"))
+    with pytest.raises(ExportError, match="config.json is missing"):
+        export_model(ExportConfig(checkpoint=tmp_path / "nothing", out=tmp_path / "o2"))
