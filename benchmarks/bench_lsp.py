@@ -144,7 +144,7 @@ async def run(args) -> dict:
     work = Path(tempfile.mkdtemp(prefix="perfrl-bench-lsp-"))
     try:
         root = work / "inventory"
-        shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(EXAMPLE, root, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
         candidates = work / "candidates"
         candidates.mkdir()
         for name, code in CANDIDATES.items():

@@ -225,7 +225,9 @@ def measure_stages() -> dict:
     ''').lstrip()
     with tempfile.TemporaryDirectory(prefix="perfrl-bench-") as tmp:
         project = Path(tmp) / "inventory"
-        shutil.copytree(REPO / "examples" / "inventory", project,
+        # symlinks=True keeps the example's own .venv (made by scripts/demo.sh: pytest only,
+        # as in a user's project) usable in the copy; without it, python3 runs the tests.
+        shutil.copytree(REPO / "examples" / "inventory", project, symlinks=True,
                         ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
         settings = EngineSettings(cache_dir=Path(tmp) / "cache")
         t0 = time.perf_counter()

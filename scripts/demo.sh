@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup_env.sh light
-target="${PERFRL_DEMO_TARGET:-examples/inventory/inventory/catalog.py::missing_skus}"
-# The example project's tests run with the same interpreter (it has pytest).
-exec .venv/bin/perfrl optimize "$target" --python "$PWD/.venv/bin/python" "$@"
+# The example project gets its own virtual environment with only pytest, as a user's project
+# would have; PerfRL finds <project>/.venv by itself and runs the project's tests with it.
+example=examples/inventory
+if [ ! -x "$example/.venv/bin/python" ] || ! "$example/.venv/bin/python" -c "import pytest" 2>/dev/null; then
+    python3 -m venv "$example/.venv"
+    "$example/.venv/bin/python" -m pip install -q "pytest==9.0.3"
+fi
+target="${PERFRL_DEMO_TARGET:-$example/inventory/catalog.py::missing_skus}"
+exec .venv/bin/perfrl optimize "$target" "$@"

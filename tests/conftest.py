@@ -25,9 +25,12 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 @pytest.fixture
 def example_project(tmp_path: Path) -> Path:
-    """A private copy of examples/inventory (tests may modify it)."""
+    """A private copy of examples/inventory (tests may modify it), without the virtual
+    environment ``scripts/demo.sh`` gives it: tests choose their interpreter explicitly."""
     dest = tmp_path / "inventory_project"
     shutil.copytree(
-        EXAMPLE_PROJECT, dest, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache")
+        EXAMPLE_PROJECT,
+        dest,
+        ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".venv"),
     )
     return dest

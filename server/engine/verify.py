@@ -52,6 +52,9 @@ from server.engine.types import (
 #: Candidates get this many times the baseline's pytest wall time (but at least the floor)
 #: before their test run counts as hung, capped by settings.test_timeout_s.
 _TEST_TIME_FACTOR = 5.0
+# The benchmark may stop before its budget once every round is this far past the threshold
+# (or as far below parity): the verdict is settled, more rounds only narrow the interval.
+DECISIVE_FACTOR = 1.5
 _TEST_TIME_FLOOR_S = 20.0
 
 
@@ -267,7 +270,7 @@ def verify_candidate(
             raise _Outcome(Verdict.INVALID, f"the candidate {reason}")
         try:
             new_text = splice_candidate(target, code)
-            compile(new_text, target.relpath, "exec", dont_inherit=True)
+            compile(new_text.removeprefix("\ufeff"), target.relpath, "exec", dont_inherit=True)
         except (ValueError, SyntaxError) as exc:
             raise _Outcome(Verdict.INVALID, f"the candidate {exc}") from None
 
@@ -326,6 +329,8 @@ def verify_candidate(
                     repr(settings.bench_budget_s),
                     "--max-seconds",
                     repr(_benchmark_cap_s(settings)),
+                    "--decisive-ratio",
+                    repr(DECISIVE_FACTOR * settings.threshold),
                 ],
                 settings.bench_timeout_s,
             )

@@ -50,8 +50,10 @@ def uri_to_path(uri: str) -> Path | None:
 def functions_of(text: str) -> list[BufferFunction]:
     """Every addressable function of ``text`` with its source, in source order."""
     lines = split_lines(text)
+    # A byte-order mark belongs to the file, not to the function on its first line: the
+    # engine's FunctionTarget.source never holds one, and the two must compare equal.
     return [
-        BufferFunction(span, "".join(lines[span.start_line - 1:span.end_line]))
+        BufferFunction(span, "".join(lines[span.start_line - 1:span.end_line]).removeprefix("\ufeff"))
         for span in list_functions(text)
     ]
 

@@ -82,4 +82,6 @@ def rewrite_edit(
         ])
     else:
         workspace_edit = types.WorkspaceEdit(changes={uri: [text_edit]})
-    return RewriteEdit(edit=workspace_edit, new_source=new_source)
+    # The edit keeps a byte-order mark in front of line 1; the function's source (as
+    # functions_of reports it) never holds one.
+    return RewriteEdit(edit=workspace_edit, new_source=new_source.removeprefix("\ufeff"))

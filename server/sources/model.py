@@ -8,6 +8,9 @@ becomes a candidate:
 - Markdown fences and prose around the code are removed and the code dedented;
 - when the output holds more than the function (imports, other statements, a second def),
   only the ``def`` with the target's name is kept;
+- when the output is a single function under another name (a small model often invents
+  one), it is renamed back, recursive calls included: the verifier then judges its body like
+  any other candidate's (parameters are never touched: a changed signature stays invalid);
 - outputs that do not parse, that define no function of the target's name, that repeat an
   earlier output (same AST) or that are the original function (same AST) are dropped.
 
@@ -21,6 +24,8 @@ unusable raising :class:`CandidateSourceError` with the reason.
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -42,9 +47,43 @@ def _ast_key(code: str) -> str | None:
         return None
 
 
+def restore_function_name(code: str, name: str) -> str:
+    """``code`` with its only top-level function renamed to ``name`` when it has another name.
+
+    Every identifier token spelling the old name is renamed except attribute names
+    (``obj.old``), so recursive calls follow; comments, strings and layout are untouched.
+    Code that does not parse, or holds anything but one function, is returned as it is."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code
+    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return code
+    old = tree.body[0].name
+    if old == name:
+        return code
+    lines = code.splitlines(keepends=True)
+    edits: list[tuple[int, int]] = []
+    previous = None
+    for token in tokenize.generate_tokens(io.StringIO(code).readline):
+        if token.type == tokenize.NAME and token.string == old and not (
+            previous is not None and previous.type == tokenize.OP and previous.string == "."
+        ):
+            edits.append(token.start)
+        if token.type not in (tokenize.NL, tokenize.COMMENT):
+            previous = token
+    # Right to left, so earlier columns on the same line stay valid.
+    for row, col in reversed(edits):
+        line = lines[row - 1]
+        lines[row - 1] = line[:col] + name + line[col + len(old):]
+    return "".join(lines)
+
+
 def clean_model_output(text: str, target: FunctionTarget) -> tuple[str | None, str]:
     """The function in one model output, or ``None`` and why it was dropped."""
     code = extract_candidate(text, target)
+    if code is not None:
+        code = restore_function_name(code, target.name)
     if code is None:
         return None, f"defines no function {target.name}"
     if not code.strip():

@@ -92,3 +92,23 @@ def test_quantile_interpolates_like_numpy():
     values = sorted(random.Random(0).random() for _ in range(17))
     for q in (0.0, 0.025, 0.5, 0.975, 1.0):
         assert _quantile(values, q) == pytest.approx(float(numpy.quantile(values, q)))
+
+
+def _paired_rounds(pairs):
+    return [{"original_ns": o, "candidate_ns": c} for o, c in pairs]
+
+
+def test_benchmark_stops_early_only_when_every_round_is_decisive():
+    from argparse import Namespace
+
+    from server.engine.runtime.perfrl_replay import _decided
+
+    options = Namespace(decisive_ratio=1.65, min_rounds=3)
+    assert _decided(_paired_rounds([(100, 10), (90, 10), (120, 11)]), options)
+    # Clearly slower is settled too.
+    assert _decided(_paired_rounds([(10, 100), (10, 90), (11, 120)]), options)
+    # One round that does not clear the bar keeps the benchmark going.
+    assert not _decided(_paired_rounds([(100, 10), (15, 10), (120, 11)]), options)
+    # Too few rounds, or the rule switched off.
+    assert not _decided(_paired_rounds([(100, 10), (90, 10)]), options)
+    assert not _decided(_paired_rounds([(100, 10)] * 5), Namespace(decisive_ratio=0.0, min_rounds=3))

@@ -151,3 +151,29 @@ def test_model_source_drops_duplicate_samples(tiny_model, target):
     source = ModelCandidateSource(tiny_model.onnx_dir, temperature=0.05, seed=0, max_new_tokens=48)
     candidates = list(source.generate(target, 4))
     assert [(c.label, c.code) for c in candidates] == [("greedy", REWRITE)]
+
+
+def test_clean_renames_a_lone_function_back_with_its_recursive_calls(tmp_path):
+    target = make_target(
+        tmp_path,
+        "def cost(n):\n    if n < 2:\n        return 5\n    return cost(n - 1) + cost(n - 2)\n",
+        "cost",
+    )
+    output = (
+        "def zone_price(n):\n    # zone_price stays in comments and \"zone_price\" in strings\n"
+        "    log.zone_price = 'zone_price'\n    if n < 2:\n        return 5\n"
+        "    return zone_price(n - 1) + zone_price(n - 2)\n"
+    )
+    code, why = clean_model_output(output, target)
+    assert why == ""
+    assert code == (
+        "def cost(n):\n    # zone_price stays in comments and \"zone_price\" in strings\n"
+        "    log.zone_price = 'zone_price'\n    if n < 2:\n        return 5\n"
+        "    return cost(n - 1) + cost(n - 2)\n"
+    )
+
+
+def test_clean_leaves_other_names_alone_when_the_output_holds_more(target):
+    # Two functions and neither is the target: nothing to rename, the output is dropped.
+    text = "def a(xs):\n    return xs\n\ndef b(xs):\n    return xs\n"
+    assert clean_model_output(text, target) == (None, "defines no function scale")

@@ -23,6 +23,8 @@ def utf16(text: str) -> int:
     # CRLF line endings and no newline at the end of the file
     ("import os\r\n\r\n\r\ndef total(values):\r\n    s = 0  # 🙂\r\n    for v in values:\r\n"
     "        s += v\r\n    return s"),
+    # a byte-order mark in front of a function on the first line
+    "\ufeffdef total(values):\n    s = 0\n    for v in values:\n        s += v\n    return s\n",
 ])
 def test_edit_replaces_the_function_only(tmp_path, text):
     path = tmp_path / "m.py"

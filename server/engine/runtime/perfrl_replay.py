@@ -550,6 +550,20 @@ def _leaves_arguments_unchanged(replayer, comparator, func, index, original):
         return False
 
 
+def _decided(rounds, options):
+    """True when every round so far puts the speedup far on one side of the verdict.
+
+    The caller passes ``--decisive-ratio`` well beyond its threshold (the engine: 1.5x the
+    threshold). When at least ``--min-rounds`` paired rounds *each* show a ratio above it (or
+    each below its inverse), the bootstrap interval over those rounds already lies on that
+    side of the threshold, and more rounds would only narrow it: stopping here saves most of
+    the budget for the large and the clearly negative effects without changing a verdict."""
+    if options.decisive_ratio <= 1.0 or len(rounds) < options.min_rounds:
+        return False
+    ratios = [r["original_ns"] / max(r["candidate_ns"], 1e-9) for r in rounds]
+    return min(ratios) >= options.decisive_ratio or max(ratios) <= 1.0 / options.decisive_ratio
+
+
 def run_benchmark(replayer, options):
     indices = (
         [int(i) for i in options.calls.split(",") if i.strip()]
@@ -632,6 +646,8 @@ def run_benchmark(replayer, options):
             break
         if len(rounds) >= options.min_rounds and timed_ns >= budget_ns:
             break
+        if _decided(rounds, options) and timed_ns >= budget_ns / 4:
+            break
         if wall >= options.max_seconds and len(rounds) >= 3:
             break
     return {
@@ -684,6 +700,13 @@ def _parse(argv):
         "--target-rounds", type=int, default=20, help="benchmark: rounds the budget should buy"
     )
     parser.add_argument("--min-rounds", type=int, default=7)
+    parser.add_argument(
+        "--decisive-ratio",
+        type=float,
+        default=0.0,
+        help="benchmark: stop before the budget once --min-rounds rounds are all faster than "
+        "this ratio, or all slower than its inverse (0: off)",
+    )
     parser.add_argument("--max-rounds", type=int, default=400)
     parser.add_argument("--max-loops", type=int, default=100000)
     parser.add_argument(
