@@ -16,7 +16,7 @@ PIE (program level): every candidate program runs on the problem's public tests 
 sandbox (a tiny project; stdin from the test file; wall time = min over ``pie_repeats`` runs),
 against the original program measured the same way. %correct = all trusted tests' outputs
 match; %optimized = correct and >= ``pie_min_speedup`` faster. Honest about the data: the
-2to3 artefacts are repaired (H5's loader), suspect tests are skipped, pairs whose speed-up is
+2to3 artefacts are repaired (the PIE loader), suspect tests are skipped, pairs whose speed-up is
 numpy import time are counted and excluded, and the tests are small (timings are dominated by
 interpreter start-up, which is subtracted as the time of an empty program).
 
@@ -49,6 +49,9 @@ class EvalConfig:
     out: Path = help_field(None, "directory for eval.json and eval.md")  # noqa: RUF009
     test_file: Path | None = help_field(None, "held-out CodePair JSONL (synthetic test split)")  # noqa: RUF009
     limit: int = help_field(20, "synthetic pairs evaluated")
+    restore_names: bool = help_field(
+        False, "score outputs as the server serves them: function and parameter names restored "
+        "(default: the raw output)")
     pie_dir: Path | None = help_field(None, "PIE directory (e.g. /work/shared/data/pie-python)")  # noqa: RUF009
     pie_limit: int = help_field(10, "PIE problems evaluated")
     pie_tests: int = help_field(3, "trusted public tests run per PIE program")
@@ -174,6 +177,15 @@ class _Scored:
     speedup: float | None
 
 
+def _as_served(text: str, pair) -> str:
+    """The output as the server's model source passes it on: dedented, with the target's
+    function and parameter names restored (``server.sources.model``)."""
+    from server.engine.candidate_check import normalize_candidate
+    from server.sources.model import restore_signature_names
+
+    return restore_signature_names(normalize_candidate(text), pair.entry, pair.slow)
+
+
 def evaluate_synthetic(generate: Generator, pairs: list, cfg: EvalConfig, work: Path,
                        log=print) -> dict:
     """best@1 / best@k figures over ``pairs`` through the verification engine."""
@@ -194,6 +206,8 @@ def evaluate_synthetic(generate: Generator, pairs: list, cfg: EvalConfig, work: 
             continue
         try:
             texts = generate(pair.slow, cfg.samples)
+            if cfg.restore_names:
+                texts = [_as_served(text, pair) for text in texts]
             scored = []
             for text in texts:
                 o = engine.reward(pair, text)

@@ -1,6 +1,6 @@
 """Tiny, fast, offline building blocks for tests and the tiny end-to-end run.
 
-:func:`tiny_pairs_dir` writes a small data set (H5's generator when present), and
+:func:`tiny_pairs_dir` writes a small data set with the procedural generator, and
 :func:`tiny_checkpoint` trains the ``tiny`` model for a few steps (a freshly initialised T5
 emits only pad tokens, so parity needs a model that says something). Both cache their output
 in the directory they are given, so a test session builds them once.

@@ -34,6 +34,8 @@ class BuildConfig:
     test_frac: float = 0.2
     valid_frac: float = 0.1
     idioms: list[str] | None = None
+    rename_variants: int = 0
+
 
 
 @dataclass
@@ -72,6 +74,26 @@ def build_dataset(cfg: BuildConfig, log=print) -> BuildResult:
             f"stdlib functions ({time.perf_counter() - t0:.1f}s)"
         )
     assign_splits(pairs, cfg.seed, test_frac=cfg.test_frac, valid_frac=cfg.valid_frac)
+    if cfg.rename_variants > 0:
+        from .augment import renamed_variants
+
+        variants = renamed_variants(pairs, cfg.rename_variants, cfg.seed)
+        if cfg.verify and variants:
+            # A rename must not change behaviour: the variants run their pair's tests too.
+            # and must give the results the pair it came from gave.
+            report = verify_pairs(variants)
+            dropped += [{"id": p.id, "reason": why} for p, why in report.dropped]
+            expected = {p.id: p.meta.get("expected") for p in pairs}
+            variants = [
+                v for v in report.kept if v.meta.get("expected") == expected[v.meta["renamed_from"]]
+            ]
+            dropped += [
+                {"id": v.id, "reason": "renaming changed the results"}
+                for v in report.kept
+                if v.meta.get("expected") != expected[v.meta["renamed_from"]]
+            ]
+        pairs += variants
+        log(f"renamed variants: {len(variants)} training pairs ({time.perf_counter() - t0:.1f}s)")
     assert_no_pie_in_training(pairs)
     assert_disjoint_groups(pairs)
     files = {}
@@ -163,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         help="fraction of idioms/modules held out for valid",
     )
     ap.add_argument("--idioms", nargs="*", default=None, help="restrict to these idioms")
+    ap.add_argument(
+        "--rename-variants",
+        type=int,
+        default=0,
+        help="add this many identifier-renamed copies of each training pair (names and "
+        "docstrings from real code), so the model learns to copy names (default 0)",
+    )
     args = ap.parse_args(argv)
     if args.n_synthetic < 0:
         ap.error("--n-synthetic must be >= 0")
@@ -184,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         test_frac=args.test_frac,
         valid_frac=args.valid_frac,
         idioms=args.idioms,
+        rename_variants=args.rename_variants,
     )
     try:
         build_dataset(cfg, log=lambda m: print(m, file=sys.stderr))

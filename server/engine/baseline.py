@@ -131,8 +131,13 @@ def run_with_plugin(
     extra_args: list[str],
     timeout_s: float,
     cancel: CancelToken | None,
+    select: list[str] | None = None,
 ) -> PluginRun:
-    """Run pytest in workspace ``ws`` with perfrl_capture in ``mode`` ("capture"/"observe")."""
+    """Run pytest in workspace ``ws`` with perfrl_capture in ``mode`` ("capture"/"observe").
+
+    ``select``: run only these test node IDs. They reach the plugin in a file (it deselects
+    every other test of their files), not on the command line, which a project with many
+    or long parametrized IDs would overflow ("Argument list too long")."""
     out_dir = Path(ws.data_dir) / out_name
     import_root = str(workspace_import_root(target, Path(ws.root)))
     env = {
@@ -146,6 +151,11 @@ def run_with_plugin(
         "PERFRL_MODE": mode,
         "PERFRL_MAX_CALLS": str(settings.max_captured_calls),
     }
+    if select is not None:
+        select_file = Path(ws.data_dir) / f"{out_name}-selected.txt"
+        select_file.write_text("".join(f"{nodeid}\n" for nodeid in select), encoding="utf-8")
+        env["PERFRL_SELECT_FILE"] = str(select_file)
+        extra_args = [*extra_args, *dict.fromkeys(nodeid.split("::")[0] for nodeid in select)]
     args = pytest_command(settings, [f"--rootdir={ws.root}", *extra_args])
     result = ws.run_python(args, timeout_s=timeout_s, cancel=cancel, env=env)
     if result.cancelled:

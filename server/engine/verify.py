@@ -91,7 +91,8 @@ def _run_tests(ws, target, baseline, settings, cancel, counts: TestCounts) -> No
         settings,
         mode="observe",
         out_name="tests",
-        extra_args=list(baseline.selected_tests),
+        extra_args=[],
+        select=list(baseline.selected_tests),
         timeout_s=timeout_s,
         cancel=cancel,
     )

@@ -8,9 +8,11 @@ becomes a candidate:
 - Markdown fences and prose around the code are removed and the code dedented;
 - when the output holds more than the function (imports, other statements, a second def),
   only the ``def`` with the target's name is kept;
-- when the output is a single function under another name (a small model often invents
-  one), it is renamed back, recursive calls included: the verifier then judges its body like
-  any other candidate's (parameters are never touched: a changed signature stays invalid);
+- when the output is a single function whose name or parameter names differ from the
+  target's (a small model often invents them), it gets the target's names back: the function
+  is renamed (recursive calls included) and its parameters position by position when their
+  number and kinds match; the verifier then judges its body like any other candidate's (a
+  signature of another shape stays invalid);
 - outputs that do not parse, that define no function of the target's name, that repeat an
   earlier output (same AST) or that are the original function (same AST) are dropped.
 
@@ -47,43 +49,84 @@ def _ast_key(code: str) -> str | None:
         return None
 
 
-def restore_function_name(code: str, name: str) -> str:
-    """``code`` with its only top-level function renamed to ``name`` when it has another name.
+def _parameter_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[list[str]]:
+    a = function.args
+    groups = [a.posonlyargs + a.args, [a.vararg] if a.vararg else [], a.kwonlyargs,
+              [a.kwarg] if a.kwarg else []]
+    return [[arg.arg for arg in group] for group in groups]
 
-    Every identifier token spelling the old name is renamed except attribute names
-    (``obj.old``), so recursive calls follow; comments, strings and layout are untouched.
-    Code that does not parse, or holds anything but one function, is returned as it is."""
+
+def _lone_function(code: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
-        return code
+        return None
     if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return code
-    old = tree.body[0].name
-    if old == name:
-        return code
+        return None
+    return tree.body[0]
+
+
+def _rename_identifiers(code: str, mapping: dict[str, str]) -> str:
+    """Every identifier token in ``mapping`` renamed, except attribute names (``obj.old``);
+    comments, strings and layout untouched."""
     lines = code.splitlines(keepends=True)
-    edits: list[tuple[int, int]] = []
+    edits: list[tuple[int, int, str]] = []
     previous = None
     for token in tokenize.generate_tokens(io.StringIO(code).readline):
-        if token.type == tokenize.NAME and token.string == old and not (
+        if token.type == tokenize.NAME and token.string in mapping and not (
             previous is not None and previous.type == tokenize.OP and previous.string == "."
         ):
-            edits.append(token.start)
+            edits.append((*token.start, token.string))
         if token.type not in (tokenize.NL, tokenize.COMMENT):
             previous = token
     # Right to left, so earlier columns on the same line stay valid.
-    for row, col in reversed(edits):
+    for row, col, old in reversed(edits):
         line = lines[row - 1]
-        lines[row - 1] = line[:col] + name + line[col + len(old):]
+        lines[row - 1] = line[:col] + mapping[old] + line[col + len(old):]
     return "".join(lines)
+
+
+def restore_signature_names(code: str, name: str, original_source: str) -> str:
+    """``code`` with the function name ``name`` and the parameter names of the function in
+    ``original_source`` when it is a single function that uses other names for them.
+
+    The function is renamed (recursive calls included). Parameters are renamed position by
+    position, only when every kind (positional, ``*args``, keyword-only, ``**kwargs``) has
+    as many parameters as the target's and no target name is already used in the output for
+    something else. Attribute names (``obj.old``) are never touched. Anything else (code that
+    does not parse, several statements) is returned as it is."""
+    function = _lone_function(code)
+    original = _lone_function(normalize_candidate(original_source))
+    if function is None:
+        return code
+    own_parameters = {name for group in _parameter_names(function) for name in group}
+    # A function named like one of its own parameters cannot be renamed token by token.
+    renamable = function.name != name and function.name not in own_parameters
+    mapping = {function.name: name} if renamable else {}
+    if original is not None:
+        got, want = _parameter_names(function), _parameter_names(original)
+        if [len(g) for g in got] == [len(w) for w in want]:
+            renames = {
+                old: new
+                for group_got, group_want in zip(got, want)
+                for old, new in zip(group_got, group_want)
+                if old != new
+            }
+            used = {
+                t.string
+                for t in tokenize.generate_tokens(io.StringIO(code).readline)
+                if t.type == tokenize.NAME
+            }
+            if not (set(renames.values()) - set(renames)) & used:
+                mapping.update(renames)
+    return _rename_identifiers(code, mapping) if mapping else code
 
 
 def clean_model_output(text: str, target: FunctionTarget) -> tuple[str | None, str]:
     """The function in one model output, or ``None`` and why it was dropped."""
     code = extract_candidate(text, target)
     if code is not None:
-        code = restore_function_name(code, target.name)
+        code = restore_signature_names(code, target.name, target.source)
     if code is None:
         return None, f"defines no function {target.name}"
     if not code.strip():

@@ -603,3 +603,50 @@ def test_structures_too_deep_to_walk_fall_back_to_equality():
 
     assert _safe_diff(comparator, nested(500, 1), nested(500, 1), "r") is None
     assert "too deeply nested" in _safe_diff(comparator, nested(500, 1), nested(500, 2), "r")
+
+
+@pytest.mark.slow
+def test_many_long_test_ids_do_not_overflow_the_command_line(tmp_path):
+    """3,000 parametrized tests with 800-character IDs (2.4 MB of IDs, over Linux's argument
+    limit) call the function; a test of the same file that does not call it is not run."""
+    from server.engine.locate import locate_function
+    from server.engine.sandbox import Sandbox
+
+    root = _write(tmp_path / "wide", {
+        "pyproject.toml": '[project]\nname = "wide"\nversion = "0"\n',
+        "wide/__init__.py": "",
+        "wide/calc.py": """
+            def double_all(values):
+                out = []
+                for v in values:
+                    out.append(v * 2)
+                return out
+        """,
+        "tests/test_calc.py": """
+            import pytest
+
+            from wide.calc import double_all
+
+            CASES = [("x" * 800 + str(i), i) for i in range(3000)]
+
+
+            @pytest.mark.parametrize("label,n", CASES)
+            def test_double(label, n):
+                assert double_all([n, 1]) == [2 * n, 2]
+
+
+            def test_unrelated():
+                assert True
+        """,
+    })
+    settings = EngineSettings(cache_dir=tmp_path / "cache", test_timeout_s=300,
+                              bench_timeout_s=60, bench_budget_s=0.3)
+    sandbox = Sandbox(root, sys.executable, settings)
+    target = locate_function("wide/calc.py::double_all", root)
+    baseline = run_baseline(target, sandbox, settings)
+    assert len(baseline.selected_tests) == 3000
+    candidate = Candidate("file", "comprehension",
+                          "def double_all(values):\n    return [v * 2 for v in values]\n")
+    result = verify_candidate(target, baseline, candidate, sandbox, settings)
+    assert result.verdict in (Verdict.FASTER, Verdict.NOT_FASTER), result.reason
+    assert result.tests.run == result.tests.passed == 3000

@@ -177,3 +177,33 @@ def test_clean_leaves_other_names_alone_when_the_output_holds_more(target):
     # Two functions and neither is the target: nothing to rename, the output is dropped.
     text = "def a(xs):\n    return xs\n\ndef b(xs):\n    return xs\n"
     assert clean_model_output(text, target) == (None, "defines no function scale")
+
+
+def test_clean_restores_parameter_names_position_by_position(tmp_path):
+    target = make_target(
+        tmp_path,
+        "def missing(wanted, products, *, limit=3):\n    return [w for w in wanted"
+        " if w not in products][:limit]\n",
+        "missing",
+    )
+    output = ("def diff(xs, ys, *, cap=3):\n    lookup = set(ys)\n"
+              "    return [x for x in xs if x not in lookup][:cap]\n")
+    code, _ = clean_model_output(output, target)
+    assert code == ("def missing(wanted, products, *, limit=3):\n    lookup = set(products)\n"
+                    "    return [x for x in wanted if x not in lookup][:limit]\n")
+
+
+def test_clean_keeps_parameters_of_another_shape_or_that_would_clash(tmp_path):
+    target = make_target(tmp_path, "def pick(items, key):\n    return items[key]\n", "pick")
+    # One parameter fewer: a signature of another shape stays as it is (the verifier refuses).
+    assert clean_model_output("def pick(xs):\n    return xs[0]\n", target)[0] == (
+        "def pick(xs):\n    return xs[0]\n")
+    # `items` already names a local of the output: renaming `a` to it would change the code.
+    clash = "def pick(a, b):\n    items = list(a)\n    return items[b]\n"
+    assert clean_model_output(clash, target)[0] == clash
+
+
+def test_clean_does_not_rename_a_function_named_like_its_parameter(tmp_path):
+    target = make_target(tmp_path, "def render(rows):\n    return ''.join(rows)\n", "render")
+    output = "def rows(rows):\n    return ''.join(rows)\n"
+    assert clean_model_output(output, target)[0] == output

@@ -373,6 +373,22 @@ def pytest_configure(config):
 
 
 @_guarded
+def pytest_collection_modifyitems(session, config, items):
+    # The engine names the tests to run in a file (an argv of many parametrized IDs can
+    # exceed the OS limit); every other collected test is deselected, as `-k` would.
+    path = os.environ.get("PERFRL_SELECT_FILE")
+    if not path:
+        return
+    with open(path, encoding="utf-8") as handle:
+        wanted = {line.rstrip("\n") for line in handle if line.strip()}
+    keep = [item for item in items if item.nodeid in wanted]
+    dropped = [item for item in items if item.nodeid not in wanted]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+@_guarded
 def pytest_collection_finish(session):
     if (
         not _RECORDER.wrapped
