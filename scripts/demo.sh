@@ -11,5 +11,10 @@ if [ ! -x "$example/.venv/bin/python" ] || ! "$example/.venv/bin/python" -c "imp
     python3 -m venv "$example/.venv"
     "$example/.venv/bin/python" -m pip install -q "pytest==9.0.3"
 fi
-target="${PERFRL_DEMO_TARGET:-$example/inventory/catalog.py::missing_skus}"
-exec .venv/bin/perfrl optimize "$target" "$@"
+if [ -n "${PERFRL_DEMO_TARGET:-}" ]; then
+    exec .venv/bin/perfrl optimize "$PERFRL_DEMO_TARGET" --sources rules,model "$@"
+fi
+# The shipped model and ruff's rules propose rewrites; a hand-written one (what a developer
+# would try) goes through the same verification.
+exec .venv/bin/perfrl optimize "$example/inventory/catalog.py::missing_skus" \
+    --sources rules,model --candidate "$example/candidates/missing_skus.py" "$@"
