@@ -29,13 +29,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from server.engine.baseline import run_baseline  # noqa: E402
-from server.engine.interpreter import resolve_interpreter  # noqa: E402
-from server.engine.locate import locate_function  # noqa: E402
-from server.engine.sandbox import Sandbox  # noqa: E402
-from server.engine.settings import EngineSettings  # noqa: E402
-from server.engine.types import Candidate  # noqa: E402
-from server.engine.verify import verify_candidate  # noqa: E402
+from server.engine.baseline import run_baseline
+from server.engine.interpreter import resolve_interpreter
+from server.engine.locate import locate_function
+from server.engine.sandbox import Sandbox
+from server.engine.settings import EngineSettings
+from server.engine.types import Candidate
+from server.engine.verify import verify_candidate
 
 
 @dataclass

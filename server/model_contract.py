@@ -70,7 +70,7 @@ class ModelSpec:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "ModelSpec":
+    def from_json(cls, data: dict) -> ModelSpec:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:

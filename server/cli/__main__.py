@@ -1,4 +1,5 @@
-from server.cli.main import main
 import sys
+
+from server.cli.main import main
 
 sys.exit(main())

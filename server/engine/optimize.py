@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import ast
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from server.engine.baseline import Baseline, run_baseline
 from server.engine.candidate_check import normalize_candidate

@@ -9,7 +9,8 @@ warning and carries on with the other sources.
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol, runtime_checkable
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
 
 from server.engine.types import Candidate, FunctionTarget, PerfRLError
 

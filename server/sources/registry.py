@@ -6,8 +6,8 @@ onnxruntime.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from server.sources.base import CandidateSource, CandidateSourceError
 

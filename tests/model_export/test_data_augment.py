@@ -65,7 +65,7 @@ def test_unsafe_names_stay_put():
     assert '"""Return the thing the caller asked for."""' in copy.slow
     assert '"""Return the thing the caller asked for."""' in copy.fast
     namespace: dict = {}
-    exec(compile(copy.slow, "slow", "exec"), namespace)
+    exec(compile(copy.slow, "slow", "exec"), namespace)  # noqa: S102 - generated test code
     assert namespace[copy.entry]("k", [3, -1, 2]) == ("k:3", [-1, 2, 3], 1)
 
 
@@ -75,7 +75,7 @@ def test_recursive_calls_follow_the_new_name():
             "    return a\n")
     copy = renamed_copy(_pair(slow, fast, "fib"), random.Random(1), POOL, 0)
     namespace: dict = {}
-    exec(copy.slow, namespace)
+    exec(copy.slow, namespace)  # noqa: S102 - generated test code
     assert "fib" not in copy.slow and namespace[copy.entry](10) == 55
 
 
