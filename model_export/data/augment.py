@@ -27,6 +27,8 @@ import tokenize
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from server.sources.identifiers import rename_identifiers
+
 from .pairs import CodePair
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{1,18}[a-z0-9]$")
@@ -110,24 +112,6 @@ def _all_tokens(code: str) -> set[str]:
     }
 
 
-def rename_tokens(code: str, mapping: dict[str, str]) -> str:
-    """``code`` with every NAME token in ``mapping`` renamed, except attribute names."""
-    lines = code.splitlines(keepends=True)
-    edits: list[tuple[int, int, str, str]] = []
-    previous = None
-    for tok in tokenize.generate_tokens(io.StringIO(code).readline):
-        if tok.type == tokenize.NAME and tok.string in mapping and not (
-            previous is not None and previous.type == tokenize.OP and previous.string == "."
-        ):
-            edits.append((tok.start[0], tok.start[1], tok.string, mapping[tok.string]))
-        if tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
-            previous = tok
-    for row, col, old, new in reversed(edits):
-        line = lines[row - 1]
-        lines[row - 1] = line[:col] + new + line[col + len(old):]
-    return "".join(lines)
-
-
 def _docstring_span(tree: ast.Module) -> tuple[int, int, int] | None:
     """(first line, last line, column) of the first function's docstring, 1-based lines."""
     for node in tree.body:
@@ -184,7 +168,7 @@ def renamed_copy(pair: CodePair, rng: random.Random, pool: NamePool, index: int)
     if len(choices) < len(names):
         return None
     mapping = dict(zip(names, rng.sample(choices, len(names))))
-    slow, fast = rename_tokens(pair.slow, mapping), rename_tokens(pair.fast, mapping)
+    slow, fast = rename_identifiers(pair.slow, mapping), rename_identifiers(pair.fast, mapping)
     if pool.docstrings and _same_docstring(slow_tree, fast_tree):
         doc = rng.choice(pool.docstrings)
         slow, fast = _replace_docstring(slow, doc), _replace_docstring(fast, doc)

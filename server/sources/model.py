@@ -38,6 +38,7 @@ from server.inference.background import ModelHandle, ModelNotReady
 from server.inference.onnx_seq2seq import GeneratedSequence, ModelLoadError
 from server.sources.base import CandidateSourceError
 from server.sources.files import extract_candidate
+from server.sources.identifiers import rename_identifiers
 
 DEFAULT_LOAD_TIMEOUT_S = 120.0
 
@@ -64,26 +65,6 @@ def _lone_function(code: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
     return tree.body[0]
-
-
-def _rename_identifiers(code: str, mapping: dict[str, str]) -> str:
-    """Every identifier token in ``mapping`` renamed, except attribute names (``obj.old``);
-    comments, strings and layout untouched."""
-    lines = code.splitlines(keepends=True)
-    edits: list[tuple[int, int, str]] = []
-    previous = None
-    for token in tokenize.generate_tokens(io.StringIO(code).readline):
-        if token.type == tokenize.NAME and token.string in mapping and not (
-            previous is not None and previous.type == tokenize.OP and previous.string == "."
-        ):
-            edits.append((*token.start, token.string))
-        if token.type not in (tokenize.NL, tokenize.COMMENT):
-            previous = token
-    # Right to left, so earlier columns on the same line stay valid.
-    for row, col, old in reversed(edits):
-        line = lines[row - 1]
-        lines[row - 1] = line[:col] + mapping[old] + line[col + len(old):]
-    return "".join(lines)
 
 
 def restore_signature_names(code: str, name: str, original_source: str) -> str:
@@ -119,7 +100,7 @@ def restore_signature_names(code: str, name: str, original_source: str) -> str:
             }
             if not (set(renames.values()) - set(renames)) & used:
                 mapping.update(renames)
-    return _rename_identifiers(code, mapping) if mapping else code
+    return rename_identifiers(code, mapping) if mapping else code
 
 
 def clean_model_output(text: str, target: FunctionTarget) -> tuple[str | None, str]:
