@@ -50,8 +50,8 @@ class EvalConfig:
     test_file: Path | None = help_field(None, "held-out CodePair JSONL (synthetic test split)")  # noqa: RUF009
     limit: int = help_field(20, "synthetic pairs evaluated")
     restore_names: bool = help_field(
-        False, "score outputs as the server serves them: function and parameter names restored "
-        "(default: the raw output)")
+        False, "score outputs as the server serves them (function and parameter names "
+        "restored) instead of raw")
     pie_dir: Path | None = help_field(None, "PIE directory (e.g. /work/shared/data/pie-python)")  # noqa: RUF009
     pie_limit: int = help_field(10, "PIE problems evaluated")
     pie_tests: int = help_field(3, "trusted public tests run per PIE program")
