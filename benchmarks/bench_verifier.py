@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import statistics
 import subprocess
 import sys
@@ -35,7 +37,7 @@ from server.engine.locate import locate_function
 from server.engine.sandbox import Sandbox
 from server.engine.settings import EngineSettings
 from server.engine.types import Candidate
-from server.engine.verify import verify_candidate
+from server.engine.verify import BENCHMARK_ALLOCATOR_ENV, verify_candidate
 
 
 @dataclass
@@ -121,17 +123,21 @@ KERNELS = [
     ),
 ]
 
+# One process of the reference measurement. Each side gets its own loop count so that every
+# timed block lasts >= 20 ms: with one count for both (calibrated on the slow side), a 50x
+# faster side was timed in blocks of 4 calls right after the slow side's 20 ms, and read
+# ~60% slower per call than in steady state (measured: 80 us against 48-52 us).
 REFERENCE_SCRIPT = r"""
-import gc, json, random, statistics, sys, time
+import gc, json, pickle, random, statistics, sys, time
 random.seed(12345)
 ns_a, ns_b = {}, {}
 exec(sys.argv[1], ns_a)
 exec(sys.argv[2], ns_b)
 args = eval(sys.argv[3], {"random": random})
+blob = pickle.dumps(args)
 fa, fb = ns_a["kernel"], ns_b["kernel"]
-import copy
 def timed(f, loops):
-    copies = [copy.deepcopy(args) for _ in range(loops)]
+    copies = [pickle.loads(blob) for _ in range(loops)]  # fresh objects, like the verifier's
     gc.collect(); gc.disable()
     t0 = time.perf_counter_ns()
     for c in copies:
@@ -139,26 +145,41 @@ def timed(f, loops):
     t1 = time.perf_counter_ns()
     gc.enable()
     return (t1 - t0) / loops
-loops = 1
-while timed(fa, loops) * loops < 20e6:
-    loops *= 2
+def calibrate(f):
+    loops = 1
+    while timed(f, loops) * loops < 20e6:
+        loops *= 2
+    return loops
+la, lb = calibrate(fa), calibrate(fb)
 ra, rb = [], []
 deadline = time.monotonic() + float(sys.argv[4])
-while time.monotonic() < deadline or len(ra) < 20:
-    ra.append(timed(fa, loops)); rb.append(timed(fb, loops))
-    rb.append(timed(fb, loops)); ra.append(timed(fa, loops))
+while time.monotonic() < deadline or len(ra) < 10:
+    ra.append(timed(fa, la)); rb.append(timed(fb, lb))
+    rb.append(timed(fb, lb)); ra.append(timed(fa, la))
 print(json.dumps({"ratio": statistics.median(ra) / statistics.median(rb), "rounds": len(ra)}))
 """
 
+#: The reference is the geometric mean over this many processes: a process's memory layout
+#: alone moves a kernel's speed by up to ~10%, so one process is not a reference.
+REFERENCE_PROCESSES = 6
 
-def reference_ratio(kernel: Kernel, seconds: float) -> float:
-    """The 'true' ratio: a long interleaved measurement in a plain subprocess, no sandbox."""
-    proc = subprocess.run(
-        [sys.executable, "-c", REFERENCE_SCRIPT, textwrap.dedent(kernel.original),
-         textwrap.dedent(kernel.candidate), kernel.args, str(seconds)],
-        capture_output=True, text=True, check=True,
-    )
-    return json.loads(proc.stdout)["ratio"]
+
+def reference_ratio(kernel: Kernel, seconds: float, interpreter: str) -> float:
+    """The 'true' ratio: long interleaved measurements in plain subprocesses, no sandbox.
+
+    Same interpreter and allocator settings as the verifier's benchmark, so that the two
+    measure the same thing; everything else (sandbox, capture, pickled copies, calibration,
+    statistics) is the verifier's own and is what this benchmark checks."""
+    logs = []
+    for _ in range(REFERENCE_PROCESSES):
+        proc = subprocess.run(
+            [interpreter, "-c", REFERENCE_SCRIPT, textwrap.dedent(kernel.original),
+             textwrap.dedent(kernel.candidate), kernel.args, str(seconds / REFERENCE_PROCESSES)],
+            capture_output=True, text=True, check=True,
+            env={**os.environ, **BENCHMARK_ALLOCATOR_ENV},
+        )
+        logs.append(math.log(json.loads(proc.stdout)["ratio"]))
+    return math.exp(statistics.fmean(logs))
 
 
 def make_kernel_project(root: Path, kernel: Kernel) -> Path:
@@ -189,7 +210,7 @@ def measure_kernels(runs: int, reference_seconds: float) -> list[dict]:
                               resolve_interpreter(target.project_root, None), settings)
             baseline = run_baseline(target, sandbox, settings)
             candidate = Candidate("bench", kernel.name, textwrap.dedent(kernel.candidate).lstrip())
-            reference = reference_ratio(kernel, reference_seconds)
+            reference = reference_ratio(kernel, reference_seconds, sandbox.interpreter)
             measured = []
             for _ in range(runs):
                 result = verify_candidate(target, baseline, candidate, sandbox, settings)

@@ -34,6 +34,7 @@ class BuildConfig:
     test_frac: float = 0.2
     valid_frac: float = 0.1
     idioms: list[str] | None = None
+    catalogues: list[str] | None = None  # None: DEFAULT_CATALOGUES
     rename_variants: int = 0
 
 
@@ -50,7 +51,7 @@ def build_dataset(cfg: BuildConfig, log=print) -> BuildResult:
     t0 = time.perf_counter()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    pairs: list[CodePair] = generate_pairs(cfg.n_synthetic, cfg.seed, cfg.idioms)
+    pairs: list[CodePair] = generate_pairs(cfg.n_synthetic, cfg.seed, cfg.idioms, cfg.catalogues)
     log(f"generated {len(pairs)} synthetic pairs in {time.perf_counter() - t0:.1f}s")
     dropped: list[dict] = []
     if cfg.verify and pairs:
@@ -186,6 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--idioms", nargs="*", default=None, help="restrict to these idioms")
     ap.add_argument(
+        "--catalogues",
+        nargs="+",
+        default=None,
+        help="idiom catalogues to draw from: core, records (default: core, what the shipped "
+        "model was trained on)",
+    )
+    ap.add_argument(
         "--rename-variants",
         type=int,
         default=0,
@@ -213,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         test_frac=args.test_frac,
         valid_frac=args.valid_frac,
         idioms=args.idioms,
+        catalogues=args.catalogues,
         rename_variants=args.rename_variants,
     )
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import zlib
 
-from .idioms import ALL_IDIOMS, render
+from .idioms import ALL_IDIOMS, CATALOGUES, DEFAULT_CATALOGUES, render
 from .inputs import expand_call
 from .pairs import CodePair
 
@@ -19,8 +19,15 @@ class UnknownIdiomError(KeyError):
     pass
 
 
-def idiom_names() -> list[str]:
-    return sorted(ALL_IDIOMS)
+def idiom_names(catalogues: tuple[str, ...] | list[str] | None = None) -> list[str]:
+    """The idioms of ``catalogues`` (default :data:`DEFAULT_CATALOGUES`), sorted."""
+    chosen = DEFAULT_CATALOGUES if catalogues is None else catalogues
+    unknown = [c for c in chosen if c not in CATALOGUES]
+    if unknown:
+        raise UnknownIdiomError(
+            f"unknown idiom catalogue {unknown[0]!r}; known: {', '.join(sorted(CATALOGUES))}"
+        )
+    return sorted(name for c in chosen for name in CATALOGUES[c])
 
 
 def _rng_for(seed: int, idiom: str, index: int) -> random.Random:
@@ -34,7 +41,7 @@ def make_pair(idiom_name: str, seed: int, index: int) -> CodePair:
         idiom = ALL_IDIOMS[idiom_name]
     except KeyError:
         raise UnknownIdiomError(
-            f"unknown idiom {idiom_name!r}; known: {', '.join(idiom_names())}"
+            f"unknown idiom {idiom_name!r}; known: {', '.join(sorted(ALL_IDIOMS))}"
         ) from None
     rng = _rng_for(seed, idiom_name, index)
     rendered = render(idiom, rng)
@@ -60,8 +67,11 @@ def make_pair(idiom_name: str, seed: int, index: int) -> CodePair:
     )
 
 
-def generate_pairs(n: int, seed: int, idioms: list[str] | None = None) -> list[CodePair]:
-    """``n`` pairs spread evenly (round-robin) over ``idioms`` (default: all), deterministic.
+def generate_pairs(
+    n: int, seed: int, idioms: list[str] | None = None, catalogues: list[str] | None = None
+) -> list[CodePair]:
+    """``n`` pairs spread evenly (round-robin) over ``idioms`` (default: those of
+    ``catalogues``, themselves by default :data:`DEFAULT_CATALOGUES`), deterministic.
 
     Pairs whose slow source duplicates an earlier one are skipped and replaced, so the result
     has exactly ``n`` distinct pairs unless an idiom runs out of variety (then fewer, after a
@@ -69,10 +79,10 @@ def generate_pairs(n: int, seed: int, idioms: list[str] | None = None) -> list[C
     """
     if n < 0:
         raise ValueError("n must be >= 0")
-    names = list(idioms) if idioms is not None else idiom_names()
+    names = list(idioms) if idioms is not None else idiom_names(catalogues)
     for name in names:
         if name not in ALL_IDIOMS:
-            raise UnknownIdiomError(f"unknown idiom {name!r}; known: {', '.join(idiom_names())}")
+            raise UnknownIdiomError(f"unknown idiom {name!r}; known: {', '.join(sorted(ALL_IDIOMS))}")
     if not names:
         return []
     pairs: list[CodePair] = []

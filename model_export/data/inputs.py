@@ -9,6 +9,10 @@ of argument specs, each a dict with a ``"t"`` (kind) key:
 - ``{"t": "str", "n", "alphabet", "seed"}``: one string
 - ``{"t": "strs", "n", "min_len", "max_len", "alphabet", "seed"}``: a list of strings
 - ``{"t": "int_lists", "n", "m", "lo", "hi", "seed"}``: a list of ``n`` int lists of length <= m
+- ``{"t": "records", "n", "fields", "seed"}``: a list of ``n`` dicts (rows of a table); each
+  field is ``[key, kind, a, b]``: kind ``"code"`` a string of ``a``-``b`` characters from a
+  small alphabet (so codes repeat), ``"int"`` an int in ``[a, b]``, ``"bool"`` True with
+  probability ``a``, ``"tags"`` a list of at most ``b`` codes drawn from ``a`` distinct ones
 
 Expansion is a pure function of the spec (``random.Random(seed)``), so a spec always yields
 the same literal on every machine and Python version 3.11+.
@@ -63,6 +67,32 @@ def int_lists(rng: random.Random, n: int, m: int, lo: int, hi: int) -> dict:
     return {"t": "int_lists", "n": n, "m": m, "lo": lo, "hi": hi, "seed": rng.randrange(2**31)}
 
 
+def records(rng: random.Random, n: int, fields: list[list]) -> dict:
+    return {"t": "records", "n": n, "fields": fields, "seed": rng.randrange(2**31)}
+
+
+def codes(rng: random.Random, n: int, min_len: int, max_len: int) -> dict:
+    """A list of codes drawn like a records field of kind ``"code"`` (so some match)."""
+    return strs(rng, n, min_len, max_len, CODE_ALPHABET)
+
+
+#: Alphabet of "code" fields: small, so that short codes collide across rows and queries.
+CODE_ALPHABET = "ABCDEF0123"
+
+
+def _field_value(r: random.Random, kind: str, a, b):
+    if kind == "code":
+        return "".join(r.choice(CODE_ALPHABET) for _ in range(r.randint(a, b)))
+    if kind == "int":
+        return r.randint(a, b)
+    if kind == "bool":
+        return r.random() < a
+    if kind == "tags":
+        pool = [f"t{k}" for k in range(a)]
+        return [r.choice(pool) for _ in range(r.randint(0, b))]
+    raise InputSpecError(f"unknown records field kind {kind!r}")
+
+
 def expand_value(spec: dict) -> Any:
     """The Python value an argument spec stands for."""
     try:
@@ -82,6 +112,11 @@ def expand_value(spec: dict) -> Any:
                     r.choice(spec["alphabet"])
                     for _ in range(r.randint(spec["min_len"], spec["max_len"]))
                 )
+                for _ in range(spec["n"])
+            ]
+        if kind == "records":
+            return [
+                {key: _field_value(r, field_kind, a, b) for key, field_kind, a, b in spec["fields"]}
                 for _ in range(spec["n"])
             ]
         if kind == "int_lists":

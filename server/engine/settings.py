@@ -22,6 +22,11 @@ class EngineSettings:
     bench_timeout_s: float = 60.0
     # Time the benchmark may spend measuring (both implementations together), seconds.
     bench_budget_s: float = 1.5
+    # The benchmark's rounds are split over this many fresh processes (fewer when a process
+    # takes too long for the time limit): where the interpreter and the data land in memory
+    # shifts a function's speed by up to ~10% per process, a bias that more rounds inside one
+    # process cannot average out (measured on benchmarks/bench_verifier.py's kernels).
+    bench_processes: int = 3
     # At most this many real calls are recorded per function in the baseline run.
     max_captured_calls: int = 64
     # Resource limits for every sandboxed process.

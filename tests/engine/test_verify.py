@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import textwrap
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import server.engine.verify as verify_module
 from server.engine.baseline import run_baseline
 from server.engine.runtime.perfrl_replay import Comparator, _safe_diff
 from server.engine.settings import EngineSettings
@@ -650,3 +652,46 @@ def test_many_long_test_ids_do_not_overflow_the_command_line(tmp_path):
     result = verify_candidate(target, baseline, candidate, sandbox, settings)
     assert result.verdict in (Verdict.FASTER, Verdict.NOT_FASTER), result.reason
     assert result.tests.run == result.tests.passed == 3000
+
+
+# -- the benchmark across processes ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_benchmark_runs_in_several_processes_calibrated_once(shop, monkeypatch):
+    """The rounds come from ``bench_processes`` fresh processes; the first one calibrates the
+    loop counts and the others reuse them (``--loops``)."""
+    benchmark_runs = []
+    real_replay = verify_module._replay
+
+    def recording_replay(ws, target, settings, cancel, mode, extra, timeout_s, run_index=0):
+        report = real_replay(ws, target, settings, cancel, mode, extra, timeout_s, run_index)
+        if mode == "benchmark":
+            benchmark_runs.append((list(extra), report))
+        return report
+
+    monkeypatch.setattr(verify_module, "_replay", recording_replay)
+    settings = dataclasses.replace(shop.settings, bench_processes=3)
+    result = shop.verify("count_known", FAST_COUNT, settings=settings)
+    assert result.verdict is Verdict.FASTER, result.reason
+    assert 3 <= len(benchmark_runs) <= verify_module.MAX_BENCH_PROCESSES
+    assert "--loops" not in benchmark_runs[0][0]
+    assert all("--loops" in extra for extra, _ in benchmark_runs[1:])
+    first = {c["call_index"]: c["loops"] for c in benchmark_runs[0][1]["per_call"]}
+    for _, report in benchmark_runs[1:]:
+        assert {c["call_index"]: c["loops"] for c in report["per_call"]} == first
+    assert result.speedup.rounds == sum(len(report["rounds"]) for _, report in benchmark_runs)
+
+
+def test_more_processes_only_while_they_disagree_on_an_unsettled_verdict():
+    def report(ratio: float) -> dict:
+        return {"rounds": [{"original_ns": 100.0 * ratio, "candidate_ns": 100.0}] * 3}
+
+    decisive = 1.65
+    assert verify_module._processes_disagree([report(1.3), report(1.5)], decisive)
+    assert verify_module._processes_disagree([report(1.6), report(2.0)], decisive)
+    # Close enough to each other: the pooled median is trustworthy.
+    assert not verify_module._processes_disagree([report(1.30), report(1.33)], decisive)
+    # Far apart but all far past the threshold (or all far below parity): verdict settled.
+    assert not verify_module._processes_disagree([report(1.9), report(2.4)], decisive)
+    assert not verify_module._processes_disagree([report(0.4), report(0.55)], decisive)

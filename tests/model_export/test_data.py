@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ from model_export.data import (
     write_jsonl,
 )
 from model_export.data.executor import CallJob, run_calls
+from model_export.data.idioms import CATALOGUES
 from model_export.data.inputs import all_inputs, expand_call
 from model_export.data.pairs import PairFormatError
 from model_export.data.splits import assert_disjoint_groups, assert_no_pie_in_training
@@ -36,6 +38,34 @@ def _single_def(src: str) -> ast.FunctionDef:
     tree = ast.parse(src)
     assert len(tree.body) == 1 and isinstance(tree.body[0], ast.FunctionDef), src
     return tree.body[0]
+
+
+def test_default_catalogue_is_core_and_records_is_opt_in():
+    """A recipe that did not ask for the records catalogue gets the same pairs as before it
+    existed (the shipped model's data, held-out idioms included, must stay reproducible)."""
+    assert set(CATALOGUES) == {"core", "records"}
+    assert set(CATALOGUES["core"]) | set(CATALOGUES["records"]) == set(ALL_IDIOMS)
+    default = {p.idiom for p in generate_pairs(len(ALL_IDIOMS) * 2, seed=3)}
+    assert default == set(CATALOGUES["core"])
+    both = {p.idiom for p in generate_pairs(len(ALL_IDIOMS) * 2, seed=3,
+                                             catalogues=["core", "records"])}
+    assert both == set(ALL_IDIOMS)
+    assert len(CATALOGUES["records"]) >= 8
+    with pytest.raises(KeyError, match="unknown idiom catalogue 'nope'"):
+        generate_pairs(3, seed=0, catalogues=["nope"])
+
+
+def test_records_pairs_read_keys_from_the_rows_they_are_given():
+    """Record idioms index rows by keys drawn per pair; the inputs carry exactly those keys."""
+    for name in CATALOGUES["records"]:
+        for pair in generate_pairs(4, seed=2, idioms=[name]):
+            keys = set(re.findall(r'\[("[a-z_]+")\]', pair.slow))
+            assert keys, pair.slow
+            tables = [a for call in pair.inputs for a in ast.literal_eval(call)
+                      if isinstance(a, list) and a and isinstance(a[0], dict)]
+            assert tables, (name, pair.inputs)
+            for row in (row for table in tables for row in table):
+                assert {k.strip('"') for k in keys} <= set(row), (name, keys, row)
 
 
 def test_catalogue_has_at_least_25_idioms():
@@ -80,7 +110,7 @@ def test_unknown_idiom_is_reported_with_the_known_ones():
 
 
 def test_both_sides_agree_on_small_inputs_for_every_idiom():
-    pairs = generate_pairs(len(ALL_IDIOMS) * 4, seed=5)
+    pairs = generate_pairs(len(ALL_IDIOMS) * 4, seed=5, idioms=sorted(ALL_IDIOMS))
     report = verify_pairs(pairs)
     assert report.dropped == []
     assert {p.idiom for p in report.kept} == set(ALL_IDIOMS)

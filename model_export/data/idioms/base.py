@@ -71,6 +71,12 @@ ROLE_POOLS: dict[str, tuple[str, ...]] = {
     "matcher": ("matcher", "compiled", "prog", "match_fn"),
     "ordered": ("ordered", "sorted_vals", "ranked", "sorted_items", "sorted_copy"),
     "flag": ("found", "flag", "hit", "seen_any", "matched"),
+    # Rows of a table and one row (idioms/records.py), drawn independently of each other
+    # (``orders`` with ``product`` happens): the model has to copy names, not pair them.
+    "rows": ("rows", "records", "products", "users", "orders", "entries", "people", "books",
+             "table", "catalog", "inventory", "accounts"),
+    "row": ("row", "rec", "product", "user", "order", "entry", "person", "book", "item",
+            "account", "r", "p"),
 }
 
 # Functions names per idiom are given by the idiom; these prefixes add variety.

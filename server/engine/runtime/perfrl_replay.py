@@ -23,7 +23,7 @@ explained (call, test, path inside the value, expected and got).
 
 ``--mode benchmark`` times the two implementations on the calls listed by ``--calls``: both
 are warmed up, a loop count is calibrated per call so that a timed block lasts at least
-``--min-block-ns``, then rounds alternate the order (AB, BA, AB, ...). Fresh argument copies
+``--min-block-ns`` (or taken from ``--loops``, an earlier process's calibration), then rounds alternate the order (AB, BA, AB, ...). Fresh argument copies
 are unpickled before each block, outside the timed region, and the garbage collector is off
 while timing (collected between rounds). Output: per-round totals (sum over calls of the
 per-iteration time) and per-call medians, in nanoseconds.
@@ -564,6 +564,18 @@ def _decided(rounds, options):
     return min(ratios) >= options.decisive_ratio or max(ratios) <= 1.0 / options.decisive_ratio
 
 
+def _given_loops(text, indices):
+    """``--loops`` ("call:original:candidate,...") as {call: {side: count}}, for ``indices``."""
+    given = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        index, original, candidate = (int(part) for part in item.split(":"))
+        if index in indices:
+            given[index] = {"original": max(1, original), "candidate": max(1, candidate)}
+    return given
+
+
 def run_benchmark(replayer, options):
     indices = (
         [int(i) for i in options.calls.split(",") if i.strip()]
@@ -591,13 +603,19 @@ def run_benchmark(replayer, options):
         options.min_block_ns,
         max(options.floor_block_ns, budget_ns / (options.target_rounds * 2 * max(1, len(indices)))),
     )
-    loops = {}
+    loops = _given_loops(options.loops, indices)
     for index in indices:
+        if options.reuse_arguments:
+            reusable[index] = all(
+                _leaves_arguments_unchanged(replayer, comparator, func, index, side == "original")
+                for side, func in sides.items()
+            )
+        if index in loops:
+            # Counts calibrated by an earlier process of the same benchmark: warm up only.
+            for side, func in sides.items():
+                _time_block(func, copies(index, side, 1))
+            continue
         _progress(f"calibrating call {index}")
-        reusable[index] = all(
-            _leaves_arguments_unchanged(replayer, comparator, func, index, side == "original")
-            for side, func in sides.items()
-        )
         blob_size = max(1, len(replayer.calls[index]["args"]))
         limit = max(1, min(options.max_loops, options.max_copy_bytes // blob_size))
         loops[index] = {}
@@ -708,6 +726,12 @@ def _parse(argv):
         default=0.0,
         help="benchmark: stop before the budget once --min-rounds rounds are all faster than "
         "this ratio, or all slower than its inverse (0: off)",
+    )
+    parser.add_argument(
+        "--loops",
+        default="",
+        help="benchmark: loop counts from an earlier process, call:original:candidate,... "
+        "(calls listed here skip calibration)",
     )
     parser.add_argument("--max-rounds", type=int, default=400)
     parser.add_argument("--max-loops", type=int, default=100000)
