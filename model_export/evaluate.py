@@ -89,8 +89,11 @@ def load_generator(path: Path, cfg: EvalConfig) -> tuple[Generator, str]:
 
         def generate(source: str, n: int) -> list[str]:
             from server.model_contract import build_prompt
+            from server.sources.abstraction import model_input, model_output
 
-            prompt = build_prompt(source, model.spec)
+            # As the server's model source does: the function the way the model reads it.
+            text, table = model_input(source, model.spec.input_abstraction)
+            prompt = build_prompt(text, model.spec)
             if n <= 1:
                 seqs = model.generate(prompt, 1, do_sample=False,
                                       max_new_tokens=cfg.max_new_tokens)
@@ -98,7 +101,7 @@ def load_generator(path: Path, cfg: EvalConfig) -> tuple[Generator, str]:
                 seqs = model.generate(prompt, n, do_sample=True, temperature=cfg.temperature,
                                       top_k=cfg.top_k, top_p=1.0, greedy_first=True,
                                       max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
-            return [s.text for s in seqs]
+            return [model_output(s.text, table) for s in seqs]
 
         return generate, "onnx (server.inference)"
     if (path / "config.json").is_file():

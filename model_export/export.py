@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from server.model_contract import (
+    INPUT_ABSTRACTIONS,
     GenerationDefaults,
     ModelSpec,
     load_model_spec,
@@ -95,6 +96,9 @@ class ExportConfig:
     parity_max_new_tokens: int = help_field(64, "tokens generated per parity prompt")
     opset: int | None = help_field(None, "ONNX opset (default: optimum's choice)")
     keep_fp32: bool = help_field(False, "also keep the float32 files in OUT/fp32/")
+    input_abstraction: str = help_field("none", "what the model was trained on: 'none', or "
+                                        "'identifiers-v1' (placeholder names, see "
+                                        "server/sources/abstraction.py)")
     threads: int = help_field(2, "torch / onnxruntime threads")
     int8_atol: float | None = help_field(None, "int8 parity: absolute max |logit diff| "
                                                "(default: 15%% of the largest |logit|)")
@@ -238,7 +242,7 @@ def quantize_int8(src: Path, dst: Path) -> None:
 
 
 def build_spec(model, tokenizer, meta: dict, quantization: str,
-               parity: list[ParityReport]) -> ModelSpec:
+               parity: list[ParityReport], input_abstraction: str = "none") -> ModelSpec:
     """The contract's ModelSpec for this model (shape, ids, lengths, provenance)."""
     config = model.config
     train_cfg = meta.get("config", {})
@@ -255,6 +259,7 @@ def build_spec(model, tokenizer, meta: dict, quantization: str,
         d_kv=config.d_kv,
         vocab_size=config.vocab_size,
         quantization=quantization,
+        input_abstraction=input_abstraction,
         generation=GenerationDefaults(max_new_tokens=int(train_cfg.get("max_target_length",
                                                                        256))),
         training={
@@ -295,6 +300,8 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
     if model.config.model_type != "t5":
         raise ExportError(f"{cfg.checkpoint} holds a {model.config.model_type!r} model; "
                           "PerfRL exports T5 encoder-decoders only")
+    if cfg.input_abstraction not in INPUT_ABSTRACTIONS:
+        raise ExportError(f"--input-abstraction must be one of {', '.join(INPUT_ABSTRACTIONS)}")
     sources = _parity_sources(cfg)
     max_src = int(meta.get("config", {}).get("max_source_length", 512))
     parity: list[ParityReport] = []
@@ -338,7 +345,8 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
     shutil.copy2(Path(cfg.checkpoint) / "tokenizer.json", out / "tokenizer.json")
     files["tokenizer.json"] = out / "tokenizer.json"
     spec = build_spec(model, tokenizer, meta,
-                      QUANTIZATION_INT8 if cfg.quantize else "none", parity)
+                      QUANTIZATION_INT8 if cfg.quantize else "none", parity,
+                      cfg.input_abstraction)
     spec_path = write_model_spec(out, spec)
     files["perfrl_model.json"] = spec_path
     parity_path = out / "parity.json"

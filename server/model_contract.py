@@ -23,6 +23,10 @@ from pathlib import Path
 SPEC_FILE = "perfrl_model.json"
 FORMAT_VERSION = 1
 PROMPT_PREFIX = "Write faster version:\n"
+#: How a model expects the function in its prompt: as written ("none"), or with its
+#: identifiers and string literals replaced by placeholders ("identifiers-v1",
+#: :mod:`server.sources.abstraction`), its outputs then written with the same placeholders.
+INPUT_ABSTRACTIONS = ("none", "identifiers-v1")
 
 
 class ModelContractError(Exception):
@@ -62,6 +66,8 @@ class ModelSpec:
     vocab_size: int = 16000
     # "none" or "int8-dynamic-per-channel".
     quantization: str = "none"
+    # One of INPUT_ABSTRACTIONS.
+    input_abstraction: str = "none"
     generation: GenerationDefaults = field(default_factory=GenerationDefaults)
     # Free-form provenance: base model, data, steps, metrics, date. Never read by inference.
     training: dict = field(default_factory=dict)
@@ -78,9 +84,15 @@ class ModelSpec:
         data = dict(data)
         gen = data.pop("generation", {}) or {}
         try:
-            return cls(generation=GenerationDefaults(**gen), **data)
+            spec = cls(generation=GenerationDefaults(**gen), **data)
         except TypeError as exc:
             raise ModelContractError(f"bad {SPEC_FILE}: {exc}") from exc
+        if spec.input_abstraction not in INPUT_ABSTRACTIONS:
+            raise ModelContractError(
+                f"{SPEC_FILE} asks for input_abstraction {spec.input_abstraction!r}; this "
+                f"version knows {', '.join(INPUT_ABSTRACTIONS)} (update PerfRL)"
+            )
+        return spec
 
 
 def build_prompt(function_source: str, spec: ModelSpec | None = None) -> str:

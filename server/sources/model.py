@@ -30,12 +30,14 @@ import io
 import tokenize
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from server.engine.candidate_check import normalize_candidate
 from server.engine.types import Candidate, FunctionTarget
 from server.inference.background import ModelHandle, ModelNotReady
 from server.inference.onnx_seq2seq import GeneratedSequence, ModelLoadError
+from server.sources.abstraction import model_input, model_output
 from server.sources.base import CandidateSourceError
 from server.sources.files import extract_candidate
 from server.sources.identifiers import rename_identifiers
@@ -180,7 +182,14 @@ class ModelCandidateSource:
         defaults = model.spec.generation
         n = max(1, min(limit, self.num_candidates or defaults.num_candidates))
         original = normalize_candidate(target.source)
-        prompt = model.prompt_for(original)
+        try:
+            model_text, table = model_input(original, model.spec.input_abstraction)
+        except ValueError as exc:
+            raise CandidateSourceError(
+                f"the model cannot read {target.qualname}: {exc}; its placeholders would be "
+                "ambiguous"
+            ) from exc
+        prompt = model.prompt_for(model_text)
         encoded = model.encode_prompt(prompt)
         if encoded.truncated:
             raise CandidateSourceError(
@@ -204,6 +213,8 @@ class ModelCandidateSource:
             raise CandidateSourceError(
                 f"the model failed while generating: {type(exc).__name__}: {exc}"
             ) from exc
+        if table is not None:
+            outputs = [replace(o, text=model_output(o.text, table)) for o in outputs]
         kept, dropped = select_usable(outputs, target, original)
         for index, code in kept:
             yield Candidate(

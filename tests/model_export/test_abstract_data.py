@@ -1,0 +1,32 @@
+"""model_export.data.abstract: training pairs in placeholder names, as abstraction models read."""
+
+from __future__ import annotations
+
+import re
+
+from model_export.data import generate_pairs
+from model_export.data.abstract import main
+from model_export.data.pairs import read_jsonl, write_jsonl
+from server.sources.abstraction import Abstraction, concretize
+
+
+def test_pairs_are_abstracted_by_one_table_deduplicated_and_weighted(tmp_path):
+    pairs = generate_pairs(8, seed=4, idioms=["records_missing_keys", "manual_sum"])
+    originals = {p.id: p for p in pairs}
+    source = tmp_path / "pairs.jsonl"
+    write_jsonl(source, pairs + pairs)  # every pair twice: kept once, then weighted by :3
+    assert main(["--out", str(tmp_path / "out"), "--train", f"{source}:3"]) == 0
+    rows = read_jsonl(tmp_path / "out" / "train.jsonl")
+    distinct = {(r.slow, r.fast) for r in rows}
+    assert len(rows) == 3 * len(distinct) and 0 < len(distinct) <= len(pairs)
+    for row in rows:
+        assert not re.search(r"\bdef (?!v0\b)", row.slow), row.slow  # the name is a placeholder
+        table = Abstraction(**row.meta["abstraction"])
+        original = originals[row.id]
+        assert concretize(row.slow, table) == original.slow
+        assert concretize(row.fast, table) == original.fast
+
+
+def test_a_missing_file_is_refused(tmp_path, capsys):
+    assert main(["--out", str(tmp_path / "out"), "--train", str(tmp_path / "nope.jsonl")]) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -1,0 +1,88 @@
+"""Identifier abstraction (server/sources/abstraction.py) and the spec field that asks for it."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from server.model_contract import ModelContractError, ModelSpec
+from server.sources.abstraction import abstract, concretize, model_input, model_output
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FUNCTION = textwrap.dedent('''
+    import re
+
+    def missing_skus(wanted, products, *, limit=10):
+        """SKUs not carried."""  # a comment stays
+        carried = [product["sku"] for product in products]
+        pattern = re.compile(r"[A-Z]+")
+        out = sorted(wanted, key=lambda sku: sku.lower(), reverse=True)
+        return [sku for sku in out if sku not in carried and pattern.match(sku)][:limit]
+''').lstrip()
+
+
+def test_round_trip_is_exact_on_the_example_project():
+    for path in sorted((ROOT / "examples" / "inventory" / "inventory").glob("*.py")):
+        code = path.read_text(encoding="utf-8")
+        text, table = abstract(code)
+        assert concretize(text, table) == code, path
+
+
+def test_names_and_strings_become_placeholders_in_order_of_appearance():
+    text, table = abstract(FUNCTION)
+    assert text.splitlines()[2] == "def v0(v1, v2, *, v3=10):"
+    assert table.names["v0"] == "missing_skus"
+    assert [table.names[f"v{i}"] for i in range(1, 4)] == ["wanted", "products", "limit"]
+    assert '"s1"' in text and table.strings['"s1"'] == '"sku"'
+    assert "# a comment stays" in text
+    # Kept: keywords, builtins, attribute names, call keyword arguments, imported modules.
+    for kept in ("import re", "re.compile(", "sorted(", "key=lambda", "reverse=True",
+                 ".lower()", ".match("):
+        assert kept in text, kept
+    assert concretize(text, table) == FUNCTION
+
+
+def test_the_rewritten_side_extends_the_table():
+    slow = "def f(xs, ys):\n    return [x for x in xs if x in ys]\n"
+    fast = "def f(xs, ys):\n    lookup = set(ys)\n    return [x for x in xs if x in lookup]\n"
+    abstract_slow, table = abstract(slow)
+    abstract_fast = table.extend(fast)
+    assert abstract_slow == "def v0(v1, v2):\n    return [v3 for v3 in v1 if v3 in v2]\n"
+    assert abstract_fast == (
+        "def v0(v1, v2):\n    v4 = set(v2)\n    return [v3 for v3 in v1 if v3 in v4]\n"
+    )
+    assert concretize(abstract_fast, table) == fast
+
+
+def test_placeholders_the_output_invents_get_fresh_names_that_clash_with_nothing():
+    _text, table = abstract("def f(new_0, xs):\n    return new_0 + xs\n")
+    output = "def v0(v1, v2):\n    v7 = v1\n    v9 = v2\n    return v7 + v9\n"
+    assert concretize(output, table) == (
+        "def f(new_0, xs):\n    new_1 = new_0\n    new_2 = xs\n    return new_1 + new_2\n"
+    )
+
+
+def test_code_that_already_uses_placeholder_names_is_refused():
+    with pytest.raises(ValueError, match="placeholder"):
+        abstract("def f(v0):\n    return v0\n")
+
+
+def test_model_input_and_output_for_each_mode():
+    assert model_input(FUNCTION, "none") == (FUNCTION, None)
+    assert model_output("anything at all", None) == "anything at all"
+    text, table = model_input(FUNCTION, "identifiers-v1")
+    assert model_output(text, table) == FUNCTION
+    # An output that does not even tokenize comes back untouched (and will be dropped).
+    assert model_output('def v0(:\n    """unterminated', table) == 'def v0(:\n    """unterminated'
+
+
+def test_spec_accepts_known_abstractions_only():
+    spec = ModelSpec(input_abstraction="identifiers-v1").to_json()
+    assert ModelSpec.from_json(spec).input_abstraction == "identifiers-v1"
+    assert ModelSpec.from_json({k: v for k, v in spec.items() if k != "input_abstraction"}
+                               ).input_abstraction == "none"
+    with pytest.raises(ModelContractError, match="input_abstraction 'words-v9'"):
+        ModelSpec.from_json({**spec, "input_abstraction": "words-v9"})
