@@ -115,6 +115,7 @@ def _loop_generator(path: Path, cfg: EvalConfig) -> Generator:
     from tokenizers import Tokenizer
 
     from server.model_contract import build_prompt, load_model_spec
+    from server.sources.abstraction import model_input, model_output
 
     from .onnx_loop import OnnxSeq2SeqLoop
 
@@ -125,12 +126,13 @@ def _loop_generator(path: Path, cfg: EvalConfig) -> Generator:
     rng = np.random.default_rng(cfg.seed)
 
     def generate(source: str, n: int) -> list[str]:
-        ids = tok.encode(build_prompt(source, spec)).ids
+        text, table = model_input(source, spec.input_abstraction)
+        ids = tok.encode(build_prompt(text, spec)).ids
         out = []
         for i in range(n):
             tokens = loop.decode(ids, cfg.max_new_tokens, sample=i > 0,
                                  temperature=cfg.temperature, top_k=cfg.top_k, rng=rng).tokens
-            out.append(tok.decode(tokens, skip_special_tokens=True))
+            out.append(model_output(tok.decode(tokens, skip_special_tokens=True), table))
         return out
 
     return generate

@@ -356,7 +356,6 @@ def _benchmark(ws, target, settings, cancel, usable: list[int]) -> dict:
         "rounds": [r for report in reports for r in report.get("rounds", [])],
         "per_call": per_call,
         "processes": len(reports),
-        "process_ratios": [round(_process_ratio(r), 4) for r in reports],
     }
 
 

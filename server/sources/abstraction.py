@@ -30,6 +30,8 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
+from server.sources.identifiers import replace_token_spans
+
 _BUILTINS = frozenset(dir(builtins))
 _PLACEHOLDER_NAME = re.compile(r"v(\d+)$")
 _PLACEHOLDER_STRING = re.compile(r"[\"']s(\d+)[\"']$")
@@ -105,27 +107,6 @@ def _significant(code: str) -> list[tokenize.TokenInfo]:
     ]
 
 
-def _replace_tokens(code: str, edits: list[tuple[tuple, tuple, str]]) -> str:
-    """``code`` with each (start, end) token span replaced by its text (spans may cross lines)."""
-    if not edits:
-        return code
-    starts = [0]
-    for line in code.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
-
-    def offset(position: tuple[int, int]) -> int:
-        return starts[position[0] - 1] + position[1]
-
-    pieces = []
-    cursor = 0
-    for start, end, text in sorted(edits, key=lambda e: offset(e[0])):
-        pieces.append(code[cursor : offset(start)])
-        pieces.append(text)
-        cursor = offset(end)
-    pieces.append(code[cursor:])
-    return "".join(pieces)
-
-
 def _abstract_into(code: str, table: Abstraction) -> str:
     tokens = _significant(code)
     parameters, imported = _parameters_and_imports(code)
@@ -153,7 +134,7 @@ def _abstract_into(code: str, table: Abstraction) -> str:
                 table.strings[placeholder] = token.string
                 string_of[token.string] = placeholder
             edits.append((token.start, token.end, string_of[token.string]))
-    return _replace_tokens(code, edits)
+    return replace_token_spans(code, edits)
 
 
 def abstract(code: str) -> tuple[str, Abstraction]:
@@ -195,7 +176,7 @@ def concretize(code: str, table: Abstraction) -> str:
             original = table.strings.get('"' + token.string[1:-1] + '"')
             if original is not None:
                 edits.append((token.start, token.end, original))
-    return _replace_tokens(code, edits)
+    return replace_token_spans(code, edits)
 
 
 def model_input(source: str, mode: str) -> tuple[str, Abstraction | None]:

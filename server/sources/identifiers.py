@@ -13,22 +13,39 @@ import io
 import tokenize
 
 
+def replace_token_spans(code: str, edits: list[tuple[tuple, tuple, str]]) -> str:
+    """``code`` with each ``(start, end, text)`` token span replaced by ``text``; positions are
+    tokenize's (row from 1, column); spans may cross lines and must not overlap."""
+    if not edits:
+        return code
+    starts = [0]
+    for line in code.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+
+    def offset(position: tuple[int, int]) -> int:
+        return starts[position[0] - 1] + position[1]
+
+    pieces = []
+    cursor = 0
+    for start, end, text in sorted(edits, key=lambda e: offset(e[0])):
+        pieces.append(code[cursor : offset(start)])
+        pieces.append(text)
+        cursor = offset(end)
+    pieces.append(code[cursor:])
+    return "".join(pieces)
+
+
 def rename_identifiers(code: str, mapping: dict[str, str]) -> str:
     """``code`` with every identifier token in ``mapping`` renamed, except attribute names."""
     if not mapping:
         return code
-    lines = code.splitlines(keepends=True)
-    edits: list[tuple[int, int, str]] = []
+    edits: list[tuple[tuple, tuple, str]] = []
     previous = None
     for token in tokenize.generate_tokens(io.StringIO(code).readline):
         if token.type == tokenize.NAME and token.string in mapping and not (
             previous is not None and previous.type == tokenize.OP and previous.string == "."
         ):
-            edits.append((*token.start, token.string))
+            edits.append((token.start, token.end, mapping[token.string]))
         if token.type not in (tokenize.NL, tokenize.COMMENT):
             previous = token
-    # Right to left, so earlier columns on the same line stay valid.
-    for row, col, old in reversed(edits):
-        line = lines[row - 1]
-        lines[row - 1] = line[:col] + mapping[old] + line[col + len(old):]
-    return "".join(lines)
+    return replace_token_spans(code, edits)
