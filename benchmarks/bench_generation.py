@@ -5,8 +5,11 @@ orchestrator interleaves their runs round-robin, so that load drifting on a shar
 every path alike:
 
 - ``ours-int8``: :class:`server.inference.onnx_seq2seq.OnnxSeq2SeqModel` on the int8
-  (dynamic, per-channel) export: what the server ships;
+  (dynamic, per-channel) export with the step-graph decoder (``perfrl-step-v1``): what the
+  server ships;
 - ``ours-fp32``: the same loop on the fp32 export (the same weights optimum runs);
+- ``ours-int8-optimum``: the same loop on optimum's int8 with-past decoders (format
+  ``optimum-with-past``, what shipped before the step graphs);
 - ``pytorch``: ``T5ForConditionalGeneration.generate`` (eager, fp32);
 - ``optimum``: ``ORTModelForSeq2SeqLM.generate`` on the fp32 export, torch at 1 thread
   (with more, torch's pool competes with onnxruntime's and it runs about 2x slower).
@@ -22,7 +25,8 @@ tokens.
 The model has the project's small shape (d_model 256, d_ff 1024, 4+4 layers, 4 heads, 16k
 vocabulary; 11.4M parameters), built once into ``--model-cache``: a byte-level BPE trained on
 part of the standard library, a T5 from config trained ``--train-steps`` steps (to have
-non-degenerate weights; speed does not depend on it), exported with optimum and quantized.
+non-degenerate weights; speed does not depend on it), exported with optimum (the encoder, and
+the decoders optimum runs) and as step graphs (``model_export.step_decoder``), and quantized.
 
 Run: python benchmarks/bench_generation.py [--runs 5] [--threads 2] [--json OUT]
 Needs the [train] extra. The machine is shared and noisy: compare the paths of one run.
@@ -44,7 +48,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-PATHS = ("ours-int8", "ours-fp32", "pytorch", "optimum")
+PATHS = ("ours-int8", "ours-fp32", "ours-int8-optimum", "pytorch", "optimum")
+#: Model directory of each of our paths under the model cache.
+OUR_DIRS = {"ours-int8": "int8", "ours-fp32": "fp32", "ours-int8-optimum": "int8-optimum"}
 SHAPE = {
     "d_model": 256,
     "d_ff": 1024,
@@ -122,7 +128,14 @@ def build_model(cache: Path, train_steps: int) -> None:
     from tokenizers import ByteLevelBPETokenizer, Tokenizer, processors
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from server.model_contract import ModelSpec, build_prompt, write_model_spec
+    from model_export.step_decoder import write_step_decoder
+    from server.model_contract import (
+        DECODER_FORMAT_OPTIMUM,
+        DECODER_FORMAT_STEP,
+        ModelSpec,
+        build_prompt,
+        write_model_spec,
+    )
 
     work = cache.with_name(cache.name + ".building")
     shutil.rmtree(work, ignore_errors=True)
@@ -184,28 +197,36 @@ def build_model(cache: Path, train_steps: int) -> None:
         do_validation=False,
         no_post_process=True,
     )
-    spec = ModelSpec(
-        max_source_length=512,
-        max_target_length=256,
-        num_decoder_layers=4,
-        num_heads=4,
-        d_kv=64,
-        vocab_size=VOCAB,
-        training={"note": f"benchmark model, {train_steps} steps"},
-    )
-    shutil.copy(work / "tokenizer.json", work / "fp32" / "tokenizer.json")
-    write_model_spec(work / "fp32", spec)
-    (work / "int8").mkdir()
-    for name in ("encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx"):
-        quantize_dynamic(
-            work / "fp32" / name,
-            work / "int8" / name,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
+    write_step_decoder(model, work / "fp32")
+
+    def write_dir(name: str, decoder_format: str, quantization: str) -> None:
+        spec = ModelSpec(
+            max_source_length=512,
+            max_target_length=256,
+            num_decoder_layers=4,
+            num_heads=4,
+            d_kv=64,
+            vocab_size=VOCAB,
+            decoder_format=decoder_format,
+            quantization=quantization,
+            training={"note": f"benchmark model, {train_steps} steps"},
         )
-    shutil.copy(work / "tokenizer.json", work / "int8" / "tokenizer.json")
-    spec.quantization = "int8-dynamic-per-channel"
-    write_model_spec(work / "int8", spec)
+        (work / name).mkdir(exist_ok=True)
+        for file in spec.model_files()[:-1]:
+            if quantization == "none":
+                continue  # the fp32 directory is where every file was written
+            quantize_dynamic(
+                work / "fp32" / file,
+                work / name / file,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+            )
+        shutil.copy(work / "tokenizer.json", work / name / "tokenizer.json")
+        write_model_spec(work / name, spec)
+
+    write_dir("fp32", DECODER_FORMAT_STEP, "none")
+    write_dir("int8", DECODER_FORMAT_STEP, "int8-dynamic-per-channel")
+    write_dir("int8-optimum", DECODER_FORMAT_OPTIMUM, "int8-dynamic-per-channel")
     shutil.rmtree(cache, ignore_errors=True)
     work.rename(cache)
     print(f"model built in {time.perf_counter() - started:.0f} s", flush=True)
@@ -225,7 +246,7 @@ class Runner:
         if path.startswith("ours"):
             from server.inference.onnx_seq2seq import OnnxSeq2SeqModel
 
-            self.model = OnnxSeq2SeqModel.load(cache / path.split("-")[1], threads=threads)
+            self.model = OnnxSeq2SeqModel.load(cache / OUR_DIRS[path], threads=threads)
             assert self.model.encode_prompt(_prompt(FUNCTION)).ids == self.ids
             return
         import torch
@@ -412,7 +433,7 @@ def main() -> int:
     parser.add_argument(
         "--model-cache",
         type=Path,
-        default=Path("/tmp/perfrl-bench-model"),
+        default=Path("/tmp/perfrl-bench-model-v2"),
         help="where the benchmark model is built once and reused",
     )
     parser.add_argument("--train-steps", type=int, default=10)
@@ -447,7 +468,7 @@ def main() -> int:
     if args.build_only:
         build_model(args.model_cache, args.train_steps)
         return 0
-    if not (args.model_cache / "int8" / "perfrl_model.json").is_file():
+    if not (args.model_cache / "int8-optimum" / "perfrl_model.json").is_file():
         # In a child, so that its memory does not count in the workers' peak (ru_maxrss of
         # a child starts from its parent's).
         subprocess.run(
@@ -494,7 +515,7 @@ def _print_table(report: dict) -> None:
         f"load average {report['load_average'][0]:.1f} on {report['cpus']} CPUs"
     )
     header = (
-        f"{'path':<10} {'greedy s':>9} {'tok/s':>7} {f'{k} samples s':>12} {'tok/s':>7} "
+        f"{'path':<18} {'greedy s':>9} {'tok/s':>7} {f'{k} samples s':>12} {'tok/s':>7} "
         f"{'peak RSS MB':>11} {'cold start s':>12}"
     )
     print(header)
@@ -503,7 +524,7 @@ def _print_table(report: dict) -> None:
         g = statistics.median(r["greedy_s"])
         s = statistics.median(r["samples_s"])
         print(
-            f"{path:<10} {g:>9.2f} {r['greedy_tokens'] / g:>7.0f} {s:>12.2f} "
+            f"{path:<18} {g:>9.2f} {r['greedy_tokens'] / g:>7.0f} {s:>12.2f} "
             f"{r['samples_tokens'] / s:>7.0f} {r['peak_rss_mb']:>11.0f} "
             f"{statistics.median(r['cold_start_s']):>12.2f}"
         )

@@ -3,8 +3,8 @@
 ``perfrl-train eval --model sft=MODEL_DIR --model rrhf=MODEL_DIR2 --test-file DATA/test.jsonl
 --out REPORT_DIR [--pie-dir /work/shared/data/pie-python --pie-limit 10]``
 
-A model is an exported directory (ONNX, read through ``server.inference`` when present, else
-:mod:`.onnx_loop`) or a training checkpoint (PyTorch ``generate``). Per prompt: one greedy
+A model is an exported directory (ONNX, run by ``server.inference`` as the server runs it) or a
+training checkpoint (PyTorch ``generate``). Per prompt: one greedy
 candidate and ``samples - 1`` samples.
 
 Synthetic (function level, the same engine as the editor): best@1 is the greedy candidate,
@@ -81,10 +81,8 @@ def load_generator(path: Path, cfg: EvalConfig) -> tuple[Generator, str]:
     """A function ``(slow_source, n) -> [greedy, sample, ...]`` for a model dir or checkpoint."""
     path = Path(path)
     if (path / "perfrl_model.json").is_file():
-        try:
-            from server.inference.onnx_seq2seq import OnnxSeq2SeqModel
-        except ImportError:
-            return _loop_generator(path, cfg), "onnx (own loop)"
+        from server.inference.onnx_seq2seq import OnnxSeq2SeqModel
+
         model = OnnxSeq2SeqModel.load(path, threads=cfg.threads)
 
         def generate(source: str, n: int) -> list[str]:
@@ -108,34 +106,6 @@ def load_generator(path: Path, cfg: EvalConfig) -> tuple[Generator, str]:
         return _torch_generator(path, cfg), "pytorch checkpoint"
     raise EvalError(f"{path} is neither an exported model (perfrl_model.json) nor a checkpoint "
                     "(config.json)")
-
-
-def _loop_generator(path: Path, cfg: EvalConfig) -> Generator:
-    import numpy as np
-    from tokenizers import Tokenizer
-
-    from server.model_contract import build_prompt, load_model_spec
-    from server.sources.abstraction import model_input, model_output
-
-    from .onnx_loop import OnnxSeq2SeqLoop
-
-    spec = load_model_spec(path)
-    loop = OnnxSeq2SeqLoop.from_spec_dir(path, cfg.threads)
-    tok = Tokenizer.from_file(str(path / spec.tokenizer_file))
-    tok.enable_truncation(spec.max_source_length)
-    rng = np.random.default_rng(cfg.seed)
-
-    def generate(source: str, n: int) -> list[str]:
-        text, table = model_input(source, spec.input_abstraction)
-        ids = tok.encode(build_prompt(text, spec)).ids
-        out = []
-        for i in range(n):
-            tokens = loop.decode(ids, cfg.max_new_tokens, sample=i > 0,
-                                 temperature=cfg.temperature, top_k=cfg.top_k, rng=rng).tokens
-            out.append(model_output(tok.decode(tokens, skip_special_tokens=True), table))
-        return out
-
-    return generate
 
 
 def _torch_generator(path: Path, cfg: EvalConfig) -> Generator:

@@ -3,21 +3,24 @@
 ``perfrl-train export --checkpoint CKPT --out MODEL_DIR [--no-quantize]``
 
 Steps: optimum's ``main_export(task="text2text-generation-with-past")`` into a scratch
-directory; a float32 parity check there; int8 dynamic per-channel quantization of the
-encoder, decoder and decoder-with-past (the merged decoder is dropped: the server does not use
-it and ``quantize_dynamic`` silently leaves it unquantized); a second parity check on the
-files actually shipped; ``tokenizer.json``; ``perfrl_model.json`` via
-:func:`server.model_contract.write_model_spec`.
+directory (the encoder; with ``--decoder-format optimum-with-past`` also the two decoders);
+by default the decoder as step graphs (:mod:`.step_decoder`, format ``perfrl-step-v1``,
+about twice as fast per token); a float32 parity check there, through the server's runtime;
+int8 dynamic per-channel quantization of the format's files (the merged decoder is never
+shipped: the server does not use it and ``quantize_dynamic`` silently leaves it unquantized);
+a second parity check on the files actually shipped; ``tokenizer.json``;
+``perfrl_model.json`` via :func:`server.model_contract.write_model_spec`.
 
 A caller may rely on:
 
 - :func:`export_model` returning an :class:`ExportResult` naming every file it wrote, only
   after the shipped files passed their parity check;
 - :class:`ParityError` (with the figures) when they do not: no silent fallback. Tolerances:
-  float32: greedy tokens identical on every prompt and max |logit diff| <= ``FP32_ATOL``;
+  float32: greedy tokens identical on every prompt and max |log-prob diff| <= ``FP32_ATOL``
+  (log-probabilities, what decoding works on: the step graphs output them);
   int8: top-1 agreement (teacher-forced on PyTorch's greedy tokens) >= ``INT8_MIN_TOP1`` on
   the decisive steps (where PyTorch's top-1 logit leads the runner-up by >= ``INT8_TIE_MARGIN``;
-  quantization noise may legitimately flip near-ties) and max |logit diff| <=
+  quantization noise may legitimately flip near-ties) and max |log-prob diff| <=
   ``INT8_REL_TOL`` (15%) x the largest |logit| (or an absolute ``int8_atol`` when given);
   the raw top-1 agreement and greedy-sequence equality are reported, not required;
 - the written directory passing :func:`server.model_contract.load_model_spec`.
@@ -33,6 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from server.model_contract import (
+    DECODER_FORMAT_STEP,
+    DECODER_FORMATS,
     INPUT_ABSTRACTIONS,
     GenerationDefaults,
     ModelSpec,
@@ -40,12 +45,18 @@ from server.model_contract import (
     write_model_spec,
 )
 
+from .step_decoder import (
+    BIAS_LOOKUP_NODE,
+    CROSS_KV_FILE,
+    STEP_FILE,
+    StepDecoderUnsupported,
+    write_step_decoder,
+)
 from .train_common import help_field
 
-ONNX_FILES = ("encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx")
 FP32_ATOL = 1e-4
-#: int8 logit tolerance, relative to the largest |logit| PyTorch produced on the prompts
-#: (logit scales differ a lot between models). It catches gross breakage (wrong weights, a
+#: int8 log-probability tolerance, relative to the largest |logit| PyTorch produced on the
+#: prompts (logit scales differ a lot between models). It catches gross breakage (wrong weights, a
 #: broken graph: errors near 100%); the decisions themselves are checked by the top-1 gate.
 #: Measured: 8-10% on the 0.8M-parameter tiny model (its int8 activations are coarse).
 INT8_REL_TOL = 0.15
@@ -95,12 +106,15 @@ class ExportConfig:
                                                 "(default: built-in functions)")
     parity_max_new_tokens: int = help_field(64, "tokens generated per parity prompt")
     opset: int | None = help_field(None, "ONNX opset (default: optimum's choice)")
-    keep_fp32: bool = help_field(False, "also keep the float32 files in OUT/fp32/")
+    keep_fp32: bool = help_field(False, "also write the float32 model directory OUT/fp32/")
     input_abstraction: str = help_field("none", "what the model was trained on: 'none', or "
                                         "'identifiers-v1' (placeholder names, see "
                                         "server/sources/abstraction.py)")
+    decoder_format: str = help_field(DECODER_FORMAT_STEP, "decoder files to write: "
+                                     "'perfrl-step-v1' (step graphs, fastest) or "
+                                     "'optimum-with-past' (optimum's decoders)")
     threads: int = help_field(2, "torch / onnxruntime threads")
-    int8_atol: float | None = help_field(None, "int8 parity: absolute max |logit diff| "
+    int8_atol: float | None = help_field(None, "int8 parity: absolute max |log-prob diff| "
                                                "(default: 15%% of the largest |logit|)")
     int8_min_top1: float = help_field(INT8_MIN_TOP1, "int8 parity: min top-1 agreement on "
                                                      "steps that are not near-ties")
@@ -117,7 +131,7 @@ class ParityReport:
     top1_agreement: float
     decisive_steps: int
     decisive_top1_agreement: float
-    max_abs_logit_diff: float
+    max_abs_logprob_diff: float
     max_abs_logit: float
     atol: float
     min_top1: float
@@ -161,8 +175,7 @@ def check_parity(model, tokenizer, onnx_dir: Path, sources: list[str], precision
     from .onnx_loop import OnnxSeq2SeqLoop
 
     config = model.config
-    loop = OnnxSeq2SeqLoop(onnx_dir, decoder_start_token_id=config.decoder_start_token_id,
-                           eos_token_id=config.eos_token_id, threads=threads)
+    loop = OnnxSeq2SeqLoop(onnx_dir, threads=threads)
     model.eval()
     min_top1 = 1.0 if precision == "fp32" else int8_min_top1
     compared = agree = equal = decisive = decisive_agree = 0
@@ -196,11 +209,12 @@ def check_parity(model, tokenizer, onnx_dir: Path, sources: list[str], precision
         if not torch_tokens:
             continue
         forced = loop.decode(ids, len(torch_tokens), forced_tokens=torch_tokens,
-                             return_logits=True)
-        diff = float(np.max(np.abs(forced.logits - torch_logits)))
+                             return_log_probs=True)
+        torch_log_probs = torch.log_softmax(torch.from_numpy(torch_logits), dim=-1).numpy()
+        diff = float(np.max(np.abs(forced.log_probs - torch_log_probs)))
         max_diff = max(max_diff, diff)
         max_logit = max(max_logit, float(np.max(np.abs(torch_logits))))
-        hits = np.argmax(forced.logits, axis=-1) == np.asarray(torch_tokens)
+        hits = np.argmax(forced.log_probs, axis=-1) == np.asarray(torch_tokens)
         top2 = np.sort(torch_logits, axis=-1)[:, -2:]
         clear = (top2[:, 1] - top2[:, 0]) >= INT8_TIE_MARGIN
         agree += int(hits.sum())
@@ -220,7 +234,7 @@ def check_parity(model, tokenizer, onnx_dir: Path, sources: list[str], precision
                           greedy_sequences_equal=equal, top1_agreement=round(top1, 6),
                           decisive_steps=decisive,
                           decisive_top1_agreement=round(decisive_top1, 6),
-                          max_abs_logit_diff=max_diff, max_abs_logit=max_logit, atol=atol,
+                          max_abs_logprob_diff=max_diff, max_abs_logit=max_logit, atol=atol,
                           min_top1=min_top1,
                           passed=passed, first_mismatch=first_mismatch)
     if not passed:
@@ -228,25 +242,35 @@ def check_parity(model, tokenizer, onnx_dir: Path, sources: list[str], precision
                "first)" if compared == 0 else
                f"greedy sequences equal {equal}/{len(sources)}, top-1 agreement {top1:.4f}, "
                f"on decisive steps {decisive_top1:.4f} of {decisive} (need >= {min_top1}), "
-               f"max |logit diff| {max_diff:.3g} (tolerance {atol})")
+               f"max |log-prob diff| {max_diff:.3g} (tolerance {atol})")
         raise ParityError(f"{precision} ONNX export of {onnx_dir} does not match PyTorch: {why}",
                           report)
     return report
 
 
 def quantize_int8(src: Path, dst: Path) -> None:
-    """Dynamic int8 quantization, per-channel weights (per-tensor diverged in ML.md's test)."""
+    """Dynamic int8 quantization, per-channel weights (per-tensor diverged in ML.md's test);
+    the step graph's relative-position bias lookup stays float32."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                     nodes_to_exclude=[BIAS_LOOKUP_NODE])
 
 
 def build_spec(model, tokenizer, meta: dict, quantization: str,
-               parity: list[ParityReport], input_abstraction: str = "none") -> ModelSpec:
-    """The contract's ModelSpec for this model (shape, ids, lengths, provenance)."""
+               parity: list[ParityReport], input_abstraction: str = "none",
+               decoder_format: str = DECODER_FORMAT_STEP) -> ModelSpec:
+    """The contract's ModelSpec for this model (shape, ids, lengths, provenance); the file
+    names of the other decoder format are left empty, since no such file is shipped."""
     config = model.config
     train_cfg = meta.get("config", {})
+    step = decoder_format == DECODER_FORMAT_STEP
     return ModelSpec(
+        decoder_format=decoder_format,
+        decoder_file="" if step else "decoder_model.onnx",
+        decoder_with_past_file="" if step else "decoder_with_past_model.onnx",
+        cross_kv_file=CROSS_KV_FILE if step else "",
+        step_decoder_file=STEP_FILE if step else "",
         pad_token_id=config.pad_token_id,
         bos_token_id=tokenizer.bos_token_id if tokenizer.bos_token_id is not None else 1,
         eos_token_id=config.eos_token_id,
@@ -302,51 +326,76 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
                           "PerfRL exports T5 encoder-decoders only")
     if cfg.input_abstraction not in INPUT_ABSTRACTIONS:
         raise ExportError(f"--input-abstraction must be one of {', '.join(INPUT_ABSTRACTIONS)}")
+    if cfg.decoder_format not in DECODER_FORMATS:
+        raise ExportError(f"--decoder-format must be one of {', '.join(DECODER_FORMATS)}")
     sources = _parity_sources(cfg)
     max_src = int(meta.get("config", {}).get("max_source_length", 512))
     parity: list[ParityReport] = []
     out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="perfrl-export-") as scratch:
         raw = Path(scratch) / "onnx"
         log(f"export: optimum main_export {cfg.checkpoint} -> {raw}")
         # do_validation=False: optimum only logs its validation at INFO; ours below fails loudly.
         main_export(str(cfg.checkpoint), output=raw, task="text2text-generation-with-past",
                     opset=cfg.opset, do_validation=False)
-        missing = [name for name in ONNX_FILES if not (raw / name).is_file()]
+        if cfg.decoder_format == DECODER_FORMAT_STEP:
+            try:
+                write_step_decoder(model, raw)
+            except StepDecoderUnsupported as exc:
+                raise ExportError(f"{exc}; export with --decoder-format optimum-with-past") \
+                    from exc
+        # The scratch directory becomes a complete float32 model directory, so that parity
+        # is checked through the server's own runtime.
+        shutil.copy2(Path(cfg.checkpoint) / "tokenizer.json", raw / "tokenizer.json")
+        raw_spec = build_spec(model, tokenizer, meta, "none", [], cfg.input_abstraction,
+                              cfg.decoder_format)
+        write_model_spec(raw, raw_spec)
+        onnx_files = raw_spec.model_files()[:-1]  # the tokenizer is copied below
+        missing = [name for name in onnx_files if not (raw / name).is_file()]
         if missing:
-            raise ExportError(f"optimum did not write {missing} (wrote "
+            raise ExportError(f"the export did not write {missing} (wrote "
                               f"{sorted(p.name for p in raw.iterdir())})")
         report = check_parity(model, tokenizer, raw, sources, "fp32",
                               cfg.parity_max_new_tokens, max_src, cfg.threads)
         log(f"export: fp32 parity ok ({report.tokens_compared} tokens, max |diff| "
-            f"{report.max_abs_logit_diff:.2e})")
+            f"{report.max_abs_logprob_diff:.2e})")
         parity.append(report)
-        files: dict[str, Path] = {}
-        if cfg.keep_fp32:
+        if cfg.keep_fp32:  # a complete model directory of its own
             (out / "fp32").mkdir()
-            for name in ONNX_FILES:
+            for name in raw_spec.model_files() + ["perfrl_model.json"]:
                 shutil.copy2(raw / name, out / "fp32" / name)
                 files[f"fp32/{name}"] = out / "fp32" / name
-        for name in ONNX_FILES:
+        for name in onnx_files:
             if cfg.quantize:
                 quantize_int8(raw / name, out / name)
             else:
                 shutil.copy2(raw / name, out / name)
             files[name] = out / name
+    shutil.copy2(Path(cfg.checkpoint) / "tokenizer.json", out / "tokenizer.json")
+    files["tokenizer.json"] = out / "tokenizer.json"
     if cfg.quantize:
-        report = check_parity(model, tokenizer, out, sources, "int8",
-                              cfg.parity_max_new_tokens, max_src, cfg.threads,
-                              cfg.int8_atol, cfg.int8_min_top1)
+        # The parity check loads the directory, so it needs a spec; the final one (with the
+        # parity figures) replaces it below. A failed check removes it: a directory that
+        # failed parity must not load as a model.
+        spec_path = write_model_spec(out, build_spec(model, tokenizer, meta, QUANTIZATION_INT8,
+                                                     parity, cfg.input_abstraction,
+                                                     cfg.decoder_format))
+        try:
+            report = check_parity(model, tokenizer, out, sources, "int8",
+                                  cfg.parity_max_new_tokens, max_src, cfg.threads,
+                                  cfg.int8_atol, cfg.int8_min_top1)
+        except ParityError:
+            spec_path.unlink()
+            raise
         log(f"export: int8 parity ok (top-1 {report.top1_agreement:.4f}, decisive "
             f"{report.decisive_top1_agreement:.4f} of {report.decisive_steps}, greedy equal "
             f"{report.greedy_sequences_equal}/{report.prompts}, max |diff| "
-            f"{report.max_abs_logit_diff:.3f})")
+            f"{report.max_abs_logprob_diff:.3f})")
         parity.append(report)
-    shutil.copy2(Path(cfg.checkpoint) / "tokenizer.json", out / "tokenizer.json")
-    files["tokenizer.json"] = out / "tokenizer.json"
     spec = build_spec(model, tokenizer, meta,
                       QUANTIZATION_INT8 if cfg.quantize else "none", parity,
-                      cfg.input_abstraction)
+                      cfg.input_abstraction, cfg.decoder_format)
     spec_path = write_model_spec(out, spec)
     files["perfrl_model.json"] = spec_path
     parity_path = out / "parity.json"

@@ -11,6 +11,11 @@ log-probability ``s = sum(log p(token)) / len``. The loss is
     ce   = mean token cross-entropy of the best-reward candidate
     loss = rank + ce_weight * ce
 
+Pairs written by ``python -m model_export.data.abstract`` (placeholders for names and
+strings) train on their abstracted text, as the model reads and writes it, while the reward
+runs the pair's original code: each candidate is mapped back through the pair's table first
+(:func:`model_export.data.abstract.concrete_view`), as the server maps its outputs back.
+
 A caller may rely on :func:`rrhf_loss` being exactly that (no hidden scaling; ties in reward
 contribute nothing; the best is the first candidate with the highest reward, and the reference
 comes first) and on :func:`train_rrhf` writing a checkpoint like SFT's plus ``rewards.jsonl``.
@@ -24,7 +29,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.sources.abstraction import model_output
+
 from .checkpoint import load_checkpoint, save_checkpoint
+from .data.abstract import concrete_view
 from .examples import decode_output, encode_source, encode_target, pad_batch
 from .sft import LABEL_PAD, TrainingError
 from .train_common import (
@@ -202,14 +210,17 @@ def train_rrhf(cfg: RRHFConfig, log=print) -> RRHFResult:
             break
         pair = pairs[order.pop()]
         try:
-            if not engine.usable(pair):
+            if not engine.usable(concrete_view(pair)[0]):
                 log(f"rrhf: skipping {pair.id}: {engine.stats.skipped_pairs[pair.id]}")
                 continue
             source_ids = encode_source(tokenizer, pair.slow, cfg.max_source_length)
             texts = [pair.fast] + generate_candidates(model, tokenizer, source_ids, cfg.samples,
                                                       cfg.temperature, cfg.top_k,
                                                       cfg.max_new_tokens)
-            outcomes = [engine.reward(pair, text) for text in texts]
+            # Abstracted pairs (perfrl_model.json's identifiers-v1): the model writes
+            # placeholders, the engine runs real names: each text is mapped back first.
+            concrete, table = concrete_view(pair)
+            outcomes = [engine.reward(concrete, model_output(text, table)) for text in texts]
         except RewardBudgetExhausted as exc:
             stopped = f"engine budget: {exc}"
             break

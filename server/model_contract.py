@@ -5,9 +5,15 @@ transformers, no onnxruntime). A model directory holds:
 
 - ``perfrl_model.json``: a :class:`ModelSpec` (this file's format, prompt format, token ids,
   generation defaults, file names, provenance);
-- the ONNX files named by the spec: an encoder, a decoder without past (first step) and a
-  decoder with past key values (later steps), as written by optimum's exporter for
-  ``text2text-generation-with-past``; int8-quantized when ``quantization`` says so;
+- the ONNX files named by the spec, int8-quantized when ``quantization`` says so: an encoder,
+  and a decoder in the spec's ``decoder_format``:
+
+  - ``perfrl-step-v1`` (what ``perfrl-train export`` writes): ``cross_kv_file`` (encoder
+    output -> cross-attention keys and values) and ``step_decoder_file`` (one token over a
+    self-attention cache), built by :mod:`model_export.step_decoder`;
+  - ``optimum-with-past`` (earlier exports): ``decoder_file`` (first step) and
+    ``decoder_with_past_file`` (later steps), as optimum's exporter writes them for
+    ``text2text-generation-with-past``;
 - ``tokenizer.json``: a ``tokenizers`` byte-level BPE (CodeT5 special tokens).
 
 A caller may rely on :func:`load_model_spec` either returning a spec whose files all exist or
@@ -27,6 +33,9 @@ PROMPT_PREFIX = "Write faster version:\n"
 #: identifiers and string literals replaced by placeholders ("identifiers-v1",
 #: :mod:`server.sources.abstraction`), its outputs then written with the same placeholders.
 INPUT_ABSTRACTIONS = ("none", "identifiers-v1")
+DECODER_FORMAT_STEP = "perfrl-step-v1"
+DECODER_FORMAT_OPTIMUM = "optimum-with-past"
+DECODER_FORMATS = (DECODER_FORMAT_STEP, DECODER_FORMAT_OPTIMUM)
 
 
 class ModelContractError(Exception):
@@ -49,8 +58,13 @@ class ModelSpec:
     format_version: int = FORMAT_VERSION
     prompt_prefix: str = PROMPT_PREFIX
     encoder_file: str = "encoder_model.onnx"
+    # One of DECODER_FORMATS; which of the four decoder file names below are used. The
+    # default is the format of specs written before the field existed.
+    decoder_format: str = DECODER_FORMAT_OPTIMUM
     decoder_file: str = "decoder_model.onnx"
     decoder_with_past_file: str = "decoder_with_past_model.onnx"
+    cross_kv_file: str = "decoder_cross_kv.onnx"
+    step_decoder_file: str = "decoder_step.onnx"
     tokenizer_file: str = "tokenizer.json"
     pad_token_id: int = 0
     bos_token_id: int = 1
@@ -75,6 +89,14 @@ class ModelSpec:
     def to_json(self) -> dict:
         return asdict(self)
 
+    def model_files(self) -> list[str]:
+        """The files the spec's format needs (ONNX files, then the tokenizer)."""
+        if self.decoder_format == DECODER_FORMAT_STEP:
+            decoder = [self.cross_kv_file, self.step_decoder_file]
+        else:
+            decoder = [self.decoder_file, self.decoder_with_past_file]
+        return [self.encoder_file, *decoder, self.tokenizer_file]
+
     @classmethod
     def from_json(cls, data: dict) -> ModelSpec:
         known = {f.name for f in fields(cls)}
@@ -91,6 +113,11 @@ class ModelSpec:
             raise ModelContractError(
                 f"{SPEC_FILE} asks for input_abstraction {spec.input_abstraction!r}; this "
                 f"version knows {', '.join(INPUT_ABSTRACTIONS)} (update PerfRL)"
+            )
+        if spec.decoder_format not in DECODER_FORMATS:
+            raise ModelContractError(
+                f"{SPEC_FILE} asks for decoder_format {spec.decoder_format!r}; this version "
+                f"knows {', '.join(DECODER_FORMATS)} (update PerfRL)"
             )
         return spec
 
@@ -131,8 +158,7 @@ def load_model_spec(model_dir: Path) -> ModelSpec:
             f"{spec_path} has format_version {version!r}; this PerfRL reads {FORMAT_VERSION}"
         )
     spec = ModelSpec.from_json(data)
-    for name in (spec.encoder_file, spec.decoder_file, spec.decoder_with_past_file,
-                 spec.tokenizer_file):
+    for name in spec.model_files():
         if not (model_dir / name).is_file():
             raise ModelContractError(f"{model_dir} is incomplete: {name} is missing")
     return spec

@@ -21,7 +21,7 @@ import random
 import sys
 from pathlib import Path
 
-from server.sources.abstraction import abstract
+from server.sources.abstraction import Abstraction, abstract, model_output
 
 from .pairs import CodePair, iter_jsonl, write_jsonl
 
@@ -32,6 +32,22 @@ def abstract_pair(pair: CodePair) -> CodePair:
     fast = table.extend(pair.fast)
     meta = {**pair.meta, "abstraction": {"names": table.names, "strings": table.strings}}
     return CodePair.from_json({**pair.to_json(), "slow": slow, "fast": fast, "meta": meta})
+
+
+def concrete_view(pair: CodePair) -> tuple[CodePair, Abstraction | None]:
+    """The pair as code that runs (its original names and strings), and the table that maps
+    the model's outputs for it back (``None``, and the pair itself, when it is not abstracted).
+
+    What training stages that execute code need (the RRHF reward): the model reads and writes
+    placeholders, the engine runs the pair's inputs against real code."""
+    info = pair.meta.get("abstraction")
+    if not info:
+        return pair, None
+    table = Abstraction(names=dict(info["names"]), strings=dict(info["strings"]))
+    meta = {key: value for key, value in pair.meta.items() if key != "abstraction"}
+    concrete = CodePair.from_json({**pair.to_json(), "slow": model_output(pair.slow, table),
+                                   "fast": model_output(pair.fast, table), "meta": meta})
+    return concrete, table
 
 
 def _weighted(spec: str) -> tuple[Path, int]:

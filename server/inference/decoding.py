@@ -37,16 +37,25 @@ _MASKED = np.float32(-1.0e9)
 
 
 class Stepper(Protocol):
-    """One decoder run at a time, with the cache of past keys and values kept inside."""
+    """One decoder run at a time, with the cache of past keys and values kept inside.
+
+    The scores a step returns are logits, or log-probabilities (each row's log-sum-exp 0)
+    when the stepper has a true ``log_probs`` attribute: the strategies then skip their own
+    normalisation. Both give the same tokens and scores; only the cost differs.
+    """
 
     def start(self, n: int) -> np.ndarray:
-        """Run the first decoder step (the start token) for ``n`` rows; logits ``(n, V)``."""
+        """Run the first decoder step (the start token) for ``n`` rows; scores ``(n, V)``."""
         ...
 
     def advance(self, tokens: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
         """Keep the cache rows ``rows`` (indices into the current batch, in the new order;
-        ``None`` keeps all) and feed one token per kept row; logits ``(len(tokens), V)``."""
+        ``None`` keeps all) and feed one token per kept row; scores ``(len(tokens), V)``."""
         ...
+
+
+def _gives_log_probs(stepper: Stepper) -> bool:
+    return bool(getattr(stepper, "log_probs", False))
 
 
 @dataclass(frozen=True)
@@ -94,8 +103,9 @@ def candidate_distribution(
     ids = None
     if 0 < params.top_k < vocab:
         # Temperature does not change the order: pick the k best on the raw float32 logits,
-        # then work in float64 on those k only.
-        ids = np.argpartition(-logits, params.top_k - 1, axis=-1)[:, : params.top_k]
+        # then work in float64 on those k only. (Partitioning at vocab - k, rather than at k
+        # of the negated logits, saves a copy of the whole row.)
+        ids = np.argpartition(logits, vocab - params.top_k, axis=-1)[:, vocab - params.top_k :]
         scores = np.take_along_axis(logits, ids, axis=-1).astype(np.float64) / params.temperature
     else:
         scores = logits.astype(np.float64) / params.temperature
@@ -165,12 +175,16 @@ def sample_or_greedy(
     logprob_sums = np.zeros(n, dtype=np.float64)
     finished = np.zeros(n, dtype=bool)
     active = np.arange(n)  # original row index of each row in the current batch
+    gives_log_probs = _gives_log_probs(stepper)
     logits = stepper.start(n)
     for step in range(max_new_tokens):
         # The score needs only the chosen tokens' log-probabilities: logit - logsumexp.
         raw = logits
-        top = logits.max(axis=-1)
-        log_norm = top + np.log(np.exp(logits - top[:, None]).sum(axis=-1))
+        if gives_log_probs:
+            log_norm = 0.0
+        else:
+            top = logits.max(axis=-1)
+            log_norm = top + np.log(np.exp(logits - top[:, None]).sum(axis=-1))
         if step < min_new_tokens:
             logits = _forbid(logits, eos_id)
         chosen = np.argmax(logits, axis=-1)
@@ -218,10 +232,11 @@ def beam_search(
     done_seqs: list[list[int]] = [[] for _ in range(num_beams)]
     done_flags = np.zeros(num_beams, dtype=bool)
     improvable = True
+    gives_log_probs = _gives_log_probs(stepper)
     logits = stepper.start(num_beams)
     vocab = logits.shape[-1]
     for length in range(1, max_new_tokens + 1):  # length = generated tokens after this step
-        logp = log_softmax(logits)
+        logp = logits if gives_log_probs else log_softmax(logits)
         if length <= min_new_tokens:
             logp = _forbid(logp, eos_id)  # after the softmax, as Hugging Face's processor runs
         totals = (logp + running_scores[:, None]).reshape(-1)

@@ -1,10 +1,12 @@
 """A tiny, really trained T5 exported to ONNX, for the inference tests.
 
-The fixture builds everything itself (no hub, no network, no dependency on
-``model_export``): a byte-level BPE tokenizer with CodeT5's special ids, a T5 from a config,
-trained a few hundred steps on a repetitive toy mapping (loop -> list comprehension) so that
-it emits real tokens and an end of sequence (a fresh T5 emits only pad), then exported with
-optimum's ``text2text-generation-with-past`` task and described by ``perfrl_model.json``.
+The fixture builds everything itself (no hub, no network): a byte-level BPE tokenizer with
+CodeT5's special ids, a T5 from a config, trained a few hundred steps on a repetitive toy
+mapping (loop -> list comprehension) so that it emits real tokens and an end of sequence (a
+fresh T5 emits only pad), then exported in both decoder formats of the contract: optimum's
+``text2text-generation-with-past`` task, and the step graphs of
+``model_export.step_decoder`` (the one piece of ``model_export`` used: it is what writes that
+format), each described by ``perfrl_model.json``.
 
 Building takes tens of seconds, so the result is cached in the system temp dir under a key
 made of this file's text and the library versions; a rebuild happens when either changes.
@@ -24,7 +26,13 @@ from pathlib import Path
 
 import pytest
 
-from server.model_contract import ModelSpec, build_prompt, write_model_spec
+from server.model_contract import (
+    DECODER_FORMAT_OPTIMUM,
+    DECODER_FORMAT_STEP,
+    ModelSpec,
+    build_prompt,
+    write_model_spec,
+)
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>", "<mask>"]  # ids 0..4, as in CodeT5
 TOKENIZER_VOCAB = 600
@@ -90,12 +98,20 @@ def build_tokenizer(out_file: Path) -> None:
 
 @dataclass(frozen=True)
 class TinyModel:
-    """Paths of one built tiny model: ``onnx_dir`` is a PerfRL model directory (fp32),
-    ``int8_dir`` the same quantized, ``torch_dir`` the Hugging Face checkpoint."""
+    """Paths of one built tiny model: ``onnx_dir`` is a PerfRL model directory (fp32,
+    optimum's decoders), ``int8_dir`` the same quantized, ``step_dir`` and ``step_int8_dir``
+    the same model with the step-graph decoder, ``torch_dir`` the Hugging Face checkpoint."""
 
     onnx_dir: Path
     int8_dir: Path
+    step_dir: Path
+    step_int8_dir: Path
     torch_dir: Path
+
+    def model_dir(self, decoder_format: str, int8: bool = False) -> Path:
+        if decoder_format == DECODER_FORMAT_STEP:
+            return self.step_int8_dir if int8 else self.step_dir
+        return self.int8_dir if int8 else self.onnx_dir
 
 
 def _train(torch_dir: Path, tokenizer_file: Path) -> None:
@@ -148,11 +164,14 @@ def _train(torch_dir: Path, tokenizer_file: Path) -> None:
     (torch_dir / "final_loss.txt").write_text(f"{loss.item():.4f}\n")
 
 
-def _spec_for(torch_dir: Path, quantization: str) -> ModelSpec:
+def _spec_for(
+    torch_dir: Path, quantization: str, decoder_format: str = DECODER_FORMAT_OPTIMUM
+) -> ModelSpec:
     from transformers import T5Config
 
     config = T5Config.from_pretrained(torch_dir)
     return ModelSpec(
+        decoder_format=decoder_format,
         max_source_length=MAX_SOURCE_LENGTH,
         max_target_length=MAX_TARGET_LENGTH,
         num_decoder_layers=config.num_decoder_layers,
@@ -182,16 +201,33 @@ def _export(torch_dir: Path, onnx_dir: Path, tokenizer_file: Path) -> None:
     write_model_spec(onnx_dir, _spec_for(torch_dir, "none"))
 
 
-def _quantize(onnx_dir: Path, int8_dir: Path, torch_dir: Path) -> None:
+def _export_steps(torch_dir: Path, onnx_dir: Path, step_dir: Path) -> None:
+    from transformers import T5ForConditionalGeneration
+
+    from model_export.step_decoder import write_step_decoder
+
+    step_dir.mkdir()
+    write_step_decoder(T5ForConditionalGeneration.from_pretrained(torch_dir).eval(), step_dir)
+    for name in ("encoder_model.onnx", "tokenizer.json"):
+        shutil.copy(onnx_dir / name, step_dir / name)
+    write_model_spec(step_dir, _spec_for(torch_dir, "none", DECODER_FORMAT_STEP))
+
+
+def _quantize(fp32_dir: Path, int8_dir: Path, torch_dir: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    from server.model_contract import load_model_spec
+
+    spec = load_model_spec(fp32_dir)
     int8_dir.mkdir()
-    for name in ("encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx"):
+    for name in spec.model_files()[:-1]:
         quantize_dynamic(
-            onnx_dir / name, int8_dir / name, weight_type=QuantType.QInt8, per_channel=True
+            fp32_dir / name, int8_dir / name, weight_type=QuantType.QInt8, per_channel=True
         )
-    shutil.copy(onnx_dir / "tokenizer.json", int8_dir / "tokenizer.json")
-    write_model_spec(int8_dir, _spec_for(torch_dir, "int8-dynamic-per-channel"))
+    shutil.copy(fp32_dir / "tokenizer.json", int8_dir / "tokenizer.json")
+    write_model_spec(
+        int8_dir, _spec_for(torch_dir, "int8-dynamic-per-channel", spec.decoder_format)
+    )
 
 
 def _cache_key() -> str:
@@ -202,6 +238,8 @@ def _cache_key() -> str:
     import transformers
 
     h = hashlib.sha256(Path(__file__).read_bytes())
+    # The step graphs are written by model_export: a change there is a new model too.
+    h.update((Path(__file__).resolve().parents[2] / "model_export" / "step_decoder.py").read_bytes())
     for mod in (torch, transformers, optimum, onnxruntime, tokenizers):
         h.update(f"{mod.__name__}={getattr(mod, '__version__', '?')};".encode())
     h.update(sys.version.encode())
@@ -211,7 +249,9 @@ def _cache_key() -> str:
 def build_tiny_model(cache_root: Path) -> TinyModel:
     """Build (or reuse from ``cache_root``) the tiny model; safe against concurrent runs."""
     final = cache_root / f"perfrl-tiny-t5-{_cache_key()}"
-    model = TinyModel(final / "onnx", final / "int8", final / "torch")
+    model = TinyModel(
+        final / "onnx", final / "int8", final / "step", final / "step_int8", final / "torch"
+    )
     if (final / "complete").is_file():
         return model
     cache_root.mkdir(parents=True, exist_ok=True)
@@ -222,6 +262,8 @@ def build_tiny_model(cache_root: Path) -> TinyModel:
         _train(work / "torch", tokenizer_file)
         _export(work / "torch", work / "onnx", tokenizer_file)
         _quantize(work / "onnx", work / "int8", work / "torch")
+        _export_steps(work / "torch", work / "onnx", work / "step")
+        _quantize(work / "step", work / "step_int8", work / "torch")
         shutil.rmtree(work / "raw_export")
         (work / "complete").write_text("ok\n")
         try:

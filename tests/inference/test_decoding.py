@@ -197,3 +197,32 @@ def test_top_k_sampling_draws_only_the_k_best_in_proportion():
     tokens = sample_tokens(logits, SamplingParams(top_k=2), np.random.default_rng(0))
     assert set(tokens.tolist()) == {1, 3}
     assert abs((tokens == 1).mean() - 0.5 / 0.8) < 0.03
+
+
+class LogProbStepper(TableStepper):
+    """The same model returning log-probabilities, and saying so (as the step graphs do)."""
+
+    log_probs = True
+
+    def __init__(self, logits: np.ndarray) -> None:
+        super().__init__(log_softmax(logits.astype(np.float32)))
+
+
+@pytest.mark.parametrize("strategy", ["sample", "beam"])
+def test_log_probability_steppers_decode_like_logit_steppers(strategy):
+    # Unnormalised logits (rows shifted by different constants): a stepper that returns
+    # logits and one that returns log-probabilities must give the same tokens and scores.
+    logits = np.random.default_rng(1).normal(size=(12, 12)) + np.arange(12)[:, None] * 3.0
+
+    def run(stepper):
+        if strategy == "beam":
+            return beam_search(stepper, num_beams=3, num_return=2, max_new_tokens=6, eos_id=EOS)
+        return sample_or_greedy(
+            stepper, [True] + [False] * 5, 8, EOS, SamplingParams(top_k=5, top_p=0.9),
+            np.random.default_rng(7), min_new_tokens=2,
+        )
+
+    plain, normalised = run(TableStepper(logits)), run(LogProbStepper(logits))
+    assert [o.tokens for o in normalised] == [o.tokens for o in plain]
+    np.testing.assert_allclose([o.score for o in normalised], [o.score for o in plain],
+                               atol=1e-5)

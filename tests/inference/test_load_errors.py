@@ -11,7 +11,12 @@ import pytest
 
 from server.inference.background import ModelHandle, ModelNotReady
 from server.inference.onnx_seq2seq import ModelLoadError, OnnxSeq2SeqModel
-from server.model_contract import ModelSpec, write_model_spec
+from server.model_contract import (
+    DECODER_FORMAT_OPTIMUM,
+    DECODER_FORMAT_STEP,
+    ModelSpec,
+    write_model_spec,
+)
 
 from .conftest import TinyModel
 
@@ -120,22 +125,28 @@ def _copy(tiny_model: TinyModel, dest: Path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.train
-def test_good_model_reaches_ready_with_listeners(tiny_model: TinyModel):
+@pytest.mark.parametrize("decoder_format", [DECODER_FORMAT_OPTIMUM, DECODER_FORMAT_STEP])
+def test_good_model_reaches_ready_with_listeners(tiny_model: TinyModel, decoder_format):
     states = []
-    handle = ModelHandle(tiny_model.onnx_dir)
+    handle = ModelHandle(tiny_model.model_dir(decoder_format))
     handle.add_listener(lambda h: states.append(h.state))
     model = handle.wait(60)
     assert handle.state == "ready" and handle.error is None and handle.model is model
     assert states == ["loading", "ready"]
     assert handle.load_seconds is not None
+    assert model.spec.decoder_format == decoder_format
 
 
 @pytest.mark.slow
 @pytest.mark.train
 @pytest.mark.parametrize("how", ["truncated", "garbage", "empty"])
-def test_corrupt_onnx_file(tiny_model: TinyModel, tmp_path, how):
-    model_dir = _copy(tiny_model, tmp_path / "model")
-    target = model_dir / "decoder_model.onnx"
+@pytest.mark.parametrize(
+    ("decoder_format", "file"),
+    [(DECODER_FORMAT_OPTIMUM, "decoder_model.onnx"), (DECODER_FORMAT_STEP, "decoder_step.onnx")],
+)
+def test_corrupt_onnx_file(tiny_model: TinyModel, tmp_path, how, decoder_format, file):
+    model_dir = shutil.copytree(tiny_model.model_dir(decoder_format), tmp_path / "model")
+    target = model_dir / file
     data = target.read_bytes()
     target.write_bytes(
         {"truncated": data[: len(data) // 2], "garbage": b"\x00\xffnot onnx" * 50, "empty": b""}[
@@ -149,22 +160,36 @@ def test_corrupt_onnx_file(tiny_model: TinyModel, tmp_path, how):
 
 @pytest.mark.slow
 @pytest.mark.train
-def test_swapped_decoder_files_are_refused(tiny_model: TinyModel, tmp_path):
-    model_dir = _copy(tiny_model, tmp_path / "model")
-    shutil.copy(model_dir / "decoder_model.onnx", model_dir / "decoder_with_past_model.onnx")
+@pytest.mark.parametrize(
+    ("decoder_format", "source", "dest", "reason"),
+    [
+        (DECODER_FORMAT_OPTIMUM, "decoder_model.onnx", "decoder_with_past_model.onnx",
+         "text2text-generation-with-past"),
+        (DECODER_FORMAT_STEP, "decoder_cross_kv.onnx", "decoder_step.onnx",
+         "is not a PerfRL step-decoder graph (perfrl-step-v1): it lacks ['cross_key.0'"),
+    ],
+)
+def test_swapped_decoder_files_are_refused(
+    tiny_model: TinyModel, tmp_path, decoder_format, source, dest, reason
+):
+    model_dir = shutil.copytree(tiny_model.model_dir(decoder_format), tmp_path / "model")
+    shutil.copy(model_dir / source, model_dir / dest)
     handle = failed_handle(model_dir)
-    assert "text2text-generation-with-past" in handle.error
+    assert reason in handle.error
 
 
 @pytest.mark.slow
 @pytest.mark.train
-def test_spec_disagreeing_with_the_files(tiny_model: TinyModel, tmp_path):
-    model_dir = _copy(tiny_model, tmp_path / "model")
+@pytest.mark.parametrize(
+    ("decoder_format", "layers"), [(DECODER_FORMAT_OPTIMUM, 6), (DECODER_FORMAT_STEP, 1)]
+)
+def test_spec_disagreeing_with_the_files(tiny_model: TinyModel, tmp_path, decoder_format, layers):
+    model_dir = shutil.copytree(tiny_model.model_dir(decoder_format), tmp_path / "model")
     spec = json.loads((model_dir / "perfrl_model.json").read_text())
-    spec["num_decoder_layers"] = 6
+    spec["num_decoder_layers"] = layers
     (model_dir / "perfrl_model.json").write_text(json.dumps(spec))
     handle = failed_handle(model_dir)
-    assert "num_decoder_layers=6" in handle.error
+    assert f"num_decoder_layers={layers}" in handle.error
 
 
 @pytest.mark.slow
@@ -174,3 +199,37 @@ def test_corrupt_tokenizer(tiny_model: TinyModel, tmp_path):
     (model_dir / "tokenizer.json").write_text("{not json")
     handle = failed_handle(model_dir)
     assert "cannot load the tokenizer" in handle.error
+
+
+# -- the step-graph format, damaged -------------------------------------------------------------
+
+
+def test_unknown_decoder_format(tmp_path):
+    write_model_spec(tmp_path, ModelSpec())
+    spec = json.loads((tmp_path / "perfrl_model.json").read_text())
+    spec["decoder_format"] = "perfrl-step-v9"
+    (tmp_path / "perfrl_model.json").write_text(json.dumps(spec))
+    handle = failed_handle(tmp_path)
+    assert "decoder_format 'perfrl-step-v9'" in handle.error
+    assert "perfrl-step-v1" in handle.error
+
+
+def test_missing_step_file_is_named(tmp_path):
+    write_model_spec(tmp_path, ModelSpec(decoder_format=DECODER_FORMAT_STEP))
+    for name in ("encoder_model.onnx", "decoder_cross_kv.onnx", "tokenizer.json"):
+        (tmp_path / name).write_bytes(b"x")
+    handle = failed_handle(tmp_path)
+    assert "decoder_step.onnx is missing" in handle.error
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_step_graph_without_its_metadata_is_refused(tiny_model: TinyModel, tmp_path):
+    import onnx
+
+    model_dir = shutil.copytree(tiny_model.step_dir, tmp_path / "model")
+    graph = onnx.load(model_dir / "decoder_step.onnx")
+    del graph.metadata_props[:]
+    onnx.save(graph, model_dir / "decoder_step.onnx")
+    handle = failed_handle(model_dir)
+    assert "perfrl.max_distance" in handle.error and "export it again" in handle.error

@@ -1,4 +1,7 @@
-"""The ONNX model and our decoding loop against the PyTorch original of the same weights."""
+"""The ONNX model and our decoding loop against the PyTorch original of the same weights.
+
+Every test runs on both decoder formats of the contract: the step graphs (what exports write
+now) and optimum's with-past decoders (earlier exports)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import numpy as np
 import pytest
 
 from server.inference.onnx_seq2seq import OnnxSeq2SeqModel
+from server.model_contract import DECODER_FORMATS
 
 from .conftest import MAX_SOURCE_LENGTH, TinyModel
 
@@ -26,9 +30,11 @@ LONG = (
 MAX_NEW = 40
 
 
-@pytest.fixture(scope="module")
-def model(tiny_model: TinyModel) -> OnnxSeq2SeqModel:
-    return OnnxSeq2SeqModel.load(tiny_model.onnx_dir)
+@pytest.fixture(scope="module", params=DECODER_FORMATS)
+def model(tiny_model: TinyModel, request) -> OnnxSeq2SeqModel:
+    loaded = OnnxSeq2SeqModel.load(tiny_model.model_dir(request.param))
+    assert loaded.spec.decoder_format == request.param
+    return loaded
 
 
 def _hf_generate(torch_model, model: OnnxSeq2SeqModel, source: str, **kwargs):
@@ -180,12 +186,12 @@ def test_concurrent_calls_give_the_same_results_as_sequential_ones(model):
 
 
 def test_int8_model_runs_and_keeps_the_greedy_output(tiny_model: TinyModel, model):
-    int8 = OnnxSeq2SeqModel.load(tiny_model.int8_dir)
+    fp32_dir = model.model_dir
+    int8_dir = tiny_model.model_dir(model.spec.decoder_format, int8=True)
+    int8 = OnnxSeq2SeqModel.load(int8_dir)
     assert int8.spec.quantization == "int8-dynamic-per-channel"
-    for name in ("encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx"):
-        assert (tiny_model.int8_dir / name).stat().st_size < (
-            tiny_model.onnx_dir / name
-        ).stat().st_size * 0.6
+    for name in int8.spec.model_files()[:-1]:
+        assert (int8_dir / name).stat().st_size < (fp32_dir / name).stat().st_size * 0.6
     prompt = model.prompt_for(SEEN)
     [fp32] = model.generate(prompt, max_new_tokens=MAX_NEW)
     [q] = int8.generate(prompt, max_new_tokens=MAX_NEW)

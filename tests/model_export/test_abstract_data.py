@@ -30,3 +30,18 @@ def test_pairs_are_abstracted_by_one_table_deduplicated_and_weighted(tmp_path):
 def test_a_missing_file_is_refused(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "out"), "--train", str(tmp_path / "nope.jsonl")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_concrete_view_runs_the_original_and_maps_outputs_back():
+    from model_export.data.abstract import abstract_pair, concrete_view
+
+    original = generate_pairs(2, seed=4, idioms=["manual_sum"])[0]
+    abstracted = abstract_pair(original)
+    concrete, table = concrete_view(abstracted)
+    assert (concrete.slow, concrete.fast, concrete.entry) == (
+        original.slow, original.fast, original.entry)
+    assert "abstraction" not in concrete.meta and concrete.inputs == original.inputs
+    # An output with a placeholder the table lacks gets a fresh name, never a clash.
+    assert concretize("def v0(v1):\n    v99 = 1\n    return v99\n", table).count("new_0") == 2
+    # A pair that is not abstracted is its own view.
+    assert concrete_view(original) == (original, None)

@@ -17,15 +17,28 @@ from model_export.export import (
     export_model,
 )
 from model_export.testing import tiny_checkpoint
-from server.model_contract import SPEC_FILE, load_model_spec
+from server.model_contract import (
+    DECODER_FORMAT_OPTIMUM,
+    DECODER_FORMAT_STEP,
+    DECODER_FORMATS,
+    SPEC_FILE,
+    load_model_spec,
+)
+
+FILES = {
+    DECODER_FORMAT_STEP: {"encoder_model.onnx", "decoder_cross_kv.onnx", "decoder_step.onnx"},
+    DECODER_FORMAT_OPTIMUM: {"encoder_model.onnx", "decoder_model.onnx",
+                             "decoder_with_past_model.onnx"},
+}
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+@pytest.fixture(scope="module", params=DECODER_FORMATS)
+def exported(tmp_path_factory, request):
     work = tmp_path_factory.mktemp("export")
     ckpt = tiny_checkpoint(work)
     result = export_model(ExportConfig(checkpoint=ckpt, out=work / "model", parity_prompts=4,
-                                       parity_max_new_tokens=32, keep_fp32=True, threads=1),
+                                       parity_max_new_tokens=32, keep_fp32=True, threads=1,
+                                       decoder_format=request.param),
                           log=lambda *_: None)
     return ckpt, result
 
@@ -42,12 +55,14 @@ def test_export_writes_a_directory_the_contract_accepts(exported):
     assert (spec.pad_token_id, spec.eos_token_id, spec.decoder_start_token_id) == (0, 2, 0)
     assert spec.training["trainer"] == "sft"
     assert not (result.out / "decoder_model_merged.onnx").exists()
-    assert set(result.files) >= {"encoder_model.onnx", "decoder_model.onnx",
-                                 "decoder_with_past_model.onnx", "tokenizer.json", SPEC_FILE}
+    onnx_files = FILES[spec.decoder_format]
+    assert {p.name for p in result.out.glob("*.onnx")} == onnx_files
+    assert set(result.files) >= onnx_files | {"tokenizer.json", SPEC_FILE}
     assert all(p.is_file() for p in result.files.values())
-    # int8 files are smaller than the fp32 ones kept beside them
-    assert (result.out / "decoder_model.onnx").stat().st_size < \
-        (result.out / "fp32" / "decoder_model.onnx").stat().st_size
+    # int8 files are smaller than the fp32 ones kept beside them, a loadable directory too
+    assert load_model_spec(result.out / "fp32").quantization == "none"
+    for name in onnx_files:
+        assert (result.out / name).stat().st_size < (result.out / "fp32" / name).stat().st_size
 
 
 @pytest.mark.slow
@@ -55,7 +70,7 @@ def test_parity_figures_are_within_the_stated_tolerances(exported):
     _, result = exported
     fp32, int8 = result.parity
     assert fp32.precision == "fp32" and fp32.passed
-    assert fp32.greedy_sequences_equal == fp32.prompts and fp32.max_abs_logit_diff <= 1e-4
+    assert fp32.greedy_sequences_equal == fp32.prompts and fp32.max_abs_logprob_diff <= 1e-4
     assert int8.precision == "int8" and int8.decisive_top1_agreement >= 0.99
     assert json.loads((result.out / "parity.json").read_text())[0]["precision"] == "fp32"
 

@@ -47,3 +47,19 @@ def test_train_rrhf_runs_steps_and_writes_a_chained_checkpoint(tmp_path):
     assert all(r["verdicts"][0] in {"faster", "not_faster"} for r in rows)
     meta = json.loads((tmp_path / "rrhf" / "perfrl_train.json").read_text())
     assert meta["trainer"] == "rrhf" and meta["provenance"]["sft"]["checkpoint"] == str(ckpt)
+
+
+@pytest.mark.slow
+def test_reward_of_an_abstracted_pair_runs_its_original_code(tmp_path):
+    from model_export.data.abstract import abstract_pair, concrete_view
+    from server.sources.abstraction import model_output
+
+    original = next(p for p in generate_pairs(12, 0) if p.idiom == "dict_keys_list_membership")
+    abstracted = abstract_pair(original)
+    assert original.entry not in abstracted.slow  # the model sees placeholders only
+    concrete, table = concrete_view(abstracted)
+    engine = EngineReward(tmp_path / "rw", max_engine_calls=1)
+    assert engine.usable(concrete)
+    # The model's (abstracted) reference rewrite, mapped back as RRHF maps every candidate.
+    outcome = engine.reward(concrete, model_output(abstracted.fast, table))
+    assert outcome.verdict == "faster" and outcome.reward >= 2.0
