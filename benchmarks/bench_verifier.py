@@ -8,7 +8,9 @@
    Target: under 5%.
 3. Speed: the time to verify one candidate on the example project, by stage. Target: < 5 s.
 
-Run: python benchmarks/bench_verifier.py [--runs 5] [--json OUT]
+Run: python benchmarks/bench_verifier.py [--runs 5] [--json OUT] [--kernels NAME ...]
+[--bench-processes N] (one kernel, or another number of benchmark processes, to study a
+setting without the whole run)
 The machine is shared and noisy, so ratios matter, not absolute times; everything compared is
 measured in this one run.
 """
@@ -16,6 +18,7 @@ measured in this one run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -198,11 +201,13 @@ def make_kernel_project(root: Path, kernel: Kernel) -> Path:
     return root / "kern" / "impl.py"
 
 
-def measure_kernels(runs: int, reference_seconds: float) -> list[dict]:
-    settings = EngineSettings()
+def measure_kernels(runs: int, reference_seconds: float, settings: EngineSettings,
+                    only: set[str] | None = None) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="perfrl-bench-") as tmp:
         for index, kernel in enumerate(KERNELS):
+            if only and kernel.name not in only:
+                continue
             project = Path(tmp) / f"k{index}"
             module = make_kernel_project(project, kernel)
             target = locate_function(f"{module}::kernel")
@@ -235,7 +240,7 @@ def measure_kernels(runs: int, reference_seconds: float) -> list[dict]:
     return rows
 
 
-def measure_stages() -> dict:
+def measure_stages(base: EngineSettings) -> dict:
     """Verify one hand-written candidate on the example project; report time per stage."""
     import shutil
 
@@ -250,7 +255,7 @@ def measure_stages() -> dict:
         # as in a user's project) usable in the copy; without it, python3 runs the tests.
         shutil.copytree(REPO / "examples" / "inventory", project, symlinks=True,
                         ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-        settings = EngineSettings(cache_dir=Path(tmp) / "cache")
+        settings = dataclasses.replace(base, cache_dir=Path(tmp) / "cache")
         t0 = time.perf_counter()
         target = locate_function(f"{project}/inventory/catalog.py::missing_skus")
         sandbox = Sandbox(target.project_root,
@@ -282,9 +287,17 @@ def main() -> None:
     parser.add_argument("--reference-seconds", type=float, default=20.0,
                         help="length of each reference measurement")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--kernels", nargs="*", default=None,
+                        help=f"only these kernels (of {', '.join(k.name for k in KERNELS)})")
+    parser.add_argument("--bench-processes", type=int, default=None,
+                        help="the engine setting bench_processes (default: the engine's)")
     args = parser.parse_args()
-    kernels = measure_kernels(args.runs, args.reference_seconds)
-    stages = measure_stages()
+    settings = EngineSettings()
+    if args.bench_processes is not None:
+        settings = dataclasses.replace(settings, bench_processes=args.bench_processes)
+    kernels = measure_kernels(args.runs, args.reference_seconds, settings,
+                              set(args.kernels) if args.kernels else None)
+    stages = measure_stages(settings)
     if args.json:
         args.json.write_text(json.dumps({"kernels": kernels, "example": stages}, indent=2))
 

@@ -41,7 +41,11 @@ class Stepper(Protocol):
 
     The scores a step returns are logits, or log-probabilities (each row's log-sum-exp 0)
     when the stepper has a true ``log_probs`` attribute: the strategies then skip their own
-    normalisation. Both give the same tokens and scores; only the cost differs.
+    normalisation. A stepper with a ``top_k`` attribute computes the best tokens itself:
+    sampling sets ``top_k`` before :meth:`start`, and after every step ``last_top`` holds
+    ``(scores, ids)`` of shape ``(rows, top_k)``, best first, for the rows just returned.
+    Either way the tokens are drawn from the same distribution and scored alike; only the
+    cost differs (a seed gives one sequence per kind of stepper).
     """
 
     def start(self, n: int) -> np.ndarray:
@@ -87,6 +91,22 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def _nucleus(scores: np.ndarray, params: SamplingParams) -> np.ndarray:
+    """Probabilities of ``scores`` (float64, already divided by the temperature), then top-p."""
+    probs = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    probs /= probs.sum(axis=-1, keepdims=True)
+    if params.top_p < 1.0:
+        order = np.argsort(-probs, axis=-1, kind="stable")
+        sorted_probs = np.take_along_axis(probs, order, axis=-1)
+        mass_before = np.cumsum(sorted_probs, axis=-1) - sorted_probs
+        keep_sorted = mass_before < params.top_p  # the first token always has mass_before 0
+        keep = np.zeros_like(keep_sorted)
+        np.put_along_axis(keep, order, keep_sorted, axis=-1)
+        probs = np.where(keep, probs, 0.0)
+        probs /= probs.sum(axis=-1, keepdims=True)
+    return probs
+
+
 def candidate_distribution(
     logits: np.ndarray, params: SamplingParams
 ) -> tuple[np.ndarray | None, np.ndarray]:
@@ -109,18 +129,7 @@ def candidate_distribution(
         scores = np.take_along_axis(logits, ids, axis=-1).astype(np.float64) / params.temperature
     else:
         scores = logits.astype(np.float64) / params.temperature
-    probs = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    probs /= probs.sum(axis=-1, keepdims=True)
-    if params.top_p < 1.0:
-        order = np.argsort(-probs, axis=-1, kind="stable")
-        sorted_probs = np.take_along_axis(probs, order, axis=-1)
-        mass_before = np.cumsum(sorted_probs, axis=-1) - sorted_probs
-        keep_sorted = mass_before < params.top_p  # the first token always has mass_before 0
-        keep = np.zeros_like(keep_sorted)
-        np.put_along_axis(keep, order, keep_sorted, axis=-1)
-        probs = np.where(keep, probs, 0.0)
-        probs /= probs.sum(axis=-1, keepdims=True)
-    return ids, probs
+    return ids, _nucleus(scores, params)
 
 
 def filtered_probabilities(logits: np.ndarray, params: SamplingParams) -> np.ndarray:
@@ -140,6 +149,27 @@ def sample_tokens(
     ids, probs = candidate_distribution(logits, params)
     picks = _draw(probs, rng)
     return picks if ids is None else ids[np.arange(len(picks)), picks]
+
+
+def sample_from_top(
+    top: tuple[np.ndarray, np.ndarray],
+    params: SamplingParams,
+    rng: np.random.Generator,
+    forbidden: int | None = None,
+) -> np.ndarray:
+    """One sampled token id per row from each row's best candidates ``top = (scores, ids)``
+    (best first, at least ``top_k`` of them, one more when ``forbidden`` is given): the same
+    distribution :func:`sample_tokens` draws from, without a pass over the vocabulary."""
+    scores, ids = top
+    hits = ids == forbidden if forbidden is not None else None
+    if hits is not None and hits.any():
+        # The forbidden token drops out wherever it is; the best top_k of the rest remain.
+        keep = np.argsort(hits, axis=-1, kind="stable")
+        scores = np.take_along_axis(scores, keep, axis=-1)
+        ids = np.take_along_axis(ids, keep, axis=-1)
+    scores, ids = scores[:, : params.top_k], ids[:, : params.top_k]
+    probs = _nucleus(scores.astype(np.float64) / params.temperature, params)
+    return ids[np.arange(len(ids)), _draw(probs, rng)]
 
 
 def _forbid(scores: np.ndarray, token: int) -> np.ndarray:
@@ -176,7 +206,15 @@ def sample_or_greedy(
     finished = np.zeros(n, dtype=bool)
     active = np.arange(n)  # original row index of each row in the current batch
     gives_log_probs = _gives_log_probs(stepper)
+    # A stepper that offers it computes the top-k candidates (one more while the end of
+    # sequence is forbidden, which then drops out).
+    stepper_top_k = 0
+    if hasattr(stepper, "top_k") and params.top_k > 0 and not greedy_mask.all():
+        stepper_top_k = params.top_k + (1 if min_new_tokens > 0 else 0)
+        stepper.top_k = stepper_top_k
     logits = stepper.start(n)
+    if stepper_top_k >= logits.shape[-1]:
+        stepper_top_k = 0  # top-k keeps the whole vocabulary: nothing to gain
     for step in range(max_new_tokens):
         # The score needs only the chosen tokens' log-probabilities: logit - logsumexp.
         raw = logits
@@ -185,11 +223,18 @@ def sample_or_greedy(
         else:
             top = logits.max(axis=-1)
             log_norm = top + np.log(np.exp(logits - top[:, None]).sum(axis=-1))
-        if step < min_new_tokens:
-            logits = _forbid(logits, eos_id)
-        chosen = np.argmax(logits, axis=-1)
         sampled_rows = ~greedy_mask[active]
-        if sampled_rows.any():
+        by_stepper = stepper_top_k and sampled_rows.any()
+        if step < min_new_tokens and not (by_stepper and sampled_rows.all()):
+            logits = _forbid(logits, eos_id)  # a copy: only when some row reads the logits
+        chosen = np.argmax(logits, axis=-1)
+        if by_stepper:
+            scores, ids = stepper.last_top
+            chosen[sampled_rows] = sample_from_top(
+                (scores[sampled_rows], ids[sampled_rows]), params, rng,
+                forbidden=eos_id if step < min_new_tokens else None,
+            )
+        elif sampled_rows.any():
             chosen[sampled_rows] = sample_tokens(logits[sampled_rows], params, rng)
         logprob_sums[active] += raw[np.arange(len(active)), chosen] - log_norm
         for row, token in zip(active, chosen):

@@ -41,7 +41,7 @@ class StepGraphDecoder:
         layers = range(spec.num_decoder_layers)
         self.cross_names = [f"cross_{kind}.{i}" for i in layers for kind in ("key", "value")]
         self.cache_inputs = [f"past_{kind}.{i}" for i in layers for kind in ("key", "value")]
-        self.step_outputs = ["log_probs"] + [
+        self.step_outputs = ["log_probs", "top_log_probs", "top_ids"] + [
             f"new_{kind}.{i}" for i in layers for kind in ("key", "value")
         ]
         require_names(cross_path, names(self.cross_kv.get_inputs()),
@@ -50,8 +50,8 @@ class StepGraphDecoder:
                       _KIND)
         step_inputs = names(self.step.get_inputs())
         require_names(step_path, step_inputs,
-                      {"input_ids", "past_distances", *self.cache_inputs, *self.cross_names},
-                      _KIND)
+                      {"input_ids", "past_distances", "top_k", *self.cache_inputs,
+                       *self.cross_names}, _KIND)
         require_names(step_path, names(self.step.get_outputs()), set(self.step_outputs), _KIND)
         graph_layers = sum(1 for name in step_inputs if name.startswith("past_key."))
         if graph_layers != spec.num_decoder_layers:
@@ -67,6 +67,7 @@ class StepGraphDecoder:
             raise ModelLoadError(
                 f"{step_path} lacks the {MAX_DISTANCE_KEY} metadata of {_KIND}: export it again"
             ) from None
+        self.vocab_size = spec.vocab_size
         self.empty_cache = np.zeros((1, spec.num_heads, 0, spec.d_kv), dtype=np.float32)
 
     def stepper(self, hidden: np.ndarray, mask: np.ndarray, start_id: int) -> _StepGraphStepper:
@@ -89,6 +90,8 @@ class _StepGraphStepper:
     def __init__(self, decoder: StepGraphDecoder, hidden: np.ndarray, start_id: int) -> None:
         self.d = decoder
         self.log_probs = True  # the graph normalises: see decoding.Stepper
+        self.top_k = 0  # set by the strategy: > 0 fills last_top
+        self.last_top: tuple[np.ndarray, np.ndarray] | None = None
         cross = decoder.cross_kv.run(decoder.cross_names, {"encoder_hidden_states": hidden})
         # One feed dict for the whole decode: the cross tensors stay, the rest is replaced.
         self.feeds: dict[str, np.ndarray] = dict(zip(decoder.cross_names, cross))
@@ -107,8 +110,11 @@ class _StepGraphStepper:
         feeds = self.feeds
         feeds["input_ids"] = tokens.reshape(-1, 1)
         feeds["past_distances"] = self._distances(self.cache[0].shape[2])
+        # At least 1 (the graph always runs TopK), at most the vocabulary (TopK's limit).
+        feeds["top_k"] = np.array([min(max(1, self.top_k), self.d.vocab_size)], dtype=np.int64)
         feeds.update(zip(self.d.cache_inputs, self.cache))
-        log_probs, *new = self.d.step.run(self.d.step_outputs, feeds)
+        log_probs, top_values, top_ids, *new = self.d.step.run(self.d.step_outputs, feeds)
+        self.last_top = (top_values[:, 0], top_ids[:, 0]) if self.top_k > 0 else None
         if self.length == self.cache[0].shape[2]:
             self.cache = [_grown(buffer, CACHE_CHUNK) for buffer in self.cache]
         for buffer, token_entry in zip(self.cache, new):
@@ -124,6 +130,8 @@ class _StepGraphStepper:
         if n != 1:
             self.cache = [np.repeat(buffer, n, axis=0) for buffer in self.cache]
             scores = np.repeat(scores, n, axis=0)
+            if self.last_top is not None:
+                self.last_top = tuple(np.repeat(part, n, axis=0) for part in self.last_top)
         return scores
 
     def advance(self, tokens: np.ndarray, rows: np.ndarray | None) -> np.ndarray:

@@ -226,3 +226,62 @@ def test_log_probability_steppers_decode_like_logit_steppers(strategy):
     assert [o.tokens for o in normalised] == [o.tokens for o in plain]
     np.testing.assert_allclose([o.score for o in normalised], [o.score for o in plain],
                                atol=1e-5)
+
+
+class TopStepper(TableStepper):
+    """The table model computing its own top-k candidates, as the step graphs do."""
+
+    def __init__(self, table: np.ndarray) -> None:
+        super().__init__(table)
+        self.top_k = 0
+        self.last_top = None
+        self.requested: list[int] = []
+
+    def _with_top(self, scores: np.ndarray) -> np.ndarray:
+        self.requested.append(self.top_k)
+        order = np.argsort(-scores, axis=-1, kind="stable")[:, : self.top_k]
+        self.last_top = (np.take_along_axis(scores, order, axis=-1), order)
+        return scores
+
+    def start(self, n: int) -> np.ndarray:
+        return self._with_top(super().start(n))
+
+    def advance(self, tokens: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        return self._with_top(super().advance(tokens, rows))
+
+
+def test_a_stepper_top_k_draws_from_the_same_distribution():
+    # First step: five tokens; top-k 3 then top-p 0.8 keeps tokens 4 and 5 (0.5 + 0.3).
+    table = probs_table({0: {3: 0.1, 4: 0.5, 5: 0.3, 6: 0.06, 7: 0.04}}, 10)
+    params = SamplingParams(top_k=3, top_p=0.8)
+    stepper = TopStepper(table)
+    outs = sample_or_greedy(stepper, [False] * 4000, 1, EOS, params, np.random.default_rng(5))
+    firsts = np.array([o.tokens[0] for o in outs])
+    expected = filtered_probabilities(table[:1], params)[0]
+    assert stepper.requested == [3]
+    assert set(firsts.tolist()) == {4, 5}
+    assert abs((firsts == 4).mean() - expected[4]) < 0.03
+    # Scores are the chosen tokens' log-probabilities, as on the numpy path.
+    assert outs[0].score == pytest.approx(float(table[0, outs[0].tokens[0]]), abs=1e-6)
+
+
+def test_a_stepper_top_k_leaves_out_the_forbidden_end_of_sequence():
+    # EOS is the likeliest first token; with min_new_tokens=1 it must never be drawn, and the
+    # stepper is asked for one candidate more so that top-k still has k tokens.
+    table = probs_table({0: {EOS: 0.7, 4: 0.2, 5: 0.1}, 4: {EOS: 1.0}, 5: {EOS: 1.0}}, 8)
+    stepper = TopStepper(table)
+    outs = sample_or_greedy(
+        stepper, [False] * 500, 3, EOS, SamplingParams(top_k=2), np.random.default_rng(1),
+        min_new_tokens=1,
+    )
+    assert stepper.requested[0] == 3
+    assert {o.tokens[0] for o in outs} == {4, 5}
+    assert all(o.tokens[-1] == EOS for o in outs)
+
+
+def test_greedy_only_batches_do_not_ask_the_stepper_for_top_k():
+    table = probs_table({0: {4: 0.6, 5: 0.4}, 4: {EOS: 1.0}}, 8)
+    stepper = TopStepper(table)
+    [out] = sample_or_greedy(stepper, [True], 3, EOS, SamplingParams(top_k=2),
+                             np.random.default_rng(0))
+    assert out.tokens == [4, EOS] and stepper.requested == [0, 0]
