@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,8 +90,13 @@ def load_generator(path: Path, cfg: EvalConfig) -> tuple[Generator, str]:
             from server.model_contract import build_prompt
             from server.sources.abstraction import model_input, model_output
 
-            # As the server's model source does: the function the way the model reads it.
-            text, table = model_input(source, model.spec.input_abstraction)
+            # As the server's model source does: the function the way the model reads it,
+            # and no candidate for one it cannot read (a program with a variable `v1`, say)
+            # instead of an exception that would end the whole evaluation.
+            try:
+                text, table = model_input(source, model.spec.input_abstraction)
+            except (ValueError, SyntaxError, tokenize.TokenError):
+                return [""] * n
             prompt = build_prompt(text, model.spec)
             if n <= 1:
                 seqs = model.generate(prompt, 1, do_sample=False,

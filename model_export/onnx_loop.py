@@ -28,10 +28,11 @@ class OnnxSeq2SeqLoop:
     """One loaded model directory (a spec, its ONNX files and tokenizer)."""
 
     def __init__(self, model_dir: Path, threads: int = 1):
-        from server.inference.decoding import log_softmax
+        from server.inference.decoding import gives_log_probs, log_softmax
         from server.inference.onnx_seq2seq import OnnxSeq2SeqModel
 
         self._log_softmax = log_softmax
+        self._gives_log_probs = gives_log_probs
 
         self.model = OnnxSeq2SeqModel.load(Path(model_dir), threads=threads)
         self.eos_id = self.model.spec.eos_token_id
@@ -46,7 +47,7 @@ class OnnxSeq2SeqLoop:
         implementation's step by step even where the argmax would differ.
         """
         stepper = self.model.stepper(list(input_ids))
-        normalised = bool(getattr(stepper, "log_probs", False))
+        normalised = self._gives_log_probs(stepper)
         steps = len(forced_tokens) if forced_tokens is not None else max_new_tokens
         tokens: list[int] = []
         all_rows: list[np.ndarray] = []

@@ -210,16 +210,16 @@ def train_rrhf(cfg: RRHFConfig, log=print) -> RRHFResult:
             break
         pair = pairs[order.pop()]
         try:
-            if not engine.usable(concrete_view(pair)[0]):
+            # Abstracted pairs (perfrl_model.json's identifiers-v1): the model writes
+            # placeholders, the engine runs real names: each text is mapped back first.
+            concrete, table = concrete_view(pair)
+            if not engine.usable(concrete):
                 log(f"rrhf: skipping {pair.id}: {engine.stats.skipped_pairs[pair.id]}")
                 continue
             source_ids = encode_source(tokenizer, pair.slow, cfg.max_source_length)
             texts = [pair.fast] + generate_candidates(model, tokenizer, source_ids, cfg.samples,
                                                       cfg.temperature, cfg.top_k,
                                                       cfg.max_new_tokens)
-            # Abstracted pairs (perfrl_model.json's identifiers-v1): the model writes
-            # placeholders, the engine runs real names: each text is mapped back first.
-            concrete, table = concrete_view(pair)
             outcomes = [engine.reward(concrete, model_output(text, table)) for text in texts]
         except RewardBudgetExhausted as exc:
             stopped = f"engine budget: {exc}"

@@ -58,7 +58,8 @@ class Stepper(Protocol):
         ...
 
 
-def _gives_log_probs(stepper: Stepper) -> bool:
+def gives_log_probs(stepper: Stepper) -> bool:
+    """True when ``stepper``'s scores are log-probabilities (see :class:`Stepper`)."""
     return bool(getattr(stepper, "log_probs", False))
 
 
@@ -205,7 +206,7 @@ def sample_or_greedy(
     logprob_sums = np.zeros(n, dtype=np.float64)
     finished = np.zeros(n, dtype=bool)
     active = np.arange(n)  # original row index of each row in the current batch
-    gives_log_probs = _gives_log_probs(stepper)
+    normalised_scores = gives_log_probs(stepper)
     # A stepper that offers it computes the top-k candidates (one more while the end of
     # sequence is forbidden, which then drops out).
     stepper_top_k = 0
@@ -214,11 +215,11 @@ def sample_or_greedy(
         stepper.top_k = stepper_top_k
     logits = stepper.start(n)
     if stepper_top_k >= logits.shape[-1]:
-        stepper_top_k = 0  # top-k keeps the whole vocabulary: nothing to gain
+        stepper_top_k = stepper.top_k = 0  # top-k keeps the whole vocabulary: nothing to gain
     for step in range(max_new_tokens):
         # The score needs only the chosen tokens' log-probabilities: logit - logsumexp.
         raw = logits
-        if gives_log_probs:
+        if normalised_scores:
             log_norm = 0.0
         else:
             top = logits.max(axis=-1)
@@ -277,11 +278,11 @@ def beam_search(
     done_seqs: list[list[int]] = [[] for _ in range(num_beams)]
     done_flags = np.zeros(num_beams, dtype=bool)
     improvable = True
-    gives_log_probs = _gives_log_probs(stepper)
+    normalised_scores = gives_log_probs(stepper)
     logits = stepper.start(num_beams)
     vocab = logits.shape[-1]
     for length in range(1, max_new_tokens + 1):  # length = generated tokens after this step
-        logp = logits if gives_log_probs else log_softmax(logits)
+        logp = logits if normalised_scores else log_softmax(logits)
         if length <= min_new_tokens:
             logp = _forbid(logp, eos_id)  # after the softmax, as Hugging Face's processor runs
         totals = (logp + running_scores[:, None]).reshape(-1)

@@ -77,3 +77,16 @@ def test_markdown_table_is_side_by_side():
     assert "| synthetic best@1: verified faster | 0.0% | 50.0% |" in md
     assert "| synthetic best@1: mean speedup (verified) | - | 2.00x |" in md
     json.dumps(report)
+
+
+def test_a_function_the_model_cannot_read_gets_empty_candidates_not_an_error():
+    # The shipped model reads abstracted code; a variable already named like a placeholder
+    # makes the abstraction ambiguous. The server's model source refuses such a function
+    # with a reason; the evaluation scores it as no usable candidate and goes on.
+    from model_export.evaluate import load_generator
+    from server.model_contract import default_model_dir
+
+    generate, kind = load_generator(default_model_dir(), EvalConfig(max_new_tokens=8))
+    assert kind == "onnx (server.inference)"
+    assert generate("def f(v1):\n    return v1 + 1\n", 3) == ["", "", ""]
+    assert len(generate("def f(xs):\n    return sum(xs)\n", 2)) == 2

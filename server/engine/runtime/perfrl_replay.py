@@ -23,10 +23,11 @@ explained (call, test, path inside the value, expected and got).
 
 ``--mode benchmark`` times the two implementations on the calls listed by ``--calls``: both
 are warmed up, a loop count is calibrated per call so that a timed block lasts at least
-``--min-block-ns`` (or taken from ``--loops``, an earlier process's calibration), then rounds alternate the order (AB, BA, AB, ...). Fresh argument copies
-are unpickled before each block, outside the timed region, and the garbage collector is off
-while timing (collected between rounds). Output: per-round totals (sum over calls of the
-per-iteration time) and per-call medians, in nanoseconds.
+``--min-block-ns`` (or taken from ``--loops``, an earlier process's calibration), then rounds
+alternate the order (AB, BA, AB, ...). Fresh argument copies are unpickled before each
+block, outside the timed region, and the garbage collector is off while timing (collected
+between rounds). Output: per-round totals (sum over calls of the per-iteration time) and
+per-call medians, in nanoseconds.
 
 Progress lines ``perfrl-replay: ...`` go to stderr so a caller that had to kill this process
 can say which call hung.
