@@ -16,7 +16,6 @@ Tests that need it are marked ``slow`` and ``train`` and skip when the [train] e
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 import shutil
 import sys
@@ -33,6 +32,7 @@ from server.model_contract import (
     build_prompt,
     write_model_spec,
 )
+from tests.conftest import require_module
 
 SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<unk>", "<mask>"]  # ids 0..4, as in CodeT5
 TOKENIZER_VOCAB = 600
@@ -280,10 +280,7 @@ def build_tiny_model(cache_root: Path) -> TinyModel:
 @pytest.fixture(scope="session")
 def tiny_model() -> TinyModel:
     for module in ("torch", "transformers", "optimum.exporters.onnx"):
-        if os.environ.get("CI") == "true":
-            importlib.import_module(module)  # in CI a missing extra is a failure, not a skip
-        else:
-            pytest.importorskip(module, reason="needs the [train] extra to build the test model")
+        require_module(module, "needs the [train] extra to build the test model")
     cache_root = Path(
         os.environ.get("PERFRL_TEST_CACHE", Path(tempfile.gettempdir()) / "perfrl-test-cache")
     )

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-pytest.importorskip("optimum.exporters.onnx")
+from tests.conftest import require_module
+
+require_module("optimum.exporters.onnx")
 
 from model_export.checkpoint import load_checkpoint
 from model_export.export import (

@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-pytest.importorskip("transformers")
+from tests.conftest import require_module
+
+require_module("transformers")
 
 from model_export.modeling import MODEL_SIZES, build_model_and_tokenizer, t5_config_for
 from model_export.tokenizer import (

@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("transformers")
-pytest.importorskip("onnx")
+from tests.conftest import require_module
+
+require_module("transformers")
+require_module("onnx")
 
 from model_export.step_decoder import StepDecoderUnsupported, write_step_decoder
 from server.inference.step_graphs import StepGraphDecoder
