@@ -380,9 +380,11 @@ def _analyse(
     ]
     if exitstatus == 5 or not tests:
         raise NoTestsCallFunction(
-            f"pytest found no tests in the project, so nothing can check {target.display}. "
-            f"Write a test that calls {target.qualname} (for example in "
-            f"tests/test_{target.module_name.rsplit('.', 1)[-1]}.py) and try again.\n"
+            f"pytest found no tests in the project {target.project_root}, so nothing can "
+            f"check {target.display}. Write a test that calls {target.qualname} (for example "
+            f"in tests/test_{target.module_name.rsplit('.', 1)[-1]}.py) and try again; if the "
+            "tests live above that folder, give the project's root with --project (or add a "
+            "pyproject.toml there).\n"
             f"Test command (in the project root): {command}"
         )
     calling = list(summary.get("calling_tests", {}))

@@ -92,13 +92,21 @@ def _absolute(path: Path | str) -> Path:
 
 def find_project_root(path: Path) -> Path:
     """The nearest ancestor of ``path`` (itself included when it is a folder) holding one of
-    :data:`PROJECT_MARKERS`; when there is none, the folder of ``path``."""
+    :data:`PROJECT_MARKERS`; when there is none, the parent of the top-most package holding
+    ``path`` (the folder itself for a plain module's folder).
+
+    The fallback is where such a project's tests usually sit next to the package (``pkg/``
+    and ``tests/`` side by side) and where pytest, run there, imports ``pkg`` from; the
+    file's own folder would hold no tests at all."""
     path = _absolute(path)
     start = path if path.is_dir() else path.parent
     for folder in (start, *start.parents):
         if any((folder / marker).exists() for marker in PROJECT_MARKERS):
             return folder
-    return start
+    folder = start
+    while (folder / "__init__.py").exists() and folder.parent != folder:
+        folder = folder.parent
+    return folder
 
 
 def find_import_root(path: Path, project_root: Path) -> Path:

@@ -142,3 +142,37 @@ def test_rules_source_on_method_by_line(example_project: Path):
     report = json.loads(proc.stdout)
     assert report["function"] == "inventory/stock.py::Warehouse.low_stock"
     assert report["baseline"]["tests_calling"] == 3
+
+
+def test_project_without_markers_finds_the_tests_beside_the_package(tmp_path: Path):
+    """No pyproject.toml, setup.py or .git: the root is the folder holding the package, where
+    tests/ sits, not the package's own folder (which holds no tests)."""
+    root = tmp_path / "plain"
+    (root / "pkg").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "dedupe.py").write_text(
+        "def dedupe(items):\n"
+        "    out = []\n"
+        "    for item in items:\n"
+        "        if item not in out:\n"
+        "            out.append(item)\n"
+        "    return out\n"
+    )
+    (root / "tests" / "test_dedupe.py").write_text(
+        "from pkg.dedupe import dedupe\n\n"
+        "def test_dedupe():\n"
+        "    assert dedupe(list(range(300)) * 2) == list(range(300))\n"
+    )
+    candidate = write_candidate(
+        tmp_path, "fast.py", "def dedupe(items):\n    return list(dict.fromkeys(items))\n"
+    )
+    before = tree_digest(root)
+    proc = run_perfrl("optimize", "pkg/dedupe.py::dedupe", "--candidate", str(candidate),
+                      "--python", sys.executable, "--json", "--quiet", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["function"] == "pkg/dedupe.py::dedupe"
+    assert report["baseline"]["tests_calling"] == 1
+    assert report["candidates"][0]["verdict"] == "faster"
+    assert tree_digest(root) == before

@@ -130,6 +130,16 @@ def test_project_root_falls_back_to_the_files_folder(tmp_path: Path) -> None:
     assert find_project_root(module) == tmp_path / "lonely"
 
 
+def test_project_root_without_markers_is_above_the_top_package(tmp_path: Path) -> None:
+    """No marker anywhere: the folder holding the package (where tests/ usually sits)."""
+    root = tmp_path / "plain"
+    write(root / "pkg" / "__init__.py", "")
+    write(root / "pkg" / "sub" / "__init__.py", "")
+    module = write(root / "pkg" / "sub" / "mod.py", "x = 1\n")
+    assert find_project_root(module) == root
+    assert find_project_root(root / "pkg") == root
+
+
 def test_import_root_of_a_package_is_the_parent_of_the_top_package(shop: Path) -> None:
     root = shop.parent.parent
     write(root / "shop" / "deep" / "__init__.py", "")
