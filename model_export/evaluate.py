@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import statistics
 import time
-import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +94,7 @@ def load_generator(path: Path, cfg: EvalConfig) -> tuple[Generator, str]:
             # instead of an exception that would end the whole evaluation.
             try:
                 text, table = model_input(source, model.spec.input_abstraction)
-            except (ValueError, SyntaxError, tokenize.TokenError):
+            except ValueError:
                 return [""] * n
             prompt = build_prompt(text, model.spec)
             if n <= 1:

@@ -351,7 +351,7 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         raw_spec = build_spec(model, tokenizer, meta, "none", [], cfg.input_abstraction,
                               cfg.decoder_format)
         write_model_spec(raw, raw_spec)
-        onnx_files = raw_spec.model_files()[:-1]  # the tokenizer is copied below
+        onnx_files = [name for name in raw_spec.model_files() if name != raw_spec.tokenizer_file]
         missing = [name for name in onnx_files if not (raw / name).is_file()]
         if missing:
             raise ExportError(f"the export did not write {missing} (wrote "

@@ -181,11 +181,16 @@ def concretize(code: str, table: Abstraction) -> str:
 
 def model_input(source: str, mode: str) -> tuple[str, Abstraction | None]:
     """The function text a model whose spec says ``input_abstraction == mode`` reads, and the
-    table to map its outputs back (None when nothing was replaced). ValueError as
-    :func:`abstract`."""
+    table to map its outputs back (None when nothing was replaced).
+
+    Raises ValueError, and only ValueError, when the model cannot read ``source``: it does not
+    tokenize, or it already uses placeholder-like names (see :func:`abstract`)."""
     if mode == "none":
         return source, None
-    return abstract(source)
+    try:
+        return abstract(source)
+    except (tokenize.TokenError, SyntaxError) as exc:
+        raise ValueError(f"it does not tokenize ({exc})") from exc
 
 
 def model_output(text: str, table: Abstraction | None) -> str:

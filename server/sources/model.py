@@ -185,10 +185,7 @@ class ModelCandidateSource:
         try:
             model_text, table = model_input(original, model.spec.input_abstraction)
         except ValueError as exc:
-            raise CandidateSourceError(
-                f"the model cannot read {target.qualname}: {exc}; its placeholders would be "
-                "ambiguous"
-            ) from exc
+            raise CandidateSourceError(f"the model cannot read {target.qualname}: {exc}") from exc
         prompt = model.prompt_for(model_text)
         encoded = model.encode_prompt(prompt)
         if encoded.truncated:

@@ -79,6 +79,20 @@ def test_model_input_and_output_for_each_mode():
     assert model_output('def v0(:\n    """unterminated', table) == 'def v0(:\n    """unterminated'
 
 
+
+@pytest.mark.parametrize(
+    "source",
+    ['def f(x):\n    return """unterminated\n', "def f(x):\n    y = 1\n  return y\n",
+     "def f(v1):\n    return v1\n"],
+    ids=["does-not-tokenize", "bad-indent", "placeholder-like-name"],
+)
+def test_model_input_refuses_what_the_model_cannot_read_with_value_error(source):
+    """One exception type for every input the model cannot read, so that callers (the
+    server's model source, the evaluation) need to know only that one."""
+    assert model_input(source, "none") == (source, None)
+    with pytest.raises(ValueError):
+        model_input(source, "identifiers-v1")
+
 def test_spec_accepts_known_abstractions_only():
     spec = ModelSpec(input_abstraction="identifiers-v1").to_json()
     assert ModelSpec.from_json(spec).input_abstraction == "identifiers-v1"
