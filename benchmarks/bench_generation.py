@@ -4,7 +4,7 @@ Paths compared, each in its own worker process (so that peak memory is that path
 orchestrator interleaves their runs round-robin, so that load drifting on a shared machine hits
 every path alike:
 
-- ``ours-int8``: :class:`server.inference.onnx_seq2seq.OnnxSeq2SeqModel` on the int8
+- ``ours-int8``: :class:`perfrl.inference.onnx_seq2seq.OnnxSeq2SeqModel` on the int8
   (dynamic, per-channel) export with the step-graph decoder (``perfrl-step-v1``): what the
   server ships;
 - ``ours-fp32``: the same loop on the fp32 export (the same weights optimum runs);
@@ -26,7 +26,7 @@ The model has the project's small shape (d_model 256, d_ff 1024, 4+4 layers, 4 h
 vocabulary; 11.4M parameters), built once into ``--model-cache``: a byte-level BPE trained on
 part of the standard library, a T5 from config trained ``--train-steps`` steps (to have
 non-degenerate weights; speed does not depend on it), exported with optimum (the encoder, and
-the decoders optimum runs) and as step graphs (``model_export.step_decoder``), and quantized.
+the decoders optimum runs) and as step graphs (``perfrl_train.step_decoder``), and quantized.
 
 Run: python benchmarks/bench_generation.py [--runs 5] [--threads 2] [--json OUT]
 Needs the [train] extra. The machine is shared and noisy: compare the paths of one run.
@@ -128,14 +128,14 @@ def build_model(cache: Path, train_steps: int) -> None:
     from tokenizers import ByteLevelBPETokenizer, Tokenizer, processors
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from model_export.step_decoder import write_step_decoder
-    from server.model_contract import (
+    from perfrl.model_contract import (
         DECODER_FORMAT_OPTIMUM,
         DECODER_FORMAT_STEP,
         ModelSpec,
         build_prompt,
         write_model_spec,
     )
+    from perfrl_train.step_decoder import write_step_decoder
 
     work = cache.with_name(cache.name + ".building")
     shutil.rmtree(work, ignore_errors=True)
@@ -244,7 +244,7 @@ class Runner:
         self.path = path
         self.ids = Tokenizer.from_file(str(cache / "tokenizer.json")).encode(_prompt(FUNCTION)).ids
         if path.startswith("ours"):
-            from server.inference.onnx_seq2seq import OnnxSeq2SeqModel
+            from perfrl.inference.onnx_seq2seq import OnnxSeq2SeqModel
 
             self.model = OnnxSeq2SeqModel.load(cache / OUR_DIRS[path], threads=threads)
             assert self.model.encode_prompt(_prompt(FUNCTION)).ids == self.ids
@@ -311,7 +311,7 @@ class Runner:
 
 
 def _prompt(source: str) -> str:
-    from server.model_contract import build_prompt
+    from perfrl.model_contract import build_prompt
 
     return build_prompt(source)
 

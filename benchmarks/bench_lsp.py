@@ -1,6 +1,6 @@
 """How responsive is the PerfRL language server?
 
-1. Start-up: from spawning ``python -m server`` to the answer to ``initialize``.
+1. Start-up: from spawning ``python -P -m perfrl.lsp`` to the answer to ``initialize``.
    Target: under 1 s.
 2. Latency of ``textDocument/codeAction`` and ``textDocument/codeLens`` while two verification
    jobs run (``maxConcurrentJobs: 2``, real engine, real sandboxed pytest runs), and with no
@@ -87,7 +87,7 @@ class Client:
     async def start(self, root: Path, options: dict) -> float:
         """Spawn and initialize; returns seconds from spawn to the initialize answer."""
         started = time.perf_counter()
-        await self.lsp.start_io(sys.executable, "-m", "server", env=self.env)
+        await self.lsp.start_io(sys.executable, "-P", "-m", "perfrl.lsp", env=self.env)
         caps = types.ClientCapabilities(
             window=types.WindowClientCapabilities(work_done_progress=True),
             workspace=types.WorkspaceClientCapabilities(

@@ -38,13 +38,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from server.engine.baseline import run_baseline
-from server.engine.interpreter import resolve_interpreter
-from server.engine.locate import locate_function
-from server.engine.sandbox import Sandbox
-from server.engine.settings import EngineSettings
-from server.engine.types import Candidate
-from server.engine.verify import BENCHMARK_ALLOCATOR_ENV, verify_candidate
+from perfrl.engine.baseline import run_baseline
+from perfrl.engine.interpreter import resolve_interpreter
+from perfrl.engine.locate import locate_function
+from perfrl.engine.sandbox import Sandbox
+from perfrl.engine.settings import EngineSettings
+from perfrl.engine.types import Candidate
+from perfrl.engine.verify import BENCHMARK_ALLOCATOR_ENV, verify_candidate
 
 
 @dataclass

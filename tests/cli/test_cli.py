@@ -36,7 +36,7 @@ def missing_skus(wanted, products):
 
 def run_perfrl(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "perfrl.cli", *args],
         cwd=cwd, capture_output=True, text=True, timeout=600, check=False,
     )
 

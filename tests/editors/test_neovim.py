@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from server.engine.candidate_check import splice
-from server.engine.locate import locate_function
+from perfrl.engine.candidate_check import splice
+from perfrl.engine.locate import locate_function
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).resolve().parent / "nvim" / "optimize_apply.lua"
@@ -80,7 +80,7 @@ def test_neovim_optimize_and_apply(version, example_project: Path, tmp_path: Pat
     home = tmp_path / "home"
     env = dict(os.environ)
     env.update({
-        "PERFRL_SERVER_CMD": json.dumps([sys.executable, "-m", "server"]),
+        "PERFRL_SERVER_CMD": json.dumps([sys.executable, "-P", "-m", "perfrl.lsp"]),
         "PERFRL_ROOT": str(example_project),
         "PERFRL_CANDIDATES": str(candidates),
         "PERFRL_RESULT": str(result_path),

@@ -163,7 +163,7 @@ def test_package_json_settings_match_the_server() -> None:
     """The contract between the extension's settings UI and the server's validation: the same
     keys, the same defaults (empty path strings go out as null), and every bound or enum value
     the Settings editor allows is accepted by the server, while values just outside are not."""
-    from server.lsp.config import DEFAULTS, WIRE_NAMES, parse_settings, to_wire
+    from perfrl.lsp.config import DEFAULTS, WIRE_NAMES, parse_settings, to_wire
 
     manifest = json.loads((CLIENT_DIR / "package.json").read_text())
     properties = manifest["contributes"]["configuration"]["properties"]

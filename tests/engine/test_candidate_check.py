@@ -11,15 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.engine.candidate_check import (
+from perfrl.engine.candidate_check import (
     candidate_diff,
     check_candidate,
     dedent_code,
     normalize_candidate,
     splice,
 )
-from server.engine.locate import locate_function
-from server.engine.types import FunctionTarget
+from perfrl.engine.locate import locate_function
+from perfrl.engine.types import FunctionTarget
 
 MODULE = textwrap.dedent('''\
     from __future__ import annotations

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from server.engine.baseline import RUNTIME_DIR, run_baseline
-from server.engine.settings import EngineSettings
-from server.engine.types import BaselineFailed, NoTestsCallFunction
+from perfrl.engine.baseline import RUNTIME_DIR, run_baseline
+from perfrl.engine.settings import EngineSettings
+from perfrl.engine.types import BaselineFailed, NoTestsCallFunction
 
 PROJECT_FILES = {
     "pyproject.toml": '[project]\nname = "h3calc"\nversion = "0"\n',
@@ -430,13 +430,13 @@ def test_runtime_scripts_keep_to_python_3_9_syntax():
 
 
 def _sandbox_for(project_root: Path, settings: EngineSettings):
-    from server.engine.sandbox import Sandbox
+    from perfrl.engine.sandbox import Sandbox
 
     return Sandbox(project_root, sys.executable, settings)
 
 
 def _target(project_root: Path, spec: str):
-    from server.engine.locate import locate_function
+    from perfrl.engine.locate import locate_function
 
     return locate_function(spec, project_root)
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from server.engine import interpreter as interp_mod
-from server.engine.interpreter import interpreter_info, resolve_interpreter
-from server.engine.sandbox import Sandbox
-from server.engine.sandbox_bwrap import bwrap_status
-from server.engine.settings import EngineSettings
-from server.engine.types import PerfRLError
+from perfrl.engine import interpreter as interp_mod
+from perfrl.engine.interpreter import interpreter_info, resolve_interpreter
+from perfrl.engine.sandbox import Sandbox
+from perfrl.engine.sandbox_bwrap import bwrap_status
+from perfrl.engine.settings import EngineSettings
+from perfrl.engine.types import PerfRLError
 
 
 def make_venv(path: Path, system_site_packages: bool) -> Path:

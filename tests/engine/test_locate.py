@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.engine.locate import (
+from perfrl.engine.locate import (
     ensure_supported,
     find_import_root,
     find_project_root,
@@ -16,7 +16,7 @@ from server.engine.locate import (
     locate_function_at,
     module_name,
 )
-from server.engine.types import TargetNotFound, UnsupportedTarget
+from perfrl.engine.types import TargetNotFound, UnsupportedTarget
 
 SHOP = textwrap.dedent('''\
     """A module with every kind of function."""

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from server.engine import sandbox_bwrap
-from server.engine.sandbox import MAX_OUTPUT_BYTES, Sandbox
-from server.engine.sandbox_bwrap import bwrap_status
-from server.engine.sandbox_limits import cgroup_support, count_user_tasks, rlimits_for
-from server.engine.settings import EngineSettings
-from server.engine.types import CancelToken, PerfRLError
+from perfrl.engine import sandbox_bwrap
+from perfrl.engine.sandbox import MAX_OUTPUT_BYTES, Sandbox
+from perfrl.engine.sandbox_bwrap import bwrap_status
+from perfrl.engine.sandbox_limits import cgroup_support, count_user_tasks, rlimits_for
+from perfrl.engine.settings import EngineSettings
+from perfrl.engine.types import CancelToken, PerfRLError
 
 HAVE_BWRAP = bwrap_status().usable
 needs_bwrap = pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap not usable here")
@@ -527,8 +527,8 @@ def test_sandboxed_command_dies_with_the_server(project: Path, use_bwrap: bool) 
         f"""
         import sys
         from pathlib import Path
-        from server.engine.sandbox import Sandbox
-        from server.engine.settings import EngineSettings
+        from perfrl.engine.sandbox import Sandbox
+        from perfrl.engine.settings import EngineSettings
         sandbox = Sandbox(Path({str(project)!r}), sys.executable,
                           EngineSettings(use_bwrap={use_bwrap!r}))
         with sandbox.workspace() as ws:
@@ -658,7 +658,7 @@ def test_older_bubblewrap_without_size_and_status_fd_still_isolates(
 
 
 def test_workspaces_of_dead_servers_are_removed(tmp_path: Path) -> None:
-    from server.engine.sandbox_copy import remove_stale_workspaces, workspace_prefix
+    from perfrl.engine.sandbox_copy import remove_stale_workspaces, workspace_prefix
 
     dead = subprocess.Popen([PYTHON, "-c", "pass"])
     dead.wait()

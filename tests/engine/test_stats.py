@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from server.engine.stats import MIN_ROUNDS, _quantile, bootstrap_ratio_ci
+from perfrl.engine.stats import MIN_ROUNDS, _quantile, bootstrap_ratio_ci
 
 
 def _rounds(speedup: float, n: int, noise: float, seed: int) -> tuple[list[float], list[float]]:
@@ -101,7 +101,7 @@ def _paired_rounds(pairs):
 def test_benchmark_stops_early_only_when_every_round_is_decisive():
     from argparse import Namespace
 
-    from server.engine.runtime.perfrl_replay import _decided
+    from perfrl.engine.runtime.perfrl_replay import _decided
 
     options = Namespace(decisive_ratio=1.65, min_rounds=3)
     assert _decided(_paired_rounds([(100, 10), (90, 10), (120, 11)]), options)

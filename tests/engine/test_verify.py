@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-import server.engine.verify as verify_module
-from server.engine.baseline import run_baseline
-from server.engine.runtime.perfrl_replay import Comparator, _safe_diff
-from server.engine.settings import EngineSettings
-from server.engine.types import Cancelled, CancelToken, Candidate, Verdict
-from server.engine.verify import verify_candidate
+import perfrl.engine.verify as verify_module
+from perfrl.engine.baseline import run_baseline
+from perfrl.engine.runtime.perfrl_replay import Comparator, _safe_diff
+from perfrl.engine.settings import EngineSettings
+from perfrl.engine.types import Cancelled, CancelToken, Candidate, Verdict
+from perfrl.engine.verify import verify_candidate
 from tests.conftest import tree_digest
 
 PROJECT = {
@@ -150,7 +150,7 @@ class Shop:
     """The project, its sandbox and one baseline per target, shared by the module's tests."""
 
     def __init__(self, root: Path, cache: Path) -> None:
-        from server.engine.sandbox import Sandbox
+        from perfrl.engine.sandbox import Sandbox
 
         self.root = root
         self.settings = EngineSettings(
@@ -161,7 +161,7 @@ class Shop:
 
     def target_and_baseline(self, qualname: str):
         if qualname not in self._baselines:
-            from server.engine.locate import locate_function
+            from perfrl.engine.locate import locate_function
 
             target = locate_function(f"h3shop/inventory.py::{qualname}", self.root)
             self._baselines[qualname] = (target, run_baseline(target, self.sandbox, self.settings))
@@ -611,8 +611,8 @@ def test_structures_too_deep_to_walk_fall_back_to_equality():
 def test_many_long_test_ids_do_not_overflow_the_command_line(tmp_path):
     """3,000 parametrized tests with 800-character IDs (2.4 MB of IDs, over Linux's argument
     limit) call the function; a test of the same file that does not call it is not run."""
-    from server.engine.locate import locate_function
-    from server.engine.sandbox import Sandbox
+    from perfrl.engine.locate import locate_function
+    from perfrl.engine.sandbox import Sandbox
 
     root = _write(tmp_path / "wide", {
         "pyproject.toml": '[project]\nname = "wide"\nversion = "0"\n',

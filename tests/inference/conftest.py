@@ -5,7 +5,7 @@ CodeT5's special ids, a T5 from a config, trained a few hundred steps on a repet
 mapping (loop -> list comprehension) so that it emits real tokens and an end of sequence (a
 fresh T5 emits only pad), then exported in both decoder formats of the contract: optimum's
 ``text2text-generation-with-past`` task, and the step graphs of
-``model_export.step_decoder`` (the one piece of ``model_export`` used: it is what writes that
+``perfrl_train.step_decoder`` (the one piece of ``model_export`` used: it is what writes that
 format), each described by ``perfrl_model.json``.
 
 Building takes tens of seconds, so the result is cached in the system temp dir under a key
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from server.model_contract import (
+from perfrl.model_contract import (
     DECODER_FORMAT_OPTIMUM,
     DECODER_FORMAT_STEP,
     ModelSpec,
@@ -204,7 +204,7 @@ def _export(torch_dir: Path, onnx_dir: Path, tokenizer_file: Path) -> None:
 def _export_steps(torch_dir: Path, onnx_dir: Path, step_dir: Path) -> None:
     from transformers import T5ForConditionalGeneration
 
-    from model_export.step_decoder import write_step_decoder
+    from perfrl_train.step_decoder import write_step_decoder
 
     step_dir.mkdir()
     write_step_decoder(T5ForConditionalGeneration.from_pretrained(torch_dir).eval(), step_dir)
@@ -216,7 +216,7 @@ def _export_steps(torch_dir: Path, onnx_dir: Path, step_dir: Path) -> None:
 def _quantize(fp32_dir: Path, int8_dir: Path, torch_dir: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from server.model_contract import load_model_spec
+    from perfrl.model_contract import load_model_spec
 
     spec = load_model_spec(fp32_dir)
     int8_dir.mkdir()
@@ -239,7 +239,7 @@ def _cache_key() -> str:
 
     h = hashlib.sha256(Path(__file__).read_bytes())
     # The step graphs are written by model_export: a change there is a new model too.
-    h.update((Path(__file__).resolve().parents[2] / "model_export" / "step_decoder.py").read_bytes())
+    h.update((Path(__file__).resolve().parents[2] / "model_export" / "perfrl_train" / "step_decoder.py").read_bytes())
     for mod in (torch, transformers, optimum, onnxruntime, tokenizers):
         h.update(f"{mod.__name__}={getattr(mod, '__version__', '?')};".encode())
     h.update(sys.version.encode())

@@ -1,6 +1,6 @@
 """The numpy decoding strategies, on exact distributions and on a lookup-table language model.
 
-The table model is a real :class:`~server.inference.decoding.Stepper` (logits depend on the
+The table model is a real :class:`~perfrl.inference.decoding.Stepper` (logits depend on the
 last token only), small enough that every expected value can be worked out by hand.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.inference.decoding import (
+from perfrl.inference.decoding import (
     SamplingParams,
     beam_search,
     filtered_probabilities,

@@ -1,9 +1,9 @@
-"""The model shipped in server/models/default loads and generates with the server's runtime."""
+"""The model shipped in server/perfrl/models/default loads and generates with the server's runtime."""
 
 from __future__ import annotations
 
-from server.inference.onnx_seq2seq import OnnxSeq2SeqModel
-from server.model_contract import default_model_dir, load_model_spec
+from perfrl.inference.onnx_seq2seq import OnnxSeq2SeqModel
+from perfrl.model_contract import default_model_dir, load_model_spec
 
 MAX_SHIPPED_MB = 50
 FUNCTION = (

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from server.inference.background import ModelHandle, ModelNotReady
-from server.inference.onnx_seq2seq import ModelLoadError, OnnxSeq2SeqModel
-from server.model_contract import (
+from perfrl.inference.background import ModelHandle, ModelNotReady
+from perfrl.inference.onnx_seq2seq import ModelLoadError, OnnxSeq2SeqModel
+from perfrl.model_contract import (
     DECODER_FORMAT_OPTIMUM,
     DECODER_FORMAT_STEP,
     ModelSpec,

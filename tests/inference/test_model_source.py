@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from server.engine.locate import locate_function
-from server.engine.types import FunctionTarget
-from server.inference.background import ModelHandle
-from server.inference.onnx_seq2seq import GeneratedSequence
-from server.sources.base import CandidateSourceError
-from server.sources.model import ModelCandidateSource, clean_model_output, select_usable
+from perfrl.engine.locate import locate_function
+from perfrl.engine.types import FunctionTarget
+from perfrl.inference.background import ModelHandle
+from perfrl.inference.onnx_seq2seq import GeneratedSequence
+from perfrl.sources.base import CandidateSourceError
+from perfrl.sources.model import ModelCandidateSource, clean_model_output, select_usable
 
 from .conftest import TinyModel
 

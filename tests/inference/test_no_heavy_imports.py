@@ -9,8 +9,8 @@ import sys
 def test_inference_and_model_source_import_without_torch_or_transformers():
     code = (
         "import sys\n"
-        "import server.inference, server.inference.onnx_seq2seq, server.inference.background\n"
-        "import server.inference.decoding, server.sources.model\n"
+        "import perfrl.inference, perfrl.inference.onnx_seq2seq, perfrl.inference.background\n"
+        "import perfrl.inference.decoding, perfrl.sources.model\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers',"
         " 'optimum'))\n"
         "print(','.join(heavy))\n"

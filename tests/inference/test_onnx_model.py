@@ -10,8 +10,8 @@ import threading
 import numpy as np
 import pytest
 
-from server.inference.onnx_seq2seq import OnnxSeq2SeqModel
-from server.model_contract import DECODER_FORMATS
+from perfrl.inference.onnx_seq2seq import OnnxSeq2SeqModel
+from perfrl.model_contract import DECODER_FORMATS
 
 from .conftest import MAX_SOURCE_LENGTH, TinyModel
 

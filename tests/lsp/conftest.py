@@ -1,4 +1,4 @@
-"""pytest-lsp fixtures: the real server (``python -m server``) in a subprocess, driven by a
+"""pytest-lsp fixtures: the real server (``python -P -m perfrl.lsp``) in a subprocess, driven by a
 client announcing the capabilities of a real editor (VS Code or Neovim, as recorded by
 pytest-lsp)."""
 
@@ -42,7 +42,7 @@ def client_name(request) -> str:
 @pytest_asyncio.fixture
 async def start_session(tmp_path: Path, example_project: Path):
     """``await start_session(client_name, init_options=..., configuration=...)`` starts the
-    server (``python -m server``) and initializes it; every session is shut down after the
+    server (``python -P -m perfrl.lsp``) and initializes it; every session is shut down after the
     test."""
     sessions: list[Session] = []
 
@@ -72,7 +72,7 @@ async def start_session(tmp_path: Path, example_project: Path):
 
         if configuration is not None:
             client.set_configuration(configuration, section="perfrl")
-        await client.start_io(sys.executable, "-m", "server",
+        await client.start_io(sys.executable, "-P", "-m", "perfrl.lsp",
                               env=server_env(tmp_path / f"cache{len(sessions)}"))
         sessions.append(session)
         await client.initialize_session(types.InitializeParams(

@@ -194,7 +194,7 @@ def edit_of(action_or_edit: Any) -> tuple[str, int | None, list[types.TextEdit]]
 
 def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
     """Apply LSP text edits (UTF-16 positions, LSP line breaks) to ``text``."""
-    from server.engine.locate import split_lines
+    from perfrl.engine.locate import split_lines
 
     lines = split_lines(text)
     starts, offset = [], 0

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pygls.exceptions import JsonRpcException
 
-from server.lsp.features.commands import COMMANDS
+from perfrl.lsp.features.commands import COMMANDS
 
 # A hung server or editor must fail the test, not the whole run.
 pytestmark = pytest.mark.timeout(600)

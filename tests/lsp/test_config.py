@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server.lsp.config import DEFAULTS, LspSettings, parse_settings, settings_section, to_wire
+from perfrl.lsp.config import DEFAULTS, LspSettings, parse_settings, settings_section, to_wire
 
 
 def test_defaults_match_the_protocol_document():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from lsp_helpers import apply_text_edits, edit_of
 
-from server.engine.candidate_check import splice
-from server.engine.locate import locate_function_at
-from server.lsp.documents import functions_of
-from server.lsp.edits import rewrite_edit
+from perfrl.engine.candidate_check import splice
+from perfrl.engine.locate import locate_function_at
+from perfrl.lsp.documents import functions_of
+from perfrl.lsp.edits import rewrite_edit
 
 CANDIDATE = "def total(values):\n    return sum(values)\n"
 

@@ -1,4 +1,4 @@
-"""Entry points: ``perfrl-lsp`` and ``python -m server`` (stdio is what every other test in
+"""Entry points: ``perfrl-lsp`` and ``python -P -m perfrl.lsp`` (stdio is what every other test in
 this folder uses), ``--version``, TCP mode, and a bad port."""
 
 from __future__ import annotations
@@ -13,21 +13,21 @@ import pytest
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from server import __version__
+from perfrl import __version__
 
 # A hung server or editor must fail the test, not the whole run.
 pytestmark = pytest.mark.timeout(600)
 
 
 def test_version_from_both_entry_points():
-    for command in ([sys.executable, "-m", "server", "--version"],
+    for command in ([sys.executable, "-P", "-m", "perfrl.lsp", "--version"],
                     [shutil.which("perfrl-lsp") or "perfrl-lsp", "--version"]):
         out = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
         assert out.stdout.strip() == f"perfrl-lsp {__version__}"
 
 
 def test_bad_port_is_refused():
-    out = subprocess.run([sys.executable, "-m", "server", "--tcp", "--port", "70000"],
+    out = subprocess.run([sys.executable, "-P", "-m", "perfrl.lsp", "--tcp", "--port", "70000"],
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 2 and "--port must be between 1 and 65535" in out.stderr
 
@@ -42,7 +42,7 @@ async def test_tcp_mode_serves_initialize(tmp_path):
     port = _free_port()
     log_file = tmp_path / "server.log"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server", "--tcp", "--host", "127.0.0.1", "--port", str(port),
+        sys.executable, "-P", "-m", "perfrl.lsp", "--tcp", "--host", "127.0.0.1", "--port", str(port),
         "--log-file", str(log_file), "--cache-dir", str(tmp_path / "cache"))
     client = LanguageClient("tcp-test", "1")
     try:

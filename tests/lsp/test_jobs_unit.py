@@ -7,9 +7,9 @@ import asyncio
 import threading
 from pathlib import Path
 
-from server.engine.locate import locate_function_at
-from server.engine.types import Cancelled, OptimizationReport, PerfRLError, ProgressEvent
-from server.lsp.jobs import JobManager, JobState
+from perfrl.engine.locate import locate_function_at
+from perfrl.engine.types import Cancelled, OptimizationReport, PerfRLError, ProgressEvent
+from perfrl.lsp.jobs import JobManager, JobState
 
 SOURCE = "def f(x):\n    return x\n\n\ndef g(x):\n    return x\n"
 

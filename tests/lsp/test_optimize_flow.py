@@ -13,8 +13,8 @@ import pytest
 from lsp_helpers import FAST_MISSING_SKUS, apply_text_edits, edit_of
 from lsprotocol import types
 
-from server.engine.candidate_check import splice
-from server.engine.locate import locate_function
+from perfrl.engine.candidate_check import splice
+from perfrl.engine.locate import locate_function
 
 # A hung server or editor must fail the test, not the whole run.
 pytestmark = pytest.mark.timeout(600)

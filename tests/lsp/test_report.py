@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from server.engine.locate import locate_function_at
-from server.engine.types import (
+from perfrl.engine.locate import locate_function_at
+from perfrl.engine.types import (
     BaselineSummary,
     Candidate,
     CandidateResult,
@@ -11,10 +11,10 @@ from server.engine.types import (
     SpeedupEstimate,
     Verdict,
 )
-from server.engine.types import TestCounts as Counts  # not collected as a test class
-from server.lsp.features.report import render_markdown, report_uri, write_report
-from server.lsp.jobs import JobState
-from server.lsp.results import Freshness, FunctionResult, speedup_text, summarize_verdicts
+from perfrl.engine.types import TestCounts as Counts  # not collected as a test class
+from perfrl.lsp.features.report import render_markdown, report_uri, write_report
+from perfrl.lsp.jobs import JobState
+from perfrl.lsp.results import Freshness, FunctionResult, speedup_text, summarize_verdicts
 
 TEXT = "def f(xs):\n    out = []\n    for x in xs:\n        out.append(x)\n    return out\n"
 

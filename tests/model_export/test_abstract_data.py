@@ -1,13 +1,13 @@
-"""model_export.data.abstract: training pairs in placeholder names, as abstraction models read."""
+"""perfrl_train.data.abstract: training pairs in placeholder names, as abstraction models read."""
 
 from __future__ import annotations
 
 import re
 
-from model_export.data import generate_pairs
-from model_export.data.abstract import main
-from model_export.data.pairs import read_jsonl, write_jsonl
-from server.sources.abstraction import Abstraction, concretize
+from perfrl.sources.abstraction import Abstraction, concretize
+from perfrl_train.data import generate_pairs
+from perfrl_train.data.abstract import main
+from perfrl_train.data.pairs import read_jsonl, write_jsonl
 
 
 def test_pairs_are_abstracted_by_one_table_deduplicated_and_weighted(tmp_path):
@@ -33,7 +33,7 @@ def test_a_missing_file_is_refused(tmp_path, capsys):
 
 
 def test_concrete_view_runs_the_original_and_maps_outputs_back():
-    from model_export.data.abstract import abstract_pair, concrete_view
+    from perfrl_train.data.abstract import abstract_pair, concrete_view
 
     original = generate_pairs(2, seed=4, idioms=["manual_sum"])[0]
     abstracted = abstract_pair(original)

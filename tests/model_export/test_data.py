@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from model_export.data import (
+from perfrl_train.data import (
     ALL_IDIOMS,
     CodePair,
     ProjectError,
@@ -26,12 +26,12 @@ from model_export.data import (
     verify_pairs,
     write_jsonl,
 )
-from model_export.data.executor import CallJob, run_calls
-from model_export.data.idioms import CATALOGUES
-from model_export.data.inputs import all_inputs, expand_call
-from model_export.data.pairs import PairFormatError
-from model_export.data.splits import assert_disjoint_groups, assert_no_pie_in_training
-from model_export.data.verify import time_pair
+from perfrl_train.data.executor import CallJob, run_calls
+from perfrl_train.data.idioms import CATALOGUES
+from perfrl_train.data.inputs import all_inputs, expand_call
+from perfrl_train.data.pairs import PairFormatError
+from perfrl_train.data.splits import assert_disjoint_groups, assert_no_pie_in_training
+from perfrl_train.data.verify import time_pair
 
 
 def _single_def(src: str) -> ast.FunctionDef:
@@ -210,7 +210,7 @@ def test_build_cli_writes_splits_and_stats(tmp_path):
         [
             sys.executable,
             "-m",
-            "model_export.data.build",
+            "perfrl_train.data.build",
             "--out",
             str(out),
             "--n-synthetic",
@@ -240,7 +240,7 @@ def test_build_cli_rejects_bad_arguments(tmp_path):
         [
             sys.executable,
             "-m",
-            "model_export.data.build",
+            "perfrl_train.data.build",
             "--out",
             str(tmp_path),
             "--n-synthetic",

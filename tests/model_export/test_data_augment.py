@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from model_export.data import CodePair, generate_pairs, verify_pairs
-from model_export.data.augment import NamePool, harvest_pool, renamed_copy, renamed_variants
-from model_export.data.build import BuildConfig, build_dataset
-from model_export.data.pairs import read_jsonl
+from perfrl_train.data import CodePair, generate_pairs, verify_pairs
+from perfrl_train.data.augment import NamePool, harvest_pool, renamed_copy, renamed_variants
+from perfrl_train.data.build import BuildConfig, build_dataset
+from perfrl_train.data.pairs import read_jsonl
 
 POOL = NamePool(
     identifiers=tuple(f"name_{i}" for i in range(200)),

@@ -7,13 +7,13 @@ import textwrap
 
 import pytest
 
-from model_export.data.deoptimize import (
+from perfrl_train.data.deoptimize import (
     TRANSFORMS,
     build_deoptimized_pairs,
     deoptimize,
     extract_candidates,
 )
-from model_export.data.executor import CallJob, run_calls, same_behaviour
+from perfrl_train.data.executor import CallJob, run_calls, same_behaviour
 
 # (transform, real-looking function, inputs); each function uses the construct in a
 # statement where the transform may apply.

@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 
-from model_export.data.pie import (
+from perfrl_train.data.pie import (
     DEFAULT_PIE_DIR,
     PieFormatError,
     load_pie_pairs,

@@ -10,22 +10,22 @@ from tests.conftest import require_module
 
 require_module("optimum.exporters.onnx")
 
-from model_export.checkpoint import load_checkpoint
-from model_export.export import (
-    ExportConfig,
-    ExportError,
-    ParityError,
-    check_parity,
-    export_model,
-)
-from model_export.testing import tiny_checkpoint
-from server.model_contract import (
+from perfrl.model_contract import (
     DECODER_FORMAT_OPTIMUM,
     DECODER_FORMAT_STEP,
     DECODER_FORMATS,
     SPEC_FILE,
     load_model_spec,
 )
+from perfrl_train.checkpoint import load_checkpoint
+from perfrl_train.export import (
+    ExportConfig,
+    ExportError,
+    ParityError,
+    check_parity,
+    export_model,
+)
+from perfrl_train.testing import tiny_checkpoint
 
 FILES = {
     DECODER_FORMAT_STEP: {"encoder_model.onnx", "decoder_cross_kv.onnx", "decoder_step.onnx"},

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from model_export.cli import build_parser, main
-from model_export.evaluate import EvalConfig, evaluate_pie, evaluate_synthetic, render_markdown
+from perfrl_train.cli import build_parser, main
+from perfrl_train.evaluate import EvalConfig, evaluate_pie, evaluate_synthetic, render_markdown
 
 PIE_DIR = Path("/work/shared/data/pie-python")
 
@@ -34,7 +34,7 @@ def test_user_errors_exit_2_with_a_message(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_synthetic_eval_counts_engine_verdicts(tmp_path):
-    from model_export.data import generate_pairs
+    from perfrl_train.data import generate_pairs
 
     pair = next(p for p in generate_pairs(12, 0) if p.idiom == "dict_keys_list_membership")
     # A "model" that returns the reference rewrite greedily, then broken code.
@@ -51,7 +51,7 @@ def test_synthetic_eval_counts_engine_verdicts(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not (PIE_DIR / "test.jsonl").is_file(), reason="PIE data not present")
 def test_pie_eval_runs_programs_in_the_sandbox(tmp_path):
-    from model_export.data.pie import load_pie_pairs
+    from perfrl_train.data.pie import load_pie_pairs
 
     pair = next(p for p in load_pie_pairs(PIE_DIR, limit=40) if p.usable)
     fast = pair.program("fast")
@@ -83,10 +83,10 @@ def test_a_function_the_model_cannot_read_gets_empty_candidates_not_an_error():
     # The shipped model reads abstracted code; a variable already named like a placeholder
     # makes the abstraction ambiguous. The server's model source refuses such a function
     # with a reason; the evaluation scores it as no usable candidate and goes on.
-    from model_export.evaluate import load_generator
-    from server.model_contract import default_model_dir
+    from perfrl.model_contract import default_model_dir
+    from perfrl_train.evaluate import load_generator
 
     generate, kind = load_generator(default_model_dir(), EvalConfig(max_new_tokens=8))
-    assert kind == "onnx (server.inference)"
+    assert kind == "onnx (perfrl.inference)"
     assert generate("def f(v1):\n    return v1 + 1\n", 3) == ["", "", ""]
     assert len(generate("def f(xs):\n    return sum(xs)\n", 2)) == 2

@@ -10,8 +10,8 @@ from tests.conftest import require_module
 
 require_module("transformers")
 
-from model_export.modeling import MODEL_SIZES, build_model_and_tokenizer, t5_config_for
-from model_export.tokenizer import (
+from perfrl_train.modeling import MODEL_SIZES, build_model_and_tokenizer, t5_config_for
+from perfrl_train.tokenizer import (
     SPECIAL_TOKENS,
     TokenizerError,
     TokenizerRecipe,
@@ -89,7 +89,7 @@ def test_base_directory_round_trip(cache, tmp_path):
 
 
 def test_exactly_one_source_of_weights():
-    from model_export.modeling import ModelBuildError
+    from perfrl_train.modeling import ModelBuildError
 
     with pytest.raises(ModelBuildError, match="exactly one"):
         build_model_and_tokenizer()

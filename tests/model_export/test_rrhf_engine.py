@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from model_export.data import generate_pairs
-from model_export.reward import EngineReward, RewardBudgetExhausted
+from perfrl_train.data import generate_pairs
+from perfrl_train.reward import EngineReward, RewardBudgetExhausted
 
 
 @pytest.mark.slow
@@ -31,8 +31,8 @@ def test_engine_reward_ranks_fast_above_broken_and_caches(tmp_path):
 def test_train_rrhf_runs_steps_and_writes_a_chained_checkpoint(tmp_path):
     import json
 
-    from model_export.rrhf import RRHFConfig, train_rrhf
-    from model_export.testing import tiny_checkpoint, tiny_pairs_dir
+    from perfrl_train.rrhf import RRHFConfig, train_rrhf
+    from perfrl_train.testing import tiny_checkpoint, tiny_pairs_dir
 
     ckpt = tiny_checkpoint(tmp_path)
     result = train_rrhf(RRHFConfig(checkpoint=ckpt, data=tiny_pairs_dir(tmp_path / "tiny-data"),
@@ -51,8 +51,8 @@ def test_train_rrhf_runs_steps_and_writes_a_chained_checkpoint(tmp_path):
 
 @pytest.mark.slow
 def test_reward_of_an_abstracted_pair_runs_its_original_code(tmp_path):
-    from model_export.data.abstract import abstract_pair, concrete_view
-    from server.sources.abstraction import model_output
+    from perfrl.sources.abstraction import model_output
+    from perfrl_train.data.abstract import abstract_pair, concrete_view
 
     original = next(p for p in generate_pairs(12, 0) if p.idiom == "dict_keys_list_membership")
     abstracted = abstract_pair(original)

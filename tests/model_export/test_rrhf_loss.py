@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-from model_export.reward import RewardScale, reward_from_result
-from server.engine.types import Candidate, CandidateResult, SpeedupEstimate, Verdict
+from perfrl.engine.types import Candidate, CandidateResult, SpeedupEstimate, Verdict
+from perfrl_train.reward import RewardScale, reward_from_result
 
 torch = pytest.importorskip("torch")
 
-from model_export.rrhf import best_index, rrhf_loss, sequence_scores
+from perfrl_train.rrhf import best_index, rrhf_loss, sequence_scores
 
 GOOD = "def f(xs):\n    return sum(xs)\n"
 

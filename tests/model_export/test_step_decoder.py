@@ -15,9 +15,9 @@ from tests.conftest import require_module
 require_module("transformers")
 require_module("onnx")
 
-from model_export.step_decoder import StepDecoderUnsupported, write_step_decoder
-from server.inference.step_graphs import StepGraphDecoder
-from server.model_contract import DECODER_FORMAT_STEP, ModelSpec
+from perfrl.inference.step_graphs import StepGraphDecoder
+from perfrl.model_contract import DECODER_FORMAT_STEP, ModelSpec
+from perfrl_train.step_decoder import StepDecoderUnsupported, write_step_decoder
 
 STEPS = 40
 

@@ -9,17 +9,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from model_export.checkpoint import load_checkpoint, save_checkpoint
-from model_export.examples import (
+from perfrl_train.checkpoint import load_checkpoint, save_checkpoint
+from perfrl_train.examples import (
     ExampleFormatError,
     encode_source,
     encode_target,
     read_examples,
 )
-from model_export.modeling import build_model_and_tokenizer
-from model_export.sft import SFTConfig, make_batch, token_loss, train_sft
-from model_export.testing import TINY_STDLIB_FILES, tiny_checkpoint, tiny_pairs_dir
-from model_export.train_common import add_config_arguments, config_from_args
+from perfrl_train.modeling import build_model_and_tokenizer
+from perfrl_train.sft import SFTConfig, make_batch, token_loss, train_sft
+from perfrl_train.testing import TINY_STDLIB_FILES, tiny_checkpoint, tiny_pairs_dir
+from perfrl_train.train_common import add_config_arguments, config_from_args
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Identifier abstraction (server/sources/abstraction.py) and the spec field that asks for it."""
+"""Identifier abstraction (server/perfrl/sources/abstraction.py) and the spec field that asks for it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from server.model_contract import ModelContractError, ModelSpec
-from server.sources.abstraction import abstract, concretize, model_input, model_output
+from perfrl.model_contract import ModelContractError, ModelSpec
+from perfrl.sources.abstraction import abstract, concretize, model_input, model_output
 
 ROOT = Path(__file__).resolve().parents[2]
 

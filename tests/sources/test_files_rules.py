@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from server.engine.candidate_check import check_candidate, splice
-from server.engine.locate import locate_function
-from server.engine.types import FunctionTarget
-from server.sources.base import CandidateSource, CandidateSourceError
-from server.sources.files import FileCandidateSource
-from server.sources.rules import RuleCandidateSource, _project_target_version
+from perfrl.engine.candidate_check import check_candidate, splice
+from perfrl.engine.locate import locate_function
+from perfrl.engine.types import FunctionTarget
+from perfrl.sources.base import CandidateSource, CandidateSourceError
+from perfrl.sources.files import FileCandidateSource
+from perfrl.sources.rules import RuleCandidateSource, _project_target_version
 
 MODULE = textwrap.dedent('''\
     from typing import List

@@ -74,7 +74,7 @@ export function resolveProjectInterpreter(
 
 /**
  * The executable in the Python extension's `execCommand` (for example `["/venv/bin/python"]`),
- * or undefined when it is a wrapper command (`conda run ...`) that cannot start `-m server`.
+ * or undefined when it is a wrapper command (`conda run ...`) that cannot start `-P -m perfrl.lsp`.
  */
 export function interpreterFromExecCommand(execCommand: readonly string[] | undefined): string | undefined {
   if (execCommand === undefined || execCommand.length !== 1 || execCommand[0].trim() === "") {

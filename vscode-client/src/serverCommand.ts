@@ -10,7 +10,7 @@ export const MIN_PYTHON: readonly [number, number] = [3, 11];
 /** Marker that starts the probe's JSON line, so stray output (sitecustomize, warnings) is ignored. */
 const PROBE_MARKER = "PERFRL_PROBE ";
 
-/** Process to start for the server: `<interpreter> -m server`, speaking LSP over stdio. */
+/** Process to start for the server: `<interpreter> -P -m perfrl.lsp`, speaking LSP over stdio. */
 export interface ServerLaunch {
   command: string;
   args: string[];
@@ -18,7 +18,7 @@ export interface ServerLaunch {
 
 /** The server process: the module entry point keeps working in a virtualenv without scripts on PATH. */
 export function buildServerLaunch(interpreter: string): ServerLaunch {
-  return { command: interpreter, args: ["-m", "server"] };
+  return { command: interpreter, args: ["-P", "-m", "perfrl.lsp"] };
 }
 
 /**
@@ -27,11 +27,14 @@ export function buildServerLaunch(interpreter: string): ServerLaunch {
  * The imports are skipped on an old Python, whose error would only hide the real problem.
  */
 export const PROBE_SCRIPT = [
-  "import json, sys",
+  "import json, os, sys",
+  // Like `-P` for the server: the working folder (the user's workspace) is not searched, so a
+  // workspace's own `perfrl/` package can neither pass nor fail the probe.
+  'sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]',
   'info = {"version": list(sys.version_info[:3]), "executable": sys.executable, "error": None}',
   `if sys.version_info >= (${MIN_PYTHON[0]}, ${MIN_PYTHON[1]}):`,
   "    try:",
-  "        import pygls, server.lsp",
+  "        import pygls, perfrl.lsp",
   "    except Exception as exc:",
   '        info["error"] = f"{type(exc).__name__}: {exc}"',
   `print(${JSON.stringify(PROBE_MARKER)} + json.dumps(info), flush=True)`,

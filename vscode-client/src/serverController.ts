@@ -127,7 +127,7 @@ export class ServerController implements vscode.Disposable {
     const serverOptions: ServerOptions = {
       command: launch.command,
       args: launch.args,
-      // No `transport`: TransportKind.stdio would append `--stdio`, which `-m server` does not
+      // No `transport`: TransportKind.stdio would append `--stdio`, which `-P -m perfrl.lsp` does not
       // take; without it the client still talks LSP over the process's stdin/stdout.
       options: { cwd: folder?.uri.fsPath, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
     };

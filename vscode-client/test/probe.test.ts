@@ -33,38 +33,53 @@ describe("runProbe", () => {
 
   it("accepts a Python where the server and pygls import", async () => {
     const site = join(dir, "ok");
-    mkdirSync(join(site, "server", "lsp"), { recursive: true });
+    mkdirSync(join(site, "perfrl", "lsp"), { recursive: true });
     mkdirSync(join(site, "pygls"), { recursive: true });
-    writeFileSync(join(site, "server", "__init__.py"), "");
-    writeFileSync(join(site, "server", "lsp", "__init__.py"), "");
+    writeFileSync(join(site, "perfrl", "__init__.py"), "");
+    writeFileSync(join(site, "perfrl", "lsp", "__init__.py"), "");
     writeFileSync(join(site, "pygls", "__init__.py"), "");
-    const output = await runProbe(isolatedPython, { cwd: site, env: isolatedEnv() });
+    const output = await runProbe(isolatedPython, { cwd: dir, env: { ...isolatedEnv(), PYTHONPATH: site } });
     const verdict = interpretProbe(output, isolatedPython);
     assert.equal(verdict.ok, true, JSON.stringify({ output, verdict }));
   });
 
   it("reports the import error when the server package is incomplete", async () => {
     const site = join(dir, "partial");
-    mkdirSync(join(site, "server"), { recursive: true });
+    mkdirSync(join(site, "perfrl"), { recursive: true });
     mkdirSync(join(site, "pygls"), { recursive: true });
-    writeFileSync(join(site, "server", "__init__.py"), "");
+    writeFileSync(join(site, "perfrl", "__init__.py"), "");
     writeFileSync(join(site, "pygls", "__init__.py"), "");
-    const output = await runProbe(isolatedPython, { cwd: site, env: isolatedEnv() });
+    const output = await runProbe(isolatedPython, { cwd: dir, env: { ...isolatedEnv(), PYTHONPATH: site } });
     const verdict = interpretProbe(output, isolatedPython);
     assert.ok(!verdict.ok);
     assert.equal(verdict.problem, "not_installed");
-    assert.match(verdict.message, /No module named 'server\.lsp'/);
+    assert.match(verdict.message, /No module named 'perfrl\.lsp'/);
   });
 
   it("reports the import error when pygls is missing", async () => {
     const site = join(dir, "no-pygls");
-    mkdirSync(join(site, "server", "lsp"), { recursive: true });
-    writeFileSync(join(site, "server", "__init__.py"), "");
-    writeFileSync(join(site, "server", "lsp", "__init__.py"), "");
-    const output = await runProbe(isolatedPython, { cwd: site, env: isolatedEnv() });
+    mkdirSync(join(site, "perfrl", "lsp"), { recursive: true });
+    writeFileSync(join(site, "perfrl", "__init__.py"), "");
+    writeFileSync(join(site, "perfrl", "lsp", "__init__.py"), "");
+    const output = await runProbe(isolatedPython, { cwd: dir, env: { ...isolatedEnv(), PYTHONPATH: site } });
     const verdict = interpretProbe(output, isolatedPython);
     assert.ok(!verdict.ok && verdict.problem === "not_installed");
     assert.match(verdict.message, /No module named 'pygls'/);
+  });
+
+  it("does not take a workspace's own perfrl package for the server", async () => {
+    // The editor runs the probe in the user's workspace: packages there must not count.
+    const workspace = join(dir, "workspace");
+    for (const pkg of ["perfrl", "server"]) {
+      mkdirSync(join(workspace, pkg, "lsp"), { recursive: true });
+      writeFileSync(join(workspace, pkg, "__init__.py"), "");
+      writeFileSync(join(workspace, pkg, "lsp", "__init__.py"), "");
+    }
+    mkdirSync(join(workspace, "pygls"), { recursive: true });
+    writeFileSync(join(workspace, "pygls", "__init__.py"), "");
+    const output = await runProbe(isolatedPython, { cwd: workspace, env: isolatedEnv() });
+    const verdict = interpretProbe(output, isolatedPython);
+    assert.ok(!verdict.ok && verdict.problem === "not_installed", JSON.stringify(verdict));
   });
 
   it("reports a missing interpreter as not found", async () => {

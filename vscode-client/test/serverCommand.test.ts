@@ -16,7 +16,7 @@ describe("buildServerLaunch", () => {
   it("runs the server module with the given interpreter over stdio", () => {
     assert.deepEqual(buildServerLaunch("/opt/venv/bin/python"), {
       command: "/opt/venv/bin/python",
-      args: ["-m", "server"],
+      args: ["-P", "-m", "perfrl.lsp"],
     });
   });
 
@@ -31,7 +31,7 @@ describe("probe script", () => {
     assert.equal(args[0], "-c");
     assert.equal(args[1], PROBE_SCRIPT);
     assert.match(PROBE_SCRIPT, new RegExp(`sys.version_info >= \\(${MIN_PYTHON[0]}, ${MIN_PYTHON[1]}\\)`));
-    assert.match(PROBE_SCRIPT, /import pygls, server\.lsp/);
+    assert.match(PROBE_SCRIPT, /import pygls, perfrl\.lsp/);
   });
 });
 

@@ -1,0 +1,119 @@
+"""``perfrl-train``: build data, fine-tune, RRHF, export and evaluate the PerfRL model.
+
+Sub-commands (each has ``--help``, generated from its dataclass config):
+
+- ``data``   -> ``python -m perfrl_train.data.build`` (slow->fast pairs, train/valid/test.jsonl)
+- ``sft``    -> :func:`perfrl_train.sft.train_sft`
+- ``rrhf``   -> :func:`perfrl_train.rrhf.train_rrhf`
+- ``export`` -> :func:`perfrl_train.export.export_model`
+- ``eval``   -> :func:`perfrl_train.evaluate.evaluate`
+
+Exit status: 0 on success, 2 for a problem with the input (message on stderr), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .train_common import add_config_arguments, config_from_args
+
+
+def _configs() -> dict[str, tuple[object, str]]:
+    """Sub-command -> (config class, one-line help); imported lazily where torch-free."""
+    import importlib
+
+    table = {
+        "sft": ("sft", "SFTConfig", "supervised fine-tuning on slow->fast pairs"),
+        "rrhf": ("rrhf", "RRHFConfig",
+                 "RRHF: rank sampled rewrites by verified reward (the paper)"),
+        "export": ("export", "ExportConfig", "export a checkpoint to ONNX (+int8), check parity"),
+        "eval": ("evaluate", "EvalConfig", "evaluate models on held-out pairs and PIE programs"),
+    }
+    out = {}
+    for command, (module, cls_name, help_text) in table.items():
+        try:
+            mod = importlib.import_module(f"{__package__}.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{module}":
+                raise
+            continue  # that stage is not installed in this checkout
+        out[command] = (getattr(mod, cls_name), help_text)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="perfrl-train", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data = sub.add_parser("data", help="build the training data (perfrl_train.data.build)",
+                          add_help=False)
+    data.add_argument("rest", nargs=argparse.REMAINDER,
+                      help="arguments for python -m perfrl_train.data.build (try data --help)")
+    for name, (config_cls, help_text) in _configs().items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_config_arguments(p, config_cls)
+    return parser
+
+
+def _run_data(rest: list[str]) -> int:
+    from .data import build
+
+    return int(build.main(rest) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "data":
+        return _run_data(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    config_cls, _ = _configs()[args.command]
+    cfg = config_from_args(config_cls, args)
+    try:
+        if args.command == "sft":
+            from .sft import train_sft
+
+            result = train_sft(cfg)
+            print(f"checkpoint: {result.out}")
+        elif args.command == "rrhf":
+            from .rrhf import train_rrhf
+
+            result = train_rrhf(cfg)
+            print(f"checkpoint: {result.out}")
+        elif args.command == "export":
+            from .export import export_model
+
+            result = export_model(cfg)
+            print(f"model directory: {result.out}")
+            for role, path in sorted(result.files.items()):
+                print(f"  {role}: {path}")
+        elif args.command == "eval":
+            from .evaluate import evaluate
+
+            result = evaluate(cfg)
+            print(f"report: {result.json_path}\n        {result.markdown_path}")
+    except _user_errors() as exc:
+        print(f"perfrl-train {args.command}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions whose message is meant for the user (bad input), not a traceback."""
+    from perfrl.model_contract import ModelContractError
+
+    from .checkpoint import CheckpointError
+    from .examples import ExampleFormatError
+    from .export import ExportError
+    from .modeling import ModelBuildError
+    from .sft import TrainingError
+    from .tokenizer import TokenizerError
+
+    return (CheckpointError, ExampleFormatError, ExportError, ModelBuildError, TrainingError,
+            TokenizerError, ModelContractError)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,427 @@
+"""Evaluation: held-out synthetic pairs through the verification engine, and PIE programs.
+
+``perfrl-train eval --model sft=MODEL_DIR --model rrhf=MODEL_DIR2 --test-file DATA/test.jsonl
+--out REPORT_DIR [--pie-dir /work/shared/data/pie-python --pie-limit 10]``
+
+A model is an exported directory (ONNX, run by ``perfrl.inference`` as the server runs it) or a
+training checkpoint (PyTorch ``generate``). Per prompt: one greedy
+candidate and ``samples - 1`` samples.
+
+Synthetic (function level, the same engine as the editor): best@1 is the greedy candidate,
+best@k the best of all k by reward. Reported: % that compile to a function, % passing the
+tests (and equivalence), % verified faster (CI lower bound >= threshold), mean / median
+speedup of the verified-faster ones.
+
+PIE (program level): every candidate program runs on the problem's public tests inside the
+sandbox (a tiny project; stdin from the test file; wall time = min over ``pie_repeats`` runs),
+against the original program measured the same way. %correct = all trusted tests' outputs
+match; %optimized = correct and >= ``pie_min_speedup`` faster. Honest about the data: the
+2to3 artefacts are repaired (the PIE loader), suspect tests are skipped, pairs whose speed-up is
+numpy import time are counted and excluded, and the tests are small (timings are dominated by
+interpreter start-up, which is subtracted as the time of an empty program).
+
+A caller may rely on :func:`evaluate` writing ``eval.json`` and ``eval.md`` into ``out`` and
+returning their paths with the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .train_common import help_field, set_threads
+
+Generator = Callable[[str, int], list[str]]
+
+
+class EvalError(Exception):
+    """Evaluation cannot run (no model, no test data)."""
+
+
+@dataclass
+class EvalConfig:
+    model: list[str] = help_field([], "NAME=PATH (exported model dir or checkpoint); repeat "  # noqa: RUF009
+                                      "for a side-by-side table")
+    out: Path = help_field(None, "directory for eval.json and eval.md")  # noqa: RUF009
+    test_file: Path | None = help_field(None, "held-out CodePair JSONL (synthetic test split)")  # noqa: RUF009
+    limit: int = help_field(20, "synthetic pairs evaluated")
+    restore_names: bool = help_field(
+        False, "score outputs as the server serves them (function and parameter names "
+        "restored) instead of raw")
+    pie_dir: Path | None = help_field(None, "PIE directory (e.g. /work/shared/data/pie-python)")  # noqa: RUF009
+    pie_limit: int = help_field(10, "PIE problems evaluated")
+    pie_tests: int = help_field(3, "trusted public tests run per PIE program")
+    pie_repeats: int = help_field(5, "runs per test; the minimum wall time counts")
+    pie_min_speedup: float = help_field(1.10, "PIE 'optimized' = correct and this much faster")
+    samples: int = help_field(8, "candidates per prompt (greedy + samples-1): best@k")
+    temperature: float = help_field(0.8, "sampling temperature")
+    top_k: int = help_field(50, "sampling top-k")
+    max_new_tokens: int = help_field(256, "generated tokens per candidate")
+    max_engine_calls: int = help_field(400, "verification-engine calls at most (per model)")
+    bench_budget_s: float = help_field(0.6, "benchmark seconds per engine call")
+    seed: int = help_field(0, "sampling seed")
+    threads: int = help_field(1, "inference threads")
+
+
+@dataclass
+class EvalResult:
+    json_path: Path
+    markdown_path: Path
+    figures: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- generators
+
+
+def load_generator(path: Path, cfg: EvalConfig) -> tuple[Generator, str]:
+    """A function ``(slow_source, n) -> [greedy, sample, ...]`` for a model dir or checkpoint."""
+    path = Path(path)
+    if (path / "perfrl_model.json").is_file():
+        from perfrl.inference.onnx_seq2seq import OnnxSeq2SeqModel
+
+        model = OnnxSeq2SeqModel.load(path, threads=cfg.threads)
+
+        def generate(source: str, n: int) -> list[str]:
+            from perfrl.model_contract import build_prompt
+            from perfrl.sources.abstraction import model_input, model_output
+
+            # As the server's model source does: the function the way the model reads it,
+            # and no candidate for one it cannot read (a program with a variable `v1`, say)
+            # instead of an exception that would end the whole evaluation.
+            try:
+                text, table = model_input(source, model.spec.input_abstraction)
+            except ValueError:
+                return [""] * n
+            prompt = build_prompt(text, model.spec)
+            if n <= 1:
+                seqs = model.generate(prompt, 1, do_sample=False,
+                                      max_new_tokens=cfg.max_new_tokens)
+            else:
+                seqs = model.generate(prompt, n, do_sample=True, temperature=cfg.temperature,
+                                      top_k=cfg.top_k, top_p=1.0, greedy_first=True,
+                                      max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
+            return [model_output(s.text, table) for s in seqs]
+
+        return generate, "onnx (perfrl.inference)"
+    if (path / "config.json").is_file():
+        return _torch_generator(path, cfg), "pytorch checkpoint"
+    raise EvalError(f"{path} is neither an exported model (perfrl_model.json) nor a checkpoint "
+                    "(config.json)")
+
+
+def _torch_generator(path: Path, cfg: EvalConfig) -> Generator:
+    import torch
+
+    from .checkpoint import load_checkpoint
+    from .examples import encode_source
+    from .rrhf import generate_candidates
+
+    model, tok, meta = load_checkpoint(path)
+    max_src = int(meta.get("config", {}).get("max_source_length", 512))
+    torch.manual_seed(cfg.seed)
+
+    def generate(source: str, n: int) -> list[str]:
+        return generate_candidates(model, tok, encode_source(tok, source, max_src), n - 1,
+                                   cfg.temperature, cfg.top_k, cfg.max_new_tokens)
+
+    return generate
+
+
+# ----------------------------------------------------------------------------- synthetic
+
+
+def _summarise(outcomes: list) -> dict:
+    n = len(outcomes)
+    faster = [o for o in outcomes if o.verdict == "faster"]
+    speedups = [o.speedup for o in faster if o.speedup]
+    return {
+        "n": n,
+        "parse_pct": 100.0 * sum(o.parses for o in outcomes) / n if n else 0.0,
+        "pass_pct": 100.0 * sum(o.verdict in ("faster", "not_faster") for o in outcomes) / n
+        if n else 0.0,
+        "faster_pct": 100.0 * len(faster) / n if n else 0.0,
+        "mean_speedup_verified": statistics.fmean(speedups) if speedups else None,
+        "median_speedup_verified": statistics.median(speedups) if speedups else None,
+    }
+
+
+@dataclass
+class _Scored:
+    verdict: str
+    reward: float
+    parses: bool
+    speedup: float | None
+
+
+def _as_served(text: str, pair) -> str:
+    """The output as the server's model source passes it on: dedented, with the target's
+    function and parameter names restored (``perfrl.sources.model``)."""
+    from perfrl.engine.candidate_check import normalize_candidate
+    from perfrl.sources.model import restore_signature_names
+
+    return restore_signature_names(normalize_candidate(text), pair.entry, pair.slow)
+
+
+def evaluate_synthetic(generate: Generator, pairs: list, cfg: EvalConfig, work: Path,
+                       log=print) -> dict:
+    """best@1 / best@k figures over ``pairs`` through the verification engine."""
+    from perfrl.engine.settings import EngineSettings
+
+    from .reward import EngineReward, RewardBudgetExhausted, code_compiles
+
+    engine = EngineReward(work, EngineSettings(bench_budget_s=cfg.bench_budget_s,
+                                               cache_dir=work / "baselines"),
+                          max_engine_calls=cfg.max_engine_calls)
+    at1: list[_Scored] = []
+    atk: list[_Scored] = []
+    skipped = 0
+    started = time.perf_counter()
+    for index, pair in enumerate(pairs):
+        if not engine.usable(pair):
+            skipped += 1
+            continue
+        try:
+            texts = generate(pair.slow, cfg.samples)
+            if cfg.restore_names:
+                texts = [_as_served(text, pair) for text in texts]
+            scored = []
+            for text in texts:
+                o = engine.reward(pair, text)
+                scored.append(_Scored(o.verdict, o.reward, code_compiles(text), o.speedup))
+        except RewardBudgetExhausted:
+            log("eval: engine budget exhausted; stopping the synthetic part early")
+            break
+        at1.append(scored[0])
+        best = max(scored, key=lambda s: (s.reward, s.parses))
+        atk.append(best)
+        log(f"eval: {index + 1}/{len(pairs)} {pair.id}: greedy {scored[0].verdict}, "
+            f"best {best.verdict}")
+    return {"best@1": _summarise(at1), f"best@{cfg.samples}": _summarise(atk),
+            "pairs_skipped": skipped, "engine_calls": engine.stats.engine_calls,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+# ----------------------------------------------------------------------------- PIE
+
+#: Runs inside the sandbox (stdlib only): each program on each test, min wall time of k runs.
+_PIE_DRIVER = r'''
+import json, subprocess, sys, time
+spec = json.load(open(sys.argv[1]))
+results = {}
+for prog in spec["programs"]:
+    rows = []
+    for test in spec["tests"]:
+        best, out, ok, err = None, "", True, ""
+        for _ in range(spec["repeats"]):
+            with open(test) as fh:
+                t0 = time.perf_counter()
+                try:
+                    p = subprocess.run([sys.executable, prog], stdin=fh,
+                                       capture_output=True, text=True,
+                                       timeout=spec["timeout_s"])
+                except subprocess.TimeoutExpired:
+                    ok, err = False, "timeout"
+                    break
+                wall = time.perf_counter() - t0
+            if p.returncode != 0:
+                ok, err = False, p.stderr[-300:]
+                break
+            out = p.stdout
+            best = wall if best is None else min(best, wall)
+        rows.append({"ok": ok, "stdout": out, "wall": best, "error": err})
+    results[prog] = rows
+print(json.dumps(results))
+'''
+
+
+def _run_programs(programs: dict[str, str], tests: list[str], cfg: EvalConfig, work: Path,
+                  timeout_s: float = 10.0) -> dict[str, list[dict]]:
+    """Run named programs on stdin tests inside the sandbox; per program, per test results."""
+    import shutil
+
+    from perfrl.engine.interpreter import resolve_interpreter
+    from perfrl.engine.sandbox import Sandbox
+    from perfrl.engine.settings import EngineSettings
+
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for name, code in programs.items():
+        (work / name).write_text(code)
+    test_names = []
+    for i, text in enumerate(tests):
+        (work / f"in{i}.txt").write_text(text)
+        test_names.append(f"in{i}.txt")
+    (work / "driver.py").write_text(_PIE_DRIVER)
+    (work / "spec.json").write_text(json.dumps({"programs": list(programs), "tests": test_names,
+                                                "repeats": cfg.pie_repeats,
+                                                "timeout_s": timeout_s}))
+    settings = EngineSettings()
+    sandbox = Sandbox(work, resolve_interpreter(work, None), settings)
+    budget = (timeout_s * cfg.pie_repeats + 5) * len(tests) * len(programs)
+    with sandbox.workspace() as ws:
+        run = ws.run_python(["driver.py", "spec.json"], timeout_s=min(budget, 600))
+    if run.returncode != 0 or run.timed_out:
+        return {name: [{"ok": False, "stdout": "", "wall": None,
+                        "error": f"sandbox run failed: {run.stderr[-300:]}"}] for name in programs}
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def evaluate_pie(generate: Generator, cfg: EvalConfig, work: Path, log=print) -> dict:
+    """Program-level %correct / %optimized / mean speedup on PIE; see the module docstring."""
+    from perfrl_train.data.pie import load_pie_pairs, outputs_match
+
+    pairs = load_pie_pairs(Path(cfg.pie_dir))
+    excluded_numpy = [p for p in pairs if p.numpy_asymmetry]
+    candidates_pairs = [p for p in pairs if not p.numpy_asymmetry and p.slow_pass is not False]
+    seen_problems: set[str] = set()
+    chosen = []
+    for p in candidates_pairs:  # one pair per problem, so the figure is per problem
+        if p.problem_id not in seen_problems:
+            seen_problems.add(p.problem_id)
+            chosen.append(p)
+        if len(chosen) >= cfg.pie_limit:
+            break
+    per_problem = []
+    started = time.perf_counter()
+    for index, pair in enumerate(chosen):
+        tests = pair.trusted_tests()[: cfg.pie_tests]
+        if not tests:
+            continue
+        original = pair.program("slow")
+        texts = generate(original, cfg.samples)
+        programs = {"original.py": original, "empty.py": "pass\n"}
+        programs.update({f"cand{i}.py": t for i, t in enumerate(texts)})
+        runs = _run_programs(programs, [t for t, _ in tests], cfg, work / f"pie{index}")
+        orig_rows = runs.get("original.py", [])
+        if not orig_rows or not all(r["ok"] and outputs_match(r["stdout"], exp)
+                                    for r, (_, exp) in zip(orig_rows, tests, strict=False)):
+            log(f"eval: PIE {pair.problem_id}: the original fails its trusted tests; skipped")
+            continue
+        startup = min(r["wall"] for r in runs["empty.py"]) if runs["empty.py"][0]["ok"] else 0.0
+        orig_time = sum(max(r["wall"] - startup, 1e-4) for r in orig_rows)
+        cands = []
+        for i in range(len(texts)):
+            rows = runs.get(f"cand{i}.py", [])
+            correct = bool(rows) and all(r["ok"] and outputs_match(r["stdout"], exp)
+                                         for r, (_, exp) in zip(rows, tests, strict=False))
+            speedup = (orig_time / sum(max(r["wall"] - startup, 1e-4) for r in rows)
+                       if correct else None)
+            cands.append({"correct": correct, "speedup": speedup})
+        best = max(cands, key=lambda c: (c["correct"], c["speedup"] or 0.0))
+        per_problem.append({"problem": pair.problem_id, "greedy": cands[0], "best": best,
+                            "original_s": orig_time, "startup_s": startup})
+        log(f"eval: PIE {index + 1}/{len(chosen)} {pair.problem_id}: greedy correct "
+            f"{cands[0]['correct']}, best {best}")
+
+    def figures(key: str) -> dict:
+        rows = [p[key] for p in per_problem]
+        n = len(rows)
+        optimized = [r for r in rows if r["correct"] and r["speedup"] >= cfg.pie_min_speedup]
+        sp = [r["speedup"] for r in rows if r["correct"]]
+        return {"n": n,
+                "correct_pct": 100.0 * sum(r["correct"] for r in rows) / n if n else 0.0,
+                "optimized_pct": 100.0 * len(optimized) / n if n else 0.0,
+                "mean_speedup_correct": statistics.fmean(sp) if sp else None}
+
+    return {"best@1": figures("greedy"), f"best@{cfg.samples}": figures("best"),
+            "problems": per_problem, "excluded_numpy_import_asymmetry": len(excluded_numpy),
+            "notes": ["2to3 artefacts repaired by the loader", "suspect tests skipped",
+                      (f"{cfg.pie_tests} public tests per problem, small inputs: interpreter "
+                       "start-up (time of an empty program) subtracted")],
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def _fmt(value, pct: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}%" if pct else f"{value:.2f}x"
+
+
+def render_markdown(report: dict, samples: int) -> str:
+    """The side-by-side table (one column per model)."""
+    names = list(report["models"])
+    lines = ["# PerfRL model evaluation", ""]
+    header = "| metric | " + " | ".join(names) + " |"
+    sep = "|---|" + "---|" * len(names)
+    rows: list[tuple[str, Callable[[dict], str]]] = []
+    for k in ("best@1", f"best@{samples}"):
+        rows += [
+            (f"synthetic {k}: compiles", lambda m, k=k: _fmt(m["synthetic"][k]["parse_pct"], 1)),
+            (f"synthetic {k}: passes tests", lambda m, k=k: _fmt(m["synthetic"][k]["pass_pct"], 1)),
+            (f"synthetic {k}: verified faster",
+             lambda m, k=k: _fmt(m["synthetic"][k]["faster_pct"], 1)),
+            (f"synthetic {k}: mean speedup (verified)",
+             lambda m, k=k: _fmt(m["synthetic"][k]["mean_speedup_verified"])),
+        ]
+    has_pie = any("pie" in report["models"][n] for n in names)
+    if has_pie:
+        for k in ("best@1", f"best@{samples}"):
+            rows += [
+                (f"PIE {k}: correct", lambda m, k=k: _fmt(m["pie"][k]["correct_pct"], 1)),
+                (f"PIE {k}: optimized (>=1.10x)",
+                 lambda m, k=k: _fmt(m["pie"][k]["optimized_pct"], 1)),
+                (f"PIE {k}: mean speedup (correct)",
+                 lambda m, k=k: _fmt(m["pie"][k]["mean_speedup_correct"])),
+            ]
+    lines += [header, sep]
+    for label, getter in rows:
+        cells = []
+        for n in names:
+            try:
+                cells.append(getter(report["models"][n]))
+            except (KeyError, TypeError):
+                cells.append("-")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    first = report["models"][names[0]] if names else {}
+    n_synth = first.get("synthetic", {}).get("best@1", {}).get("n", 0)
+    lines += ["", (f"Synthetic pairs: {n_synth} (engine verdicts; 'faster' = CI lower bound "
+                   ">= threshold).")]
+    if has_pie:
+        pie = first["pie"]
+        lines.append(f"PIE problems: {pie['best@1']['n']}; excluded for numpy-import asymmetry: "
+                     f"{pie['excluded_numpy_import_asymmetry']}. " + "; ".join(pie["notes"]) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def evaluate(cfg: EvalConfig, log=print) -> EvalResult:
+    """Evaluate every ``NAME=PATH`` model; write eval.json and eval.md into ``cfg.out``."""
+    if not cfg.model:
+        raise EvalError("give at least one --model NAME=PATH")
+    if cfg.out is None:
+        raise EvalError("--out is required")
+    if cfg.test_file is None and cfg.pie_dir is None:
+        raise EvalError("give --test-file (synthetic test split) and/or --pie-dir")
+    set_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = []
+    if cfg.test_file is not None:
+        from perfrl_train.data import read_jsonl
+
+        pairs = read_jsonl(Path(cfg.test_file))[: cfg.limit]
+    report: dict = {"config": {k: str(v) for k, v in vars(cfg).items()}, "models": {}}
+    for entry in cfg.model:
+        name, sep, path = entry.partition("=")
+        if not sep:
+            name, path = Path(entry).name, entry
+        generate, kind = load_generator(Path(path), cfg)
+        model_report: dict = {"path": path, "kind": kind}
+        if pairs:
+            model_report["synthetic"] = evaluate_synthetic(generate, pairs, cfg,
+                                                           out / "work" / name / "synthetic", log)
+        if cfg.pie_dir is not None:
+            model_report["pie"] = evaluate_pie(generate, cfg, out / "work" / name / "pie", log)
+        report["models"][name] = model_report
+    json_path = out / "eval.json"
+    json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    md_path = out / "eval.md"
+    md_path.write_text(render_markdown(report, cfg.samples))
+    return EvalResult(json_path=json_path, markdown_path=md_path, figures=report)

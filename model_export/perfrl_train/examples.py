@@ -1,0 +1,93 @@
+"""Reading training pairs and turning them into token ids, the same way everywhere.
+
+Training, RRHF scoring and evaluation all go through :func:`encode_source` and
+:func:`encode_target`, so the model sees exactly one input format: ``build_prompt(slow)``
+(the shared, torch-free prompt of ``server/perfrl/model_contract.py``) encoded as ``<s> ... </s>``,
+and targets encoded as ``tokens ... </s>`` (no ``<s>``: generation starts from the
+decoder-start id, pad, and stops at ``</s>``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perfrl.model_contract import build_prompt
+
+from .tokenizer import EOS_ID
+
+
+class ExampleFormatError(ValueError):
+    """A pairs file is missing, empty, or has rows without ``slow`` / ``fast`` text."""
+
+
+@dataclass
+class Example:
+    """One slow -> fast pair as the trainers need it; ``row`` keeps the whole JSON record."""
+
+    id: str
+    slow: str
+    fast: str
+    row: dict = field(default_factory=dict)
+
+
+def read_examples(path: Path, limit: int | None = None) -> list[Example]:
+    """Rows of a JSONL file with string fields ``slow`` and ``fast`` (CodePair rows or any other).
+
+    Raises ExampleFormatError naming the file and line of the first bad row.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ExampleFormatError(f"pairs file {path} does not exist (build one with "
+                                 "`perfrl-train data --out DIR`)")
+    out: list[Example] = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ExampleFormatError(f"{path}:{lineno}: not JSON: {exc}") from exc
+            if not isinstance(row, dict) or not isinstance(row.get("slow"), str) \
+                    or not isinstance(row.get("fast"), str):
+                raise ExampleFormatError(f"{path}:{lineno}: a row needs string fields "
+                                         "'slow' and 'fast'")
+            out.append(Example(id=str(row.get("id", f"{path.stem}-{lineno}")),
+                               slow=row["slow"], fast=row["fast"], row=row))
+            if limit is not None and len(out) >= limit:
+                break
+    if not out:
+        raise ExampleFormatError(f"pairs file {path} holds no rows")
+    return out
+
+
+def encode_source(tokenizer, slow: str, max_length: int) -> list[int]:
+    """``<s> prompt </s>`` ids, truncated to ``max_length`` (``</s>`` kept last)."""
+    return tokenizer(build_prompt(slow), truncation=True, max_length=max_length)["input_ids"]
+
+
+def encode_target(tokenizer, code: str, max_length: int) -> list[int]:
+    """``code </s>`` ids (no ``<s>``), truncated to ``max_length`` with ``</s>`` kept last."""
+    ids = tokenizer(code.strip("\n") + "\n", add_special_tokens=False)["input_ids"]
+    return ids[: max_length - 1] + [EOS_ID]
+
+
+def decode_output(tokenizer, ids) -> str:
+    """Generated ids back to code (special tokens dropped)."""
+    return tokenizer.decode(list(ids), skip_special_tokens=True)
+
+
+def pad_batch(seqs: list[list[int]], pad_id: int, label_pad: int | None = None):
+    """Right-pad to the longest; returns ``(ids, mask)`` tensors (``label_pad`` fills ids)."""
+    import torch
+
+    width = max(len(s) for s in seqs)
+    fill = pad_id if label_pad is None else label_pad
+    ids = torch.full((len(seqs), width), fill, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, : len(s)] = 1
+    return ids, mask

@@ -1,0 +1,5 @@
+import sys
+
+from perfrl.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,207 @@
+"""The ``perfrl`` command line: ``perfrl optimize FILE::QUALNAME`` and friends.
+
+Exit codes (a contract for CI scripts): 0 a faster verified candidate exists (and was applied
+with ``--apply``), 1 none, 2 bad usage or input (the message on stderr says what to fix).
+stdout carries only the report (text, or one JSON object with ``--json``); progress goes to
+stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import tokenize
+from pathlib import Path
+
+from perfrl import __version__
+from perfrl.cli.progress import StderrProgress
+from perfrl.cli.report_text import render_report
+from perfrl.engine.settings import EngineSettings
+from perfrl.engine.types import OptimizationReport, PerfRLError
+
+EXIT_FASTER = 0
+EXIT_NONE = 1
+EXIT_BAD_INPUT = 2
+
+DEFAULT_SOURCES = "rules,model"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="perfrl",
+        description="Propose faster versions of a Python function and prove them with the "
+        "project's own tests, behaviour equivalence on real calls and an A/B benchmark.",
+    )
+    parser.add_argument("--version", action="version", version=f"perfrl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    opt = sub.add_parser(
+        "optimize",
+        help="optimize one function",
+        description="Optimize one function. Exit 0: a faster verified rewrite exists; "
+        "1: none; 2: bad usage or input.",
+    )
+    opt.add_argument(
+        "target",
+        help="the function: path/to/mod.py::Qualname (Class.method too) or path/to/mod.py:LINE",
+    )
+    opt.add_argument("--candidate", action="append", default=[], metavar="PATH",
+                     help="a file holding a hand-written rewrite (repeatable)")
+    opt.add_argument("--sources", default=None,
+                     help=f"comma-separated candidate sources: rules, model "
+                     f"(default: {DEFAULT_SOURCES}; only the --candidate files when any are "
+                     "given and --sources is not)")
+    opt.add_argument("--num-candidates", type=int, default=8, metavar="N",
+                     help="candidates per source (default: 8)")
+    opt.add_argument("--model", type=Path, default=None, metavar="DIR",
+                     help="model directory for the model source (default: the shipped model)")
+    opt.add_argument("--seed", type=int, default=None, help="sampling seed for the model source")
+    opt.add_argument("--python", default=None, metavar="PATH",
+                     help="interpreter that runs the project's tests "
+                     "(default: the project's .venv, else python3)")
+    opt.add_argument("--project", type=Path, default=None, metavar="DIR",
+                     help="project root (default: nearest dir with pyproject.toml, setup.py, "
+                     "pytest.ini, tox.ini or .git)")
+    opt.add_argument("--threshold", type=float, default=1.10,
+                     help="lower 95%% CI bound a speedup must clear to count (default: 1.10)")
+    opt.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
+                     help="bubblewrap isolation: auto (when installed), bwrap (required), none")
+    opt.add_argument("--test-timeout", type=float, default=120.0, metavar="S",
+                     help="seconds for one run of the tests (default: 120)")
+    opt.add_argument("--json", action="store_true",
+                     help="print one JSON object (schema: docs/report-schema.md)")
+    opt.add_argument("--apply", action="store_true",
+                     help="write the best rewrite into the file, only when it was verified faster")
+    opt.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return parser
+
+
+def _settings_from_args(args: argparse.Namespace) -> EngineSettings:
+    if args.threshold <= 0:
+        raise PerfRLError("--threshold must be a positive ratio such as 1.10")
+    if args.num_candidates < 1:
+        raise PerfRLError("--num-candidates must be at least 1")
+    use_bwrap = {"auto": None, "bwrap": True, "none": False}[args.sandbox]
+    return EngineSettings(
+        interpreter=args.python,
+        threshold=args.threshold,
+        test_timeout_s=args.test_timeout,
+        use_bwrap=use_bwrap,
+    )
+
+
+def _locate(spec: str, project: Path | None):
+    from perfrl.engine.locate import locate_function, locate_function_at
+
+    if "::" in spec:
+        return locate_function(spec, project_root=project)
+    path, sep, line = spec.rpartition(":")
+    if sep and line.isdigit():
+        return locate_function_at(Path(path), int(line), project_root=project)
+    raise PerfRLError(
+        f"cannot read target {spec!r}: use path/to/mod.py::Qualname or path/to/mod.py:LINE"
+    )
+
+
+def _source_names(args: argparse.Namespace) -> list[str]:
+    if args.sources is None:
+        return [] if args.candidate else DEFAULT_SOURCES.split(",")
+    return [name.strip() for name in args.sources.split(",") if name.strip()]
+
+
+def apply_best(report: OptimizationReport, target) -> Path:
+    """Write the best (verified faster) rewrite into the user's file, atomically.
+
+    Refuses when the file changed on disk since it was read: the rewrite was verified
+    against the old content.
+    """
+    from perfrl.engine.candidate_check import splice
+
+    best = report.best_result()
+    if best is None:
+        raise PerfRLError("nothing to apply: no candidate was verified faster")
+    raw = target.path.read_bytes()
+    # Decode and re-encode with the file's own declared encoding (PEP 263), as locate does.
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    current = raw.decode(encoding)
+    if encoding == "utf-8-sig":
+        current = current.removeprefix("\ufeff")
+    if current != target.file_text.removeprefix("\ufeff"):
+        raise PerfRLError(
+            f"{target.path} changed while PerfRL was running; nothing was written. Run again."
+        )
+    new_text = splice(target, best.candidate.code)
+    mode = target.path.stat().st_mode
+    fd, tmp = tempfile.mkstemp(dir=target.path.parent, prefix=".perfrl-", suffix=".py")
+    try:
+        # The spliced text keeps a BOM as U+FEFF, so "utf-8-sig" is written as plain utf-8.
+        write_encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+        with os.fdopen(fd, "w", encoding=write_encoding, newline="") as handle:
+            handle.write(new_text)
+        os.chmod(tmp, mode & 0o7777)
+        os.replace(tmp, target.path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target.path
+
+
+def run_optimize(args: argparse.Namespace) -> int:
+    from perfrl.engine.optimize import optimize_function
+    from perfrl.sources.registry import build_sources
+
+    settings = _settings_from_args(args)
+    target = _locate(args.target, args.project)
+    sources = build_sources(
+        _source_names(args),
+        candidate_files=[Path(p) for p in args.candidate],
+        model_dir=args.model,
+        seed=args.seed,
+    )
+    if not sources:
+        raise PerfRLError("no candidate sources: give --candidate PATH or --sources rules,model")
+    progress = StderrProgress(enabled=not args.quiet)
+    try:
+        report = optimize_function(
+            target, sources, settings, progress=progress,
+            candidates_per_source=args.num_candidates,
+        )
+    finally:
+        progress.close()
+    applied = None
+    if args.apply and report.best is not None:
+        applied = apply_best(report, target)
+    if args.json:
+        payload = report.to_json()
+        payload["applied"] = str(applied) if applied else None
+        print(json.dumps(payload, indent=2))
+    else:
+        sys.stdout.write(render_report(report))
+        if applied:
+            print(f"Applied to {applied}.")
+        elif args.apply:
+            print("Nothing applied: no candidate was verified faster.")
+    return EXIT_FASTER if report.best is not None else EXIT_NONE
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "optimize":
+            return run_optimize(args)
+    except PerfRLError as exc:
+        print(f"perfrl: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("perfrl: interrupted; sandboxes were removed", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""The whole optimization job for one function: baseline, candidates, verdicts, best pick.
+
+This is the single entry point used by the ``perfrl`` CLI, the language server and the
+training pipeline's evaluation. It blocks (minutes at worst), so callers with an event loop
+run it in a worker thread. A caller may rely on:
+
+- input problems (missing function, no test calls it, interpreter without pytest) raising a
+  :class:`~perfrl.engine.types.PerfRLError` whose message tells the user what to do;
+- a bad candidate never raising: it gets a verdict and a reason in the report;
+- ``Cancelled`` being raised promptly after ``cancel.cancel()``, with every sandboxed process
+  of the job killed;
+- the user's files never being written.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from perfrl.engine.baseline import Baseline, run_baseline
+from perfrl.engine.candidate_check import normalize_candidate
+from perfrl.engine.interpreter import resolve_interpreter
+from perfrl.engine.locate import ensure_supported
+from perfrl.engine.sandbox import Sandbox
+from perfrl.engine.settings import EngineSettings
+from perfrl.engine.types import (
+    Cancelled,
+    CancelToken,
+    Candidate,
+    CandidateResult,
+    FunctionTarget,
+    OptimizationReport,
+    ProgressCallback,
+    ProgressEvent,
+    Verdict,
+)
+from perfrl.engine.verify import verify_candidate
+from perfrl.sources.base import CandidateSource, CandidateSourceError
+
+
+@dataclass
+class CollectedCandidates:
+    """Candidates from every source, de-duplicated, with what was dropped and why."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    unchanged: int = 0
+
+
+def _ast_key(code: str) -> str | None:
+    """A formatting-insensitive key for a function's code, or None when it does not parse."""
+    try:
+        return ast.dump(ast.parse(normalize_candidate(code)))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def collect_candidates(
+    target: FunctionTarget,
+    sources: Sequence[CandidateSource],
+    per_source: int,
+    cancel: CancelToken | None = None,
+) -> CollectedCandidates:
+    """Ask every source for candidates; drop exact duplicates and rewrites equal to the original.
+
+    Candidates that do not parse are kept: the verifier gives them the verdict ``invalid``,
+    which is what the user should see.
+    """
+    collected = CollectedCandidates()
+    seen: set[str] = set()
+    original_key = _ast_key(target.source)
+    for source in sources:
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+        try:
+            produced: Iterable[Candidate] = source.generate(target, per_source)
+            for candidate in produced:
+                key = _ast_key(candidate.code)
+                if key is not None and key == original_key:
+                    collected.unchanged += 1
+                    continue
+                dedupe_key = key if key is not None else candidate.code
+                if dedupe_key in seen:
+                    collected.duplicates += 1
+                    continue
+                seen.add(dedupe_key)
+                collected.candidates.append(candidate)
+        except CandidateSourceError as exc:
+            collected.warnings.append(f"candidate source '{source.name}' gave nothing: {exc}")
+    return collected
+
+
+def pick_best(results: Sequence[CandidateResult]) -> int | None:
+    """Index of the verified-faster candidate with the highest lower confidence bound.
+
+    The lower bound, not the median, decides: it is the speedup we are confident of.
+    """
+    best: int | None = None
+    for index, result in enumerate(results):
+        if result.verdict is not Verdict.FASTER or result.speedup is None:
+            continue
+        if best is None or result.speedup.low > results[best].speedup.low:  # type: ignore[union-attr]
+            best = index
+    return best
+
+
+def _baseline_warnings(baseline: Baseline) -> list[str]:
+    summary = baseline.summary
+    warnings = []
+    if summary.tests_failing_on_original:
+        shown = ", ".join(summary.tests_failing_on_original[:3])
+        more = len(summary.tests_failing_on_original) - 3
+        warnings.append(
+            f"{len(summary.tests_failing_on_original)} test(s) that call the function fail on "
+            f"the original code and were left out: {shown}" + (f" and {more} more" if more > 0 else "")
+        )
+    if summary.calls_skipped:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(summary.skipped_reasons.items()))
+        warnings.append(
+            f"{summary.calls_skipped} captured call(s) were not used for equivalence and timing"
+            + (f" ({reasons})" if reasons else "")
+        )
+    return warnings
+
+
+def optimize_function(
+    target: FunctionTarget,
+    sources: Sequence[CandidateSource],
+    settings: EngineSettings,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    candidates_per_source: int = 8,
+) -> OptimizationReport:
+    """Generate candidates for ``target`` from ``sources``, verify each, and report.
+
+    The report's ``best`` is the index of the verified-faster candidate with the highest lower
+    confidence bound, or None when no candidate was verified faster.
+    """
+
+    def emit(stage: str, message: str, done: int | None = None, total: int | None = None):
+        if progress is not None:
+            progress(ProgressEvent(stage=stage, message=message, done=done, total=total))
+
+    def check_cancel() -> None:
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+
+    ensure_supported(target)
+    interpreter = resolve_interpreter(target.project_root, settings.interpreter)
+    sandbox = Sandbox(target.project_root, interpreter, settings)
+    warnings = [f"sandbox: {missing}" for missing in sandbox.missing_protections]
+
+    emit("baseline", "running the project's tests on the original code")
+    started = time.perf_counter()
+    baseline = run_baseline(target, sandbox, settings, cancel=cancel, progress=progress)
+    baseline.summary.seconds = baseline.summary.seconds or time.perf_counter() - started
+    warnings += _baseline_warnings(baseline)
+    check_cancel()
+
+    emit("generating", "generating candidates")
+    collected = collect_candidates(target, sources, candidates_per_source, cancel)
+    warnings += collected.warnings
+    if collected.duplicates or collected.unchanged:
+        warnings.append(
+            f"dropped {collected.duplicates} duplicate candidate(s) and "
+            f"{collected.unchanged} identical to the original"
+        )
+
+    results: list[CandidateResult] = []
+    total = len(collected.candidates)
+    for index, candidate in enumerate(collected.candidates):
+        check_cancel()
+        emit("testing", f"verifying candidate {index + 1}/{total} ({candidate.label})", index, total)
+
+        def on_stage(stage: str, _index: int = index) -> None:
+            emit("benchmarking" if stage == "benchmark" else "testing",
+                 f"candidate {_index + 1}/{total}: {stage}", _index, total)
+
+        results.append(
+            verify_candidate(target, baseline, candidate, sandbox, settings,
+                             cancel=cancel, on_stage=on_stage)
+        )
+    emit("done", "done", total, total)
+    return OptimizationReport(
+        function=target.display,
+        original_source=target.source,
+        candidates=results,
+        best=pick_best(results),
+        baseline=baseline.summary,
+        threshold=settings.threshold,
+        warnings=warnings,
+        protections=list(sandbox.protections),
+    )

@@ -1,0 +1,212 @@
+"""An exported T5-style model run with onnxruntime and our own numpy decoding loop.
+
+No torch, no transformers: the model directory follows :mod:`perfrl.model_contract`: an
+encoder, a decoder in one of the contract's formats (``perfrl-step-v1``:
+:mod:`perfrl.inference.step_graphs`; ``optimum-with-past``:
+:mod:`perfrl.inference.optimum_decoder`), and a ``tokenizers`` file.
+
+A caller may rely on:
+
+- :meth:`OnnxSeq2SeqModel.load` either returning a usable model or raising
+  :class:`ModelLoadError` whose message names the directory and the bad piece (missing spec
+  or file, unreadable ONNX file, inputs/outputs that are not a seq2seq export, tokenizer
+  problems);
+- :meth:`OnnxSeq2SeqModel.generate` being safe to call from several threads at once (all
+  decoding state is per call) and reproducible for a given ``seed``;
+- one encoder pass per call, whatever the number of sequences asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from perfrl.inference.decoding import (
+    Decoded,
+    SamplingParams,
+    Stepper,
+    beam_search,
+    sample_or_greedy,
+)
+from perfrl.inference.optimum_decoder import OptimumDecoder
+from perfrl.inference.ort_sessions import (
+    ModelLoadError,
+    default_threads,
+    names,
+    open_session,
+    require_names,
+)
+from perfrl.inference.step_graphs import StepGraphDecoder
+from perfrl.model_contract import (
+    DECODER_FORMAT_STEP,
+    ModelContractError,
+    ModelSpec,
+    build_prompt,
+    load_model_spec,
+)
+
+__all__ = ["EncodedPrompt", "GeneratedSequence", "ModelLoadError", "OnnxSeq2SeqModel"]
+
+
+@dataclass(frozen=True)
+class GeneratedSequence:
+    """One output. ``token_ids`` exclude the decoder start token and end with the
+    end-of-sequence id when ``finished``; ``score`` is the mean log-probability per generated
+    token (beam search: Hugging Face's length-normalised sequence score)."""
+
+    text: str
+    token_ids: list[int]
+    score: float
+    finished: bool = True
+
+
+@dataclass(frozen=True)
+class EncodedPrompt:
+    ids: list[int]
+    truncated: bool
+
+
+class OnnxSeq2SeqModel:
+    """A loaded model directory. Build with :meth:`load`."""
+
+    def __init__(
+        self, model_dir: Path, spec: ModelSpec, encoder, decoder, tokenizer
+    ) -> None:
+        self.model_dir = model_dir
+        self.spec = spec
+        self._encoder = encoder
+        self._decoder: StepGraphDecoder | OptimumDecoder = decoder
+        self._tokenizer = tokenizer
+
+    @classmethod
+    def load(cls, model_dir: Path | str, threads: int | None = None) -> OnnxSeq2SeqModel:
+        """Read the spec, open the three ONNX files and the tokenizer; see the module doc."""
+        model_dir = Path(model_dir)
+        try:
+            spec = load_model_spec(model_dir)
+        except ModelContractError as exc:
+            raise ModelLoadError(str(exc)) from exc
+        threads = threads or default_threads()
+        encoder_path = model_dir / spec.encoder_file
+        encoder = open_session(encoder_path, threads)
+        kind = "an encoder export"
+        require_names(encoder_path, names(encoder.get_inputs()),
+                      {"input_ids", "attention_mask"}, kind)
+        require_names(encoder_path, names(encoder.get_outputs()), {"last_hidden_state"}, kind)
+        decoder_type = (
+            StepGraphDecoder if spec.decoder_format == DECODER_FORMAT_STEP else OptimumDecoder
+        )
+        decoder = decoder_type(model_dir, spec, threads)
+        tokenizer = cls._load_tokenizer(model_dir / spec.tokenizer_file, spec)
+        return cls(model_dir, spec, encoder, decoder, tokenizer)
+
+    @staticmethod
+    def _load_tokenizer(path: Path, spec: ModelSpec):
+        from tokenizers import Tokenizer
+
+        try:
+            tokenizer = Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises a bare Exception for bad JSON
+            raise ModelLoadError(f"cannot load the tokenizer {path}: {exc}") from exc
+        for what, token_id in (
+            ("eos_token_id", spec.eos_token_id),
+            ("pad_token_id", spec.pad_token_id),
+        ):
+            if tokenizer.id_to_token(token_id) is None:
+                raise ModelLoadError(
+                    f"{path} has no token with id {token_id}, the {what} of perfrl_model.json"
+                )
+        tokenizer.no_padding()
+        # The post-processor (<s> ... </s>) counts towards the limit: truncation keeps it.
+        tokenizer.enable_truncation(max_length=spec.max_source_length)
+        return tokenizer
+
+    # -- text ---------------------------------------------------------------------------------
+
+    def prompt_for(self, function_source: str) -> str:
+        """The model's input for a (dedented) function, in the trained prompt format."""
+        return build_prompt(function_source, self.spec)
+
+    def encode_prompt(self, prompt: str) -> EncodedPrompt:
+        encoding = self._tokenizer.encode(prompt)
+        return EncodedPrompt(list(encoding.ids), bool(encoding.overflowing))
+
+    def decode(self, token_ids: list[int]) -> str:
+        return self._tokenizer.decode(token_ids, skip_special_tokens=True)
+
+    # -- generation ---------------------------------------------------------------------------
+
+    def generate(
+        self,
+        prompt: str,
+        num_return: int = 1,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        num_beams: int = 1,
+        max_new_tokens: int | None = None,
+        seed: int | None = None,
+        greedy_first: bool = False,
+        min_new_tokens: int = 0,
+    ) -> list[GeneratedSequence]:
+        """Sequences for ``prompt`` (truncated to ``max_source_length`` tokens).
+
+        - ``num_beams > 1``: beam search, the best ``num_return`` hypotheses, best first
+          (``do_sample`` must be false);
+        - ``do_sample``: ``num_return`` samples decoded as one batch; with ``greedy_first``
+          the first of them is the greedy sequence instead (same batch, same encoder pass);
+        - otherwise greedy (``num_return`` must be 1).
+
+        ``max_new_tokens`` defaults to the spec's generation default and is capped by
+        ``max_target_length``. ``seed`` makes sampling reproducible. ``min_new_tokens`` forbids
+        the end of sequence before that many tokens.
+        """
+        if num_return < 1:
+            raise ValueError(f"num_return must be >= 1, got {num_return}")
+        cap = self.spec.max_target_length
+        limit = self.spec.generation.max_new_tokens if max_new_tokens is None else max_new_tokens
+        limit = max(0, min(limit, cap))
+        if num_beams > 1 and do_sample:
+            raise ValueError("beam search with sampling is not supported: use one or the other")
+        if num_beams <= 1 and not do_sample and num_return != 1:
+            raise ValueError(
+                "greedy decoding returns one sequence: ask for num_return=1, "
+                "or sample, or use beam search"
+            )
+        if num_beams > 1 and num_return > num_beams:
+            raise ValueError(f"num_return ({num_return}) must be <= num_beams ({num_beams})")
+        params = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p)
+        stepper = self.stepper(self.encode_prompt(prompt).ids)
+        eos = self.spec.eos_token_id
+        decoded: list[Decoded]
+        if num_beams > 1:
+            decoded = beam_search(
+                stepper, num_beams, num_return, limit, eos, min_new_tokens=min_new_tokens
+            )
+        else:
+            greedy = [not do_sample or (greedy_first and i == 0) for i in range(num_return)]
+            decoded = sample_or_greedy(
+                stepper,
+                greedy,
+                limit,
+                eos,
+                params,
+                np.random.default_rng(seed),
+                min_new_tokens=min_new_tokens,
+            )
+        return [
+            GeneratedSequence(self.decode(d.tokens), d.tokens, d.score, d.finished) for d in decoded
+        ]
+
+    def stepper(self, ids: list[int]) -> Stepper:
+        """A :class:`~perfrl.inference.decoding.Stepper` over the prompt ``ids`` (one encoder
+        pass), for callers that drive decoding themselves (the export's parity check)."""
+        input_ids = np.array([ids], dtype=np.int64)
+        mask = np.ones_like(input_ids)
+        hidden = self._encoder.run(
+            ["last_hidden_state"], {"input_ids": input_ids, "attention_mask": mask}
+        )[0]
+        return self._decoder.stepper(hidden, mask, self.spec.decoder_start_token_id)

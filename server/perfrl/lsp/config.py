@@ -1,0 +1,231 @@
+"""The language server's settings: one typed spec, camelCase on the wire (section ``perfrl``).
+
+A caller may rely on :func:`parse_settings` never raising: every invalid value is replaced by
+its default and described by a :class:`SettingProblem` whose message names the key, what was
+wrong and the default used (the server shows these with ``window/showMessage``). Keys the
+server does not know are reported too (a typo such as ``numCandidate`` should not pass
+silently), except ``server``, which belongs to the editor client (``perfrl.server.interpreter``).
+
+The wire format is documented in ``docs/lsp-protocol.md``; ``extraCandidateDirs`` is a
+testing/power-user setting not shown in editor UIs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from perfrl.engine.settings import EngineSettings
+
+SECTION = "perfrl"
+KNOWN_SOURCES = ("rules", "model")
+SANDBOX_MODES = ("auto", "bwrap", "none")
+#: Keys under ``perfrl`` that belong to an editor client, not to the server.
+CLIENT_ONLY_KEYS = frozenset({"server", "trace"})
+
+
+@dataclass(frozen=True)
+class LspSettings:
+    """Everything a user can set. Field names are snake_case; the wire uses camelCase."""
+
+    interpreter: str | None = None
+    sources: tuple[str, ...] = ("rules", "model")
+    num_candidates: int = 8
+    threshold: float = 1.10
+    test_timeout: float = 120.0
+    bench_timeout: float = 60.0
+    model_path: str | None = None
+    sandbox: str = "auto"
+    temperature: float = 0.8
+    max_concurrent_jobs: int = 1
+    #: Testing/power users: folders holding hand-written candidates named ``<qualname>.py``.
+    extra_candidate_dirs: tuple[str, ...] = field(default_factory=tuple)
+
+    def engine_settings(self, cache_dir: Path | None = None) -> EngineSettings:
+        """The engine's view of these settings (``cache_dir`` holds baseline caches)."""
+        return EngineSettings(
+            interpreter=self.interpreter,
+            threshold=self.threshold,
+            test_timeout_s=self.test_timeout,
+            bench_timeout_s=self.bench_timeout,
+            use_bwrap={"auto": None, "bwrap": True, "none": False}[self.sandbox],
+            cache_dir=cache_dir,
+        )
+
+    def candidate_files(self, qualname: str) -> list[Path]:
+        """Existing ``<dir>/<qualname>.py`` files from ``extraCandidateDirs``, in order."""
+        found = []
+        for folder in self.extra_candidate_dirs:
+            path = Path(folder).expanduser() / f"{qualname}.py"
+            if path.is_file():
+                found.append(path)
+        return found
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    """One invalid setting: ``key`` is the full wire name (``perfrl.numCandidates``)."""
+
+    key: str
+    message: str
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+DEFAULTS = LspSettings()
+WIRE_NAMES = {camel(f.name): f.name for f in fields(LspSettings)}
+
+
+# --- validators: return the converted value or raise ValueError("what is expected") -----------
+
+
+def _optional_string(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise TypeError("must be a string or null")
+    return value
+
+
+def _number(low: float, high: float | None = None) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
+            value
+        ):
+            raise ValueError("must be a number")
+        if value < low or (high is not None and value > high):
+            bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+            raise ValueError(f"must be {bound}")
+        return float(value)
+
+    return check
+
+
+def _positive_number(value: Any) -> float:
+    number = _number(0.0)(value)
+    if number <= 0:
+        raise ValueError("must be greater than 0")
+    return number
+
+
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError("must be a whole number")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return check
+
+
+def _sources(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f'must be a list of source names from {list(KNOWN_SOURCES)}')
+    unknown = [v for v in value if v not in KNOWN_SOURCES]
+    if unknown:
+        raise ValueError(f"has unknown source(s) {unknown}; known: {list(KNOWN_SOURCES)}")
+    return tuple(dict.fromkeys(value))
+
+
+def _sandbox(value: Any) -> str:
+    if value not in SANDBOX_MODES:
+        raise ValueError(f"must be one of {', '.join(repr(m) for m in SANDBOX_MODES)}")
+    return value
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of folder paths")
+    return tuple(value)
+
+
+VALIDATORS: dict[str, Callable[[Any], Any]] = {
+    "interpreter": _optional_string,
+    "sources": _sources,
+    "num_candidates": _integer(1, 64),
+    "threshold": _positive_number,
+    "test_timeout": _number(1.0, 3600.0),
+    "bench_timeout": _number(1.0, 3600.0),
+    "model_path": _optional_string,
+    "sandbox": _sandbox,
+    "temperature": _number(0.0, 5.0),
+    "max_concurrent_jobs": _integer(1, 16),
+    "extra_candidate_dirs": _string_list,
+}
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def settings_section(payload: Any) -> Any:
+    """The ``perfrl`` part of a settings payload.
+
+    Accepts what clients send: ``{"perfrl": {...}}`` (initializationOptions, push-style
+    didChangeConfiguration) or the section itself (a ``workspace/configuration`` answer).
+    """
+    if isinstance(payload, dict) and isinstance(payload.get(SECTION), dict):
+        return payload[SECTION]
+    return payload
+
+
+def parse_settings(
+    payload: Any, base: LspSettings = DEFAULTS
+) -> tuple[LspSettings, list[SettingProblem]]:
+    """Typed settings from a wire payload; never raises.
+
+    Keys missing from ``payload`` keep their value from ``base``; invalid ones fall back to
+    the default and produce a :class:`SettingProblem`. ``None`` or an empty payload gives
+    ``base`` unchanged.
+    """
+    section = settings_section(payload)
+    if section is None:
+        return base, []
+    if not isinstance(section, dict):
+        return base, [SettingProblem(
+            SECTION, f"settings '{SECTION}' must be an object, got {_shown(section)}; "
+            "using the previous settings")]
+    problems: list[SettingProblem] = []
+    values: dict[str, Any] = {}
+    for wire_key, raw in section.items():
+        name = WIRE_NAMES.get(wire_key)
+        if name is None:
+            if wire_key not in CLIENT_ONLY_KEYS:
+                known = ", ".join(sorted(WIRE_NAMES))
+                problems.append(SettingProblem(
+                    f"{SECTION}.{wire_key}",
+                    f"unknown setting {SECTION}.{wire_key} was ignored (known: {known})"))
+            continue
+        try:
+            values[name] = VALIDATORS[name](raw)
+        except (ValueError, TypeError) as exc:
+            default = getattr(DEFAULTS, name)
+            if isinstance(default, tuple):
+                default = list(default)
+            problems.append(SettingProblem(
+                f"{SECTION}.{wire_key}",
+                f"setting {SECTION}.{wire_key} {exc} (got {_shown(raw)}); "
+                f"using the default {_shown(default)}"))
+            values[name] = getattr(DEFAULTS, name)
+    return replace(base, **values), problems
+
+
+def to_wire(settings: LspSettings) -> dict[str, Any]:
+    """The camelCase form of ``settings`` (lists for tuples), e.g. for logging."""
+    out = {}
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        out[camel(f.name)] = list(value) if isinstance(value, tuple) else value
+    return out

@@ -1,0 +1,17 @@
+"""LSP features by area; :func:`register_features` wires them all onto one server."""
+
+from __future__ import annotations
+
+from perfrl.lsp.server import PerfServer
+
+
+def register_features(server: PerfServer) -> None:
+    from perfrl.lsp.features import code_actions, code_lens, commands, inlay_hints, lifecycle
+    from perfrl.lsp.features.job_events import JobEvents
+
+    server.attach_jobs(JobEvents(server))
+    lifecycle.register(server)
+    commands.register(server)
+    code_actions.register(server)
+    code_lens.register(server)
+    inlay_hints.register(server)

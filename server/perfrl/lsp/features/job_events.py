@@ -1,0 +1,79 @@
+"""What the user sees of a job's life: progress bar, status notification, refreshed lenses and
+hints, and one message when it ends (result, error or cancellation), also written to the log.
+"""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from perfrl.engine.types import ProgressEvent
+from perfrl.lsp.features.progress import JobProgress, describe
+from perfrl.lsp.jobs import Job, JobState
+from perfrl.lsp.results import speedup_text, summarize_verdicts
+
+
+class JobEvents:
+    """The :class:`~perfrl.lsp.jobs.JobListener` of a :class:`~perfrl.lsp.server.PerfServer`."""
+
+    def __init__(self, server) -> None:
+        self._server = server
+        self._progress: dict[str, JobProgress] = {}
+        self._lens_text: dict[str, str] = {}
+
+    def jobs_changed(self) -> None:
+        self._server.send_status()
+        self._server.refresh_views()
+
+    async def job_started(self, job: Job) -> None:
+        self._server.log_to_client(f"PerfRL: optimizing {job.target.display} ({job.id})")
+        progress = JobProgress(self._server, job.id, f"PerfRL: optimizing {job.name}")
+        self._progress[job.id] = progress
+        await progress.begin()
+
+    def job_progress(self, job: Job, event: ProgressEvent) -> None:
+        progress = self._progress.get(job.id)
+        if progress is not None:
+            progress.report(event)
+        # Lenses show the stage; refresh only when their text would change.
+        text = describe(event)
+        if self._lens_text.get(job.id) != text:
+            self._lens_text[job.id] = text
+            self._server.refresh_views()
+
+    async def job_finished(self, job: Job) -> None:
+        server = self._server
+        server.results.record(job)
+        self._lens_text.pop(job.id, None)
+        message, kind = self._final_message(job)
+        progress = self._progress.pop(job.id, None)
+        if progress is not None:
+            progress.end(message)
+        server.tell_user(message, kind)
+        if job.report is not None:
+            for warning in job.report.warnings:
+                server.log_to_client(f"PerfRL ({job.name}): {warning}",
+                                     types.MessageType.Warning)
+        if job.error_detail:
+            server.log_to_client(job.error_detail, types.MessageType.Error)
+        server.send_status()
+        server.refresh_views()
+
+    @staticmethod
+    def _final_message(job: Job) -> tuple[str, types.MessageType]:
+        name = f"`{job.name}`"
+        if job.state is JobState.CANCELLED:
+            return f"PerfRL: optimization of {name} cancelled", types.MessageType.Info
+        if job.state is JobState.FAILED:
+            if job.error_kind == "input":
+                return f"PerfRL could not optimize {name}: {job.error}", types.MessageType.Error
+            return ((f"PerfRL: the job for {name} crashed ({job.error}); the server keeps "
+                    "running, details are in the log"), types.MessageType.Error)
+        report = job.report
+        assert report is not None
+        best = report.best_result()
+        if best is None:
+            return ((f"PerfRL: no faster verified version of {name} "
+                    f"({summarize_verdicts(report)})"), types.MessageType.Info)
+        return ((f"PerfRL: {name} {speedup_text(best)}, verified by {best.tests.run} tests on "
+                f"{best.calls_compared} calls; use the code action or lens to apply it"),
+                types.MessageType.Info)

@@ -1,0 +1,123 @@
+"""Finished job outcomes, keyed by (document URI, qualname) and tied to the source text.
+
+A result is *current* only while the function's source text in the buffer is exactly the text
+the job verified; any edit to the function makes it *outdated* (its rewrite is never offered
+or applied again). After the rewrite is applied the function's text is the rewrite's, and the
+result reports *applied*.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from perfrl.engine.types import (
+    CandidateResult,
+    FunctionTarget,
+    OptimizationReport,
+    Verdict,
+)
+from perfrl.lsp.jobs import Job, JobState
+
+
+class Freshness(str, enum.Enum):
+    CURRENT = "current"
+    OUTDATED = "outdated"
+    APPLIED = "applied"
+
+
+@dataclass
+class FunctionResult:
+    """The last finished job for one function (cancelled jobs are not kept)."""
+
+    uri: str
+    target: FunctionTarget
+    job_id: str
+    state: JobState
+    report: OptimizationReport | None
+    error: str | None
+    error_kind: str | None
+    error_detail: str | None = None
+    #: Function texts (whole lines) that applying the best rewrite produced: how we recognise
+    #: an applied rewrite in the buffer later.
+    applied_sources: set[str] = field(default_factory=set)
+
+    @property
+    def qualname(self) -> str:
+        return self.target.qualname
+
+    @property
+    def source(self) -> str:
+        return self.target.source
+
+    @property
+    def best(self) -> CandidateResult | None:
+        return None if self.report is None else self.report.best_result()
+
+    def freshness(self, current_source: str) -> Freshness:
+        if current_source == self.source:
+            return Freshness.CURRENT
+        if current_source in self.applied_sources:
+            return Freshness.APPLIED
+        return Freshness.OUTDATED
+
+
+class ResultStore:
+    """The latest result per function; a new job's result replaces the old one."""
+
+    def __init__(self) -> None:
+        self._results: dict[tuple[str, str], FunctionResult] = {}
+
+    def record(self, job: Job) -> FunctionResult | None:
+        """Keep a finished job's outcome; cancelled jobs leave the previous result alone."""
+        if job.state not in (JobState.DONE, JobState.FAILED):
+            return None
+        result = FunctionResult(
+            uri=job.uri, target=job.target, job_id=job.id, state=job.state, report=job.report,
+            error=job.error, error_kind=job.error_kind, error_detail=job.error_detail,
+        )
+        self._results[(job.uri, job.qualname)] = result
+        return result
+
+    def get(self, uri: str, qualname: str) -> FunctionResult | None:
+        return self._results.get((uri, qualname))
+
+    def for_uri(self, uri: str) -> list[FunctionResult]:
+        return [r for (u, _), r in self._results.items() if u == uri]
+
+
+def verdict_counts(report: OptimizationReport) -> dict[Verdict, int]:
+    counts: dict[Verdict, int] = {}
+    for result in report.candidates:
+        counts[result.verdict] = counts.get(result.verdict, 0) + 1
+    return counts
+
+
+VERDICT_WORDS = {
+    Verdict.FASTER: "faster",
+    Verdict.NOT_FASTER: "not faster",
+    Verdict.FAILED_TESTS: "failed tests",
+    Verdict.NOT_EQUIVALENT: "not equivalent",
+    Verdict.TIMEOUT: "timed out",
+    Verdict.CRASHED: "crashed",
+    Verdict.INVALID: "invalid",
+}
+
+
+def summarize_verdicts(report: OptimizationReport) -> str:
+    """``8 tried: 5 failed tests, 3 not faster`` (most frequent first)."""
+    counts = verdict_counts(report)
+    total = len(report.candidates)
+    if total == 0:
+        return "no candidates were proposed"
+    parts = sorted(counts.items(), key=lambda item: (-item[1], item[0].value))
+    shown = ", ".join(f"{n} {VERDICT_WORDS[v]}" for v, n in parts)
+    return f"{total} tried: {shown}"
+
+
+def speedup_text(result: CandidateResult) -> str:
+    """``3.1× faster (2.9–3.3×)``."""
+    s = result.speedup
+    if s is None:
+        return "faster"
+    return f"{s.median:.1f}× faster ({s.low:.1f}–{s.high:.1f}×)"

@@ -1,0 +1,169 @@
+"""The model-directory contract between training (``model_export``) and inference (``server``).
+
+This module is the only thing both sides share, so it imports nothing heavy (no torch, no
+transformers, no onnxruntime). A model directory holds:
+
+- ``perfrl_model.json``: a :class:`ModelSpec` (this file's format, prompt format, token ids,
+  generation defaults, file names, provenance);
+- the ONNX files named by the spec, int8-quantized when ``quantization`` says so: an encoder,
+  and a decoder in the spec's ``decoder_format``:
+
+  - ``perfrl-step-v1`` (what ``perfrl-train export`` writes): ``cross_kv_file`` (encoder
+    output -> cross-attention keys and values) and ``step_decoder_file`` (one token over a
+    self-attention cache), built by :mod:`perfrl_train.step_decoder`;
+  - ``optimum-with-past`` (earlier exports): ``decoder_file`` (first step) and
+    ``decoder_with_past_file`` (later steps), as optimum's exporter writes them for
+    ``text2text-generation-with-past``;
+- ``tokenizer.json``: a ``tokenizers`` byte-level BPE (CodeT5 special tokens).
+
+A caller may rely on :func:`load_model_spec` either returning a spec whose files all exist or
+raising :class:`ModelContractError` with a message that names the missing or bad piece.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+SPEC_FILE = "perfrl_model.json"
+FORMAT_VERSION = 1
+PROMPT_PREFIX = "Write faster version:\n"
+#: How a model expects the function in its prompt: as written ("none"), or with its
+#: identifiers and string literals replaced by placeholders ("identifiers-v1",
+#: :mod:`perfrl.sources.abstraction`), its outputs then written with the same placeholders.
+INPUT_ABSTRACTIONS = ("none", "identifiers-v1")
+DECODER_FORMAT_STEP = "perfrl-step-v1"
+DECODER_FORMAT_OPTIMUM = "optimum-with-past"
+DECODER_FORMATS = (DECODER_FORMAT_STEP, DECODER_FORMAT_OPTIMUM)
+
+
+class ModelContractError(Exception):
+    """The model directory is missing, incomplete or of an unknown format."""
+
+
+@dataclass
+class GenerationDefaults:
+    num_candidates: int = 8
+    do_sample: bool = True
+    temperature: float = 0.8
+    top_k: int = 50
+    top_p: float = 0.95
+    num_beams: int = 1
+    max_new_tokens: int = 256
+
+
+@dataclass
+class ModelSpec:
+    format_version: int = FORMAT_VERSION
+    prompt_prefix: str = PROMPT_PREFIX
+    encoder_file: str = "encoder_model.onnx"
+    # One of DECODER_FORMATS; which of the four decoder file names below are used. The
+    # default is the format of specs written before the field existed.
+    decoder_format: str = DECODER_FORMAT_OPTIMUM
+    decoder_file: str = "decoder_model.onnx"
+    decoder_with_past_file: str = "decoder_with_past_model.onnx"
+    cross_kv_file: str = "decoder_cross_kv.onnx"
+    step_decoder_file: str = "decoder_step.onnx"
+    tokenizer_file: str = "tokenizer.json"
+    pad_token_id: int = 0
+    bos_token_id: int = 1
+    eos_token_id: int = 2
+    unk_token_id: int = 3
+    decoder_start_token_id: int = 0
+    max_source_length: int = 512
+    max_target_length: int = 256
+    # Decoder shape, needed to read past key values: layers, heads, per-head size.
+    num_decoder_layers: int = 4
+    num_heads: int = 4
+    d_kv: int = 64
+    vocab_size: int = 16000
+    # "none" or "int8-dynamic-per-channel".
+    quantization: str = "none"
+    # One of INPUT_ABSTRACTIONS.
+    input_abstraction: str = "none"
+    generation: GenerationDefaults = field(default_factory=GenerationDefaults)
+    # Free-form provenance: base model, data, steps, metrics, date. Never read by inference.
+    training: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def model_files(self) -> list[str]:
+        """The files the spec's format needs (ONNX files, then the tokenizer)."""
+        if self.decoder_format == DECODER_FORMAT_STEP:
+            decoder = [self.cross_kv_file, self.step_decoder_file]
+        else:
+            decoder = [self.decoder_file, self.decoder_with_past_file]
+        return [self.encoder_file, *decoder, self.tokenizer_file]
+
+    @classmethod
+    def from_json(cls, data: dict) -> ModelSpec:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ModelContractError(f"unknown keys in {SPEC_FILE}: {sorted(unknown)}")
+        data = dict(data)
+        gen = data.pop("generation", {}) or {}
+        try:
+            spec = cls(generation=GenerationDefaults(**gen), **data)
+        except TypeError as exc:
+            raise ModelContractError(f"bad {SPEC_FILE}: {exc}") from exc
+        if spec.input_abstraction not in INPUT_ABSTRACTIONS:
+            raise ModelContractError(
+                f"{SPEC_FILE} asks for input_abstraction {spec.input_abstraction!r}; this "
+                f"version knows {', '.join(INPUT_ABSTRACTIONS)} (update PerfRL)"
+            )
+        if spec.decoder_format not in DECODER_FORMATS:
+            raise ModelContractError(
+                f"{SPEC_FILE} asks for decoder_format {spec.decoder_format!r}; this version "
+                f"knows {', '.join(DECODER_FORMATS)} (update PerfRL)"
+            )
+        return spec
+
+
+def build_prompt(function_source: str, spec: ModelSpec | None = None) -> str:
+    """The model's input for one function: the prefix, then the dedented source."""
+    prefix = spec.prompt_prefix if spec is not None else PROMPT_PREFIX
+    return prefix + function_source.strip("\n") + "\n"
+
+
+def write_model_spec(model_dir: Path, spec: ModelSpec) -> Path:
+    """Write ``perfrl_model.json`` into ``model_dir`` and return its path."""
+    path = Path(model_dir) / SPEC_FILE
+    path.write_text(json.dumps(spec.to_json(), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def load_model_spec(model_dir: Path) -> ModelSpec:
+    """Read and check a model directory. Raises ModelContractError with a clear reason."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelContractError(f"model directory {model_dir} does not exist")
+    spec_path = model_dir / SPEC_FILE
+    if not spec_path.is_file():
+        raise ModelContractError(
+            f"{model_dir} is not a PerfRL model directory: {SPEC_FILE} is missing "
+            "(export one with `perfrl-train export`)"
+        )
+    try:
+        data = json.loads(spec_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelContractError(f"cannot read {spec_path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelContractError(f"{spec_path} must hold a JSON object")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelContractError(
+            f"{spec_path} has format_version {version!r}; this PerfRL reads {FORMAT_VERSION}"
+        )
+    spec = ModelSpec.from_json(data)
+    for name in spec.model_files():
+        if not (model_dir / name).is_file():
+            raise ModelContractError(f"{model_dir} is incomplete: {name} is missing")
+    return spec
+
+
+def default_model_dir() -> Path:
+    """The model shipped inside the package (``server/perfrl/models/default``)."""
+    return Path(__file__).resolve().parent / "models" / "default"

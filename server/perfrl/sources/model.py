@@ -1,0 +1,225 @@
+"""Candidates written by the rewrite model: one greedy output plus samples.
+
+The target's source (dedented) goes into the trained prompt format
+(:func:`perfrl.model_contract.build_prompt`); the model decodes the greedy sequence and
+``n - 1`` samples as one batch after one encoder pass. Each output is cleaned before it
+becomes a candidate:
+
+- Markdown fences and prose around the code are removed and the code dedented;
+- when the output holds more than the function (imports, other statements, a second def),
+  only the ``def`` with the target's name is kept;
+- when the output is a single function whose name or parameter names differ from the
+  target's (a small model often invents them), it gets the target's names back: the function
+  is renamed (recursive calls included) and its parameters position by position when their
+  number and kinds match; the verifier then judges its body like any other candidate's (a
+  signature of another shape stays invalid);
+- outputs that do not parse, that define no function of the target's name, that repeat an
+  earlier output (same AST) or that are the original function (same AST) are dropped.
+
+A caller may rely on: candidates labelled ``"greedy"`` and ``"sample k"`` (k counts the
+samples from 1, so a label names the same draw for the same seed), each a parseable
+function dedented to column 0, distinct by AST and different from the original; a model that
+cannot be loaded, a function too long for the model, or a model whose outputs were all
+unusable raising :class:`CandidateSourceError` with the reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from perfrl.engine.candidate_check import normalize_candidate
+from perfrl.engine.types import Candidate, FunctionTarget
+from perfrl.inference.background import ModelHandle, ModelNotReady
+from perfrl.inference.onnx_seq2seq import GeneratedSequence, ModelLoadError
+from perfrl.sources.abstraction import model_input, model_output
+from perfrl.sources.base import CandidateSourceError
+from perfrl.sources.files import extract_candidate
+from perfrl.sources.identifiers import rename_identifiers
+
+DEFAULT_LOAD_TIMEOUT_S = 120.0
+
+
+def _ast_key(code: str) -> str | None:
+    try:
+        return ast.dump(ast.parse(code))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _parameter_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[list[str]]:
+    a = function.args
+    groups = [a.posonlyargs + a.args, [a.vararg] if a.vararg else [], a.kwonlyargs,
+              [a.kwarg] if a.kwarg else []]
+    return [[arg.arg for arg in group] for group in groups]
+
+
+def _lone_function(code: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    return tree.body[0]
+
+
+def restore_signature_names(code: str, name: str, original_source: str) -> str:
+    """``code`` with the function name ``name`` and the parameter names of the function in
+    ``original_source`` when it is a single function that uses other names for them.
+
+    The function is renamed (recursive calls included). Parameters are renamed position by
+    position, only when every kind (positional, ``*args``, keyword-only, ``**kwargs``) has
+    as many parameters as the target's and no target name is already used in the output for
+    something else. Attribute names (``obj.old``) are never touched. Anything else (code that
+    does not parse, several statements) is returned as it is."""
+    function = _lone_function(code)
+    original = _lone_function(normalize_candidate(original_source))
+    if function is None:
+        return code
+    own_parameters = {name for group in _parameter_names(function) for name in group}
+    # A function named like one of its own parameters cannot be renamed token by token.
+    renamable = function.name != name and function.name not in own_parameters
+    mapping = {function.name: name} if renamable else {}
+    if original is not None:
+        got, want = _parameter_names(function), _parameter_names(original)
+        if [len(g) for g in got] == [len(w) for w in want]:
+            renames = {
+                old: new
+                for group_got, group_want in zip(got, want)
+                for old, new in zip(group_got, group_want)
+                if old != new
+            }
+            used = {
+                t.string
+                for t in tokenize.generate_tokens(io.StringIO(code).readline)
+                if t.type == tokenize.NAME
+            }
+            if not (set(renames.values()) - set(renames)) & used:
+                mapping.update(renames)
+    return rename_identifiers(code, mapping) if mapping else code
+
+
+def clean_model_output(text: str, target: FunctionTarget) -> tuple[str | None, str]:
+    """The function in one model output, or ``None`` and why it was dropped."""
+    code = extract_candidate(text, target)
+    if code is not None:
+        code = restore_signature_names(code, target.name, target.source)
+    if code is None:
+        return None, f"defines no function {target.name}"
+    if not code.strip():
+        return None, "empty"
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None, "does not parse"
+    if not any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) for s in tree.body):
+        return None, "defines no function"
+    return code, ""
+
+
+def select_usable(
+    outputs: Sequence[GeneratedSequence], target: FunctionTarget, original: str
+) -> tuple[list[tuple[int, str]], Counter[str]]:
+    """(index, cleaned code) of the outputs worth verifying, in order, and a count of the
+    reasons the others were dropped. ``original`` is the target's dedented source."""
+    original_key = _ast_key(original)
+    seen = {original_key}
+    kept: list[tuple[int, str]] = []
+    dropped: Counter[str] = Counter()
+    for index, output in enumerate(outputs):
+        code, why = clean_model_output(output.text, target)
+        if code is None:
+            dropped[why if output.finished else why + " (cut at the length limit)"] += 1
+            continue
+        key = _ast_key(code)
+        if key in seen:
+            dropped["same as the original" if key == original_key else "duplicate"] += 1
+            continue
+        seen.add(key)
+        kept.append((index, code))
+    return kept, dropped
+
+
+class ModelCandidateSource:
+    """Rewrites proposed by the model behind ``model`` (a :class:`ModelHandle` or a model
+    directory). Unset generation parameters come from the model's ``perfrl_model.json``."""
+
+    name = "model"
+
+    def __init__(
+        self,
+        model: ModelHandle | Path | str,
+        num_candidates: int | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        max_new_tokens: int | None = None,
+        load_timeout_s: float = DEFAULT_LOAD_TIMEOUT_S,
+    ) -> None:
+        self.handle = model if isinstance(model, ModelHandle) else ModelHandle(Path(model))
+        self.num_candidates = num_candidates
+        self.temperature = temperature
+        self.top_k = top_k
+        self.top_p = top_p
+        self.seed = seed
+        self.max_new_tokens = max_new_tokens
+        self.load_timeout_s = load_timeout_s
+
+    def generate(self, target: FunctionTarget, limit: int) -> Iterator[Candidate]:
+        if limit <= 0:
+            return
+        try:
+            model = self.handle.wait(self.load_timeout_s)
+        except (ModelLoadError, ModelNotReady) as exc:
+            raise CandidateSourceError(f"the model is unavailable: {exc}") from exc
+        defaults = model.spec.generation
+        n = max(1, min(limit, self.num_candidates or defaults.num_candidates))
+        original = normalize_candidate(target.source)
+        try:
+            model_text, table = model_input(original, model.spec.input_abstraction)
+        except ValueError as exc:
+            raise CandidateSourceError(f"the model cannot read {target.qualname}: {exc}") from exc
+        prompt = model.prompt_for(model_text)
+        encoded = model.encode_prompt(prompt)
+        if encoded.truncated:
+            raise CandidateSourceError(
+                f"{target.qualname} is too long for the model: it reads at most "
+                f"{model.spec.max_source_length} tokens (prompt included); split the function "
+                "or use a model trained on longer inputs"
+            )
+        try:
+            outputs = model.generate(
+                prompt,
+                num_return=n,
+                do_sample=n > 1,
+                greedy_first=True,
+                temperature=defaults.temperature if self.temperature is None else self.temperature,
+                top_k=defaults.top_k if self.top_k is None else self.top_k,
+                top_p=defaults.top_p if self.top_p is None else self.top_p,
+                max_new_tokens=self.max_new_tokens,
+                seed=self.seed,
+            )
+        except Exception as exc:  # onnxruntime's errors have no common base class
+            raise CandidateSourceError(
+                f"the model failed while generating: {type(exc).__name__}: {exc}"
+            ) from exc
+        if table is not None:
+            outputs = [replace(o, text=model_output(o.text, table)) for o in outputs]
+        kept, dropped = select_usable(outputs, target, original)
+        for index, code in kept:
+            yield Candidate(
+                source="model", label="greedy" if index == 0 else f"sample {index}", code=code
+            )
+        if not kept:
+            summary = "; ".join(f"{why}: {count}" for why, count in dropped.most_common())
+            raise CandidateSourceError(
+                f"none of the model's {len(outputs)} outputs for {target.qualname} was a usable "
+                f"rewrite ({summary})"
+            )

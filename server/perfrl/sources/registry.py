@@ -1,0 +1,62 @@
+"""Builds the candidate sources named in settings ("rules", "model", "file").
+
+The model source is imported lazily so that asking only for rule candidates never loads
+onnxruntime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from perfrl.sources.base import CandidateSource, CandidateSourceError
+
+KNOWN_SOURCES = ("rules", "model", "file")
+
+
+def build_sources(
+    names: Sequence[str],
+    candidate_files: Sequence[Path] = (),
+    model_handle=None,
+    model_dir: Path | None = None,
+    temperature: float | None = None,
+    seed: int | None = None,
+) -> list[CandidateSource]:
+    """Sources in the order given; hand-written files first when there are any.
+
+    ``model_handle`` (a :class:`perfrl.inference.background.ModelHandle`) is shared by a
+    long-lived process such as the language server; without one the model is loaded from
+    ``model_dir`` (default: the shipped model) when the model source is first used.
+    Unknown names raise CandidateSourceError listing the known ones.
+    """
+    unknown = [name for name in names if name not in KNOWN_SOURCES]
+    if unknown:
+        raise CandidateSourceError(
+            f"unknown candidate source(s) {', '.join(unknown)}; known: {', '.join(KNOWN_SOURCES)}"
+        )
+    sources: list[CandidateSource] = []
+    if candidate_files:
+        from perfrl.sources.files import FileCandidateSource
+
+        sources.append(FileCandidateSource([Path(p) for p in candidate_files]))
+    for name in names:
+        if name == "rules":
+            from perfrl.sources.rules import RuleCandidateSource
+
+            sources.append(RuleCandidateSource())
+        elif name == "model":
+            from perfrl.sources.model import ModelCandidateSource
+
+            if model_handle is None:
+                from perfrl.inference.background import ModelHandle
+                from perfrl.model_contract import default_model_dir
+
+                model_handle = ModelHandle(Path(model_dir) if model_dir else default_model_dir())
+                model_handle.start()
+            kwargs = {}
+            if temperature is not None:
+                kwargs["temperature"] = temperature
+            if seed is not None:
+                kwargs["seed"] = seed
+            sources.append(ModelCandidateSource(model_handle, **kwargs))
+    return sources
