@@ -9,18 +9,17 @@ stderr.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
 import tempfile
-import tokenize
 from pathlib import Path
 
 from perfrl import __version__
 from perfrl.cli.progress import StderrProgress
 from perfrl.cli.report_text import render_report
 from perfrl.engine.settings import EngineSettings
+from perfrl.engine.source_files import SourceDecodeError, decode_source, encode_source
 from perfrl.engine.types import OptimizationReport, PerfRLError
 
 EXIT_FASTER = 0
@@ -125,11 +124,11 @@ def apply_best(report: OptimizationReport, target) -> Path:
         raise PerfRLError("nothing to apply: no candidate was verified faster")
     raw = target.path.read_bytes()
     # Decode and re-encode with the file's own declared encoding (PEP 263), as locate does.
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
-    current = raw.decode(encoding)
-    if encoding == "utf-8-sig":
-        current = current.removeprefix("\ufeff")
-    if current != target.file_text.removeprefix("\ufeff"):
+    try:
+        current, encoding = decode_source(raw)
+    except SourceDecodeError:
+        current, encoding = None, ""
+    if current != target.file_text:
         raise PerfRLError(
             f"{target.path} changed while PerfRL was running; nothing was written. Run again."
         )
@@ -137,10 +136,8 @@ def apply_best(report: OptimizationReport, target) -> Path:
     mode = target.path.stat().st_mode
     fd, tmp = tempfile.mkstemp(dir=target.path.parent, prefix=".perfrl-", suffix=".py")
     try:
-        # The spliced text keeps a BOM as U+FEFF, so "utf-8-sig" is written as plain utf-8.
-        write_encoding = "utf-8" if encoding == "utf-8-sig" else encoding
-        with os.fdopen(fd, "w", encoding=write_encoding, newline="") as handle:
-            handle.write(new_text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(encode_source(new_text, encoding))
         os.chmod(tmp, mode & 0o7777)
         os.replace(tmp, target.path)
     except BaseException:

@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from perfrl.engine.source_files import SourceDecodeError, decode_source
 from perfrl.engine.types import FunctionTarget, TargetNotFound, UnsupportedTarget
 
 #: Files or folders whose presence marks a project root (the nearest ancestor wins).
@@ -383,11 +384,8 @@ def _read_source(path: Path) -> str:
     except OSError as exc:
         raise TargetNotFound(f"cannot read {path}: {exc.strerror or exc}") from exc
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        # Decoding "utf-8-sig" as "utf-8" keeps the BOM in the text so that a spliced file
-        # can be written back byte for byte.
-        return data.decode("utf-8" if encoding == "utf-8-sig" else encoding)
-    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        return decode_source(data)[0]
+    except SourceDecodeError as exc:
         raise TargetNotFound(f"cannot decode {path}: {exc}") from exc
 
 

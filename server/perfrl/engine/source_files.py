@@ -1,0 +1,54 @@
+"""The one way PerfRL decodes and encodes a user's Python source (CLI, engine, sandbox, server).
+
+Python reads a source file in the encoding its coding line or BOM declares (PEP 263), UTF-8
+otherwise; PerfRL does the same, and writes a file back in the encoding it was read in, so a
+``latin-1`` module stays ``latin-1`` byte for byte outside the edited function.
+
+A caller may rely on: ``encode_source(*decode_source(data)) == data`` for every file Python
+itself can decode; a BOM is kept in the text as U+FEFF (so offsets and splices see it) and is
+written back once.
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+
+#: The encoding of a file without a coding line or BOM, and of buffers an editor sends.
+DEFAULT_ENCODING = "utf-8"
+
+
+class SourceDecodeError(ValueError):
+    """The bytes are not Python source in the encoding they declare (the message says why)."""
+
+
+def source_encoding(data: bytes) -> str:
+    """The encoding Python would read ``data`` with, as a codec name to write it back with
+    (``utf-8`` for a file with a BOM: the BOM stays in the decoded text as U+FEFF)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:  # an unknown or conflicting coding line
+        raise SourceDecodeError(str(exc)) from exc
+    return DEFAULT_ENCODING if encoding == "utf-8-sig" else encoding
+
+
+def decode_source(data: bytes) -> tuple[str, str]:
+    """``(text, encoding)``: the file's text with its line endings untouched, and the codec
+    :func:`encode_source` must use to write it back."""
+    encoding = source_encoding(data)
+    try:
+        return data.decode(encoding), encoding
+    except (LookupError, UnicodeDecodeError) as exc:
+        raise SourceDecodeError(f"not valid {encoding}: {exc}") from exc
+
+
+def encode_source(text: str, encoding: str = DEFAULT_ENCODING) -> bytes:
+    """``text`` as bytes in ``encoding``; a character the encoding cannot hold raises
+    :class:`SourceDecodeError` naming it (never silently replaced)."""
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start:exc.end]
+        raise SourceDecodeError(
+            f"{bad!r} cannot be written in the file's encoding {encoding}"
+        ) from exc
