@@ -32,8 +32,9 @@ done
 
 stamp "eval"
 PIE_ARGS=()
-if [ -f /work/shared/data/pie-python/test.jsonl ]; then
-    PIE_ARGS=(--pie-dir /work/shared/data/pie-python --pie-limit 3 --pie-tests 2 --pie-repeats 3)
+PIE_DIR="${PERFRL_PIE_DIR:-$(cd "$(dirname "$0")/.." && pwd)/../shared/data/pie-python}"
+if [ -f "$PIE_DIR/test.jsonl" ]; then
+    PIE_ARGS=(--pie-dir "$PIE_DIR" --pie-limit 3 --pie-tests 2 --pie-repeats 3)
 fi
 perfrl-train eval --model "sft=$WORK/model-sft" "sft+rrhf=$WORK/model-rrhf" \
     --test-file "$WORK/data/test.jsonl" --limit 4 --samples 4 --max-new-tokens 96 \

@@ -19,11 +19,13 @@ import json
 import random
 from pathlib import Path
 
+from .errors import PerfRLError
+
 TRAIN_META = "perfrl_train.json"
 TRAINING_STATE = "training_state.pt"
 
 
-class CheckpointError(Exception):
+class CheckpointError(PerfRLError):
     """A checkpoint directory is missing or incomplete."""
 
 

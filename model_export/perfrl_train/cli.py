@@ -101,18 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions whose message is meant for the user (bad input), not a traceback."""
+    """Exceptions whose message is meant for the user (bad input), not a traceback: every
+    :class:`~perfrl_train.errors.PerfRLError` and the model-directory contract's errors."""
     from perfrl.model_contract import ModelContractError
 
-    from .checkpoint import CheckpointError
-    from .examples import ExampleFormatError
-    from .export import ExportError
-    from .modeling import ModelBuildError
-    from .sft import TrainingError
-    from .tokenizer import TokenizerError
+    from .errors import PerfRLError
 
-    return (CheckpointError, ExampleFormatError, ExportError, ModelBuildError, TrainingError,
-            TokenizerError, ModelContractError)
+    return (PerfRLError, ModelContractError)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Evaluation: held-out synthetic pairs through the verification engine, and PIE programs.
 
 ``perfrl-train eval --model sft=MODEL_DIR --model rrhf=MODEL_DIR2 --test-file DATA/test.jsonl
---out REPORT_DIR [--pie-dir /work/shared/data/pie-python --pie-limit 10]``
+--out REPORT_DIR [--pie-dir ../shared/data/pie-python --pie-limit 10]``
 
 A model is an exported directory (ONNX, run by ``perfrl.inference`` as the server runs it) or a
 training checkpoint (PyTorch ``generate``). Per prompt: one greedy
@@ -33,12 +33,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import PerfRLError
 from .train_common import help_field, set_threads
 
 Generator = Callable[[str, int], list[str]]
 
 
-class EvalError(Exception):
+class EvalError(PerfRLError):
     """Evaluation cannot run (no model, no test data)."""
 
 
@@ -52,7 +53,7 @@ class EvalConfig:
     restore_names: bool = help_field(
         False, "score outputs as the server serves them (function and parameter names "
         "restored) instead of raw")
-    pie_dir: Path | None = help_field(None, "PIE directory (e.g. /work/shared/data/pie-python)")  # noqa: RUF009
+    pie_dir: Path | None = help_field(None, "PIE directory (e.g. ../shared/data/pie-python)")  # noqa: RUF009
     pie_limit: int = help_field(10, "PIE problems evaluated")
     pie_tests: int = help_field(3, "trusted public tests run per PIE program")
     pie_repeats: int = help_field(5, "runs per test; the minimum wall time counts")

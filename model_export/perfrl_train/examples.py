@@ -15,10 +15,11 @@ from pathlib import Path
 
 from perfrl.model_contract import build_prompt
 
+from .errors import PerfRLError
 from .tokenizer import EOS_ID
 
 
-class ExampleFormatError(ValueError):
+class ExampleFormatError(PerfRLError, ValueError):
     """A pairs file is missing, empty, or has rows without ``slow`` / ``fast`` text."""
 
 

@@ -45,6 +45,7 @@ from perfrl.model_contract import (
     write_model_spec,
 )
 
+from .errors import PerfRLError
 from .step_decoder import (
     BIAS_LOOKUP_NODE,
     CROSS_KV_FILE,
@@ -84,7 +85,7 @@ DEFAULT_PARITY_FUNCTIONS = (
 )
 
 
-class ExportError(Exception):
+class ExportError(PerfRLError):
     """The checkpoint cannot be exported (missing, wrong architecture, exporter failure)."""
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .errors import PerfRLError
 from .tokenizer import (
     EOS_ID,
     PAD_ID,
@@ -26,7 +27,7 @@ from .tokenizer import (
 )
 
 
-class ModelBuildError(Exception):
+class ModelBuildError(PerfRLError):
     """The requested base model or size cannot be built."""
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import load_checkpoint, load_training_state, read_meta, save_checkpoint
+from .errors import PerfRLError
 from .examples import Example, encode_source, encode_target, pad_batch, read_examples
 from .train_common import (
     MetricsLog,
@@ -35,7 +36,7 @@ from .train_common import (
 LABEL_PAD = -100  # ignored by the cross-entropy
 
 
-class TrainingError(Exception):
+class TrainingError(PerfRLError):
     """Training cannot start (bad data, bad config) or diverged."""
 
 

@@ -48,6 +48,8 @@ import numpy as np
 
 from perfrl.inference.step_graphs import MAX_DISTANCE_KEY
 
+from .errors import PerfRLError
+
 #: The bias lookup stays float32 when the graph is quantized (``perfrl_train.export``): int8
 #: would round the relative-position bias, and the table is tiny.
 BIAS_LOOKUP_NODE = "self_bias_lookup"
@@ -57,7 +59,7 @@ OPSET = 18
 IR_VERSION = 8
 
 
-class StepDecoderUnsupported(Exception):
+class StepDecoderUnsupported(PerfRLError):
     """The model's architecture is not one the step graphs reproduce."""
 
 

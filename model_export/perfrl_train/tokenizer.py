@@ -26,6 +26,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .errors import PerfRLError
+
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>", "<unk>", "<mask>")
 PAD_ID, BOS_ID, EOS_ID, UNK_ID, MASK_ID = range(5)
 #: The interpreter's standard library: a large, local, license-clean Python corpus.
@@ -35,7 +37,7 @@ TOKENIZER_JSON = "tokenizer.json"
 _RECIPE_VERSION = 1
 
 
-class TokenizerError(Exception):
+class TokenizerError(PerfRLError):
     """A tokenizer cannot be built or loaded, or does not have the ids PerfRL expects."""
 
 

@@ -31,7 +31,6 @@ from perfrl_train.data.idioms import CATALOGUES
 from perfrl_train.data.inputs import all_inputs, expand_call
 from perfrl_train.data.pairs import PairFormatError
 from perfrl_train.data.splits import assert_disjoint_groups, assert_no_pie_in_training
-from perfrl_train.data.verify import time_pair
 
 
 def _single_def(src: str) -> ast.FunctionDef:
@@ -140,23 +139,11 @@ def test_executor_reports_exceptions_timeouts_and_non_literals():
     assert out[3].value() == [3]
 
 
-@pytest.mark.slow
-def test_bench_inputs_keep_slow_side_bounded_and_fast_side_faster():
-    """Per idiom: the slow side stays cheap enough for a reward loop, and the fast side beats
-    it by the idiom's declared ``min_speedup`` (best of 3, one pass; bounds are about a third
-    of the measured ratio, a generous margin on a shared machine)."""
-    failures = []
-    for name in sorted(ALL_IDIOMS):
-        pair = generate_pairs(1, seed=21, idioms=[name])[0]
-        ((slow_s, fast_s),) = time_pair(pair, repeat=3)
-        if slow_s > 0.25:
-            failures.append(f"{name}: slow side takes {slow_s * 1e3:.0f} ms")
-        if slow_s < fast_s * pair.meta["min_speedup"]:
-            failures.append(
-                f"{name}: slow {slow_s * 1e3:.2f} ms vs fast {fast_s * 1e3:.2f} ms, "
-                f"below x{pair.meta['min_speedup']}"
-            )
-    assert not failures, failures
+def test_most_idioms_declare_a_real_speedup():
+    """Each idiom declares the speedup its fast side must show; whether it does is measured by
+    ``benchmarks/bench_idioms.py`` (a timing, so a benchmark, never a test)."""
+    # 0 means "no reliable gain on 3.11": such idioms teach style, not speed.
+    assert all(i.min_speedup == 0 or i.min_speedup >= 1.1 for i in ALL_IDIOMS.values())
     assert sum(i.min_speedup >= 2 for i in ALL_IDIOMS.values()) >= 25
 
 

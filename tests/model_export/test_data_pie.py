@@ -19,7 +19,7 @@ from perfrl_train.data.pie import (
 
 needs_pie = pytest.mark.skipif(
     not (DEFAULT_PIE_DIR / "test.jsonl").is_file(),
-    reason="PIE copy not present at /work/shared/data/pie-python",
+    reason=f"PIE copy not present at {DEFAULT_PIE_DIR}",
 )
 
 

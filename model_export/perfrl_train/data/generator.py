@@ -10,12 +10,13 @@ from __future__ import annotations
 import random
 import zlib
 
+from ..errors import PerfRLError
 from .idioms import ALL_IDIOMS, CATALOGUES, DEFAULT_CATALOGUES, render
 from .inputs import expand_call
 from .pairs import CodePair
 
 
-class UnknownIdiomError(KeyError):
+class UnknownIdiomError(PerfRLError, KeyError):
     pass
 
 

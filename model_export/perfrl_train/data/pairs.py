@@ -18,11 +18,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from ..errors import PerfRLError
+
 ORIGINS = ("synthetic", "deoptimized", "pie")
 SPLITS = ("train", "valid", "test")
 
 
-class PairFormatError(ValueError):
+class PairFormatError(PerfRLError, ValueError):
     """A JSONL row is not a valid CodePair."""
 
 

@@ -2,7 +2,7 @@
 
 PIE pairs are whole programs that read stdin and write stdout, so they are kept as
 :class:`PieProgramPair` records rather than function-level :class:`CodePair` rows. The
-directory layout is the one described in ``/work/shared/data/pie-python/README.md``:
+directory layout is the one described in ``../shared/data/pie-python/README.md`` (beside the checkout):
 ``test.jsonl``, ``problems.jsonl`` and ``tests/pNNNNN/{input,output}.K.txt``.
 
 Known defects are surfaced as flags rather than silently fixed: suspect tests (from
@@ -17,17 +17,30 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import tokenize
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-DEFAULT_PIE_DIR = Path("/work/shared/data/pie-python")
+from ..errors import PerfRLError
+
+def _default_pie_dir() -> Path:
+    """``$PERFRL_PIE_DIR``, else the team's shared copy beside the checkout
+    (``<project root>/../shared/data/pie-python``)."""
+    explicit = os.environ.get("PERFRL_PIE_DIR")
+    if explicit:
+        return Path(explicit)
+    project_root = Path(__file__).resolve().parents[3]  # model_export/perfrl_train/data/pie.py
+    return project_root.parent / "shared" / "data" / "pie-python"
+
+
+DEFAULT_PIE_DIR = _default_pie_dir()
 
 _HEAVY_IMPORT = re.compile(r"^\s*(?:import|from)\s+(numpy|scipy)\b", re.MULTILINE)
 
 
-class PieFormatError(ValueError):
+class PieFormatError(PerfRLError, ValueError):
     """The PIE directory or one of its rows is not in the expected format."""
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..errors import PerfRLError
 from .executor import CallJob, run_calls
 from .inputs import all_inputs
 from .pairs import CodePair
@@ -23,7 +24,7 @@ from .pairs import CodePair
 SIDES = ("slow", "fast")
 
 
-class ProjectError(ValueError):
+class ProjectError(PerfRLError, ValueError):
     """The project cannot be written (bad side, slow side fails on an input, ...)."""
 
 

@@ -113,8 +113,8 @@ class Idiom:
     bench_inputs: Callable[[random.Random, dict], list[list[dict]]]
     docs: tuple[str, ...] = ()
     consts: Callable[[random.Random], dict] = field(default=lambda rng: {})
-    # Lower bound on slow/fast time on the bench inputs (CPython 3.11), checked by the tests
-    # with one best-of-3 pass. 0 means "no reliable gain on 3.11" (e.g. loop -> max(): the
+    # Lower bound on slow/fast time on the bench inputs (CPython 3.11), measured by
+    # benchmarks/bench_idioms.py (a timing: never asserted by a test). 0 means "no reliable gain on 3.11" (e.g. loop -> max(): the
     # specialising interpreter made such loops nearly as fast as the builtin).
     min_speedup: float = 3.0
 
