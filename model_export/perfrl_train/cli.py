@@ -75,25 +75,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sft":
             from .sft import train_sft
 
-            result = train_sft(cfg)
-            print(f"checkpoint: {result.out}")
+            sft = train_sft(cfg)
+            print(f"checkpoint: {sft.out}")
         elif args.command == "rrhf":
             from .rrhf import train_rrhf
 
-            result = train_rrhf(cfg)
-            print(f"checkpoint: {result.out}")
+            rrhf = train_rrhf(cfg)
+            print(f"checkpoint: {rrhf.out}")
         elif args.command == "export":
             from .export import export_model
 
-            result = export_model(cfg)
-            print(f"model directory: {result.out}")
-            for role, path in sorted(result.files.items()):
+            exported = export_model(cfg)
+            print(f"model directory: {exported.out}")
+            for role, path in sorted(exported.files.items()):
                 print(f"  {role}: {path}")
         elif args.command == "eval":
             from .evaluate import evaluate
 
-            result = evaluate(cfg)
-            print(f"report: {result.json_path}\n        {result.markdown_path}")
+            evaluated = evaluate(cfg)
+            print(f"report: {evaluated.json_path}\n        {evaluated.markdown_path}")
     except _user_errors() as exc:
         print(f"perfrl-train {args.command}: {exc}", file=sys.stderr)
         return 2

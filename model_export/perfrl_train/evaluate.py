@@ -276,6 +276,8 @@ def evaluate_pie(generate: Generator, cfg: EvalConfig, work: Path, log=print) ->
     """Program-level %correct / %optimized / mean speedup on PIE; see the module docstring."""
     from perfrl_train.data.pie import load_pie_pairs, outputs_match
 
+    if cfg.pie_dir is None:
+        raise EvalError("the PIE evaluation needs --pie-dir")
     pairs = load_pie_pairs(Path(cfg.pie_dir))
     excluded_numpy = [p for p in pairs if p.numpy_asymmetry]
     candidates_pairs = [p for p in pairs if not p.numpy_asymmetry and p.slow_pass is not False]
@@ -346,6 +348,11 @@ def _fmt(value, pct: bool = False) -> str:
     return f"{value:.1f}%" if pct else f"{value:.2f}x"
 
 
+def _cell(section: str, k: str, metric: str, pct: bool = False) -> Callable[[dict], str]:
+    """The table cell of one model's report: ``report[section][k][metric]`` formatted."""
+    return lambda model: _fmt(model[section][k][metric], pct)
+
+
 def render_markdown(report: dict, samples: int) -> str:
     """The side-by-side table (one column per model)."""
     names = list(report["models"])
@@ -355,22 +362,22 @@ def render_markdown(report: dict, samples: int) -> str:
     rows: list[tuple[str, Callable[[dict], str]]] = []
     for k in ("best@1", f"best@{samples}"):
         rows += [
-            (f"synthetic {k}: compiles", lambda m, k=k: _fmt(m["synthetic"][k]["parse_pct"], 1)),
-            (f"synthetic {k}: passes tests", lambda m, k=k: _fmt(m["synthetic"][k]["pass_pct"], 1)),
+            (f"synthetic {k}: compiles", _cell("synthetic", k, "parse_pct", pct=True)),
+            (f"synthetic {k}: passes tests", _cell("synthetic", k, "pass_pct", pct=True)),
             (f"synthetic {k}: verified faster",
-             lambda m, k=k: _fmt(m["synthetic"][k]["faster_pct"], 1)),
+             _cell("synthetic", k, "faster_pct", pct=True)),
             (f"synthetic {k}: mean speedup (verified)",
-             lambda m, k=k: _fmt(m["synthetic"][k]["mean_speedup_verified"])),
+             _cell("synthetic", k, "mean_speedup_verified")),
         ]
     has_pie = any("pie" in report["models"][n] for n in names)
     if has_pie:
         for k in ("best@1", f"best@{samples}"):
             rows += [
-                (f"PIE {k}: correct", lambda m, k=k: _fmt(m["pie"][k]["correct_pct"], 1)),
+                (f"PIE {k}: correct", _cell("pie", k, "correct_pct", pct=True)),
                 (f"PIE {k}: optimized (>=1.10x)",
-                 lambda m, k=k: _fmt(m["pie"][k]["optimized_pct"], 1)),
+                 _cell("pie", k, "optimized_pct", pct=True)),
                 (f"PIE {k}: mean speedup (correct)",
-                 lambda m, k=k: _fmt(m["pie"][k]["mean_speedup_correct"])),
+                 _cell("pie", k, "mean_speedup_correct")),
             ]
     lines += [header, sep]
     for label, getter in rows:

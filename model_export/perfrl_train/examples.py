@@ -72,7 +72,7 @@ def encode_source(tokenizer, slow: str, max_length: int) -> list[int]:
 def encode_target(tokenizer, code: str, max_length: int) -> list[int]:
     """``code </s>`` ids (no ``<s>``), truncated to ``max_length`` with ``</s>`` kept last."""
     ids = tokenizer(code.strip("\n") + "\n", add_special_tokens=False)["input_ids"]
-    return ids[: max_length - 1] + [EOS_ID]
+    return [*ids[:max_length - 1], EOS_ID]
 
 
 def decode_output(tokenizer, ids) -> str:

@@ -193,7 +193,7 @@ def check_parity(model, tokenizer, onnx_dir: Path, sources: list[str], precision
             torch_tokens = generated[0, 1:].tolist()  # drop the decoder-start id
             while torch_tokens and torch_tokens[-1] == config.pad_token_id:
                 torch_tokens.pop()  # generate pads finished sequences; ours stops at eos
-            decoder_in = torch.tensor([[config.decoder_start_token_id] + torch_tokens[:-1]]) \
+            decoder_in = torch.tensor([[config.decoder_start_token_id, *torch_tokens[:-1]]]) \
                 if torch_tokens else None
             torch_logits = (model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
                                   decoder_input_ids=decoder_in).logits[0].float().numpy()
@@ -212,6 +212,7 @@ def check_parity(model, tokenizer, onnx_dir: Path, sources: list[str], precision
         forced = loop.decode(ids, len(torch_tokens), forced_tokens=torch_tokens,
                              return_log_probs=True)
         torch_log_probs = torch.log_softmax(torch.from_numpy(torch_logits), dim=-1).numpy()
+        assert forced.log_probs is not None  # asked for with return_log_probs=True
         diff = float(np.max(np.abs(forced.log_probs - torch_log_probs)))
         max_diff = max(max_diff, diff)
         max_logit = max(max_logit, float(np.max(np.abs(torch_logits))))
@@ -364,7 +365,7 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         parity.append(report)
         if cfg.keep_fp32:  # a complete model directory of its own
             (out / "fp32").mkdir()
-            for name in raw_spec.model_files() + ["perfrl_model.json"]:
+            for name in [*raw_spec.model_files(), "perfrl_model.json"]:
                 shutil.copy2(raw / name, out / "fp32" / name)
                 files[f"fp32/{name}"] = out / "fp32" / name
         for name in onnx_files:

@@ -53,6 +53,7 @@ class OnnxSeq2SeqLoop:
         all_rows: list[np.ndarray] = []
         scores = stepper.start(1) if steps > 0 else None
         for step in range(steps):
+            assert scores is not None  # started above whenever there is a step to take
             row = scores[0] if normalised else self._log_softmax(scores[:1])[0]
             if return_log_probs:
                 all_rows.append(row.astype(np.float32))

@@ -217,9 +217,9 @@ def train_rrhf(cfg: RRHFConfig, log=print) -> RRHFResult:
                 log(f"rrhf: skipping {pair.id}: {engine.stats.skipped_pairs[pair.id]}")
                 continue
             source_ids = encode_source(tokenizer, pair.slow, cfg.max_source_length)
-            texts = [pair.fast] + generate_candidates(model, tokenizer, source_ids, cfg.samples,
-                                                      cfg.temperature, cfg.top_k,
-                                                      cfg.max_new_tokens)
+            sampled = generate_candidates(model, tokenizer, source_ids, cfg.samples,
+                                          cfg.temperature, cfg.top_k, cfg.max_new_tokens)
+            texts = [pair.fast, *sampled]
             outcomes = [engine.reward(concrete, model_output(text, table)) for text in texts]
         except RewardBudgetExhausted as exc:
             stopped = f"engine budget: {exc}"

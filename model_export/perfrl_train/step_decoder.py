@@ -35,8 +35,8 @@ The server's side is :mod:`perfrl.inference.step_graphs` (it defines the metadat
 the saturation distance); the file names are defined here.
 
 A caller may rely on :func:`write_step_decoder` producing graphs whose log-probabilities
-match the PyTorch model's to float32 rounding (``perfrl_train.export`` checks it on every export), for
-T5 models with ``feed_forward_proj`` ``relu`` (T5 v1.0, CodeT5; tied or untied output
+match the PyTorch model's to float32 rounding (``perfrl_train.export`` checks it on every
+export), for T5 models with ``feed_forward_proj`` ``relu`` (T5 v1.0, CodeT5; tied or untied output
 embeddings); other variants raise :class:`StepDecoderUnsupported`.
 """
 
@@ -174,8 +174,10 @@ def build_cross_kv(model):
     outputs = []
     for i in range(config.num_decoder_layers):
         prefix = f"decoder.block.{i}.layer.1.EncDecAttention"
-        keys = g.one("MatMul", [hidden, g.weight(f"{prefix}.k", _linear(state, f"{prefix}.k.weight"))])
-        values = g.one("MatMul", [hidden, g.weight(f"{prefix}.v", _linear(state, f"{prefix}.v.weight"))])
+        k_weight = g.weight(f"{prefix}.k", _linear(state, f"{prefix}.k.weight"))
+        v_weight = g.weight(f"{prefix}.v", _linear(state, f"{prefix}.v.weight"))
+        keys = g.one("MatMul", [hidden, k_weight])
+        values = g.one("MatMul", [hidden, v_weight])
         keys = g.one("Reshape", [keys, split_heads])
         values = g.one("Reshape", [values, split_heads])
         g.one("Transpose", [keys], f"cross_key.{i}", perm=[0, 2, 3, 1])

@@ -73,8 +73,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls) -> None:
 def config_from_args(config_cls, args: argparse.Namespace):
     names = {f.name for f in dataclasses.fields(config_cls)}
     # Unset list options come back as None; leave those to the dataclass default.
-    return config_cls(**{k: v for k, v in vars(args).items() if k in names and v is not None
-                         or k in names and not isinstance(_default_of(config_cls, k), list)})
+    return config_cls(**{k: v for k, v in vars(args).items() if (k in names and v is not None)
+                         or (k in names and not isinstance(_default_of(config_cls, k), list))})
 
 
 def _default_of(config_cls, name: str):

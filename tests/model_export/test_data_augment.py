@@ -50,7 +50,8 @@ def test_rename_is_consistent_on_both_sides_and_keeps_behaviour():
 def test_unsafe_names_stay_put():
     slow = (
         "import bisect\n\n\ndef f(key, xs):\n    \"\"\"Doc.\"\"\"\n    out = sorted(xs, key=abs)\n"
-        "    label = f'{key}:{len(out)}'\n    out.sort()\n    return label, out, bisect.bisect(out, 1)\n"
+        "    label = f'{key}:{len(out)}'\n    out.sort()\n"
+        "    return label, out, bisect.bisect(out, 1)\n"
     )
     fast = slow.replace("    out.sort()\n", "")
     copy = renamed_copy(_pair(slow, fast), random.Random(0), POOL, 0)

@@ -50,7 +50,8 @@ CASES = [
     ),
     (
         "enumerate_to_range_len",
-        "def f(seq):\n    out = 0\n    for i, x in enumerate(seq):\n        out += i * x\n    return out\n",
+        "def f(seq):\n    out = 0\n    for i, x in enumerate(seq):\n"
+        "        out += i * x\n    return out\n",
         ["([4, 5, 6],)", "([],)"],
     ),
     (

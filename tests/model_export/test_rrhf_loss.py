@@ -66,7 +66,7 @@ def test_sequence_scores_are_length_normalised_log_probs():
     source, targets = [1, 5, 6, 2], [[7, 8, 2], [9, 2]]
     scores, nll = sequence_scores(model, source, targets)
     for i, target in enumerate(targets):
-        dec_in = torch.tensor([[0] + target[:-1]])
+        dec_in = torch.tensor([[0, *target[:-1]]])
         logits = model(input_ids=torch.tensor([source]), decoder_input_ids=dec_in).logits[0]
         logp = torch.log_softmax(logits, -1)
         expected = sum(logp[t, tok].item() for t, tok in enumerate(target)) / len(target)

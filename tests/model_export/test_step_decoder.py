@@ -58,7 +58,7 @@ def test_step_graphs_match_pytorch_logits_step_by_step(tmp_path, tied):
     with torch.no_grad():
         hidden = model.encoder(input_ids=source).last_hidden_state
         logits = model(encoder_outputs=(hidden,),
-                       decoder_input_ids=torch.tensor([[0] + forced[:-1]])).logits[0]
+                       decoder_input_ids=torch.tensor([[0, *forced[:-1]]])).logits[0]
         expected = torch.log_softmax(logits, dim=-1).numpy()
     # Three rows, then two of them reordered: the cache follows its rows.
     stepper = decoder.stepper(hidden.numpy(), np.ones((1, 17), dtype=np.int64), 0)

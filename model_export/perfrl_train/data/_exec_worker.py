@@ -12,6 +12,7 @@ import resource
 import signal
 import sys
 import time
+from typing import Any
 
 
 class _CallTimeout(BaseException):
@@ -31,11 +32,11 @@ def _is_literal(value):
 
 
 def _run_job(job, timeout_s, mode, repeat):
-    namespace = {"__name__": "perfrl_data_impl"}
+    namespace: dict[str, object] = {"__name__": "perfrl_data_impl"}
     try:
         # Running the pair's code is this worker's whole purpose; it is an isolated process.
         exec(compile(job["source"], "<pair>", "exec"), namespace)  # noqa: S102
-        func = namespace[job["entry"]]
+        func: Any = namespace[job["entry"]]
     except BaseException as exc:  # noqa: BLE001 - any failure to define is reported
         return [{"ok": False, "error": f"define: {type(exc).__name__}: {exc}"}] * len(job["args"])
     outcomes = []
@@ -94,6 +95,7 @@ def main():
         for job in request["jobs"]
     ]
     real_stdout = sys.__stdout__
+    assert real_stdout is not None  # the parent always gives the worker a stdout pipe
     json.dump({"results": results}, real_stdout)
     real_stdout.flush()
 

@@ -20,9 +20,9 @@ import ast
 import builtins
 import io
 import keyword
+import os
 import random
 import re
-import sys
 import tokenize
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -46,7 +46,7 @@ class NamePool:
 def harvest_pool(source_dir: Path | None = None, max_files: int = 400, seed: int = 0) -> NamePool:
     """Parameter and variable names and docstring first lines from ``source_dir``'s ``.py``
     files (default: this interpreter's standard library), deterministic for a seed."""
-    root = Path(source_dir) if source_dir is not None else Path(sys.modules["os"].__file__).parent
+    root = Path(source_dir) if source_dir is not None else Path(os.__file__).parent
     skipped = {"test", "tests", "idlelib", "site-packages", "dist-packages"}
     files = sorted(p for p in root.rglob("*.py") if not skipped & set(p.parts))
     random.Random(seed).shuffle(files)
@@ -66,7 +66,8 @@ def harvest_pool(source_dir: Path | None = None, max_files: int = 400, seed: int
                 names.add(node.name)
                 doc = ast.get_docstring(node)
                 first = doc.strip().splitlines()[0].strip() if doc else ""
-                if 12 <= len(first) <= 90 and first.isascii() and '"' not in first and "\\" not in first:
+                plain = first.isascii() and '"' not in first and "\\" not in first
+                if 12 <= len(first) <= 90 and plain:
                     docs.add(first)
     identifiers = sorted(
         n for n in names if _IDENTIFIER.match(n) and n not in _RESERVED and not n.startswith("test")
@@ -145,11 +146,11 @@ def _first_function(tree: ast.Module) -> ast.FunctionDef | ast.AsyncFunctionDef 
 
 
 def _same_docstring(slow: ast.Module, fast: ast.Module) -> bool:
-    functions = [_first_function(slow), _first_function(fast)]
-    if None in functions:
+    slow_fn, fast_fn = _first_function(slow), _first_function(fast)
+    if slow_fn is None or fast_fn is None:
         return False
-    docs = [ast.get_docstring(f) for f in functions]
-    return docs[0] is not None and docs[0] == docs[1]
+    doc = ast.get_docstring(slow_fn)
+    return doc is not None and doc == ast.get_docstring(fast_fn)
 
 
 def renamed_copy(pair: CodePair, rng: random.Random, pool: NamePool, index: int) -> CodePair | None:

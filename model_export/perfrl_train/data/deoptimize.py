@@ -33,6 +33,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .executor import CallJob, run_calls, same_behaviour
 from .pairs import CodePair
@@ -322,11 +323,15 @@ class _Names:
         return f"{options[0]}{k}"
 
 
-def _stmt(src: str) -> list[ast.stmt]:
+def _stmt(src: str) -> list[Any]:
+    """Statements of a template; typed loosely because each caller knows the node types its
+    own template produces (``For``, ``Assign``...) and fills their fields."""
     return ast.parse(src).body
 
 
-def _comp_targets_leak(fn: ast.FunctionDef, comp: ast.AST) -> bool:
+def _comp_targets_leak(
+    fn: ast.FunctionDef, comp: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp
+) -> bool:
     """True when a comprehension variable is also used outside it (a loop would clobber it)."""
     targets = set()
     for gen in comp.generators:
@@ -487,7 +492,7 @@ def sum_to_loop(fn: ast.FunctionDef) -> bool:
         ):
             add = _stmt(f"{acc} += _E")
             _fill(add[0], arg)
-            loop = _loop_over(arg, add)
+            loop: list[Any] = _loop_over(arg, add)
         else:
             item = names.new("value", "item", "elem")
             loop = _stmt(f"for {item} in _IT:\n    {acc} += {item}")
@@ -559,16 +564,19 @@ def join_to_concat(fn: ast.FunctionDef) -> bool:
 def enumerate_to_range_len(fn: ast.FunctionDef) -> bool:
     """``for i, x in enumerate(seq):`` -> ``for i in range(len(seq)): x = seq[i]``."""
     for node in ast.walk(fn):
+        if not (isinstance(node, ast.For) and _is_builtin_call(node.iter, "enumerate", 1)):
+            continue
+        # Typed loosely: the checks just below establish the node shapes mypy cannot follow.
+        call: Any = node.iter
+        target: Any = node.target
         if not (
-            isinstance(node, ast.For)
-            and _is_builtin_call(node.iter, "enumerate", 1)
-            and isinstance(node.iter.args[0], ast.Name)
-            and isinstance(node.target, ast.Tuple)
-            and len(node.target.elts) == 2
-            and all(isinstance(e, ast.Name) for e in node.target.elts)
+            isinstance(call.args[0], ast.Name)
+            and isinstance(target, ast.Tuple)
+            and len(target.elts) == 2
+            and all(isinstance(e, ast.Name) for e in target.elts)
         ):
             continue
-        seq = node.iter.args[0].id
+        seq = call.args[0].id
         rebinds = any(
             isinstance(n, ast.Name) and n.id == seq and isinstance(n.ctx, ast.Store)
             for b in node.body
@@ -576,7 +584,7 @@ def enumerate_to_range_len(fn: ast.FunctionDef) -> bool:
         )
         if rebinds:
             continue
-        i_name, x_name = (e.id for e in node.target.elts)
+        i_name, x_name = (e.id for e in target.elts if isinstance(e, ast.Name))
         node.target = ast.Name(i_name, ast.Store())
         node.iter = _stmt(f"range(len({seq}))")[0].value
         node.body[0:0] = _stmt(f"{x_name} = {seq}[{i_name}]")
@@ -728,7 +736,7 @@ def build_deoptimized_pairs(
 ) -> tuple[list[CodePair], dict]:
     """Verified (slow, real fast) pairs and stats (counts at every stage)."""
     cands = extract_candidates(stdlib_dir, max_modules=max_modules)
-    stats = {
+    stats: dict[str, Any] = {
         "candidates": len(cands),
         "functions_with_inputs": 0,
         "functions_used": 0,

@@ -40,7 +40,7 @@ class CallOutcome:
 
     def value(self):
         """The returned value, rebuilt from its literal repr (ok and literal outcomes only)."""
-        if not (self.ok and self.literal):
+        if not (self.ok and self.literal) or self.value_repr is None:
             raise ExecutionError(f"no literal value: {self.error or 'non-literal result'}")
         return ast.literal_eval(self.value_repr)
 

@@ -83,7 +83,8 @@ def generate_pairs(
     names = list(idioms) if idioms is not None else idiom_names(catalogues)
     for name in names:
         if name not in ALL_IDIOMS:
-            raise UnknownIdiomError(f"unknown idiom {name!r}; known: {', '.join(sorted(ALL_IDIOMS))}")
+            known = ", ".join(sorted(ALL_IDIOMS))
+            raise UnknownIdiomError(f"unknown idiom {name!r}; known: {known}")
     if not names:
         return []
     pairs: list[CodePair] = []

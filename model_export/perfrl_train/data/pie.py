@@ -2,7 +2,8 @@
 
 PIE pairs are whole programs that read stdin and write stdout, so they are kept as
 :class:`PieProgramPair` records rather than function-level :class:`CodePair` rows. The
-directory layout is the one described in ``../shared/data/pie-python/README.md`` (beside the checkout):
+directory layout is the one described in ``../shared/data/pie-python/README.md`` (beside the
+checkout):
 ``test.jsonl``, ``problems.jsonl`` and ``tests/pNNNNN/{input,output}.K.txt``.
 
 Known defects are surfaced as flags rather than silently fixed: suspect tests (from
@@ -24,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import PerfRLError
+
 
 def _default_pie_dir() -> Path:
     """``$PERFRL_PIE_DIR``, else the team's shared copy beside the checkout

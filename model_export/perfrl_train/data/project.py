@@ -45,7 +45,7 @@ def expected_outputs(
     for k, o in enumerate(outcomes):
         if not o.ok:
             raise ProjectError(f"{pair.id}: slow side fails on input {k}: {o.error}")
-        if not o.literal:
+        if not o.literal or o.value_repr is None:
             raise ProjectError(f"{pair.id}: slow side result on input {k} is not a literal")
         out.append(o.value_repr)
     return out

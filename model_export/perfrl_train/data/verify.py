@@ -70,7 +70,7 @@ def time_pair(
     )
     out = []
     for a, b in zip(res[0], res[1], strict=True):
-        if not (a.ok and b.ok):
+        if not (a.ok and b.ok) or a.seconds is None or b.seconds is None:
             raise RuntimeError(f"{pair.id}: benchmark call failed: {a.error or b.error}")
         out.append((a.seconds, b.seconds))
     return out

@@ -114,8 +114,9 @@ class Idiom:
     docs: tuple[str, ...] = ()
     consts: Callable[[random.Random], dict] = field(default=lambda rng: {})
     # Lower bound on slow/fast time on the bench inputs (CPython 3.11), measured by
-    # benchmarks/bench_idioms.py (a timing: never asserted by a test). 0 means "no reliable gain on 3.11" (e.g. loop -> max(): the
-    # specialising interpreter made such loops nearly as fast as the builtin).
+    # benchmarks/bench_idioms.py (a timing: never asserted by a test). 0 means "no reliable
+    # gain on 3.11" (e.g. loop -> max(): the specialising interpreter made such loops nearly
+    # as fast as the builtin).
     min_speedup: float = 3.0
 
 
