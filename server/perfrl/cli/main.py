@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from perfrl import __version__
+from perfrl.cli.profile_command import add_profile_parser, run_profile
 from perfrl.cli.progress import StderrProgress
 from perfrl.cli.report_text import render_report
 from perfrl.engine.settings import EngineSettings
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--apply", action="store_true",
                      help="write the best rewrite into the file, only when it was verified faster")
     opt.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_profile_parser(sub)
     return parser
 
 
@@ -190,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "optimize":
             return run_optimize(args)
+        if args.command == "profile":
+            return run_profile(args)
     except PerfRLError as exc:
         print(f"perfrl: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
