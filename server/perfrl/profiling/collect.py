@@ -22,7 +22,7 @@ from perfrl.engine.locate import list_functions
 from perfrl.engine.sandbox import Sandbox
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.source_files import SourceDecodeError, decode_source
-from perfrl.engine.types import CancelToken, Cancelled, PerfRLError
+from perfrl.engine.types import Cancelled, CancelToken, PerfRLError
 
 #: Reports larger than this are not read (a runaway workload is not worth the memory).
 MAX_REPORT_BYTES = 256 * 1024 * 1024

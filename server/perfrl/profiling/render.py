@@ -45,9 +45,9 @@ def render_table(profile: ProjectProfile, top: int) -> str:
         f"{'#':>3} {'own':>10} {'total':>10} {'share':>6} {'calls':>8}  tested  function",
     ]
     for rank, fn in enumerate(profile.hottest(top), 1):
+        tested = "yes" if fn.called_by_tests else "no"
         lines.append(f"{rank:>3} {_ms(fn.own_s):>10} {_ms(fn.total_s):>10} "
-                     f"{fn.share * 100:5.1f}% {fn.calls:>8}  {'yes' if fn.called_by_tests else 'no':>6}"
-                     f"  {fn.target}")
+                     f"{fn.share * 100:5.1f}% {fn.calls:>8}  {tested:>6}  {fn.target}")
     if not profile.functions:
         lines.append("    (no function of the project ran)")
     untested = [f for f in profile.hottest(top) if not f.called_by_tests]
