@@ -19,6 +19,7 @@ from perfrl import __version__
 from perfrl.cli.profile_command import add_profile_parser, run_profile
 from perfrl.cli.progress import StderrProgress
 from perfrl.cli.report_text import render_report
+from perfrl.cli.sweep_command import add_sweep_options, run_sweep, wants_sweep
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.source_files import SourceDecodeError, decode_source, encode_source
 from perfrl.engine.types import OptimizationReport, PerfRLError
@@ -45,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         "1: none; 2: bad usage or input.",
     )
     opt.add_argument(
-        "target",
-        help="the function: path/to/mod.py::Qualname (Class.method too) or path/to/mod.py:LINE",
+        "target", nargs="*",
+        help="the function: path/to/mod.py::Qualname (Class.method too) or path/to/mod.py:LINE; "
+        "several functions, or --top N, optimize them one after the other",
     )
     opt.add_argument("--candidate", action="append", default=[], metavar="PATH",
                      help="a file holding a hand-written rewrite (repeatable)")
@@ -76,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--apply", action="store_true",
                      help="write the best rewrite into the file, only when it was verified faster")
     opt.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_sweep_options(opt)
     add_profile_parser(sub)
     return parser
 
@@ -153,7 +156,16 @@ def run_optimize(args: argparse.Namespace) -> int:
     from perfrl.sources.registry import build_sources
 
     settings = _settings_from_args(args)
-    target = _locate(args.target, args.project)
+    if wants_sweep(args):
+        names = _source_names(args)
+        return run_sweep(args, settings, lambda: build_sources(
+            names, candidate_files=[Path(p) for p in args.candidate], model_dir=args.model,
+            seed=args.seed), sources_key=json.dumps(
+            [names, args.candidate, str(args.model), args.seed, args.num_candidates]))
+    if len(args.target) != 1:
+        raise PerfRLError("name the function to optimize (path/to/mod.py::Qualname), "
+                          "several functions, or --top N")
+    target = _locate(args.target[0], args.project)
     sources = build_sources(
         _source_names(args),
         candidate_files=[Path(p) for p in args.candidate],

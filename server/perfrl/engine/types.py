@@ -202,6 +202,7 @@ class OptimizationReport:
         return {
             "schema": "perfrl.report/1",
             "function": self.function,
+            "original_source": self.original_source,
             "threshold": self.threshold,
             "baseline": None if self.baseline is None else asdict(self.baseline),
             "candidates": [c.to_json() for c in self.candidates],
