@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv at the repository root and installs PerfRL into it.
 #   scripts/setup_env.sh            the server and CLI only (light: no torch)
-#   scripts/setup_env.sh full       plus the training extra and the test tools
+#   scripts/setup_env.sh full       plus the training and distributed extras and the test tools
 # Idempotent: a second run only installs what is missing. Pinned torch (CPU build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ if [ ! -f "$stamp" ]; then
     if [ "$mode" = full ]; then
         # torch first and pinned: an unpinned resolve pulls a CUDA build of several GB.
         $py -m pip install -q "torch==2.13.0"
-        $py -m pip install -q -e ".[train,test]"
+        $py -m pip install -q -e ".[train,distributed,test]"
     else
         $py -m pip install -q -e ".[test]"
     fi

@@ -157,11 +157,13 @@ def run_optimize(args: argparse.Namespace) -> int:
 
     settings = _settings_from_args(args)
     if wants_sweep(args):
-        names = _source_names(args)
-        return run_sweep(args, settings, lambda: build_sources(
-            names, candidate_files=[Path(p) for p in args.candidate], model_dir=args.model,
-            seed=args.seed), sources_key=json.dumps(
-            [names, args.candidate, str(args.model), args.seed, args.num_candidates]))
+        from perfrl.sweep.run import SweepJob
+
+        job = SweepJob(tuple(_source_names(args)),
+                       tuple(str(Path(p).resolve()) for p in args.candidate),
+                       str(args.model.resolve()) if args.model else None, args.seed,
+                       args.num_candidates)
+        return run_sweep(args, settings, job)
     if len(args.target) != 1:
         raise PerfRLError("name the function to optimize (path/to/mod.py::Qualname), "
                           "several functions, or --top N")

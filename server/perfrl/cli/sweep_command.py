@@ -28,6 +28,11 @@ def add_sweep_options(opt) -> None:
                      "(e.g. \"-m app.bench\" or \"bench.py --size 10\")")
     opt.add_argument("--report", type=Path, default=None, metavar="DIR",
                      help="several functions: write report.md and report.html here")
+    opt.add_argument("--executor", choices=["local", "ray"], default="local",
+                     help="several functions: work through them here (local) or fan them out "
+                     "over a Ray cluster, one function per task (ray; needs perfrl[distributed])")
+    opt.add_argument("--address", default=None, metavar="HOST:PORT",
+                     help="with --executor ray: the cluster to join (default: start a local one)")
     opt.add_argument("--gain-rounds", type=int, default=5, metavar="N",
                      help="several functions: interleaved whole-run timings per side for the "
                      "end-to-end figure (0: skip it; default: 5)")
@@ -65,7 +70,7 @@ def apply_rewrite(project: Path, spec: str, report: dict) -> Path:
     return target.path
 
 
-def run_sweep(args: argparse.Namespace, settings, make_sources, sources_key: str) -> int:
+def run_sweep(args: argparse.Namespace, settings, job) -> int:
     """The sweep behind the CLI (exit 0: something verified faster, 1: nothing)."""
     from perfrl.engine.interpreter import resolve_interpreter
     from perfrl.engine.locate import find_project_root
@@ -109,9 +114,9 @@ def run_sweep(args: argparse.Namespace, settings, make_sources, sources_key: str
         if not args.json:
             print(f"[{index + 1}/{len(specs)}] {outcome_line(outcome)}", flush=True)
 
-    outcomes = optimize_targets(project, specs, make_sources, sources_key, settings,
-                                shares=shares, candidates_per_source=args.num_candidates,
-                                on_result=on_result)
+    outcomes = optimize_targets(project, specs, job, settings, shares=shares,
+                                on_result=on_result, executor=args.executor,
+                                address=args.address)
     gain, gain_error = None, None
     rewrites = combined_rewrites(project, outcomes)
     if rewrites and args.gain_rounds > 0:

@@ -87,47 +87,108 @@ def _save(path: Path, report: dict) -> None:
     os.replace(tmp, path)  # atomic: an interrupted write never leaves half an entry
 
 
+@dataclass(frozen=True)
+class SweepJob:
+    """What every function of a sweep is optimized with: plain data, so that it travels to
+    other processes and machines (the Ray executor) and names the store's entries."""
+
+    source_names: tuple[str, ...]
+    candidate_files: tuple[str, ...] = ()
+    model_dir: str | None = None
+    seed: int | None = None
+    candidates_per_source: int = 8
+
+    def key(self) -> str:
+        return json.dumps([list(self.source_names), list(self.candidate_files), self.model_dir,
+                           self.seed, self.candidates_per_source])
+
+    def make_sources(self) -> list:
+        from perfrl.sources.registry import build_sources
+
+        return build_sources(list(self.source_names),
+                             candidate_files=[Path(p) for p in self.candidate_files],
+                             model_dir=Path(self.model_dir) if self.model_dir else None,
+                             seed=self.seed)
+
+
+def optimize_one(project_root: Path, spec: str, job: SweepJob, settings: EngineSettings,
+                 progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None) -> dict:
+    """The engine's JSON report for one function (the unit of work an executor runs)."""
+    target = locate_function(spec, project_root=project_root)
+    report = optimize_function(target, job.make_sources(), settings, progress=progress,
+                               cancel=cancel, candidates_per_source=job.candidates_per_source)
+    return report.to_json()
+
+
+def _failure(exc: BaseException) -> str:
+    if isinstance(exc, PerfRLError):
+        return str(exc)
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
 def optimize_targets(
     project_root: Path,
     specs: Sequence[str],
-    make_sources: Callable[[], list],
-    sources_key: str,
+    job: SweepJob,
     settings: EngineSettings,
     shares: dict[str, float] | None = None,
-    candidates_per_source: int = 8,
     on_result: Callable[[int, FunctionOutcome], None] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> list[FunctionOutcome]:
-    """Each of ``specs`` (``path::Qualname`` relative to ``project_root``) optimized with the
-    sources ``make_sources()`` builds (``sources_key`` names them for the store: same key,
-    same candidates); ``on_result(index, outcome)`` is called as each one finishes."""
-    outcomes: list[FunctionOutcome] = []
+    """Each of ``specs`` (``path::Qualname`` relative to ``project_root``) optimized with
+    ``job``; ``on_result(index, outcome)`` is called as each one finishes (in finishing order
+    with Ray). ``executor`` "local" works through them here, one after the other; "ray" sends
+    each function to a Ray cluster (``address``; see :mod:`perfrl.sweep.ray_executor`) as one
+    task, so its tests, equivalence and benchmark stay on one node."""
     interpreter = resolve_interpreter(project_root, settings.interpreter)
+    outcomes: list[FunctionOutcome | None] = [None] * len(specs)
+    entries: dict[int, Path] = {}
+
+    def finish(index: int, outcome: FunctionOutcome) -> None:
+        outcomes[index] = outcome
+        if on_result is not None:
+            on_result(index, outcome)
+
+    todo: list[int] = []
     for index, spec in enumerate(specs):
         share = (shares or {}).get(spec)
         try:
             target = locate_function(spec, project_root=project_root)
-            key = _entry_key(target, interpreter, settings, sources_key)
-            entry = _store_dir(settings) / f"{key}.json"
-            stored = _load(entry)
-            if stored is not None:
-                outcome = FunctionOutcome(spec, share, stored["report"], None, from_store=True)
-            else:
-                report = optimize_function(target, make_sources(), settings, progress=progress,
-                                           cancel=cancel,
-                                           candidates_per_source=candidates_per_source)
-                payload = report.to_json()
-                _save(entry, payload)
-                outcome = FunctionOutcome(spec, share, payload, None)
-        except Cancelled:
-            raise
         except PerfRLError as exc:
-            outcome = FunctionOutcome(spec, share, None, str(exc))
-        except Exception as exc:  # noqa: BLE001 - one function's bug must not end the sweep
-            detail = f"internal error: {type(exc).__name__}: {exc}"
-            outcome = FunctionOutcome(spec, share, None, detail)
-        outcomes.append(outcome)
-        if on_result is not None:
-            on_result(index, outcome)
-    return outcomes
+            finish(index, FunctionOutcome(spec, share, None, str(exc)))
+            continue
+        entries[index] = _store_dir(settings) / (
+            _entry_key(target, interpreter, settings, job.key()) + ".json")
+        stored = _load(entries[index])
+        if stored is not None:
+            finish(index, FunctionOutcome(spec, share, stored["report"], None, from_store=True))
+        else:
+            todo.append(index)
+
+    def store(index: int, report: dict | None, error: str | None) -> None:
+        if report is not None:
+            _save(entries[index], report)
+        finish(index, FunctionOutcome(specs[index], (shares or {}).get(specs[index]), report,
+                                      error))
+
+    if executor == "ray":
+        from perfrl.sweep.ray_executor import run_on_ray
+
+        run_on_ray(project_root, [(i, specs[i]) for i in todo], job, settings, address, store)
+    elif executor == "local":
+        for index in todo:
+            try:
+                report = optimize_one(project_root, specs[index], job, settings, progress, cancel)
+            except Cancelled:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one function's bug must not end the sweep
+                store(index, None, _failure(exc))
+            else:
+                store(index, report, None)
+    else:
+        raise PerfRLError(f"unknown executor {executor!r}: use local or ray")
+    return [o for o in outcomes if o is not None]
