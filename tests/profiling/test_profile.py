@@ -99,7 +99,8 @@ def test_profiles_the_tests_and_ranks_the_hot_function_first(project):
     assert profile.plain_wall_s > 0 and profile.overhead > 0
 
     table = render_table(profile, 5)
-    assert "app/core.py::pairs_with_sum" in table.splitlines()[4]
+    assert "app/core.py::pairs_with_sum" in table.splitlines()[5]
+    assert "share: of test time" in table
     assert "profiling overhead" in table
     page = render_html(profile)
     assert page.startswith("<!doctype html>") and "<svg" in page

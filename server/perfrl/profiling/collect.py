@@ -39,7 +39,9 @@ class FunctionProfile:
     own_s: float  # time in the function's own body
     total_s: float  # time in the function and everything it called
     calls: int
-    share: float  # own_s over the workload's total profiled time, 0..1
+    # own_s over the time the tests themselves ran (pytest's call phase: no collection, no
+    # start-up) when the workload is the tests, else over the whole profiled run; 0..1
+    share: float
     called_by_tests: bool
 
     @property
@@ -71,6 +73,7 @@ class ProjectProfile:
     functions: list[FunctionProfile]
     tree: FlameNode
     tests_workload: bool
+    share_of: str = "the run"  # what a function's share is of: "test time" or "the run"
 
     @property
     def overhead(self) -> float:
@@ -222,7 +225,9 @@ def profile_project(
         if fn["ncalls"] > 0 and (rel := _relative(fn["file"], ws_root)) is not None
     }
     tree = _flame_tree(functions, rels, namer)
-    total = tree.value_s
+    test_calls = sum(fn["cumtime"] for fn in functions if fn["name"] == "pytest_runtest_call"
+                     and fn["file"].replace("\\", "/").endswith("_pytest/runner.py"))
+    total = test_calls if command is None and test_calls > 0 else tree.value_s
     by_function: dict[tuple[str, str], FunctionProfile] = {}
     for fn, rel in zip(functions, rels, strict=True):
         if rel is None or is_test_file(rel) or fn["name"] == "<module>":
@@ -239,6 +244,7 @@ def profile_project(
         entry.share = entry.own_s / total if total > 0 else 0.0
         entry.total_s = max(entry.total_s, entry.own_s)
     hot.sort(key=lambda f: -f.own_s)
+    share_of = "test time" if command is None and test_calls > 0 else "the run"
     return ProjectProfile(project_root, workload, int(profiled["exit_code"]),
                           float(profiled["wall_s"]), float(plain["wall_s"]), total, hot, tree,
-                          command is None)
+                          command is None, share_of)

@@ -3,7 +3,7 @@ document (schema below) and a self-contained HTML page with an icicle graph.
 
 JSON (``profile_json``): ``{"project_root", "workload", "exit_code", "wall_s",
 "plain_wall_s", "overhead", "total_s", "functions": [{"target", "path", "qualname", "line",
-"own_s", "total_s", "calls", "share", "called_by_tests"}], "tree": {"label", "value_s",
+"own_s", "total_s", "calls", "share", "called_by_tests"}], "share_of", "tree": {"label", "value_s",
 "own_project", "children": [...]}}``; ``functions`` sorted by own time, hottest first.
 """
 
@@ -25,6 +25,7 @@ def profile_json(profile: ProjectProfile) -> dict:
         "plain_wall_s": profile.plain_wall_s,
         "overhead": profile.overhead,
         "total_s": profile.total_s,
+        "share_of": profile.share_of,
         "functions": [{"target": f.target, **asdict(f)} for f in profile.functions],
         "tree": asdict(profile.tree),
     }
@@ -41,6 +42,7 @@ def render_table(profile: ProjectProfile, top: int) -> str:
         f"Profile of {what} in {profile.project_root}",
         f"run: {_ms(profile.wall_s)} profiled, {_ms(profile.plain_wall_s)} plain "
         f"(profiling overhead {profile.overhead:.2f}x); exit status {profile.exit_code}",
+        f"share: of {profile.share_of} ({_ms(profile.total_s)})",
         "",
         f"{'#':>3} {'own':>10} {'total':>10} {'share':>6} {'calls':>8}  tested  function",
     ]
