@@ -1,4 +1,4 @@
-"""Builds the candidate sources named in settings ("rules", "model", "file").
+"""Builds the candidate sources named in settings ("rules", "model", "replay", "file").
 
 The model source is imported lazily so that asking only for rule candidates never loads
 onnxruntime.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from perfrl.sources.base import CandidateSource, CandidateSourceError
 
-KNOWN_SOURCES = ("rules", "model", "file")
+KNOWN_SOURCES = ("rules", "model", "replay", "file")
 
 
 def build_sources(
@@ -44,6 +44,10 @@ def build_sources(
             from perfrl.sources.rules import RuleCandidateSource
 
             sources.append(RuleCandidateSource())
+        elif name == "replay":
+            from perfrl.sources.replay import ReplayCandidateSource
+
+            sources.append(ReplayCandidateSource())
         elif name == "model":
             from perfrl.sources.model import ModelCandidateSource
 
