@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from perfrl import __version__
+from perfrl.cli.memory_command import add_memory_parser, run_memory
 from perfrl.cli.profile_command import add_profile_parser, run_profile
 from perfrl.cli.progress import StderrProgress
 from perfrl.cli.report_text import render_report
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_sweep_options(opt)
     add_profile_parser(sub)
+    add_memory_parser(sub)
     return parser
 
 
@@ -208,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_optimize(args)
         if args.command == "profile":
             return run_profile(args)
+        if args.command == "memory":
+            return run_memory(args)
     except PerfRLError as exc:
         print(f"perfrl: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -184,7 +184,7 @@ def optimize_function(
                              cancel=cancel, on_stage=on_stage)
         )
     emit("done", "done", total, total)
-    return OptimizationReport(
+    report = OptimizationReport(
         function=target.display,
         original_source=target.source,
         candidates=results,
@@ -194,3 +194,8 @@ def optimize_function(
         warnings=warnings,
         protections=list(sandbox.protections),
     )
+    if settings.memory != "off":
+        from perfrl.memory.store import record_report
+
+        record_report(report.to_json(), target.project_root, shared=settings.memory == "user")
+    return report

@@ -40,5 +40,8 @@ class EngineSettings:
     use_bwrap: bool | None = None
     # Where baselines are cached (keyed by the content of the project files).
     cache_dir: Path | None = None
+    # What the memory of verdicts keeps (perfrl.memory.store): "project" (a database per
+    # project in the user's cache), "user" (also a user-wide one), "off".
+    memory: str = "project"
     # Extra arguments for pytest (for example ["-p", "no:cacheprovider"]).
     pytest_args: list[str] = field(default_factory=list)

@@ -88,7 +88,7 @@ def _kept_name_positions(tokens: list[tokenize.TokenInfo], parameters: set[str])
             continue
         previous = tokens[index - 1] if index else None
         following = tokens[index + 1] if index + 1 < len(tokens) else None
-        if previous is not None and previous.type == tokenize.OP and previous.string == "." or (
+        if (previous is not None and previous.type == tokenize.OP and previous.string == ".") or (
             depth > 0
             and following is not None
             and following.type == tokenize.OP
