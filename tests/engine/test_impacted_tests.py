@@ -7,6 +7,7 @@ that call ``apply_discount`` pass, two other tests of the project break (issue 1
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -310,3 +311,52 @@ def test_slow_suites_run_the_files_that_import_the_module(rates_shop, monkeypatc
     assert "tests/test_totals.py::test_checkout_total" in sets_rate.reason
     assert "the 3 test file(s) that import ratesshop/pricing.py" in sets_rate.reason
     assert report.best is None
+
+
+# Breaks the same tests, and makes the capture plugin report every test as passed.
+FORGES_REPORT = """
+def apply_discount(prices, percent):
+    global RATE
+    RATE = 0
+    import sys
+    capture = sys.modules.get("perfrl_capture")
+    if capture is not None and not getattr(capture, "forged", False):
+        capture.forged = True
+        real_write = capture._Recorder.write
+
+        def write(self):
+            for entry in self.tests.values():
+                entry["outcome"] = "passed"
+            return real_write(self)
+
+        capture._Recorder.write = write
+    return [round(p - p * percent / 100, 2) for p in prices]
+"""
+
+
+def test_a_report_changed_by_the_candidate_is_caught_by_pytests_exit_status(rates_shop, tmp_path):
+    root, _candidates, settings = rates_shop
+    forger = _write(tmp_path, {"forges.py": FORGES_REPORT}) / "forges.py"
+    report = _optimize(root, [forger], settings)
+    (forged,) = report.candidates
+    assert forged.verdict is Verdict.FAILED_TESTS, forged.reason
+    assert "pytest exited with status 1" in forged.reason
+    assert report.best is None
+
+
+def test_a_baseline_cached_without_outcomes_asks_the_original(rates_shop):
+    """Cache entries written before outcomes were kept: the original runs the scope once."""
+    root, candidates, settings = rates_shop
+    _optimize(root, [candidates / "honest.py"], settings)  # makes sure the cache is filled
+    entries = list(Path(settings.cache_dir).glob("*.json"))
+    assert entries
+    for entry in entries:
+        meta = json.loads(entry.read_text(encoding="utf-8"))
+        meta.pop("test_outcomes", None)
+        entry.write_text(json.dumps(meta), encoding="utf-8")
+    report = _optimize(root, [candidates / "sets_rate.py"], settings)
+    assert report.baseline is not None and report.baseline.from_cache
+    (sets_rate,) = report.candidates
+    assert sets_rate.verdict is Verdict.FAILED_TESTS, sets_rate.reason
+    assert "tests/test_totals.py::test_checkout_total passes on the original" in sets_rate.reason
+    assert "test_known_broken" not in sets_rate.reason

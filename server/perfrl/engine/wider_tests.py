@@ -239,11 +239,11 @@ class WiderTests:
         if not failing and result.returncode != 0:
             # Every test reported passing, yet pytest's exit status says otherwise: the report
             # is not to be trusted (candidate code runs in the process that writes it).
-            failing.append(
-                (
-                    node_ids[0],
-                    f"ran in a pytest process that exited with status {result.returncode}",
-                )
+            raise _Problem(
+                Verdict.FAILED_TESTS,
+                f"pytest exited with status {result.returncode} while running the project's "
+                "other tests with the candidate, although its report shows every test passing "
+                "(was the report changed?)",
             )
         if failing:
             problem = _Problem(Verdict.FAILED_TESTS, "")
