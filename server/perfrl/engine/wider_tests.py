@@ -67,9 +67,14 @@ def _file_of(nodeid: str) -> str:
 
 
 class _Problem(Exception):
-    def __init__(self, verdict: Verdict, reason: str) -> None:
+    """What went wrong with the candidate's run; ``failing`` lists ``(node id, what
+    happened)`` when tests failed (they are checked against the original before blame)."""
+
+    def __init__(
+        self, verdict: Verdict, reason: str, failing: list[tuple[str, str]] | None = None
+    ) -> None:
         super().__init__(reason)
-        self.verdict, self.reason = verdict, reason
+        self.verdict, self.reason, self.failing = verdict, reason, failing
 
 
 class WiderTests:
@@ -170,14 +175,13 @@ class WiderTests:
         code = normalize_candidate(result.candidate.code)
         new_text = splice_candidate(self.target, code)
         started = time.perf_counter()
+        blamed: _Problem | None = None
         try:
             with self.sandbox.workspace({self.target.relpath: new_text}) as ws:
                 run = self._run(ws, node_ids, (), "wider-candidate")
                 self._judge(run, node_ids, Path(ws.root))
         except _Problem as problem:
             blamed = problem
-        else:
-            blamed = None
         finally:
             result.stage_seconds[STAGE] = round(time.perf_counter() - started, 4)
         if blamed is None:
@@ -188,9 +192,8 @@ class WiderTests:
                 f"could not check the best candidate against {scope.description}: the "
                 "original code's own run of those tests did not finish"
             )
-        failing = getattr(blamed, "failing", None)
-        if failing is not None:
-            failing = [entry for entry in failing if entry[0] not in original_failures]
+        if blamed.failing is not None:
+            failing = [entry for entry in blamed.failing if entry[0] not in original_failures]
             if not failing:
                 return None  # they fail on the original in this selection too
             first, what = failing[0]
@@ -246,9 +249,7 @@ class WiderTests:
                 "(was the report changed?)",
             )
         if failing:
-            problem = _Problem(Verdict.FAILED_TESTS, "")
-            problem.failing = failing  # type: ignore[attr-defined]
-            raise problem
+            raise _Problem(Verdict.FAILED_TESTS, "", failing)
 
 
 def confirm_best(
