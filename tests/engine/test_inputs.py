@@ -370,3 +370,15 @@ def test_which_exceptions_of_the_original_make_an_input_unusable():
         UnicodeEncodeError("ascii", "é", 0, 1, "no"),
     ):
         assert not original_rejects_input(behaviour)
+
+
+def test_long_containers_are_keyed_by_length_head_and_tail():
+    long = list(range(2000))
+    middle_changed = long[:1000] + [-1] + long[1001:]
+    assert canonical_key(long) == canonical_key(middle_changed)  # documented: cost bounded
+    assert canonical_key(long) != canonical_key(long[:-1])
+    assert canonical_key(long) != canonical_key([-1, *long[1:]])
+    generated = generate_inputs([((long,), {})], 30, 0)
+    assert len(generated) == 30
+    assert len(set(_keys(generated))) == 30
+    assert _keys(generated) == _keys(generate_inputs([((long,), {})], 30, 0))
