@@ -82,6 +82,9 @@ class Baseline:
     test_command: str
     #: Wall time of the whole pytest run on the original, seconds.
     pytest_wall_s: float = 0.0
+    #: Outcome of every test of the whole run on the original ("passed", "failed", ...), in
+    #: run order; empty for a baseline cached before outcomes were kept.
+    test_outcomes: dict[str, str] = field(default_factory=dict)
     test_durations: dict[str, float] = field(default_factory=dict)
     collection_errors: list[str] = field(default_factory=list)
     python_version: str = ""
@@ -271,6 +274,7 @@ def _load_cached(directory: Path, key: str) -> Baseline | None:
             capture=capture,
             test_command=meta["test_command"],
             pytest_wall_s=float(meta["pytest_wall_s"]),
+            test_outcomes=dict(meta.get("test_outcomes") or {}),
             test_durations=dict(meta["test_durations"]),
             collection_errors=list(meta["collection_errors"]),
             python_version=meta["python_version"],
@@ -291,6 +295,7 @@ def _store_cached(directory: Path, baseline: Baseline) -> None:
             "failing_tests": baseline.failing_tests,
             "test_command": baseline.test_command,
             "pytest_wall_s": baseline.pytest_wall_s,
+            "test_outcomes": baseline.test_outcomes,
             "test_durations": baseline.test_durations,
             "collection_errors": baseline.collection_errors,
             "python_version": baseline.python_version,
@@ -448,6 +453,7 @@ def _analyse(
         capture=capture,
         test_command=command,
         pytest_wall_s=float(getattr(result, "wall_s", 0.0) or 0.0),
+        test_outcomes={nodeid: str(entry.get("outcome", "")) for nodeid, entry in tests.items()},
         test_durations={n: float(tests[n].get("duration", 0.0)) for n in selected},
         collection_errors=collection_errors,
         python_version=str(summary.get("python_version", "")),

@@ -37,6 +37,7 @@ from perfrl.engine.types import (
     Verdict,
 )
 from perfrl.engine.verify import verify_candidate
+from perfrl.engine.wider_tests import confirm_best
 from perfrl.sources.base import CandidateSource, CandidateSourceError
 
 
@@ -183,12 +184,17 @@ def optimize_function(
             verify_candidate(target, baseline, candidate, sandbox, settings,
                              cancel=cancel, on_stage=on_stage)
         )
+    # The whole picture before "faster" stands: the best must also pass the project's other tests.
+    best, wider_warnings = confirm_best(
+        target, baseline, results, sandbox, settings, pick_best, cancel=cancel, progress=progress
+    )
+    warnings += wider_warnings
     emit("done", "done", total, total)
     report = OptimizationReport(
         function=target.display,
         original_source=target.source,
         candidates=results,
-        best=pick_best(results),
+        best=best,
         baseline=baseline.summary,
         threshold=settings.threshold,
         warnings=warnings,
