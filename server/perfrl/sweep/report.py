@@ -18,8 +18,12 @@ def outcome_line(outcome: FunctionOutcome) -> str:
         return f"{share}{outcome.spec}: error: {outcome.error}"
     best = outcome.best
     if best is None:
-        tried = len(outcome.report["candidates"]) if outcome.report else 0
-        return f"{share}{outcome.spec}: no faster rewrite ({tried} candidate(s)){stored}"
+        report = outcome.report or {}
+        tried = len(report.get("candidates", []))
+        # With nothing to verify, the sources' own notes say why (model outputs dropped, ...).
+        why = "; ".join(w for w in report.get("warnings", []) if not w.startswith("sandbox"))
+        note = f": {why}" if not tried and why else ""
+        return f"{share}{outcome.spec}: no faster rewrite ({tried} candidate(s){note}){stored}"
     s = best["speedup"]
     return (f"{share}{outcome.spec}: faster {s['median']:.2f}x ({s['low']:.2f}-{s['high']:.2f}) "
             f"by {best['label']}{stored}")
