@@ -191,6 +191,25 @@ def interpreter_binds(interpreter_dirs: list[str], workspace: str) -> list[str]:
     return _outermost(needed)
 
 
+def launcher_roots(interpreter: str) -> list[str]:
+    """Folders a version manager's shim needs besides the interpreter's own.
+
+    ``~/.pyenv/shims/python3`` (pyenv, asdf) is a script that runs the manager from its root
+    (``~/.pyenv``: ``libexec``, ``versions``, the ``version`` file), so the root is shown too;
+    it holds interpreters and their settings, no user data.
+    """
+    path = os.path.abspath(interpreter)
+    folder = os.path.dirname(path)
+    if os.path.basename(folder) != "shims" or os.path.realpath(path) != path:
+        return []
+    try:
+        with open(path, "rb") as handle:
+            is_script = handle.read(2) == b"#!"
+    except OSError:
+        return []
+    return [os.path.dirname(folder)] if is_script else []
+
+
 def bwrap_argv(
     bwrap: str,
     workspace: str,

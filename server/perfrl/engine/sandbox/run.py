@@ -23,7 +23,7 @@ from pathlib import Path
 # The module, not the function: interpreter imports this package's env module at import time.
 from perfrl.engine import interpreter as _interpreter
 from perfrl.engine.sandbox import launcher as sandbox_launcher
-from perfrl.engine.sandbox.bwrap import BwrapStatus, bwrap_argv
+from perfrl.engine.sandbox.bwrap import BwrapStatus, bwrap_argv, launcher_roots
 from perfrl.engine.sandbox.limits import (
     MB,
     CgroupSupport,
@@ -119,6 +119,7 @@ class _Run:
             dirs = _interpreter.interpreter_info(ctx.interpreter).install_dirs()
         except PerfRLError:
             dirs = [os.path.dirname(ctx.interpreter)]
+        dirs += launcher_roots(ctx.interpreter)
         tmp_size: int | None = min(ctx.settings.memory_mb * MB, _MAX_TMPFS_BYTES)
         if not ctx.bwrap.has_tmpfs_size:
             tmp_size = None  # older bubblewrap: /tmp then only bounded by the memory cgroup
