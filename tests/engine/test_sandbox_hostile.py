@@ -28,6 +28,7 @@ from perfrl.engine.sandbox import (
     WorkspaceSurprise,
     WorkspaceTampered,
     read_workspace_file,
+    write_workspace_file,
 )
 from perfrl.engine.sandbox.bwrap import bwrap_status
 from perfrl.engine.sandbox.limits import cgroup_support
@@ -353,6 +354,32 @@ def test_reports_are_read_only_as_small_regular_files(project: Path, use_bwrap: 
     assert all(value.startswith("refused") for value in outcomes.values()), outcomes
     assert "FIFO" in outcomes["fifo.json"] and "symlink" in outcomes["zero.json"]
     assert "more than" in outcomes["huge.json"]
+
+
+@pytest.mark.parametrize("use_bwrap", [pytest.param(True, marks=needs_bwrap), False])
+def test_engine_writes_never_go_through_a_planted_symlink(project: Path, use_bwrap: bool) -> None:
+    # The candidate plants a link where the engine writes its next input; writing through it
+    # would overwrite a file of the user's (here a stand-in in a host folder).
+    victim_dir = _host_dir("perfrl-victim-")
+    victim = victim_dir / "bashrc"
+    victim.write_text("the user's own\n")
+    code = """
+        import os, sys
+        os.symlink(sys.argv[2], os.path.join(sys.argv[1], "tests-selected.txt"))
+        os.mkfifo(os.path.join(sys.argv[1], "other-input.txt"))
+    """
+    try:
+        with Sandbox(project, PYTHON, EngineSettings(use_bwrap=use_bwrap)).workspace() as ws:
+            assert py(ws, code, str(ws.data_dir), str(victim)).returncode == 0
+            write_workspace_file(ws.data_dir / "tests-selected.txt", b"tests/test_x.py::t\n")
+            write_workspace_file(ws.data_dir / "other-input.txt", b"x")
+            written = ws.data_dir / "tests-selected.txt"
+            assert not written.is_symlink()
+            assert written.read_bytes() == b"tests/test_x.py::t\n"
+            assert (ws.data_dir / "other-input.txt").read_bytes() == b"x"
+        assert victim.read_text() == "the user's own\n"
+    finally:
+        shutil.rmtree(victim_dir, ignore_errors=True)
 
 
 DAEMON = """

@@ -36,6 +36,7 @@ from perfrl.engine.sandbox import (
     WorkspaceSurprise,
     is_skipped_dir,
     read_workspace_file,
+    write_workspace_file,
 )
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.types import (
@@ -141,7 +142,7 @@ def run_with_plugin(
     }
     if select is not None:
         select_file = Path(ws.data_dir) / f"{out_name}-selected.txt"
-        select_file.write_text("".join(f"{nodeid}\n" for nodeid in select), encoding="utf-8")
+        write_workspace_file(select_file, "".join(f"{n}\n" for n in select).encode("utf-8"))
         env["PERFRL_SELECT_FILE"] = str(select_file)
         extra_args = [*extra_args, *dict.fromkeys(nodeid.split("::")[0] for nodeid in select)]
     args = pytest_command(settings, [f"--rootdir={ws.root}", *extra_args])

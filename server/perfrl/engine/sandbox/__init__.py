@@ -6,6 +6,7 @@ Callers need only these names::
     with sandbox.workspace({"pkg/mod.py": new_text}) as ws:
         result: RunResult = ws.run_python([...], timeout_s=60)
         report = read_workspace_file(ws.data_dir / "report.json")
+        write_workspace_file(ws.data_dir / "input.txt", b"...")   # between runs only
 
 :class:`WorkspaceSurprise` (with :class:`UnsafeWorkspaceFile` and :class:`WorkspaceTampered`)
 is what the candidate's changes to its workspace raise; it is that candidate's ``crashed``
@@ -22,6 +23,7 @@ from perfrl.engine.sandbox.files import (
     UnsafeWorkspaceFile,
     WorkspaceSurprise,
     read_workspace_file,
+    write_workspace_file,
 )
 from perfrl.engine.sandbox.limits import MAX_FILE_BYTES
 from perfrl.engine.sandbox.project_copy import SKIPPED_DIRS, is_skipped_dir
@@ -48,4 +50,5 @@ __all__ = [
     "is_skipped_dir",
     "read_workspace_file",
     "unsandboxed_warning",
+    "write_workspace_file",
 ]

@@ -259,9 +259,9 @@ def bwrap_argv(
         argv += ["--ro-bind", directory, directory]
     for place in hidden:
         real = os.path.realpath(place)
-        if os.path.isdir(real) and (_shown(real) or any(_under(real, b) for b in binds)):
-            if not _under(workspace, real):
-                argv += ["--tmpfs", real]
+        shown = _shown(real) or any(_under(real, b) for b in binds)
+        if shown and os.path.isdir(real) and not _under(workspace, real):
+            argv += ["--tmpfs", real]
     argv += ["--bind", workspace, workspace]
     for path in readonly:
         argv += ["--ro-bind", path, path]

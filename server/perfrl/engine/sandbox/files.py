@@ -92,3 +92,24 @@ def read_workspace_file(path: Path | str, limit: int = MAX_REPORT_BYTES) -> byte
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def write_workspace_file(path: Path | str, data: bytes) -> None:
+    """Write ``data`` to a new regular file at ``path``, never through what is there now.
+
+    Whatever sandboxed code left at ``path`` (a symlink to the user's ``~/.bashrc``, a FIFO)
+    is unlinked first, never followed or opened; the file is then created exclusively
+    (``O_EXCL | O_NOFOLLOW``). Call it only between runs (no sandboxed process alive); raises
+    :class:`UnsafeWorkspaceFile` when the folder is a symlink or a directory sits at ``path``.
+    """
+    path = Path(path)
+    if os.path.islink(path.parent):
+        raise UnsafeWorkspaceFile(f"{path.name}: its folder was replaced by a symlink")
+    if os.path.lexists(path):
+        if os.path.isdir(path) and not os.path.islink(path):
+            raise UnsafeWorkspaceFile(f"{path.name} is a directory, not a file")
+        os.unlink(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
