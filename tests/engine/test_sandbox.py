@@ -674,3 +674,44 @@ def test_workspaces_of_dead_servers_are_removed(tmp_path: Path) -> None:
     assert remove_stale_workspaces(str(tmp_path)) == [stale.name]
     assert not stale.exists()
     assert alive.exists() and other_ns.exists() and unrelated.exists()
+
+
+def test_skipped_folders_are_one_rule_for_the_copy_and_the_baseline_key(project: Path) -> None:
+    # A virtual environment named .env was copied into every workspace while the baseline
+    # cache key ignored it: two lists of skipped folders that disagreed.
+    from perfrl.engine.baseline import baseline_cache_key
+    from perfrl.engine.locate import locate_function
+    from perfrl.engine.sandbox import is_skipped_dir
+
+    (project / ".env" / "lib").mkdir(parents=True)
+    (project / ".env" / "lib" / "site.py").write_text("VERSION = 1\n")
+    target = locate_function("pkg/mod.py::f", project)
+    key = baseline_cache_key(target, PYTHON, settings(False))
+    with Sandbox(project, PYTHON, settings(False)).workspace() as ws:
+        assert not (ws.root / ".env").exists()
+    (project / ".env" / "lib" / "site.py").write_text("VERSION = 2\n")
+    assert baseline_cache_key(target, PYTHON, settings(False)) == key
+    (project / "tests" / "test_mod.py").write_text("def test_nothing():\n    pass\n")
+    assert baseline_cache_key(target, PYTHON, settings(False)) != key
+    assert all(is_skipped_dir(name) for name in [".env", ".venv", "x.egg-info", ".git"])
+
+
+@pytest.mark.parametrize("use_bwrap", BWRAP_MODES)
+def test_text_report_shows_one_short_sandbox_line_and_json_the_full_list(
+    project: Path, use_bwrap: bool
+) -> None:
+    from perfrl.cli.report_text import render_report
+    from perfrl.engine.types import OptimizationReport
+
+    sandbox = Sandbox(project, PYTHON, settings(use_bwrap))
+    report = OptimizationReport(
+        function="pkg/mod.py::f", original_source="", candidates=[], best=None, baseline=None,
+        threshold=1.1, protections=list(sandbox.protections),
+        protections_summary=sandbox.protections_summary,
+    )
+    lines = [line for line in render_report(report).splitlines() if line.startswith("sandbox:")]
+    assert lines == [f"sandbox: {sandbox.protections_summary}"]
+    assert len(lines[0]) <= 160  # it used to be a 600-character line
+    assert report.to_json()["protections"] == sandbox.protections
+    if not use_bwrap:
+        assert "NO ISOLATION" in lines[0]

@@ -252,7 +252,9 @@ def test_runtime_scripts_cannot_be_replaced_between_runs(project: Path) -> None:
 @needs_bwrap
 def test_nothing_outside_the_workspace_is_writable(project: Path) -> None:
     before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
-    targets = [str(project / "pkg" / "mod.py"), "/etc/perfrl-test", "/usr/perfrl-test"]
+    # The sandbox's own root too: writable, it would be a store in memory without a bound.
+    targets = [str(project / "pkg" / "mod.py"), "/etc/perfrl-test", "/usr/perfrl-test",
+               "/perfrl-test"]
     code = """
         import os, sys
         # The workspace's base folder (where the runtime lives) is the sandbox's own there.

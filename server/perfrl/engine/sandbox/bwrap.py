@@ -11,6 +11,7 @@ Mount plan (an allow-list; order matters, later mounts cover earlier ones)::
     --tmpfs C                     PerfRL's caches, where one of the binds above shows them
     --bind WS WS                  the workspace (copy, data, home, tmp) writable, same path
     --ro-bind RT RT               the engine's runtime scripts, read-only
+    --remount-ro /                the sandbox's own root (a tmpfs bubblewrap made) read-only
 
 Everything else of the host is absent: home folders (HOME in the sandbox is an empty private
 folder), /run, /var and the host's /tmp with their Unix sockets, other projects and their
@@ -265,5 +266,7 @@ def bwrap_argv(
     argv += ["--bind", workspace, workspace]
     for path in readonly:
         argv += ["--ro-bind", path, path]
-    argv += ["--chdir", cwd, "--"]
+    # The sandbox's own root is a tmpfs bubblewrap made: read-only too, or writing there
+    # would be an unbounded store in memory.
+    argv += ["--remount-ro", "/", "--chdir", cwd, "--"]
     return argv

@@ -36,12 +36,12 @@ def describe(
     if uses_bwrap:
         have.append("throw-away copy of the project; your files are read-only to candidate code")
         have.append(
-            "bubblewrap: read-only root, private /tmp, no network and no host Unix sockets "
-            "(/run, /var/run, /var/tmp, /var/lib hidden), own pid/ipc/uts namespaces"
+            "bubblewrap: read-only root holding only the system folders and the interpreter; "
+            "private /tmp; no network and no host Unix sockets; own pid/ipc/uts namespaces"
         )
         have.append(
-            "bubblewrap: home folders hidden, HOME is an empty private folder (only the "
-            "interpreter's own files are bound back), the baseline cache is hidden"
+            "bubblewrap: home folders, /run, /var, other projects and PerfRL's caches absent; "
+            "HOME is an empty private folder"
         )
         if is_root:
             have.append("bubblewrap: all capabilities dropped")
