@@ -4,6 +4,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup_env.sh light
+# Candidates run in a bubblewrap sandbox; without it PerfRL refuses model and rule candidates
+# (unless --sandbox none is passed on purpose). Install it where we can, else say how.
+if ! command -v bwrap >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "demo: installing bubblewrap, the sandbox candidates run in" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q bubblewrap >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; } \
+            || echo "demo: apt-get could not install bubblewrap" >&2
+    fi
+fi
+if ! command -v bwrap >/dev/null 2>&1 && [[ " $* " != *" --sandbox "* ]]; then
+    cat >&2 <<'MSG'
+demo: bubblewrap (bwrap) is not installed, and PerfRL runs generated candidates only inside it.
+  Install it, then run this script again:
+    Debian/Ubuntu: sudo apt-get install bubblewrap
+    Fedora:        sudo dnf install bubblewrap
+    Arch:          sudo pacman -S bubblewrap
+  Or run the candidates without any isolation, on purpose: scripts/demo.sh --sandbox none
+MSG
+    exit 1
+fi
 # The example project gets its own virtual environment with only pytest, as a user's project
 # would have; PerfRL finds <project>/.venv by itself and runs the project's tests with it.
 example=examples/inventory

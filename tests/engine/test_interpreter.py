@@ -14,7 +14,7 @@ import pytest
 from perfrl.engine import interpreter as interp_mod
 from perfrl.engine.interpreter import interpreter_info, resolve_interpreter
 from perfrl.engine.sandbox import Sandbox
-from perfrl.engine.sandbox_bwrap import bwrap_status
+from perfrl.engine.sandbox.bwrap import bwrap_status
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.types import PerfRLError
 

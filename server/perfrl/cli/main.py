@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--threshold", type=float, default=1.10,
                      help="lower 95%% CI bound a speedup must clear to count (default: 1.10)")
     opt.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
-                     help="bubblewrap isolation: auto (when installed), bwrap (required), none")
+                     help="bubblewrap isolation: auto (when installed; without it only --candidate "
+                     "files run), bwrap (required), none (run every candidate unsandboxed)")
     opt.add_argument("--test-timeout", type=float, default=120.0, metavar="S",
                      help="seconds for one run of the tests (default: 120)")
     opt.add_argument("--json", action="store_true",
@@ -155,6 +156,7 @@ def apply_best(report: OptimizationReport, target) -> Path:
 
 def run_optimize(args: argparse.Namespace) -> int:
     from perfrl.engine.optimize import optimize_function
+    from perfrl.engine.sandbox import unsandboxed_warning
     from perfrl.sources.registry import build_sources
 
     settings = _settings_from_args(args)
@@ -178,6 +180,9 @@ def run_optimize(args: argparse.Namespace) -> int:
     )
     if not sources:
         raise PerfRLError("no candidate sources: give --candidate PATH or --sources rules,model")
+    warning = unsandboxed_warning(settings.use_bwrap)
+    if warning:  # before anything runs, also with --quiet
+        print(f"perfrl: warning: {warning}", file=sys.stderr)
     progress = StderrProgress(enabled=not args.quiet)
     try:
         report = optimize_function(

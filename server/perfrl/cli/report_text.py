@@ -22,8 +22,8 @@ def render_report(report: OptimizationReport) -> str:
             f"baseline: {b.tests_calling} test(s) call it, {b.calls_captured} call(s) captured"
             f"{cached} ({b.seconds:.1f}s)"
         )
-    if report.protections:
-        lines.append("sandbox: " + "; ".join(report.protections))
+    if report.protections_summary or report.protections:  # the full list is in --json
+        lines.append("sandbox: " + (report.protections_summary or "; ".join(report.protections)))
     lines.append("")
     if not report.candidates:
         lines.append("No candidates were produced.")

@@ -20,6 +20,7 @@ the baseline and the candidates start from the same text.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -30,6 +31,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from perfrl.engine.locate import ensure_supported
+from perfrl.engine.sandbox import (
+    MAX_FILE_BYTES,
+    WorkspaceSurprise,
+    is_skipped_dir,
+    read_workspace_file,
+    write_workspace_file,
+)
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.types import (
     BaselineFailed,
@@ -47,25 +55,6 @@ CAPTURE_PLUGIN = RUNTIME_DIR / "perfrl_capture.py"
 #: Bump when the cached JSON layout changes.
 CACHE_FORMAT = 1
 _KEY_SUFFIXES = {".py", ".pyi", ".toml", ".cfg", ".ini"}
-# Folders that are not the project's own code (and can be huge).
-_SKIP_DIRS = {
-    ".git",
-    ".hg",
-    ".svn",
-    ".venv",
-    "venv",
-    "env",
-    ".env",
-    "__pycache__",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".tox",
-    ".nox",
-    "node_modules",
-    "build",
-    "dist",
-}
 
 
 @dataclass
@@ -156,20 +145,17 @@ def run_with_plugin(
     }
     if select is not None:
         select_file = Path(ws.data_dir) / f"{out_name}-selected.txt"
-        select_file.write_text("".join(f"{nodeid}\n" for nodeid in select), encoding="utf-8")
+        write_workspace_file(select_file, "".join(f"{n}\n" for n in select).encode("utf-8"))
         env["PERFRL_SELECT_FILE"] = str(select_file)
         extra_args = [*extra_args, *dict.fromkeys(nodeid.split("::")[0] for nodeid in select)]
     args = pytest_command(settings, [f"--rootdir={ws.root}", *extra_args])
     result = ws.run_python(args, timeout_s=timeout_s, cancel=cancel, env=env)
     if result.cancelled:
         raise Cancelled()
-    summary = None
-    summary_path = out_dir / "summary.json"
-    if summary_path.is_file():
-        try:
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            summary = None
+    try:  # a FIFO, device, symlink or huge file raises UnsafeWorkspaceFile
+        summary = json.loads(read_workspace_file(out_dir / "summary.json"))
+    except (OSError, ValueError):
+        summary = None
     return PluginRun(result=result, summary=summary, out_dir=out_dir)
 
 
@@ -218,9 +204,7 @@ def origin_problem(module: str, module_file: str | None, ws_root: Path) -> str |
 
 def _project_files(root: Path):
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(
-            d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info")
-        )
+        dirnames[:] = sorted(d for d in dirnames if not is_skipped_dir(d))
         for name in sorted(filenames):
             path = Path(dirpath) / name
             if path.suffix in _KEY_SUFFIXES:
@@ -438,8 +422,10 @@ def _analyse(
             )
         )
     reasons = dict(summary.get("skipped_reasons", {}))
-    calls_path = run.out_dir / "calls.pkl"
-    capture = calls_path.read_bytes() if calls_path.is_file() else b""
+    try:
+        capture = read_workspace_file(run.out_dir / "calls.pkl", MAX_FILE_BYTES)
+    except FileNotFoundError:
+        capture = b""
     return Baseline(
         summary=BaselineSummary(
             tests_calling=len(calling),
@@ -458,6 +444,15 @@ def _analyse(
         collection_errors=collection_errors,
         python_version=str(summary.get("python_version", "")),
     )
+
+
+@contextlib.contextmanager
+def _surprise_fails(command: str):
+    """The original code's tests left a trap in the workspace: the user's problem to fix."""
+    try:
+        yield
+    except WorkspaceSurprise as exc:
+        raise BaselineFailed(f"Running `{command}` on the original code: {exc}") from None
 
 
 def run_baseline(
@@ -488,7 +483,7 @@ def run_baseline(
 
     command = user_test_command(settings)
     emit(f"running the project's tests on the original code: {command}")
-    with sandbox.workspace({target.relpath: target.file_text}) as ws:
+    with sandbox.workspace({target.relpath: target.file_text}) as ws, _surprise_fails(command):
         run = run_with_plugin(
             ws,
             target,

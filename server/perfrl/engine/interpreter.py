@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfrl.engine.sandbox_env import scrubbed_env
+from perfrl.engine.sandbox.env import scrubbed_env
 from perfrl.engine.types import PerfRLError
 
 # The runtime plugin and replay script keep to Python 3.9 syntax.

@@ -23,7 +23,7 @@ from perfrl.engine.baseline import Baseline, run_baseline
 from perfrl.engine.candidate_check import normalize_candidate
 from perfrl.engine.interpreter import resolve_interpreter
 from perfrl.engine.locate import ensure_supported
-from perfrl.engine.sandbox import Sandbox
+from perfrl.engine.sandbox import INSTALL_HINT, Sandbox
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.types import (
     Cancelled,
@@ -32,6 +32,7 @@ from perfrl.engine.types import (
     CandidateResult,
     FunctionTarget,
     OptimizationReport,
+    PerfRLError,
     ProgressCallback,
     ProgressEvent,
     Verdict,
@@ -127,6 +128,27 @@ def _baseline_warnings(baseline: Baseline) -> list[str]:
     return warnings
 
 
+#: Sources whose code the user wrote (or at least chose) by hand: they may run unsandboxed.
+HAND_WRITTEN_SOURCES = frozenset({"file"})
+
+
+def _refuse_generated_code_unsandboxed(
+    sandbox: Sandbox, settings: EngineSettings, sources: Sequence[CandidateSource]
+) -> None:
+    """Without bubblewrap, run generated code only when the user chose ``--sandbox none``."""
+    if sandbox.uses_bwrap or settings.use_bwrap is False:
+        return
+    generated = sorted({source.name for source in sources} - HAND_WRITTEN_SOURCES)
+    if generated:
+        raise PerfRLError(
+            f"bubblewrap is not usable here ({sandbox.no_bwrap_reason}), and "
+            f"{' and '.join(generated)} candidates are code nobody has read: without the "
+            "sandbox they could read and write your files and use the network. To fix: "
+            f"{INSTALL_HINT}; or run them unsandboxed on purpose with --sandbox none (editor "
+            "setting perfrl.sandbox: none). Hand-written --candidate files run without it."
+        )
+
+
 def optimize_function(
     target: FunctionTarget,
     sources: Sequence[CandidateSource],
@@ -152,6 +174,7 @@ def optimize_function(
     ensure_supported(target)
     interpreter = resolve_interpreter(target.project_root, settings.interpreter)
     sandbox = Sandbox(target.project_root, interpreter, settings)
+    _refuse_generated_code_unsandboxed(sandbox, settings, sources)
     warnings = [f"sandbox: {missing}" for missing in sandbox.missing_protections]
 
     emit("baseline", "running the project's tests on the original code")
@@ -199,6 +222,7 @@ def optimize_function(
         threshold=settings.threshold,
         warnings=warnings,
         protections=list(sandbox.protections),
+        protections_summary=sandbox.protections_summary,
     )
     if settings.memory != "off":
         from perfrl.memory.store import record_report

@@ -194,6 +194,8 @@ class OptimizationReport:
     threshold: float
     warnings: list[str] = field(default_factory=list)
     protections: list[str] = field(default_factory=list)
+    #: One short line for terminals (the sandbox's ``protections_summary``).
+    protections_summary: str = ""
 
     def best_result(self) -> CandidateResult | None:
         return None if self.best is None else self.candidates[self.best]
@@ -209,6 +211,7 @@ class OptimizationReport:
             "best": self.best,
             "warnings": list(self.warnings),
             "protections": list(self.protections),
+            "protections_summary": self.protections_summary,
         }
 
 

@@ -35,6 +35,7 @@ from perfrl.engine.baseline import (
 )
 from perfrl.engine.candidate_check import candidate_diff, check_candidate, normalize_candidate
 from perfrl.engine.candidate_check import splice as splice_candidate
+from perfrl.engine.sandbox import WorkspaceSurprise, read_workspace_file
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.stats import MIN_ROUNDS, bootstrap_ratio_ci
 from perfrl.engine.types import (
@@ -199,7 +200,7 @@ def _replay(
         where = f" (last step: {last[0].split(':', 1)[1].strip()})" if last else ""
         raise _Outcome(Verdict.TIMEOUT, f"{what} did not finish within {timeout_s:g} s{where}")
     try:
-        report = json.loads(out.read_text(encoding="utf-8"))
+        report = json.loads(read_workspace_file(out))  # regular file, size-capped, or raises
     except (OSError, ValueError):
         tail = output_tail(result, 6)
         raise _Outcome(
@@ -469,4 +470,8 @@ def verify_candidate(
     except _Outcome as outcome:
         _close_stage()
         result.verdict, result.reason = outcome.verdict, outcome.reason
+    except WorkspaceSurprise as surprise:  # a trap left in the workspace: this candidate only
+        _close_stage()
+        result.verdict = Verdict.CRASHED
+        result.reason = f"the candidate broke its sandbox: {surprise}"
     return result

@@ -1,6 +1,6 @@
 """Tiny trusted launcher between the engine and a sandboxed command (stdlib only).
 
-Run as a script by the *server's* interpreter (``python -I -S sandbox_launcher.py CONFIG
+Run as a script by the *server's* interpreter (``python -I -S launcher.py CONFIG
 ARGV...``), outside bubblewrap, in a new session made by the engine. It moves itself into the
 run's cgroups, sets the resource limits and then ``exec``s ``ARGV`` (bubblewrap, or the
 command itself). Doing this in a separate process instead of a ``preexec_fn`` keeps the
@@ -58,7 +58,7 @@ def _die_with_parent(parent: int) -> None:
 
 def main() -> None:
     if len(sys.argv) < 3:
-        _fail("usage: sandbox_launcher.py CONFIG ARGV...")
+        _fail("usage: launcher.py CONFIG ARGV...")
     try:
         config = json.loads(sys.argv[1])
     except ValueError as exc:

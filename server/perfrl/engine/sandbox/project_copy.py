@@ -21,9 +21,11 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perfrl.engine.sandbox.namespace import pid_namespace
 from perfrl.engine.types import PerfRLError
 
 SKIPPED_DIRS = frozenset(
@@ -34,6 +36,7 @@ SKIPPED_DIRS = frozenset(
         ".venv",
         "venv",
         "env",
+        ".env",
         "__pycache__",
         "node_modules",
         ".tox",
@@ -50,6 +53,11 @@ MAX_PROJECT_FILES = 20_000
 
 
 def is_skipped_dir(name: str) -> bool:
+    """True for folders that are not the project's own code: never copied, never hashed.
+
+    The one rule shared by the project copy and the baseline cache key, so a change in a
+    skipped folder neither reaches the sandbox nor invalidates a cached baseline.
+    """
     return name in SKIPPED_DIRS or name.endswith(".egg-info")
 
 
@@ -218,12 +226,28 @@ def _last_try(func, path, exc_info) -> None:
 
 
 def remove_tree(path: Path) -> None:
-    """Remove ``path`` and everything below it; never follows symlinks. Missing is fine."""
+    """Remove ``path`` and everything below it; never follows symlinks. Missing is fine.
+
+    Whatever sandboxed code left there (mode-000 or read-only folders, FIFOs, sockets, folders
+    nested thousands deep) is removed; raises OSError only when something is still there after
+    every way was tried.
+    """
     if not os.path.lexists(path):
         return
     if os.path.islink(path) or not os.path.isdir(path):
         os.unlink(path)
         return
+    try:
+        _remove_tree_python(path)
+    except (OSError, RecursionError):
+        pass  # e.g. folders nested deeper than Python's recursion limit
+    if os.path.lexists(path):
+        _remove_tree_tools(path)
+    if os.path.lexists(path):
+        raise OSError(f"could not remove {path}")
+
+
+def _remove_tree_python(path: Path) -> None:
     # Directories without rx for the owner cannot even be listed: open them all up first.
     for dirpath, dirnames, _ in os.walk(path, onerror=lambda _e: None):
         for name in dirnames:
@@ -243,16 +267,21 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=_make_removable)
 
 
-def _pid_namespace() -> str:
-    try:
-        return str(os.stat("/proc/self/ns/pid").st_ino)
-    except OSError:
-        return "0"
+def _remove_tree_tools(path: Path) -> None:
+    """coreutils walk any depth without recursion; chmod -R never follows symlinks."""
+    for _ in range(3):
+        for argv in (["chmod", "-R", "u+rwx", "--", str(path)], ["rm", "-rf", "--", str(path)]):
+            try:
+                subprocess.run(argv, check=False, capture_output=True, timeout=300)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        if not os.path.lexists(path):
+            return
 
 
 def workspace_prefix() -> str:
     """``perfrl-<pid namespace>-<pid>-ws-``: lets a later server find workspaces of dead ones."""
-    return f"perfrl-{_pid_namespace()}-{os.getpid()}-ws-"
+    return f"perfrl-{pid_namespace()}-{os.getpid()}-ws-"
 
 
 _STALE = re.compile(r"^perfrl-(\d+)-(\d+)-ws-[A-Za-z0-9_]+$")
@@ -265,7 +294,7 @@ def remove_stale_workspaces(tmpdir: str) -> list[str]:
     (a server killed with SIGKILL cannot clean up); returns the names removed.
     """
     removed = []
-    namespace = _pid_namespace()
+    namespace = pid_namespace()
     try:
         names = os.listdir(tmpdir)
     except OSError:
@@ -279,6 +308,9 @@ def remove_stale_workspaces(tmpdir: str) -> list[str]:
             continue
         path = os.path.join(tmpdir, name)
         if os.path.isdir(path) and not os.path.islink(path):
-            remove_tree(Path(path))
+            try:
+                remove_tree(Path(path))
+            except OSError:
+                continue  # a later server tries again
             removed.append(name)
     return removed

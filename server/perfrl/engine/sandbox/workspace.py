@@ -8,34 +8,42 @@ Usage::
 
 A caller may rely on:
 
-* the user's tree never being written: every run works on a copy in a fresh
+* the user's tree never being written by the engine: every run works on a copy in a fresh
   ``$TMPDIR/perfrl-*`` directory, removed when the ``with`` block ends whatever the candidate
-  did to it;
+  did to it (leaving the block never raises because of what is in the workspace);
 * ``ws.root`` (the copy) and ``ws.data_dir`` having the same absolute path inside and outside
-  the sandbox, both writable inside; ``server/perfrl/engine/runtime/`` copied read-only into the
-  workspace and first on ``PYTHONPATH`` after the caller's own ``PYTHONPATH`` entries (put the
-  copy's import root there when the project is installed in editable mode, or imports
-  resolve to the user's tree);
+  the sandbox, both writable inside; ``server/perfrl/engine/runtime/`` copied read-only next
+  to (not into) the writable part and first on ``PYTHONPATH`` after the caller's own
+  ``PYTHONPATH`` entries (put the copy's import root there when the project is installed in
+  editable mode, or imports resolve to the user's tree);
 * every run being limited (rlimits, cgroups when usable), getting a scrubbed environment
-  (see :mod:`perfrl.engine.sandbox_env`) with a private ``HOME`` and ``TMPDIR``, and being
-  killed with all its descendants on timeout or cancellation; a run never raises for
-  anything the candidate does, only :class:`PerfRLError` when the sandbox itself cannot start;
+  (see :mod:`perfrl.engine.sandbox.env`) with a private, empty ``HOME`` and ``TMPDIR``, and
+  being killed with all its descendants on timeout or cancellation;
+* a run raising :class:`WorkspaceTampered` (a :class:`WorkspaceSurprise`, never a
+  :class:`PerfRLError`) when an earlier run of the same workspace renamed, removed or
+  replaced the copy or the engine's folders, and :class:`PerfRLError` only when the sandbox
+  itself cannot start; anything else the candidate does is in the :class:`RunResult`;
 * :attr:`Sandbox.protections` / :attr:`Sandbox.missing_protections` saying what is and is not
-  enforced on this machine, in short sentences for the report.
+  enforced in the mode used, :attr:`Sandbox.protections_summary` the same in one short line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from perfrl.engine.sandbox_bwrap import BwrapStatus, bwrap_status
-from perfrl.engine.sandbox_copy import (
+from perfrl.engine.sandbox.bwrap import BwrapStatus, bwrap_status
+from perfrl.engine.sandbox.env import scrubbed_env
+from perfrl.engine.sandbox.files import WorkspaceSurprise
+from perfrl.engine.sandbox.limits import CgroupSupport, cgroup_support
+from perfrl.engine.sandbox.project_copy import (
     MAX_PROJECT_BYTES,
     MAX_PROJECT_FILES,
     CopyStats,
@@ -45,24 +53,20 @@ from perfrl.engine.sandbox_copy import (
     remove_tree,
     workspace_prefix,
 )
-from perfrl.engine.sandbox_env import scrubbed_env
-from perfrl.engine.sandbox_limits import (
-    MAX_FILE_BYTES,
-    MB,
-    CgroupSupport,
-    cgroup_support,
-)
-from perfrl.engine.sandbox_run import MAX_OUTPUT_BYTES, RunContext, RunResult, execute_run
+from perfrl.engine.sandbox.protections import describe
+from perfrl.engine.sandbox.run import RunContext, RunResult, execute_run
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.types import CancelToken, PerfRLError
 
-__all__ = ["MAX_OUTPUT_BYTES", "RunResult", "Sandbox", "Workspace"]
-
-RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
-
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
+_log = logging.getLogger(__name__)
 
 _stale_cleaned = False
 _stale_lock = threading.Lock()
+
+
+class WorkspaceTampered(WorkspaceSurprise):
+    """An earlier run of this workspace changed the folders the engine runs in."""
 
 
 def _clean_stale_once() -> None:
@@ -72,6 +76,21 @@ def _clean_stale_once() -> None:
         if not _stale_cleaned:
             _stale_cleaned = True
             remove_stale_workspaces(tempfile.gettempdir())
+
+
+def _cache_places(settings: EngineSettings) -> list[str]:
+    """PerfRL's caches (this and other projects' baselines, the server's results): hidden.
+
+    Most lie under a home folder, hidden anyway; a cache configured elsewhere is not.
+    """
+    places = [str(Path.home() / ".cache" / "perfrl")]
+    if settings.cache_dir:
+        places.append(str(settings.cache_dir))
+    for name in ("PERFRL_CACHE_DIR", "XDG_CACHE_HOME"):
+        value = os.environ.get(name)
+        if value:
+            places.append(value if name == "PERFRL_CACHE_DIR" else os.path.join(value, "perfrl"))
+    return places
 
 
 class Sandbox:
@@ -98,12 +117,15 @@ class Sandbox:
         self._bwrap = self._choose_bwrap(settings.use_bwrap)
         self._cgroups: CgroupSupport = cgroup_support()
         self._is_root = os.geteuid() == 0
-        self.protections: list[str] = []
-        self.missing_protections: list[str] = []
-        self._describe()
+        reason = "disabled by settings" if settings.use_bwrap is False else bwrap_status().reason
+        #: Why runs do not go through bubblewrap ("" when they do).
+        self.no_bwrap_reason = "" if self._bwrap is not None else reason
+        described = describe(settings, self._bwrap is not None, reason, self._cgroups, self._is_root)
+        self.protections: list[str] = described.have
+        self.missing_protections: list[str] = described.missing
+        self._summary = described.summary
+        self._hidden = tuple(_cache_places(settings)) if self._bwrap else ()
         _clean_stale_once()
-
-    # -- setup ---------------------------------------------------------------------------
 
     @staticmethod
     def _choose_bwrap(use_bwrap: bool | None) -> BwrapStatus | None:
@@ -125,69 +147,17 @@ class Sandbox:
     def uses_bwrap(self) -> bool:
         return self._bwrap is not None
 
-    def _describe(self) -> None:
-        s = self.settings
-        have, miss = self.protections, self.missing_protections
-        have.append("throw-away copy of the project; your files are never written")
-        if self._bwrap is not None:
-            have.append(
-                "bubblewrap: read-only root, private /tmp and HOME, no network, "
-                "own pid/ipc/uts namespaces"
-            )
-            have.append("bubblewrap: credential files in ~ hidden (.ssh, .aws, .netrc, ...)")
-            if self._is_root:
-                have.append("bubblewrap: all capabilities dropped")
-        else:
-            reason = "disabled by settings" if s.use_bwrap is False else bwrap_status().reason
-            miss.append(
-                f"no filesystem isolation ({reason}): candidate code can write anywhere "
-                "you can, including outside the copy"
-            )
-            miss.append("no network isolation: candidate code can open network connections")
-        have.append(
-            f"rlimit: cpu {s.cpu_seconds} s, memory {s.memory_mb} MB per process, "
-            f"file size {MAX_FILE_BYTES // MB} MB, no core dumps"
-        )
-        if self._cgroups.pids_dir:
-            have.append(f"process limit: cgroup pids.max {s.max_processes}")
-        elif not self._is_root:
-            have.append(f"process limit: RLIMIT_NPROC (+{s.max_processes} processes)")
-            miss.append(
-                f"no pids cgroup ({self._cgroups.pids_reason}); RLIMIT_NPROC counts "
-                "all your processes, so the process limit is approximate"
-            )
-        else:
-            miss.append(
-                f"process count not limited: running as root, RLIMIT_NPROC is not enforced, "
-                f"and no pids cgroup ({self._cgroups.pids_reason})"
-            )
-        if self._cgroups.memory_dir:
-            have.append(f"memory limit: cgroup {s.memory_mb} MB for all processes of a run")
-        else:
-            miss.append(
-                f"total memory of a run not limited, only each process's address space "
-                f"({self._cgroups.memory_reason})"
-            )
-        have.append("wall-clock timeout and cancel kill the whole process group")
-        if self._cgroups.pids_dir or self._cgroups.memory_dir:
-            have.append("timeout and cancel also kill every process in the run's cgroup")
-        elif self._bwrap is None:
-            miss.append("processes that leave the process group may survive a timeout")
-        if self._bwrap is None and self._is_root:
-            miss.append(
-                "running as root without bubblewrap: candidate code could lift its own limits"
-            )
-        have.append("environment scrubbed: no tokens, keys or passwords passed in")
-        miss.append("disk use limited per file only, not in total")
-
-    # -- workspaces ----------------------------------------------------------------------
+    @property
+    def protections_summary(self) -> str:
+        """One short line for a terminal report; the full lists are in :attr:`protections`."""
+        return self._summary
 
     @contextlib.contextmanager
     def workspace(self, replacements: dict[str, str] | None = None) -> Iterator[Workspace]:
         """A fresh copy of the project with ``replacements`` (relative path -> text) applied.
 
-        Removed on exit. Raises PerfRLError when the project is too large or a replacement
-        path is invalid.
+        Removed on exit, whatever the runs left in it. Raises PerfRLError when the project is
+        too large or a replacement path is invalid.
         """
         base = Path(tempfile.mkdtemp(prefix=workspace_prefix()))
         try:
@@ -199,43 +169,75 @@ class Sandbox:
                 apply_replacements(ws.root, replacements)
             yield ws
         finally:
-            remove_tree(base)
+            try:
+                remove_tree(base)
+            except Exception as exc:  # noqa: BLE001 - a leftover must never end the job
+                _log.warning("could not remove the workspace %s: %s", base, exc)
 
 
 class Workspace:
     """One throw-away copy of the project and the private directories of its runs.
 
-    Layout under the base directory: ``root/<project name>`` (the copy, :attr:`root`),
-    ``private/data`` (:attr:`data_dir`), ``private/runtime`` (read-only runtime scripts),
-    ``private/home`` (HOME) and ``private/tmp`` (TMPDIR).
+    Layout under the base directory (only ``ws/`` is writable inside the sandbox, so no path
+    the engine binds or runs from can be replaced by sandboxed code)::
+
+        ws/root/<project name>   the copy (:attr:`root`)
+        ws/data                  :attr:`data_dir`, the engine's files for the runs
+        ws/home, ws/tmp          HOME and TMPDIR of the runs
+        runtime/                 the runtime scripts, read-only
     """
 
     def __init__(self, sandbox: Sandbox, base: Path) -> None:
         self.sandbox = sandbox
         self.base = base
-        self.root = base / "root" / sandbox.project_root.name
-        private = base / "private"
-        self.data_dir = private / "data"
-        self.runtime_dir = private / "runtime"
-        self.home = private / "home"
-        self.tmp = private / "tmp"
+        self.writable = base / "ws"
+        self.root = self.writable / "root" / sandbox.project_root.name
+        self.data_dir = self.writable / "data"
+        self.home = self.writable / "home"
+        self.tmp = self.writable / "tmp"
+        self.runtime_dir = base / "runtime"
         self.copy_stats = CopyStats()
-        # Mounted read-only over credential files of the real HOME under bubblewrap.
-        self.empty_file = private / "empty"
         for directory in (self.data_dir, self.home, self.tmp):
             directory.mkdir(parents=True)
-        self.empty_file.write_bytes(b"")
-        self.empty_file.chmod(0o444)
         self._install_runtime()
 
     def _install_runtime(self) -> None:
-        self.runtime_dir.mkdir(parents=True)
+        self.runtime_dir.mkdir()
         if RUNTIME_DIR.is_dir():
             for source in RUNTIME_DIR.glob("*.py"):
                 target = self.runtime_dir / source.name
                 target.write_bytes(source.read_bytes())
                 target.chmod(0o444)
         self.runtime_dir.chmod(0o555)
+
+    def check_intact(self, cwd: Path | None = None) -> None:
+        """Raise :class:`WorkspaceTampered` unless the engine's folders are still its own.
+
+        Each must be a real directory (not a symlink, FIFO or file) owned by this user; an
+        earlier run may have renamed, removed or replaced any of them.
+        """
+        uid = os.geteuid()
+        paths = [self.writable, self.root.parent, self.root, self.data_dir, self.home, self.tmp]
+        if cwd is not None and cwd not in paths:
+            paths.append(cwd)
+        for path in paths:
+            try:
+                info = os.lstat(path)
+            except OSError:
+                raise WorkspaceTampered(
+                    f"the code that ran in the sandbox removed or renamed {self._shown(path)}"
+                ) from None
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid:
+                raise WorkspaceTampered(
+                    f"the code that ran in the sandbox replaced {self._shown(path)} "
+                    "with something that is not the engine's folder"
+                )
+
+    def _shown(self, path: Path) -> str:
+        try:
+            return f"the workspace's {path.relative_to(self.writable).as_posix()}"
+        except ValueError:
+            return str(path)
 
     def run_python(
         self,
@@ -259,6 +261,7 @@ class Workspace:
         if not argv:
             raise ValueError("argv must not be empty")
         cwd_path = Path(cwd) if cwd is not None else self.root
+        self.check_intact(cwd_path)
         child_env = scrubbed_env(
             home=str(self.home),
             tmpdir=str(self.tmp),
@@ -275,8 +278,14 @@ class Workspace:
             bwrap=self.sandbox._bwrap,
             cgroups=self.sandbox._cgroups,
             is_root=self.sandbox._is_root,
-            workspace=self.base,
-            readonly_inside=(self.runtime_dir,),
-            empty_file=self.empty_file,
+            workspace=self.writable,
+            readonly=(self.runtime_dir,),
+            hidden=self.sandbox._hidden,
         )
-        return execute_run(context, list(argv), timeout_s, cancel, child_env, cwd_path)
+        try:
+            return execute_run(context, list(argv), timeout_s, cancel, child_env, cwd_path)
+        except PerfRLError:
+            # Without bubblewrap a process of an earlier run may outlive it and change the
+            # folders between the check above and the start: that is the candidate's doing.
+            self.check_intact(cwd_path)
+            raise

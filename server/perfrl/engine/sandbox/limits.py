@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from perfrl.engine.sandbox.namespace import pid_namespace
 from perfrl.engine.settings import EngineSettings
 
 MB = 1024 * 1024
@@ -120,16 +121,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _pid_namespace() -> str:
-    try:
-        return str(os.stat("/proc/self/ns/pid").st_ino)
-    except OSError:
-        return "0"
-
-
 def _group_name(kind: str) -> str:
     """``perfrl-<pid namespace>-<pid>-<kind>-<random>``: owner findable, unique."""
-    return f"{_GROUP_PREFIX}{_pid_namespace()}-{os.getpid()}-{kind}-{secrets.token_hex(6)}"
+    return f"{_GROUP_PREFIX}{pid_namespace()}-{os.getpid()}-{kind}-{secrets.token_hex(6)}"
 
 
 def _remove_stale(base: str) -> None:
@@ -141,7 +135,7 @@ def _remove_stale(base: str) -> None:
         names = os.listdir(base)
     except OSError:
         return
-    namespace = _pid_namespace()
+    namespace = pid_namespace()
     for name in names:
         parts = name.split("-")
         if not name.startswith(_GROUP_PREFIX) or len(parts) < 5 or parts[1] != namespace:

@@ -20,10 +20,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfrl.engine import sandbox_launcher
-from perfrl.engine.interpreter import interpreter_info
-from perfrl.engine.sandbox_bwrap import BwrapStatus, bwrap_argv
-from perfrl.engine.sandbox_limits import (
+# The module, not the function: interpreter imports this package's env module at import time.
+from perfrl.engine import interpreter as _interpreter
+from perfrl.engine.sandbox import launcher as sandbox_launcher
+from perfrl.engine.sandbox.bwrap import BwrapStatus, bwrap_argv, launcher_roots
+from perfrl.engine.sandbox.limits import (
     MB,
     CgroupSupport,
     RunCgroups,
@@ -75,8 +76,8 @@ class RunContext:
     cgroups: CgroupSupport
     is_root: bool
     workspace: Path  # bound writable at its own path under bubblewrap
-    readonly_inside: tuple[Path, ...]  # paths inside the workspace bound read-only again
-    empty_file: Path  # mounted over credential files
+    readonly: tuple[Path, ...]  # engine directories outside ``workspace``, bound read-only
+    hidden: tuple[str, ...]  # PerfRL's caches: covered where a bind would show them
 
 
 def execute_run(
@@ -115,21 +116,22 @@ class _Run:
         if ctx.bwrap is None:
             return self.argv
         try:
-            dirs = interpreter_info(ctx.interpreter).install_dirs()
+            dirs = _interpreter.interpreter_info(ctx.interpreter).install_dirs()
         except PerfRLError:
             dirs = [os.path.dirname(ctx.interpreter)]
+        dirs += launcher_roots(ctx.interpreter)
         tmp_size: int | None = min(ctx.settings.memory_mb * MB, _MAX_TMPFS_BYTES)
         if not ctx.bwrap.has_tmpfs_size:
             tmp_size = None  # older bubblewrap: /tmp then only bounded by the memory cgroup
         prefix = bwrap_argv(
             ctx.bwrap.path or "bwrap",
             str(ctx.workspace),
-            [str(p) for p in ctx.readonly_inside],
+            [str(p) for p in ctx.readonly],
             dirs,
             str(self.cwd),
             tmp_size,
             status_fd,
-            str(ctx.empty_file),
+            list(ctx.hidden),
         )
         return prefix + self.argv
 
