@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from perfrl.engine.baseline import _SKIP_DIRS as SKIP_DIRS
+from perfrl.engine.sandbox import is_skipped_dir
 from perfrl.engine.source_files import SourceDecodeError, decode_source
 
 #: A suite whose whole baseline run took at most this long is rerun whole: cheaper than
@@ -54,7 +54,7 @@ def project_python_files(root: Path) -> list[str]:
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
-            d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info")
+            d for d in dirnames if not is_skipped_dir(d)
         )
         for name in sorted(filenames):
             if name.endswith(".py"):
