@@ -10,7 +10,11 @@ runs in a worker thread, never on the loop. A caller may rely on:
   finished, with ``finished`` called exactly once per job (also for jobs cancelled while
   queued);
 - :meth:`JobManager.cancel` setting the job's :class:`CancelToken`, which makes the engine
-  kill the job's sandboxed processes and raise ``Cancelled``.
+  kill the job's sandboxed processes and raise ``Cancelled``;
+- :meth:`JobManager.close` cancelling everything and returning once every worker thread has
+  ended (its sandbox and folders gone) or the timeout passed; later submissions are refused;
+- finished jobs being forgotten (the result store keeps what the user sees), so a long
+  session does not accumulate them.
 """
 
 from __future__ import annotations
@@ -118,7 +122,9 @@ class JobManager:
         self._max_concurrent = max(1, max_concurrent)
         self._queue: deque[Job] = deque()
         self._running: dict[str, Job] = {}
+        #: Active (queued or running) jobs by id; finished ones are pruned.
         self._jobs: dict[str, Job] = {}
+        self._closed = False
         self._active_by_key: dict[tuple[str, str], Job] = {}
         self._tasks: set[asyncio.Task] = set()
         self._ids = itertools.count(1)
@@ -140,7 +146,12 @@ class JobManager:
         return self._max_concurrent
 
     def get(self, job_id: str) -> Job | None:
+        """The active job with this id (finished jobs are not kept)."""
         return self._jobs.get(job_id)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def active_for(self, uri: str, qualname: str) -> Job | None:
         """The queued or running job for this function, if any."""
@@ -194,18 +205,24 @@ class JobManager:
         for job in list(self._active_by_key.values()):
             self.cancel(job.id)
 
-    def shutdown(self) -> None:
-        """Cancel every job (running ones kill their sandboxes) and drop the queue.
+    async def close(self, timeout: float) -> list[Job]:
+        """Refuse new jobs, cancel every job (running ones kill their sandboxes) and wait up
+        to ``timeout`` seconds for the running ones to end, listeners included. Returns the
+        jobs still running then. Safe to call more than once."""
+        self._closed = True
+        self.cancel_all()
+        pending = set(self._tasks)
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        return list(self._running.values())
 
-        Safe without a running event loop (after the connection closed): no listener is
-        called for the dropped queued jobs. Worker threads end on their own, promptly, as
-        the engine polls the cancel tokens."""
-        for job in list(self._active_by_key.values()):
+    def abandon(self) -> None:
+        """Without an event loop (it has ended): cancel every job's token, so the worker
+        threads kill their sandboxes; no listener is called."""
+        self._closed = True
+        for job in list(self._jobs.values()):
             job.cancel_token.cancel()
-        for job in self._queue:
-            job.state = JobState.CANCELLED
-            self._forget_active(job)
-        self._queue.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # --- internals ----------------------------------------------------------------------------
@@ -213,6 +230,7 @@ class JobManager:
     def _forget_active(self, job: Job) -> None:
         if self._active_by_key.get(job.key) is job:
             del self._active_by_key[job.key]
+        self._jobs.pop(job.id, None)
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
@@ -247,9 +265,8 @@ class JobManager:
             await self._listener.job_started(job)
             if job.cancel_requested:
                 raise Cancelled()
-            job.report = await loop.run_in_executor(
-                self._executor, job.work, progress, job.cancel_token
-            )
+            job.report = await asyncio.wrap_future(
+                self._executor.submit(job.work, progress, job.cancel_token))
             job.state = JobState.DONE
         except Cancelled:
             job.state = JobState.CANCELLED
@@ -259,24 +276,26 @@ class JobManager:
         except asyncio.CancelledError:  # the event loop is going away: stop the work too
             job.cancel_token.cancel()
             job.state = JobState.CANCELLED
-            raise
+            self._running.pop(job.id, None)
+            self._forget_active(job)
+            raise  # no listener: nobody is left to tell
         except Exception as exc:  # a bug or a broken environment: keep serving, tell the user
             job.state = JobState.FAILED
             job.error = f"{type(exc).__name__}: {exc}"
             job.error_kind = "crash"
             job.error_detail = traceback.format_exc()
             log.exception("job %s crashed", job.id)
+        # The job ended on its own or by cancel: tell the listener.
+        if job.cancel_requested and job.state is JobState.FAILED:
+            # Killing the sandbox can surface as any error; the user asked for it.
+            job.state = JobState.CANCELLED
+        job.finished_at = time.monotonic()
+        self._running.pop(job.id, None)
+        self._forget_active(job)
+        try:
+            await self._listener.job_finished(job)
         finally:
-            if job.cancel_requested and job.state is JobState.FAILED:
-                # Killing the sandbox can surface as any error; the user asked for it.
-                job.state = JobState.CANCELLED
-            job.finished_at = time.monotonic()
-            self._running.pop(job.id, None)
-            self._forget_active(job)
-            try:
-                await self._listener.job_finished(job)
-            finally:
-                self._pump()
+            self._pump()
 
     def _on_progress(self, job: Job, event: ProgressEvent) -> None:
         if job.state is not JobState.RUNNING:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -61,17 +62,31 @@ def main(argv: list[str] | None = None) -> int:
     from perfrl.lsp.setup import create_server
 
     server = create_server(cache_dir=args.cache_dir)
-    try:
-        if args.tcp:
+    if args.tcp:
+        # pygls' own loop (one client); jobs are cancelled when it ends.
+        try:
             server.start_tcp(args.host, args.port)
-        else:
-            server.start_io()
-    finally:
-        # The client may vanish without `shutdown`: still kill every job's sandbox, so the
-        # process does not linger until its jobs end.
-        if server.jobs is not None:
-            server.jobs.shutdown()
-    return 0
+        finally:
+            server.jobs.abandon()
+        _exit_now(server.exit_code)
+    code = server.serve_stdio()
+    _exit_now(code)
+    return code  # not reached
+
+
+def _exit_now(code: int) -> None:
+    """End the process now that jobs are stopped and their folders removed.
+
+    ``sys.exit`` would then wait for every non-daemon thread: a worker still inside a
+    cancelled job's last step, the executor pygls reads stdin with, a model loading. Those
+    hold nothing the user needs, and an editor waits for the process to end."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":
