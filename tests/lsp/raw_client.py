@@ -25,11 +25,12 @@ def frame(message: Any) -> bytes:
 class RawServer:
     """The server in a subprocess; stderr goes to a file so its size can be checked."""
 
-    def __init__(self, cwd: Path, stderr_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, cwd: Path, stderr_path: Path, env: dict[str, str] | None = None,
+                 args: tuple[str, ...] = ()) -> None:
         self.stderr_path = stderr_path
         self._stderr = open(stderr_path, "wb")  # noqa: SIM115 - closed in close()
         self.process = subprocess.Popen(
-            [sys.executable, "-P", "-m", "perfrl.lsp"], cwd=cwd, env=env,
+            [sys.executable, "-P", "-m", "perfrl.lsp", *args], cwd=cwd, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
         )
         self._ids = itertools.count(1)
