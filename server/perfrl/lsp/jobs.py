@@ -171,8 +171,11 @@ class JobManager:
 
         ``joined`` is True when an active job for the same function and the same source text
         already existed and is returned instead. An active job for an edited version of the
-        function is cancelled: its result could never be applied.
+        function is cancelled: its result could never be applied. Raises RuntimeError after
+        :meth:`close`.
         """
+        if self._closed:
+            raise RuntimeError("the job manager is closed (the server is shutting down)")
         existing = self._active_by_key.get((uri, target.qualname))
         if existing is not None:
             if existing.source == target.source and not existing.cancel_requested:
