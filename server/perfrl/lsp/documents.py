@@ -34,7 +34,7 @@ from perfrl.engine.types import FunctionTarget, TargetNotFound, UnsupportedTarge
 #: Buffers longer than this (in characters) are not analysed: no code actions, lenses or
 #: hints. Parsing one of 5 MB takes seconds and hundreds of MB, for a file nobody optimizes
 #: function by function.
-MAX_ANALYSED_CHARS = 2_000_000
+MAX_ANALYSED_CHARS = 1_000_000
 _INDENT = re.compile(r"[ \t\f]*")
 
 
