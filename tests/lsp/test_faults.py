@@ -266,3 +266,105 @@ def test_stopping_with_three_jobs_running_is_quick_quiet_and_clean(
         cancelled = [n for n in server.notifications if n["method"] == "window/showMessage"
                      and "cancelled" in n["params"]["message"]]
         assert len(cancelled) == 3, json.dumps(server.notifications)[-2000:]
+
+
+def _messages(server: RawServer) -> list[str]:
+    return [n["params"]["message"] for n in server.notifications
+            if n["method"] == "window/showMessage"]
+
+
+def _shown(server: RawServer, needle: str, timeout: float = 60.0) -> str:
+    found = server.wait_notification(
+        lambda n: n["method"] == "window/showMessage" and needle in n["params"]["message"],
+        timeout)
+    return found["params"]["message"]
+
+
+def test_a_latin1_file_is_read_in_its_own_encoding(started, example_project):
+    """Issue 17 point 7: an unopened latin-1 file was "not a Python file on disk"."""
+    legacy = example_project / "inventory" / "legacy.py"
+    legacy.write_bytes("# -*- coding: latin-1 -*-\n\n\ndef label(sku):\n"
+                       "    return 'caf\xe9 ' + sku\n".encode("latin-1"))
+    server = started()
+    answer = server.call("workspace/executeCommand", {
+        "command": "perfrl.optimizeFunction", "arguments": [legacy.as_uri(), 4]})
+    assert answer["result"] and answer["result"]["jobId"], (answer, _messages(server))
+    server.call("workspace/executeCommand", {
+        "command": "perfrl.cancelJob", "arguments": [answer["result"]["jobId"]]})
+    assert not [m for m in _messages(server) if "not a Python file" in m]
+
+
+def test_a_syntax_error_is_quoted_from_the_buffer(started, example_project):
+    """Issue 17 point 7: the error quoted the file on disk, not the buffer being optimized."""
+    server = started()
+    path = example_project / CATALOG
+    lines = path.read_text().splitlines(keepends=True)
+    on_disk = lines[9].strip()
+    lines[9] = "    result = (]\n"
+    uri = server.open(path, "".join(lines))
+    assert server.call("workspace/executeCommand", {
+        "command": "perfrl.optimizeFunction", "arguments": [uri, 8]})["result"] is None
+    message = _shown(server, "syntax error")
+    assert "line 10" in message and "result = (]" in message, message
+    assert on_disk not in message
+
+
+def test_a_huge_buffer_is_refused_plainly_and_blocks_nothing(started, example_project):
+    """Issue 17 point 4: a 5 MB buffer blocked every request while it was parsed."""
+    server = started()
+    catalog = server.open(example_project / CATALOG)
+    big_text = "".join(f"def f{i}(a, b):\n    return a + b * {i}\n\n\n"
+                       for i in range(60_000)) + "x = 1\n" * 200_000
+    big = server.open(example_project / "inventory" / "big.py", big_text)
+    assert "does not analyse it" in _shown(server, "big.py")
+    # Requests on the big buffer get an empty answer at once; others are unaffected.
+    assert server.code_action(big, 1, timeout=PROBE_TIMEOUT_S)["result"] == []
+    assert server.call("textDocument/codeLens", {
+        "textDocument": {"uri": big}}, PROBE_TIMEOUT_S)["result"] == []
+    _probe(server, catalog)
+    server.notify("textDocument/didClose", {"textDocument": {"uri": big}})
+    _probe(server, catalog)
+    assert server.call("workspace/executeCommand", {
+        "command": "perfrl.optimizeFunction", "arguments": [big, 1]})["result"] is None
+
+
+BLOCK_INFERENCE = '''\
+import importlib.abc
+import sys
+
+
+class _Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "perfrl.inference" or name.startswith("perfrl.inference."):
+            raise ImportError(f"{name} is broken in this test")
+        return None
+
+
+sys.meta_path.insert(0, _Blocked())
+'''
+
+
+def test_jobs_run_without_the_model_when_inference_cannot_be_imported(
+        tmp_path, example_project):
+    """Issue 15 point 2: UnavailableModel reached ModelCandidateSource and the job crashed
+    with TypeError; the jobs must run with the other sources and say so."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCK_INFERENCE)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    server = RawServer(example_project, tmp_path / "model.stderr", env)
+    try:
+        server.initialize(example_project, {"perfrl": {"sources": ["rules", "model"]}})
+        assert "could not be loaded" in _shown(server, "model")
+        uri = server.open(example_project / CATALOG)
+        answer = server.call("workspace/executeCommand", {
+            "command": "perfrl.optimizeFunction", "arguments": [uri, 8]})
+        assert answer["result"]["jobId"]
+        final = _shown(server, "`active_skus`", timeout=400)
+        assert "crashed" not in final and "TypeError" not in final, final
+        server.wait_notification(lambda n: n["method"] == "window/logMessage"
+                                 and "model source was skipped" in n["params"]["message"])
+    finally:
+        server.close()
