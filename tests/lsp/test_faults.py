@@ -300,12 +300,13 @@ def test_a_syntax_error_is_quoted_from_the_buffer(started, example_project):
     path = example_project / CATALOG
     lines = path.read_text().splitlines(keepends=True)
     on_disk = lines[9].strip()
-    lines[9] = "    result = (]\n"
+    # Python's parser quotes the line from the file on disk for this kind of error.
+    lines[9] = "    total = 1 +\n"
     uri = server.open(path, "".join(lines))
     assert server.call("workspace/executeCommand", {
         "command": "perfrl.optimizeFunction", "arguments": [uri, 8]})["result"] is None
     message = _shown(server, "syntax error")
-    assert "line 10" in message and "result = (]" in message, message
+    assert "line 10" in message and "total = 1 +" in message, message
     assert on_disk not in message
 
 
