@@ -190,8 +190,7 @@ def perfrl_cgroups(pid: int) -> list[str]:
 def big_buffer() -> str:
     """About 5 MB of Python: 60,000 small functions."""
     return "".join(f"def function_{i}(values, factor):\n"
-                   f"    total = sum(v * factor for v in values if v % {i % 7 + 2})\n"
-                   f"    return [total + {i}] * len(values)\n\n\n"
+                   f"    return [v * factor for v in values if v > {i}]\n\n\n"
                    for i in range(60_000))
 
 

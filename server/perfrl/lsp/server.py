@@ -95,6 +95,8 @@ class PerfServer(LanguageServer):
         self.model_failure_shown: str | None = None
         #: Buffers above the size limit whose refusal was already told to the user.
         self.too_large_told: set[str] = set()
+        #: Open buffers large enough that closing them should return memory to the system.
+        self.large_documents: set[str] = set()
         self._last_status: dict | None = None
         self._refresh_pending = False
         self._stop: asyncio.Future[int] | None = None

@@ -8,16 +8,37 @@ document when it is closed.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
+
 from lsprotocol import types
 
 from perfrl.lsp.documents import MAX_ANALYSED_CHARS, too_large
 from perfrl.lsp.server import PerfServer
+
+#: Closing a buffer at least this large hands the freed memory back to the system.
+TRIM_AFTER_CHARS = 256 * 1024
+
+
+def _return_memory() -> None:
+    """Give freed heap memory back to the system (glibc keeps it otherwise, and a closed
+    5 MB buffer would keep the server's RSS up for good)."""
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def _check_size(ls: PerfServer, uri: str) -> None:
     document = ls.open_document(uri)
     if document is None:
         return
+    if len(document.source) >= TRIM_AFTER_CHARS:
+        ls.large_documents.add(uri)
     if not too_large(document.source):
         ls.too_large_told.discard(uri)
         return
@@ -46,3 +67,6 @@ def register(server: PerfServer) -> None:
         uri = params.text_document.uri
         ls.functions.forget(uri)
         ls.too_large_told.discard(uri)
+        if uri in ls.large_documents:
+            ls.large_documents.discard(uri)
+            _return_memory()
