@@ -9,8 +9,9 @@
 3. Large buffer (``--large``): a 5 MB buffer (60,000 functions) is opened and changed; the
    latency of code actions on another file meanwhile, and the server's peak RSS and RSS after
    ``didClose``. Target: requests on other files unaffected; memory returned on close.
-4. Soak (``--soak N``, e.g. 300): N optimize/cancel cycles on one function; RSS growth per
-   cycle, and the processes and folders (sandbox workspaces, cgroups) left behind.
+4. Soak (``--soak N``, e.g. 300): N optimize/cancel cycles on one function, each cancelled
+   once its sandboxed pytest run has started; RSS growth per cycle, and the processes and
+   folders (sandbox workspaces, cgroups) left behind.
 
 Run: python benchmarks/bench_lsp.py [--starts 5] [--requests 200] [--large] [--soak 300]
      [--only-extra] [--json OUT]
@@ -65,6 +66,9 @@ class Client:
         self.status: dict = {}
         self.status_changed = asyncio.Event()
         self.messages: list[str] = []
+        #: Progress tokens that reported the job's sandboxed test run.
+        self.testing: set[str] = set()
+        self.progress_seen = asyncio.Event()
 
         @self.lsp.feature("perfrl/status")
         def on_status(params):
@@ -85,7 +89,12 @@ class Client:
 
         @self.lsp.feature(types.PROGRESS)
         def on_progress(params):
-            pass
+            value = params.value
+            message = getattr(value, "message", None) or (
+                value.get("message") if isinstance(value, dict) else None)
+            if message and "running the project's tests" in message:
+                self.testing.add(str(params.token))
+                self.progress_seen.set()
 
         @self.lsp.feature(types.WORKSPACE_CODE_LENS_REFRESH)
         def on_lens_refresh(params):
@@ -245,7 +254,11 @@ async def measure_soak(client: Client, root: Path, cycles: int, temp: Path) -> d
         answer = await client.lsp.workspace_execute_command_async(types.ExecuteCommandParams(
             command="perfrl.optimizeFunction", arguments=[uri, line]))
         job_id = answer["jobId"] if isinstance(answer, dict) else answer.jobId
-        await client.wait_status(lambda s: s.get("jobsRunning") == 1, 120)
+        # Cancel once the job's sandboxed pytest run has started (the expensive case).
+        deadline = time.monotonic() + 120
+        while f"perfrl-{job_id}" not in client.testing:
+            client.progress_seen.clear()
+            await asyncio.wait_for(client.progress_seen.wait(), deadline - time.monotonic())
         await client.lsp.workspace_execute_command_async(types.ExecuteCommandParams(
             command="perfrl.cancelJob", arguments=[job_id]))
         await client.wait_status(lambda s: s.get("jobsRunning") == 0
