@@ -214,15 +214,23 @@ def _alive(pids: set[int]) -> set[int]:
     return alive
 
 
-def _three_jobs(server: RawServer, example_project: Path) -> set[int]:
-    """Start jobs on three functions; returns the server's descendants once all run."""
+def _three_jobs(server: RawServer, example_project: Path, in_sandbox: bool) -> set[int]:
+    """Start jobs on three functions; returns the server's descendants once all run (and,
+    with ``in_sandbox``, once each has started its sandboxed test run)."""
     uri = server.open(example_project / CATALOG)
+    tokens = set()
     for line in (8, 17, 22):
         answer = server.call("workspace/executeCommand", {
             "command": "perfrl.optimizeFunction", "arguments": [uri, line]})
         assert answer["result"]["jobId"], answer
+        tokens.add(f"perfrl-{answer['result']['jobId']}")
     server.wait_notification(lambda n: n["method"] == "perfrl/status"
                              and n["params"]["jobsRunning"] == 3, timeout=120)
+    for token in tokens if in_sandbox else ():
+        server.wait_notification(
+            lambda n, t=token: n["method"] == "$/progress" and n["params"]["token"] == t
+            and "running the project's tests" in str(n["params"]["value"].get("message")),
+            timeout=180)
     deadline = time.monotonic() + 120
     while not _descendants(server.process.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -232,11 +240,13 @@ def _three_jobs(server: RawServer, example_project: Path) -> set[int]:
 JOB_SETTINGS = {"perfrl": {"sources": ["rules"], "maxConcurrentJobs": 3, "sandbox": "auto"}}
 
 
-@pytest.mark.parametrize("order", ["shutdown+exit", "exit", "end of input", "SIGTERM"])
+@pytest.mark.parametrize(("order", "in_sandbox"), [
+    ("shutdown+exit", True), ("shutdown+exit", False), ("exit", True),
+    ("end of input", True), ("SIGTERM", True)])
 def test_stopping_with_three_jobs_running_is_quick_quiet_and_clean(
-        started, example_project, tmp_path, order):
+        started, example_project, tmp_path, order, in_sandbox):
     server = started(JOB_SETTINGS)
-    children = _three_jobs(server, example_project)
+    children = _three_jobs(server, example_project, in_sandbox)
     assert children, "the jobs started no process"
     began = time.monotonic()
     if order == "shutdown+exit":
@@ -255,7 +265,8 @@ def test_stopping_with_three_jobs_running_is_quick_quiet_and_clean(
         expected = 128 + signal.SIGTERM
     assert server.wait_exit(60) == expected
     elapsed = time.monotonic() - began
-    print(f"{order}: exited {elapsed:.2f} s after the request")  # the figure for the report
+    print(f"{order} ({'in sandbox' if in_sandbox else 'preparing'}): exited {elapsed:.2f} s "
+          "after the request")  # the figure for the report
     assert not _alive(children), "sandboxed processes outlived the server"
     temp_dir = tmp_path / f"tmp-{server.stderr_path.stem}"
     assert not [p.name for p in temp_dir.iterdir() if p.name.startswith("perfrl-")]

@@ -124,6 +124,7 @@ async def test_close_cancels_waits_for_the_workers_and_prunes(tmp_path):
     started, ended = threading.Event(), threading.Event()
 
     def slow(progress, cancel):
+        progress(ProgressEvent(stage="baseline", message="running the tests"))
         started.set()
         while not cancel.cancelled:
             time.sleep(0.01)
@@ -146,3 +147,27 @@ async def test_close_cancels_waits_for_the_workers_and_prunes(tmp_path):
     assert manager.get(running.id) is None and manager.running_count == 0
     with pytest.raises(RuntimeError):
         manager.submit("u", target(tmp_path, 2), slow)
+
+
+async def test_close_does_not_wait_for_a_job_still_preparing(tmp_path):
+    """A job that reported no progress has created nothing to remove: close() reports it
+    cancelled at once instead of waiting for its thread (an interpreter probe, say)."""
+    recorder = Recorder()
+    manager = JobManager(recorder, max_concurrent=1)
+    started, release = threading.Event(), threading.Event()
+
+    def preparing(progress, cancel):
+        started.set()
+        release.wait(30)  # does not look at the cancel token, like a blocking probe
+        raise Cancelled()
+
+    job, _ = manager.submit("u", target(tmp_path, 2), preparing)
+    while not started.is_set():
+        await asyncio.sleep(0.01)
+    assert await manager.close(30) == []
+    assert job.state is JobState.CANCELLED and job.reported
+    assert [e for e in recorder.events if e == ("finished", job.id)] == [("finished", job.id)]
+    release.set()
+    await asyncio.sleep(0.1)
+    # The thread's own end does not report the job a second time.
+    assert [e for e in recorder.events if e == ("finished", job.id)] == [("finished", job.id)]

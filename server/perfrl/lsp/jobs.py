@@ -11,8 +11,10 @@ runs in a worker thread, never on the loop. A caller may rely on:
   queued);
 - :meth:`JobManager.cancel` setting the job's :class:`CancelToken`, which makes the engine
   kill the job's sandboxed processes and raise ``Cancelled``;
-- :meth:`JobManager.close` cancelling everything and returning once every worker thread has
-  ended (its sandbox and folders gone) or the timeout passed; later submissions are refused;
+- :meth:`JobManager.close` cancelling everything and returning once every job that reached
+  its sandbox has ended (processes and folders gone) or the timeout passed; a job still
+  preparing (resolving the interpreter, hashing the project: nothing to remove yet) is
+  reported cancelled at once instead of waited for; later submissions are refused;
 - finished jobs being forgotten (the result store keeps what the user sees), so a long
   session does not accumulate them.
 """
@@ -77,6 +79,11 @@ class Job:
     #: "input" (a PerfRLError: the user can fix it) or "crash" (a bug or broken environment).
     error_kind: str | None = None
     error_detail: str | None = None
+    #: Set from the worker thread at the engine's first progress event, which comes before
+    #: it creates anything (sandbox folders, processes) that stopping must wait to remove.
+    sandbox_started: bool = False
+    #: Whether the listener was told the job finished (exactly once).
+    reported: bool = False
     created: float = field(default_factory=time.monotonic)
     started: float | None = None
     finished_at: float | None = None
@@ -127,6 +134,7 @@ class JobManager:
         self._closed = False
         self._active_by_key: dict[tuple[str, str], Job] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._run_tasks: dict[str, asyncio.Task] = {}
         self._ids = itertools.count(1)
         # Sized for the largest allowed max_concurrent; threads are created lazily.
         self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="perfrl-job")
@@ -200,6 +208,7 @@ class JobManager:
             job.state = JobState.CANCELLED
             job.finished_at = time.monotonic()
             self._forget_active(job)
+            job.reported = True
             self._spawn(self._listener.job_finished(job))
         self._listener.jobs_changed()
         return True
@@ -210,15 +219,27 @@ class JobManager:
 
     async def close(self, timeout: float) -> list[Job]:
         """Refuse new jobs, cancel every job (running ones kill their sandboxes) and wait up
-        to ``timeout`` seconds for the running ones to end, listeners included. Returns the
-        jobs still running then. Safe to call more than once."""
+        to ``timeout`` seconds for those that reached their sandbox to end, listeners
+        included. Jobs still preparing are reported cancelled without waiting: their worker
+        threads have created nothing yet and end on their own. Returns the jobs still in
+        their sandbox at the timeout. Safe to call more than once."""
         self._closed = True
         self.cancel_all()
-        pending = set(self._tasks)
-        if pending:
-            await asyncio.wait(pending, timeout=timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            in_sandbox = [j for j in self._running.values() if j.sandbox_started]
+            listeners = [t for t in self._tasks if t not in self._run_tasks.values()]
+            if not in_sandbox and not listeners:
+                break
+            await asyncio.wait(set(self._tasks), timeout=0.05,
+                               return_when=asyncio.FIRST_COMPLETED)
+        left = [j for j in self._running.values() if j.sandbox_started]
+        for job in [j for j in self._running.values() if not j.sandbox_started]:
+            job.state = JobState.CANCELLED
+            await self._report(job)
         self._executor.shutdown(wait=False, cancel_futures=True)
-        return list(self._running.values())
+        return left
 
     def abandon(self) -> None:
         """Without an event loop (it has ended): cancel every job's token, so the worker
@@ -235,13 +256,17 @@ class JobManager:
             del self._active_by_key[job.key]
         self._jobs.pop(job.id, None)
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
+        for job_id, run_task in list(self._run_tasks.items()):
+            if run_task is task:
+                del self._run_tasks[job_id]
         if not task.cancelled() and task.exception() is not None:
             log.error("job task failed", exc_info=task.exception())
 
@@ -251,14 +276,16 @@ class JobManager:
             self._running[job.id] = job
             job.state = JobState.RUNNING
             job.started = time.monotonic()
-            self._spawn(self._run(job))
+            self._run_tasks[job.id] = self._spawn(self._run(job))
         self._listener.jobs_changed()
 
     async def _run(self, job: Job) -> None:
         loop = asyncio.get_running_loop()
 
         def progress(event: ProgressEvent) -> None:
-            # Called from the worker thread: hop onto the loop.
+            # Called from the worker thread: mark it here (before the engine goes on to
+            # create its sandbox), then hop onto the loop.
+            job.sandbox_started = True
             try:
                 loop.call_soon_threadsafe(self._on_progress, job, event)
             except RuntimeError:  # loop closed during shutdown
@@ -281,6 +308,7 @@ class JobManager:
             job.state = JobState.CANCELLED
             self._running.pop(job.id, None)
             self._forget_active(job)
+            job.reported = True
             raise  # no listener: nobody is left to tell
         except Exception as exc:  # a bug or a broken environment: keep serving, tell the user
             job.state = JobState.FAILED
@@ -288,10 +316,19 @@ class JobManager:
             job.error_kind = "crash"
             job.error_detail = traceback.format_exc()
             log.exception("job %s crashed", job.id)
-        # The job ended on its own or by cancel: tell the listener.
+        # The job ended on its own or by cancel: tell the listener (unless close() did).
+        if job.reported:
+            return
         if job.cancel_requested and job.state is JobState.FAILED:
             # Killing the sandbox can surface as any error; the user asked for it.
             job.state = JobState.CANCELLED
+        await self._report(job)
+
+    async def _report(self, job: Job) -> None:
+        """Forget the job and tell the listener it finished (once)."""
+        if job.reported:
+            return
+        job.reported = True
         job.finished_at = time.monotonic()
         self._running.pop(job.id, None)
         self._forget_active(job)
