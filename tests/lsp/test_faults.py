@@ -55,9 +55,14 @@ def _error_code(answer: dict) -> int | None:
     return (answer.get("error") or {}).get("code")
 
 
+PROBE_TIMES: list[float] = []
+
+
 def _probe(server: RawServer, uri: str) -> None:
     """A code action inside ``active_skus`` is answered with the Optimize action."""
+    began = time.monotonic()
     answer = server.code_action(uri, 8, timeout=PROBE_TIMEOUT_S)
+    PROBE_TIMES.append(time.monotonic() - began)
     titles = [action["title"] for action in answer["result"]]
     assert titles == ["Optimize `active_skus` with PerfRL"], answer
 
@@ -158,6 +163,8 @@ def test_fuzzed_frames_never_deafen_the_server(started, example_project):
             _probe(server, uri)
             sent += 1
     assert sent > 2000
+    print(f"{sent} frames; code action after a fault: max {max(PROBE_TIMES) * 1000:.0f} ms, "
+          f"median {sorted(PROBE_TIMES)[len(PROBE_TIMES) // 2] * 1000:.1f} ms")
     assert server.process.poll() is None
     assert not [n for n in server.notifications if n["method"] == "window/showMessage"]
     assert server.call("shutdown")["result"] is None
