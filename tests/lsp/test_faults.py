@@ -387,3 +387,42 @@ def test_jobs_run_without_the_model_when_inference_cannot_be_imported(
                                  and "model source was skipped" in n["params"]["message"])
     finally:
         server.close()
+
+
+FAST_MISSING_SKUS = '''\
+def missing_skus(wanted, products):
+    """SKUs in ``wanted`` that the catalog does not carry, in the order asked."""
+    carried = {product["sku"] for product in products}
+    return [sku for sku in wanted if sku not in carried]
+'''
+
+
+@pytest.mark.slow
+def test_an_applied_rewrite_is_recognised_without_listing_actions_first(
+        started, example_project, tmp_path):
+    """Issue 15 build 4: listing code actions changes nothing. The server used to remember
+    a rewrite's text only when an action or lens offering it was listed, so a rewrite applied
+    without that (typed, pasted, another client) read "outdated" instead of "applied"."""
+    from perfrl.engine.candidate_check import splice
+    from perfrl.engine.locate import locate_function
+
+    candidates = tmp_path / "candidates"
+    candidates.mkdir()
+    (candidates / "missing_skus.py").write_text(FAST_MISSING_SKUS)
+    server = started({"perfrl": {"sources": [], "extraCandidateDirs": [str(candidates)],
+                                 "threshold": 0.5}})
+    path = example_project / CATALOG
+    uri = server.open(path)
+    line = next(i for i, t in enumerate(path.read_text().splitlines())
+                if "missing.append(sku)" in t)
+    job = server.call("workspace/executeCommand", {
+        "command": "perfrl.optimizeFunction", "arguments": [uri, line]})["result"]
+    final = _shown(server, "`missing_skus`", timeout=400)
+    assert "faster" in final and "apply it" in final, final
+    rewritten = splice(locate_function(f"{path}::missing_skus"), FAST_MISSING_SKUS)
+    server.notify("textDocument/didChange", {
+        "textDocument": {"uri": uri, "version": 2},
+        "contentChanges": [{"text": rewritten}]})
+    lenses = server.call("textDocument/codeLens", {"textDocument": {"uri": uri}})["result"]
+    titles = [lens["command"]["title"] for lens in lenses]
+    assert any("rewrite applied" in title for title in titles), (job, titles)
