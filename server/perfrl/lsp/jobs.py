@@ -241,14 +241,6 @@ class JobManager:
         self._executor.shutdown(wait=False, cancel_futures=True)
         return left
 
-    def abandon(self) -> None:
-        """Without an event loop (it has ended): cancel every job's token, so the worker
-        threads kill their sandboxes; no listener is called."""
-        self._closed = True
-        for job in list(self._jobs.values()):
-            job.cancel_token.cancel()
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
     # --- internals ----------------------------------------------------------------------------
 
     def _forget_active(self, job: Job) -> None:

@@ -64,12 +64,13 @@ def main(argv: list[str] | None = None) -> int:
 
     server = create_server(cache_dir=args.cache_dir)
     if args.tcp:
-        # pygls' own loop (one client); jobs are cancelled when it ends.
         try:
-            server.start_tcp(args.host, args.port)
-        finally:
-            server.jobs.abandon()
-        _exit_now(server.exit_code)
+            code = server.serve_tcp(args.host, args.port)
+        except OSError as exc:
+            print(f"perfrl-lsp: error: cannot listen on {args.host}:{args.port}: {exc}",
+                  file=sys.stderr)
+            return 2
+        _exit_now(code)
     code = server.serve_stdio()
     _exit_now(code)
     return code  # not reached

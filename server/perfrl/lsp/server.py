@@ -7,7 +7,8 @@ the background model handle and the report cache folder. Everything that talks t
 goes through the helpers below, which check the client's capabilities first, so a feature
 never sends a request the client did not announce.
 
-In stdio mode the server runs its own loop (:meth:`PerfServer.serve_stdio`): frames are read by
+The server runs its own loop (:meth:`PerfServer.serve_stdio`, :meth:`PerfServer.serve_tcp`
+for one TCP client) instead of pygls' ``start_io``/``start_tcp``: frames are read by
 :class:`~perfrl.lsp.framing.FrameReader` in a thread, checked by
 :class:`~perfrl.lsp.protocol.PerfProtocol`, and the process ends through one path whatever the
 order of ``shutdown``, ``exit``, end of input or SIGTERM: jobs cancelled (their sandboxes
@@ -21,6 +22,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -111,10 +113,21 @@ class PerfServer(LanguageServer):
                     stdout: BinaryIO | None = None) -> int:
         """Serve on stdin/stdout until ``exit``, end of input or SIGTERM/SIGINT; returns the
         exit code (0 after shutdown+exit, 1 without shutdown, 128+n for signal n)."""
-        return asyncio.run(self._serve_stdio(stdin or sys.stdin.buffer,
-                                             stdout or sys.stdout.buffer))
+        return asyncio.run(self._serve(stdin or sys.stdin.buffer,
+                                       stdout or sys.stdout.buffer))
 
-    async def _serve_stdio(self, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    def serve_tcp(self, host: str, port: int) -> int:
+        """Accept one client on ``host:port`` and serve it like :meth:`serve_stdio` (the same
+        reader, checks and stopping); returns the exit code."""
+        with socket.create_server((host, port)) as listener:
+            log.info("listening on %s:%d", host, port)
+            connection, peer = listener.accept()
+        log.info("client connected from %s", peer)
+        with connection, connection.makefile("rb") as reading, \
+                connection.makefile("wb") as writing:
+            return asyncio.run(self._serve(reading, writing))
+
+    async def _serve(self, stdin: BinaryIO, stdout: BinaryIO) -> int:
         loop = asyncio.get_running_loop()
         self._stop = loop.create_future()
         self.protocol.set_writer(SafeWriter(stdout))
@@ -159,11 +172,7 @@ class PerfServer(LanguageServer):
 
     def request_stop(self, code: int, reason: str) -> None:
         """Stop serving (the first reason wins); safe to call more than once."""
-        if self._stop is None:  # TCP: pygls runs the loop; end it
-            self.exit_code = code
-            self.shutdown()
-            return
-        if not self._stop.done():
+        if self._stop is not None and not self._stop.done():
             log.info("stopping (%s), exit code %d", reason, code)
             self.exit_code = code
             self._stop.set_result(code)
