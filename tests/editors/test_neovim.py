@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,96 @@ def test_neovim_optimize_and_apply(version, example_project: Path, tmp_path: Pat
                         r"\(\d+ tests, \d+ calls checked\)", result["action"])
     assert result["statuses"] >= 1
     assert catalog.read_text() == expected
+
+
+SLEEPY_MISSING_SKUS = """\
+def missing_skus(wanted, products):
+    __import__("time").sleep(90)
+    return []
+"""
+QUIT_DRIVER = Path(__file__).resolve().parent / "nvim" / "quit_during_job.lua"
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                alive.add(pid)
+        except OSError:
+            pass
+    return alive
+
+
+@pytest.mark.editor
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["0.7", "0.11"])
+def test_quitting_neovim_while_a_job_runs(version, example_project: Path, tmp_path: Path):
+    """Issue 17: `qall!` while a job's sandboxed tests run; Neovim stops the server itself.
+    The server and every process it started end, and no sandbox folder stays behind."""
+    nvim = find_nvim(version)
+    if nvim is None:
+        message = f"Neovim {version} not found (set PERFRL_NVIM_07 / PERFRL_NVIM_011)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    candidates = tmp_path / "candidates"
+    candidates.mkdir()
+    (candidates / "missing_skus.py").write_text(SLEEPY_MISSING_SKUS)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    home = tmp_path / "home"
+    env = dict(os.environ)
+    env.update({
+        "PERFRL_SERVER_CMD": json.dumps([sys.executable, "-P", "-m", "perfrl.lsp"]),
+        "PERFRL_ROOT": str(example_project),
+        "PERFRL_CANDIDATES": str(candidates),
+        "PERFRL_WAIT_MS": str((NVIM_TIMEOUT_S - 60) * 1000),
+        "HOME": str(home),
+        "TMPDIR": str(temp),
+    })
+    for name in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+        env[name] = str(home / name.lower())
+    env.pop("PERFRL_CACHE_DIR", None)
+    catalog = example_project / "inventory" / "catalog.py"
+    proc = subprocess.Popen(
+        [str(nvim), "--headless", "--clean", "-n", "-i", "NONE",
+         "-c", f"luafile {QUIT_DRIVER}", str(catalog)],
+        cwd=example_project, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+    seen: set[int] = set()
+    deadline = time.monotonic() + NVIM_TIMEOUT_S
+    while proc.poll() is None and time.monotonic() < deadline:
+        seen |= _descendants(proc.pid)
+        time.sleep(0.1)
+    if proc.poll() is None:
+        proc.kill()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, f"nvim failed:\n{err[-4000:]}\n{out[-2000:]}"
+    assert seen, "Neovim started no server"
+    # Neovim may leave before its server has finished stopping; give it a bounded while.
+    gone_by = time.monotonic() + 30
+    while _alive(seen) and time.monotonic() < gone_by:
+        time.sleep(0.1)
+    assert not _alive(seen), "processes of the server outlived Neovim"
+    assert not [p.name for p in temp.iterdir() if p.name.startswith("perfrl-")]
+    for log in home.rglob("lsp.log"):
+        assert "Traceback" not in log.read_text(errors="replace")

@@ -235,9 +235,10 @@ def code_server(
     home: Path,
     log_path: Path,
     settings: dict[str, object],
+    started: list[subprocess.Popen] | None = None,
 ) -> Iterator[str]:
     """code-server with the extension installed and ``settings`` on top of the test defaults,
-    serving ``workspace``; yields its URL."""
+    serving ``workspace``; yields its URL (and appends its process to ``started``)."""
     env = _isolated_env(home)
     user_data, extensions = home / "user-data", home / "extensions"
     settings_dir = user_data / "User"
@@ -298,6 +299,8 @@ def code_server(
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+    if started is not None:
+        started.append(process)
     try:
         url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -373,6 +376,7 @@ def _run_scenario(
     mode: str,
     settings: dict[str, object],
     fix_interpreter: str | None = None,
+    after_scenario=None,
 ) -> dict:
     """Runs e2e/scenario.mjs in ``mode`` against code-server on ``project``; returns result.json
     (fails the test with the driver's log when the scenario fails)."""
@@ -394,15 +398,18 @@ def _run_scenario(
     if fix_interpreter is not None:
         config["fixInterpreter"] = fix_interpreter
     run = None
+    started: list[subprocess.Popen] = []
     try:
         with code_server(
-            tools, vsix_path, project, home, artifacts / "code-server.log", settings
+            tools, vsix_path, project, home, artifacts / "code-server.log", settings, started
         ) as url:
             scenario_config.write_text(json.dumps({**config, "url": url}))
             run = _run_in_group(
                 [str(tools["node"]), str(SCENARIO), str(scenario_config)],
                 env=_isolated_env(home), timeout=SCENARIO_TIMEOUT,
             )
+            if after_scenario is not None and run.returncode == 0:
+                after_scenario(started[0])
     finally:
         _copy_logs(home, artifacts)
         shutil.rmtree(home, ignore_errors=True)
@@ -509,3 +516,75 @@ def test_a_python_without_the_server_gets_an_actionable_error(
     assert str(python) in result["notification"], result["notification"]
     assert {"Copy Install Command", "Open Settings", "Show Log"} <= set(result["buttons"])
     assert "Interpreter" in result["settingShown"], result["settingShown"]
+
+
+def _process_tree() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    return children
+
+
+def _below(pid: int) -> set[int]:
+    children, found, todo = _process_tree(), set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                alive.add(pid)
+        except OSError:
+            pass
+    return alive
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace")
+    except OSError:
+        return ""
+
+
+def test_quitting_vs_code_while_a_job_runs(
+    tools: dict[str, Path], vsix: Path, example_project: Path
+) -> None:
+    """Issue 17: the editor quits while a job runs. code-server is stopped as when the user
+    quits (SIGTERM to code-server alone: it shuts its extension host down, the extension stops
+    its client); the language server and every process it started must end, and no sandbox
+    folder of it may stay behind."""
+    seen: dict[str, object] = {}
+
+    def quit_editor(code_server_process: subprocess.Popen) -> None:
+        below = _below(code_server_process.pid)
+        servers = {pid for pid in below if "perfrl.lsp" in _cmdline(pid)}
+        assert servers, "no PerfRL server runs under code-server"
+        tree = set().union(*(_below(pid) | {pid} for pid in servers))
+        seen["servers"], seen["tree"] = servers, tree
+        os.kill(code_server_process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while _alive(tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        seen["left"] = _alive(tree)
+
+    _run_scenario(
+        tools, vsix, example_project, _artifacts_dir("quit"), "quit-during-job",
+        {"perfrl.sources": ["rules"], "perfrl.threshold": 0.5}, after_scenario=quit_editor,
+    )
+    assert seen.get("servers"), "the scenario did not get to quit the editor"
+    assert seen["left"] == set(), {pid: _cmdline(pid) for pid in seen["left"]}
+    temp = Path(tempfile.gettempdir())
+    for pid in seen["servers"]:
+        assert not list(temp.glob(f"perfrl-*-{pid}-ws-*")), "a sandbox workspace stayed behind"

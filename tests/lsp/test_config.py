@@ -42,7 +42,8 @@ def test_invalid_values_fall_back_to_defaults_with_messages():
         "sandbox": True, "temperature": float("nan"), "testTimeout": -1,
         "maxConcurrentJobs": True, "extraCandidateDirs": "dir", "modelPath": 3, "typo": 1,
     })
-    assert settings == DEFAULTS
+    # A bad sources list narrows to rules only: the default would turn the model on.
+    assert settings == LspSettings(sources=("rules",))
     by_key = {p.key: p.message for p in problems}
     assert set(by_key) == {
         "perfrl.numCandidates", "perfrl.threshold", "perfrl.sources", "perfrl.sandbox",
@@ -52,7 +53,7 @@ def test_invalid_values_fall_back_to_defaults_with_messages():
     assert by_key["perfrl.numCandidates"] == (
         "setting perfrl.numCandidates must be between 1 and 64 (got 0); using the default 8")
     assert "unknown source(s) ['gpt']" in by_key["perfrl.sources"]
-    assert "using the default ['rules', 'model']" in by_key["perfrl.sources"]
+    assert "using ['rules']" in by_key["perfrl.sources"]
     assert "unknown setting perfrl.typo" in by_key["perfrl.typo"]
 
 
@@ -71,3 +72,20 @@ def test_candidate_files_are_found_by_qualname(tmp_path):
     assert settings.candidate_files("Warehouse.low_stock") == [
         tmp_path / "Warehouse.low_stock.py"]
     assert settings.candidate_files("other") == []
+
+
+def test_a_bad_value_keeps_the_value_in_effect_and_says_so():
+    """Issue 17 point 6: a bad value never widens what runs, and the message is true."""
+    in_effect = LspSettings(sources=("rules",), sandbox="bwrap", num_candidates=3)
+    settings, problems = parse_settings(
+        {"sources": ["rules", "modle"], "sandbox": "off", "numCandidates": 2},
+        base=DEFAULTS, previous=in_effect)
+    assert settings.sources == ("rules",) and settings.sandbox == "bwrap"
+    assert settings.num_candidates == 2
+    by_key = {p.key: p.message for p in problems}
+    assert by_key["perfrl.sources"].endswith("keeping the value in effect ['rules']")
+    assert by_key["perfrl.sandbox"].endswith("keeping the value in effect 'bwrap'")
+    # A configuration answer that is not an object keeps the settings in effect.
+    kept, problems = parse_settings(["not", "an", "object"], base=DEFAULTS, previous=in_effect)
+    assert kept == in_effect
+    assert problems[0].message.endswith("keeping the settings in effect")

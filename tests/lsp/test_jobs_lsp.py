@@ -67,6 +67,9 @@ async def test_edit_during_job_is_never_applied(start_session, client_name, cand
 
     done = await s.wait_message(lambda m: "missing_skus" in m, before)
     assert "faster" in done.message  # the old text was verified faster...
+    # ...and the message says it cannot be applied (issue 17 point 7), as the lens does.
+    assert "cannot be applied" in done.message
+    assert "use the code action" not in done.message
     actions = await s.code_actions(uri, line)
     titles = [a.title for a in actions]
     assert not any(t.startswith("Apply") for t in titles)  # ...but is never offered again
@@ -177,7 +180,7 @@ async def test_refusals_are_shown(start_session, client_name):
     assert await s.command("perfrl.showReport", uri, _line_of(text, "result.append")) is None
     await s.wait_message(lambda m: "no report for this function yet" in m, before)
     assert await s.command("perfrl.optimizeFunction", "untitled:Untitled-1", 0) is None
-    await s.wait_message(lambda m: "not a Python file on disk" in m, before)
+    await s.wait_message(lambda m: "not a file on disk" in m, before)
 
 
 async def test_model_that_cannot_load_is_reported(start_session, client_name, tmp_path):

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from perfrl.engine.locate import locate_function_at
 from perfrl.engine.types import Cancelled, OptimizationReport, PerfRLError, ProgressEvent
@@ -90,7 +93,7 @@ async def test_queue_dedupe_and_cancel(tmp_path):
     assert third.state is JobState.DONE and third.report is not None
     order = [e for e in recorder.events if e[1] == first.id]
     assert order[0] == ("started", first.id) and order[-1] == ("finished", first.id)
-    manager.shutdown()
+    assert await manager.close(30) == []
 
 
 async def test_errors_are_classified(tmp_path):
@@ -111,4 +114,60 @@ async def test_errors_are_classified(tmp_path):
     assert (b.state, b.error_kind) == (JobState.FAILED, "crash")
     assert "ZeroDivisionError" in b.error_detail
     assert manager.running_count == 0
-    manager.shutdown()
+    assert await manager.close(30) == []
+
+
+async def test_close_cancels_waits_for_the_workers_and_prunes(tmp_path):
+    """Finished jobs are forgotten; close() returns once the cancelled worker has ended."""
+    recorder = Recorder()
+    manager = JobManager(recorder, max_concurrent=1)
+    started, ended = threading.Event(), threading.Event()
+
+    def slow(progress, cancel):
+        progress(ProgressEvent(stage="baseline", message="running the tests"))
+        started.set()
+        while not cancel.cancelled:
+            time.sleep(0.01)
+        ended.set()
+        raise Cancelled()
+
+    def refused(progress, cancel):
+        raise PerfRLError("x")
+
+    done, _ = manager.submit("u", target(tmp_path, 2), refused)
+    await wait_finished(recorder, 1)
+    assert manager.get(done.id) is None  # pruned once finished
+    running, _ = manager.submit("u", target(tmp_path, 5), slow)
+    queued, _ = manager.submit("v", target(tmp_path, 2), slow)
+    while not started.is_set():
+        await asyncio.sleep(0.01)
+    assert await manager.close(30) == []
+    assert ended.is_set()
+    assert running.state is JobState.CANCELLED and queued.state is JobState.CANCELLED
+    assert manager.get(running.id) is None and manager.running_count == 0
+    with pytest.raises(RuntimeError):
+        manager.submit("u", target(tmp_path, 2), slow)
+
+
+async def test_close_does_not_wait_for_a_job_still_preparing(tmp_path):
+    """A job that reported no progress has created nothing to remove: close() reports it
+    cancelled at once instead of waiting for its thread (an interpreter probe, say)."""
+    recorder = Recorder()
+    manager = JobManager(recorder, max_concurrent=1)
+    started, release = threading.Event(), threading.Event()
+
+    def preparing(progress, cancel):
+        started.set()
+        release.wait(30)  # does not look at the cancel token, like a blocking probe
+        raise Cancelled()
+
+    job, _ = manager.submit("u", target(tmp_path, 2), preparing)
+    while not started.is_set():
+        await asyncio.sleep(0.01)
+    assert await manager.close(30) == []
+    assert job.state is JobState.CANCELLED and job.reported
+    assert [e for e in recorder.events if e == ("finished", job.id)] == [("finished", job.id)]
+    release.set()
+    await asyncio.sleep(0.1)
+    # The thread's own end does not report the job a second time.
+    assert [e for e in recorder.events if e == ("finished", job.id)] == [("finished", job.id)]

@@ -1,6 +1,7 @@
 """Settings through the protocol: initializationOptions, then workspace/configuration in
 ``initialized`` and on didChangeConfiguration; each invalid value is shown with its key and
-the default used, and the server keeps serving."""
+the value actually used (the default in initializationOptions, the value in effect after
+that), and the server keeps serving."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ async def test_invalid_settings_are_reported_with_defaults(start_session, client
     expected = {
         "perfrl.numCandidates": "using the default 8",
         "perfrl.sandbox": "using the default 'auto'",
-        "perfrl.threshold": "using the default 1.1",
+        "perfrl.threshold": "keeping the value in effect 1.1",
         "perfrl.bogusKey": "unknown setting",
     }
     for key, text in expected.items():
@@ -33,7 +34,7 @@ async def test_invalid_settings_are_reported_with_defaults(start_session, client
         types.DidChangeConfigurationParams(settings=None))
     message = await s.wait_message(lambda m: "perfrl.maxConcurrentJobs" in m, before)
     assert "must be between 1 and 16" in message.message
-    assert "using the default 1" in message.message
+    assert "keeping the value in effect 1" in message.message
     # Valid values are taken (the log lists the effective settings) and the server answers.
     await s.wait_for(types.WINDOW_LOG_MESSAGE, lambda: any(
         '"temperature": 0.5' in m.message or "'temperature': 0.5" in m.message

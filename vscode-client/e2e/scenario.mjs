@@ -8,6 +8,8 @@
 //           functionName, timeoutsMs: { workbench, status, lens, step } }
 // mode "optimize": status bar item, light bulb "Optimize", lens with the speedup, apply through
 //   the lens and save, palette "Show Report" (preview opens), palette "Restart Server".
+// mode "quit-during-job": as "optimize" up to the running job (required here), then stops, so
+//   that the test can quit the editor while the job runs.
 // mode "broken-server": the server cannot start; expects the red status item and the error
 //   notification with its buttons, then clicks "Open Settings". With `fixInterpreter` (a path)
 //   it types that into the setting and waits for the server to come up.
@@ -243,70 +245,81 @@ context = await chromium.launchPersistentContext(config.profileDir, {
       );
     } catch (error) {
       log(`no running job seen: ${error.message}`);
+      if (config.mode === "quit-during-job") {
+        throw error;
+      }
     }
 
-    // 4. Wait for the code lens with the measured speedup.
-    const lens = page.locator(".codelens-decoration a", { hasText: /× faster.*apply/ }).first();
-    await waitFor("the code lens with the measured speedup", timeouts.lens, async () => {
-      const texts = (await page.locator(".codelens-decoration").allInnerTexts()).map((t) => t.trim());
-      const failure = texts.find((t) => /PerfRL: (no faster|failed)/.test(t));
-      if (failure) {
-        throw new Error(`the job ended without a faster rewrite: ${failure}`);
+    if (config.mode === "quit-during-job") {
+      // The user quits while the job runs: the test stops code-server and checks that the
+      // language server and everything it started are gone.
+      if (!result.statusTexts.some((t) => /job.? running|queued/.test(t))) {
+        throw new Error("the job was not seen running");
       }
-      return (await lens.count()) > 0;
-    });
-    result.lensTexts.push(await lens.innerText());
-    result.statusTexts.push(await statusText());
-    await screenshot("lens-speedup", around(page.locator(".codelens-decoration"), 8, 420, 64, 70));
-
-    // 5. Apply through the lens, save, and wait until the editor is clean again.
-    await lens.click();
-    await waitFor("the rewrite in the editor", timeouts.step, async () =>
-      (await page.locator(".tabs-container .tab.active.dirty").count()) > 0,
-    );
-    await page.keyboard.press("Control+S");
-    await waitFor("the file to be saved", timeouts.step, async () =>
-      (await page.locator(".tabs-container .tab.active.dirty").count()) === 0,
-    );
-    result.editorText = await editorText();
-    // The server then marks the function as rewritten (best effort: the file on disk is what the
-    // test checks).
-    try {
-      const applied = await waitFor("the 'applied' code lens", 10_000, async () => {
-        const texts = await page.locator(".codelens-decoration").allInnerTexts();
-        return texts.find((t) => /applied/.test(t)) ?? "";
+    } else {
+      // 4. Wait for the code lens with the measured speedup.
+      const lens = page.locator(".codelens-decoration a", { hasText: /× faster.*apply/ }).first();
+      await waitFor("the code lens with the measured speedup", timeouts.lens, async () => {
+        const texts = (await page.locator(".codelens-decoration").allInnerTexts()).map((t) => t.trim());
+        const failure = texts.find((t) => /PerfRL: (no faster|failed)/.test(t));
+        if (failure) {
+          throw new Error(`the job ended without a faster rewrite: ${failure}`);
+        }
+        return (await lens.count()) > 0;
       });
-      result.lensTexts.push(applied.trim());
-    } catch (error) {
-      log(error.message);
-    }
-    await screenshot("rewrite-applied", around(page.locator(".codelens-decoration"), 8, 420, 64, 70));
+      result.lensTexts.push(await lens.innerText());
+      result.statusTexts.push(await statusText());
+      await screenshot("lens-speedup", around(page.locator(".codelens-decoration"), 8, 420, 64, 70));
 
-    // 6. The palette's "PerfRL: Show Report": the server opens the report, the extension its preview.
-    await runPaletteCommand("PerfRL: Show Report");
-    const preview = page.locator(".tabs-container .tab", { hasText: /Preview/ }).first();
-    await preview.waitFor({ timeout: timeouts.step });
-    result.reportTab = (await preview.innerText()).trim();
-    await page.waitForTimeout(1000); // let the preview render before the picture
-    await screenshot("report", around(page.locator(".editor-group-container").last(), 0, 0, 0, 0));
-
-    // 7. "PerfRL: Restart Server": the status bar goes through a restart and comes back.
-    await runPaletteCommand("PerfRL: Restart Server");
-    // Stopping, probing the interpreter and initializing take more than a second: seen by polling.
-    result.statusTexts.push(
-      await waitFor("the restart to begin", 15_000, async () => {
-        const text = await statusText();
-        return /stopped|starting/.test(text) ? text : "";
-      }),
-    );
-    const restarted = await waitFor("the server to come back after a restart", timeouts.status, async () => {
-      const text = await statusText();
-      if (/server not running/.test(text)) {
-        throw new Error(`the restart failed: ${text}`);
+      // 5. Apply through the lens, save, and wait until the editor is clean again.
+      await lens.click();
+      await waitFor("the rewrite in the editor", timeouts.step, async () =>
+        (await page.locator(".tabs-container .tab.active.dirty").count()) > 0,
+      );
+      await page.keyboard.press("Control+S");
+      await waitFor("the file to be saved", timeouts.step, async () =>
+        (await page.locator(".tabs-container .tab.active.dirty").count()) === 0,
+      );
+      result.editorText = await editorText();
+      // The server then marks the function as rewritten (best effort: the file on disk is what the
+      // test checks).
+      try {
+        const applied = await waitFor("the 'applied' code lens", 10_000, async () => {
+          const texts = await page.locator(".codelens-decoration").allInnerTexts();
+          return texts.find((t) => /applied/.test(t)) ?? "";
+        });
+        result.lensTexts.push(applied.trim());
+      } catch (error) {
+        log(error.message);
       }
-      return /PerfRL: (model|loading)/.test(text) ? text : "";
-    });
-    result.statusTexts.push(restarted);
+      await screenshot("rewrite-applied", around(page.locator(".codelens-decoration"), 8, 420, 64, 70));
+
+      // 6. The palette's "PerfRL: Show Report": the server opens the report, the extension its preview.
+      await runPaletteCommand("PerfRL: Show Report");
+      const preview = page.locator(".tabs-container .tab", { hasText: /Preview/ }).first();
+      await preview.waitFor({ timeout: timeouts.step });
+      result.reportTab = (await preview.innerText()).trim();
+      await page.waitForTimeout(1000); // let the preview render before the picture
+      await screenshot("report", around(page.locator(".editor-group-container").last(), 0, 0, 0, 0));
+
+      // 7. "PerfRL: Restart Server": the status bar goes through a restart and comes back.
+      await runPaletteCommand("PerfRL: Restart Server");
+      // Stopping, probing the interpreter and initializing take more than a second: seen by polling.
+      result.statusTexts.push(
+        await waitFor("the restart to begin", 15_000, async () => {
+          const text = await statusText();
+          return /stopped|starting/.test(text) ? text : "";
+        }),
+      );
+      const restarted = await waitFor("the server to come back after a restart", timeouts.status, async () => {
+        const text = await statusText();
+        if (/server not running/.test(text)) {
+          throw new Error(`the restart failed: ${text}`);
+        }
+        return /PerfRL: (model|loading)/.test(text) ? text : "";
+      });
+      result.statusTexts.push(restarted);
+    }
   }
 } catch (error) {
   failed = true;

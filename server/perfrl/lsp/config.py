@@ -1,8 +1,11 @@
 """The language server's settings: one typed spec, camelCase on the wire (section ``perfrl``).
 
-A caller may rely on :func:`parse_settings` never raising: every invalid value is replaced by
-its default and described by a :class:`SettingProblem` whose message names the key, what was
-wrong and the default used (the server shows these with ``window/showMessage``). Keys the
+A caller may rely on :func:`parse_settings` never raising, and on a bad value never widening
+what runs: an invalid value keeps the previous valid one (the settings in effect), or, when
+there is none yet, its default, except ``sources``, which then narrows to ``["rules"]`` (the
+default would turn the model on). Each is described by a :class:`SettingProblem` whose
+message names the key, what was wrong and the value actually used (the server shows these
+with ``window/showMessage``). Keys the
 server does not know are reported too (a typo such as ``numCandidate`` should not pass
 silently), except ``server``, which belongs to the editor client (``perfrl.server.interpreter``).
 
@@ -79,6 +82,9 @@ def camel(name: str) -> str:
 
 
 DEFAULTS = LspSettings()
+#: What an invalid value falls back to when there is no previous valid value, where the
+#: default would run more than the user may have meant.
+NARROW_FALLBACKS: dict[str, Any] = {"sources": ("rules",)}
 WIRE_NAMES = {camel(f.name): f.name for f in fields(LspSettings)}
 
 
@@ -182,21 +188,24 @@ def settings_section(payload: Any) -> Any:
 
 
 def parse_settings(
-    payload: Any, base: LspSettings = DEFAULTS
+    payload: Any, base: LspSettings = DEFAULTS, previous: LspSettings | None = None,
 ) -> tuple[LspSettings, list[SettingProblem]]:
     """Typed settings from a wire payload; never raises.
 
-    Keys missing from ``payload`` keep their value from ``base``; invalid ones fall back to
-    the default and produce a :class:`SettingProblem`. ``None`` or an empty payload gives
-    ``base`` unchanged.
+    Keys missing from ``payload`` keep their value from ``base``. An invalid value keeps its
+    value from ``previous`` (the settings in effect) when given, else falls back to the
+    default (narrowed by :data:`NARROW_FALLBACKS`), and produces a :class:`SettingProblem`
+    naming the value used. ``None`` or an empty payload gives ``base`` unchanged; a payload
+    that is not an object gives ``previous`` (else ``base``) unchanged.
     """
     section = settings_section(payload)
     if section is None:
         return base, []
     if not isinstance(section, dict):
-        return base, [SettingProblem(
-            SECTION, f"settings '{SECTION}' must be an object, got {_shown(section)}; "
-            "using the previous settings")]
+        kept = "keeping the settings in effect" if previous is not None else (
+            "using the defaults" if base == DEFAULTS else "using the initialization options")
+        return (previous if previous is not None else base), [SettingProblem(
+            SECTION, f"settings '{SECTION}' must be an object, got {_shown(section)}; {kept}")]
     problems: list[SettingProblem] = []
     values: dict[str, Any] = {}
     for wire_key, raw in section.items():
@@ -211,14 +220,16 @@ def parse_settings(
         try:
             values[name] = VALIDATORS[name](raw)
         except (ValueError, TypeError) as exc:
-            default = getattr(DEFAULTS, name)
-            if isinstance(default, tuple):
-                default = list(default)
+            if previous is not None:
+                used, how = getattr(previous, name), "keeping the value in effect"
+            else:
+                used = NARROW_FALLBACKS.get(name, getattr(DEFAULTS, name))
+                how = "using the default" if used == getattr(DEFAULTS, name) else "using"
             problems.append(SettingProblem(
                 f"{SECTION}.{wire_key}",
                 f"setting {SECTION}.{wire_key} {exc} (got {_shown(raw)}); "
-                f"using the default {_shown(default)}"))
-            values[name] = getattr(DEFAULTS, name)
+                f"{how} {_shown(list(used) if isinstance(used, tuple) else used)}"))
+            values[name] = used
     return replace(base, **values), problems
 
 

@@ -33,6 +33,17 @@ def _strip_ending(text: str) -> str:
     return text
 
 
+def rewritten_source(target: FunctionTarget, code: str) -> str:
+    """The function's text (whole lines) once ``code`` replaces ``target`` in its file; the
+    same text :func:`rewrite_edit` produces for a buffer holding ``target.source``. Raises
+    ValueError when the rewrite does not fit."""
+    old_lines = split_lines(target.file_text)
+    new_lines = split_lines(splice(target, code))
+    tail = len(old_lines) - target.end_line
+    return "".join(new_lines[target.start_line - 1: len(new_lines) - tail]).removeprefix(
+        "\ufeff")
+
+
 def rewrite_edit(
     uri: str,
     version: int | None,

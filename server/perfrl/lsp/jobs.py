@@ -10,7 +10,13 @@ runs in a worker thread, never on the loop. A caller may rely on:
   finished, with ``finished`` called exactly once per job (also for jobs cancelled while
   queued);
 - :meth:`JobManager.cancel` setting the job's :class:`CancelToken`, which makes the engine
-  kill the job's sandboxed processes and raise ``Cancelled``.
+  kill the job's sandboxed processes and raise ``Cancelled``;
+- :meth:`JobManager.close` cancelling everything and returning once every job that reached
+  its sandbox has ended (processes and folders gone) or the timeout passed; a job still
+  preparing (resolving the interpreter, hashing the project: nothing to remove yet) is
+  reported cancelled at once instead of waited for; later submissions are refused;
+- finished jobs being forgotten (the result store keeps what the user sees), so a long
+  session does not accumulate them.
 """
 
 from __future__ import annotations
@@ -73,6 +79,11 @@ class Job:
     #: "input" (a PerfRLError: the user can fix it) or "crash" (a bug or broken environment).
     error_kind: str | None = None
     error_detail: str | None = None
+    #: Set from the worker thread at the engine's first progress event, which comes before
+    #: it creates anything (sandbox folders, processes) that stopping must wait to remove.
+    sandbox_started: bool = False
+    #: Whether the listener was told the job finished (exactly once).
+    reported: bool = False
     created: float = field(default_factory=time.monotonic)
     started: float | None = None
     finished_at: float | None = None
@@ -118,9 +129,12 @@ class JobManager:
         self._max_concurrent = max(1, max_concurrent)
         self._queue: deque[Job] = deque()
         self._running: dict[str, Job] = {}
+        #: Active (queued or running) jobs by id; finished ones are pruned.
         self._jobs: dict[str, Job] = {}
+        self._closed = False
         self._active_by_key: dict[tuple[str, str], Job] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._run_tasks: dict[str, asyncio.Task] = {}
         self._ids = itertools.count(1)
         # Sized for the largest allowed max_concurrent; threads are created lazily.
         self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="perfrl-job")
@@ -140,7 +154,12 @@ class JobManager:
         return self._max_concurrent
 
     def get(self, job_id: str) -> Job | None:
+        """The active job with this id (finished jobs are not kept)."""
         return self._jobs.get(job_id)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def active_for(self, uri: str, qualname: str) -> Job | None:
         """The queued or running job for this function, if any."""
@@ -160,8 +179,11 @@ class JobManager:
 
         ``joined`` is True when an active job for the same function and the same source text
         already existed and is returned instead. An active job for an edited version of the
-        function is cancelled: its result could never be applied.
+        function is cancelled: its result could never be applied. Raises RuntimeError after
+        :meth:`close`.
         """
+        if self._closed:
+            raise RuntimeError("the job manager is closed (the server is shutting down)")
         existing = self._active_by_key.get((uri, target.qualname))
         if existing is not None:
             if existing.source == target.source and not existing.cancel_requested:
@@ -186,6 +208,7 @@ class JobManager:
             job.state = JobState.CANCELLED
             job.finished_at = time.monotonic()
             self._forget_active(job)
+            job.reported = True
             self._spawn(self._listener.job_finished(job))
         self._listener.jobs_changed()
         return True
@@ -194,33 +217,48 @@ class JobManager:
         for job in list(self._active_by_key.values()):
             self.cancel(job.id)
 
-    def shutdown(self) -> None:
-        """Cancel every job (running ones kill their sandboxes) and drop the queue.
-
-        Safe without a running event loop (after the connection closed): no listener is
-        called for the dropped queued jobs. Worker threads end on their own, promptly, as
-        the engine polls the cancel tokens."""
-        for job in list(self._active_by_key.values()):
-            job.cancel_token.cancel()
-        for job in self._queue:
+    async def close(self, timeout: float) -> list[Job]:
+        """Refuse new jobs, cancel every job (running ones kill their sandboxes) and wait up
+        to ``timeout`` seconds for those that reached their sandbox to end, listeners
+        included. Jobs still preparing are reported cancelled without waiting: their worker
+        threads have created nothing yet and end on their own. Returns the jobs still in
+        their sandbox at the timeout. Safe to call more than once."""
+        self._closed = True
+        self.cancel_all()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            in_sandbox = [j for j in self._running.values() if j.sandbox_started]
+            listeners = [t for t in self._tasks if t not in self._run_tasks.values()]
+            if not in_sandbox and not listeners:
+                break
+            await asyncio.wait(set(self._tasks), timeout=0.05,
+                               return_when=asyncio.FIRST_COMPLETED)
+        left = [j for j in self._running.values() if j.sandbox_started]
+        for job in [j for j in self._running.values() if not j.sandbox_started]:
             job.state = JobState.CANCELLED
-            self._forget_active(job)
-        self._queue.clear()
+            await self._report(job)
         self._executor.shutdown(wait=False, cancel_futures=True)
+        return left
 
     # --- internals ----------------------------------------------------------------------------
 
     def _forget_active(self, job: Job) -> None:
         if self._active_by_key.get(job.key) is job:
             del self._active_by_key[job.key]
+        self._jobs.pop(job.id, None)
 
-    def _spawn(self, coro) -> None:
+    def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
+        for job_id, run_task in list(self._run_tasks.items()):
+            if run_task is task:
+                del self._run_tasks[job_id]
         if not task.cancelled() and task.exception() is not None:
             log.error("job task failed", exc_info=task.exception())
 
@@ -230,14 +268,16 @@ class JobManager:
             self._running[job.id] = job
             job.state = JobState.RUNNING
             job.started = time.monotonic()
-            self._spawn(self._run(job))
+            self._run_tasks[job.id] = self._spawn(self._run(job))
         self._listener.jobs_changed()
 
     async def _run(self, job: Job) -> None:
         loop = asyncio.get_running_loop()
 
         def progress(event: ProgressEvent) -> None:
-            # Called from the worker thread: hop onto the loop.
+            # Called from the worker thread: mark it here (before the engine goes on to
+            # create its sandbox), then hop onto the loop.
+            job.sandbox_started = True
             try:
                 loop.call_soon_threadsafe(self._on_progress, job, event)
             except RuntimeError:  # loop closed during shutdown
@@ -247,9 +287,8 @@ class JobManager:
             await self._listener.job_started(job)
             if job.cancel_requested:
                 raise Cancelled()
-            job.report = await loop.run_in_executor(
-                self._executor, job.work, progress, job.cancel_token
-            )
+            job.report = await asyncio.wrap_future(
+                self._executor.submit(job.work, progress, job.cancel_token))
             job.state = JobState.DONE
         except Cancelled:
             job.state = JobState.CANCELLED
@@ -259,24 +298,36 @@ class JobManager:
         except asyncio.CancelledError:  # the event loop is going away: stop the work too
             job.cancel_token.cancel()
             job.state = JobState.CANCELLED
-            raise
+            self._running.pop(job.id, None)
+            self._forget_active(job)
+            job.reported = True
+            raise  # no listener: nobody is left to tell
         except Exception as exc:  # a bug or a broken environment: keep serving, tell the user
             job.state = JobState.FAILED
             job.error = f"{type(exc).__name__}: {exc}"
             job.error_kind = "crash"
             job.error_detail = traceback.format_exc()
             log.exception("job %s crashed", job.id)
+        # The job ended on its own or by cancel: tell the listener (unless close() did).
+        if job.reported:
+            return
+        if job.cancel_requested and job.state is JobState.FAILED:
+            # Killing the sandbox can surface as any error; the user asked for it.
+            job.state = JobState.CANCELLED
+        await self._report(job)
+
+    async def _report(self, job: Job) -> None:
+        """Forget the job and tell the listener it finished (once)."""
+        if job.reported:
+            return
+        job.reported = True
+        job.finished_at = time.monotonic()
+        self._running.pop(job.id, None)
+        self._forget_active(job)
+        try:
+            await self._listener.job_finished(job)
         finally:
-            if job.cancel_requested and job.state is JobState.FAILED:
-                # Killing the sandbox can surface as any error; the user asked for it.
-                job.state = JobState.CANCELLED
-            job.finished_at = time.monotonic()
-            self._running.pop(job.id, None)
-            self._forget_active(job)
-            try:
-                await self._listener.job_finished(job)
-            finally:
-                self._pump()
+            self._pump()
 
     def _on_progress(self, job: Job, event: ProgressEvent) -> None:
         if job.state is not JobState.RUNNING:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -61,17 +63,63 @@ def main(argv: list[str] | None = None) -> int:
     from perfrl.lsp.setup import create_server
 
     server = create_server(cache_dir=args.cache_dir)
+    if args.tcp:
+        try:
+            code = server.serve_tcp(args.host, args.port)
+        except OSError as exc:
+            print(f"perfrl-lsp: error: cannot listen on {args.host}:{args.port}: {exc}",
+                  file=sys.stderr)
+            return 2
+        _exit_now(code)
+    code = server.serve_stdio()
+    _exit_now(code)
+    return code  # not reached
+
+
+def _exit_now(code: int) -> None:
+    """End the process now that jobs are stopped and their folders removed.
+
+    ``sys.exit`` would then wait for every non-daemon thread: a worker still inside a
+    cancelled job's last step, the executor pygls reads stdin with, a model loading. Those
+    hold nothing the user needs, and an editor waits for the process to end. A process one of
+    them started (an interpreter probe of a job that was still preparing) is killed first, so
+    nothing of the server outlives it."""
+    _kill_descendants()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def _kill_descendants() -> None:
+    """SIGKILL every process below this one (read from /proc; nothing to do elsewhere)."""
+    children: dict[int, list[int]] = {}
     try:
-        if args.tcp:
-            server.start_tcp(args.host, args.port)
-        else:
-            server.start_io()
-    finally:
-        # The client may vanish without `shutdown`: still kill every job's sandbox, so the
-        # process does not linger until its jobs end.
-        if server.jobs is not None:
-            server.jobs.shutdown()
-    return 0
+        entries = os.listdir("/proc")
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    for pid in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

@@ -5,17 +5,28 @@ The server keeps one :class:`perfrl.inference.background.ModelHandle` while ``mo
 thread) are carried onto the event loop and sent as ``perfrl/status``. A failure to load is
 shown to the user once per model directory and reason (and logged); jobs then run with the
 other sources and say so in their report's warnings.
+
+This module is the one owner of ``PerfServer.model_handle``: jobs never load a model of
+their own (:func:`model_handle_for_job`), so what ``perfrl/status`` says is what jobs use.
 """
+
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
 
 from perfrl.lsp.server import PerfServer
+
+#: How long a job started while the inference package is still being imported waits for the
+#: server's model handle before running without the model.
+HANDLE_WAIT_S = 120.0
 
 
 class UnavailableModel:
@@ -47,6 +58,9 @@ def ensure_model(ls: PerfServer) -> None:
         return
     ls.model_dir = model_dir
     ls.model_handle = None
+    ls.model_handle_known = threading.Event()
+    if model_dir is None:
+        ls.model_handle_known.set()
     ls.send_status()
     if model_dir is not None:
         asyncio.ensure_future(_load(ls, model_dir))
@@ -64,11 +78,24 @@ async def _load(ls: PerfServer, model_dir: Path) -> None:
     if ls.model_dir != model_dir:  # settings changed while importing
         return
     ls.model_handle = handle
+    ls.model_handle_known.set()
     ls.log_to_client(f"PerfRL: loading the model from {model_dir}")
     if hasattr(handle, "add_listener"):
         handle.add_listener(lambda h: loop.call_soon_threadsafe(_state_changed, ls, h))
     handle.start()
     _state_changed(ls, handle)
+
+
+def model_handle_for_job(ls: PerfServer) -> Callable[[], Any]:
+    """For a job's worker thread: returns the server's model handle once it is known (None
+    when the model is not configured, or not known within HANDLE_WAIT_S)."""
+    known, model_dir = ls.model_handle_known, ls.model_dir
+
+    def handle() -> Any:
+        known.wait(HANDLE_WAIT_S)
+        return ls.model_handle if ls.model_dir == model_dir else None
+
+    return handle
 
 
 def _state_changed(ls: PerfServer, handle) -> None:
@@ -78,9 +105,9 @@ def _state_changed(ls: PerfServer, handle) -> None:
     if handle.state == "failed":
         error = handle.error or "unknown error"
         key = f"{handle.model_dir}:{error}"
-        if ls._model_failure_shown == key:
+        if ls.model_failure_shown == key:
             return
-        ls._model_failure_shown = key
+        ls.model_failure_shown = key
         ls.tell_user(
             f"PerfRL: the model could not be loaded ({error}). Set perfrl.modelPath to a "
             "model directory, or remove \"model\" from perfrl.sources; rule-based candidates "

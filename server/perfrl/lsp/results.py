@@ -38,9 +38,9 @@ class FunctionResult:
     error: str | None
     error_kind: str | None
     error_detail: str | None = None
-    #: Function texts (whole lines) that applying the best rewrite produced: how we recognise
-    #: an applied rewrite in the buffer later.
-    applied_sources: set[str] = field(default_factory=set)
+    #: The function's text once the best rewrite is applied (computed once, on first use):
+    #: how an applied rewrite is recognised in the buffer, whoever applied it.
+    _applied_source: str | None = field(default=None, repr=False)
 
     @property
     def qualname(self) -> str:
@@ -54,10 +54,25 @@ class FunctionResult:
     def best(self) -> CandidateResult | None:
         return None if self.report is None else self.report.best_result()
 
+    @property
+    def applied_source(self) -> str | None:
+        """The function's text (whole lines) after applying the best rewrite, or None."""
+        best = self.best
+        if best is None:
+            return None
+        if self._applied_source is None:
+            from perfrl.lsp.edits import rewritten_source
+
+            try:
+                self._applied_source = rewritten_source(self.target, best.candidate.code)
+            except ValueError:
+                self._applied_source = ""
+        return self._applied_source or None
+
     def freshness(self, current_source: str) -> Freshness:
         if current_source == self.source:
             return Freshness.CURRENT
-        if current_source in self.applied_sources:
+        if current_source == self.applied_source:
             return Freshness.APPLIED
         return Freshness.OUTDATED
 

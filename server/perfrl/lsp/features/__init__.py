@@ -6,11 +6,17 @@ from perfrl.lsp.server import PerfServer
 
 
 def register_features(server: PerfServer) -> None:
-    from perfrl.lsp.features import code_actions, code_lens, commands, inlay_hints, lifecycle
-    from perfrl.lsp.features.job_events import JobEvents
+    from perfrl.lsp.features import (
+        code_actions,
+        code_lens,
+        commands,
+        documents,
+        inlay_hints,
+        lifecycle,
+    )
 
-    server.attach_jobs(JobEvents(server))
     lifecycle.register(server)
+    documents.register(server)
     commands.register(server)
     code_actions.register(server)
     code_lens.register(server)

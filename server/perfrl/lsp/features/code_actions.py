@@ -84,9 +84,11 @@ def register(server: PerfServer) -> None:
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(code_action_kinds=[KIND], resolve_provider=False),
     )
-    def code_action(ls: PerfServer, params: types.CodeActionParams):
+    async def code_action(ls: PerfServer, params: types.CodeActionParams):
+        # Listing actions changes nothing: no edit is remembered until one is applied.
         if ls.open_document(params.text_document.uri) is None or not _wanted(params.context):
             return []
+        await ls.prepare_functions(params.text_document.uri)
         view = view_at(ls, params.text_document.uri, params.range.start.line)
         if view is None:
             return []

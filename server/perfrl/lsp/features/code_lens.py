@@ -76,7 +76,8 @@ def lenses_for(view: FunctionView) -> list[types.CodeLens]:
 
 def register(server: PerfServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
-    def code_lens(ls: PerfServer, params: types.CodeLensParams):
+    async def code_lens(ls: PerfServer, params: types.CodeLensParams):
+        await ls.prepare_functions(params.text_document.uri)
         lenses: list[types.CodeLens] = []
         for view in views_for(ls, params.text_document.uri):
             lenses.extend(lenses_for(view))

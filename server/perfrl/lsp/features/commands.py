@@ -9,22 +9,32 @@ Contract (shared with the editor clients):
 - ``perfrl.applyRewrite [uri, line, version]`` -> ``{"applied": bool}``.
 
 Lines are 0-based. A refusal (no function there, nothing to apply, document changed, ...) is
-told to the user with ``window/showMessage`` and logged; malformed arguments are a JSON-RPC
-error (a client bug, not a user mistake).
+told to the user with ``window/showMessage`` and logged; malformed arguments are a -32602
+JSON-RPC error (a client bug, not a user mistake), never shown to the user.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 
+from perfrl.engine.source_files import SourceDecodeError, decode_source
 from perfrl.engine.types import CancelToken, PerfRLError, ProgressCallback
-from perfrl.lsp.documents import uri_to_path
+from perfrl.lsp.documents import (
+    MAX_ANALYSED_CHARS,
+    function_target,
+    syntax_problem,
+    too_large,
+    uri_to_path,
+)
 from perfrl.lsp.features.report import render_markdown, report_uri, write_report
 from perfrl.lsp.features.views import apply_edit_for, view_at
+from perfrl.lsp.model import UnavailableModel, model_handle_for_job
+from perfrl.lsp.protocol import CommandInt, CommandText
 from perfrl.lsp.results import Freshness
+from perfrl.lsp.server import PerfServer
 
 OPTIMIZE = "perfrl.optimizeFunction"
 SHOW_REPORT = "perfrl.showReport"
@@ -33,77 +43,113 @@ APPLY_REWRITE = "perfrl.applyRewrite"
 COMMANDS = (OPTIMIZE, SHOW_REPORT, CANCEL_JOB, APPLY_REWRITE)
 
 
-class CommandArgumentError(ValueError):
-    """The client sent arguments that do not match the command's contract."""
-
-
-def _args(command: str, args: tuple, names: tuple[str, ...]) -> tuple:
-    if len(args) != len(names):
-        raise CommandArgumentError(
-            f"{command} takes {len(names)} arguments [{', '.join(names)}], got {len(args)}")
-    return args
-
-
-def _uri(command: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise CommandArgumentError(f"{command}: uri must be a non-empty string, got {value!r}")
+def _in_range(command: str, what: str, value: int) -> int:
+    if value < 0:
+        raise JsonRpcInvalidParams(f"Invalid params for {command}: {what} must be >= 0, "
+                                   f"got {value}")
     return value
 
 
-def _int(command: str, what: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise CommandArgumentError(f"{command}: {what} must be an integer >= 0, got {value!r}")
-    return value
+def _engine_work(settings, engine_settings, target, names, files, model_handle_for_job):
+    """The blocking body of a job (runs in a worker thread).
 
-
-def _engine_work(settings, engine_settings, target, names, files, model_handle):
-    """The blocking body of a job (runs in a worker thread)."""
+    The model comes only from the server's handle (perfrl.lsp.model owns it); when there is
+    none, or it stands for an inference package that cannot be imported, the job runs with the
+    other sources and its report says so."""
 
     def work(progress: ProgressCallback, cancel: CancelToken):
         from perfrl.engine.optimize import optimize_function
         from perfrl.sources.registry import build_sources
 
-        # Without a handle (the model is still being set up) the registry loads the
-        # configured directory itself.
-        sources = build_sources(
-            names, candidate_files=files, model_handle=model_handle,
-            model_dir=Path(settings.model_path).expanduser() if settings.model_path else None,
-            temperature=settings.temperature,
-        )
-        return optimize_function(
+        used, warnings = list(names), []
+        handle = model_handle_for_job() if "model" in used else None
+        if "model" in used and (handle is None or isinstance(handle, UnavailableModel)):
+            used.remove("model")
+            reason = handle.error if handle is not None else "it is not set up"
+            warnings.append(f"the model source was skipped: the model is unavailable "
+                            f"({reason}); other sources ran")
+            if not used and not files:
+                raise PerfRLError(
+                    f"no candidate source can run: the model is unavailable ({reason}) and "
+                    "perfrl.sources names no other source; add \"rules\" to perfrl.sources")
+        sources = build_sources(used, candidate_files=files, model_handle=handle,
+                                temperature=settings.temperature)
+        report = optimize_function(
             target, sources, engine_settings, progress=progress, cancel=cancel,
             candidates_per_source=settings.num_candidates,
         )
+        report.warnings.extend(warnings)
+        return report
 
     return work
 
 
+def _refuse(ls, message: str) -> None:
+    ls.tell_user(f"PerfRL: {message}", types.MessageType.Error)
+
+
+def _document_for_job(ls, uri: str) -> tuple[Path, str, int | None] | None:
+    """(path, text, version) of a file PerfRL can optimize in, else None after telling the
+    user why not (each reason said as it is)."""
+    path = uri_to_path(uri)
+    if path is None:
+        _refuse(ls, f"cannot optimize {uri}: it is not a file on disk; save it as a .py file "
+                    "inside a project first")
+        return None
+    if path.suffix != ".py":
+        _refuse(ls, f"cannot optimize {path.name}: PerfRL optimizes functions in .py files")
+        return None
+    document = ls.open_document(uri)
+    if document is not None:
+        return path, document.source, document.version
+    if not path.is_file():
+        _refuse(ls, f"cannot optimize {path}: the file does not exist (save it first)")
+        return None
+    try:
+        text = decode_source(path.read_bytes())[0]
+    except (OSError, SourceDecodeError) as exc:
+        _refuse(ls, f"cannot read {path}: {exc}")
+        return None
+    return path, text, None
+
+
 def start_optimize(ls, uri: str, line0: int) -> dict | None:
     """Start (or join) the job for the function at ``line0``; None when refused."""
-    from perfrl.engine.locate import locate_function_at
-
-    path = uri_to_path(uri)
-    found = ls.document_text(uri)
-    if path is None or found is None:
-        ls.tell_user(f"PerfRL: cannot optimize {uri}: it is not a Python file on disk; save "
-                     "it as a .py file inside a project first", types.MessageType.Error)
+    if ls.jobs.closed:
         return None
-    text, _ = found
+    found = _document_for_job(ls, uri)
+    if found is None:
+        return None
+    path, text, version = found
+    if too_large(text):
+        _refuse(ls, f"{path.name} is above the size PerfRL analyses "
+                    f"({MAX_ANALYSED_CHARS:,} characters); move the function to a smaller "
+                    "module to optimize it")
+        return None
+    functions = ls.functions.functions(uri, version, text)
+    function = next((f for f in functions if f.contains(line0)), None)
+    if function is None:
+        problem = syntax_problem(text, path.name) if not functions else None
+        if problem:
+            _refuse(ls, f"{problem}. Fix it before optimizing a function in this file.")
+        else:
+            _refuse(ls, f"line {line0 + 1} of {path.name} is not inside a function or method; "
+                        "put the cursor inside the function to optimize")
+        return None
     try:
-        target = locate_function_at(path, line0 + 1, text=text)
+        target = function_target(path, text, function, functions)
     except PerfRLError as exc:
-        ls.tell_user(f"PerfRL: {exc}", types.MessageType.Error)
+        _refuse(ls, str(exc))
         return None
     settings = ls.settings
-    names = [n for n in settings.sources]
+    names = list(settings.sources)
     files = settings.candidate_files(target.qualname)
     if not names and not files:
-        ls.tell_user("PerfRL: no candidate sources: set perfrl.sources to [\"rules\", "
-                     "\"model\"]", types.MessageType.Error)
+        _refuse(ls, "no candidate sources: set perfrl.sources to [\"rules\", \"model\"]")
         return None
-    model_handle = ls.model_handle if "model" in names else None
     engine_settings = settings.engine_settings(cache_dir=ls.cache_dir / "baselines")
-    work = _engine_work(settings, engine_settings, target, names, files, model_handle)
+    work = _engine_work(settings, engine_settings, target, names, files,
+                        model_handle_for_job(ls))
     job, joined = ls.jobs.submit(uri, target, work)
     if joined:
         ls.log_to_client(f"PerfRL: {target.display} is already being optimized ({job.id})")
@@ -174,27 +220,23 @@ async def show_report(ls, uri: str, line0: int) -> dict | None:
     return {"uri": report_uri(path), "markdown": markdown, "path": str(path)}
 
 
-def register(server) -> None:
+def register(server: PerfServer) -> None:
+    # Arguments are converted by pygls from these annotations (a wrong type or count is a
+    # -32602 answer); the handlers check ranges only.
     @server.command(OPTIMIZE)
-    def optimize_command(ls, *args):
-        uri, line = _args(OPTIMIZE, args, ("uri", "line"))
-        return start_optimize(ls, _uri(OPTIMIZE, uri), _int(OPTIMIZE, "line", line))
+    def optimize_command(ls: PerfServer, uri: CommandText, line: CommandInt):
+        return start_optimize(ls, uri, _in_range(OPTIMIZE, "line", line))
 
     @server.command(SHOW_REPORT)
-    async def show_report_command(ls, *args):
-        uri, line = _args(SHOW_REPORT, args, ("uri", "line"))
-        return await show_report(ls, _uri(SHOW_REPORT, uri), _int(SHOW_REPORT, "line", line))
+    async def show_report_command(ls: PerfServer, uri: CommandText, line: CommandInt):
+        return await show_report(ls, uri, _in_range(SHOW_REPORT, "line", line))
 
     @server.command(CANCEL_JOB)
-    def cancel_command(ls, *args):
-        (job_id,) = _args(CANCEL_JOB, args, ("jobId",))
-        if not isinstance(job_id, str):
-            raise CommandArgumentError(f"{CANCEL_JOB}: jobId must be a string, got {job_id!r}")
+    def cancel_command(ls: PerfServer, job_id: CommandText):
         return cancel_job(ls, job_id)
 
     @server.command(APPLY_REWRITE)
-    async def apply_command(ls, *args):
-        uri, line, version = _args(APPLY_REWRITE, args, ("uri", "line", "version"))
-        return await apply_rewrite(ls, _uri(APPLY_REWRITE, uri),
-                                   _int(APPLY_REWRITE, "line", line),
-                                   _int(APPLY_REWRITE, "version", version))
+    async def apply_command(ls: PerfServer, uri: CommandText, line: CommandInt,
+                            version: CommandInt):
+        return await apply_rewrite(ls, uri, _in_range(APPLY_REWRITE, "line", line),
+                                   _in_range(APPLY_REWRITE, "version", version))

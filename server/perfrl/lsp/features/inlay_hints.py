@@ -12,10 +12,13 @@ from perfrl.lsp.server import PerfServer
 
 def register(server: PerfServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT, types.InlayHintOptions(resolve_provider=False))
-    def inlay_hints(ls: PerfServer, params: types.InlayHintParams):
+    async def inlay_hints(ls: PerfServer, params: types.InlayHintParams):
         uri = params.text_document.uri
+        if ls.open_document(uri) is None:
+            return []
+        await ls.prepare_functions(uri)
         document = ls.open_document(uri)
-        if document is None:
+        if document is None:  # closed meanwhile
             return []
         first, last = params.range.start.line, params.range.end.line
         lines = None

@@ -44,7 +44,7 @@ class JobEvents:
         server = self._server
         server.results.record(job)
         self._lens_text.pop(job.id, None)
-        message, kind = self._final_message(job)
+        message, kind = self._final_message(job, self._edited_since(job))
         progress = self._progress.pop(job.id, None)
         if progress is not None:
             progress.end(message)
@@ -58,8 +58,18 @@ class JobEvents:
         server.send_status()
         server.refresh_views()
 
+    def _edited_since(self, job: Job) -> bool:
+        """Whether the function's text in the buffer (or file) differs from what the job
+        verified: its rewrite can then no longer be applied."""
+        found = self._server.document_text(job.uri)
+        if found is None:
+            return True
+        text, version = found
+        function = self._server.functions.named(job.uri, version, text, job.qualname)
+        return function is None or function.source != job.source
+
     @staticmethod
-    def _final_message(job: Job) -> tuple[str, types.MessageType]:
+    def _final_message(job: Job, edited: bool = False) -> tuple[str, types.MessageType]:
         name = f"`{job.name}`"
         if job.state is JobState.CANCELLED:
             return f"PerfRL: optimization of {name} cancelled", types.MessageType.Info
@@ -74,6 +84,9 @@ class JobEvents:
         if best is None:
             return ((f"PerfRL: no faster verified version of {name} "
                     f"({summarize_verdicts(report)})"), types.MessageType.Info)
-        return ((f"PerfRL: {name} {speedup_text(best)}, verified by {best.tests.run} tests on "
-                f"{best.calls_compared} calls; use the code action or lens to apply it"),
-                types.MessageType.Info)
+        verified = (f"PerfRL: {name} {speedup_text(best)}, verified by {best.tests.run} tests "
+                    f"on {best.calls_compared} calls")
+        if edited:
+            return ((f"{verified}, but {name} was edited since the job started, so this "
+                    "rewrite cannot be applied; optimize it again"), types.MessageType.Info)
+        return f"{verified}; use the code action or lens to apply it", types.MessageType.Info

@@ -42,7 +42,7 @@ class FunctionView:
 
 
 def _view(server, uri: str, version: int | None, function: BufferFunction) -> FunctionView:
-    job = server.jobs.active_for(uri, function.qualname) if server.jobs else None
+    job = server.jobs.active_for(uri, function.qualname)
     if job is not None and job.state is JobState.CANCELLED:
         job = None
     return FunctionView(uri, version, function, job,
@@ -73,8 +73,8 @@ def view_at(server, uri: str, line0: int) -> FunctionView | None:
 
 def apply_edit_for(server, view: FunctionView) -> RewriteEdit | None:
     """The workspace edit applying the view's verified rewrite, or None when there is none
-    (or it no longer fits). Remembers the resulting text so the result later reads
-    *applied* rather than *outdated*."""
+    (or it no longer fits). Changes nothing: the result recognises the rewritten text as
+    *applied* on its own (:attr:`FunctionResult.applied_source`)."""
     if not view.applicable:
         return None
     found = server.document_text(view.uri)
@@ -92,5 +92,4 @@ def apply_edit_for(server, view: FunctionView) -> RewriteEdit | None:
         server.log_to_client(f"PerfRL: the rewrite of {view.function.qualname} no longer "
                              f"fits the buffer: {exc}")
         return None
-    result.applied_sources.add(edit.new_source)
     return edit
