@@ -24,7 +24,7 @@ from typing import Any
 from perfrl.engine.settings import EngineSettings
 
 SECTION = "perfrl"
-KNOWN_SOURCES = ("rules", "model")
+KNOWN_SOURCES = ("rules", "model", "replay")
 SANDBOX_MODES = ("auto", "bwrap", "none")
 #: Keys under ``perfrl`` that belong to an editor client, not to the server.
 CLIENT_ONLY_KEYS = frozenset({"server", "trace"})
