@@ -61,7 +61,7 @@ async def test_tcp_mode_serves_initialize(tmp_path):
         assert result.server_info.name == "perfrl-lsp"
         assert list(result.capabilities.execute_command_provider.commands) == [
             "perfrl.optimizeFunction", "perfrl.showReport", "perfrl.cancelJob",
-            "perfrl.applyRewrite"]
+            "perfrl.applyRewrite", "perfrl.profileProject", "perfrl.optimizeHottest"]
         assert result.capabilities.code_lens_provider is not None
         assert result.capabilities.inlay_hint_provider is not None
         await client.shutdown_async(None)

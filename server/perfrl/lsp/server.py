@@ -37,6 +37,7 @@ from perfrl.engine.source_files import SourceDecodeError, decode_source
 from perfrl.lsp.config import LspSettings, SettingProblem
 from perfrl.lsp.documents import FunctionIndex, uri_to_path
 from perfrl.lsp.framing import FrameReader
+from perfrl.lsp.hot_spots import HotSpots
 from perfrl.lsp.jobs import JobManager
 from perfrl.lsp.protocol import PerfProtocol, perf_converter
 from perfrl.lsp.results import ResultStore
@@ -88,6 +89,8 @@ class PerfServer(LanguageServer):
         self._parse_executor = ThreadPoolExecutor(max_workers=1,
                                                   thread_name_prefix="perfrl-parse")
         self.results = ResultStore()
+        #: The last workspace profile (perfrl.profileProject), for hot-spot lenses.
+        self.hot_spots = HotSpots()
         self.jobs = JobManager(JobEvents(self), self.settings.max_concurrent_jobs)
         #: The model handle: set only by perfrl.lsp.model (the one owner).
         self.model_handle: Any = None

@@ -11,6 +11,7 @@ def register_features(server: PerfServer) -> None:
         code_lens,
         commands,
         documents,
+        hot_spots,
         inlay_hints,
         lifecycle,
     )
@@ -18,6 +19,7 @@ def register_features(server: PerfServer) -> None:
     lifecycle.register(server)
     documents.register(server)
     commands.register(server)
+    hot_spots.register(server)
     code_actions.register(server)
     code_lens.register(server)
     inlay_hints.register(server)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from perfrl.lsp.features.commands import APPLY_REWRITE, CANCEL_JOB, OPTIMIZE, SHOW_REPORT
+from perfrl.lsp.features.hot_spots import hot_lens
 from perfrl.lsp.features.progress import describe
 from perfrl.lsp.features.views import FunctionView, views_for
 from perfrl.lsp.jobs import JobState
@@ -81,4 +82,7 @@ def register(server: PerfServer) -> None:
         lenses: list[types.CodeLens] = []
         for view in views_for(ls, params.text_document.uri):
             lenses.extend(lenses_for(view))
+            hot = hot_lens(ls, view)
+            if hot is not None:
+                lenses.append(hot)
         return lenses
