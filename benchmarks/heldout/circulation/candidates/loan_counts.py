@@ -1,6 +1,7 @@
-def loan_counts(loans: list[Loan]) -> list[tuple[str, int]]:
-    """(isbn, times borrowed) for every isbn, most borrowed first, ties by isbn."""
+def loan_counts(loans: list[Loan], top: int = 10) -> list[tuple[str, int]]:
+    """(isbn, times borrowed) of the ``top`` most borrowed isbns, most borrowed first; on a tie,
+    the isbn first borrowed comes first."""
     from collections import Counter
+    from operator import attrgetter
 
-    counts = Counter([loan.isbn for loan in loans])
-    return sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+    return Counter(map(attrgetter("isbn"), loans)).most_common(top)

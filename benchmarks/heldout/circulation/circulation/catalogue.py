@@ -7,8 +7,13 @@ import re
 from .records import Book, Loan
 
 SHELF_CODES = {
-    "fiction": "FIC", "crime": "CRI", "science": "SCI", "history": "HIS", "children": "JUV",
-    "poetry": "POE", "travel": "TRV", "cookery": "COO", "biography": "BIO", "art": "ART",
+    "fiction": "FIC", "crime": "CRI", "thriller": "THR", "fantasy": "FAN", "romance": "ROM",
+    "science fiction": "SF", "horror": "HOR", "graphic novels": "GRA", "short stories": "SHO",
+    "poetry": "POE", "drama": "DRA", "classics": "CLA", "young adult": "YA", "children": "JUV",
+    "picture books": "PIC", "science": "SCI", "mathematics": "MAT", "computing": "COM",
+    "medicine": "MED", "history": "HIS", "politics": "POL", "philosophy": "PHI",
+    "religion": "REL", "languages": "LAN", "travel": "TRV", "cookery": "COO",
+    "gardening": "GAR", "sport": "SPO", "music": "MUS", "biography": "BIO", "art": "ART",
 }
 STOPWORDS = frozenset({"the", "a", "an", "of", "and", "in", "on"})
 

@@ -39,19 +39,24 @@ def overdue_notices(loans: list[Loan], members: list[Member], today: str) -> lis
     return notices
 
 
-def loan_counts(loans: list[Loan]) -> list[tuple[str, int]]:
-    """(isbn, times borrowed) for every isbn, most borrowed first, ties by isbn."""
+def loan_counts(loans: list[Loan], top: int = 10) -> list[tuple[str, int]]:
+    """(isbn, times borrowed) of the ``top`` most borrowed isbns, most borrowed first; on a tie,
+    the isbn first borrowed comes first."""
     counts: dict[str, int] = {}
     for loan in loans:
         if loan.isbn in counts:
             counts[loan.isbn] += 1
         else:
             counts[loan.isbn] = 1
-    pairs = []
-    for isbn, count in counts.items():
-        pairs.append((isbn, count))
-    pairs.sort(key=lambda pair: (-pair[1], pair[0]))
-    return pairs
+    ranking = []
+    remaining = dict(counts)
+    while remaining and len(ranking) < top:
+        best = None
+        for isbn in remaining:
+            if best is None or remaining[isbn] > remaining[best]:
+                best = isbn
+        ranking.append((best, remaining.pop(best)))
+    return ranking
 
 
 def duplicate_accounts(members: list[Member]) -> list[tuple[int, int]]:

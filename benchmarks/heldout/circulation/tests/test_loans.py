@@ -6,6 +6,7 @@ from circulation.loans import (
     overdue_notices,
 )
 from circulation.records import Loan
+from conftest import make_loans
 
 
 def test_fines_due(loans):
@@ -26,11 +27,21 @@ def test_overdue_notices(loans, members):
     assert all(" was due 2026-0" in n for n in notices)
 
 
-def test_loan_counts(loans):
-    counts = loan_counts(loans)
-    assert sum(c for _, c in counts) == len(loans)
-    assert counts == sorted(counts, key=lambda p: (-p[1], p[0]))
-    assert len({isbn for isbn, _ in counts}) == len(counts)
+def test_loan_counts():
+    loans = make_loans(5000, books=300)
+    counts = loan_counts(loans, top=100)
+    assert len(counts) == 100
+    assert [c for _, c in counts] == sorted((c for _, c in counts), reverse=True)
+    first_seen = list(dict.fromkeys(loan.isbn for loan in loans))
+    for (a, ca), (b, cb) in zip(counts, counts[1:]):
+        assert ca > cb or first_seen.index(a) < first_seen.index(b)
+    assert counts[0][1] == sum(1 for loan in loans if loan.isbn == counts[0][0])
+
+
+def test_loan_counts_small():
+    loans = [Loan(isbn, 1, "2026-01-01", "2026-02-01") for isbn in "bacab"]
+    assert loan_counts(loans, top=2) == [("b", 2), ("a", 2)]
+    assert loan_counts(loans) == [("b", 2), ("a", 2), ("c", 1)]
 
 
 def test_duplicate_accounts(members):

@@ -11,6 +11,7 @@ GRACE_DAYS = 14
 DATE_FORMAT = "%Y-%m-%d"
 CURRENCY = "EUR"
 COUPON_PREFIXES = ("SPRING", "LOYAL", "B2B")
+TIER_DISCOUNT_PCT = {"standard": 0, "silver": 3, "gold": 7, "partner": 12}
 
 
 def format_cents(cents: int) -> str:
@@ -41,11 +42,17 @@ class InvoiceRenderer:
         return self.text
 
 
-def invoice_total_cents(lines: list[OrderLine]) -> int:
-    """Sum of the discounted line amounts (each line rounded down to the cent)."""
+def invoice_total_cents(lines: list[OrderLine], tier: str = "standard") -> int:
+    """Sum of the discounted line amounts, each rounded down to the cent.
+
+    A line gets its own discount or the customer tier's, whichever is larger; an unknown tier
+    gets none. ``tier`` is matched case-insensitively.
+    """
     total = 0
     for i in range(len(lines)):
-        total = total + lines[i].quantity * lines[i].unit_cents * (100 - lines[i].discount_pct) // 100
+        tier_pct = TIER_DISCOUNT_PCT.get(tier.strip().lower(), 0)
+        pct = max(lines[i].discount_pct, tier_pct)
+        total = total + lines[i].quantity * lines[i].unit_cents * (100 - pct) // 100
     return total
 
 
@@ -70,7 +77,9 @@ def invoices_per_customer(invoices: list[dict]) -> dict[str, int]:
     """How many invoices each customer received."""
     counts: dict[str, int] = {}
     for invoice in invoices:
-        counts[invoice["customer"]] = counts.get(invoice["customer"], 0) + 1
+        customer = invoice["customer"]
+        if customer not in counts:
+            counts[customer] = len([other for other in invoices if other["customer"] == customer])
     return counts
 
 

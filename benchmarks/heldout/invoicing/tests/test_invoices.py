@@ -28,6 +28,16 @@ def test_invoice_total_cents(orders):
     assert invoice_total_cents(lines) == expected
     assert invoice_total_cents([]) == 0
     assert invoice_total_cents([OrderLine("x", 3, 333, 10)]) == 899
+    assert invoice_total_cents([OrderLine("x", 3, 333, 10)], " Partner") == 879
+    assert invoice_total_cents([OrderLine("x", 3, 333, 10)], "gold") == 899
+    assert invoice_total_cents([OrderLine("x", 3, 333, 10)], "platinum") == 899
+
+
+def test_invoice_total_cents_for_a_tier(orders):
+    lines = [line for order in orders for line in order.lines]
+    expected = sum(l.quantity * l.unit_cents * (100 - max(l.discount_pct, 7)) // 100
+                   for l in lines)
+    assert invoice_total_cents(lines, "GOLD") == expected
 
 
 def test_overdue_invoices(invoices):
