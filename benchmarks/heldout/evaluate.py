@@ -296,6 +296,29 @@ def record_hand_speedups(outcomes: list[TargetOutcome]) -> None:
                         encoding="utf-8")
 
 
+def outcomes_from_results(paths: list[Path]) -> tuple[dict, list[TargetOutcome]]:
+    """The outcomes recorded in ``results.json`` files, a later file's target replacing an
+    earlier one's (a rerun of some targets), in the order first seen, limited to the targets
+    the manifests list today. Also the first file's run settings."""
+    by_key: dict[tuple[str, str], TargetOutcome] = {}
+    settings: dict = {}
+    for path in paths:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        settings = settings or {k: v for k, v in data.items() if k not in ("figures", "targets")}
+        for row in data["targets"]:
+            target = Target(row["set"], row["project"], HERE, row["target"], idiom=row["idiom"])
+            outcome = TargetOutcome(target, requested=row["requested"],
+                                    candidates=row["candidates"], error=row["error"],
+                                    warnings=row["warnings"], seconds=row["seconds"])
+            by_key[(row["project"], row["target"])] = outcome
+    current = {(t.project, t.spec) for t in project_targets()}
+    try:
+        current |= {(t.project, t.spec) for t in library_targets()}
+    except SystemExit:  # libraries not unpacked: keep what the files say about them
+        current |= {key for key, o in by_key.items() if o.target.set_name == "libraries"}
+    return settings, [o for key, o in by_key.items() if key in current]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", choices=SOURCES, required=True,
@@ -313,7 +336,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for results.json/.md")
     parser.add_argument("--record", action="store_true",
                         help="with --source hand: write the measured speedups into manifest.json")
+    parser.add_argument("--from-results", type=Path, nargs="+", default=None, metavar="JSON",
+                        help="tabulate earlier runs' results.json instead of running (a later "
+                        "file's targets replace an earlier one's)")
     args = parser.parse_args(argv)
+    if args.from_results:
+        settings, outcomes = outcomes_from_results(args.from_results)
+        return write_reports(args, outcomes, settings.get("num_candidates", 1))
 
     from perfrl.engine.settings import EngineSettings
 
@@ -345,6 +374,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{index + 1}/{len(targets)}] {target.project}/{target.spec}: "
               f"{len(outcome.candidates)} candidate(s); best: {shown} ({outcome.seconds:.0f} s)",
               file=sys.stderr, flush=True)
+    if args.record and args.source == "hand":
+        record_hand_speedups(outcomes)
+    return write_reports(args, outcomes, n)
+
+
+def write_reports(args, outcomes: list[TargetOutcome], n: int) -> int:
+    """Write results.json and results.md into ``args.out`` and print the table."""
+    args.out.mkdir(parents=True, exist_ok=True)
     groups = {}
     for set_name in ("projects", "libraries"):
         chosen = [o for o in outcomes if o.target.set_name == set_name]
@@ -359,8 +396,6 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown(title, groups, n, outcomes)
     (args.out / "results.md").write_text(table, encoding="utf-8")
     print(table)
-    if args.record and args.source == "hand":
-        record_hand_speedups(outcomes)
     return 0
 
 
