@@ -103,3 +103,25 @@ def test_keeps_signature_is_exact():
                     "def g(self, items: list[int], limit=3):\n    pass\n",
                     "def f(self, items: list[int], limit=3:\n"):
         assert not evaluate.keeps_signature(changed, original, "f"), changed
+
+
+def test_from_results_lets_a_rerun_replace_a_target_and_drops_retired_ones(tmp_path):
+    evaluate = _evaluate_module()
+    first, second = MANIFEST["targets"][0], MANIFEST["targets"][1]
+
+    def results(path, rows):
+        path.write_text(json.dumps({"source": "hand", "num_candidates": 1, "targets": [
+            {"set": "projects", "project": row["project"],
+             "target": row["target"].removeprefix(row["project"] + "/"), "idiom": "",
+             "requested": 1, "error": "", "warnings": [], "seconds": 1.0,
+             "candidates": [_row(verdict, speedup=speedup)]}
+            for row, verdict, speedup in rows]}))
+        return path
+
+    retired = {**first, "target": first["project"] + "/gone.py::removed"}
+    old = results(tmp_path / "a.json", [(first, "not_faster", 1.0), (second, "faster", 3.0),
+                                        (retired, "faster", 9.0)])
+    rerun = results(tmp_path / "b.json", [(first, "faster", 2.0)])
+    _, outcomes = evaluate.outcomes_from_results([old, rerun])
+    assert [o.best_at_1["verdict"] for o in outcomes] == ["faster", "faster"]
+    assert evaluate.summarise(outcomes)["best_at_1"]["mean_speedup"] == 2.5
