@@ -1,0 +1,1 @@
+"""Loans, holds, fines and room bookings for a public library branch."""

@@ -1,0 +1,1 @@
+"""Parse and summarise access logs and application logs."""

@@ -1,0 +1,127 @@
+"""The held-out set (benchmarks/heldout) is usable as the model's report card: every target
+of the manifest is a function the engine can locate, every hand-written candidate is a
+rewrite of that function with the same parameters, each project's own test suite passes, and
+the evaluation's figures are computed as documented."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from perfrl.engine.candidate_check import normalize_candidate
+from perfrl.engine.locate import locate_function
+
+REPO = Path(__file__).resolve().parents[2]
+HELDOUT = REPO / "benchmarks" / "heldout"
+MANIFEST = json.loads((HELDOUT / "manifest.json").read_text(encoding="utf-8"))
+PROJECTS = sorted({row["project"] for row in MANIFEST["targets"]})
+
+
+def _evaluate_module():
+    spec = importlib.util.spec_from_file_location("heldout_evaluate", HELDOUT / "evaluate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_set_has_at_least_30_targets_in_3_projects_and_2_libraries():
+    assert len(MANIFEST["targets"]) >= 30
+    assert len(PROJECTS) >= 3
+    libraries = json.loads((HELDOUT / "libraries.json").read_text(encoding="utf-8"))["libraries"]
+    assert len(libraries) >= 2
+    assert all(5 <= len(lib["targets"]) <= 10 and len(lib["sha256"]) == 64 for lib in libraries)
+
+
+@pytest.mark.parametrize("row", MANIFEST["targets"], ids=lambda row: row["target"])
+def test_target_and_candidate_match(row):
+    root = HELDOUT / row["project"]
+    spec = row["target"].removeprefix(row["project"] + "/")
+    target = locate_function(str(root / spec), project_root=root)
+    assert target.project_root.resolve() == root.resolve()
+    candidate = (HELDOUT / row["candidate"]).read_text(encoding="utf-8")
+    tree = ast.parse(candidate)
+    assert [type(node) for node in tree.body] == [ast.FunctionDef], "one function, nothing else"
+    evaluate = _evaluate_module()
+    assert evaluate.keeps_signature(candidate, target.source, target.name)
+    original = ast.parse(normalize_candidate(target.source))
+    assert ast.dump(tree) != ast.dump(original), "the candidate is the original"
+    assert row["idiom"]
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_project_suite_passes(project):
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=HELDOUT / project, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+def _row(verdict, *, label="greedy", first=True, passes=None, keeps=True, speedup=None):
+    return {"label": label, "source": "model", "first": first, "verdict": verdict,
+            "reason": "", "parses": verdict != "invalid", "keeps_signature": keeps,
+            "passes": verdict in ("faster", "not_faster") if passes is None else passes,
+            "speedup": speedup, "speedup_low": speedup and speedup * 0.9, "code": ""}
+
+
+def test_figures_follow_the_documented_definitions():
+    evaluate = _evaluate_module()
+    target = evaluate.Target("projects", "p", HELDOUT, "m.py::f")
+    one = evaluate.TargetOutcome(target, requested=8, candidates=[
+        _row("failed_tests"), _row("faster", label="sample 3", first=False, speedup=4.0),
+        _row("invalid", label="sample 5", first=False, keeps=False)])
+    # The greedy output was dropped (it did not parse): best@1 fails, best@8 has the sample.
+    two = evaluate.TargetOutcome(target, requested=8, candidates=[
+        _row("not_faster", label="sample 1", first=False)])
+    three = evaluate.TargetOutcome(target, requested=8, error="no test calls f")
+    figures = evaluate.summarise([one, two, three])
+    assert figures["best_at_1"]["parses_pct"] == pytest.approx(100 / 3)
+    assert figures["best_at_1"]["faster_pct"] == 0.0
+    assert figures["best_at_k"]["faster_pct"] == pytest.approx(100 / 3)
+    assert figures["best_at_k"]["passes_pct"] == pytest.approx(200 / 3)
+    assert figures["best_at_k"]["mean_speedup"] == 4.0
+    assert figures["per_output"]["candidates_pct"] == pytest.approx(100 * 4 / 24)
+    assert figures["per_output"]["parses_pct"] == pytest.approx(100 * 3 / 24)
+    assert figures["errors"] == 1
+
+
+def test_keeps_signature_is_exact():
+    evaluate = _evaluate_module()
+    original = "def f(self, items: list[int], limit=3):\n    return items[:limit]\n"
+    assert evaluate.keeps_signature("def f(self, items: list[int], limit=3):\n    return 1\n",
+                                    original, "f")
+    for changed in ("def f(self, items):\n    pass\n",
+                    "def f(self, items: list[dict], limit=3):\n    pass\n",
+                    "def f(self, items: list[int], limit=4):\n    pass\n",
+                    "def g(self, items: list[int], limit=3):\n    pass\n",
+                    "def f(self, items: list[int], limit=3:\n"):
+        assert not evaluate.keeps_signature(changed, original, "f"), changed
+
+
+def test_from_results_lets_a_rerun_replace_a_target_and_drops_retired_ones(tmp_path):
+    evaluate = _evaluate_module()
+    first, second = MANIFEST["targets"][0], MANIFEST["targets"][1]
+
+    def results(path, rows):
+        path.write_text(json.dumps({"source": "hand", "num_candidates": 1, "targets": [
+            {"set": "projects", "project": row["project"],
+             "target": row["target"].removeprefix(row["project"] + "/"), "idiom": "",
+             "requested": 1, "error": "", "warnings": [], "seconds": 1.0,
+             "candidates": [_row(verdict, speedup=speedup)]}
+            for row, verdict, speedup in rows]}))
+        return path
+
+    retired = {**first, "target": first["project"] + "/gone.py::removed"}
+    old = results(tmp_path / "a.json", [(first, "not_faster", 1.0), (second, "faster", 3.0),
+                                        (retired, "faster", 9.0)])
+    rerun = results(tmp_path / "b.json", [(first, "faster", 2.0)])
+    _, outcomes = evaluate.outcomes_from_results([old, rerun])
+    assert [o.best_at_1["verdict"] for o in outcomes] == ["faster", "faster"]
+    assert evaluate.summarise(outcomes)["best_at_1"]["mean_speedup"] == 2.5
