@@ -40,7 +40,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.json"
-SOURCES = ("model", "rules", "hand")
+SOURCES = ("model", "rules", "replay", "hand")
 
 
 @dataclass
@@ -358,8 +358,10 @@ def main(argv: list[str] | None = None) -> int:
     targets = [t for t in targets if args.only in f"{t.project}/{t.spec}"]
     n = 1 if args.source == "hand" else args.num_candidates
     args.out.mkdir(parents=True, exist_ok=True)
+    # memory="off": an evaluation never learns from itself (replay would otherwise reuse the
+    # hand-written rewrites of an earlier run as patterns).
     settings = EngineSettings(threshold=args.threshold, cache_dir=args.out / "baselines",
-                              pytest_args=["-p", "no:cacheprovider"])
+                              pytest_args=["-p", "no:cacheprovider"], memory="off")
     shared: dict = {}
     outcomes: list[TargetOutcome] = []
     for index, target in enumerate(targets):
