@@ -182,6 +182,12 @@ class BaselineSummary:
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     from_cache: bool = False
     seconds: float = 0.0
+    #: Recorded calls whose arguments differ from one another (the evidence's real size).
+    calls_distinct: int = 0
+    #: Test files holding the tests that call the function.
+    test_files_calling: int = 0
+    #: Calling tests that contributed at least one recorded call.
+    tests_recorded: int = 0
 
 
 @dataclass
