@@ -168,9 +168,12 @@ def run_plugin(
     mode: str = "capture",
     max_calls: int = 64,
     extra: tuple[str, ...] = (),
+    watch: str = "auto",
 ) -> tuple[dict, dict | None]:
-    """Run pytest with perfrl_capture in ``project`` (no sandbox: this tests the plugin alone)."""
-    out = project.parent / f"out-{qualname}-{mode}"
+    """Run pytest with perfrl_capture in ``project`` (no sandbox: this tests the plugin alone).
+
+    ``watch`` forces how the plugin finds calls (``PERFRL_WATCH``)."""
+    out = project.parent / f"out-{qualname}-{mode}-{watch}"
     env = dict(os.environ)
     env.update(
         {
@@ -182,6 +185,7 @@ def run_plugin(
             "PERFRL_ROOT": str(project),
             "PERFRL_MODE": mode,
             "PERFRL_MAX_CALLS": str(max_calls),
+            "PERFRL_WATCH": watch,
         }
     )
     env.pop("PYTEST_ADDOPTS", None)
@@ -279,9 +283,7 @@ def test_methods_keep_their_semantics_and_record_self(project):
         recorded[qualname] = decoded(calls, project)
     ((_, args, kwargs, outcome, _),) = recorded["Stack.total"]
     assert type(args[0]).__name__ == "Stack" and args[0].items == [1, 2, 3]  # self
-    # Found by its code object, the call is rebuilt from the frame: a parameter passed by
-    # keyword comes back by position (the same call).
-    assert args[1:] == (1,) and kwargs == {} and outcome["value"] == 7
+    assert args[1:] == () and kwargs == {"extra": 1} and outcome["value"] == 7
     assert [a for _, a, _, _, _ in recorded["Stack.double"]] == [(4,), (1,)]  # no self
     ((_, args, _, outcome, _),) = recorded["Stack.of"]
     assert args[0].__name__ == "Stack" and args[1] == 3  # cls is recorded

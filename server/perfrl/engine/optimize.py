@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from perfrl.engine.baseline import Baseline, run_baseline
 from perfrl.engine.candidate_check import normalize_candidate
+from perfrl.engine.evidence import assess_evidence
 from perfrl.engine.interpreter import resolve_interpreter
 from perfrl.engine.locate import ensure_supported
 from perfrl.engine.sandbox import Sandbox
@@ -184,6 +185,13 @@ def optimize_function(
                              cancel=cancel, on_stage=on_stage)
         )
     emit("done", "done", total, total)
+    evidence = assess_evidence(
+        target.display,
+        baseline.summary,
+        generated_inputs=max((result.generated_inputs for result in results), default=0),
+    )
+    if evidence.warning:
+        warnings.insert(0, evidence.warning)
     return OptimizationReport(
         function=target.display,
         original_source=target.source,
@@ -193,4 +201,5 @@ def optimize_function(
         threshold=settings.threshold,
         warnings=warnings,
         protections=list(sandbox.protections),
+        evidence=evidence,
     )

@@ -51,8 +51,9 @@ class ENV:
     MAX_CALL_BYTES = "PERFRL_MAX_CALL_BYTES"
     #: A file of pytest node ids, one a line: every other collected test is deselected.
     SELECT_FILE = "PERFRL_SELECT_FILE"
-    #: How calls are found: ``auto`` (default), ``code`` (by code object only) or ``wrapper``
-    #: (replace the function by name, the fallback for targets whose code is not their own).
+    #: How calls are found: ``auto`` (default: the first that applies of ``monitoring``,
+    #: ``redirect``, ``profile``, ``wrapper``), ``code`` (any way but the wrapper), or one of
+    #: :data:`WATCH_KINDS` to force it (for measurements and tests).
     WATCH = "PERFRL_WATCH"
 
 
@@ -74,9 +75,12 @@ MAX_SUMMARY_BYTES = 32 * 1024 * 1024
 
 #: Per-test outcomes the plugin writes.
 TEST_OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "unknown")
-#: How the plugin found the target's calls: by its code object through ``sys.monitoring``
-#: (3.12+) or a profile hook (3.11 and older), or by a wrapper put in its place by name.
-WATCH_KINDS = ("monitoring", "profile", "wrapper", "")
+#: How the plugin found the target's calls: through its code object with ``sys.monitoring``
+#: (3.12+), by redirecting the function object's ``__code__`` through the recorder (3.11 and
+#: older: every reference to the function is seen), with a profile hook comparing code
+#: objects (when the redirect is impossible), or by a wrapper put in its place by name (a
+#: target whose code is not its own, e.g. a decorator's wrapper).
+WATCH_KINDS = ("monitoring", "redirect", "profile", "wrapper", "")
 
 
 class TestEntry(TypedDict):
