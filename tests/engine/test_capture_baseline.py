@@ -650,6 +650,26 @@ def test_function_reached_only_through_an_import_time_dict_is_found(tmp_path, wa
 
 
 @pytest.mark.slow
+def test_with_more_calling_tests_than_room_the_sample_spans_the_whole_run(tmp_path):
+    # 40 single-call tests in 4 files, room for 8: the old plugin (and first-come) kept the
+    # first 8 tests, all from the first file.
+    files = {"h3many2.py": "def sq(x):\n    return x * x\n"}
+    for f in range(4):
+        files[f"tests/test_{f}.py"] = "from h3many2 import sq\n" + "".join(
+            f"\ndef test_{f}_{t}():\n    assert sq({f * 10 + t}) == {(f * 10 + t) ** 2}\n"
+            for t in range(10)
+        )
+    proj = make_project(tmp_path / "p", files)
+    summary, calls = run_plugin(proj, "h3many2", "sq", max_calls=8)
+    assert len(summary["calling_tests"]) == 40 and summary["calls_recorded"] == 8
+    by_file = {}
+    for call in calls["calls"]:
+        by_file[call["test"].split("::")[0]] = by_file.get(call["test"].split("::")[0], 0) + 1
+    assert by_file == {f"tests/test_{f}.py": 2 for f in range(4)}
+    assert summary["calls_distinct"] == 8
+
+
+@pytest.mark.slow
 def test_recorded_calls_are_spread_across_test_files(tmp_path):
     # Old plugin: the first test file's tests fill the whole sample (16 per test).
     heavy = "".join(
@@ -675,7 +695,15 @@ def test_recorded_calls_are_spread_across_test_files(tmp_path):
     assert set(by_test) == set(summary["calling_tests"])  # every calling test contributes
     assert by_test["tests/test_b.py::test_once"] == 1
     assert by_test["tests/test_c.py::test_one"] == 1
-    assert sum(by_test.values()) == 8 and max(by_test.values()) - min(by_test.values()) <= 1
+    assert sum(by_test.values()) == 8
+    by_file = {}
+    for nodeid, count in by_test.items():
+        by_file[nodeid.split("::")[0]] = by_file.get(nodeid.split("::")[0], 0) + count
+    # Water-filling over files: test_b has only 1 call, the other two share the rest evenly.
+    assert by_file["tests/test_b.py"] == 1
+    assert abs(by_file["tests/test_a.py"] - by_file["tests/test_c.py"]) <= 1
+    heavy = [count for nodeid, count in by_test.items() if "test_heavy" in nodeid]
+    assert max(heavy) - min(heavy) <= 1
     kept = [args for _, args, *_ in decoded(calls, proj)]
     assert summary["calls_distinct"] == len(set(kept)) < 8  # inc(0) comes from each heavy test
     # Kept in the order the calls were made, each test's first calls.

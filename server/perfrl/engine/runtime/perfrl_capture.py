@@ -17,9 +17,11 @@ that one frame sees the exception it raises). A target whose code is not its own
 decorator's wrapper, a C-level cache) is replaced by a recording wrapper under its name
 instead, and names bound to it earlier are rebound. ``summary["watch"]`` says which way.
 
-**Which calls are kept.** At most ``PERFRL_MAX_CALLS``, shared fairly among the tests that
-make them: a call from a test with fewer recorded calls displaces the latest call of the test
-with the most, so every calling test contributes and one test file cannot fill the sample.
+**Which calls are kept.** At most ``PERFRL_MAX_CALLS``, shared fairly among the test files
+that make them and, within a file, among its tests (:class:`_CallStore`): a call that makes
+the sample fairer displaces the latest call of the test with the most; when there are more
+calling tests than room, tests are drawn by reservoir sampling over the whole run. So one test
+file cannot fill the sample, and every calling test contributes while there is room.
 Arguments are pickled before the call (the function may mutate them); the result, or the
 exception, and the arguments afterwards are pickled after it.
 
@@ -71,53 +73,106 @@ class _Config:
         self.watch = env.get(ENV.WATCH, "auto")
 
 
-class _CallStore:
-    """The recorded calls, at most ``max_calls`` and ``max_bytes``, shared fairly by test.
+def _test_file(nodeid):
+    return nodeid.split("::", 1)[0]
 
-    Max-min fairness: when full, a new call is admitted only if some test holds at least two
-    more calls than the new call's test; that test's latest call makes room. So the final
-    sample holds every calling test's first calls, as evenly as the limit allows.
+
+class _CallStore:
+    """The recorded calls: at most ``max_calls`` and ``max_bytes``, shared fairly among the
+    test files and, within a file, among its tests.
+
+    Max-min fairness, files first: when the store is full, a new call is admitted only if it
+    makes the sample fairer, and the call it displaces is the latest of the test with the most
+    calls in the file with the most calls. When there are more calling tests (or files) than
+    room, each new test gets in by reservoir sampling (with a fixed seed), so the sample is a
+    uniform draw over the whole run instead of its first tests.
     """
 
     def __init__(self, max_calls, max_bytes):
+        import random
+
         self.max_calls = max(1, max_calls)
         self.max_bytes = max_bytes
         self.by_test = {}  # test -> [entry], entries in call order
+        self.file_counts = {}  # file -> number of kept calls
+        self.tests_seen = {}  # file -> number of calling tests seen
         self.count = 0
         self.bytes = 0
         self.sequence = 0
+        self.random = random.Random(0)
+
+    def saw_test(self, test):
+        """A test called the target for the first time."""
+        file = _test_file(test)
+        self.tests_seen[file] = self.tests_seen.get(file, 0) + 1
 
     def _full(self):
         return self.count >= self.max_calls or self.bytes >= self.max_bytes
 
-    def _largest(self):
-        largest = None
-        for test, entries in self.by_test.items():
-            if entries and (largest is None or len(entries) >= len(self.by_test[largest])):
-                largest = test  # ties: the test that ran last gives way
-        return largest
+    def _largest_test(self, file, choose_randomly=False):
+        counts = [
+            (len(entries), test)
+            for test, entries in self.by_test.items()
+            if entries and _test_file(test) == file
+        ]
+        top = max(count for count, _ in counts)
+        tied = [test for count, test in counts if count == top]
+        return self.random.choice(tied) if choose_randomly else tied[-1]
 
     def admits(self, test):
-        """Would a call from ``test`` be kept now? (Asked before paying for its pickling.)"""
+        """Whether a call from ``test`` is kept, asked before paying for its pickling: None
+        for no, else the test whose latest call makes room ("" when there is room)."""
         if not self._full():
-            return True
-        largest = self._largest()
+            return ""
+        file = _test_file(test)
+        own_file = self.file_counts.get(file, 0)
+        largest_file = max(self.file_counts, key=lambda f: self.file_counts[f])
+        if self.file_counts[largest_file] >= own_file + 2:
+            return self._largest_test(largest_file)
         own = len(self.by_test.get(test, ()))
-        return largest is not None and len(self.by_test[largest]) >= own + 2
+        if own_file == 0:
+            # Every file holds one call at most: draw this file into the sample or not.
+            if self.random.random() * len(self.tests_seen) < self.max_calls:
+                return self._largest_test(self.random.choice(list(self.file_counts)), True)
+            return None
+        largest = self._largest_test(file)
+        if len(self.by_test[largest]) >= own + 2:
+            return largest
+        if own == 0 and self.random.random() * self.tests_seen.get(file, 1) < own_file:
+            return self._largest_test(file, choose_randomly=True)
+        return None
 
-    def add(self, test, entry):
+    def add(self, test, entry, make_room):
+        """Keep ``entry`` (from ``test``); ``make_room`` is what :meth:`admits` returned."""
         entry["sequence"] = self.sequence
         self.sequence += 1
-        size = len(entry["args"]) + len(entry["outcome"])
-        entry["size"] = size
+        entry["size"] = len(entry["args"]) + len(entry["outcome"])
+        while make_room is not None and self.count > 0 and (
+            self.count >= self.max_calls or self.bytes + entry["size"] > self.max_bytes
+        ):
+            victim = make_room if self.by_test.get(make_room) else None
+            if victim is None:
+                largest_file = max(self.file_counts, key=lambda f: self.file_counts[f])
+                victim = self._largest_test(largest_file)
+            self._drop(victim)
+            make_room = None  # a second eviction (bytes) takes from the largest
+        if self.count >= self.max_calls or self.bytes + entry["size"] > self.max_bytes:
+            return False  # another thread filled the room meanwhile
         self.by_test.setdefault(test, []).append(entry)
+        file = _test_file(test)
+        self.file_counts[file] = self.file_counts.get(file, 0) + 1
         self.count += 1
-        self.bytes += size
-        while self.count > self.max_calls or self.bytes > self.max_bytes:
-            victim = self._largest()
-            dropped = self.by_test[victim].pop()
-            self.count -= 1
-            self.bytes -= dropped["size"]
+        self.bytes += entry["size"]
+        return True
+
+    def _drop(self, test):
+        dropped = self.by_test[test].pop()
+        file = _test_file(test)
+        self.file_counts[file] -= 1
+        if not self.file_counts[file]:
+            del self.file_counts[file]
+        self.count -= 1
+        self.bytes -= dropped["size"]
 
     def calls(self):
         """The kept calls in the order they were made (test run order)."""
@@ -132,13 +187,14 @@ class _CallStore:
 class _Pending:
     """A recorded call between its start and its end."""
 
-    __slots__ = ("args", "before", "exception", "kwargs", "test")
+    __slots__ = ("args", "before", "exception", "kwargs", "make_room", "test")
 
-    def __init__(self, test, before, args, kwargs):
+    def __init__(self, test, before, args, kwargs, make_room):
         self.test = test
         self.before = before
         self.args = args
         self.kwargs = kwargs
+        self.make_room = make_room
         self.exception = None
 
 
@@ -160,7 +216,6 @@ class _Recorder:
         self.store = _CallStore(config.max_calls, _MAX_TOTAL_BYTES)
         self.calls_total = 0
         self.calls_outside_tests = 0
-        self.calls_attempted = 0  # calls we tried to record (pickled or skipped)
         self.skipped_reasons = {}
         self.collection_errors = []
         self.plugin_errors = []
@@ -201,12 +256,12 @@ class _Recorder:
             if test is None:
                 self.calls_outside_tests += 1
             else:
+                if test not in self.calling_tests:
+                    self.store.saw_test(test)
                 self.calling_tests[test] = self.calling_tests.get(test, 0) + 1
-            wanted = test is not None and self.store.admits(test)
-            if wanted:
-                self.calls_attempted += 1
+            make_room = None if test is None else self.store.admits(test)
         token = _UNRECORDED
-        if wanted:
+        if make_room is not None:
             try:
                 before = pickle.dumps((args, kwargs), _PROTOCOL)
             except Exception:  # noqa: BLE001 - any pickling failure just skips this call
@@ -215,7 +270,7 @@ class _Recorder:
                 if len(before) > self.config.max_call_bytes:
                     self.skip("with arguments over the size limit")
                 else:
-                    token = _Pending(test, before, args, kwargs)
+                    token = _Pending(test, before, args, kwargs, make_room)
         stack.append(token)
         return token
 
@@ -262,6 +317,7 @@ class _Recorder:
             self.store.add(
                 token.test,
                 {"test": token.test, "args": token.before, "outcome": outcome, "raised": raised},
+                token.make_room,
             )
 
     def call(self, func, args, kwargs):
