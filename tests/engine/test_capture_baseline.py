@@ -919,3 +919,27 @@ def test_pytest_args_reach_the_baseline(tmp_path, settings):
     baseline = run_baseline(target, _sandbox_for(proj, settings), settings)
     assert baseline.selected_tests == ["h3doc/text.py::h3doc.text.dedupe"]
     assert "--doctest-modules" in baseline.test_command
+
+
+@pytest.mark.slow
+def test_latin1_file_candidates_are_verified_and_unwritable_ones_are_invalid(tmp_path, settings):
+    # Old code: every candidate's copy was UTF-8 under a latin-1 coding line (tests failed);
+    # with the copy in latin-1, a candidate latin-1 cannot hold must be invalid, not fatal.
+    from perfrl.engine.types import Candidate, Verdict
+    from perfrl.engine.verify import verify_candidate
+
+    proj = make_project(tmp_path / "proj", {"tests/test_l1.py": LATIN1_TEST})
+    (proj / "h3latin.py").write_bytes(
+        "# -*- coding: latin-1 -*-\ndef label(x):\n    return 'café ' + str(x)\n".encode("latin-1")
+    )
+    target = _target(proj, "h3latin.py::label")
+    sandbox = _sandbox_for(proj, settings)
+    baseline = run_baseline(target, sandbox, settings)
+    arrow = Candidate("file", "arrow", "def label(x):\n    return 'café ' + str(x)  # → same\n")
+    result = verify_candidate(target, baseline, arrow, sandbox, settings)
+    assert result.verdict is Verdict.INVALID
+    assert "cannot be written in the file's encoding iso-8859-1" in result.reason
+    same = Candidate("file", "same", "def label(x):\n    return 'café %s' % (x,)\n")
+    result = verify_candidate(target, baseline, same, sandbox, settings)
+    assert result.tests.run == result.tests.passed == 1, result.reason
+    assert result.verdict not in (Verdict.NOT_EQUIVALENT, Verdict.CRASHED), result.reason
