@@ -168,9 +168,12 @@ def run_plugin(
     mode: str = "capture",
     max_calls: int = 64,
     extra: tuple[str, ...] = (),
+    watch: str = "auto",
 ) -> tuple[dict, dict | None]:
-    """Run pytest with perfrl_capture in ``project`` (no sandbox: this tests the plugin alone)."""
-    out = project.parent / f"out-{qualname}-{mode}"
+    """Run pytest with perfrl_capture in ``project`` (no sandbox: this tests the plugin alone).
+
+    ``watch`` forces how the plugin finds calls (``PERFRL_WATCH``)."""
+    out = project.parent / f"out-{qualname}-{mode}-{watch}"
     env = dict(os.environ)
     env.update(
         {
@@ -182,6 +185,7 @@ def run_plugin(
             "PERFRL_ROOT": str(project),
             "PERFRL_MODE": mode,
             "PERFRL_MAX_CALLS": str(max_calls),
+            "PERFRL_WATCH": watch,
         }
     )
     env.pop("PYTEST_ADDOPTS", None)
@@ -279,7 +283,7 @@ def test_methods_keep_their_semantics_and_record_self(project):
         recorded[qualname] = decoded(calls, project)
     ((_, args, kwargs, outcome, _),) = recorded["Stack.total"]
     assert type(args[0]).__name__ == "Stack" and args[0].items == [1, 2, 3]  # self
-    assert kwargs == {"extra": 1} and outcome["value"] == 7
+    assert args[1:] == () and kwargs == {"extra": 1} and outcome["value"] == 7
     assert [a for _, a, _, _, _ in recorded["Stack.double"]] == [(4,), (1,)]  # no self
     ((_, args, _, outcome, _),) = recorded["Stack.of"]
     assert args[0].__name__ == "Stack" and args[1] == 3  # cls is recorded
@@ -561,3 +565,381 @@ def test_every_calling_test_failing_is_a_baseline_failure(tmp_path, settings):
         run_baseline(_target(proj, "h3bad.py::f"), _sandbox_for(proj, settings), settings)
     assert "tests/test_bad.py::test_wrong" in str(info.value)
     assert "fix them first" in str(info.value)
+
+
+# -- calls found by code object, spread over the tests (issue 12, Found 14 and 15) ----------
+
+# Like tabulate: the line functions are stored in a namedtuple at import time, so no test (and
+# no name lookup) ever reaches them through the module attribute.
+FORMATS_FILES = {
+    "pyproject.toml": '[project]\nname = "h3fmt"\nversion = "0"\n',
+    "h3fmt/__init__.py": "",
+    "h3fmt/core.py": """
+        from collections import namedtuple
+
+        Format = namedtuple("Format", ["line"])
+
+
+        def _pipe_line(widths, aligns):
+            if any(w < 0 for w in widths):
+                raise ValueError("negative width")
+            cells = []
+            for w, a in zip(widths, aligns):
+                cells.append(("-" * (w - 1) + ":") if a == "right" else "-" * w)
+            return "|" + "|".join(cells) + "|"
+
+
+        FORMATS = {"pipe": Format(line=_pipe_line)}
+
+
+        def rule(widths, aligns, fmt="pipe"):
+            return FORMATS[fmt].line(widths, aligns)
+    """,
+    "tests/test_rule.py": """
+        import pytest
+        from h3fmt.core import rule
+
+
+        def test_left():
+            assert rule([3], ["left"]) == "|---|"
+
+
+        def test_right():
+            assert rule([3, 2], ["right", "left"]) == "|--:|--|"
+
+
+        def test_negative():
+            with pytest.raises(ValueError):
+                rule([-1], ["left"])
+    """,
+    "tests/test_more.py": """
+        from h3fmt.core import rule
+
+
+        def test_empty():
+            assert rule([], []) == "||"
+    """,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("watch", ["auto", "profile"])
+def test_function_reached_only_through_an_import_time_dict_is_found(tmp_path, watch):
+    # Fails on the old plugin (wrapper by name): no calling tests at all.
+    proj = make_project(tmp_path / "p", FORMATS_FILES)
+    summary, calls = run_plugin(proj, "h3fmt.core", "_pipe_line", watch=watch)
+    assert summary["watch"] == ("redirect" if watch == "auto" else "profile")
+    assert list(summary["calling_tests"]) == [
+        "tests/test_more.py::test_empty",
+        "tests/test_rule.py::test_left",
+        "tests/test_rule.py::test_right",
+        "tests/test_rule.py::test_negative",
+    ]
+    assert all(entry["outcome"] == "passed" for entry in summary["tests"].values())
+    recorded = decoded(calls, proj)
+    assert [(args, kwargs) for _, args, kwargs, _, _ in recorded] == [
+        (([], []), {}),
+        (([3], ["left"]), {}),
+        (([3, 2], ["right", "left"]), {}),
+        (([-1], ["left"]), {}),
+    ]
+    assert [outcome["value"] for _, _, _, outcome, _ in recorded[:3]] == ["||", "|---|", "|--:|--|"]
+    *_, (_, _, _, outcome, raised) = recorded
+    assert outcome["kind"] == "raise" and raised["type"] == "builtins.ValueError"
+    assert raised["message"] == "negative width"
+
+
+@pytest.mark.slow
+def test_with_more_calling_tests_than_room_the_sample_spans_the_whole_run(tmp_path):
+    # 40 single-call tests in 4 files, room for 8: the old plugin (and first-come) kept the
+    # first 8 tests, all from the first file.
+    files = {"h3many2.py": "def sq(x):\n    return x * x\n"}
+    for f in range(4):
+        files[f"tests/test_{f}.py"] = "from h3many2 import sq\n" + "".join(
+            f"\ndef test_{f}_{t}():\n    assert sq({f * 10 + t}) == {(f * 10 + t) ** 2}\n"
+            for t in range(10)
+        )
+    proj = make_project(tmp_path / "p", files)
+    summary, calls = run_plugin(proj, "h3many2", "sq", max_calls=8)
+    assert len(summary["calling_tests"]) == 40 and summary["calls_recorded"] == 8
+    by_file = {}
+    for call in calls["calls"]:
+        by_file[call["test"].split("::")[0]] = by_file.get(call["test"].split("::")[0], 0) + 1
+    assert by_file == {f"tests/test_{f}.py": 2 for f in range(4)}
+    assert summary["calls_distinct"] == 8
+
+
+@pytest.mark.slow
+def test_recorded_calls_are_spread_across_test_files(tmp_path):
+    # Old plugin: the first test file's tests fill the whole sample (16 per test).
+    heavy = "".join(
+        f"\ndef test_heavy_{t}():\n    for i in range(20):\n        assert inc(i) == i + 1\n"
+        for t in range(3)
+    )
+    proj = make_project(
+        tmp_path / "p",
+        {
+            "h3spread.py": "def inc(x):\n    return x + 1\n",
+            "tests/test_a.py": "from h3spread import inc\n" + heavy,
+            "tests/test_b.py": "from h3spread import inc\n\n"
+            "def test_once():\n    assert inc(100) == 101\n",
+            "tests/test_c.py": "from h3spread import inc\n\n"
+            "def test_few():\n    assert [inc(v) for v in (7, 8, 9)] == [8, 9, 10]\n\n"
+            "def test_one():\n    assert inc(-5) == -4\n",
+        },
+    )
+    summary, calls = run_plugin(proj, "h3spread", "inc", max_calls=8)
+    assert summary["calls_total"] == 65 and summary["calls_recorded"] == 8
+    assert summary["calls_not_recorded"] == 57
+    by_test = summary["recorded_by_test"]
+    assert set(by_test) == set(summary["calling_tests"])  # every calling test contributes
+    assert by_test["tests/test_b.py::test_once"] == 1
+    assert by_test["tests/test_c.py::test_one"] == 1
+    assert sum(by_test.values()) == 8
+    by_file = {}
+    for nodeid, count in by_test.items():
+        by_file[nodeid.split("::")[0]] = by_file.get(nodeid.split("::")[0], 0) + count
+    # Water-filling over files: test_b has only 1 call, the other two share the rest evenly.
+    assert by_file["tests/test_b.py"] == 1
+    assert abs(by_file["tests/test_a.py"] - by_file["tests/test_c.py"]) <= 1
+    heavy = [count for nodeid, count in by_test.items() if "test_heavy" in nodeid]
+    assert max(heavy) - min(heavy) <= 1
+    kept = [args for _, args, *_ in decoded(calls, proj)]
+    assert summary["calls_distinct"] == len(set(kept)) < 8  # inc(0) comes from each heavy test
+    # Kept in the order the calls were made, each test's first calls.
+    tests = [call["test"] for call in calls["calls"]]
+    assert tests == sorted(tests, key=list(summary["calling_tests"]).index)
+    firsts = [args for test, args, *_ in decoded(calls, proj) if test.endswith("test_heavy_0")]
+    assert firsts == [(0,), (1,)][: len(firsts)]
+
+
+ARGUMENT_SHAPES = """
+    def shapes(a, b=2, /, c=3, *rest, d, e=5, **extra):
+        def inner():
+            return c  # c lives in a cell
+        c = c * 10 if a == "rebind" else c
+        rest_list = list(rest)
+        return (a, b, inner(), rest_list, d, e, sorted(extra.items()))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("watch", ["auto", "profile"])
+def test_every_parameter_kind_is_recorded_so_the_call_can_be_replayed(tmp_path, watch):
+    proj = make_project(
+        tmp_path / "p",
+        {
+            "h3shape.py": ARGUMENT_SHAPES,
+            "tests/test_s.py": "import threading\nfrom h3shape import shapes\n\n"
+            "def test_all():\n"
+            "    assert shapes(1, d=4)[0] == 1\n"
+            "    assert shapes('rebind', 9, 8, 7, 6, d=1, z=0, y=[1])[2] == 80\n"
+            "    t = threading.Thread(target=shapes, args=(0,), kwargs={'d': 0})\n"
+            "    t.start(); t.join()\n",
+        },
+    )
+    summary, calls = run_plugin(proj, "h3shape", "shapes", watch=watch)
+    assert summary["tests"]["tests/test_s.py::test_all"]["outcome"] == "passed"
+    assert summary["calls_total"] == 3  # the call from another thread counts too
+    sys.path.insert(0, str(proj))
+    try:
+        from h3shape import shapes
+
+        for _, args, kwargs, outcome, _ in decoded(calls, proj):
+            assert shapes(*args, **kwargs) == outcome["value"]
+    finally:
+        sys.path.remove(str(proj))
+        sys.modules.pop("h3shape", None)
+
+
+@pytest.mark.slow
+def test_redirected_function_keeps_its_identity_signature_and_attributes(tmp_path):
+    proj = make_project(
+        tmp_path / "p",
+        {
+            "h3ident.py": "def f(x, *, scale=2):\n    return x * scale\n\nf.tag = 'kept'\n"
+            "REGISTRY = [f]\n",
+            "tests/test_i.py": "import inspect\nimport h3ident\n\n"
+            "def test_it():\n"
+            "    assert h3ident.REGISTRY[0] is h3ident.f\n"
+            "    assert str(inspect.signature(h3ident.f)) == '(x, *, scale=2)'\n"
+            "    assert h3ident.f.tag == 'kept' and h3ident.f.__name__ == 'f'\n"
+            "    assert h3ident.REGISTRY[0](3) == 6 and h3ident.f(1, scale=5) == 5\n",
+        },
+    )
+    summary, _ = run_plugin(proj, "h3ident", "f")
+    assert summary["watch"] == "redirect"
+    assert summary["tests"]["tests/test_i.py::test_it"]["outcome"] == "passed"
+    assert summary["calling_tests"] == {"tests/test_i.py::test_it": 2}
+
+
+DOCTEST_ONLY = {
+    "h3doc/__init__.py": "",
+    "h3doc/text.py": '''
+        def dedupe(items):
+            """Items without repeats, first occurrence kept.
+
+            >>> dedupe([3, 1, 3, 2, 1])
+            [3, 1, 2]
+            >>> dedupe([])
+            []
+            """
+            seen = []
+            out = []
+            for item in items:
+                if item not in seen:
+                    seen.append(item)
+                    out.append(item)
+            return out
+    ''',
+    "tests/test_other.py": "def test_nothing_to_do_with_it():\n    assert True\n",
+}
+
+
+@pytest.mark.slow
+def test_a_doctest_is_a_calling_test(tmp_path):
+    # Old plugin: the wrapper hides the function from doctest's finder; no calling test.
+    proj = make_project(tmp_path / "p", DOCTEST_ONLY)
+    summary, calls = run_plugin(proj, "h3doc.text", "dedupe", extra=("--doctest-modules",))
+    assert summary["calling_tests"] == {"h3doc/text.py::h3doc.text.dedupe": 2}
+    assert summary["tests"]["h3doc/text.py::h3doc.text.dedupe"]["outcome"] == "passed"
+    assert [args for _, args, *_ in decoded(calls, proj)] == [([3, 1, 3, 2, 1],), ([],)]
+
+
+# -- the protocol --------------------------------------------------------------------------
+
+
+def test_summary_reader_never_trusts_the_file(tmp_path):
+    from perfrl.engine.runtime.perfrl_protocol import (
+        ProtocolError,
+        load_summary,
+        parse_summary,
+        read_report_file,
+    )
+
+    full = parse_summary({"tests": {"t::a": {"outcome": "passed", "duration": 1}}})
+    assert full["tests"]["t::a"] == {"outcome": "passed", "duration": 1.0, "message": ""}
+    assert full["calling_tests"] == {} and full["exitstatus"] is None
+    for bad in (
+        [],
+        {"tests": {"t": {"outcome": "won"}}},
+        {"tests": {"t": "passed"}},
+        {"calls_recorded": True},
+        {"calls_recorded": -1},
+        {"calling_tests": {"t": "1"}},
+        {"wrap_error": 3},
+        {"collection_errors": [{"nodeid": 1}]},
+        {"watch": "magic"},
+    ):
+        with pytest.raises(ProtocolError):
+            parse_summary(bad)
+    summary_path = tmp_path / "summary.json"
+    summary_path.write_text('{"calls_total": 3}')
+    assert load_summary(summary_path)[0]["calls_total"] == 3
+    summary_path.write_text('{"calls_total": "3"}')
+    summary, problem = load_summary(summary_path)
+    assert summary is None and "calls_total" in problem
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.json"
+    link.symlink_to("/dev/zero")
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * 101)
+    for path in (fifo, link, big, tmp_path / "missing.json", tmp_path):
+        assert read_report_file(path, 100) is None, path
+    assert read_report_file(summary_path, 100) == b'{"calls_total": "3"}'
+
+
+def test_runtime_protocol_is_what_the_engine_imports():
+    from perfrl.engine import pytest_run
+    from perfrl.engine.runtime import perfrl_protocol
+
+    assert pytest_run.PROTOCOL_MODULE == Path(perfrl_protocol.__file__).resolve()
+    ast.parse(pytest_run.PROTOCOL_MODULE.read_text(encoding="utf-8"), feature_version=(3, 9))
+    plugin = (RUNTIME_DIR / "perfrl_capture.py").read_text(encoding="utf-8")
+    assert '"PERFRL_' not in plugin  # every variable name comes from the protocol
+
+
+# -- the baseline: evidence, encodings, pytest configuration -------------------------------
+
+
+@pytest.mark.slow
+def test_baseline_finds_import_time_references_and_counts_the_evidence(tmp_path, settings):
+    proj = make_project(tmp_path / "proj", FORMATS_FILES)
+    baseline = run_baseline(
+        _target(proj, "h3fmt/core.py::_pipe_line"), _sandbox_for(proj, settings), settings
+    )
+    assert baseline.summary.tests_calling == 4
+    assert baseline.summary.test_files_calling == 2
+    assert baseline.summary.calls_captured == baseline.summary.calls_distinct == 4
+    assert baseline.summary.tests_recorded == 4
+
+
+LATIN1_TEST = "from h3latin import label\n\ndef test_label():\n    assert label(1) == 'caf\\xe9 1'\n"
+
+
+@pytest.mark.slow
+def test_latin1_source_is_copied_in_its_own_encoding(tmp_path, settings):
+    # Old code: the copy was written as UTF-8 under a latin-1 coding line, so the tests saw
+    # "cafÃ©" and the baseline blamed them ("Every test that calls ... fails").
+    proj = make_project(tmp_path / "proj", {"tests/test_l1.py": LATIN1_TEST})
+    (proj / "h3latin.py").write_bytes(
+        "# -*- coding: latin-1 -*-\ndef label(x):\n    return 'café ' + str(x)\n".encode("latin-1")
+    )
+    baseline = run_baseline(_target(proj, "h3latin.py::label"), _sandbox_for(proj, settings), settings)
+    assert baseline.selected_tests == ["tests/test_l1.py::test_label"]
+    assert baseline.summary.calls_captured == 1
+
+
+@pytest.mark.slow
+def test_project_pytest_config_is_honoured(tmp_path, settings):
+    # addopts and testpaths from pyproject.toml: the doctest counts, the broken script
+    # outside testpaths is never collected.
+    files = dict(DOCTEST_ONLY)
+    files["pyproject.toml"] = (
+        '[project]\nname = "h3doc"\nversion = "0"\n\n[tool.pytest.ini_options]\n'
+        'addopts = "--doctest-modules"\ntestpaths = ["tests", "h3doc"]\n'
+    )
+    files["scripts/test_broken.py"] = "import not_a_module_h3\n"
+    proj = make_project(tmp_path / "proj", files)
+    baseline = run_baseline(
+        _target(proj, "h3doc/text.py::dedupe"), _sandbox_for(proj, settings), settings
+    )
+    assert baseline.selected_tests == ["h3doc/text.py::h3doc.text.dedupe"]
+    assert baseline.collection_errors == []
+
+
+@pytest.mark.slow
+def test_pytest_args_reach_the_baseline(tmp_path, settings):
+    proj = make_project(tmp_path / "proj", DOCTEST_ONLY)
+    target = _target(proj, "h3doc/text.py::dedupe")
+    with pytest.raises(NoTestsCallFunction):
+        run_baseline(target, _sandbox_for(proj, settings), settings)
+    settings.pytest_args = ["--doctest-modules"]
+    baseline = run_baseline(target, _sandbox_for(proj, settings), settings)
+    assert baseline.selected_tests == ["h3doc/text.py::h3doc.text.dedupe"]
+    assert "--doctest-modules" in baseline.test_command
+
+
+@pytest.mark.slow
+def test_latin1_file_candidates_are_verified_and_unwritable_ones_are_invalid(tmp_path, settings):
+    # Old code: every candidate's copy was UTF-8 under a latin-1 coding line (tests failed);
+    # with the copy in latin-1, a candidate latin-1 cannot hold must be invalid, not fatal.
+    from perfrl.engine.types import Candidate, Verdict
+    from perfrl.engine.verify import verify_candidate
+
+    proj = make_project(tmp_path / "proj", {"tests/test_l1.py": LATIN1_TEST})
+    (proj / "h3latin.py").write_bytes(
+        "# -*- coding: latin-1 -*-\ndef label(x):\n    return 'café ' + str(x)\n".encode("latin-1")
+    )
+    target = _target(proj, "h3latin.py::label")
+    sandbox = _sandbox_for(proj, settings)
+    baseline = run_baseline(target, sandbox, settings)
+    arrow = Candidate("file", "arrow", "def label(x):\n    return 'café ' + str(x)  # → same\n")
+    result = verify_candidate(target, baseline, arrow, sandbox, settings)
+    assert result.verdict is Verdict.INVALID
+    assert "cannot be written in the file's encoding iso-8859-1" in result.reason
+    same = Candidate("file", "same", "def label(x):\n    return 'café %s' % (x,)\n")
+    result = verify_candidate(target, baseline, same, sandbox, settings)
+    assert result.tests.run == result.tests.passed == 1, result.reason
+    assert result.verdict not in (Verdict.NOT_EQUIVALENT, Verdict.CRASHED), result.reason

@@ -3,7 +3,8 @@
 Exit codes (a contract for CI scripts): 0 a faster verified candidate exists (and was applied
 with ``--apply``), 1 none, 2 bad usage or input (the message on stderr says what to fix).
 stdout carries only the report (text, or one JSON object with ``--json``); progress goes to
-stderr.
+stderr. With ``--json``, exit 2 also prints one JSON object on stdout:
+``{"schema": "perfrl.error/1", "error": MESSAGE, "exit_code": 2}``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -32,8 +34,18 @@ EXIT_BAD_INPUT = 2
 DEFAULT_SOURCES = "rules,model"
 
 
+class UsageError(Exception):
+    """Bad command-line usage (argparse's complaint), raised instead of exiting so that
+    ``--json`` can report it as JSON."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{self.format_usage().strip()}\n{self.prog}: error: {message}")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="perfrl",
         description="Propose faster versions of a Python function and prove them with the "
         "project's own tests, behaviour equivalence on real calls and an A/B benchmark.",
@@ -75,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "files run), bwrap (required), none (run every candidate unsandboxed)")
     opt.add_argument("--test-timeout", type=float, default=120.0, metavar="S",
                      help="seconds for one run of the tests (default: 120)")
+    opt.add_argument("--pytest-args", default="", metavar="ARGS",
+                     help="extra pytest options for every test run, as one shell-quoted "
+                     "string (e.g. --pytest-args \"--doctest-modules -m 'not slow'\"); "
+                     "the project's own pytest configuration is read as well")
     opt.add_argument("--json", action="store_true",
                      help="print one JSON object (schema: docs/report-schema.md)")
     opt.add_argument("--apply", action="store_true",
@@ -92,11 +108,16 @@ def _settings_from_args(args: argparse.Namespace) -> EngineSettings:
     if args.num_candidates < 1:
         raise PerfRLError("--num-candidates must be at least 1")
     use_bwrap = {"auto": None, "bwrap": True, "none": False}[args.sandbox]
+    try:
+        pytest_args = shlex.split(args.pytest_args)
+    except ValueError as exc:
+        raise PerfRLError(f"cannot read --pytest-args {args.pytest_args!r}: {exc}") from None
     return EngineSettings(
         interpreter=args.python,
         threshold=args.threshold,
         test_timeout_s=args.test_timeout,
         use_bwrap=use_bwrap,
+        pytest_args=pytest_args,
     )
 
 
@@ -207,9 +228,37 @@ def run_optimize(args: argparse.Namespace) -> int:
     return EXIT_FASTER if report.best is not None else EXIT_NONE
 
 
+def _bad_input(message: str, as_json: bool) -> int:
+    """Say what is wrong (stderr; with ``--json`` also one JSON object on stdout); exit 2."""
+    print(message, file=sys.stderr)
+    if as_json:
+        error = message.removeprefix("perfrl: error: ")
+        print(json.dumps({"schema": "perfrl.error/1", "error": error, "exit_code": 2}))
+    return EXIT_BAD_INPUT
+
+
+def _join_option_values(argv: list[str], options: tuple[str, ...] = ("--pytest-args",)):
+    """``--pytest-args --doctest-modules`` as ``--pytest-args=--doctest-modules``: argparse
+    would take a value that starts with ``-`` for an option of its own."""
+    out: list[str] = []
+    index = 0
+    while index < len(argv):
+        if argv[index] in options and index + 1 < len(argv):
+            out.append(f"{argv[index]}={argv[index + 1]}")
+            index += 2
+        else:
+            out.append(argv[index])
+            index += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = _join_option_values(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        return _bad_input(str(exc), as_json="--json" in argv)
     try:
         if args.command == "optimize":
             return run_optimize(args)
@@ -218,8 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "memory":
             return run_memory(args)
     except PerfRLError as exc:
-        print(f"perfrl: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _bad_input(f"perfrl: error: {exc}", as_json=getattr(args, "json", False))
     except KeyboardInterrupt:
         print("perfrl: interrupted; sandboxes were removed", file=sys.stderr)
         return 130

@@ -22,6 +22,14 @@ def render_report(report: OptimizationReport) -> str:
             f"baseline: {b.tests_calling} test(s) call it, {b.calls_captured} call(s) captured"
             f"{cached} ({b.seconds:.1f}s)"
         )
+    evidence = report.evidence
+    if evidence is not None:
+        lines.append(
+            f"evidence: {evidence.tests_calling} test(s) in {evidence.test_files_calling} "
+            f"file(s), {evidence.calls_recorded} recorded call(s) ({evidence.calls_distinct} "
+            f"distinct), {evidence.generated_inputs} generated input(s)"
+            + (" - thin, see the warning below" if evidence.thin else "")
+        )
     if report.protections_summary or report.protections:  # the full list is in --json
         lines.append("sandbox: " + (report.protections_summary or "; ".join(report.protections)))
     lines.append("")

@@ -24,19 +24,31 @@ import contextlib
 import hashlib
 import json
 import os
-import shlex
-import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from perfrl.engine.locate import ensure_supported
+from perfrl.engine.pytest_run import (  # noqa: F401 - re-exported for verify and older callers
+    CAPTURE_PLUGIN,
+    PROTOCOL_MODULE,
+    RUNTIME_DIR,
+    PluginRun,
+    death_description,
+    inside,
+    origin_problem,
+    output_tail,
+    pytest_command,
+    run_with_plugin,
+    user_test_command,
+    workspace_import_root,
+)
+from perfrl.engine.runtime.perfrl_protocol import CALLS_FILE, MODE_CAPTURE, Summary
 from perfrl.engine.sandbox import (
     MAX_FILE_BYTES,
     WorkspaceSurprise,
     is_skipped_dir,
     read_workspace_file,
-    write_workspace_file,
 )
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.types import (
@@ -50,10 +62,8 @@ from perfrl.engine.types import (
     ProgressEvent,
 )
 
-RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
-CAPTURE_PLUGIN = RUNTIME_DIR / "perfrl_capture.py"
 #: Bump when the cached JSON layout changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 _KEY_SUFFIXES = {".py", ".pyi", ".toml", ".cfg", ".ini"}
 
 
@@ -80,125 +90,6 @@ class Baseline:
     cache_key: str = ""
 
 
-@dataclass
-class PluginRun:
-    """One pytest run with the plugin: the process result and the plugin's JSON summary."""
-
-    result: object  # sandbox.RunResult
-    summary: dict | None
-    out_dir: Path
-
-
-def pytest_command(settings: EngineSettings, extra: list[str] | None = None) -> list[str]:
-    """Arguments after the interpreter for a pytest run that loads the capture plugin."""
-    return [
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "perfrl_capture",
-        "-p",
-        "no:cacheprovider",
-        *settings.pytest_args,
-        *(extra or []),
-    ]
-
-
-def user_test_command(settings: EngineSettings) -> str:
-    """The command shown to users: what they can run themselves in the project root."""
-    return shlex.join(["python", "-m", "pytest", "-q", *settings.pytest_args])
-
-
-def workspace_import_root(target: FunctionTarget, ws_root: Path) -> Path:
-    return ws_root / target.import_root.relative_to(target.project_root)
-
-
-def run_with_plugin(
-    ws,
-    target: FunctionTarget,
-    settings: EngineSettings,
-    *,
-    mode: str,
-    out_name: str,
-    extra_args: list[str],
-    timeout_s: float,
-    cancel: CancelToken | None,
-    select: list[str] | None = None,
-) -> PluginRun:
-    """Run pytest in workspace ``ws`` with perfrl_capture in ``mode`` ("capture"/"observe").
-
-    ``select``: run only these test node IDs. They reach the plugin in a file (it deselects
-    every other test of their files), not on the command line, which a project with many
-    or long parametrized IDs would overflow ("Argument list too long")."""
-    out_dir = Path(ws.data_dir) / out_name
-    import_root = str(workspace_import_root(target, Path(ws.root)))
-    env = {
-        # Also on PYTHONPATH, ahead of .pth files of an editable install of the project.
-        "PYTHONPATH": import_root,
-        "PERFRL_OUT_DIR": str(out_dir),
-        "PERFRL_TARGET_MODULE": target.module_name,
-        "PERFRL_TARGET_QUALNAME": target.qualname,
-        "PERFRL_IMPORT_ROOT": import_root,
-        "PERFRL_ROOT": str(ws.root),
-        "PERFRL_MODE": mode,
-        "PERFRL_MAX_CALLS": str(settings.max_captured_calls),
-    }
-    if select is not None:
-        select_file = Path(ws.data_dir) / f"{out_name}-selected.txt"
-        write_workspace_file(select_file, "".join(f"{n}\n" for n in select).encode("utf-8"))
-        env["PERFRL_SELECT_FILE"] = str(select_file)
-        extra_args = [*extra_args, *dict.fromkeys(nodeid.split("::")[0] for nodeid in select)]
-    args = pytest_command(settings, [f"--rootdir={ws.root}", *extra_args])
-    result = ws.run_python(args, timeout_s=timeout_s, cancel=cancel, env=env)
-    if result.cancelled:
-        raise Cancelled()
-    try:  # a FIFO, device, symlink or huge file raises UnsafeWorkspaceFile
-        summary = json.loads(read_workspace_file(out_dir / "summary.json"))
-    except (OSError, ValueError):
-        summary = None
-    return PluginRun(result=result, summary=summary, out_dir=out_dir)
-
-
-def output_tail(result, lines: int = 25) -> str:
-    """The last lines of a run's stdout and stderr, for messages."""
-    text = (result.stdout or "") + ("\n" + result.stderr if result.stderr else "")
-    kept = [line for line in text.splitlines() if line.strip()][-lines:]
-    return "\n".join(kept)
-
-
-def death_description(result) -> str:
-    """Why a process ended without its report: a signal, a limit or an early exit."""
-    if result.limit_hit:
-        return f"was stopped by the sandbox's {result.limit_hit} limit"
-    if result.returncode is not None and result.returncode < 0:
-        try:
-            name = signal.Signals(-result.returncode).name
-        except ValueError:
-            name = f"signal {-result.returncode}"
-        return f"was killed by {name}"
-    return f"exited with status {result.returncode} before finishing"
-
-
-def inside(path: str | None, root: Path) -> bool:
-    if not path:
-        return False
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(path)
-    return real == real_root or real.startswith(real_root + os.sep)
-
-
-def origin_problem(module: str, module_file: str | None, ws_root: Path) -> str | None:
-    """A message when the target module was imported from outside the workspace copy."""
-    if inside(module_file, ws_root):
-        return None
-    return (
-        f"the tests imported {module} from {module_file or 'an unknown place'}, not from the "
-        "project copy PerfRL runs in; an installed copy (for example `pip install -e`, a .pth "
-        "file or PYTHONPATH) shadows the project's own file. Make the project's import root "
-        "come first, or uninstall the other copy, and try again."
-    )
-
-
 # -- cache ---------------------------------------------------------------------------------
 
 
@@ -220,6 +111,7 @@ def baseline_cache_key(target: FunctionTarget, interpreter: str, settings: Engin
 
     add("format", str(CACHE_FORMAT).encode())
     add("plugin", CAPTURE_PLUGIN.read_bytes())
+    add("protocol", PROTOCOL_MODULE.read_bytes())
     add("interpreter", interpreter.encode())
     add("interpreter-real", os.path.realpath(interpreter).encode())
     add("target", target.display.encode())
@@ -325,18 +217,18 @@ def _analyse(
                 tail,
             )
         )
-    summary = run.summary
+    summary: Summary | None = run.summary
     if summary is None:
         raise BaselineFailed(
             _fail_message(
                 f"The test process {death_description(result)}, so PerfRL learned nothing about "
-                f"{target.display}.",
+                f"{target.display} ({run.summary_problem}).",
                 command,
                 tail,
             )
         )
-    problems = summary.get("plugin_errors") or []
-    if summary.get("wrap_error"):
+    problems = summary["plugin_errors"]
+    if summary["wrap_error"]:
         raise BaselineFailed(
             _fail_message(
                 f"PerfRL could not import {target.module_name} to watch {target.qualname}: "
@@ -349,10 +241,12 @@ def _analyse(
         raise BaselineFailed(
             _fail_message(f"PerfRL's test plugin failed: {problems[0]}", command, tail)
         )
-    origin = origin_problem(target.module_name, summary.get("module_file"), ws_root)
+    origin = origin_problem(target.module_name, summary["module_file"], ws_root)
     if origin:
         raise BaselineFailed(origin[0].upper() + origin[1:])
-    exitstatus = summary.get("exitstatus", result.returncode)
+    exitstatus = summary["exitstatus"]
+    if exitstatus is None:
+        exitstatus = result.returncode
     if exitstatus in (2, 3, 4):
         meaning = {2: "was interrupted", 3: "hit an internal error", 4: "was called wrongly"}
         raise BaselineFailed(
@@ -362,10 +256,10 @@ def _analyse(
                 tail,
             )
         )
-    tests: dict[str, dict] = summary.get("tests", {})
+    tests = summary["tests"]
     collection_errors = [
         f"{error['nodeid'] or '(root)'}: {_last_line(error['message'])}"
-        for error in summary.get("collection_errors", [])
+        for error in summary["collection_errors"]
     ]
     if exitstatus == 5 or not tests:
         raise NoTestsCallFunction(
@@ -376,10 +270,10 @@ def _analyse(
             "pyproject.toml there).\n"
             f"Test command (in the project root): {command}"
         )
-    calling = list(summary.get("calling_tests", {}))
+    calling = list(summary["calling_tests"])
     if not calling:
         hint = ""
-        if summary.get("calls_outside_tests"):
+        if summary["calls_outside_tests"]:
             hint = (
                 " It was called only while test modules were being imported, which does "
                 "not count: call it inside a test function."
@@ -421,18 +315,21 @@ def _analyse(
                 tail,
             )
         )
-    reasons = dict(summary.get("skipped_reasons", {}))
-    try:
-        capture = read_workspace_file(run.out_dir / "calls.pkl", MAX_FILE_BYTES)
+    reasons = dict(summary["skipped_reasons"])
+    try:  # a FIFO, device, symlink or huge file raises UnsafeWorkspaceFile
+        capture = read_workspace_file(run.out_dir / CALLS_FILE, MAX_FILE_BYTES)
     except FileNotFoundError:
         capture = b""
     return Baseline(
         summary=BaselineSummary(
             tests_calling=len(calling),
             tests_failing_on_original=failing,
-            calls_captured=int(summary.get("calls_recorded", 0)),
+            calls_captured=summary["calls_recorded"],
             calls_skipped=sum(reasons.values()),
             skipped_reasons=reasons,
+            calls_distinct=summary["calls_distinct"],
+            test_files_calling=len({nodeid.split("::")[0] for nodeid in calling}),
+            tests_recorded=len([n for n, count in summary["recorded_by_test"].items() if count]),
         ),
         selected_tests=selected,
         failing_tests=failing,
@@ -442,7 +339,7 @@ def _analyse(
         test_outcomes={nodeid: str(entry.get("outcome", "")) for nodeid, entry in tests.items()},
         test_durations={n: float(tests[n].get("duration", 0.0)) for n in selected},
         collection_errors=collection_errors,
-        python_version=str(summary.get("python_version", "")),
+        python_version=summary["python_version"],
     )
 
 
@@ -488,7 +385,7 @@ def run_baseline(
             ws,
             target,
             settings,
-            mode="capture",
+            mode=MODE_CAPTURE,
             out_name="baseline",
             extra_args=["--continue-on-collection-errors"],
             timeout_s=settings.test_timeout_s,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from perfrl.engine.baseline import Baseline, run_baseline
 from perfrl.engine.candidate_check import normalize_candidate
+from perfrl.engine.evidence import assess_evidence
 from perfrl.engine.interpreter import resolve_interpreter
 from perfrl.engine.locate import ensure_supported
 from perfrl.engine.sandbox import INSTALL_HINT, Sandbox
@@ -213,6 +214,13 @@ def optimize_function(
     )
     warnings += wider_warnings
     emit("done", "done", total, total)
+    evidence = assess_evidence(
+        target.display,
+        baseline.summary,
+        generated_inputs=max((result.generated_inputs for result in results), default=0),
+    )
+    if evidence.warning:
+        warnings.insert(0, evidence.warning)
     report = OptimizationReport(
         function=target.display,
         original_source=target.source,
@@ -223,6 +231,7 @@ def optimize_function(
         warnings=warnings,
         protections=list(sandbox.protections),
         protections_summary=sandbox.protections_summary,
+        evidence=evidence,
     )
     if settings.memory != "off":
         from perfrl.memory.store import record_report

@@ -52,3 +52,10 @@ def encode_source(text: str, encoding: str = DEFAULT_ENCODING) -> bytes:
         raise SourceDecodeError(
             f"{bad!r} cannot be written in the file's encoding {encoding}"
         ) from exc
+
+
+def declared_encoding(text: str) -> str:
+    """The encoding a source file holding ``text`` declares (its coding line, else UTF-8):
+    the one to write ``text`` back with, so Python reads the same text from the bytes."""
+    head = "".join(text.splitlines(keepends=True)[:2])
+    return source_encoding(head.encode("utf-8", "surrogatepass"))

@@ -12,6 +12,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from perfrl.engine.evidence import Evidence
 
 
 class PerfRLError(Exception):
@@ -145,6 +149,9 @@ class CandidateResult:
     speedup: SpeedupEstimate | None = None
     diff: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    #: Inputs generated from the recorded ones on which this candidate was compared with the
+    #: original (0 when no generator ran).
+    generated_inputs: int = 0
 
     def to_json(self) -> dict:
         return {
@@ -168,6 +175,7 @@ class CandidateResult:
             "code": self.candidate.code,
             "diff": self.diff,
             "stage_seconds": self.stage_seconds,
+            "generated_inputs": self.generated_inputs,
         }
 
 
@@ -182,6 +190,12 @@ class BaselineSummary:
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     from_cache: bool = False
     seconds: float = 0.0
+    #: Recorded calls whose arguments differ from one another (the evidence's real size).
+    calls_distinct: int = 0
+    #: Test files holding the tests that call the function.
+    test_files_calling: int = 0
+    #: Calling tests that contributed at least one recorded call.
+    tests_recorded: int = 0
 
 
 @dataclass
@@ -196,6 +210,9 @@ class OptimizationReport:
     protections: list[str] = field(default_factory=list)
     #: One short line for terminals (the sandbox's ``protections_summary``).
     protections_summary: str = ""
+    #: What the verdicts rest on (tests, recorded calls, generated inputs); None without a
+    #: baseline.
+    evidence: Evidence | None = None
 
     def best_result(self) -> CandidateResult | None:
         return None if self.best is None else self.candidates[self.best]
@@ -212,6 +229,7 @@ class OptimizationReport:
             "warnings": list(self.warnings),
             "protections": list(self.protections),
             "protections_summary": self.protections_summary,
+            "evidence": None if self.evidence is None else self.evidence.to_json(),
         }
 
 

@@ -37,6 +37,7 @@ from perfrl.engine.candidate_check import candidate_diff, check_candidate, norma
 from perfrl.engine.candidate_check import splice as splice_candidate
 from perfrl.engine.sandbox import WorkspaceSurprise, read_workspace_file
 from perfrl.engine.settings import EngineSettings
+from perfrl.engine.source_files import declared_encoding, encode_source
 from perfrl.engine.stats import MIN_ROUNDS, bootstrap_ratio_ci
 from perfrl.engine.types import (
     CallTiming,
@@ -398,6 +399,9 @@ def verify_candidate(
         try:
             new_text = splice_candidate(target, code)
             compile(new_text.removeprefix("\ufeff"), target.relpath, "exec", dont_inherit=True)
+            # The copy is written in the file's own encoding: a character it cannot hold
+            # (SourceDecodeError, a ValueError) makes the candidate invalid, not the job fail.
+            encode_source(new_text, declared_encoding(new_text))
         except (ValueError, SyntaxError) as exc:
             raise _Outcome(Verdict.INVALID, f"the candidate {exc}") from None
 

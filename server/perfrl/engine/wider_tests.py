@@ -166,7 +166,7 @@ class WiderTests:
 
     # -- one candidate -----------------------------------------------------------------
 
-    def check(self, result: CandidateResult) -> tuple[Verdict, str] | None | str:
+    def check(self, result: CandidateResult) -> tuple[Verdict, str] | str | None:
         """``(verdict, reason)`` when the candidate breaks the wider tests; None when it
         passes them; a warning string when the check could not be made."""
         scope, node_ids = self.selection()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from perfrl.engine.sandbox.namespace import pid_namespace
+from perfrl.engine.source_files import SourceDecodeError, declared_encoding, encode_source
 from perfrl.engine.types import PerfRLError
 
 SKIPPED_DIRS = frozenset(
@@ -172,7 +173,8 @@ def copy_project(
 def apply_replacements(root: Path, replacements: dict[str, str]) -> None:
     """Write each ``relative path -> text`` into the copy at ``root`` (files may be new).
 
-    Text is written as UTF-8 with no newline translation. Paths must be relative and stay
+    Text is written in the encoding its coding line declares (UTF-8 without one), with no
+    newline translation. Paths must be relative and stay
     inside ``root`` (no ``..``, no symlink out), else PerfRLError.
     """
     root_real = os.path.realpath(root)
@@ -193,8 +195,14 @@ def apply_replacements(root: Path, replacements: dict[str, str]) -> None:
             target.unlink()  # replace the link itself, never write through it
         elif target.exists():
             os.chmod(target, os.stat(target).st_mode | stat.S_IWUSR)
-        with open(target, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        # In the encoding the text's own coding line declares (latin-1 stays latin-1), so
+        # the copy reads as the same text the user's file does.
+        try:
+            data = encode_source(text, declared_encoding(text))
+        except SourceDecodeError as exc:
+            raise PerfRLError(f"Cannot write {rel} in its declared encoding: {exc}.") from None
+        with open(target, "wb") as handle:
+            handle.write(data)
 
 
 def _make_removable(func, path, exc_info) -> None:
