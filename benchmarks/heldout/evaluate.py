@@ -128,7 +128,8 @@ def keeps_signature(candidate_code: str, original_source: str, name: str) -> boo
     from perfrl.engine.candidate_check import normalize_candidate
 
     original = _signature(normalize_candidate(original_source), name)
-    return original is not None and _signature(normalize_candidate(candidate_code), name) == original
+    candidate = _signature(normalize_candidate(candidate_code), name)
+    return original is not None and candidate == original
 
 
 def _candidate_row(result, target_fn, first: bool) -> dict:

@@ -52,8 +52,8 @@ def find_nvim(version: str) -> Path | None:
         if not candidate.is_file() or not os.access(candidate, os.X_OK):
             continue
         try:
-            out = subprocess.run([str(candidate), "--version"], capture_output=True, text=True, check=False,
-                                 timeout=30).stdout
+            out = subprocess.run([str(candidate), "--version"], capture_output=True, text=True,
+                                 check=False, timeout=30).stdout
         except (OSError, subprocess.TimeoutExpired):
             continue
         if re.search(rf"NVIM v{re.escape(version)}\.", out):

@@ -105,7 +105,8 @@ def tools() -> dict[str, Path]:
         if not path.exists():
             _missing(f"{what} not found at {path}: run scripts/setup_vscode_e2e.sh {tools_dir}")
     if not chromium.exists():
-        _missing(f"Chromium not found at {chromium}: apt-get install chromium (or set PERFRL_CHROMIUM)")
+        _missing(f"Chromium not found at {chromium}: apt-get install chromium "
+                 "(or set PERFRL_CHROMIUM)")
     return {
         "node": Path(node),
         "code_server": code_server,
@@ -308,20 +309,23 @@ def code_server(
             if process.poll() is not None:
                 pytest.fail(f"code-server exited with {process.returncode}:\n{_tail(log_path)}")
             try:
-                with urllib.request.urlopen(url + "healthz", timeout=2) as answer:
+                # url is http://127.0.0.1:<port>/ built above, never a file: URL.
+                with urllib.request.urlopen(url + "healthz", timeout=2) as answer:  # noqa: S310
                     if answer.status == 200:
                         break
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"code-server did not answer within {STARTUP_TIMEOUT} s:\n{_tail(log_path)}")
+                pytest.fail(f"code-server did not answer within {STARTUP_TIMEOUT} s:\n"
+                            f"{_tail(log_path)}")
             time.sleep(0.5)
         yield url
     finally:
         _kill_group(process)
 
 
-def _run_in_group(cmd: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+def _run_in_group(cmd: list[str], env: dict[str, str],
+                  timeout: float) -> subprocess.CompletedProcess:
     """Runs ``cmd`` in its own process group; past ``timeout`` the whole group (the driver and
     the Chromium it started) is killed and the test fails with what it printed."""
     process = subprocess.Popen(

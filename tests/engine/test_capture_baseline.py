@@ -875,7 +875,8 @@ def test_baseline_finds_import_time_references_and_counts_the_evidence(tmp_path,
     assert baseline.summary.tests_recorded == 4
 
 
-LATIN1_TEST = "from h3latin import label\n\ndef test_label():\n    assert label(1) == 'caf\\xe9 1'\n"
+LATIN1_TEST = ("from h3latin import label\n\ndef test_label():\n"
+               "    assert label(1) == 'caf\\xe9 1'\n")
 
 
 @pytest.mark.slow
@@ -886,7 +887,8 @@ def test_latin1_source_is_copied_in_its_own_encoding(tmp_path, settings):
     (proj / "h3latin.py").write_bytes(
         "# -*- coding: latin-1 -*-\ndef label(x):\n    return 'café ' + str(x)\n".encode("latin-1")
     )
-    baseline = run_baseline(_target(proj, "h3latin.py::label"), _sandbox_for(proj, settings), settings)
+    baseline = run_baseline(_target(proj, "h3latin.py::label"), _sandbox_for(proj, settings),
+                            settings)
     assert baseline.selected_tests == ["tests/test_l1.py::test_label"]
     assert baseline.summary.calls_captured == 1
 

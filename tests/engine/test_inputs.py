@@ -91,7 +91,7 @@ def _children(value):
 def _types_by_path(value, path, into):
     into.setdefault(path, set()).add(type(value))
     for step, child in _children(value):
-        _types_by_path(child, path + (step,), into)
+        _types_by_path(child, (*path, step), into)
 
 
 def _call_types(call_list):
@@ -374,7 +374,7 @@ def test_which_exceptions_of_the_original_make_an_input_unusable():
 
 def test_long_containers_are_keyed_by_length_head_and_tail():
     long = list(range(2000))
-    middle_changed = long[:1000] + [-1] + long[1001:]
+    middle_changed = [*long[:1000], -1, *long[1001:]]
     assert canonical_key(long) == canonical_key(middle_changed)  # documented: cost bounded
     assert canonical_key(long) != canonical_key(long[:-1])
     assert canonical_key(long) != canonical_key([-1, *long[1:]])

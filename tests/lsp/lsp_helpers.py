@@ -1,5 +1,5 @@
-"""Helpers for the pytest-lsp tests: the real server in a subprocess, driven by a client announcing the
-capabilities of a real editor (VS Code or Neovim, as recorded by pytest-lsp).
+"""Helpers for the pytest-lsp tests: the real server in a subprocess, driven by a client
+announcing the capabilities of a real editor (VS Code or Neovim, as recorded by pytest-lsp).
 
 Synchronisation never sleeps: :class:`Session` waits for notifications, registering each
 waiter before it inspects what already arrived (a notification cannot slip in between).

@@ -28,7 +28,7 @@ class RawServer:
     def __init__(self, cwd: Path, stderr_path: Path, env: dict[str, str] | None = None,
                  args: tuple[str, ...] = ()) -> None:
         self.stderr_path = stderr_path
-        self._stderr = open(stderr_path, "wb")  # noqa: SIM115 - closed in close()
+        self._stderr = open(stderr_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-P", "-m", "perfrl.lsp", *args], cwd=cwd, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
@@ -111,8 +111,8 @@ class RawServer:
         with self._cond:
             while key not in self._responses:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.process.poll() is not None and not (
-                        self._reader.is_alive()):
+                if remaining <= 0 or (self.process.poll() is not None and not (
+                        self._reader.is_alive())):
                     raise TimeoutError(f"no response to {msg_id!r} within {timeout} s")
                 self._cond.wait(min(remaining, 0.5))
             return self._responses.pop(key)

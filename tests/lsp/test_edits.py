@@ -29,7 +29,7 @@ def utf16(text: str) -> int:
 def test_edit_replaces_the_function_only(tmp_path, text):
     path = tmp_path / "m.py"
     path.write_bytes(text.encode())
-    line = next(i for i, l in enumerate(text.splitlines()) if "s += v" in l) + 1
+    line = next(i for i, row in enumerate(text.splitlines()) if "s += v" in row) + 1
     target = locate_function_at(path, line, project_root=tmp_path, text=text)
     (function,) = [f for f in functions_of(text) if f.name == "total"]
     assert function.source == target.source

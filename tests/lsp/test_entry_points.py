@@ -42,7 +42,8 @@ async def test_tcp_mode_serves_initialize(tmp_path):
     port = _free_port()
     log_file = tmp_path / "server.log"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-P", "-m", "perfrl.lsp", "--tcp", "--host", "127.0.0.1", "--port", str(port),
+        sys.executable, "-P", "-m", "perfrl.lsp", "--tcp", "--host", "127.0.0.1",
+        "--port", str(port),
         "--log-file", str(log_file), "--cache-dir", str(tmp_path / "cache"))
     client = LanguageClient("tcp-test", "1")
     try:

@@ -86,7 +86,8 @@ async def _server_info(command: list[str], cwd: Path) -> types.ServerInfo | None
         await client.stop()
 
 
-async def test_vscode_client_command_starts_perfrl_in_a_hostile_workspace(tmp_path, hostile_workspace):
+async def test_vscode_client_command_starts_perfrl_in_a_hostile_workspace(tmp_path,
+                                                                          hostile_workspace):
     args = _client_launch_args(tmp_path)
     info = await _server_info([sys.executable, *args], hostile_workspace)
     assert not (hostile_workspace / "HIJACKED").exists(), "the workspace's package ran"

@@ -54,7 +54,8 @@ def assess_evidence(
     if tests < MIN_CALLING_TESTS:
         short.append(f"only {_plural(tests, 'test')} {'calls' if tests == 1 else 'call'} it")
     if distinct < MIN_DISTINCT_CALLS:
-        short.append(f"only {_plural(distinct, 'distinct call')} {'was' if distinct == 1 else 'were'} recorded")
+        verb = "was" if distinct == 1 else "were"
+        short.append(f"only {_plural(distinct, 'distinct call')} {verb} recorded")
     thin = bool(short)
     warning = None
     if thin:

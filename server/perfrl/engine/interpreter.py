@@ -38,7 +38,8 @@ _PROBE = (
     "    pv, err = pytest.__version__, None\n"
     "except Exception as exc:\n"
     "    pv, err = None, f'{type(exc).__name__}: {exc}'\n"
-    "print(json.dumps({'version': sys.version.split()[0], 'version_info': list(sys.version_info[:3]),"
+    "print(json.dumps({'version': sys.version.split()[0],"
+    " 'version_info': list(sys.version_info[:3]),"
     " 'executable': sys.executable, 'prefix': sys.prefix, 'base_prefix': sys.base_prefix,"
     " 'exec_prefix': sys.exec_prefix, 'path': sys.path, 'pytest': pv, 'pytest_error': err}))\n"
 )

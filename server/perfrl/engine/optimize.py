@@ -118,7 +118,8 @@ def _baseline_warnings(baseline: Baseline) -> list[str]:
         more = len(summary.tests_failing_on_original) - 3
         warnings.append(
             f"{len(summary.tests_failing_on_original)} test(s) that call the function fail on "
-            f"the original code and were left out: {shown}" + (f" and {more} more" if more > 0 else "")
+            f"the original code and were left out: {shown}"
+            + (f" and {more} more" if more > 0 else "")
         )
     if summary.calls_skipped:
         reasons = ", ".join(f"{n} {why}" for why, n in sorted(summary.skipped_reasons.items()))
@@ -198,7 +199,8 @@ def optimize_function(
     total = len(collected.candidates)
     for index, candidate in enumerate(collected.candidates):
         check_cancel()
-        emit("testing", f"verifying candidate {index + 1}/{total} ({candidate.label})", index, total)
+        emit("testing", f"verifying candidate {index + 1}/{total} ({candidate.label})", index,
+             total)
 
         def on_stage(stage: str, _index: int = index) -> None:
             emit("benchmarking" if stage == "benchmark" else "testing",

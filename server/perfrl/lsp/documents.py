@@ -75,7 +75,8 @@ def functions_of(text: str) -> list[BufferFunction]:
     # A byte-order mark belongs to the file, not to the function on its first line: the
     # engine's FunctionTarget.source never holds one, and the two must compare equal.
     return [
-        BufferFunction(span, "".join(lines[span.start_line - 1:span.end_line]).removeprefix("\ufeff"))
+        BufferFunction(
+            span, "".join(lines[span.start_line - 1:span.end_line]).removeprefix("\ufeff"))
         for span in list_functions(text)
     ]
 

@@ -28,6 +28,9 @@ from perfrl.lsp.server import PerfServer
 #: server's model handle before running without the model.
 HANDLE_WAIT_S = 120.0
 
+#: Model loads in flight (strong references, see set_model_dir).
+_LOADS: set[asyncio.Future] = set()
+
 
 class UnavailableModel:
     """Stands for a model that cannot even be attempted (the inference package is broken)."""
@@ -63,7 +66,10 @@ def ensure_model(ls: PerfServer) -> None:
         ls.model_handle_known.set()
     ls.send_status()
     if model_dir is not None:
-        asyncio.ensure_future(_load(ls, model_dir))
+        # Kept until done: the event loop holds tasks only weakly.
+        task = asyncio.ensure_future(_load(ls, model_dir))
+        _LOADS.add(task)
+        task.add_done_callback(_LOADS.discard)
 
 
 async def _load(ls: PerfServer, model_dir: Path) -> None:

@@ -45,7 +45,8 @@ Contract of :func:`generate_inputs` (``recorded_args``: the recorded calls as
   Aliasing between arguments of the template is kept where those arguments are not replaced.
 - **Cost**: generating takes time about linear in ``budget`` times the size of the recorded
   arguments (each input is keyed and copied once; measured: 6 s for 200 inputs from one
-  20,000-element list of ints on a 2-core machine at load 10), so scale the budget down for large arguments.
+  20,000-element list of ints on a 2-core machine at load 10), so scale the budget down for
+  large arguments.
   Generated sizes stay within about twice the recorded ones, but an input may still cost the
   function more than any recorded call: the caller should bound each call's time and drop
   inputs on which the original is too slow.
@@ -246,11 +247,12 @@ def _dedupe(values, skip_key=None):
 def _copy_object(value, memo):
     try:
         return copy.deepcopy(value, memo)
-    except Exception:  # noqa: BLE001 - the user's __deepcopy__ may fail; pickling may work
+    except Exception:  # noqa: BLE001 - any failure to deep-copy: try the pickle round trip
         try:
-            # Values the recorded calls already held: they came out of a pickle.
-            return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
-        except Exception as exc:  # noqa: BLE001 - any failure means: not copyable
+            # Values the recorded calls already held: they came out of a pickle written by the
+            # original's own process, in the user's interpreter; never candidate data.
+            return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))  # noqa: S301
+        except Exception as exc:  # noqa: BLE001 - a value that cannot be copied at all
             raise ValueError(f"cannot copy {type(value).__name__}: {exc}") from None
 
 
@@ -323,8 +325,8 @@ class _Profile:
             for count, (k, v) in enumerate(value.items()):
                 if count >= _MAX_ELEMENTS_WALKED:
                     break
-                self._walk(k, path + ("key",), depth + 1)
-                self._walk(v, path + ("value",), depth + 1)
+                self._walk(k, (*path, "key"), depth + 1)
+                self._walk(v, (*path, "value"), depth + 1)
             return
         items = _sorted_elements(value) if kind in ("set", "frozenset") else value
         if kind == "tuple":
@@ -332,9 +334,9 @@ class _Profile:
         for count, item in enumerate(items):
             if count >= _MAX_ELEMENTS_WALKED:
                 break
-            self._walk(item, path + ("item",), depth + 1)
+            self._walk(item, (*path, "item"), depth + 1)
             if kind == "tuple":
-                self._walk(item, path + (("at", count),), depth + 1)
+                self._walk(item, (*path, ("at", count)), depth + 1)
 
     def pool(self, path):
         return self.pools.get(path, [])
@@ -391,7 +393,7 @@ class _Variants:
         own = method(value, path, depth) if method is not None else []
         pool_others = [v for v in self.profile.pool(path) if kind_of(v) != "none"]
         if kind != "none" and self.profile.has(path, lambda v: v is None):
-            own = [None] + own
+            own = [None, *own]
         values = _interleave(own, pool_others) if kind != "none" else pool_others
         return _dedupe(values, skip_key=canonical_key(value))[:_MAX_EDGES]
 
@@ -494,12 +496,12 @@ class _Variants:
         for rank in range(max((len(e) for e in per_index), default=0)):
             for i, edges in enumerate(per_index):
                 if rank < len(edges):
-                    out.append(items[:i] + [edges[rank]] + items[i + 1 :])
+                    out.append([*items[:i], edges[rank], *items[i + 1:]])
         return out
 
     def _sequence_edges(self, items, path, depth):
         """Edge variants of a list's elements (as lists), for lists and list-like tuples."""
-        item_path = path + ("item",)
+        item_path = (*path, "item")
         seen_elements = self.profile.pool(item_path)
         structural = [[]]
         if items:
@@ -507,7 +509,7 @@ class _Variants:
             structural += [
                 items + items,
                 items[::-1],
-                items + [items[-1]],
+                [*items, items[-1]],
                 items[1:] + items[:1],
                 items[:half],
                 [items[0]] * len(items),
@@ -515,8 +517,8 @@ class _Variants:
             deeper = depth + 1 < _MAX_EDGE_DEPTH
             last_edges = self.edges(items[-1], item_path, depth + 1) if deeper else []
             if last_edges:
-                structural.append(items + [last_edges[0]])
-        structural += [items + [v] for v in seen_elements[:4]]
+                structural.append([*items, last_edges[0]])
+        structural += [[*items, v] for v in seen_elements[:4]]
         if not items and seen_elements:
             structural += [[seen_elements[0], seen_elements[0]], list(seen_elements)]
         by_element = self._element_edges(items, lambda i: item_path, depth)
@@ -529,13 +531,13 @@ class _Variants:
         if self.profile.tuple_is_record(path):
             items = list(value)
             return [
-                tuple(v) for v in self._element_edges(items, lambda i: path + (("at", i),), depth)
+                tuple(v) for v in self._element_edges(items, lambda i: (*path, ("at", i)), depth)
             ]
         return [tuple(v) for v in self._sequence_edges(list(value), path, depth)]
 
     def _set_edges(self, value, path, depth, make):
         items = _sorted_elements(value)
-        item_path = path + ("item",)
+        item_path = (*path, "item")
         out = [[]]
         if items:
             # Insertion order decides iteration order among colliding hashes.
@@ -543,8 +545,8 @@ class _Variants:
             out += self._element_edges(items, lambda i: item_path, depth)
             deeper = depth + 1 < _MAX_EDGE_DEPTH
             for edge in (self.edges(items[-1], item_path, depth + 1) if deeper else [])[:6]:
-                out.append(items + [edge])
-        out += [items + [v] for v in self.profile.pool(item_path)[:4]]
+                out.append([*items, edge])
+        out += [[*items, v] for v in self.profile.pool(item_path)[:4]]
         result = []
         for variant in out:
             try:
@@ -561,7 +563,7 @@ class _Variants:
 
     def _edges_dict(self, value, path, depth):
         keys = list(value)
-        key_path, value_path = path + ("key",), path + ("value",)
+        key_path, value_path = (*path, "key"), (*path, "value")
         out = [{}]
         if keys:
             out += [
@@ -611,16 +613,16 @@ class _Variants:
         if kind in ("list", "tuple") and not (
             kind == "tuple" and self.profile.tuple_is_record(path)
         ):
-            items = self._mutate_sequence(list(value), path + ("item",), depth)
+            items = self._mutate_sequence(list(value), (*path, "item"), depth)
             return items if kind == "list" else tuple(items)
         if kind == "tuple":
             items = list(value)
             if items and depth + 1 < _MAX_DEPTH:
                 i = rng.randrange(len(items))
-                items[i] = self.mutate(items[i], path + (("at", i),), depth + 1)
+                items[i] = self.mutate(items[i], (*path, ("at", i)), depth + 1)
             return tuple(items)
         if kind in ("set", "frozenset"):
-            items = self._mutate_sequence(_sorted_elements(value), path + ("item",), depth)
+            items = self._mutate_sequence(_sorted_elements(value), (*path, "item"), depth)
             try:
                 return set(items) if kind == "set" else frozenset(items)
             except TypeError:
@@ -679,7 +681,7 @@ class _Variants:
         operation = rng.randrange(4)
         if operation == 0:
             k = rng.choice(keys)
-            out[k] = self.mutate(out[k], path + ("value",), depth + 1)
+            out[k] = self.mutate(out[k], (*path, "value"), depth + 1)
         elif operation == 1:
             del out[rng.choice(keys)]
         elif operation == 2:
@@ -688,7 +690,7 @@ class _Variants:
             out = dict(items)
         else:
             k = rng.choice(keys)
-            new_key = self.mutate(k, path + ("key",), depth + 1)
+            new_key = self.mutate(k, (*path, "key"), depth + 1)
             try:
                 if new_key not in out:
                     out[new_key] = out[k]
@@ -703,7 +705,7 @@ def _places(args, kwargs):
 
 def _replace(args, kwargs, place, value):
     if place[0] == "arg":
-        args = args[: place[1]] + (value,) + args[place[1] + 1 :]
+        args = (*args[:place[1]], value, *args[place[1] + 1:])
     else:
         kwargs = dict(kwargs)
         kwargs[place[1]] = value

@@ -36,7 +36,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
-_TMP = "/tmp"
+_TMP = "/tmp"  # noqa: S108 - the sandbox's own private tmpfs, mounted at /tmp inside
 #: Top-level folders shown (read-only) inside the sandbox: programs, libraries, settings.
 SYSTEM_DIRS = frozenset(
     {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "opt", "sys", "nix", "gnu"}

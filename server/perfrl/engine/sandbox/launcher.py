@@ -81,7 +81,7 @@ def main() -> None:
         except (OSError, ValueError, AttributeError) as exc:
             _fail(f"cannot set {name}: {exc}")
     try:
-        os.execvp(argv[0], argv)
+        os.execvp(argv[0], argv)  # noqa: S606 - the run's own command, exec'd on purpose
     except OSError as exc:
         _fail(f"cannot run {argv[0]}: {exc.strerror or exc}")
 

@@ -120,7 +120,8 @@ class Sandbox:
         reason = "disabled by settings" if settings.use_bwrap is False else bwrap_status().reason
         #: Why runs do not go through bubblewrap ("" when they do).
         self.no_bwrap_reason = "" if self._bwrap is not None else reason
-        described = describe(settings, self._bwrap is not None, reason, self._cgroups, self._is_root)
+        described = describe(settings, self._bwrap is not None, reason, self._cgroups,
+                             self._is_root)
         self.protections: list[str] = described.have
         self.missing_protections: list[str] = described.missing
         self._summary = described.summary

@@ -17,7 +17,7 @@ from perfrl.engine.types import ProgressEvent
 
 log = logging.getLogger(__name__)
 
-TOKEN_PREFIX = "perfrl-"
+TOKEN_PREFIX = "perfrl-"  # noqa: S105 - an LSP progress token, not a secret
 #: How long a client may take to answer the create request before we go on without progress.
 CREATE_TIMEOUT_S = 10.0
 
