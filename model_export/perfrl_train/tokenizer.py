@@ -26,6 +26,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from perfrl.engine.cache_dir import cache_dir
+
 from .errors import PerfRLError
 
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>", "<unk>", "<mask>")
@@ -42,8 +44,10 @@ class TokenizerError(PerfRLError):
 
 
 def default_cache_dir() -> Path:
-    """``$PERFRL_CACHE`` or ``~/.cache/perfrl``: where trained tokenizers are kept."""
-    return Path(os.environ.get("PERFRL_CACHE", Path.home() / ".cache" / "perfrl"))
+    """Where trained tokenizers are kept: ``$PERFRL_CACHE`` (older name, still honoured), else
+    the one cache rule's root (``perfrl.engine.cache_dir``); they go in ``tokenizers/``."""
+    legacy = os.environ.get("PERFRL_CACHE")
+    return Path(legacy) if legacy else cache_dir("tokenizers").parent
 
 
 @dataclass

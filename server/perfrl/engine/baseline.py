@@ -28,6 +28,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from perfrl.engine.cache_dir import cache_dir
 from perfrl.engine.locate import ensure_supported
 from perfrl.engine.pytest_run import (  # noqa: F401 - re-exported for verify and older callers
     CAPTURE_PLUGIN,
@@ -132,7 +133,8 @@ def baseline_cache_key(target: FunctionTarget, interpreter: str, settings: Engin
 
 
 def default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "perfrl" / "baselines"
+    """Where baselines are cached when the settings name no folder (see engine.cache_dir)."""
+    return cache_dir("baselines")
 
 
 def _load_cached(directory: Path, key: str) -> Baseline | None:

@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING"],
                         help="log level (default: INFO with --log-file, else WARNING)")
     parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
-                        help="reports and baseline caches (default: $PERFRL_CACHE_DIR, else "
-                        "$XDG_CACHE_HOME/perfrl/lsp)")
+                        help="reports and baseline caches (default: lsp/ under $PERFRL_CACHE_DIR, "
+                        "else under $XDG_CACHE_HOME/perfrl or ~/.cache/perfrl)")
     return parser
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import socket
 import sys
@@ -33,6 +32,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from perfrl import __version__
+from perfrl.engine.cache_dir import cache_dir
 from perfrl.engine.source_files import SourceDecodeError, decode_source
 from perfrl.lsp.config import LspSettings, SettingProblem
 from perfrl.lsp.documents import FunctionIndex, uri_to_path
@@ -53,12 +53,9 @@ EXIT_OK, EXIT_WITHOUT_SHUTDOWN = 0, 1
 
 
 def default_cache_dir() -> Path:
-    """``$PERFRL_CACHE_DIR``, else ``$XDG_CACHE_HOME/perfrl/lsp`` (``~/.cache/perfrl/lsp``)."""
-    explicit = os.environ.get("PERFRL_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "perfrl" / "lsp"
+    """The server's folder under the one cache rule (``engine/cache_dir.py``): ``lsp`` below
+    ``$PERFRL_CACHE_DIR``, else ``$XDG_CACHE_HOME/perfrl``, else ``~/.cache/perfrl``."""
+    return cache_dir("lsp")
 
 
 class PerfServer(LanguageServer):

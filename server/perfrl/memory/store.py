@@ -28,6 +28,8 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from perfrl.engine.cache_dir import cache_dir
+
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -75,13 +77,9 @@ class MemoryRecord:
         return {**self.__dict__}
 
 
-def memory_dir(cache_dir: Path | None = None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir) / "memory"
-    base = os.environ.get("PERFRL_CACHE_DIR")
-    if base:
-        return Path(base) / "memory"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "perfrl" / "memory"
+def memory_dir(root: Path | None = None) -> Path:
+    """``root/memory`` when given (tests), else the one cache rule's ``memory`` folder."""
+    return Path(root) / "memory" if root is not None else cache_dir("memory")
 
 
 def project_db(project_root: Path, cache_dir: Path | None = None) -> Path:

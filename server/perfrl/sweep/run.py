@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfrl.engine.baseline import baseline_cache_key, default_cache_dir
+from perfrl.engine.baseline import baseline_cache_key
+from perfrl.engine.cache_dir import cache_dir
 from perfrl.engine.interpreter import resolve_interpreter
 from perfrl.engine.locate import locate_function
 from perfrl.engine.optimize import optimize_function
@@ -68,7 +69,7 @@ def _entry_key(target, interpreter: str, settings: EngineSettings, sources_key: 
 
 
 def _store_dir(settings: EngineSettings) -> Path:
-    return Path(settings.cache_dir or default_cache_dir()) / "sweep"
+    return cache_dir("sweep")
 
 
 def _load(path: Path) -> dict | None:

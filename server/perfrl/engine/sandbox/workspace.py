@@ -39,6 +39,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from perfrl.engine.cache_dir import cache_root
 from perfrl.engine.sandbox.bwrap import BwrapStatus, bwrap_status
 from perfrl.engine.sandbox.env import scrubbed_env
 from perfrl.engine.sandbox.files import WorkspaceSurprise
@@ -83,13 +84,9 @@ def _cache_places(settings: EngineSettings) -> list[str]:
 
     Most lie under a home folder, hidden anyway; a cache configured elsewhere is not.
     """
-    places = [str(Path.home() / ".cache" / "perfrl")]
+    places = [str(Path.home() / ".cache" / "perfrl"), str(cache_root())]
     if settings.cache_dir:
         places.append(str(settings.cache_dir))
-    for name in ("PERFRL_CACHE_DIR", "XDG_CACHE_HOME"):
-        value = os.environ.get(name)
-        if value:
-            places.append(value if name == "PERFRL_CACHE_DIR" else os.path.join(value, "perfrl"))
     return places
 
 
