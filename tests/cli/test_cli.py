@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import tree_digest
+
+from tests.conftest import tree_digest
 
 FAST_MISSING_SKUS = '''
 def missing_skus(wanted, products):

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from perfrl.engine.types import CandidateResult, OptimizationReport, Verdict
-
-
-def format_speedup(result: CandidateResult) -> str:
-    if result.speedup is None:
-        return "-"
-    s = result.speedup
-    return f"{s.median:.2f}x ({s.low:.2f}-{s.high:.2f})"
+from perfrl.engine.types import OptimizationReport, Verdict
+from perfrl.presentation import candidate_number, fit_label, speedup_terminal, verdict_summary
 
 
 def render_report(report: OptimizationReport) -> str:
@@ -40,11 +34,11 @@ def render_report(report: OptimizationReport) -> str:
         lines += [header, "-" * len(header)]
         for index, result in enumerate(report.candidates):
             marker = "*" if index == report.best else " "
-            label = f"{result.candidate.source}: {result.candidate.label}"[:28]
+            label = fit_label(f"{result.candidate.source}: {result.candidate.label}", 28)
             tests = f"{result.tests.passed}/{result.tests.run}"
             lines.append(
-                f"{index:>2}{marker} {label:<28} {result.verdict.value:<15} {tests:>7} "
-                f"{result.calls_compared:>5}  {format_speedup(result)}"
+                f"{candidate_number(index):>2}{marker} {label:<28} {result.verdict.value:<15} "
+                f"{tests:>7} {result.calls_compared:>5}  {speedup_terminal(result.speedup)}"
             )
             if result.reason:
                 lines.append(f"      {result.reason}")
@@ -53,21 +47,14 @@ def render_report(report: OptimizationReport) -> str:
     lines.append("")
     best = report.best_result()
     if best is None:
-        tried = len(report.candidates)
-        counts: dict[str, int] = {}
-        for result in report.candidates:
-            counts[result.verdict.value] = counts.get(result.verdict.value, 0) + 1
-        summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
-        lines.append(
-            f"No faster verified version (threshold {report.threshold:.2f}x; {tried} tried"
-            + (f": {summary}" if summary else "")
-            + ")."
-        )
+        lines.append(f"No faster verified version (threshold {report.threshold:.2f}x; "
+                     f"{verdict_summary(report.candidates)}).")
     else:
         assert best.verdict is Verdict.FASTER
         lines.append(
-            f"Best: candidate {report.best} ({best.candidate.source}: {best.candidate.label}), "
-            f"{format_speedup(best)} faster, {best.tests.passed} tests passed, "
+            f"Best: candidate {candidate_number(report.best)} ({best.candidate.source}: "
+            f"{best.candidate.label}), {speedup_terminal(best.speedup)} faster, "
+            f"{best.tests.passed} tests passed, "
             f"{best.calls_compared} calls checked."
         )
         lines.append("")

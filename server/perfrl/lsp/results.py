@@ -15,9 +15,9 @@ from perfrl.engine.types import (
     CandidateResult,
     FunctionTarget,
     OptimizationReport,
-    Verdict,
 )
 from perfrl.lsp.jobs import Job, JobState
+from perfrl.presentation import speedup_editor, verdict_summary
 
 
 class Freshness(str, enum.Enum):
@@ -101,38 +101,11 @@ class ResultStore:
         return [r for (u, _), r in self._results.items() if u == uri]
 
 
-def verdict_counts(report: OptimizationReport) -> dict[Verdict, int]:
-    counts: dict[Verdict, int] = {}
-    for result in report.candidates:
-        counts[result.verdict] = counts.get(result.verdict, 0) + 1
-    return counts
-
-
-VERDICT_WORDS = {
-    Verdict.FASTER: "faster",
-    Verdict.NOT_FASTER: "not faster",
-    Verdict.FAILED_TESTS: "failed tests",
-    Verdict.NOT_EQUIVALENT: "not equivalent",
-    Verdict.TIMEOUT: "timed out",
-    Verdict.CRASHED: "crashed",
-    Verdict.INVALID: "invalid",
-}
-
-
 def summarize_verdicts(report: OptimizationReport) -> str:
-    """``8 tried: 5 failed tests, 3 not faster`` (most frequent first)."""
-    counts = verdict_counts(report)
-    total = len(report.candidates)
-    if total == 0:
-        return "no candidates were proposed"
-    parts = sorted(counts.items(), key=lambda item: (-item[1], item[0].value))
-    shown = ", ".join(f"{n} {VERDICT_WORDS[v]}" for v, n in parts)
-    return f"{total} tried: {shown}"
+    """``8 tried: 5 failed tests, 3 not faster`` (see :mod:`perfrl.presentation`)."""
+    return verdict_summary(report.candidates)
 
 
 def speedup_text(result: CandidateResult) -> str:
-    """``3.1× faster (2.9–3.3×)``."""
-    s = result.speedup
-    if s is None:
-        return "faster"
-    return f"{s.median:.1f}× faster ({s.low:.1f}–{s.high:.1f}×)"
+    """``3.1× faster (2.9–3.3×)`` (see :mod:`perfrl.presentation`)."""
+    return speedup_editor(result.speedup)

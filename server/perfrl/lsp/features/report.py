@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 
 from perfrl.engine.types import CandidateResult, OptimizationReport
-from perfrl.lsp.results import VERDICT_WORDS, Freshness, FunctionResult, speedup_text
+from perfrl.lsp.results import Freshness, FunctionResult, speedup_text
+from perfrl.presentation import VERDICT_WORDS
 
 REPORT_SCHEME = "perfrl-report"
 
