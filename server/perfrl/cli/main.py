@@ -23,6 +23,7 @@ from perfrl.cli.profile_command import add_profile_parser, run_profile
 from perfrl.cli.progress import StderrProgress
 from perfrl.cli.report_text import render_report
 from perfrl.cli.sweep_command import add_sweep_options, run_sweep, wants_sweep
+from perfrl.engine import settings as settings_defaults
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.source_files import SourceDecodeError, decode_source, encode_source
 from perfrl.engine.types import OptimizationReport, PerfRLError
@@ -31,7 +32,7 @@ EXIT_FASTER = 0
 EXIT_NONE = 1
 EXIT_BAD_INPUT = 2
 
-DEFAULT_SOURCES = "rules,model"
+DEFAULT_SOURCES = ",".join(settings_defaults.DEFAULT_SOURCES)
 
 
 class UsageError(Exception):
@@ -69,8 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"comma-separated candidate sources: rules, model "
                      f"(default: {DEFAULT_SOURCES}; only the --candidate files when any are "
                      "given and --sources is not)")
-    opt.add_argument("--num-candidates", type=int, default=8, metavar="N",
-                     help="candidates per source (default: 8)")
+    opt.add_argument("--num-candidates", type=int,
+                     default=settings_defaults.DEFAULT_NUM_CANDIDATES, metavar="N",
+                     help="candidates per source (default: %(default)s)")
+    opt.add_argument("--temperature", type=float,
+                     default=settings_defaults.DEFAULT_TEMPERATURE, metavar="T",
+                     help="sampling temperature of the model source (default: %(default)s)")
     opt.add_argument("--model", type=Path, default=None, metavar="DIR",
                      help="model directory for the model source (default: the shipped model)")
     opt.add_argument("--seed", type=int, default=None, help="sampling seed for the model source")
@@ -80,13 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--project", type=Path, default=None, metavar="DIR",
                      help="project root (default: nearest dir with pyproject.toml, setup.py, "
                      "pytest.ini, tox.ini or .git)")
-    opt.add_argument("--threshold", type=float, default=1.10,
-                     help="lower 95%% CI bound a speedup must clear to count (default: 1.10)")
-    opt.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
+    opt.add_argument("--threshold", type=float, default=settings_defaults.DEFAULT_THRESHOLD,
+                     help="lower 95%% CI bound a speedup must clear to count "
+                     "(default: %(default).2f)")
+    opt.add_argument("--sandbox", choices=list(settings_defaults.SANDBOX_MODES),
+                     default=settings_defaults.DEFAULT_SANDBOX,
                      help="bubblewrap isolation: auto (when installed; without it only --candidate "
                      "files run), bwrap (required), none (run every candidate unsandboxed)")
-    opt.add_argument("--test-timeout", type=float, default=120.0, metavar="S",
-                     help="seconds for one run of the tests (default: 120)")
+    opt.add_argument("--test-timeout", type=float,
+                     default=settings_defaults.DEFAULT_TEST_TIMEOUT_S, metavar="S",
+                     help="seconds for one run of the tests (default: %(default)g)")
+    opt.add_argument("--bench-timeout", type=float,
+                     default=settings_defaults.DEFAULT_BENCH_TIMEOUT_S, metavar="S",
+                     help="seconds for one candidate's equivalence check and benchmark "
+                     "(default: %(default)g)")
     opt.add_argument("--pytest-args", default="", metavar="ARGS",
                      help="extra pytest options for every test run, as one shell-quoted "
                      "string (e.g. --pytest-args \"--doctest-modules -m 'not slow'\"); "
@@ -107,7 +119,11 @@ def _settings_from_args(args: argparse.Namespace) -> EngineSettings:
         raise PerfRLError("--threshold must be a positive ratio such as 1.10")
     if args.num_candidates < 1:
         raise PerfRLError("--num-candidates must be at least 1")
-    use_bwrap = {"auto": None, "bwrap": True, "none": False}[args.sandbox]
+    if args.test_timeout <= 0 or args.bench_timeout <= 0:
+        raise PerfRLError("--test-timeout and --bench-timeout must be positive seconds")
+    if args.temperature <= 0:
+        raise PerfRLError("--temperature must be positive (e.g. 0.8)")
+    use_bwrap = settings_defaults.SANDBOX_MODES[args.sandbox]
     try:
         pytest_args = shlex.split(args.pytest_args)
     except ValueError as exc:
@@ -116,6 +132,7 @@ def _settings_from_args(args: argparse.Namespace) -> EngineSettings:
         interpreter=args.python,
         threshold=args.threshold,
         test_timeout_s=args.test_timeout,
+        bench_timeout_s=args.bench_timeout,
         use_bwrap=use_bwrap,
         pytest_args=pytest_args,
     )
@@ -187,7 +204,7 @@ def run_optimize(args: argparse.Namespace) -> int:
         job = SweepJob(tuple(_source_names(args)),
                        tuple(str(Path(p).resolve()) for p in args.candidate),
                        str(args.model.resolve()) if args.model else None, args.seed,
-                       args.num_candidates)
+                       args.num_candidates, args.temperature)
         return run_sweep(args, settings, job)
     if len(args.target) != 1:
         raise PerfRLError("name the function to optimize (path/to/mod.py::Qualname), "
@@ -197,6 +214,7 @@ def run_optimize(args: argparse.Namespace) -> int:
         _source_names(args),
         candidate_files=[Path(p) for p in args.candidate],
         model_dir=args.model,
+        temperature=args.temperature,
         seed=args.seed,
     )
     if not sources:

@@ -45,3 +45,19 @@ class EngineSettings:
     memory: str = "project"
     # Extra arguments for pytest (for example ["-p", "no:cacheprovider"]).
     pytest_args: list[str] = field(default_factory=list)
+
+
+# --- what a user chooses, with one default each ------------------------------------------
+# The CLI's flags and the language server's settings (perfrl.lsp.config.LspSettings) take
+# their defaults from here and from EngineSettings; the VS Code package.json is checked against
+# LspSettings by a test, so the three cannot drift apart.
+_ENGINE_DEFAULTS = EngineSettings()
+DEFAULT_SOURCES: tuple[str, ...] = ("rules", "model")
+DEFAULT_NUM_CANDIDATES = 8
+DEFAULT_TEMPERATURE = 0.8
+DEFAULT_THRESHOLD = _ENGINE_DEFAULTS.threshold
+DEFAULT_TEST_TIMEOUT_S = _ENGINE_DEFAULTS.test_timeout_s
+DEFAULT_BENCH_TIMEOUT_S = _ENGINE_DEFAULTS.bench_timeout_s
+#: Sandbox modes as users name them, and what each means for EngineSettings.use_bwrap.
+SANDBOX_MODES = {"auto": None, "bwrap": True, "none": False}
+DEFAULT_SANDBOX = "auto"

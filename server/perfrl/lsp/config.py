@@ -21,11 +21,20 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from perfrl.engine.settings import EngineSettings
+from perfrl.engine.settings import (
+    DEFAULT_BENCH_TIMEOUT_S,
+    DEFAULT_NUM_CANDIDATES,
+    DEFAULT_SANDBOX,
+    DEFAULT_SOURCES,
+    DEFAULT_TEMPERATURE,
+    DEFAULT_TEST_TIMEOUT_S,
+    DEFAULT_THRESHOLD,
+    SANDBOX_MODES,
+    EngineSettings,
+)
 
 SECTION = "perfrl"
 KNOWN_SOURCES = ("rules", "model", "replay")
-SANDBOX_MODES = ("auto", "bwrap", "none")
 #: Keys under ``perfrl`` that belong to an editor client, not to the server.
 CLIENT_ONLY_KEYS = frozenset({"server", "trace"})
 
@@ -35,14 +44,14 @@ class LspSettings:
     """Everything a user can set. Field names are snake_case; the wire uses camelCase."""
 
     interpreter: str | None = None
-    sources: tuple[str, ...] = ("rules", "model")
-    num_candidates: int = 8
-    threshold: float = 1.10
-    test_timeout: float = 120.0
-    bench_timeout: float = 60.0
+    sources: tuple[str, ...] = DEFAULT_SOURCES
+    num_candidates: int = DEFAULT_NUM_CANDIDATES
+    threshold: float = DEFAULT_THRESHOLD
+    test_timeout: float = DEFAULT_TEST_TIMEOUT_S
+    bench_timeout: float = DEFAULT_BENCH_TIMEOUT_S
     model_path: str | None = None
-    sandbox: str = "auto"
-    temperature: float = 0.8
+    sandbox: str = DEFAULT_SANDBOX
+    temperature: float = DEFAULT_TEMPERATURE
     max_concurrent_jobs: int = 1
     #: Testing/power users: folders holding hand-written candidates named ``<qualname>.py``.
     extra_candidate_dirs: tuple[str, ...] = field(default_factory=tuple)
@@ -54,7 +63,7 @@ class LspSettings:
             threshold=self.threshold,
             test_timeout_s=self.test_timeout,
             bench_timeout_s=self.bench_timeout,
-            use_bwrap={"auto": None, "bwrap": True, "none": False}[self.sandbox],
+            use_bwrap=SANDBOX_MODES[self.sandbox],
             cache_dir=cache_dir,
         )
 

@@ -98,10 +98,11 @@ class SweepJob:
     model_dir: str | None = None
     seed: int | None = None
     candidates_per_source: int = 8
+    temperature: float | None = None
 
     def key(self) -> str:
         return json.dumps([list(self.source_names), list(self.candidate_files), self.model_dir,
-                           self.seed, self.candidates_per_source])
+                           self.seed, self.candidates_per_source, self.temperature])
 
     def make_sources(self) -> list:
         from perfrl.sources.registry import build_sources
@@ -109,7 +110,7 @@ class SweepJob:
         return build_sources(list(self.source_names),
                              candidate_files=[Path(p) for p in self.candidate_files],
                              model_dir=Path(self.model_dir) if self.model_dir else None,
-                             seed=self.seed)
+                             temperature=self.temperature, seed=self.seed)
 
 
 def optimize_one(project_root: Path, spec: str, job: SweepJob, settings: EngineSettings,
