@@ -2,6 +2,7 @@
 import * as vscode from "vscode";
 
 import { runAtCursor } from "./cursorCommands";
+import { optimizeHottest, runWorkspaceCommand } from "./projectCommands";
 import { reportPath } from "./serverAnswers";
 import { ServerController } from "./serverController";
 import { PerfrlStatusBar } from "./statusBar";
@@ -27,6 +28,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         await vscode.commands.executeCommand("markdown.showPreviewToSide", vscode.Uri.file(path));
       }
     }),
+    vscode.commands.registerCommand("perfrl.profileWorkspace", () =>
+      runWorkspaceCommand(server.runningClient, "perfrl.profileProject", []),
+    ),
+    vscode.commands.registerCommand("perfrl.optimizeHottestFunctions", () =>
+      optimizeHottest(server.runningClient),
+    ),
     vscode.commands.registerCommand("perfrl.restartServer", () => server.restart()),
     vscode.commands.registerCommand("perfrl.showLog", () => log.show()),
   );
