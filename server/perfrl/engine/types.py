@@ -116,6 +116,11 @@ class CallTiming:
     call_index: int
     original_ns: float
     candidate_ns: float
+    #: Calls per timed block, one entry per benchmark process (each calibrates on its own).
+    original_loops: list[int] = field(default_factory=list)
+    candidate_loops: list[int] = field(default_factory=list)
+    #: True for an input generated from the recorded ones (``call_index`` then counts those).
+    generated: bool = False
 
 
 @dataclass
@@ -145,6 +150,10 @@ class CandidateResult:
     speedup: SpeedupEstimate | None = None
     diff: str = ""
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    #: Why the candidate counts as keeping state across calls ("" when nothing showed it).
+    stateful: str = ""
+    #: Generated inputs (beyond the recorded calls) on which both sides were compared.
+    inputs_compared: int = 0
 
     def to_json(self) -> dict:
         return {
@@ -168,6 +177,8 @@ class CandidateResult:
             "code": self.candidate.code,
             "diff": self.diff,
             "stage_seconds": self.stage_seconds,
+            "stateful": self.stateful,
+            "inputs_compared": self.inputs_compared,
         }
 
 
