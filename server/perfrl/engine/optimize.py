@@ -115,7 +115,8 @@ def _baseline_warnings(baseline: Baseline) -> list[str]:
         more = len(summary.tests_failing_on_original) - 3
         warnings.append(
             f"{len(summary.tests_failing_on_original)} test(s) that call the function fail on "
-            f"the original code and were left out: {shown}" + (f" and {more} more" if more > 0 else "")
+            f"the original code and were left out: {shown}"
+            + (f" and {more} more" if more > 0 else "")
         )
     if summary.calls_skipped:
         reasons = ", ".join(f"{n} {why}" for why, n in sorted(summary.skipped_reasons.items()))
@@ -173,15 +174,22 @@ def optimize_function(
     total = len(collected.candidates)
     for index, candidate in enumerate(collected.candidates):
         check_cancel()
-        emit("testing", f"verifying candidate {index + 1}/{total} ({candidate.label})", index, total)
+        emit(
+            "testing", f"verifying candidate {index + 1}/{total} ({candidate.label})", index, total
+        )
 
         def on_stage(stage: str, _index: int = index) -> None:
-            emit("benchmarking" if stage == "benchmark" else "testing",
-                 f"candidate {_index + 1}/{total}: {stage}", _index, total)
+            emit(
+                "benchmarking" if stage == "benchmark" else "testing",
+                f"candidate {_index + 1}/{total}: {stage}",
+                _index,
+                total,
+            )
 
         results.append(
-            verify_candidate(target, baseline, candidate, sandbox, settings,
-                             cancel=cancel, on_stage=on_stage)
+            verify_candidate(
+                target, baseline, candidate, sandbox, settings, cancel=cancel, on_stage=on_stage
+            )
         )
     emit("done", "done", total, total)
     return OptimizationReport(

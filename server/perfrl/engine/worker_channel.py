@@ -26,7 +26,7 @@ from pathlib import Path
 from perfrl.engine.types import Cancelled, CancelToken
 
 #: One reply line larger than this ends the worker's turn: "huge output" is a crash.
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _CLOSE_WAIT_S = 2.0
 
 

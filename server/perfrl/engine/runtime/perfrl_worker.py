@@ -218,6 +218,24 @@ def state_sizes(module, function, qualname):
                 ):
                     _function_state(f"{key}.{member}", value, sizes)
     _function_state("target " + qualname, function, sizes)
+    # State hidden elsewhere: containers held by any module (one of its own in sys.modules,
+    # a stdlib module), and objects kept alive at all.
+    for name, other in list(sys.modules.items())[:3000]:
+        if other is module or type(other) is not types.ModuleType:
+            continue
+        try:
+            other_namespace = _MODULE_DICT(other)
+        except Exception:  # noqa: BLE001, S112
+            continue
+        sizes[f"module {name} globals"] = len(other_namespace)
+        for key, item in list(other_namespace.items())[:500]:
+            size = _container_size(item)
+            if size is not None and type(key) is str:
+                sizes[f"{name}.{key}"] = size
+    import gc
+
+    gc.collect()
+    sizes["objects kept alive"] = len(gc.get_objects())
     return sizes
 
 
