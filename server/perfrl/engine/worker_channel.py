@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+from perfrl.engine.runtime.perfrl_protocol import CHANNEL_REPLIES, CHANNEL_REQUESTS
 from perfrl.engine.types import Cancelled, CancelToken
 
 #: One reply line larger than this ends the worker's turn: "huge output" is a crash.
@@ -95,11 +96,11 @@ class WorkerSession:
         self.cancel = cancel
         self.channel_dir = Path(ws.data_dir) / f"channel-{name}"
         self.channel_dir.mkdir(mode=0o700)
-        os.mkfifo(self.channel_dir / "in", 0o600)
-        os.mkfifo(self.channel_dir / "out", 0o600)
+        os.mkfifo(self.channel_dir / CHANNEL_REQUESTS, 0o600)
+        os.mkfifo(self.channel_dir / CHANNEL_REPLIES, 0o600)
         # O_RDWR on a FIFO never blocks on open, and the engine holds its ends from now on.
-        self._to_worker = os.open(self.channel_dir / "in", os.O_RDWR | os.O_NONBLOCK)
-        self._from_worker = os.open(self.channel_dir / "out", os.O_RDWR | os.O_NONBLOCK)
+        self._to_worker = os.open(self.channel_dir / CHANNEL_REQUESTS, os.O_RDWR | os.O_NONBLOCK)
+        self._from_worker = os.open(self.channel_dir / CHANNEL_REPLIES, os.O_RDWR | os.O_NONBLOCK)
         self._buffer = bytearray()
         self._token = _StopToken(cancel)
         self.result = None
@@ -132,7 +133,7 @@ class WorkerSession:
         self._usage_file = None
         if not cpuacct_dir:
             return False
-        fifo = os.stat(self.channel_dir / "in")
+        fifo = os.stat(self.channel_dir / CHANNEL_REQUESTS)
         own = os.getpid()
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit() or int(entry.name) == own:

@@ -39,6 +39,7 @@ import traceback
 import types
 
 import perfrl_canon
+from perfrl_protocol import CHANNEL_REPLIES, CHANNEL_REQUESTS
 
 try:  # the generator of new inputs (issue 12, build 3); optional
     import perfrl_inputs
@@ -55,8 +56,8 @@ def _short(text, limit=300):
 
 class Channel:
     def __init__(self, directory):
-        self._in = os.open(os.path.join(directory, "in"), os.O_RDONLY)
-        self._out = os.open(os.path.join(directory, "out"), os.O_WRONLY)
+        self._in = os.open(os.path.join(directory, CHANNEL_REQUESTS), os.O_RDONLY)
+        self._out = os.open(os.path.join(directory, CHANNEL_REPLIES), os.O_WRONLY)
         self._buffer = b""
 
     def receive(self):
