@@ -11,10 +11,14 @@
    go under (on this shared machine, neighbours' load moves a cache-hungry kernel's true ratio
    by 10-20% within a minute).
 3. Speed: the time to verify one candidate on the example project, by stage. Target: < 5 s.
+4. False positives: a no-op rewrite (a ternary for an if/else, what ruff's SIM108 does) and
+   an A/A rewrite (the same code) verified N times each (default 50) while two busy
+   processes (``python -c "while True: pass"``) load the machine. Target: zero ``faster``.
 
 Run: python benchmarks/bench_verifier.py [--runs 5] [--json OUT] [--kernels NAME ...]
-[--bench-processes N] (one kernel, or another number of benchmark processes, to study a
-setting without the whole run)
+[--bench-processes N] [--false-positive-runs N] [--only accuracy|speed|false-positives ...]
+(one kernel, or another number of benchmark processes, to study a setting without the whole
+run)
 The machine is shared and noisy, so ratios matter, not absolute times; everything compared is
 measured in this one run.
 """
@@ -300,6 +304,70 @@ def measure_stages(base: EngineSettings) -> dict:
     return {"stages": stages, "verdict": result.verdict.value, "reason": result.reason}
 
 
+NOOP_ORIGINAL = """
+def kernel(values):
+    if len(values) > 100:
+        limit = len(values) // 2
+    else:
+        limit = len(values)
+    return sorted(values)[:limit]
+"""
+NOOP_REWRITES = {
+    "no-op (SIM108 ternary)": """
+def kernel(values):
+    limit = len(values) // 2 if len(values) > 100 else len(values)
+    return sorted(values)[:limit]
+""",
+    "A/A (identical)": NOOP_ORIGINAL,
+}
+
+
+def measure_false_positives(runs: int, settings: EngineSettings) -> dict:
+    """Verify rewrites that cannot be faster ``runs`` times each under two busy processes;
+    count ``faster`` verdicts (must be 0)."""
+    busy = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)
+    ]
+    rows = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="perfrl-bench-fp-") as tmp:
+            kernel = Kernel("noop", NOOP_ORIGINAL, NOOP_ORIGINAL,
+                            "([random.random() for _ in range(3000)],)")
+            module = make_kernel_project(Path(tmp) / "noop", kernel)
+            target = locate_function(f"{module}::kernel")
+            sandbox = Sandbox(target.project_root,
+                              resolve_interpreter(target.project_root, None), settings)
+            baseline = run_baseline(target, sandbox, settings)
+            for name, code in NOOP_REWRITES.items():
+                verdicts: dict[str, int] = {}
+                lows, seconds = [], []
+                for _ in range(runs):
+                    started = time.perf_counter()
+                    result = verify_candidate(target, baseline,
+                                              Candidate("bench", name, code.lstrip()),
+                                              sandbox, settings)
+                    seconds.append(time.perf_counter() - started)
+                    verdicts[result.verdict.value] = verdicts.get(result.verdict.value, 0) + 1
+                    if result.speedup is not None:
+                        lows.append(result.speedup.low)
+                rows[name] = {
+                    "runs": runs,
+                    "verdicts": verdicts,
+                    "faster": verdicts.get("faster", 0),
+                    "max_ci_low": max(lows) if lows else None,
+                    "median_seconds": statistics.median(seconds),
+                }
+                print(f"{name:<26} {runs} runs under 2 busy processes: faster "
+                      f"{rows[name]['faster']}, verdicts {verdicts}, highest CI low "
+                      f"{rows[name]['max_ci_low']}, {rows[name]['median_seconds']:.1f} s each",
+                      flush=True)
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="verifier runs per kernel")
@@ -310,15 +378,26 @@ def main() -> None:
                         help=f"only these kernels (of {', '.join(k.name for k in KERNELS)})")
     parser.add_argument("--bench-processes", type=int, default=None,
                         help="the engine setting bench_processes (default: the engine's)")
+    parser.add_argument("--false-positive-runs", type=int, default=50,
+                        help="verifications of each no-op / A/A rewrite under load")
+    parser.add_argument("--only", nargs="*", default=None,
+                        choices=("accuracy", "speed", "false-positives"),
+                        help="run only these parts (default: all)")
     args = parser.parse_args()
     settings = EngineSettings()
     if args.bench_processes is not None:
         settings = dataclasses.replace(settings, bench_processes=args.bench_processes)
-    kernels = measure_kernels(args.runs, args.reference_seconds, settings,
-                              set(args.kernels) if args.kernels else None)
-    stages = measure_stages(settings)
+    parts = set(args.only or ("accuracy", "speed", "false-positives"))
+    figures: dict = {}
+    if "accuracy" in parts:
+        figures["kernels"] = measure_kernels(args.runs, args.reference_seconds, settings,
+                                             set(args.kernels) if args.kernels else None)
+    if "speed" in parts:
+        figures["example"] = measure_stages(settings)
+    if "false-positives" in parts:
+        figures["false_positives"] = measure_false_positives(args.false_positive_runs, settings)
     if args.json:
-        args.json.write_text(json.dumps({"kernels": kernels, "example": stages}, indent=2))
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

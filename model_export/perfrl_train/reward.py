@@ -60,6 +60,10 @@ def code_compiles(code: str) -> bool:
 def reward_from_result(result: CandidateResult, scale: RewardScale = RewardScale()) -> float:
     """The reward for one verified candidate (see the module docstring for the scale)."""
     verdict = result.verdict
+    if getattr(result, "stateful", ""):
+        # Keeping state across calls (a memo over the replayed calls) behaves differently
+        # from the original on a second call: rewarded like a rewrite that fails.
+        return scale.compiles
     if verdict is Verdict.FASTER:
         median = result.speedup.median if result.speedup is not None else 1.0
         bonus = min(max(math.log(max(median, 1e-9)), 0.0), scale.max_log_bonus)

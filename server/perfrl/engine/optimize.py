@@ -203,12 +203,17 @@ def optimize_function(
              total)
 
         def on_stage(stage: str, _index: int = index) -> None:
-            emit("benchmarking" if stage == "benchmark" else "testing",
-                 f"candidate {_index + 1}/{total}: {stage}", _index, total)
+            emit(
+                "benchmarking" if stage == "benchmark" else "testing",
+                f"candidate {_index + 1}/{total}: {stage}",
+                _index,
+                total,
+            )
 
         results.append(
-            verify_candidate(target, baseline, candidate, sandbox, settings,
-                             cancel=cancel, on_stage=on_stage)
+            verify_candidate(
+                target, baseline, candidate, sandbox, settings, cancel=cancel, on_stage=on_stage
+            )
         )
     # The whole picture before "faster" stands: the best must also pass the project's other tests.
     best, wider_warnings = confirm_best(

@@ -48,7 +48,7 @@ def encode_source(text: str, encoding: str = DEFAULT_ENCODING) -> bytes:
     try:
         return text.encode(encoding)
     except UnicodeEncodeError as exc:
-        bad = text[exc.start:exc.end]
+        bad = text[exc.start : exc.end]
         raise SourceDecodeError(
             f"{bad!r} cannot be written in the file's encoding {encoding}"
         ) from exc

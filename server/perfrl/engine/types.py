@@ -120,6 +120,11 @@ class CallTiming:
     call_index: int
     original_ns: float
     candidate_ns: float
+    #: Calls per timed block, one entry per benchmark process (each calibrates on its own).
+    original_loops: list[int] = field(default_factory=list)
+    candidate_loops: list[int] = field(default_factory=list)
+    #: True for an input generated from the recorded ones (``call_index`` then counts those).
+    generated: bool = False
 
 
 @dataclass
@@ -152,6 +157,8 @@ class CandidateResult:
     #: Inputs generated from the recorded ones on which this candidate was compared with the
     #: original (0 when no generator ran).
     generated_inputs: int = 0
+    #: Why the candidate counts as keeping state across calls ("" when nothing showed it).
+    stateful: str = ""
 
     def to_json(self) -> dict:
         return {
@@ -176,6 +183,7 @@ class CandidateResult:
             "diff": self.diff,
             "stage_seconds": self.stage_seconds,
             "generated_inputs": self.generated_inputs,
+            "stateful": self.stateful,
         }
 
 

@@ -2,15 +2,28 @@
 
 A caller may rely on:
 
-- :func:`verify_candidate` never raising for a bad candidate: syntax errors, wrong
-  signatures, failing or hanging tests, crashes (``os._exit``, segfaults, resource limits),
+- :func:`verify_candidate` never raising for a bad candidate, nor for anything a candidate
+  does to its workspace or its processes: syntax errors, wrong signatures, failing or hanging
+  tests, crashes (``os._exit``, segfaults, resource limits), traps left in the workspace,
   different behaviour and slowness all become a :class:`~perfrl.engine.types.CandidateResult`
-  with a verdict and a reason for the user;
+  with a verdict and a reason for the user (an unexpected error of the engine's own becomes
+  that candidate's ``crashed`` verdict, never the end of the job);
 - :class:`~perfrl.engine.types.Cancelled` being raised once ``cancel`` is set (the sandbox
   kills the running process group);
-- the candidate running only inside a throw-away sandbox workspace (one per candidate, reused
-  for the tests, the equivalence replay and the benchmark), never in this process and never in
-  the user's tree;
+- a trust boundary around the evidence (issue 12): the candidate runs only inside a
+  throw-away sandbox workspace, never in this process, never in the user's tree; the
+  original runs in *other* processes, in a pristine copy of the project made from
+  ``target.file_text``, and the two never share a process; the candidate's processes get the
+  recorded arguments only, never the recorded or expected results; outcomes leave every
+  process in the canonical encoding of ``runtime/perfrl_canon.py`` and are compared here as
+  plain data (exact types; floats within ``settings.float_rel_tol``/``float_abs_tol``);
+  the tests count as passed only when pytest's exit status says so *and* the plugin's report
+  (which the candidate's process could have written) does not contradict it;
+- the benchmark timed by this process's clock around requests to the two workers, every
+  timed call's outcome checked against the original's (see :mod:`perfrl.engine.verify_bench`);
+- a candidate that keeps state across calls (a memo that grows: module globals, function
+  attributes, default arguments, closures, ``lru_cache``) named in ``result.stateful`` and
+  never ``faster``;
 - ``faster`` only when the lower bound of the 95% confidence interval of the speedup is at
   least ``settings.threshold``;
 - ``stage_seconds`` holding the wall time of each stage that ran: ``check``, ``tests``,
@@ -19,7 +32,10 @@ A caller may rely on:
 
 from __future__ import annotations
 
-import json
+import io
+import os
+import pickle
+import stat
 import statistics
 import time
 from collections.abc import Callable
@@ -35,7 +51,8 @@ from perfrl.engine.baseline import (
 )
 from perfrl.engine.candidate_check import candidate_diff, check_candidate, normalize_candidate
 from perfrl.engine.candidate_check import splice as splice_candidate
-from perfrl.engine.sandbox import WorkspaceSurprise, read_workspace_file
+from perfrl.engine.canon_compare import Comparator, diff_outcomes
+from perfrl.engine.sandbox import WorkspaceSurprise
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.source_files import declared_encoding, encode_source
 from perfrl.engine.stats import MIN_ROUNDS, bootstrap_ratio_ci
@@ -50,6 +67,14 @@ from perfrl.engine.types import (
     TestCounts,
     Verdict,
 )
+from perfrl.engine.verify_bench import (
+    Bench,
+    BenchMismatch,
+    BenchOptions,
+    ProcessReport,
+    SideFailed,
+)
+from perfrl.engine.worker_channel import WorkerGone, WorkerSession
 
 #: Candidates get this many times the baseline's pytest wall time (but at least the floor)
 #: before their test run counts as hung, capped by settings.test_timeout_s.
@@ -63,18 +88,25 @@ _TEST_TIME_FLOOR_S = 20.0
 PROCESS_AGREEMENT = 1.08
 #: At most this many benchmark processes per candidate (odd, so that a majority exists).
 MAX_BENCH_PROCESSES = 7
+#: New inputs asked of the generator (``runtime/perfrl_inputs.py``) when it is installed.
+GENERATED_INPUTS = 24
+#: Of those, this many are timed beside the recorded calls.
+GENERATED_TIMED = 4
 
 #: glibc's allocator in the state a long-running process reaches by itself (its dynamic mmap
 #: threshold risen to the 32 MiB maximum, trimming at twice that). Without it, whether a
 #: freed 64 KiB block sits at the top of a fresh process's heap decides if every call pays
 #: for giving it back to the OS and faulting it in again: measured on a set-building
 #: kernel, 49 us or 68 us per call depending only on what the process had imported, which
-#: made the same speedup read 72x or 99x. Only the benchmark process gets it; other C
-#: libraries ignore these variables.
+#: made the same speedup read 72x or 99x. Every worker (both sides, every stage) gets it, so
+#: it tells a candidate nothing about being timed; other C libraries ignore these variables.
 BENCHMARK_ALLOCATOR_ENV = {
     "MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024),
     "MALLOC_TRIM_THRESHOLD_": str(64 * 1024 * 1024),
 }
+
+#: The plugin's summary is a few MB at most.
+_MAX_SUMMARY_BYTES = 64 * 1024 * 1024
 
 
 class _Outcome(Exception):
@@ -87,7 +119,7 @@ class _Outcome(Exception):
 
 
 def _excerpt(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
+    text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -101,8 +133,37 @@ def _test_timeout(baseline: Baseline, settings: EngineSettings) -> float:
     return min(settings.test_timeout_s, adaptive)
 
 
+# TODO(issue 12, helper B): use perfrl.engine.sandbox.read_workspace_file once it lands.
+def read_report_file(path: Path, limit: int = _MAX_SUMMARY_BYTES) -> bytes | None:
+    """The bytes of the regular file ``path`` (at most ``limit``), or None for anything else:
+    missing, a symlink, a FIFO, a device, a directory, too large. Never blocks."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        if os.path.islink(path.parent):
+            return None
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        data = os.read(fd, limit + 1)
+        return None if len(data) > limit else data
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _run_tests(ws, target, baseline, settings, cancel, counts: TestCounts) -> None:
-    """Run the selected tests on the candidate; raise _Outcome unless all pass."""
+    """Run the selected tests on the candidate, stopping at the first failure; raise _Outcome
+    unless they pass.
+
+    The capture plugin runs inside the candidate's test process, so its summary is only used
+    to word a failure: pytest's exit status must be 0 and the summary (when readable) must
+    agree; neither can turn a failure into a pass. A process that forges both (writes the
+    summary, then ``os._exit(0)``) still faces the equivalence check, run outside it."""
     timeout_s = _test_timeout(baseline, settings)
     run = run_with_plugin(
         ws,
@@ -110,12 +171,13 @@ def _run_tests(ws, target, baseline, settings, cancel, counts: TestCounts) -> No
         settings,
         mode="observe",
         out_name="tests",
-        extra_args=[],
+        extra_args=["-x"],
         select=list(baseline.selected_tests),
         timeout_s=timeout_s,
         cancel=cancel,
     )
-    result, summary = run.result, run.summary
+    result = run.result
+    summary = run.summary if isinstance(run.summary, dict) else None
     counts.run = len(baseline.selected_tests)
     if result.timed_out:
         raise _Outcome(Verdict.TIMEOUT, f"the tests did not finish within {timeout_s:g} s")
@@ -133,122 +195,247 @@ def _run_tests(ws, target, baseline, settings, cancel, counts: TestCounts) -> No
         raise _Outcome(
             Verdict.FAILED_TESTS,
             "importing the module fails with the candidate: "
-            + _excerpt(summary["wrap_error"].splitlines()[0]),
+            + _excerpt(str(summary["wrap_error"]).splitlines()[0]),
         )
     if origin:
         raise _Outcome(Verdict.CRASHED, origin)
-    tests = summary.get("tests", {})
-    counts.passed = sum(
-        1 for nodeid in baseline.selected_tests if tests.get(nodeid, {}).get("outcome") == "passed"
-    )
+    tests = summary.get("tests")
+    tests = tests if isinstance(tests, dict) else {}
+
+    def outcome_of(nodeid: str) -> str:
+        entry = tests.get(nodeid)
+        return str(entry.get("outcome")) if isinstance(entry, dict) else ""
+
+    counts.passed = sum(1 for nodeid in baseline.selected_tests if outcome_of(nodeid) == "passed")
     for nodeid in baseline.selected_tests:
         entry = tests.get(nodeid)
-        if entry is None:
+        if not isinstance(entry, dict):
             errors = summary.get("collection_errors") or []
-            detail = f": {_excerpt(errors[0]['message'], 240)}" if errors else ""
+            detail = ""
+            if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+                detail = f": {_excerpt(errors[0].get('message', ''), 240)}"
+            if result.returncode != 0:
+                raise _Outcome(
+                    Verdict.FAILED_TESTS,
+                    f"{nodeid} did not run (pytest stops at the first failure; exit status "
+                    f"{result.returncode}){detail}",
+                )
             raise _Outcome(Verdict.FAILED_TESTS, f"{nodeid} did not run{detail}")
-        if entry["outcome"] != "passed":
+        if entry.get("outcome") != "passed":
             message = _excerpt(entry.get("message") or "", 240)
             raise _Outcome(
                 Verdict.FAILED_TESTS,
-                f"{nodeid} {entry['outcome']}" + (f": {message}" if message else ""),
+                f"{nodeid} {entry.get('outcome')}" + (f": {message}" if message else ""),
             )
-
-
-def _replay(
-    ws, target, settings, cancel, mode: str, extra: list[str], timeout_s: float, run_index: int = 0
-) -> dict:
-    """Run perfrl_replay in ``mode``; return its JSON report or raise _Outcome."""
-    data_dir = Path(ws.data_dir)
-    out = data_dir / f"replay-{mode}-{run_index}.json"
-    import_root = str(workspace_import_root(target, Path(ws.root)))
-    args = [
-        "-m",
-        "perfrl_replay",
-        "--capture",
-        str(data_dir / "calls.pkl"),
-        "--module",
-        target.module_name,
-        "--qualname",
-        target.qualname,
-        "--import-root",
-        import_root,
-        "--root",
-        str(ws.root),
-        "--original-source-file",
-        str(data_dir / "original_source.py"),
-        "--mode",
-        mode,
-        "--out",
-        str(out),
-        "--rel-tol",
-        repr(settings.float_rel_tol),
-        "--abs-tol",
-        repr(settings.float_abs_tol),
-        *extra,
-    ]
-    env = {"PYTHONPATH": import_root}
-    if mode == "benchmark":
-        env.update(BENCHMARK_ALLOCATOR_ENV)
-    result = ws.run_python(args, timeout_s=timeout_s, cancel=cancel, env=env)
-    if result.cancelled:
-        raise Cancelled()
-    what = "replaying the captured calls" if mode == "equivalence" else "the benchmark"
-    if result.timed_out:
-        last = [
-            line for line in (result.stderr or "").splitlines() if line.startswith("perfrl-replay:")
-        ][-1:]
-        where = f" (last step: {last[0].split(':', 1)[1].strip()})" if last else ""
-        raise _Outcome(Verdict.TIMEOUT, f"{what} did not finish within {timeout_s:g} s{where}")
-    try:
-        report = json.loads(read_workspace_file(out))  # regular file, size-capped, or raises
-    except (OSError, ValueError):
-        tail = output_tail(result, 6)
+    if result.returncode != 0:
+        # The report says every test passed, pytest's own exit status says otherwise.
+        counts.passed = 0
+        tail = output_tail(result, 4)
         raise _Outcome(
-            Verdict.CRASHED,
-            f"the process {what} {death_description(result)}"
-            + (f": {_excerpt(tail)}" if tail else ""),
+            Verdict.FAILED_TESTS,
+            f"the tests did not pass (pytest exit status {result.returncode})"
+            + (f": {_excerpt(tail, 240)}" if tail else ""),
+        )
+
+
+# -- the recorded calls, split by who may see what -----------------------------------------
+
+
+class _NoGlobals(pickle.Unpickler):
+    """Unpickles plain data only: any class or function reference is refused."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"refusing {module}.{name}")
+
+
+def _recorded_calls(capture: bytes) -> tuple[list[dict], list[str]]:
+    """The recorded calls (their pickled arguments and outcomes stay opaque bytes) and the
+    relative sys.path entries, read from perfrl_capture's file without running any code."""
+    try:
+        payload = _NoGlobals(io.BytesIO(capture)).load()
+        calls = payload["calls"]
+        sys_path = [str(p) for p in payload.get("sys_path", [])]
+        checked = []
+        for call in calls:
+            if not isinstance(call["args"], bytes):
+                raise TypeError("args")
+            checked.append(call)
+        return checked, sys_path
+    except Exception as exc:  # noqa: BLE001 - a damaged recording: nothing to replay
+        raise _Outcome(
+            Verdict.NOT_FASTER,
+            f"the recorded calls cannot be read ({type(exc).__name__}), so behaviour and "
+            "speed could not be compared",
         ) from None
-    if not isinstance(report, dict):
-        raise _Outcome(Verdict.CRASHED, f"{what} left a report PerfRL cannot read")
-    required = (
-        ("status",)
-        if report.get("status") == "error"
-        else {
-            "equivalence": ("status", "calls_compared", "usable_calls", "unreproducible"),
-            "benchmark": ("status", "rounds", "per_call"),
-        }[mode]
-    )
-    if any(key not in report for key in required):
-        raise _Outcome(Verdict.CRASHED, f"{what} left a report PerfRL cannot read")
-    if report.get("status") == "error":
-        raise _Outcome(Verdict.CRASHED, f"{what} failed: {_excerpt(report.get('error', ''))}")
-    origin = origin_problem(target.module_name, report.get("module_file"), Path(ws.root))
-    if origin:
-        raise _Outcome(Verdict.CRASHED, origin)
-    return report
 
 
-def _speedup(report: dict) -> SpeedupEstimate:
-    original = [r["original_ns"] for r in report["rounds"]]
-    candidate = [r["candidate_ns"] for r in report["rounds"]]
-    median, low, high = bootstrap_ratio_ci(original, candidate)
-    return SpeedupEstimate(
-        median=median,
-        low=low,
-        high=high,
-        original_ns=statistics.median(original),
-        candidate_ns=statistics.median(candidate),
-        rounds=len(original),
-        per_call=[
-            CallTiming(
-                call_index=c["call_index"],
-                original_ns=c["original_ns"],
-                candidate_ns=c["candidate_ns"],
+def _write_calls(path: Path, calls: list[dict], sys_path: list[str], with_outcomes: bool) -> None:
+    kept = []
+    for call in calls:
+        entry = {"args": call["args"], "test": str(call.get("test", ""))}
+        if with_outcomes:
+            entry["outcome"] = call.get("outcome")
+            entry["raised"] = call.get("raised")
+        kept.append(entry)
+    path.write_bytes(pickle.dumps({"sys_path": sys_path, "calls": kept}, protocol=4))
+
+
+# -- the two sides ------------------------------------------------------------------------
+
+
+class _Sides:
+    """The workspaces and worker processes of the original and the candidate."""
+
+    def __init__(self, target, settings, cancel, candidate_ws, original_ws, deadline):
+        self.target = target
+        self.settings = settings
+        self.cancel = cancel
+        self.ws = {"candidate": candidate_ws, "original": original_ws}
+        self.deadline = deadline
+        self.sessions: list[WorkerSession] = []
+        self.count = 0
+        cgroups = getattr(getattr(candidate_ws, "sandbox", None), "_cgroups", None)
+        self.cpuacct_dir = getattr(cgroups, "cpuacct_dir", None)
+
+    def start(self, side: str) -> WorkerSession:
+        ws = self.ws[side]
+        import_root = str(workspace_import_root(self.target, Path(ws.root)))
+        calls_file = Path(ws.data_dir) / (
+            "calls-original.pkl" if side == "original" else "args.pkl"
+        )
+        env = {"PYTHONPATH": import_root, **BENCHMARK_ALLOCATOR_ENV}
+        self.count += 1
+        session = WorkerSession(
+            ws,
+            f"{side}-{self.count}",
+            [
+                "--calls",
+                str(calls_file),
+                "--module",
+                self.target.module_name,
+                "--qualname",
+                self.target.qualname,
+                "--import-root",
+                import_root,
+                "--root",
+                str(ws.root),
+            ],
+            env,
+            max(1.0, self.deadline - time.monotonic()),
+            self.cancel,
+        )
+        self.sessions.append(session)
+        return session
+
+    def hello(self, side: str, session: WorkerSession) -> dict:
+        try:
+            hello = session.receive(self.deadline)
+        except WorkerGone as gone:
+            raise _side_failure(side, gone.reason) from None
+        if hello.get("op") != "hello":
+            raise _side_failure(side, "started with an unexpected message")
+        if hello.get("error"):
+            if side == "original":
+                raise _Outcome(
+                    Verdict.CRASHED,
+                    "PerfRL could not load the original for comparison: "
+                    + _excerpt(hello["error"]),
+                )
+            raise _Outcome(
+                Verdict.FAILED_TESTS,
+                f"importing the module fails with the candidate: {_excerpt(hello['error'])}",
             )
-            for c in report["per_call"]
-        ],
-    )
+        origin = origin_problem(
+            self.target.module_name, str(hello.get("module_file") or ""), Path(self.ws[side].root)
+        )
+        if origin:
+            raise _Outcome(Verdict.CRASHED, origin)
+        return hello
+
+    def pair(self) -> dict[str, WorkerSession]:
+        """A fresh worker on each side (started together), both past their hello."""
+        sessions = {side: self.start(side) for side in ("original", "candidate")}
+        for side, session in sessions.items():
+            session.hello = self.hello(side, session)
+            session.find_cpu_clock(self.cpuacct_dir)
+        return sessions
+
+    def close_all(self) -> None:
+        for session in self.sessions:
+            session.close()
+
+
+def _side_failure(side: str, reason: str) -> _Outcome:
+    if side == "original":
+        return _Outcome(Verdict.CRASHED, f"PerfRL's process running the original {reason}")
+    if reason == "ran past its time limit" or reason == "did not answer in time":
+        return _Outcome(Verdict.TIMEOUT, f"the candidate's process {reason}")
+    return _Outcome(Verdict.CRASHED, f"the candidate's process {reason}")
+
+
+def _replay(session: WorkerSession, side: str, indices: list[int], source: str, deadline) -> dict:
+    """{index: outcome message} for ``indices`` replayed once on ``session``."""
+    replies: dict[int, dict] = {}
+    try:
+        session.send({"op": "replay", "calls": indices, "source": source}, deadline)
+        while True:
+            message = session.receive(deadline)
+            if message.get("op") == "end":
+                break
+            index = message.get("index")
+            if message.get("op") != "outcome" or index not in indices or index in replies:
+                raise WorkerGone("answered out of turn")
+            replies[index] = message
+    except WorkerGone as gone:
+        pending = [i for i in indices if i not in replies]
+        where = f" (at call {pending[0]})" if pending else ""
+        raise _side_failure(side, gone.reason + where) from None
+    if len(replies) != len(indices):
+        raise _side_failure(side, "skipped calls it was asked to replay")
+    return replies
+
+
+def _state_sizes(session: WorkerSession, side: str, deadline) -> dict[str, int]:
+    try:
+        reply = session.request({"op": "state"}, deadline, "state")
+    except WorkerGone as gone:
+        raise _side_failure(side, gone.reason) from None
+    sizes = reply.get("sizes")
+    if not isinstance(sizes, dict):
+        return {}
+    return {str(k): v for k, v in sizes.items() if isinstance(v, int)}
+
+
+def _grown(before: dict[str, int], after: dict[str, int]) -> dict[str, tuple[int, int]]:
+    return {
+        key: (before.get(key, 0), value)
+        for key, value in after.items()
+        if value > before.get(key, 0)
+    }
+
+
+def stateful_reason(
+    candidate_growth: dict[str, tuple[int, int]],
+    original_growth: dict[str, tuple[int, int]],
+    new_inputs: int = 1,
+) -> str:
+    """Why the candidate counts as keeping state across calls ("" when it does not): what
+    grew while its calls ran and did not grow as much with the original."""
+    extra = []
+    for key, (before, after) in sorted(candidate_growth.items()):
+        original = original_growth.get(key)
+        original_delta = (original[1] - original[0]) if original else 0
+        # Live objects move a little with any code (free lists, interning): only growth of
+        # at least one object per input beyond the original's counts.
+        slack = new_inputs - 1 if key == "objects kept alive" else 0
+        if after - before - original_delta > slack:
+            extra.append(f"{key} grew from {before} to {after}")
+    if not extra:
+        return ""
+    return "it keeps state across calls: " + "; ".join(extra[:3])
+
+
+# -- the benchmark over several process pairs ---------------------------------------------
 
 
 def _benchmark_cap_s(settings: EngineSettings) -> float:
@@ -256,9 +443,9 @@ def _benchmark_cap_s(settings: EngineSettings) -> float:
     return max(1.0, min(settings.bench_timeout_s * 0.5, settings.bench_budget_s * 4 + 2))
 
 
-def _process_ratio(report: dict) -> float:
+def _process_ratio(report) -> float:
     """One benchmark process's speedup: the ratio of its median round totals."""
-    rounds = report.get("rounds") or []
+    rounds = report.get("rounds") if isinstance(report, dict) else report.rounds
     if not rounds:
         return 1.0
     original = statistics.median(r["original_ns"] for r in rounds)
@@ -266,7 +453,7 @@ def _process_ratio(report: dict) -> float:
     return original / max(candidate, 1e-9)
 
 
-def _processes_disagree(reports: list[dict], decisive_ratio: float) -> bool:
+def _processes_disagree(reports: list, decisive_ratio: float) -> bool:
     """True when the processes' speedups differ enough to need more of them.
 
     Processes that all put the speedup beyond ``decisive_ratio`` (or all below its inverse)
@@ -278,87 +465,237 @@ def _processes_disagree(reports: list[dict], decisive_ratio: float) -> bool:
     return max(ratios) > min(ratios) * PROCESS_AGREEMENT
 
 
-def _benchmark(ws, target, settings, cancel, usable: list[int]) -> dict:
-    """The A/B benchmark, its budget split over ``settings.bench_processes`` fresh processes.
-
-    When the processes' own speedups disagree by more than :data:`PROCESS_AGREEMENT` and
-    have not all settled the verdict, more processes are measured (up to
-    :data:`MAX_BENCH_PROCESSES`): some code runs in one of two
-    speeds depending on the state a process starts in (measured: a ``str.join`` kernel read
-    1.45 ms or 1.8 ms per call in about one fresh process out of five), and the pooled
-    median then follows the majority instead of whichever state two of three processes
-    happened to draw.
-
-    Returns one report shaped like a single process's: the rounds of every process, in order,
-    and per call the median of the processes' per-call medians. Another process starts only
-    while about twice the previous one's wall time is left of ``settings.bench_timeout_s``, so
-    functions whose calls take seconds still get all their rounds in one process.
-    """
+def _benchmark(
+    sides: _Sides,
+    first_pair: dict[str, WorkerSession],
+    settings: EngineSettings,
+    items: list[tuple],
+    expected: dict[tuple, dict],
+    blob_sizes: dict[tuple, int],
+    comparator: Comparator,
+    parameter_names: list[str],
+) -> list[ProcessReport]:
+    """The A/B benchmark in ``settings.bench_processes`` pairs of fresh worker processes (the
+    first pair is the one that replayed the calls), more while their speedups disagree on an
+    unsettled verdict (see :func:`_processes_disagree`), each calibrated on its own."""
     processes = max(1, settings.bench_processes)
     decisive_ratio = DECISIVE_FACTOR * settings.threshold
-    deadline = time.monotonic() + settings.bench_timeout_s
-    reports: list[dict] = []
+    options = BenchOptions(
+        budget_s=settings.bench_budget_s / processes,
+        max_seconds=_benchmark_cap_s(settings) / processes,
+        decisive_ratio=decisive_ratio,
+    )
+    reports: list[ProcessReport] = []
     last_wall = 0.0
-    run_index = 0
-    extra_loops = ""
-    while run_index < processes or (
+    pair = first_pair
+    while len(reports) < processes or (
         processes > 1
-        and run_index < MAX_BENCH_PROCESSES
+        and len(reports) < MAX_BENCH_PROCESSES
         and _processes_disagree(reports, decisive_ratio)
     ):
-        remaining = deadline - time.monotonic()
+        remaining = sides.deadline - time.monotonic()
         if reports and 2 * last_wall > remaining:
             break
         started = time.monotonic()
-        reports.append(
-            _replay(
-                ws,
-                target,
-                settings,
-                cancel,
-                "benchmark",
-                [
-                    "--calls",
-                    ",".join(str(i) for i in usable),
-                    "--budget-s",
-                    repr(settings.bench_budget_s / processes),
-                    "--max-seconds",
-                    repr(_benchmark_cap_s(settings) / processes),
-                    "--decisive-ratio",
-                    repr(decisive_ratio),
-                    *(["--loops", extra_loops] if run_index and extra_loops else []),
-                ],
-                remaining,
-                run_index,
-            )
-        )
+        if pair is None:
+            pair = sides.pair()
+        bench = Bench(pair, expected, blob_sizes, comparator, parameter_names, sides.deadline)
+        try:
+            reports.append(bench.run(items, options))
+        except SideFailed as failed:
+            raise _side_failure(failed.side, failed.reason) from None
+        except BenchMismatch as mismatch:
+            source, index = mismatch.item
+            what = f"call {index}" if source == "recorded" else f"generated input {index}"
+            raise _Outcome(Verdict.NOT_EQUIVALENT, f"{what}: {mismatch.explanation}") from None
+        for session in pair.values():
+            session.close()
+        pair = None
         last_wall = time.monotonic() - started
-        run_index += 1
-        if run_index == 1:
-            # Later processes reuse this calibration: it costs about as much as the
-            # measuring itself, and the same counts keep the processes comparable.
-            extra_loops = ",".join(
-                f"{c['call_index']}:{c['loops']['original']}:{c['loops']['candidate']}"
-                for c in reports[0].get("per_call", [])
-                if isinstance(c.get("loops"), dict)
-            )
-    if len(reports) == 1:
-        return reports[0]
+    return reports
+
+
+def _speedup(reports: list[ProcessReport]) -> SpeedupEstimate:
+    rounds = [r for report in reports for r in report.rounds]
+    original = [r["original_ns"] for r in rounds]
+    candidate = [r["candidate_ns"] for r in rounds]
+    median, low, high = bootstrap_ratio_ci(original, candidate)
     per_call = []
-    for calls in zip(*(report.get("per_call", []) for report in reports)):
+    for calls in zip(*(report.per_call for report in reports)):
+        source, index = calls[0]["item"]
         per_call.append(
-            {
-                "call_index": calls[0]["call_index"],
-                "original_ns": statistics.median(c["original_ns"] for c in calls),
-                "candidate_ns": statistics.median(c["candidate_ns"] for c in calls),
-            }
+            CallTiming(
+                call_index=index,
+                original_ns=statistics.median(c["original_ns"] for c in calls),
+                candidate_ns=statistics.median(c["candidate_ns"] for c in calls),
+                original_loops=[c["loops"]["original"] for c in calls],
+                candidate_loops=[c["loops"]["candidate"] for c in calls],
+                generated=source == "generated",
+            )
         )
-    return {
-        "status": "ok",
-        "rounds": [r for report in reports for r in report.get("rounds", [])],
-        "per_call": per_call,
-        "processes": len(reports),
-    }
+    return SpeedupEstimate(
+        median=median,
+        low=low,
+        high=high,
+        original_ns=statistics.median(original),
+        candidate_ns=statistics.median(candidate),
+        rounds=len(original),
+        per_call=per_call,
+    )
+
+
+# -- the stages after the tests -----------------------------------------------------------
+
+
+def _compare_stages(
+    target, baseline, sandbox, settings, cancel, ws, result: CandidateResult, stage
+) -> None:
+    """Equivalence (recorded, then generated inputs) and the benchmark; raises _Outcome."""
+    if not baseline.capture or baseline.summary.calls_captured == 0:
+        reasons = ", ".join(
+            f"{count} call(s) {why}"
+            for why, count in sorted(baseline.summary.skipped_reasons.items())
+        )
+        raise _Outcome(
+            Verdict.NOT_FASTER,
+            "the tests pass, but no call of the function could be recorded"
+            + (f" ({reasons})" if reasons else "")
+            + ", so behaviour and speed could not be compared",
+        )
+    calls, sys_path = _recorded_calls(baseline.capture)
+    # The candidate's copy gets the arguments only; the outcomes go to the original's copy.
+    _write_calls(Path(ws.data_dir) / "args.pkl", calls, sys_path, with_outcomes=False)
+    comparator = Comparator(settings.float_rel_tol, settings.float_abs_tol)
+    deadline = time.monotonic() + settings.bench_timeout_s
+    with sandbox.workspace({target.relpath: target.file_text}) as original_ws:
+        calls_path = Path(original_ws.data_dir) / "calls-original.pkl"
+        _write_calls(calls_path, calls, sys_path, with_outcomes=True)
+        sides = _Sides(target, settings, cancel, ws, original_ws, deadline)
+        try:
+            pair = sides.pair()
+            original, candidate = pair["original"], pair["candidate"]
+            indices = list(range(len(calls)))
+            replies = _replay(original, "original", indices, "recorded", deadline)
+            params = [str(p) for p in original.hello.get("params") or []]
+            expected: dict[tuple, dict] = {}
+            unreproducible: list[str] = []
+            for index in indices:
+                reply = replies[index]
+                fresh, recorded = reply.get("outcome"), reply.get("recorded")
+                if reply.get("load_error"):
+                    unreproducible.append(f"cannot load the recording: {reply['load_error']}")
+                    continue
+                if not isinstance(recorded, dict) or recorded.get("kind") == "unencodable":
+                    why = (recorded or {}).get("why", "it cannot be compared")
+                    unreproducible.append(f"the recorded outcome cannot be compared: {why}")
+                    continue
+                why = diff_outcomes(comparator, recorded, fresh, params, who="the original now")
+                if why is not None:
+                    unreproducible.append(why)
+                    continue
+                expected[("recorded", index)] = fresh
+            usable = [index for source, index in expected]
+            if not usable:
+                example = (
+                    f" (for example: {_excerpt(unreproducible[0], 200)})" if unreproducible else ""
+                )
+                raise _Outcome(
+                    Verdict.NOT_FASTER,
+                    "the tests pass, but none of the recorded calls could be replayed "
+                    f"reproducibly on the original{example}, so speed could not be measured",
+                )
+            # One call first: what a first call sets up once (imports, lazy module state) is
+            # not state kept across calls; what grows from here on with other inputs is.
+            first = _replay(candidate, "candidate", usable[:1], "recorded", deadline)
+            _check_replies(first, usable[:1], expected, comparator, params, calls, result)
+            before = {side: _state_sizes(session, side, deadline) for side, session in pair.items()}
+            got = _replay(candidate, "candidate", usable, "recorded", deadline)
+            _check_replies(got, usable, expected, comparator, params, calls, result)
+            _replay(original, "original", usable, "recorded", deadline)
+            generated = _generated_inputs(pair, usable, expected, comparator, params, deadline)
+            result.generated_inputs = len(generated)
+            after = {side: _state_sizes(session, side, deadline) for side, session in pair.items()}
+            result.stateful = stateful_reason(
+                _grown(before["candidate"], after["candidate"]),
+                _grown(before["original"], after["original"]),
+                new_inputs=len(usable) - 1 + len(generated),
+            )
+
+            stage("benchmark")
+            blob_sizes = {("recorded", i): len(calls[i]["args"]) for i in usable}
+            blob_sizes.update({item: size for item, size in generated.items()})
+            # Distinct inputs timed too (when generated): a cache over replayed calls gains
+            # nothing on inputs it has not seen in the same order.
+            items = [("recorded", i) for i in usable] + sorted(generated)[:GENERATED_TIMED]
+            reports = _benchmark(
+                sides, pair, settings, items, expected, blob_sizes, comparator, params
+            )
+        finally:
+            sides.close_all()
+    rounds = sum(len(r.rounds) for r in reports)
+    if rounds < MIN_ROUNDS:
+        raise _Outcome(
+            Verdict.NOT_FASTER,
+            f"only {rounds} benchmark round(s) fit in the time limit, too few to estimate a "
+            "speedup",
+        )
+    result.speedup = _speedup(reports)
+
+
+def _check_replies(got, indices, expected, comparator, params, calls, result) -> None:
+    """Compare the candidate's replayed outcomes with the original's; raise _Outcome."""
+    for index in indices:
+        reply = got[index]
+        if reply.get("load_error"):
+            raise _Outcome(
+                Verdict.CRASHED,
+                f"call {index}: the candidate's process cannot load its arguments: "
+                f"{_excerpt(reply['load_error'], 200)}",
+            )
+        why = diff_outcomes(comparator, expected[("recorded", index)], reply.get("outcome"), params)
+        if why is not None:
+            test = calls[index].get("test", "?")
+            raise _Outcome(Verdict.NOT_EQUIVALENT, f"call {index} (from {test}): {why}")
+    result.calls_compared = max(result.calls_compared, len(indices))
+
+
+def _generated_inputs(pair, usable, expected, comparator, params, deadline) -> dict[tuple, int]:
+    """Compare the sides on new inputs made from the recorded ones (when the original's
+    worker has ``perfrl_inputs``); adds their outcomes to ``expected``; {item: blob size}."""
+    original, candidate = pair["original"], pair["candidate"]
+    try:
+        reply = original.request(
+            {"op": "generate", "calls": usable, "budget": GENERATED_INPUTS, "seed": 0},
+            deadline,
+            "generated",
+        )
+    except WorkerGone as gone:
+        raise _side_failure("original", gone.reason) from None
+    blobs = [b for b in reply.get("blobs") or [] if isinstance(b, str)]
+    if not blobs:
+        return {}
+    indices = list(range(len(blobs)))
+    outcomes = _replay(original, "original", indices, "generated", deadline)
+    try:
+        candidate.request({"op": "add_inputs", "blobs": blobs}, deadline, "end")
+    except WorkerGone as gone:
+        raise _side_failure("candidate", gone.reason) from None
+    kept = [
+        i
+        for i in indices
+        if isinstance(outcomes[i].get("outcome"), dict)
+        and outcomes[i]["outcome"].get("kind") != "unencodable"
+    ]
+    got = _replay(candidate, "candidate", kept, "generated", deadline)
+    sizes = {}
+    for index in kept:
+        want = outcomes[index]["outcome"]
+        why = diff_outcomes(comparator, want, got[index].get("outcome"), params)
+        if why is not None:
+            raise _Outcome(Verdict.NOT_EQUIVALENT, f"generated input {index}: {why}")
+        expected[("generated", index)] = want
+        sizes[("generated", index)] = len(blobs[index]) // 2
+    return sizes
 
 
 def verify_candidate(
@@ -406,64 +743,20 @@ def verify_candidate(
             raise _Outcome(Verdict.INVALID, f"the candidate {exc}") from None
 
         with sandbox.workspace({target.relpath: new_text}) as ws:
-            data_dir = Path(ws.data_dir)
-            (data_dir / "calls.pkl").write_bytes(baseline.capture)
-            (data_dir / "original_source.py").write_text(target.file_text, encoding="utf-8")
-
             stage("tests")
             _run_tests(ws, target, baseline, settings, cancel, result.tests)
-
             stage("equivalence")
-            if not baseline.capture or baseline.summary.calls_captured == 0:
-                reasons = ", ".join(
-                    f"{count} call(s) {why}"
-                    for why, count in sorted(baseline.summary.skipped_reasons.items())
-                )
-                raise _Outcome(
-                    Verdict.NOT_FASTER,
-                    "the tests pass, but no call of the function could be recorded"
-                    + (f" ({reasons})" if reasons else "")
-                    + ", so behaviour and speed could not be compared",
-                )
-            equivalence = _replay(
-                ws, target, settings, cancel, "equivalence", [], settings.bench_timeout_s
-            )
-            result.calls_compared = int(equivalence.get("calls_compared", 0))
-            if equivalence.get("status") == "mismatch":
-                mismatch = equivalence["mismatch"]
-                raise _Outcome(
-                    Verdict.NOT_EQUIVALENT,
-                    f"call {mismatch['call_index']} (from {mismatch['test']}): "
-                    f"{mismatch['explanation']}",
-                )
-            usable = equivalence.get("usable_calls", [])
-            if not usable:
-                skipped = equivalence.get("unreproducible", [])
-                why = f" (for example: {_excerpt(skipped[0]['reason'], 200)})" if skipped else ""
-                raise _Outcome(
-                    Verdict.NOT_FASTER,
-                    "the tests pass, but none of the recorded calls could be replayed "
-                    f"reproducibly on the original{why}, so speed could not be measured",
-                )
-
-            stage("benchmark")
-            bench = _benchmark(ws, target, settings, cancel, usable)
-            if len(bench.get("rounds", [])) < MIN_ROUNDS:
-                raise _Outcome(
-                    Verdict.NOT_FASTER,
-                    f"only {len(bench.get('rounds', []))} benchmark round(s) fit in the time "
-                    "limit, too few to estimate a speedup",
-                )
-            try:
-                result.speedup = _speedup(bench)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise _Outcome(
-                    Verdict.CRASHED, f"the benchmark's report is unusable: {exc}"
-                ) from None
+            _compare_stages(target, baseline, sandbox, settings, cancel, ws, result, stage)
         _close_stage()
         speed = result.speedup
         interval = f"{speed.median:.2f}x ({speed.low:.2f}-{speed.high:.2f})"
-        if speed.low >= settings.threshold:
+        if result.stateful:
+            result.verdict = Verdict.NOT_FASTER
+            result.reason = (
+                f"{interval} on repeated calls, not counted: {result.stateful} (stateful), so "
+                "its speed on calls it has not seen before is unknown"
+            )
+        elif speed.low >= settings.threshold:
             result.verdict = Verdict.FASTER
             result.reason = (
                 f"{interval} faster, 95% confidence, on {len(speed.per_call)} recorded call(s)"
@@ -478,4 +771,13 @@ def verify_candidate(
         _close_stage()
         result.verdict = Verdict.CRASHED
         result.reason = f"the candidate broke its sandbox: {surprise}"
+    except Cancelled:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a surprise ends this candidate, never the job
+        _close_stage()
+        result.verdict = Verdict.CRASHED
+        result.reason = (
+            "PerfRL could not finish verifying this candidate "
+            f"({type(exc).__name__}: {_excerpt(exc, 240)})"
+        )
     return result

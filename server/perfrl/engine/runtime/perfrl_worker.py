@@ -1,0 +1,456 @@
+"""One side of a verification (the original *or* the candidate), driven by the engine.
+
+Run in a sandbox with the user's interpreter (standard library only, Python 3.9 syntax)::
+
+    python -m perfrl_worker --channel DIR --calls FILE --module pkg.mod --qualname Class.method \\
+        --import-root DIR --root DIR
+
+The original and the candidate never share a process: the engine starts one worker in a
+pristine copy of the project (the original) and one in the candidate's copy, and talks to
+each over two FIFOs in ``DIR`` (``in``: requests, ``out``: replies), one JSON object a line.
+The candidate's worker gets the recorded *arguments* only (``FILE`` without outcomes); only
+the original's worker sees the recorded outcomes, to tell which calls it reproduces.
+
+Nothing this process says is trusted by the engine: outcomes leave it in the canonical
+encoding of :mod:`perfrl_canon` and are compared by the engine; timings are taken by the
+engine around a request, by the kernel's CPU accounting of the whole sandboxed run (or the
+engine's wall clock without it): ``prepare`` unpickles the copies, ``go`` runs them and
+answers ``done`` as soon as the last call returned, ``report`` sends the encoded outcome of
+*every* timed call. Requests:
+
+``replay``  ``{"calls": [i, ...], "source": "recorded"|"generated"}`` -> one ``outcome`` per
+            call (``recorded`` too where the file holds the recorded outcome), then ``end``
+``generate`` (original side) ``{"calls": [i, ...], "budget": n, "seed": s}`` -> ``generated``
+            with pickled new arguments (hex) from ``perfrl_inputs`` when it is installed
+``add_inputs`` (candidate side) ``{"blobs": [hex, ...]}`` -> ``end``
+``state``   -> ``state``: sizes of the module's globals, function attributes, defaults,
+            closures and caches (a memo that grows across calls shows here)
+``prepare`` ``{"items": [[source, index], ...]}`` -> ``ready``; ``go`` -> ``done``;
+            ``report`` -> ``results`` (``table`` of distinct encoded outcomes, ``order``)
+``quit``
+"""
+
+import argparse
+import json
+import os
+import pickle
+import sys
+import traceback
+import types
+
+import perfrl_canon
+from perfrl_protocol import CHANNEL_REPLIES, CHANNEL_REQUESTS
+
+try:  # the generator of new inputs (issue 12, build 3); optional
+    import perfrl_inputs
+except Exception:  # noqa: BLE001 - missing or broken: only recorded calls are used
+    perfrl_inputs = None
+
+_MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__
+
+
+def _short(text, limit=300):
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Channel:
+    def __init__(self, directory):
+        self._in = os.open(os.path.join(directory, CHANNEL_REQUESTS), os.O_RDONLY)
+        self._out = os.open(os.path.join(directory, CHANNEL_REPLIES), os.O_WRONLY)
+        self._buffer = b""
+
+    def receive(self):
+        while b"\n" not in self._buffer:
+            chunk = os.read(self._in, 1 << 16)
+            if not chunk:
+                raise EOFError("the engine closed the channel")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line.decode("utf-8"))
+
+    def send(self, message):
+        data = (json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8")
+        view = memoryview(data)
+        while view:
+            written = os.write(self._out, view)
+            view = view[written:]
+
+
+def _resolve(module, qualname):
+    owner = module
+    parts = qualname.split(".")
+    for part in parts[:-1]:
+        owner = getattr(owner, part)
+    raw = vars(owner)[parts[-1]]
+    if isinstance(raw, (staticmethod, classmethod)):
+        return raw.__func__  # the recorded arguments include cls for classmethods
+    if isinstance(raw, property):
+        return raw.fget
+    return raw
+
+
+def _parameter_names(func):
+    try:
+        import inspect
+
+        return [
+            p.name
+            for p in inspect.signature(func).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def _invoke(func, call_args):
+    args, kwargs = call_args
+    try:
+        value = func(*args, **kwargs)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit from a candidate is a behaviour too
+        return ("raise", exc, (args, kwargs))
+    return ("return", value, (args, kwargs))
+
+
+def encode_outcome(kind, value, args_after, with_args=True):
+    """The canonical outcome of one call (see perfrl_canon); never raises."""
+    try:
+        if kind == "raise":
+            try:
+                message = _short(BaseException.__str__(value))
+            except Exception:  # noqa: BLE001
+                message = ""
+            outcome = {
+                "kind": "raise",
+                "type": perfrl_canon.type_name(type(value)),
+                "message": message,
+            }
+        else:
+            outcome = {"kind": "return", "value": perfrl_canon.encode(value)}
+        if with_args:
+            outcome["args_after"] = perfrl_canon.encode(args_after)
+        return outcome
+    except perfrl_canon.EncodeError as exc:
+        return {"kind": "unencodable", "why": str(exc)}
+
+
+# -- state across calls ------------------------------------------------------------------
+
+
+def _container_size(value):
+    kind = type(value)
+    for base in (dict, list, set, bytearray, frozenset, tuple):
+        if kind is base:
+            return base.__len__(value)
+    return None
+
+
+def _function_state(prefix, function, sizes):
+    if type(function) is not types.FunctionType:
+        if type(function).__name__ == "_lru_cache_wrapper":
+            try:
+                sizes[prefix + " (cache)"] = function.cache_info().currsize
+            except Exception:  # noqa: BLE001, S110
+                pass
+            wrapped = getattr(function, "__wrapped__", None)
+            if type(wrapped) is types.FunctionType:
+                _function_state(prefix, wrapped, sizes)
+        return
+    attributes = types.FunctionType.__dict__["__dict__"].__get__(function)
+    sizes[prefix + " attributes"] = len(attributes)
+    for key, item in list(attributes.items())[:50]:
+        size = _container_size(item)
+        if size is not None:
+            sizes[f"{prefix}.{key}"] = size
+    defaults = types.FunctionType.__dict__["__defaults__"].__get__(function) or ()
+    for position, item in enumerate(defaults):
+        size = _container_size(item)
+        if size is not None:
+            sizes[f"{prefix} default #{position}"] = size
+    kwdefaults = types.FunctionType.__dict__["__kwdefaults__"].__get__(function) or {}
+    for key, item in list(kwdefaults.items()):
+        size = _container_size(item)
+        if size is not None:
+            sizes[f"{prefix} default {key}"] = size
+    closure = types.FunctionType.__dict__["__closure__"].__get__(function) or ()
+    for position, cell in enumerate(closure):
+        try:
+            item = cell.cell_contents
+        except ValueError:
+            continue
+        size = _container_size(item)
+        if size is not None:
+            sizes[f"{prefix} closure #{position}"] = size
+        if type(item) is types.FunctionType or type(item).__name__ == "_lru_cache_wrapper":
+            _function_state(f"{prefix} closure #{position}", item, sizes)
+
+
+def state_sizes(module, function, qualname):
+    """{what: size} for everything a call could leave state in (see the module docstring)."""
+    sizes = {}
+    namespace = _MODULE_DICT(module)
+    sizes["module globals"] = len(namespace)
+    sizes["sys.modules"] = len(sys.modules)
+    sizes["builtins"] = len(_MODULE_DICT(sys.modules["builtins"]))
+    sizes["sys attributes"] = len(_MODULE_DICT(sys))
+    module_name = namespace.get("__name__")
+    for key, item in list(namespace.items())[:2000]:
+        if type(key) is not str:
+            continue
+        size = _container_size(item)
+        if size is not None:
+            sizes["global " + key] = size
+        elif type(item) is types.FunctionType or type(item).__name__ == "_lru_cache_wrapper":
+            _function_state("function " + key, item, sizes)
+        elif isinstance(item, type) and getattr(item, "__module__", None) == module_name:
+            members = type.__dict__["__dict__"].__get__(item)
+            sizes[f"class {key} attributes"] = len(members)
+            for member, value in list(members.items())[:200]:
+                size = _container_size(value)
+                if size is not None:
+                    sizes[f"class {key}.{member}"] = size
+                elif type(value) in (staticmethod, classmethod):
+                    _function_state(f"{key}.{member}", value.__func__, sizes)
+                elif (
+                    type(value) is types.FunctionType
+                    or type(value).__name__ == "_lru_cache_wrapper"
+                ):
+                    _function_state(f"{key}.{member}", value, sizes)
+    _function_state("target " + qualname, function, sizes)
+    # State hidden elsewhere: containers held by any module (one of its own in sys.modules,
+    # a stdlib module), and objects kept alive at all.
+    for name, other in list(sys.modules.items())[:3000]:
+        if other is module or type(other) is not types.ModuleType:
+            continue
+        try:
+            other_namespace = _MODULE_DICT(other)
+        except Exception:  # noqa: BLE001, S112
+            continue
+        sizes[f"module {name} globals"] = len(other_namespace)
+        for key, item in list(other_namespace.items())[:500]:
+            size = _container_size(item)
+            if size is not None and type(key) is str:
+                sizes[f"{name}.{key}"] = size
+    import gc
+
+    gc.collect()
+    sizes["objects kept alive"] = len(gc.get_objects())
+    return sizes
+
+
+# -- the worker --------------------------------------------------------------------------
+
+
+class Worker:
+    def __init__(self, options, channel):
+        self.options = options
+        self.channel = channel
+        with open(options.calls, "rb") as handle:
+            payload = pickle.load(handle)
+        self.calls = payload["calls"]
+        self.generated = []  # pickled arguments of generated inputs
+        self._set_sys_path(payload.get("sys_path", []))
+        import importlib
+
+        self.module = importlib.import_module(options.module)
+        self.function = _resolve(self.module, options.qualname)
+        self.prepared = []
+        self.results = []
+
+    def _set_sys_path(self, relative):
+        root = self.options.root or os.getcwd()
+        entries = [self.options.import_root] + [
+            os.path.normpath(os.path.join(root, rel)) for rel in relative
+        ]
+        for entry in reversed(entries):
+            if entry in sys.path:
+                sys.path.remove(entry)
+            sys.path.insert(0, entry)
+        sys.path.remove(self.options.import_root)
+        sys.path.insert(0, self.options.import_root)
+
+    def blob(self, source, index):
+        if source == "generated":
+            return self.generated[index]
+        return self.calls[index]["args"]
+
+    def replay(self, request):
+        source = request.get("source", "recorded")
+        for index in request["calls"]:
+            message = {"op": "outcome", "index": index}
+            try:
+                call_args = pickle.loads(self.blob(source, index))
+            except Exception as exc:  # noqa: BLE001 - a recording that cannot be loaded
+                message["load_error"] = _short(f"{type(exc).__name__}: {exc}")
+                self.channel.send(message)
+                continue
+            kind, value, after = _invoke(self.function, call_args)
+            message["outcome"] = encode_outcome(kind, value, after)
+            del value, after, call_args
+            recorded = self.calls[index].get("outcome") if source == "recorded" else None
+            if recorded is not None:
+                try:
+                    data = pickle.loads(recorded)
+                except Exception as exc:  # noqa: BLE001
+                    message["load_error"] = _short(f"{type(exc).__name__}: {exc}")
+                else:
+                    raised = self.calls[index].get("raised")
+                    if data["kind"] == "raise":
+                        message["recorded"] = {
+                            "kind": "raise",
+                            "type": (raised or {}).get("type", "?").replace("builtins.", "", 1),
+                            "message": (raised or {}).get("message", ""),
+                            "args_after": encode_outcome("return", None, data["args_after"]).get(
+                                "args_after"
+                            ),
+                        }
+                    else:
+                        message["recorded"] = encode_outcome(
+                            "return", data["value"], data["args_after"]
+                        )
+            self.channel.send(message)
+        self.channel.send({"op": "end"})
+
+    def generate(self, request):
+        generator = getattr(perfrl_inputs, "generate_inputs", None)
+        if generator is None:
+            self.channel.send({"op": "generated", "blobs": [], "why": "no input generator"})
+            return
+        recorded = []
+        for index in request["calls"]:
+            try:
+                args, kwargs = pickle.loads(self.calls[index]["args"])
+                recorded.append((tuple(args), dict(kwargs)))
+            except Exception:  # noqa: BLE001, S112 - such a call only seeds nothing
+                continue
+        try:
+            inputs = generator(recorded, int(request["budget"]), int(request["seed"]))
+        except Exception as exc:  # noqa: BLE001 - a generator bug must not stop verification
+            self.channel.send({"op": "generated", "blobs": [], "why": _short(exc)})
+            return
+        blobs = []
+        for args, kwargs in inputs:
+            try:
+                blobs.append(pickle.dumps((args, kwargs), pickle.HIGHEST_PROTOCOL))
+            except Exception:  # noqa: BLE001, S112
+                continue
+        self.generated.extend(blobs)
+        self.channel.send({"op": "generated", "blobs": [b.hex() for b in blobs]})
+
+    def prepare(self, request):
+        self.prepared = []
+        self.prepared = [
+            pickle.loads(self.blob(source, index)) for source, index in request["items"]
+        ]
+        self.channel.send({"op": "ready"})
+
+    def go(self):
+        func = self.function
+        results = []
+        append = results.append
+        import gc
+
+        gc.disable()
+        try:
+            for args, kwargs in self.prepared:
+                try:
+                    append(("return", func(*args, **kwargs)))
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - raising calls are timed too
+                    append(("raise", exc))
+        finally:
+            gc.enable()
+        self.results = results
+        self.channel.send({"op": "done"})
+
+    def report(self):
+        # The copies are freed here, outside the timed window (freeing large arguments costs
+        # about as much as a fast call).
+        self.prepared = []
+        results, self.results = self.results, []
+        table, order, seen, by_id = [], [], {}, {}
+        for kind, value in results:
+            key = (kind, id(value))
+            position = by_id.get(key)
+            if position is None:
+                encoded = json.dumps(
+                    encode_outcome(kind, value, None, with_args=False), sort_keys=True
+                )
+                position = seen.get(encoded)
+                if position is None:
+                    position = seen[encoded] = len(table)
+                    table.append(encoded)
+                by_id[key] = position
+            order.append(position)
+        del results
+        self.channel.send({"op": "results", "table": table, "order": order})
+
+    def serve(self):
+        handlers = {
+            "replay": self.replay,
+            "generate": self.generate,
+            "add_inputs": lambda r: (
+                self.generated.extend(bytes.fromhex(b) for b in r["blobs"]),
+                self.channel.send({"op": "end"}),
+            ),
+            "state": lambda r: self.channel.send(
+                {
+                    "op": "state",
+                    "sizes": state_sizes(self.module, self.function, self.options.qualname),
+                }
+            ),
+            "prepare": self.prepare,
+            "go": lambda r: self.go(),
+            "report": lambda r: self.report(),
+        }
+        while True:
+            request = self.channel.receive()
+            if request.get("op") == "quit":
+                return
+            handlers[request["op"]](request)
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="perfrl_worker")
+    parser.add_argument("--channel", required=True)
+    parser.add_argument("--calls", required=True)
+    parser.add_argument("--module", required=True)
+    parser.add_argument("--qualname", required=True)
+    parser.add_argument("--import-root", required=True)
+    parser.add_argument("--root", default=None)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    options = _parse(argv)
+    channel = Channel(options.channel)
+    try:
+        worker = Worker(options, channel)
+    except BaseException as exc:  # noqa: BLE001 - e.g. the module does not import
+        channel.send(
+            {
+                "op": "hello",
+                "error": _short(f"{type(exc).__name__}: {exc}", 600),
+                "traceback": traceback.format_exc()[-3000:],
+            }
+        )
+        return 0
+    channel.send(
+        {
+            "op": "hello",
+            "module_file": os.path.realpath(getattr(worker.module, "__file__", "") or ""),
+            "params": _parameter_names(worker.function),
+            "python": ".".join(str(part) for part in sys.version_info[:3]),
+            "generator": perfrl_inputs is not None,
+        }
+    )
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
+    worker.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
