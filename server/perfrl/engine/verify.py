@@ -659,6 +659,16 @@ def _check_replies(got, indices, expected, comparator, params, calls, result) ->
     result.calls_compared = max(result.calls_compared, len(indices))
 
 
+#: The original raising one of these on a generated input means the generator went outside
+#: the function's domain: that input is not evidence (perfrl_inputs.REJECTING_EXCEPTIONS).
+#: (perfrl_canon names a real builtin exception by its bare name, a forged one otherwise.)
+_REJECTING = frozenset(("TypeError", "AttributeError", "RecursionError", "MemoryError"))
+
+
+def _original_rejects(outcome: dict) -> bool:
+    return outcome.get("kind") == "raise" and outcome.get("type") in _REJECTING
+
+
 def _generated_inputs(pair, usable, expected, comparator, params, deadline) -> dict[tuple, int]:
     """Compare the sides on new inputs made from the recorded ones (when the original's
     worker has ``perfrl_inputs``); adds their outcomes to ``expected``; {item: blob size}."""
@@ -685,14 +695,19 @@ def _generated_inputs(pair, usable, expected, comparator, params, deadline) -> d
         for i in indices
         if isinstance(outcomes[i].get("outcome"), dict)
         and outcomes[i]["outcome"].get("kind") != "unencodable"
+        and not _original_rejects(outcomes[i]["outcome"])
     ]
+    shown = reply.get("shown") if isinstance(reply.get("shown"), list) else []
     got = _replay(candidate, "candidate", kept, "generated", deadline)
     sizes = {}
     for index in kept:
         want = outcomes[index]["outcome"]
         why = diff_outcomes(comparator, want, got[index].get("outcome"), params)
         if why is not None:
-            raise _Outcome(Verdict.NOT_EQUIVALENT, f"generated input {index}: {why}")
+            call = f" {shown[index]}" if index < len(shown) and isinstance(shown[index], str) \
+                else ""
+            raise _Outcome(Verdict.NOT_EQUIVALENT,
+                           f"generated input {index}{call} (beyond the recorded calls): {why}")
         expected[("generated", index)] = want
         sizes[("generated", index)] = len(blobs[index]) // 2
     return sizes

@@ -49,6 +49,11 @@ except Exception:  # noqa: BLE001 - missing or broken: only recorded calls are u
 _MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__
 
 
+def _call_text(args, kwargs):
+    parts = [repr(a) for a in args] + ["{}={!r}".format(k, v) for k, v in kwargs.items()]
+    return "(" + ", ".join(parts) + ")"
+
+
 def _short(text, limit=300):
     text = str(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -330,14 +335,21 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - a generator bug must not stop verification
             self.channel.send({"op": "generated", "blobs": [], "why": _short(exc)})
             return
-        blobs = []
+        blobs, shown = [], []
         for args, kwargs in inputs:
             try:
                 blobs.append(pickle.dumps((args, kwargs), pickle.HIGHEST_PROTOCOL))
             except Exception:  # noqa: BLE001, S112
                 continue
+            # How the input reads, for the user's message: made here, on the original's side,
+            # so the engine never has to unpickle anything to show it.
+            try:
+                shown.append(_short(_call_text(args, kwargs), 200))
+            except Exception:  # noqa: BLE001 - an unprintable value still gets compared
+                shown.append("(an input that cannot be shown)")
         self.generated.extend(blobs)
-        self.channel.send({"op": "generated", "blobs": [b.hex() for b in blobs]})
+        self.channel.send({"op": "generated", "blobs": [b.hex() for b in blobs],
+                           "shown": shown})
 
     def prepare(self, request):
         self.prepared = []
