@@ -194,6 +194,8 @@ class OptimizationReport:
     threshold: float
     warnings: list[str] = field(default_factory=list)
     protections: list[str] = field(default_factory=list)
+    #: Sources' own accounts of their work (outputs drawn, kept, dropped and why).
+    notes: list[str] = field(default_factory=list)
 
     def best_result(self) -> CandidateResult | None:
         return None if self.best is None else self.candidates[self.best]
@@ -208,6 +210,7 @@ class OptimizationReport:
             "best": self.best,
             "warnings": list(self.warnings),
             "protections": list(self.protections),
+            "notes": list(self.notes),
         }
 
 
