@@ -106,7 +106,7 @@ def test_region_statements_from_a_real_rewrite():
     )
     spliced = splice_region(LONG, missing, statements)
     namespace: dict = {}
-    exec(compile(spliced, "<spliced>", "exec"), namespace)
+    exec(compile(spliced, "<spliced>", "exec"), namespace)  # noqa: S102 (the test's own code)
     orders = [{"sku": "a", "price": 2}, {"sku": "b", "price": 3}]
     assert namespace["report"](orders, ["c", "a", "d"], 1) == (["c"], 5, "orders: 2")
     # The rewrite keeps the rest of the function, comment included.

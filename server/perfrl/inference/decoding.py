@@ -21,6 +21,10 @@ A caller may rely on:
   once on one row, then the cache is copied to every row), picks only tokens that
   ``allowed`` marks true (the end of sequence must be one of them), and ends as soon as its
   tail repeats a short run of tokens (:class:`RepetitionStop`; ``Decoded.looped`` says so);
+  with a ``guard`` (:class:`~perfrl.inference.bracket_guard.BracketGuard`, greedy and
+  sampling only), a row whose chosen token closes a bracket that is not open, leaves a string
+  unterminated or ends the output with a bracket open takes instead the best (greedy) or a
+  newly drawn (sampling) token among those the guard accepts from its top candidates;
   without constraints every strategy behaves exactly as before;
 - every result's ``tokens`` being the generated ids without the decoder start token,
   ending with ``eos_id`` when ``finished`` is true, and ``score`` being the length-normalised
@@ -35,6 +39,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+from perfrl.inference.bracket_guard import BracketGuard
 
 # Hugging Face marks impossible beams with this additive penalty; we use the same constant so
 # that the arithmetic (float32) and therefore the ranking match theirs.
@@ -114,10 +120,13 @@ class OutputConstraints:
     forced_prefix: tuple[int, ...] = ()
     allowed: np.ndarray | None = None
     repetition: RepetitionStop | None = None
+    guard: BracketGuard | None = None
 
 
 #: Extra candidates a top-k stepper is asked for when a mask may remove some of its best.
 _ALLOWED_MARGIN = 16
+#: How many of a row's best tokens the guard looks at when its first choice is refused.
+_GUARD_CANDIDATES = 64
 
 
 @dataclass(frozen=True)
@@ -261,6 +270,38 @@ def _forced_prefix(
     return logits, total
 
 
+def _guarded_choice(
+    row_scores: np.ndarray,
+    guard: BracketGuard,
+    state,
+    greedy: bool,
+    params: SamplingParams,
+    rng: np.random.Generator,
+    first_choice: int,
+) -> int:
+    """The token a row takes when the guard refused ``first_choice``: among the row's
+    :data:`_GUARD_CANDIDATES` best (``row_scores``: masked and eos-forbidden as the row's
+    choice was), the best one the guard accepts (greedy), or one drawn from those it accepts
+    (the first ``top_k`` of them, then temperature and top-p). ``first_choice`` when none is
+    accepted (the output will not parse, and is dropped or drawn again)."""
+    count = min(_GUARD_CANDIDATES, row_scores.shape[-1])
+    best = np.argpartition(-row_scores, count - 1)[:count]
+    best = best[np.argsort(-row_scores[best], kind="stable")]
+    accepted = []
+    limit = 1 if greedy else (params.top_k if params.top_k > 0 else count)
+    for token in best:
+        if np.isfinite(row_scores[token]) and guard.accepts(state, int(token)):
+            accepted.append(int(token))
+            if len(accepted) >= limit:
+                break
+    if not accepted:
+        return first_choice
+    if greedy:
+        return accepted[0]
+    scores = row_scores[accepted].astype(np.float64)[None, :] / params.temperature
+    return accepted[int(_draw(_nucleus(scores, params), rng)[0])]
+
+
 def _forbid(scores: np.ndarray, token: int) -> np.ndarray:
     """``scores`` with ``token`` made impossible (a copy; the caller's array is kept)."""
     scores = scores.copy()
@@ -294,10 +335,12 @@ def sample_or_greedy(
     constraints = constraints or OutputConstraints()
     allowed = constraints.allowed
     repetition = constraints.repetition
+    guard = constraints.guard
     # At least one token is left to choose freely.
     prefix = list(constraints.forced_prefix[: max_new_tokens - 1])
     greedy_mask = np.asarray(greedy, dtype=bool)
     tokens: list[list[int]] = [list(prefix) for _ in range(n)]
+    states = [guard.start(prefix) for _ in range(n)] if guard is not None else []
     logprob_sums = np.zeros(n, dtype=np.float64)
     finished = np.zeros(n, dtype=bool)
     looped = np.zeros(n, dtype=bool)
@@ -360,6 +403,23 @@ def sample_or_greedy(
             if allowed is not None:
                 sampled_logits = _masked(sampled_logits, allowed)
             chosen[sampled_rows] = sample_tokens(sampled_logits, params, rng)
+        if guard is not None:
+            for position, row in enumerate(active):
+                token = int(chosen[position])
+                if guard.accepts(states[row], token):
+                    guard.advance(states[row], token)
+                    continue
+                row_scores = logits[position]
+                if allowed is not None:
+                    row_scores = _masked(row_scores, allowed)
+                if step < min_new_tokens:
+                    row_scores = _forbid(row_scores[None, :], eos_id)[0]
+                token = _guarded_choice(
+                    row_scores, guard, states[row], not sampled_rows[position], params, rng,
+                    token,
+                )
+                chosen[position] = token
+                guard.advance(states[row], token)
         logprob_sums[active] += raw[np.arange(len(active)), chosen] - log_norm
         done_now = chosen == eos_id
         for position, (row, token) in enumerate(zip(active, chosen)):

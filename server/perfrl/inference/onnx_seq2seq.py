@@ -160,20 +160,25 @@ class OnnxSeq2SeqModel:
         words: Iterable[str] | None = None,
         repetition: RepetitionStop | None = None,
         allow_non_ascii: bool = False,
+        balanced: bool = False,
     ) -> OutputConstraints:
         """Constraints for one prompt's outputs: they start with the tokens of
         ``forced_start`` (encoded as the start of a longer text is: a byte-level BPE never
         merges across the pre-tokenizer's word boundaries, so cut the text at one, e.g.
         after a ``:``), use only tokens whose word pieces fit ``words`` (None: any token;
         see :mod:`perfrl.inference.output_vocabulary`) and end when they loop
-        (``repetition``)."""
+        (``repetition``); with ``balanced``, only brackets and quotes that can still
+        balance (:mod:`perfrl.inference.bracket_guard`)."""
         prefix = ()
         if forced_start:
             prefix = tuple(self._tokenizer.encode(forced_start, add_special_tokens=False).ids)
         allowed = None
         if words is not None:
             allowed = self.vocabulary_pieces().allowed_mask(words, allow_non_ascii)
-        return OutputConstraints(forced_prefix=prefix, allowed=allowed, repetition=repetition)
+        guard = self.vocabulary_pieces().guard if balanced else None
+        return OutputConstraints(
+            forced_prefix=prefix, allowed=allowed, repetition=repetition, guard=guard
+        )
 
     def vocabulary_pieces(self) -> VocabularyPieces:
         """The tokenizer's vocabulary indexed by word pieces (built on first use)."""

@@ -35,6 +35,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from perfrl.inference.bracket_guard import BracketGuard
+
 _WORD_RUN = re.compile(r"\w+")
 # Piece kinds: whether a word boundary lies before and after the piece inside the token.
 _WHOLE, _STARTS, _ENDS, _INNER = 0, 1, 2, 3
@@ -91,6 +93,8 @@ class VocabularyPieces:
     def __init__(self, token_texts: list[str], special_ids: Iterable[int], eos_id: int) -> None:
         self.size = len(token_texts)
         self.eos_id = eos_id
+        #: The same vocabulary's brackets and quotes (built here: one pass over the texts).
+        self.guard = BracketGuard(token_texts, eos_id)
         self.special_ids = np.array(sorted(set(special_ids)), dtype=np.intp)
         piece_index: dict[tuple[int, str], int] = {}
         owners: list[int] = []  # token of each (token, piece) entry

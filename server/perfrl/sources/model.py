@@ -18,8 +18,9 @@ becomes a candidate:
 
 Decoding is guarded (:class:`~perfrl.inference.decoding.OutputConstraints`, unless
 ``guarded=False``): every output starts with the target's own ``def`` line (as the model reads
-it), so the signature is the target's; with an abstracting model, only tokens whose words the
-input, a few fresh placeholders and Python's common vocabulary hold may appear
+it), so the signature is the target's; brackets and quotes must balance
+(:mod:`perfrl.inference.bracket_guard`); with an abstracting model, only tokens whose words
+the input, a few fresh placeholders and Python's common vocabulary hold may appear
 (:mod:`perfrl.inference.output_vocabulary`); a row that starts repeating itself ends there and
 is dropped ("repetition loop"). Outputs dropped for anything but being a duplicate are drawn
 again, at most ``resample_rounds`` more times.
@@ -41,6 +42,7 @@ import tokenize
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from itertools import zip_longest
 from pathlib import Path
 
 from perfrl.engine.candidate_check import normalize_candidate
@@ -58,6 +60,13 @@ from perfrl.sources.abstraction import (
 from perfrl.sources.base import CandidateSourceError
 from perfrl.sources.files import extract_candidate
 from perfrl.sources.identifiers import rename_identifiers
+from perfrl.sources.regions import (
+    Region,
+    extract_regions,
+    region_function,
+    region_statements,
+    splice_region,
+)
 
 DEFAULT_LOAD_TIMEOUT_S = 120.0
 #: Extra draws for outputs that were unusable (not for duplicates): rounds at most.
@@ -67,6 +76,14 @@ FRESH_PLACEHOLDERS = 8
 #: Why an output was dropped when it was not worth drawing again.
 _NOT_RESAMPLED = ("duplicate", "same as the original")
 LOOPED = "repetition loop"
+#: Functions longer than this (lines, dedented) are also rewritten loop region by region.
+REGION_MIN_LINES = 15
+#: Regions of one function given to the model, at most (the first ones in the function).
+MAX_REGIONS = 3
+
+
+class _TooLong(Exception):
+    """The prompt does not fit the model's input."""
 
 
 def signature_header(code: str) -> str:
@@ -252,22 +269,73 @@ class ModelCandidateSource:
             model = self.handle.wait(self.load_timeout_s)
         except (ModelLoadError, ModelNotReady) as exc:
             raise CandidateSourceError(f"the model is unavailable: {exc}") from exc
-        defaults = model.spec.generation
-        n = max(1, min(limit, self.num_candidates or defaults.num_candidates))
+        n = max(1, min(limit, self.num_candidates or model.spec.generation.num_candidates))
         original = normalize_candidate(target.source)
-        keep = module_imports_used(target.file_text, original)
+        regions = []
+        if len(original.splitlines()) > REGION_MIN_LINES:
+            regions = extract_regions(original)[:MAX_REGIONS]
+        seen: set[str | None] = set()
+        dropped: Counter[str] = Counter()
+        whole: list[Candidate] = []
+        drawn = 0
         try:
-            model_text, table = model_input(original, model.spec.input_abstraction, keep)
+            kept, whole_dropped, drawn = self._rewrites(model, target, original, n, seen)
+        except _TooLong:
+            if not regions:
+                raise CandidateSourceError(
+                    f"{target.qualname} is too long for the model: it reads at most "
+                    f"{model.spec.max_source_length} tokens (prompt included) and holds no "
+                    "loop it could rewrite on its own; split the function or use a model "
+                    "trained on longer inputs"
+                ) from None
+        else:
+            dropped += whole_dropped
+            whole = [
+                Candidate(source="model", label="greedy" if i == 0 else f"sample {i}", code=code)
+                for i, code in kept
+            ]
+        by_region: list[Candidate] = []
+        for region in regions:
+            candidates, region_dropped, region_drawn = self._region_rewrites(
+                model, target, original, region, max(2, n // len(regions)), seen
+            )
+            by_region += candidates
+            dropped += region_dropped
+            drawn += region_drawn
+        # Whole-function and region rewrites alternate, so that both kinds survive the limit.
+        merged = [c for pair in zip_longest(whole, by_region) for c in pair if c is not None]
+        yield from merged[:limit]
+        if not merged:
+            raise CandidateSourceError(
+                f"none of the model's {drawn} outputs for {target.qualname} was a usable "
+                f"rewrite ({_summary(dropped)})"
+            )
+        note = f"{drawn} outputs drawn for {target.qualname}, {len(merged)} kept"
+        if by_region:
+            note += f" ({len(by_region)} of them rewrite a loop region)"
+        return note + (f"; dropped: {_summary(dropped)}" if dropped else "")
+
+    def _rewrites(
+        self,
+        model: OnnxSeq2SeqModel,
+        target: FunctionTarget,
+        function_text: str,
+        n: int,
+        seen: set[str | None],
+    ) -> tuple[list[tuple[int, str]], Counter[str], int]:
+        """(index, cleaned code) of the usable rewrites of ``function_text`` (the target's
+        dedented function, or a region's function), why the others were dropped, and how
+        many outputs were drawn: ``n`` first (greedy + samples), then again for the
+        unusable ones, at most ``resample_rounds`` times. Raises :class:`_TooLong`."""
+        defaults = model.spec.generation
+        keep = module_imports_used(target.file_text, function_text)
+        try:
+            model_text, table = model_input(function_text, model.spec.input_abstraction, keep)
         except ValueError as exc:
             raise CandidateSourceError(f"the model cannot read {target.qualname}: {exc}") from exc
         prompt = model.prompt_for(model_text)
-        encoded = model.encode_prompt(prompt)
-        if encoded.truncated:
-            raise CandidateSourceError(
-                f"{target.qualname} is too long for the model: it reads at most "
-                f"{model.spec.max_source_length} tokens (prompt included); split the function "
-                "or use a model trained on longer inputs"
-            )
+        if model.encode_prompt(prompt).truncated:
+            raise _TooLong()
         constraints = None
         if self.guarded:
             constraints = model.output_constraints(
@@ -283,7 +351,6 @@ class ModelCandidateSource:
             "max_new_tokens": self.max_new_tokens,
             "constraints": constraints,
         }
-        seen: set[str | None] = set()
         kept: list[tuple[int, str]] = []
         dropped: Counter[str] = Counter()
         drawn = 0
@@ -294,7 +361,7 @@ class ModelCandidateSource:
                                  sampling=sampling)
             if table is not None:
                 outputs = [replace(o, text=model_output(o.text, table)) for o in outputs]
-            round_kept, round_dropped = select_usable(outputs, target, original, seen)
+            round_kept, round_dropped = select_usable(outputs, target, function_text, seen)
             kept += [(drawn + index, code) for index, code in round_kept]
             dropped += round_dropped
             drawn += len(outputs)
@@ -304,17 +371,44 @@ class ModelCandidateSource:
             rows = min(rows, n - len(kept))
             if rows <= 0:
                 break
+        return kept, dropped, drawn
+
+    def _region_rewrites(
+        self,
+        model: OnnxSeq2SeqModel,
+        target: FunctionTarget,
+        original: str,
+        region: Region,
+        n: int,
+        seen: set[str | None],
+    ) -> tuple[list[Candidate], Counter[str], int]:
+        """Whole-function candidates made of the model's rewrites of one loop region
+        (:mod:`perfrl.sources.regions`), spliced back into ``original``."""
+        wrapper = region_function(region, target.name)
+        region_target = replace(target, source=wrapper)
+        try:
+            kept, dropped, drawn = self._rewrites(model, region_target, wrapper, n, set())
+        except _TooLong:
+            return [], Counter({"region too long for the model": 1}), 0
+        first = target.start_line + region.start_line - 1  # lines of the file
+        last = first + region.end_line - region.start_line
+        candidates = []
         for index, code in kept:
-            yield Candidate(
-                source="model", label="greedy" if index == 0 else f"sample {index}", code=code
+            statements = region_statements(region, code)
+            spliced = None if statements is None else splice_region(original, region, statements)
+            key = None if spliced is None else _ast_key(spliced)
+            if key is None:
+                dropped["region rewrite does not fit the function"] += 1
+                continue
+            if key in seen:
+                dropped["duplicate"] += 1
+                continue
+            seen.add(key)
+            kind = "greedy" if index == 0 else f"sample {index}"
+            candidates.append(
+                Candidate(source="model", label=f"lines {first}-{last} {kind}", code=spliced)
             )
-        if not kept:
-            raise CandidateSourceError(
-                f"none of the model's {drawn} outputs for {target.qualname} was a usable "
-                f"rewrite ({_summary(dropped)})"
-            )
-        note = f"{drawn} outputs drawn for {target.qualname}, {len(kept)} kept"
-        return note + (f"; dropped: {_summary(dropped)}" if dropped else "")
+        return candidates, dropped, drawn
 
     def _draw(
         self,
