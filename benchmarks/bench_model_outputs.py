@@ -9,7 +9,10 @@ wrapping ``perfrl.sources.model.select_usable``, which every output goes through
 - ``duplicate``: its AST equals an earlier output's or the original's;
 - ``looped``: ended by the repetition stop.
 
-Also per function: candidates that reach the verifier (distinct, usable).
+Also per function: candidates that reach the verifier (distinct, usable); with ``--verify``
+(held-out pairs only) each candidate also goes through the verification engine on the pair's
+project (``perfrl_train.reward.EngineReward``: tests, equivalence, benchmark), giving
+"verified faster" at best@1 (the greedy candidate) and best@k (any candidate).
 
 Sets: ``--heldout TEST.jsonl --limit N`` (pairs of ``perfrl-train data``: the slow side is the
 function) and ``--inventory`` (the example project's functions). Run it with this checkout's
@@ -46,20 +49,28 @@ INVENTORY_FUNCTIONS = (
 )
 
 
-def _targets(args, work: Path):
+def _targets(args, work: Path, engine):
+    """(set name, target, pair or None) for every function measured."""
     from perfrl.engine.locate import locate_function
 
     if args.heldout:
+        if engine is not None:
+            from perfrl_train.data.pairs import read_jsonl
+
+            for pair in read_jsonl(args.heldout)[: args.limit]:
+                if engine.usable(pair):
+                    yield "heldout", engine._prepare(pair).target, pair
+            return
         rows = [json.loads(line) for line in Path(args.heldout).read_text().splitlines()]
         for index, row in enumerate(rows[: args.limit]):
             project = work / f"p{index}"
             project.mkdir()
             (project / "pyproject.toml").write_text("[project]\nname = 'p'\n")
             (project / "mod.py").write_text(row["slow"])
-            yield "heldout", locate_function(f"mod.py::{row['entry']}", project)
+            yield "heldout", locate_function(f"mod.py::{row['entry']}", project), None
     if args.inventory:
         for spec in INVENTORY_FUNCTIONS:
-            yield "inventory", locate_function(spec, REPO / "examples" / "inventory")
+            yield "inventory", locate_function(spec, REPO / "examples" / "inventory"), None
 
 
 def _signature(code: str, name: str):
@@ -83,6 +94,8 @@ def main() -> int:
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--plain", action="store_true", help="unguarded, no re-sampling")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--verify", action="store_true",
+                        help="verify every candidate of the held-out pairs with the engine")
     args = parser.parse_args()
 
     import perfrl.sources.model as model_source
@@ -108,7 +121,12 @@ def main() -> int:
     totals: dict[str, Counter] = {}
     per_function = []
     with tempfile.TemporaryDirectory() as tmp:
-        for set_name, target in _targets(args, Path(tmp)):
+        engine = None
+        if args.verify:
+            from perfrl_train.reward import EngineReward
+
+            engine = EngineReward(Path(tmp) / "engine", max_engine_calls=100_000)
+        for set_name, target, pair in _targets(args, Path(tmp), engine):
             recorded.clear()
             source = model_source.ModelCandidateSource(
                 handle, num_candidates=args.candidates, seed=args.seed, **options
@@ -138,6 +156,12 @@ def main() -> int:
                 if key in seen:
                     counts["duplicate"] += 1
                 seen.add(key)
+            if pair is not None:
+                verdicts = [engine.reward(pair, c.code).verdict for c in candidates]
+                greedy = [v for c, v in zip(candidates, verdicts) if c.label == "greedy"]
+                counts["faster_at_1"] += greedy == ["faster"]
+                counts["faster_at_k"] += "faster" in verdicts
+                counts["passes_at_k"] += any(v in ("faster", "not_faster") for v in verdicts)
             counts["candidates"] += len(candidates)
             counts["candidates_signature"] += sum(
                 _signature(c.code, target.name) == want for c in candidates

@@ -425,8 +425,10 @@ def sample_or_greedy(
         for position, (row, token) in enumerate(zip(active, chosen)):
             row_tokens = tokens[row]
             row_tokens.append(int(token))
-            if repetition is not None and step >= min_new_tokens and repetition.looping(
-                row_tokens
+            # The check runs at every step (its cost is part of every guarded decode); only
+            # the stop waits for min_new_tokens.
+            if repetition is not None and repetition.looping(row_tokens) and (
+                step >= min_new_tokens
             ):
                 looped[row] = True
                 done_now[position] = True
