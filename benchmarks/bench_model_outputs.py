@@ -7,7 +7,9 @@ wrapping ``perfrl.sources.model.select_usable``, which every output goes through
 - ``parses``: the cleaned output is a function of the target's name;
 - ``signature``: and its name and parameters are the target's (what the verifier requires);
 - ``duplicate``: its AST equals an earlier output's or the original's;
-- ``looped``: ended by the repetition stop.
+- ``looped``: ended by the repetition stop;
+- ``first_*``: the same for the first draw only (greedy + samples, before any re-draw), the
+  figure comparable with code that does not re-draw.
 
 Also per function: candidates that reach the verifier (distinct, usable); with ``--verify``
 (held-out pairs only) each candidate also goes through the verification engine on the pair's
@@ -105,9 +107,12 @@ def main() -> int:
     from perfrl.sources.base import CandidateSourceError
 
     recorded: list = []
+    first_round: list = []  # outputs of the first call (greedy + samples, before re-drawing)
     original_select = model_source.select_usable
 
     def recording_select(outputs, target, original, *rest):
+        if not recorded:
+            first_round.extend(outputs)
         recorded.extend(outputs)
         return original_select(outputs, target, original, *rest)
 
@@ -128,6 +133,7 @@ def main() -> int:
             engine = EngineReward(Path(tmp) / "engine", max_engine_calls=100_000)
         for set_name, target, pair in _targets(args, Path(tmp), engine):
             recorded.clear()
+            first_round.clear()
             source = model_source.ModelCandidateSource(
                 handle, num_candidates=args.candidates, seed=args.seed, **options
             )
@@ -141,8 +147,10 @@ def main() -> int:
             want = _signature(original, target.name)
             seen = {ast.dump(ast.parse(original))}
             counts: Counter = Counter()
-            for output in recorded:
+            for index, output in enumerate(recorded):
+                first = "first_" if index < len(first_round) else "later_"
                 counts["outputs"] += 1
+                counts[first + "outputs"] += 1
                 if getattr(output, "looped", False):
                     counts["looped"] += 1
                     continue
@@ -152,6 +160,7 @@ def main() -> int:
                 counts["parses"] += 1
                 if _signature(code, target.name) == want:
                     counts["signature"] += 1
+                    counts[first + "signature"] += 1
                 key = ast.dump(ast.parse(code))
                 if key in seen:
                     counts["duplicate"] += 1
@@ -178,6 +187,8 @@ def main() -> int:
             **c,
             "parse_pct": 100 * c["parses"] / max(c["outputs"], 1),
             "parse_and_signature_pct": 100 * c["signature"] / max(c["outputs"], 1),
+            "first_round_parse_and_signature_pct":
+                100 * c["first_signature"] / max(c["first_outputs"], 1),
             "duplicate_pct": 100 * c["duplicate"] / max(c["outputs"], 1),
             "looped_pct": 100 * c["looped"] / max(c["outputs"], 1),
             "candidates_per_function": c["candidates"] / max(c["functions"], 1),
