@@ -84,20 +84,37 @@ def test_mask_removes_tokens_from_sampling_and_keeps_the_rest_in_proportion(step
     assert abs((firsts == 4).mean() - 2 / 3) < 0.03
 
 
-def test_a_stepper_whose_candidates_are_mostly_masked_falls_back_to_the_whole_row():
-    # The stepper's 2 + margin best are all masked: the draw comes from the full row.
+def test_a_stepper_whose_candidates_are_all_masked_falls_back_to_the_whole_row():
+    # The stepper's 2 + 16 best are all masked: the draw comes from the full masked row.
+    vocab = 40
+    dist = {t: 0.95 / 20 for t in range(10, 30)}
+    dist.update({7: 0.03, 8: 0.02})
+    table = probs_table({0: dist, 7: {EOS: 1.0}, 8: {EOS: 1.0}}, vocab)
+    allowed = np.zeros(vocab, dtype=bool)
+    allowed[[7, 8, EOS]] = True
+    stepper = TopStepper(table)
+    outs = sample_or_greedy(stepper, [False] * 2000, 2, EOS, SamplingParams(top_k=2),
+                            np.random.default_rng(2),
+                            constraints=OutputConstraints(allowed=allowed))
+    assert stepper.requested[0] == 2 + 16
+    firsts = np.array([o.tokens[0] for o in outs])
+    assert set(firsts.tolist()) == {7, 8}
+    assert abs((firsts == 7).mean() - 0.6) < 0.04
+
+
+def test_a_stepper_draws_among_the_allowed_of_its_candidates():
+    # Of the stepper's 18 best, only 7 is allowed: every row takes it (8, allowed too, lies
+    # beyond the candidates).
     vocab = 40
     dist = {t: 0.9 / 20 for t in range(10, 30)}
     dist.update({7: 0.06, 8: 0.04})
     table = probs_table({0: dist, 7: {EOS: 1.0}, 8: {EOS: 1.0}}, vocab)
     allowed = np.zeros(vocab, dtype=bool)
     allowed[[7, 8, EOS]] = True
-    outs = sample_or_greedy(TopStepper(table), [False] * 2000, 2, EOS, SamplingParams(top_k=2),
+    outs = sample_or_greedy(TopStepper(table), [False] * 200, 2, EOS, SamplingParams(top_k=2),
                             np.random.default_rng(2),
                             constraints=OutputConstraints(allowed=allowed))
-    firsts = np.array([o.tokens[0] for o in outs])
-    assert set(firsts.tolist()) == {7, 8}
-    assert abs((firsts == 7).mean() - 0.6) < 0.04
+    assert {o.tokens[0] for o in outs} == {7}
 
 
 def test_repetition_stop_ends_a_looping_row_and_says_so():

@@ -19,7 +19,9 @@ A caller may rely on:
   Hugging Face's ``min_new_tokens`` (benchmarks use it to force a fixed length);
 - :class:`OutputConstraints`, when given: every row starts with ``forced_prefix`` (decoded
   once on one row, then the cache is copied to every row), picks only tokens that
-  ``allowed`` marks true (the end of sequence must be one of them), and ends as soon as its
+  ``allowed`` marks true (the end of sequence must be one of them; sampled through a top-k
+  stepper: the k best allowed among its k + 16 best, the whole masked row only when none of
+  those is allowed; otherwise exactly top-k of the masked distribution), and ends as soon as its
   tail repeats a short run of tokens (:class:`RepetitionStop`; ``Decoded.looped`` says so);
   with a ``guard`` (:class:`~perfrl.inference.bracket_guard.BracketGuard`, greedy and
   sampling only), a row whose chosen token closes a bracket that is not open, leaves a string
@@ -223,15 +225,16 @@ def sample_from_top(
     distribution :func:`sample_tokens` draws from, without a pass over the vocabulary.
 
     Tokens that are ``forbidden`` or outside the ``allowed`` mask drop out wherever they are;
-    the best ``top_k`` of the rest remain. The caller makes sure every row keeps ``top_k``
-    (see :func:`_enough_allowed`)."""
+    the best ``top_k`` of the rest remain (fewer when fewer are left; the caller makes sure
+    at least one is, see :func:`_enough_allowed`)."""
     scores, ids = top
     ok = ids != forbidden if forbidden is not None else None
     if allowed is not None:
         ok = allowed[ids] if ok is None else ok & allowed[ids]
     if ok is not None and not ok.all():
         keep = np.argsort(~ok, axis=-1, kind="stable")
-        scores = np.take_along_axis(scores, keep, axis=-1)
+        scores = np.where(np.take_along_axis(ok, keep, axis=-1),
+                          np.take_along_axis(scores, keep, axis=-1), -np.inf)
         ids = np.take_along_axis(ids, keep, axis=-1)
     scores, ids = scores[:, : params.top_k], ids[:, : params.top_k]
     probs = _nucleus(scores.astype(np.float64) / params.temperature, params)
@@ -384,9 +387,11 @@ def sample_or_greedy(
             rows = np.flatnonzero(sampled_rows)
             forbidden = eos_id if step < min_new_tokens else None
             if allowed is not None:
-                # Rows whose candidates hold fewer than top_k allowed tokens draw from the
-                # whole masked row instead, so the distribution stays exactly top-k's.
-                enough = _enough_allowed(ids[rows], allowed, params.top_k)
+                # The k best allowed among the stepper's k + margin candidates: top-k of the
+                # masked distribution unless more than the margin of the best are masked.
+                # Only rows with no allowed candidate at all read the whole (masked) row: a
+                # pass over the vocabulary per row and step would double a step's cost.
+                enough = _enough_allowed(ids[rows], allowed, 1)
                 short = rows[~enough]
                 rows = rows[enough]
                 if short.size:
