@@ -137,6 +137,28 @@ def test_repetition_stop_ends_a_looping_row_and_says_so():
     assert len(plain.tokens) == 50 and not plain.looped
 
 
+def test_steering_replaces_the_token_that_would_complete_the_loop():
+    # Greedy loops 5 -> 6 -> 7 -> 5 ...; after 6, the second choice 3 leads to the end.
+    table = probs_table({0: {5: 1.0}, 5: {6: 1.0}, 6: {7: 0.8, 3: 0.2}, 7: {5: 1.0},
+                         3: {EOS: 1.0}}, 8)
+    stop = RepetitionStop(max_period=4, min_repeats=3, min_span=9)
+    [ended] = sample_or_greedy(TableStepper(table), [True], 50, EOS, SamplingParams(),
+                               np.random.default_rng(0),
+                               constraints=OutputConstraints(repetition=stop))
+    assert ended.looped and ended.tokens == [5, 6, 7] * 3
+    steer = RepetitionStop(max_period=4, min_repeats=3, min_span=9, steer=True)
+    [steered] = sample_or_greedy(TableStepper(table), [True], 50, EOS, SamplingParams(),
+                                 np.random.default_rng(0),
+                                 constraints=OutputConstraints(repetition=steer))
+    assert steered.tokens == [5, 6, 7, 5, 6, 7, 5, 6, 3, EOS]
+    assert steered.finished and not steered.looped
+    # Sampled rows are steered alike: none completes the third repeat.
+    outs = sample_or_greedy(TableStepper(table), [False] * 100, 50, EOS, SamplingParams(),
+                            np.random.default_rng(1),
+                            constraints=OutputConstraints(repetition=steer))
+    assert all(not steer.looping(o.tokens) and o.finished for o in outs)
+
+
 def test_repetition_stop_looks_at_the_tail_only():
     stop = RepetitionStop(max_period=4, min_repeats=3, min_span=6)
     assert stop.looping([1, 2, 1, 2, 1, 2])

@@ -95,6 +95,10 @@ class RepetitionStop:
     max_period: int = 16
     min_repeats: int = 4
     min_span: int = 20
+    #: Instead of ending the row at once, replace the token that completes the loop by the
+    #: best (greedy) or a newly drawn (sampling) one that does not; the row ends only when
+    #: none of its best candidates avoids the loop.
+    steer: bool = False
 
     def looping(self, tokens: Sequence[int]) -> bool:
         """True when ``tokens`` ends in such a repetition."""
@@ -275,16 +279,15 @@ def _forced_prefix(
 
 def _guarded_choice(
     row_scores: np.ndarray,
-    guard: BracketGuard,
-    state,
+    accepts,
     greedy: bool,
     params: SamplingParams,
     rng: np.random.Generator,
     first_choice: int,
 ) -> int:
-    """The token a row takes when the guard refused ``first_choice``: among the row's
+    """The token a row takes when ``accepts(first_choice)`` was false: among the row's
     :data:`_GUARD_CANDIDATES` best (``row_scores``: masked and eos-forbidden as the row's
-    choice was), the best one the guard accepts (greedy), or one drawn from those it accepts
+    choice was), the best one ``accepts`` takes (greedy), or one drawn from those it takes
     (the first ``top_k`` of them, then temperature and top-p). ``first_choice`` when none is
     accepted (the output will not parse, and is dropped or drawn again)."""
     count = min(_GUARD_CANDIDATES, row_scores.shape[-1])
@@ -293,7 +296,7 @@ def _guarded_choice(
     accepted = []
     limit = 1 if greedy else (params.top_k if params.top_k > 0 else count)
     for token in best:
-        if np.isfinite(row_scores[token]) and guard.accepts(state, int(token)):
+        if np.isfinite(row_scores[token]) and accepts(int(token)):
             accepted.append(int(token))
             if len(accepted) >= limit:
                 break
@@ -408,23 +411,29 @@ def sample_or_greedy(
             if allowed is not None:
                 sampled_logits = _masked(sampled_logits, allowed)
             chosen[sampled_rows] = sample_tokens(sampled_logits, params, rng)
-        if guard is not None:
+        steer = repetition is not None and repetition.steer and step >= min_new_tokens
+        if guard is not None or steer:
             for position, row in enumerate(active):
                 token = int(chosen[position])
-                if guard.accepts(states[row], token):
-                    guard.advance(states[row], token)
-                    continue
-                row_scores = logits[position]
-                if allowed is not None:
-                    row_scores = _masked(row_scores, allowed)
-                if step < min_new_tokens:
-                    row_scores = _forbid(row_scores[None, :], eos_id)[0]
-                token = _guarded_choice(
-                    row_scores, guard, states[row], not sampled_rows[position], params, rng,
-                    token,
-                )
-                chosen[position] = token
-                guard.advance(states[row], token)
+                state = states[row] if guard is not None else None
+
+                def accepts(candidate: int, state=state, row=row) -> bool:
+                    if guard is not None and not guard.accepts(state, candidate):
+                        return False
+                    return not (steer and repetition.looping(tokens[row] + [candidate]))
+
+                if not accepts(token):
+                    row_scores = logits[position]
+                    if allowed is not None:
+                        row_scores = _masked(row_scores, allowed)
+                    if step < min_new_tokens:
+                        row_scores = _forbid(row_scores[None, :], eos_id)[0]
+                    token = _guarded_choice(
+                        row_scores, accepts, not sampled_rows[position], params, rng, token
+                    )
+                    chosen[position] = token
+                if guard is not None:
+                    guard.advance(state, token)
         logprob_sums[active] += raw[np.arange(len(active)), chosen] - log_norm
         done_now = chosen == eos_id
         for position, (row, token) in enumerate(zip(active, chosen)):

@@ -21,8 +21,9 @@ Decoding is guarded (:class:`~perfrl.inference.decoding.OutputConstraints`, unle
 it), so the signature is the target's; brackets and quotes must balance
 (:mod:`perfrl.inference.bracket_guard`); with an abstracting model, only tokens whose words
 the input, a few fresh placeholders and Python's common vocabulary hold may appear
-(:mod:`perfrl.inference.output_vocabulary`); a row that starts repeating itself ends there and
-is dropped ("repetition loop"). Outputs dropped for anything but being a duplicate are drawn
+(:mod:`perfrl.inference.output_vocabulary`); a row about to repeat itself a fourth time
+takes its best token that does not (``RepetitionStop(steer=True)``), and ends, dropped as a
+"repetition loop", only when none of its best tokens avoids the loop. Outputs dropped for anything but being a duplicate are drawn
 again, at most ``resample_rounds`` more times.
 
 A caller may rely on: candidates labelled ``"greedy"`` and ``"sample k"`` (k counts the
@@ -341,7 +342,7 @@ class ModelCandidateSource:
             constraints = model.output_constraints(
                 forced_start=signature_header(model_text),
                 words=None if table is None else output_words(model_text, table),
-                repetition=RepetitionStop(),
+                repetition=RepetitionStop(steer=True),
                 allow_non_ascii=not model_text.isascii(),
             )
         sampling = {
