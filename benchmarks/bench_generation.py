@@ -12,7 +12,9 @@ every path alike:
   ``optimum-with-past``, what shipped before the step graphs);
 - ``ours-int8-guarded``: ``ours-int8`` with the model source's output constraints (the
   function's ``def`` line forced, the vocabulary mask of its words and Python's, the
-  repetition check; :meth:`OnnxSeq2SeqModel.output_constraints`);
+  repetition check; :meth:`OnnxSeq2SeqModel.output_constraints`). The forced length keeps
+  the repetition stop and its steering from acting (as ``min_new_tokens`` does); the check
+  itself runs at every step and is timed;
 - ``ours-int8-baseline`` (only with ``--baseline-server DIR``): ``ours-int8`` run by the
   ``perfrl`` package found in ``DIR`` (an earlier checkout's ``server/``), so that a change
   of the decoding loop is measured against the code before it in the same run;
@@ -339,7 +341,7 @@ def _guarded_constraints(model):
     return model.output_constraints(
         forced_start=signature_header(FUNCTION),
         words=python_words() | words_of(FUNCTION),
-        repetition=RepetitionStop(),
+        repetition=RepetitionStop(steer=True),
     )
 
 

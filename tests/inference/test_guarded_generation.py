@@ -5,6 +5,7 @@ names, region rewrites."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -16,6 +17,7 @@ from perfrl.inference.decoding import RepetitionStop
 from perfrl.inference.onnx_seq2seq import OnnxSeq2SeqModel
 from perfrl.inference.output_vocabulary import python_words, words_of
 from perfrl.model_contract import DECODER_FORMAT_STEP, DECODER_FORMATS
+from perfrl.sources.base import CandidateSourceError
 from perfrl.sources.model import ModelCandidateSource, signature_header
 
 from .conftest import TinyModel
@@ -117,10 +119,8 @@ def test_module_scope_imports_reach_the_model_as_written(tiny_model, tmp_path):
         return real_generate(prompt, *args, **kwargs)
 
     model.generate = recording_generate  # a spy on the real model: it still generates
-    try:
+    with contextlib.suppress(CandidateSourceError):  # the tiny model may write nothing usable
         list(ModelCandidateSource(handle, seed=0, max_new_tokens=24).generate(target, 2))
-    except Exception:
-        pass  # the tiny model's outputs for this function may all be unusable
     assert prompts
     text = prompts[0]
     assert "re.match(" in text and "Counter(" in text and "stats.fmean(" in text

@@ -417,10 +417,17 @@ def sample_or_greedy(
                 token = int(chosen[position])
                 state = states[row] if guard is not None else None
 
-                def accepts(candidate: int, state=state, row=row) -> bool:
+                def accepts(
+                    candidate: int, state=state, row_tokens=tokens[row], steer=steer
+                ) -> bool:
                     if guard is not None and not guard.accepts(state, candidate):
                         return False
-                    return not (steer and repetition.looping(tokens[row] + [candidate]))
+                    if not steer:
+                        return True
+                    row_tokens.append(candidate)  # no copy of the row: append, look, undo
+                    loops = repetition.looping(row_tokens)
+                    row_tokens.pop()
+                    return not loops
 
                 if not accepts(token):
                     row_scores = logits[position]
