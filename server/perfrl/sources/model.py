@@ -305,15 +305,17 @@ class ModelCandidateSource:
             drawn += region_drawn
         # Whole-function and region rewrites alternate, so that both kinds survive the limit.
         merged = [c for pair in zip_longest(whole, by_region) for c in pair if c is not None]
-        yield from merged[:limit]
+        merged = merged[:limit]
+        yield from merged
         if not merged:
             raise CandidateSourceError(
                 f"none of the model's {drawn} outputs for {target.qualname} was a usable "
                 f"rewrite ({_summary(dropped)})"
             )
         note = f"{drawn} outputs drawn for {target.qualname}, {len(merged)} kept"
-        if by_region:
-            note += f" ({len(by_region)} of them rewrite a loop region)"
+        regional = sum(1 for c in merged if c.label.startswith("lines "))
+        if regional:
+            note += f" ({regional} of them rewrite a loop region)"
         return note + (f"; dropped: {_summary(dropped)}" if dropped else "")
 
     def _rewrites(
