@@ -10,6 +10,14 @@ every path alike:
 - ``ours-fp32``: the same loop on the fp32 export (the same weights optimum runs);
 - ``ours-int8-optimum``: the same loop on optimum's int8 with-past decoders (format
   ``optimum-with-past``, what shipped before the step graphs);
+- ``ours-int8-guarded``: ``ours-int8`` with the model source's output constraints (the
+  function's ``def`` line forced, the vocabulary mask of its words and Python's, the
+  repetition check; :meth:`OnnxSeq2SeqModel.output_constraints`). The forced length keeps
+  the repetition stop and its steering from acting (as ``min_new_tokens`` does); the check
+  itself runs at every step and is timed;
+- ``ours-int8-baseline`` (only with ``--baseline-server DIR``): ``ours-int8`` run by the
+  ``perfrl`` package found in ``DIR`` (an earlier checkout's ``server/``), so that a change
+  of the decoding loop is measured against the code before it in the same run;
 - ``pytorch``: ``T5ForConditionalGeneration.generate`` (eager, fp32);
 - ``optimum``: ``ORTModelForSeq2SeqLM.generate`` on the fp32 export, torch at 1 thread
   (with more, torch's pool competes with onnxruntime's and it runs about 2x slower).
@@ -48,9 +56,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-PATHS = ("ours-int8", "ours-fp32", "ours-int8-optimum", "pytorch", "optimum")
+PATHS = ("ours-int8", "ours-int8-guarded", "ours-fp32", "ours-int8-optimum", "pytorch",
+         "optimum")
 #: Model directory of each of our paths under the model cache.
-OUR_DIRS = {"ours-int8": "int8", "ours-fp32": "fp32", "ours-int8-optimum": "int8-optimum"}
+OUR_DIRS = {
+    "ours-int8": "int8",
+    "ours-int8-guarded": "int8",
+    "ours-int8-baseline": "int8",
+    "ours-fp32": "fp32",
+    "ours-int8-optimum": "int8-optimum",
+}
 SHAPE = {
     "d_model": 256,
     "d_ff": 1024,
@@ -248,6 +263,9 @@ class Runner:
 
             self.model = OnnxSeq2SeqModel.load(cache / OUR_DIRS[path], threads=threads)
             assert self.model.encode_prompt(_prompt(FUNCTION)).ids == self.ids
+            self.guarded = {}
+            if path == "ours-int8-guarded":
+                self.guarded = {"constraints": _guarded_constraints(self.model)}
             return
         import torch
 
@@ -273,7 +291,9 @@ class Runner:
 
     def greedy(self, n: int) -> int:
         if self.path.startswith("ours"):
-            [out] = self.model.generate(_prompt(FUNCTION), max_new_tokens=n, min_new_tokens=n)
+            [out] = self.model.generate(
+                _prompt(FUNCTION), max_new_tokens=n, min_new_tokens=n, **self.guarded
+            )
             return len(out.token_ids)
         with self.torch.no_grad():
             out = self.model.generate(
@@ -295,6 +315,7 @@ class Runner:
                 min_new_tokens=n,
                 seed=0,
                 **SAMPLING,
+                **self.guarded,
             )
             return sum(len(o.token_ids) for o in outs)
         with self.torch.no_grad():
@@ -308,6 +329,20 @@ class Runner:
                 **SAMPLING,
             )
         return out.shape[0] * (out.shape[1] - 1)
+
+
+def _guarded_constraints(model):
+    """What the model source asks of every decode (built once per prompt there too; its
+    cost, a few milliseconds, is left out of the timed runs as the encoder is not)."""
+    from perfrl.inference.decoding import RepetitionStop
+    from perfrl.inference.output_vocabulary import python_words, words_of
+    from perfrl.sources.model import signature_header
+
+    return model.output_constraints(
+        forced_start=signature_header(FUNCTION),
+        words=python_words() | words_of(FUNCTION),
+        repetition=RepetitionStop(steer=True),
+    )
 
 
 def _prompt(source: str) -> str:
@@ -358,6 +393,20 @@ def cold(path: str, cache: Path, threads: int) -> None:
 # -- orchestration ------------------------------------------------------------------------------
 
 
+#: ``--baseline-server``: where the ``ours-int8-baseline`` path finds ``perfrl``.
+BASELINE_SERVER: list[Path] = []
+
+
+def _environment(path: str) -> dict[str, str] | None:
+    if path != "ours-int8-baseline":
+        return None
+    if not BASELINE_SERVER:
+        raise SystemExit("the ours-int8-baseline path needs --baseline-server DIR")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(BASELINE_SERVER[0]), env.get("PYTHONPATH", "")])
+    return env
+
+
 class Worker:
     def __init__(self, path: str, common: list[str]) -> None:
         self.path = path
@@ -368,6 +417,7 @@ class Worker:
             stderr=subprocess.PIPE,
             text=True,
             cwd=REPO,
+            env=_environment(path),
         )
 
     def reply(self) -> dict:
@@ -420,6 +470,7 @@ def measure(paths: list[str], common: list[str], runs: int, cold_runs: int) -> d
                 timeout=600,
                 check=False,
                 cwd=REPO,
+                env=_environment(path),
             )
             elapsed = time.perf_counter() - started
             if proc.returncode != 0:
@@ -444,6 +495,9 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated subset")
     parser.add_argument("--json", type=Path, help="write all figures here")
+    parser.add_argument("--baseline-server", type=Path,
+                        help="the server/ directory of an earlier checkout: adds the path "
+                        "ours-int8-baseline (its perfrl runs the ours-int8 workload)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--cold", help=argparse.SUPPRESS)
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
@@ -459,6 +513,9 @@ def main() -> int:
         "--samples",
         str(args.samples),
     ]
+    if args.baseline_server:
+        BASELINE_SERVER.append(args.baseline_server.resolve())
+        common += ["--baseline-server", str(args.baseline_server.resolve())]
     if args.worker:
         worker(args.worker, args.model_cache, args.threads, args.new_tokens, args.samples)
         return 0
@@ -515,7 +572,7 @@ def _print_table(report: dict) -> None:
         f"load average {report['load_average'][0]:.1f} on {report['cpus']} CPUs"
     )
     header = (
-        f"{'path':<18} {'greedy s':>9} {'tok/s':>7} {f'{k} samples s':>12} {'tok/s':>7} "
+        f"{'path':<19} {'greedy s':>9} {'tok/s':>7} {f'{k} samples s':>12} {'tok/s':>7} "
         f"{'peak RSS MB':>11} {'cold start s':>12}"
     )
     print(header)
@@ -524,7 +581,7 @@ def _print_table(report: dict) -> None:
         g = statistics.median(r["greedy_s"])
         s = statistics.median(r["samples_s"])
         print(
-            f"{path:<18} {g:>9.2f} {r['greedy_tokens'] / g:>7.0f} {s:>12.2f} "
+            f"{path:<19} {g:>9.2f} {r['greedy_tokens'] / g:>7.0f} {s:>12.2f} "
             f"{r['samples_tokens'] / s:>7.0f} {r['peak_rss_mb']:>11.0f} "
             f"{statistics.median(r['cold_start_s']):>12.2f}"
         )

@@ -135,12 +135,18 @@ def test_model_source_refuses_a_function_longer_than_the_model_reads(tiny_model,
 @pytest.mark.train
 def test_model_source_reports_when_no_output_is_usable(tiny_model, target):
     # Three tokens cannot hold a function: every output is cut short and does not parse.
-    source = ModelCandidateSource(tiny_model.onnx_dir, num_candidates=2, max_new_tokens=3)
+    source = ModelCandidateSource(
+        tiny_model.onnx_dir, num_candidates=2, max_new_tokens=3, resample_rounds=0
+    )
     with pytest.raises(
         CandidateSourceError,
         match=r"none of the model's 2 outputs for scale "
         r"was a usable rewrite \(does not parse \(cut at the length limit\): 2\)",
     ):
+        list(source.generate(target, 4))
+    # Unusable outputs are drawn again, twice by default: 2 + 2 + 2 outputs.
+    source = ModelCandidateSource(tiny_model.onnx_dir, num_candidates=2, max_new_tokens=3)
+    with pytest.raises(CandidateSourceError, match=r"none of the model's 6 outputs"):
         list(source.generate(target, 4))
 
 

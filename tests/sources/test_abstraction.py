@@ -100,3 +100,38 @@ def test_spec_accepts_known_abstractions_only():
                                ).input_abstraction == "none"
     with pytest.raises(ModelContractError, match="input_abstraction 'words-v9'"):
         ModelSpec.from_json({**spec, "input_abstraction": "words-v9"})
+
+
+def test_module_scope_imports_the_function_uses_stay_as_written():
+    from perfrl.sources.abstraction import module_imports_used
+
+    module = textwrap.dedent('''
+        import re
+        import os.path
+        import statistics as stats
+        from collections import Counter, deque
+        try:
+            import numpy as np
+        except ImportError:
+            np = None
+        LIMIT = 3
+
+        def pick(words, deque=None):
+            import json
+            counts = Counter(words)
+            out = [w for w in words if re.match("x", w) and os.path.isfile(w)]
+            return json.dumps(out), stats.fmean(counts.values()), np, LIMIT, deque
+    ''')
+    function = module[module.index("def pick"):]
+    used = module_imports_used(module, function)
+    # deque is a parameter here, json a local import, LIMIT a constant: not module imports.
+    assert used == {"re", "os", "stats", "Counter", "np"}
+    text, table = model_input(function, "identifiers-v1", used)
+    for kept in ("Counter(", "re.match(", "os.path.isfile(", "stats.fmean(", " np,"):
+        assert kept in text, kept
+    assert "LIMIT" not in text and "deque" not in text  # still placeholders
+    assert model_output(text, table) == function
+    # Without the module's names, they become placeholders (how it was before).
+    plain, _ = model_input(function, "identifiers-v1")
+    assert "re.match(" not in plain and "Counter(" not in plain
+    assert module_imports_used("def broken(:", function) == frozenset()

@@ -42,6 +42,8 @@ def render_report(report: OptimizationReport) -> str:
             )
             if result.reason:
                 lines.append(f"      {result.reason}")
+    for note in report.notes:
+        lines.append(f"note: {note}")
     for warning in report.warnings:
         lines.append(f"warning: {warning}")
     lines.append("")

@@ -51,6 +51,9 @@ class CollectedCandidates:
     warnings: list[str] = field(default_factory=list)
     duplicates: int = 0
     unchanged: int = 0
+    #: What sources said about their own work (a source's generator may return a line:
+    #: the model source says how many outputs it drew, kept and dropped, and why).
+    notes: list[str] = field(default_factory=list)
 
 
 def _ast_key(code: str) -> str | None:
@@ -80,7 +83,7 @@ def collect_candidates(
             raise Cancelled()
         try:
             produced: Iterable[Candidate] = source.generate(target, per_source)
-            for candidate in produced:
+            for candidate in _with_note(produced, source.name, collected.notes):
                 key = _ast_key(candidate.code)
                 if key is not None and key == original_key:
                     collected.unchanged += 1
@@ -94,6 +97,14 @@ def collect_candidates(
         except CandidateSourceError as exc:
             collected.warnings.append(f"candidate source '{source.name}' gave nothing: {exc}")
     return collected
+
+
+def _with_note(produced: Iterable[Candidate], source_name: str, notes: list[str]):
+    """``produced``'s candidates; a generator's non-empty string return value goes to
+    ``notes`` as ``"<source>: <note>"``."""
+    note = yield from produced
+    if isinstance(note, str) and note:
+        notes.append(f"{source_name}: {note}")
 
 
 def pick_best(results: Sequence[CandidateResult]) -> int | None:
@@ -189,6 +200,7 @@ def optimize_function(
     emit("generating", "generating candidates")
     collected = collect_candidates(target, sources, candidates_per_source, cancel)
     warnings += collected.warnings
+    notes = list(collected.notes)
     if collected.duplicates or collected.unchanged:
         warnings.append(
             f"dropped {collected.duplicates} duplicate candidate(s) and "
@@ -239,6 +251,7 @@ def optimize_function(
         protections=list(sandbox.protections),
         protections_summary=sandbox.protections_summary,
         evidence=evidence,
+        notes=notes,
     )
     if settings.memory != "off":
         from perfrl.memory.store import record_report

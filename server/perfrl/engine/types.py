@@ -221,6 +221,8 @@ class OptimizationReport:
     #: What the verdicts rest on (tests, recorded calls, generated inputs); None without a
     #: baseline.
     evidence: Evidence | None = None
+    #: Sources' own accounts of their work (outputs drawn, kept, dropped and why).
+    notes: list[str] = field(default_factory=list)
 
     def best_result(self) -> CandidateResult | None:
         return None if self.best is None else self.candidates[self.best]
@@ -238,6 +240,7 @@ class OptimizationReport:
             "protections": list(self.protections),
             "protections_summary": self.protections_summary,
             "evidence": None if self.evidence is None else self.evidence.to_json(),
+            "notes": list(self.notes),
         }
 
 

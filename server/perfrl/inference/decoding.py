@@ -17,6 +17,17 @@ A caller may rely on:
   worst of the ``num_beams`` finished ones by that measure;
 - ``min_new_tokens`` forbidding the end-of-sequence token before that many tokens, like
   Hugging Face's ``min_new_tokens`` (benchmarks use it to force a fixed length);
+- :class:`OutputConstraints`, when given: every row starts with ``forced_prefix`` (decoded
+  once on one row, then the cache is copied to every row), picks only tokens that
+  ``allowed`` marks true (the end of sequence must be one of them; sampled through a top-k
+  stepper: the k best allowed among its k + 16 best, the whole masked row only when none of
+  those is allowed; otherwise exactly top-k of the masked distribution), and ends as soon as its
+  tail repeats a short run of tokens (:class:`RepetitionStop`; ``Decoded.looped`` says so);
+  with a ``guard`` (:class:`~perfrl.inference.bracket_guard.BracketGuard`, greedy and
+  sampling only), a row whose chosen token closes a bracket that is not open, leaves a string
+  unterminated or ends the output with a bracket open takes instead the best (greedy) or a
+  newly drawn (sampling) token among those the guard accepts from its top candidates;
+  without constraints every strategy behaves exactly as before;
 - every result's ``tokens`` being the generated ids without the decoder start token,
   ending with ``eos_id`` when ``finished`` is true, and ``score`` being the length-normalised
   log-likelihood of those tokens under the model's unmodified distribution (for beam search:
@@ -30,6 +41,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+from perfrl.inference.bracket_guard import BracketGuard
 
 # Hugging Face marks impossible beams with this additive penalty; we use the same constant so
 # that the arithmetic (float32) and therefore the ranking match theirs.
@@ -68,6 +81,58 @@ class Decoded:
     tokens: list[int]
     score: float
     finished: bool
+    #: True when the row was ended by :class:`RepetitionStop` (then ``finished`` is false).
+    looped: bool = False
+
+
+@dataclass(frozen=True)
+class RepetitionStop:
+    """Ends a row whose last tokens are one run of ``period`` tokens repeated, for any period
+    up to ``max_period``: at least ``min_repeats`` times and over at least ``min_span`` tokens
+    (``v4 = v4 = v4 = ...``). Real code rarely repeats itself token for token that long;
+    a model that does has entered a loop it will not leave."""
+
+    max_period: int = 16
+    min_repeats: int = 4
+    min_span: int = 20
+    #: Instead of ending the row at once, replace the token that completes the loop by the
+    #: best (greedy) or a newly drawn (sampling) one that does not; the row ends only when
+    #: none of its best candidates avoids the loop.
+    steer: bool = False
+
+    def looping(self, tokens: Sequence[int]) -> bool:
+        """True when ``tokens`` ends in such a repetition."""
+        length = len(tokens)
+        if length < self.min_span:
+            return False
+        last = tokens[-1]
+        for period in range(1, min(self.max_period, length // self.min_repeats) + 1):
+            if tokens[-1 - period] != last:  # cheap test first: most periods fail here
+                continue
+            span = max(period * self.min_repeats, self.min_span)
+            if span <= length and tokens[-span:-period] == tokens[-span + period :]:
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class OutputConstraints:
+    """What every row of one decode must respect (see the module doc).
+
+    ``forced_prefix``: token ids each row starts with (scored like chosen tokens);
+    ``allowed``: a boolean mask over the vocabulary, or None for every token;
+    ``repetition``: the loop detector, or None."""
+
+    forced_prefix: tuple[int, ...] = ()
+    allowed: np.ndarray | None = None
+    repetition: RepetitionStop | None = None
+    guard: BracketGuard | None = None
+
+
+#: Extra candidates a top-k stepper is asked for when a mask may remove some of its best.
+_ALLOWED_MARGIN = 16
+#: How many of a row's best tokens the guard looks at when its first choice is refused.
+_GUARD_CANDIDATES = 64
 
 
 @dataclass(frozen=True)
@@ -157,20 +222,90 @@ def sample_from_top(
     params: SamplingParams,
     rng: np.random.Generator,
     forbidden: int | None = None,
+    allowed: np.ndarray | None = None,
 ) -> np.ndarray:
     """One sampled token id per row from each row's best candidates ``top = (scores, ids)``
     (best first, at least ``top_k`` of them, one more when ``forbidden`` is given): the same
-    distribution :func:`sample_tokens` draws from, without a pass over the vocabulary."""
+    distribution :func:`sample_tokens` draws from, without a pass over the vocabulary.
+
+    Tokens that are ``forbidden`` or outside the ``allowed`` mask drop out wherever they are;
+    the best ``top_k`` of the rest remain (fewer when fewer are left; the caller makes sure
+    at least one is, see :func:`_enough_allowed`)."""
     scores, ids = top
-    hits = ids == forbidden if forbidden is not None else None
-    if hits is not None and hits.any():
-        # The forbidden token drops out wherever it is; the best top_k of the rest remain.
-        keep = np.argsort(hits, axis=-1, kind="stable")
-        scores = np.take_along_axis(scores, keep, axis=-1)
+    ok = ids != forbidden if forbidden is not None else None
+    if allowed is not None:
+        ok = allowed[ids] if ok is None else ok & allowed[ids]
+    if ok is not None and not ok.all():
+        keep = np.argsort(~ok, axis=-1, kind="stable")
+        scores = np.where(np.take_along_axis(ok, keep, axis=-1),
+                          np.take_along_axis(scores, keep, axis=-1), -np.inf)
         ids = np.take_along_axis(ids, keep, axis=-1)
     scores, ids = scores[:, : params.top_k], ids[:, : params.top_k]
     probs = _nucleus(scores.astype(np.float64) / params.temperature, params)
     return ids[np.arange(len(ids)), _draw(probs, rng)]
+
+
+def _enough_allowed(ids: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
+    """Per row: whether at least ``k`` of the stepper's candidates ``ids`` are allowed."""
+    return allowed[ids].sum(axis=-1) >= k
+
+
+def _masked(scores: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """``scores`` with the tokens outside ``allowed`` made impossible (a new array)."""
+    return np.where(allowed, scores, np.float32(-np.inf))
+
+
+def _forced_prefix(
+    stepper: Stepper, prefix: Sequence[int], n: int, normalised: bool
+) -> tuple[np.ndarray, float]:
+    """Feed ``prefix`` on one row, then copy that row's cache to ``n`` rows.
+
+    Returns the scores of the step after the prefix, ``(n, V)``, and the prefix's summed
+    log-probability. Every row would compute the same thing: one row costs less."""
+    logits = stepper.start(1)
+    total = 0.0
+    for index, token in enumerate(prefix):
+        row = logits[0]
+        if normalised:
+            total += float(row[token])
+        else:
+            total += float(log_softmax(row[None, :])[0, token])
+        if index == len(prefix) - 1:
+            logits = stepper.advance(np.full(n, token, dtype=np.int64), np.zeros(n, dtype=np.intp))
+        else:
+            logits = stepper.advance(np.array([token], dtype=np.int64), None)
+    return logits, total
+
+
+def _guarded_choice(
+    row_scores: np.ndarray,
+    accepts,
+    greedy: bool,
+    params: SamplingParams,
+    rng: np.random.Generator,
+    first_choice: int,
+) -> int:
+    """The token a row takes when ``accepts(first_choice)`` was false: among the row's
+    :data:`_GUARD_CANDIDATES` best (``row_scores``: masked and eos-forbidden as the row's
+    choice was), the best one ``accepts`` takes (greedy), or one drawn from those it takes
+    (the first ``top_k`` of them, then temperature and top-p). ``first_choice`` when none is
+    accepted (the output will not parse, and is dropped or drawn again)."""
+    count = min(_GUARD_CANDIDATES, row_scores.shape[-1])
+    best = np.argpartition(-row_scores, count - 1)[:count]
+    best = best[np.argsort(-row_scores[best], kind="stable")]
+    accepted = []
+    limit = 1 if greedy else (params.top_k if params.top_k > 0 else count)
+    for token in best:
+        if np.isfinite(row_scores[token]) and accepts(int(token)):
+            accepted.append(int(token))
+            if len(accepted) >= limit:
+                break
+    if not accepted:
+        return first_choice
+    if greedy:
+        return accepted[0]
+    scores = row_scores[accepted].astype(np.float64)[None, :] / params.temperature
+    return accepted[int(_draw(_nucleus(scores, params), rng)[0])]
 
 
 def _forbid(scores: np.ndarray, token: int) -> np.ndarray:
@@ -196,27 +331,42 @@ def sample_or_greedy(
     params: SamplingParams,
     rng: np.random.Generator,
     min_new_tokens: int = 0,
+    constraints: OutputConstraints | None = None,
 ) -> list[Decoded]:
-    """Decode ``len(greedy)`` rows in one batch; each stops at ``eos_id`` or the length cap."""
+    """Decode ``len(greedy)`` rows in one batch; each stops at ``eos_id``, at the length cap,
+    or (with ``constraints.repetition``) when it loops."""
     n = len(greedy)
     if n == 0 or max_new_tokens <= 0:
         return [Decoded([], 0.0, False) for _ in range(n)]
+    constraints = constraints or OutputConstraints()
+    allowed = constraints.allowed
+    repetition = constraints.repetition
+    guard = constraints.guard
+    # At least one token is left to choose freely.
+    prefix = list(constraints.forced_prefix[: max_new_tokens - 1])
     greedy_mask = np.asarray(greedy, dtype=bool)
-    tokens: list[list[int]] = [[] for _ in range(n)]
+    tokens: list[list[int]] = [list(prefix) for _ in range(n)]
+    states = [guard.start(prefix) for _ in range(n)] if guard is not None else []
     logprob_sums = np.zeros(n, dtype=np.float64)
     finished = np.zeros(n, dtype=bool)
+    looped = np.zeros(n, dtype=bool)
     active = np.arange(n)  # original row index of each row in the current batch
     normalised_scores = gives_log_probs(stepper)
     # A stepper that offers it computes the top-k candidates (one more while the end of
-    # sequence is forbidden, which then drops out).
+    # sequence is forbidden, which then drops out; some more when a mask may drop some).
     stepper_top_k = 0
     if hasattr(stepper, "top_k") and params.top_k > 0 and not greedy_mask.all():
         stepper_top_k = params.top_k + (1 if min_new_tokens > 0 else 0)
+        stepper_top_k += _ALLOWED_MARGIN if allowed is not None else 0
         stepper.top_k = stepper_top_k
-    logits = stepper.start(n)
+    if prefix:
+        logits, prefix_logprob = _forced_prefix(stepper, prefix, n, normalised_scores)
+        logprob_sums += prefix_logprob
+    else:
+        logits = stepper.start(n)
     if stepper_top_k >= logits.shape[-1]:
         stepper_top_k = stepper.top_k = 0  # top-k keeps the whole vocabulary: nothing to gain
-    for step in range(max_new_tokens):
+    for step in range(len(prefix), max_new_tokens):
         # The score needs only the chosen tokens' log-probabilities: logit - logsumexp.
         raw = logits
         if normalised_scores:
@@ -229,19 +379,81 @@ def sample_or_greedy(
         if step < min_new_tokens and not (by_stepper and sampled_rows.all()):
             logits = _forbid(logits, eos_id)  # a copy: only when some row reads the logits
         chosen = np.argmax(logits, axis=-1)
+        if allowed is not None:
+            # Greedy rows whose best token is not allowed take the best allowed one (rare
+            # for a model that reads its input: the mask is applied only to those rows).
+            bad = np.flatnonzero(~sampled_rows & ~allowed[chosen])
+            if bad.size:
+                chosen[bad] = np.argmax(_masked(logits[bad], allowed), axis=-1)
         if by_stepper:
             scores, ids = stepper.last_top
-            chosen[sampled_rows] = sample_from_top(
-                (scores[sampled_rows], ids[sampled_rows]), params, rng,
-                forbidden=eos_id if step < min_new_tokens else None,
-            )
+            rows = np.flatnonzero(sampled_rows)
+            forbidden = eos_id if step < min_new_tokens else None
+            if allowed is not None:
+                # The k best allowed among the stepper's k + margin candidates: top-k of the
+                # masked distribution unless more than the margin of the best are masked.
+                # Only rows with no allowed candidate at all read the whole (masked) row: a
+                # pass over the vocabulary per row and step would double a step's cost.
+                enough = _enough_allowed(ids[rows], allowed, 1)
+                short = rows[~enough]
+                rows = rows[enough]
+                if short.size:
+                    short_logits = _masked(logits[short], allowed)
+                    if forbidden is not None:
+                        short_logits[:, eos_id] = -np.inf
+                    chosen[short] = sample_tokens(short_logits, params, rng)
+            if rows.size:
+                chosen[rows] = sample_from_top(
+                    (scores[rows], ids[rows]), params, rng, forbidden=forbidden, allowed=allowed
+                )
         elif sampled_rows.any():
-            chosen[sampled_rows] = sample_tokens(logits[sampled_rows], params, rng)
+            sampled_logits = logits[sampled_rows]
+            if allowed is not None:
+                sampled_logits = _masked(sampled_logits, allowed)
+            chosen[sampled_rows] = sample_tokens(sampled_logits, params, rng)
+        steer = repetition is not None and repetition.steer and step >= min_new_tokens
+        if guard is not None or steer:
+            for position, row in enumerate(active):
+                token = int(chosen[position])
+                state = states[row] if guard is not None else None
+
+                def accepts(
+                    candidate: int, state=state, row_tokens=tokens[row], steer=steer
+                ) -> bool:
+                    if guard is not None and not guard.accepts(state, candidate):
+                        return False
+                    if not steer:
+                        return True
+                    row_tokens.append(candidate)  # no copy of the row: append, look, undo
+                    loops = repetition.looping(row_tokens)
+                    row_tokens.pop()
+                    return not loops
+
+                if not accepts(token):
+                    row_scores = logits[position]
+                    if allowed is not None:
+                        row_scores = _masked(row_scores, allowed)
+                    if step < min_new_tokens:
+                        row_scores = _forbid(row_scores[None, :], eos_id)[0]
+                    token = _guarded_choice(
+                        row_scores, accepts, not sampled_rows[position], params, rng, token
+                    )
+                    chosen[position] = token
+                if guard is not None:
+                    guard.advance(state, token)
         logprob_sums[active] += raw[np.arange(len(active)), chosen] - log_norm
-        for row, token in zip(active, chosen):
-            tokens[row].append(int(token))
         done_now = chosen == eos_id
-        finished[active[done_now]] = True
+        for position, (row, token) in enumerate(zip(active, chosen)):
+            row_tokens = tokens[row]
+            row_tokens.append(int(token))
+            # The check runs at every step (its cost is part of every guarded decode); only
+            # the stop waits for min_new_tokens.
+            if repetition is not None and repetition.looping(row_tokens) and (
+                step >= min_new_tokens
+            ):
+                looped[row] = True
+                done_now[position] = True
+        finished[active[done_now & (chosen == eos_id)]] = True
         if done_now.all() or step == max_new_tokens - 1:
             break
         keep = np.flatnonzero(~done_now)
@@ -251,7 +463,12 @@ def sample_or_greedy(
         active = active[keep]
         logits = stepper.advance(chosen[keep].astype(np.int64), rows)
     return [
-        Decoded(tokens[i], float(logprob_sums[i] / max(len(tokens[i]), 1)), bool(finished[i]))
+        Decoded(
+            tokens[i],
+            float(logprob_sums[i] / max(len(tokens[i]), 1)),
+            bool(finished[i]),
+            bool(looped[i]),
+        )
         for i in range(n)
     ]
 
@@ -264,27 +481,40 @@ def beam_search(
     eos_id: int,
     length_penalty: float = 1.0,
     min_new_tokens: int = 0,
+    constraints: OutputConstraints | None = None,
 ) -> list[Decoded]:
-    """Hugging Face's beam search (``early_stopping=False``), one input, best first."""
+    """Hugging Face's beam search (``early_stopping=False``), one input, best first.
+
+    With ``constraints``: every beam starts with the forced prefix (counted in the length),
+    expands only allowed tokens, and a hypothesis that loops is dropped."""
     if num_beams < 1 or not 1 <= num_return <= num_beams:
         raise ValueError(f"need 1 <= num_return ({num_return}) <= num_beams ({num_beams})")
     if max_new_tokens <= 0:
         return [Decoded([], 0.0, False) for _ in range(num_return)]
+    constraints = constraints or OutputConstraints()
+    prefix = list(constraints.forced_prefix[: max_new_tokens - 1])
     keep_k = 2 * num_beams  # enough that num_beams can go on even if num_beams pick eos
     running_scores = np.full(num_beams, _MASKED, dtype=np.float32)
     running_scores[0] = 0.0  # all beams start identical: expand only the first
-    running_seqs: list[list[int]] = [[] for _ in range(num_beams)]
+    running_seqs: list[list[int]] = [list(prefix) for _ in range(num_beams)]
     done_scores = np.full(num_beams, _MASKED, dtype=np.float32)
     done_seqs: list[list[int]] = [[] for _ in range(num_beams)]
     done_flags = np.zeros(num_beams, dtype=bool)
     improvable = True
     normalised_scores = gives_log_probs(stepper)
-    logits = stepper.start(num_beams)
+    if prefix:
+        logits, prefix_logprob = _forced_prefix(stepper, prefix, num_beams, normalised_scores)
+        running_scores[0] = prefix_logprob
+    else:
+        logits = stepper.start(num_beams)
     vocab = logits.shape[-1]
-    for length in range(1, max_new_tokens + 1):  # length = generated tokens after this step
+    # length = generated tokens after this step
+    for length in range(len(prefix) + 1, max_new_tokens + 1):
         logp = logits if normalised_scores else log_softmax(logits)
         if length <= min_new_tokens:
             logp = _forbid(logp, eos_id)  # after the softmax, as Hugging Face's processor runs
+        if constraints.allowed is not None:
+            logp = _masked(logp, constraints.allowed)
         totals = (logp + running_scores[:, None]).reshape(-1)
         top = np.argpartition(-totals, keep_k - 1)[:keep_k]
         top = top[np.argsort(-totals[top], kind="stable")]
@@ -292,9 +522,13 @@ def beam_search(
         top_beams, top_tokens = np.divmod(top, vocab)
         top_seqs = [running_seqs[b] + [int(t)] for b, t in zip(top_beams, top_tokens)]
         hits = (top_tokens == eos_id) | (length >= max_new_tokens)
+        dead = np.zeros(len(top_seqs), dtype=bool)
+        if constraints.repetition is not None and length > min_new_tokens:
+            dead = np.array([constraints.repetition.looping(seq) for seq in top_seqs])
+            hits &= ~dead
 
         # The best num_beams candidates that did not stop go on.
-        go_on_scores = top_scores + hits.astype(np.float32) * _MASKED
+        go_on_scores = top_scores + (hits | dead).astype(np.float32) * _MASKED
         go_on = np.argsort(-go_on_scores, kind="stable")[:num_beams]
 
         # Stopped candidates among the first num_beams compete for the finished slots.

@@ -13,11 +13,16 @@ A caller may rely on:
   problems);
 - :meth:`OnnxSeq2SeqModel.generate` being safe to call from several threads at once (all
   decoding state is per call) and reproducible for a given ``seed``;
-- one encoder pass per call, whatever the number of sequences asked for.
+- one encoder pass per call, whatever the number of sequences asked for;
+- :meth:`OnnxSeq2SeqModel.output_constraints` building, for one prompt, what
+  :meth:`~OnnxSeq2SeqModel.generate` may be told to respect: a forced start of the output, the
+  words it may use, and the repetition stop (:mod:`perfrl.inference.decoding`).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +30,8 @@ import numpy as np
 
 from perfrl.inference.decoding import (
     Decoded,
+    OutputConstraints,
+    RepetitionStop,
     SamplingParams,
     Stepper,
     beam_search,
@@ -38,6 +45,7 @@ from perfrl.inference.ort_sessions import (
     open_session,
     require_names,
 )
+from perfrl.inference.output_vocabulary import VocabularyPieces
 from perfrl.inference.step_graphs import StepGraphDecoder
 from perfrl.model_contract import (
     DECODER_FORMAT_STEP,
@@ -47,19 +55,27 @@ from perfrl.model_contract import (
     load_model_spec,
 )
 
-__all__ = ["EncodedPrompt", "GeneratedSequence", "ModelLoadError", "OnnxSeq2SeqModel"]
+__all__ = [
+    "EncodedPrompt",
+    "GeneratedSequence",
+    "ModelLoadError",
+    "OnnxSeq2SeqModel",
+    "OutputConstraints",
+]
 
 
 @dataclass(frozen=True)
 class GeneratedSequence:
     """One output. ``token_ids`` exclude the decoder start token and end with the
     end-of-sequence id when ``finished``; ``score`` is the mean log-probability per generated
-    token (beam search: Hugging Face's length-normalised sequence score)."""
+    token (beam search: Hugging Face's length-normalised sequence score). ``looped``: ended by
+    the repetition stop of the constraints (then ``finished`` is false)."""
 
     text: str
     token_ids: list[int]
     score: float
     finished: bool = True
+    looped: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,8 @@ class OnnxSeq2SeqModel:
         self._encoder = encoder
         self._decoder: StepGraphDecoder | OptimumDecoder = decoder
         self._tokenizer = tokenizer
+        self._pieces: VocabularyPieces | None = None
+        self._pieces_lock = threading.Lock()
 
     @classmethod
     def load(cls, model_dir: Path | str, threads: int | None = None) -> OnnxSeq2SeqModel:
@@ -136,6 +154,41 @@ class OnnxSeq2SeqModel:
     def decode(self, token_ids: list[int]) -> str:
         return self._tokenizer.decode(token_ids, skip_special_tokens=True)
 
+    def output_constraints(
+        self,
+        forced_start: str = "",
+        words: Iterable[str] | None = None,
+        repetition: RepetitionStop | None = None,
+        allow_non_ascii: bool = False,
+        balanced: bool = False,
+    ) -> OutputConstraints:
+        """Constraints for one prompt's outputs: they start with the tokens of
+        ``forced_start`` (encoded as the start of a longer text is: a byte-level BPE never
+        merges across the pre-tokenizer's word boundaries, so cut the text at one, e.g.
+        after a ``:``), use only tokens whose word pieces fit ``words`` (None: any token;
+        see :mod:`perfrl.inference.output_vocabulary`) and end when they loop
+        (``repetition``); with ``balanced``, only brackets and quotes that can still
+        balance (:mod:`perfrl.inference.bracket_guard`)."""
+        prefix = ()
+        if forced_start:
+            prefix = tuple(self._tokenizer.encode(forced_start, add_special_tokens=False).ids)
+        allowed = None
+        if words is not None:
+            allowed = self.vocabulary_pieces().allowed_mask(words, allow_non_ascii)
+        guard = self.vocabulary_pieces().guard if balanced else None
+        return OutputConstraints(
+            forced_prefix=prefix, allowed=allowed, repetition=repetition, guard=guard
+        )
+
+    def vocabulary_pieces(self) -> VocabularyPieces:
+        """The tokenizer's vocabulary indexed by word pieces (built on first use)."""
+        with self._pieces_lock:
+            if self._pieces is None:
+                self._pieces = VocabularyPieces.from_tokenizer(
+                    self._tokenizer, self.spec.eos_token_id
+                )
+            return self._pieces
+
     # -- generation ---------------------------------------------------------------------------
 
     def generate(
@@ -151,6 +204,7 @@ class OnnxSeq2SeqModel:
         seed: int | None = None,
         greedy_first: bool = False,
         min_new_tokens: int = 0,
+        constraints: OutputConstraints | None = None,
     ) -> list[GeneratedSequence]:
         """Sequences for ``prompt`` (truncated to ``max_source_length`` tokens).
 
@@ -162,7 +216,9 @@ class OnnxSeq2SeqModel:
 
         ``max_new_tokens`` defaults to the spec's generation default and is capped by
         ``max_target_length``. ``seed`` makes sampling reproducible. ``min_new_tokens`` forbids
-        the end of sequence before that many tokens.
+        the end of sequence (and the repetition stop) before that many tokens.
+        ``constraints`` (see :meth:`output_constraints`) apply to every strategy; the forced
+        prefix counts towards the generated tokens.
         """
         if num_return < 1:
             raise ValueError(f"num_return must be >= 1, got {num_return}")
@@ -184,7 +240,8 @@ class OnnxSeq2SeqModel:
         decoded: list[Decoded]
         if num_beams > 1:
             decoded = beam_search(
-                stepper, num_beams, num_return, limit, eos, min_new_tokens=min_new_tokens
+                stepper, num_beams, num_return, limit, eos, min_new_tokens=min_new_tokens,
+                constraints=constraints,
             )
         else:
             greedy = [not do_sample or (greedy_first and i == 0) for i in range(num_return)]
@@ -196,9 +253,11 @@ class OnnxSeq2SeqModel:
                 params,
                 np.random.default_rng(seed),
                 min_new_tokens=min_new_tokens,
+                constraints=constraints,
             )
         return [
-            GeneratedSequence(self.decode(d.tokens), d.tokens, d.score, d.finished) for d in decoded
+            GeneratedSequence(self.decode(d.tokens), d.tokens, d.score, d.finished, d.looped)
+            for d in decoded
         ]
 
     def stepper(self, ids: list[int]) -> Stepper:

@@ -115,7 +115,11 @@ class _OptimumStepper:
             for key, value in self.past.items():
                 if ".encoder." in key:
                     if n != self.batch:
-                        self.past[key] = value[:n]  # rows are identical: any n of them do
+                        # Rows are identical: any n of them do (more than there are: copies,
+                        # when one row's forced prefix becomes n rows).
+                        self.past[key] = value[:n] if n <= len(value) else np.repeat(
+                            value[:1], n, axis=0
+                        )
                 else:
                     self.past[key] = value[rows]
         self.batch = n

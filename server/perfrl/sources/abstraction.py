@@ -9,7 +9,10 @@ table.
 
 Kept as they are, because they carry meaning the model needs and never vary between programs:
 keywords, builtins, attribute names (``.append``), keyword-argument names in calls
-(``key=``), and names bound by imports.
+(``key=``), names bound by imports inside the code, and the names a caller asks to keep:
+the model source passes the names the function uses from its module's imports
+(:func:`module_imports_used`), so that ``re.match(...)`` reaches the model as ``re.match``,
+as it did in training, where the imports were inside the function.
 
 A caller may rely on:
 
@@ -17,7 +20,9 @@ A caller may rely on:
   kept; placeholders never collide with a kept name);
 - :func:`concretize` giving placeholders that are not in the table (new locals the model
   introduced) fresh names that clash with no name of the original, and leaving everything
-  else of the output untouched.
+  else of the output untouched;
+- :func:`module_imports_used` naming only names that a module-level import binds, that the
+  function reads and that it does not bind itself.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import io
 import keyword
 import re
 import tokenize
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from perfrl.sources.identifiers import replace_token_spans
@@ -43,6 +49,8 @@ class Abstraction:
 
     names: dict[str, str] = field(default_factory=dict)
     strings: dict[str, str] = field(default_factory=dict)
+    #: Names kept as written besides the built-in rules (module-scope imports).
+    kept: frozenset[str] = frozenset()
 
     def extend(self, code: str) -> str:
         """``code`` abstracted with this table, new names and strings numbered after the
@@ -111,7 +119,7 @@ def _abstract_into(code: str, table: Abstraction) -> str:
     tokens = _significant(code)
     parameters, imported = _parameters_and_imports(code)
     kept_positions = _kept_name_positions(tokens, parameters)
-    kept_names = _BUILTINS | imported
+    kept_names = _BUILTINS | imported | table.kept
     name_of = {original: placeholder for placeholder, original in table.names.items()}
     string_of = {original: placeholder for placeholder, original in table.strings.items()}
     edits = []
@@ -137,8 +145,9 @@ def _abstract_into(code: str, table: Abstraction) -> str:
     return replace_token_spans(code, edits)
 
 
-def abstract(code: str) -> tuple[str, Abstraction]:
+def abstract(code: str, keep: Iterable[str] = ()) -> tuple[str, Abstraction]:
     """``code`` with its identifiers and string literals replaced, and the table to undo it.
+    Names in ``keep`` stay as written, like builtins.
 
     Raises :class:`tokenize.TokenError` or :class:`SyntaxError` (IndentationError) for text
     that does not tokenize. Placeholders that are already names of ``code`` (a variable called
@@ -147,7 +156,7 @@ def abstract(code: str) -> tuple[str, Abstraction]:
         t.type == tokenize.NAME and _PLACEHOLDER_NAME.match(t.string) for t in _significant(code)
     ):
         raise ValueError("the code already uses placeholder-like names (v0, v1, ...)")
-    table = Abstraction()
+    table = Abstraction(kept=frozenset(keep))
     return _abstract_into(code, table), table
 
 
@@ -157,7 +166,9 @@ def concretize(code: str, table: Abstraction) -> str:
     Placeholders missing from ``table`` (names the output introduced) become ``new_N``, with N
     chosen so that no name of the original or of the output is reused."""
     tokens = _significant(code)
-    used = set(table.names.values()) | {t.string for t in tokens if t.type == tokenize.NAME}
+    used = set(table.names.values()) | table.kept | {
+        t.string for t in tokens if t.type == tokenize.NAME
+    }
     fresh: dict[str, str] = {}
     edits = []
     for token in tokens:
@@ -179,16 +190,19 @@ def concretize(code: str, table: Abstraction) -> str:
     return replace_token_spans(code, edits)
 
 
-def model_input(source: str, mode: str) -> tuple[str, Abstraction | None]:
+def model_input(
+    source: str, mode: str, keep: Iterable[str] = ()
+) -> tuple[str, Abstraction | None]:
     """The function text a model whose spec says ``input_abstraction == mode`` reads, and the
-    table to map its outputs back (None when nothing was replaced).
+    table to map its outputs back (None when nothing was replaced). ``keep``: names left as
+    written (see :func:`module_imports_used`).
 
     Raises ValueError, and only ValueError, when the model cannot read ``source``: it does not
     tokenize, or it already uses placeholder-like names (see :func:`abstract`)."""
     if mode == "none":
         return source, None
     try:
-        return abstract(source)
+        return abstract(source, keep)
     except (tokenize.TokenError, SyntaxError) as exc:
         raise ValueError(f"it does not tokenize ({exc})") from exc
 
@@ -202,3 +216,56 @@ def model_output(text: str, table: Abstraction | None) -> str:
         return concretize(text, table)
     except (tokenize.TokenError, SyntaxError):
         return text
+
+
+def _module_level_imports(tree: ast.Module) -> set[str]:
+    """Names bound by the module's own import statements (also under ``if``/``try``)."""
+    bound: set[str] = set()
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Import):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            bound.update(a.asname or a.name for a in node.names if a.name != "*")
+        elif isinstance(node, (ast.If, ast.Try, ast.With)):
+            for block in ("body", "orelse", "finalbody"):
+                pending.extend(getattr(node, block, []))
+            for handler in getattr(node, "handlers", []):
+                pending.extend(handler.body)
+    return bound
+
+
+def _bound_inside(function: ast.AST) -> set[str]:
+    """Names the function binds itself (parameters, assignments, loop targets, imports...)."""
+    bound: set[str] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and (
+            node is not function
+        ):
+            bound.add(node.name)
+    return bound
+
+
+def module_imports_used(module_text: str, function_source: str) -> frozenset[str]:
+    """Names that ``function_source`` reads from its module's imports (``re``, ``Counter``,
+    ``np``...): what :func:`model_input` should keep as written. Empty when either text does
+    not parse."""
+    try:
+        module = ast.parse(module_text)
+        function = ast.parse(function_source)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    imported = _module_level_imports(module)
+    read = {
+        node.id
+        for node in ast.walk(function)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
+    return frozenset((read & imported) - _bound_inside(function))

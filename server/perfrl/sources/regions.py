@@ -1,0 +1,244 @@
+"""Regions of a long function that the model can rewrite one at a time.
+
+A small model rewrites a 6-line function much better than a 60-line one, and most slow code
+is a loop with the few statements around it. A :class:`Region` is such a span of one block:
+the statements just before a loop that set up the variables it uses (``out = []``,
+``total = 0``), the loop, and a ``return`` right after it that uses what the loop built.
+
+The model reads a region as a function of its own (:func:`region_function`: parameters are
+the names the region reads from before it, and a final ``return`` gives back the names the
+rest of the function reads after it), its rewrite is turned back into statements
+(:func:`region_statements`) and put in place of the region (:func:`splice_region`), so the
+whole function stays one candidate for the verifier.
+
+A caller may rely on:
+
+- regions in source order, not overlapping, each a list of whole statements of one block;
+- :func:`splice_region` changing only the region's lines: every other byte of the function
+  stays as it was, and the statements are indented like the region's first line;
+- :func:`region_statements` returning ``None`` for a rewrite it cannot turn back into the
+  region's statements (no function, a ``return`` of something else when the region gives
+  back several names...).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import textwrap
+from dataclasses import dataclass
+
+_BUILTINS = frozenset(dir(builtins))
+#: A loop plus at most this many setup statements before it.
+MAX_SETUP_STATEMENTS = 4
+
+
+@dataclass(frozen=True)
+class Region:
+    """Lines ``start_line``..``end_line`` (1-based, inclusive, of the function's source).
+
+    ``source`` is the region's text dedented; ``indent`` the indentation it had; ``reads``
+    the names it takes from before it; ``gives`` the names the function reads after it
+    (empty when the region ends with ``return``); ``returns`` whether it does."""
+
+    start_line: int
+    end_line: int
+    indent: str
+    source: str
+    reads: tuple[str, ...]
+    gives: tuple[str, ...]
+    returns: bool
+
+
+def _names(nodes: list[ast.AST], ctx: type) -> set[str]:
+    return {
+        n.id
+        for node in nodes
+        for n in ast.walk(node)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ctx)
+    }
+
+
+def _bound(nodes: list[ast.stmt]) -> set[str]:
+    """Names bound by ``nodes`` (stores, and nested definitions and imports)."""
+    bound = _names(nodes, ast.Store)
+    for node in nodes:
+        for n in ast.walk(node):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound.add(n.name)
+            elif isinstance(n, (ast.Import, ast.ImportFrom)):
+                bound.update((a.asname or a.name).split(".")[0] for a in n.names)
+    return bound
+
+
+def _blocks(node: ast.AST):
+    """Every statement list under ``node`` (bodies, else branches, handlers...)."""
+    for child in ast.walk(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)) \
+                and child is not node:
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(child, field, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                yield block
+        for handler in getattr(child, "handlers", []) or []:
+            yield handler.body
+
+
+def _is_setup(statement: ast.stmt, loop_reads: set[str]) -> bool:
+    if not isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        return False
+    targets = _names([statement], ast.Store)
+    return bool(targets) and targets <= loop_reads
+
+
+def _inside_nested_definition(function: ast.AST, block: list[ast.stmt]) -> bool:
+    for node in ast.walk(function):
+        if node is function or not isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+        ):
+            continue
+        if any(inner is block[0] for inner in ast.walk(node) if inner is not node):
+            return True
+    return False
+
+
+def extract_regions(function_source: str) -> list[Region]:
+    """The loop regions of the (dedented) function in ``function_source``, outermost loops
+    only, in source order. Empty when it does not parse or holds no function."""
+    try:
+        tree = ast.parse(function_source)
+    except (SyntaxError, ValueError):
+        return []
+    function = next(
+        (n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None
+    )
+    if function is None:
+        return []
+    lines = function_source.splitlines(keepends=True)
+    regions: list[Region] = []
+    taken: list[tuple[int, int]] = []
+    for block in _blocks(function):
+        if _inside_nested_definition(function, block):
+            continue
+        for index, statement in enumerate(block):
+            if not isinstance(statement, (ast.For, ast.While, ast.AsyncFor)):
+                continue
+            loop_reads = _names([statement], ast.Load) | {
+                n.target.id for n in ast.walk(statement)
+                if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)
+            }
+            first = index
+            while (
+                first > 0
+                and index - first < MAX_SETUP_STATEMENTS
+                and _is_setup(block[first - 1], loop_reads)
+            ):
+                first -= 1
+            last = index
+            if index + 1 < len(block) and isinstance(block[index + 1], ast.Return):
+                last = index + 1
+            span = block[first : last + 1]
+            start, end = span[0].lineno, span[-1].end_lineno
+            if span[0].col_offset != len(lines[start - 1]) - len(lines[start - 1].lstrip()):
+                continue  # shares its line with something else (``if x: for ...``)
+            if any(s <= end and start <= e for s, e in taken):
+                continue  # inside a loop already taken (an outer loop comes first)
+            after = [
+                node for node in ast.walk(function)
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+                and node.lineno > end
+            ]
+            bound_here = _bound(span)
+            bound_before = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+            bound_before |= _bound(
+                [n for n in ast.walk(function) if isinstance(n, ast.stmt)
+                 and n.end_lineno is not None and n.end_lineno < start]
+            )
+            # The region's own loop variables are bound before they are read.
+            own_targets = {
+                n.id for loop in ast.walk(statement)
+                if isinstance(loop, (ast.For, ast.AsyncFor, ast.comprehension))
+                for n in ast.walk(loop.target) if isinstance(n, ast.Name)
+            }
+            reads = sorted((_names(span, ast.Load) & bound_before) - _BUILTINS - own_targets)
+            returns = isinstance(span[-1], ast.Return)
+            # A later loop that binds the same name again (``for order in ...`` twice) does not
+            # read this region's value of it.
+            rebound_after = {
+                n.id for loop in ast.walk(function)
+                if isinstance(loop, (ast.For, ast.AsyncFor, ast.comprehension))
+                and getattr(loop, "lineno", end + 1) > end
+                for n in ast.walk(loop.target) if isinstance(n, ast.Name)
+            }
+            gives = () if returns else tuple(
+                sorted(({n.id for n in after} & bound_here) - rebound_after)
+            )
+            text = "".join(lines[start - 1 : end])
+            indent = lines[start - 1][: len(lines[start - 1]) - len(lines[start - 1].lstrip())]
+            regions.append(
+                Region(start, end, indent, textwrap.dedent(text), tuple(reads), gives, returns)
+            )
+            taken.append((start, end))
+    regions.sort(key=lambda r: r.start_line)
+    return regions
+
+
+def region_function(region: Region, name: str) -> str:
+    """The region as a function ``name`` the model can read: parameters ``reads``, body the
+    region, and ``return <gives>`` when the rest of the function needs its results."""
+    body = region.source
+    if region.gives:
+        body += "return " + ", ".join(region.gives) + "\n"
+    return f"def {name}({', '.join(region.reads)}):\n" + textwrap.indent(body, "    ")
+
+
+def region_statements(region: Region, rewritten_function: str) -> str | None:
+    """The statements to put in place of ``region``, from the model's rewrite of
+    :func:`region_function` (dedented; None when they cannot be recovered)."""
+    try:
+        tree = ast.parse(textwrap.dedent(rewritten_function))
+    except (SyntaxError, ValueError):
+        return None
+    function = next(
+        (n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None
+    )
+    if function is None or not function.body:
+        return None
+    body = list(function.body)
+    if (
+        isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+        and not region.source.lstrip().startswith(('"', "'"))
+    ):
+        body = body[1:]  # a docstring the model added to the wrapper
+    if not body:
+        return None
+    if not region.returns:
+        last = body[-1]
+        if not isinstance(last, ast.Return) or last.value is None:
+            return None if region.gives else ast.unparse(body) + "\n"
+        if not region.gives:
+            return None
+        given = ", ".join(region.gives)
+        value = ast.unparse(last.value)
+        if value == given or value == f"({given})":
+            body = body[:-1]
+            if not body:
+                return None
+            return ast.unparse(body) + "\n"
+        # The rewrite returns the result directly: bind it to the names the region gives.
+        return ast.unparse(body[:-1]) + ("\n" if body[:-1] else "") + f"{given} = {value}\n"
+    return ast.unparse(body) + "\n"
+
+
+def splice_region(function_source: str, region: Region, rewritten: str) -> str:
+    """``function_source`` with the region's lines replaced by the statements ``rewritten``
+    (dedented), indented like the region; every other line is kept byte for byte."""
+    lines = function_source.splitlines(keepends=True)
+    new = textwrap.indent(textwrap.dedent(rewritten).rstrip("\n") + "\n", region.indent,
+                          lambda line: True)
+    # Blank lines inside the rewrite stay blank (no trailing indentation).
+    new = "".join(line if line.strip() else "\n" for line in new.splitlines(keepends=True))
+    return "".join(lines[: region.start_line - 1]) + new + "".join(lines[region.end_line :])

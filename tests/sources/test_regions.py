@@ -1,0 +1,128 @@
+"""Regions of long functions (server/perfrl/sources/regions.py): extraction and splicing."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+from perfrl.sources.regions import (
+    extract_regions,
+    region_function,
+    region_statements,
+    splice_region,
+)
+
+LONG = textwrap.dedent('''
+    def report(orders, wanted, limit=10):
+        """Totals, and the wanted SKUs that are missing."""
+        # Validate first: this comment must survive any splice.
+        if limit <= 0:
+            raise ValueError("limit")
+        carried = []
+        for order in orders:
+            carried.append(order["sku"])
+        total = 0
+        count = 0
+        for order in orders:
+            total = total + order["price"]
+            count += 1
+        label = "orders: %d" % count  # uses what the loop built
+        missing = []
+        for sku in wanted:
+            if sku not in carried:
+                missing.append(sku)
+        result = missing[:limit]
+        return result, total, label
+''').lstrip()
+
+
+def test_regions_are_loops_with_their_setup_and_results():
+    regions = extract_regions(LONG)
+    assert [(r.start_line, r.end_line) for r in regions] == [(6, 8), (9, 13), (15, 18)]
+    first, second, third = regions
+    assert first.source.startswith("carried = []\nfor order in orders:")
+    assert first.reads == ("orders",) and first.gives == ("carried",) and not first.returns
+    assert second.source.startswith("total = 0\ncount = 0\nfor order in orders:")
+    assert second.gives == ("count", "total") and second.reads == ("orders",)
+    assert third.reads == ("carried", "wanted") and third.gives == ("missing",)
+    assert third.indent == "    "
+
+
+def test_a_loop_followed_by_return_takes_the_return():
+    code = "def f(xs):\n    out = []\n    for x in xs:\n        out.append(x * 2)\n    return out\n"
+    [region] = extract_regions(code)
+    assert (region.start_line, region.end_line, region.returns, region.gives) == (2, 5, True, ())
+    assert region_function(region, "f_region") == code.replace("def f(", "def f_region(")
+
+
+def test_nested_loops_give_the_outer_one_only_and_nested_functions_none():
+    code = textwrap.dedent('''
+        def f(rows):
+            def key(r):
+                for c in r:
+                    return c
+            seen = []
+            for row in rows:
+                for tag in row:
+                    if tag not in seen:
+                        seen.append(tag)
+            return sorted(seen, key=key)
+    ''').lstrip()
+    regions = extract_regions(code)
+    assert [(r.start_line, r.end_line) for r in regions] == [(5, 10)]
+    assert regions[0].returns and regions[0].gives == ()
+
+
+def test_a_spliced_rewrite_parses_and_keeps_everything_else_byte_for_byte():
+    lines = LONG.splitlines(keepends=True)
+    for region in extract_regions(LONG):
+        wrapper = region_function(region, "part")
+        ast.parse(wrapper)  # the model's input is a real function
+        # The model giving the wrapper back unchanged gives the region's statements back.
+        statements = region_statements(region, wrapper)
+        assert statements is not None
+        spliced = splice_region(LONG, region, statements)
+        assert ast.dump(ast.parse(spliced)) == ast.dump(ast.parse(LONG))
+        # Any rewrite: only the region's lines change.
+        spliced = splice_region(LONG, region, "pass\nx = [1,\n     2]\n")
+        ast.parse(spliced)
+        out = spliced.splitlines(keepends=True)
+        before, after = region.start_line - 1, len(lines) - region.end_line
+        assert out[:before] == lines[:before]
+        assert out[len(out) - after :] == lines[len(lines) - after :]
+        assert out[before : len(out) - after] == ["    pass\n", "    x = [1,\n", "         2]\n"]
+
+
+def test_region_statements_from_a_real_rewrite():
+    [_, _, missing] = extract_regions(LONG)
+    rewrite = (
+        "def part(carried, wanted):\n"
+        "    carried_set = set(carried)\n"
+        "    return [sku for sku in wanted if sku not in carried_set]\n"
+    )
+    statements = region_statements(missing, rewrite)
+    assert statements == (
+        "carried_set = set(carried)\nmissing = [sku for sku in wanted if sku not in carried_set]\n"
+    )
+    spliced = splice_region(LONG, missing, statements)
+    namespace: dict = {}
+    exec(compile(spliced, "<spliced>", "exec"), namespace)  # noqa: S102 (the test's own code)
+    orders = [{"sku": "a", "price": 2}, {"sku": "b", "price": 3}]
+    assert namespace["report"](orders, ["c", "a", "d"], 1) == (["c"], 5, "orders: 2")
+    # The rewrite keeps the rest of the function, comment included.
+    assert "# Validate first: this comment must survive any splice." in spliced
+    assert "label = \"orders: %d\" % count  # uses what the loop built" in spliced
+
+
+def test_region_statements_refuses_what_cannot_replace_the_region():
+    [first, second, _] = extract_regions(LONG)
+    assert region_statements(first, "not python (") is None
+    assert region_statements(first, "x = 1\n") is None  # no function
+    # Gives two names, but the rewrite returns nothing.
+    assert region_statements(second, "def part(orders):\n    pass\n") is None
+
+
+def test_no_regions_without_loops_or_function():
+    assert extract_regions("def f(x):\n    return x + 1\n") == []
+    assert extract_regions("x = 1\n") == []
+    assert extract_regions("def broken(:\n") == []
