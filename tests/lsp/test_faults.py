@@ -426,3 +426,34 @@ def test_an_applied_rewrite_is_recognised_without_listing_actions_first(
     lenses = server.call("textDocument/codeLens", {"textDocument": {"uri": uri}})["result"]
     titles = [lens["command"]["title"] for lens in lenses]
     assert any("rewrite applied" in title for title in titles), (job, titles)
+
+
+def test_what_a_killed_server_left_is_removed_when_the_next_one_starts(
+        started, example_project, tmp_path):
+    """SIGKILL leaves no chance to clean up: the next server removes the dead one's
+    workspaces when it starts, before (and without) any job of its own."""
+    server = started(JOB_SETTINGS)
+    children = _three_jobs(server, example_project, in_sandbox=True)
+    temp_dir = tmp_path / f"tmp-{server.stderr_path.stem}"
+    left = [p for p in temp_dir.iterdir() if p.name.startswith("perfrl-")]
+    assert left, "the jobs made no workspace"
+    server.process.send_signal(signal.SIGKILL)
+    server.wait_exit(60)
+    deadline = time.monotonic() + 60
+    while _alive(children) and time.monotonic() < deadline:  # PDEATHSIG ends them
+        time.sleep(0.1)
+    assert any(p.exists() for p in left), "nothing was left to clean up: the test shows nothing"
+
+    env = dict(os.environ)
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache-next")
+    env.pop("PERFRL_CACHE_DIR", None)
+    env["TMPDIR"] = str(temp_dir)  # the same temporary folder the killed server used
+    successor = RawServer(example_project, tmp_path / "next.stderr", env)
+    try:
+        successor.initialize(example_project, {"perfrl": {"sources": ["rules"]}})
+        deadline = time.monotonic() + 60
+        while any(p.exists() for p in left) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [p.name for p in left if p.exists()]
+    finally:
+        successor.close()

@@ -474,6 +474,7 @@ def _benchmark(
     blob_sizes: dict[tuple, int],
     comparator: Comparator,
     parameter_names: list[str],
+    generated_blobs: list[str] | None = None,
 ) -> list[ProcessReport]:
     """The A/B benchmark in ``settings.bench_processes`` pairs of fresh worker processes (the
     first pair is the one that replayed the calls), more while their speedups disagree on an
@@ -499,6 +500,14 @@ def _benchmark(
         started = time.monotonic()
         if pair is None:
             pair = sides.pair()
+            # A fresh pair numbers generated inputs as the first did only once given them.
+            if generated_blobs:
+                for side, session in pair.items():
+                    try:
+                        session.request({"op": "add_inputs", "blobs": generated_blobs},
+                                        sides.deadline, "end")
+                    except WorkerGone as gone:
+                        raise _side_failure(side, gone.reason) from None
         bench = Bench(pair, expected, blob_sizes, comparator, parameter_names, sides.deadline)
         try:
             reports.append(bench.run(items, options))
@@ -612,7 +621,8 @@ def _compare_stages(
             got = _replay(candidate, "candidate", usable, "recorded", deadline)
             _check_replies(got, usable, expected, comparator, params, calls, result)
             _replay(original, "original", usable, "recorded", deadline)
-            generated = _generated_inputs(pair, usable, expected, comparator, params, deadline)
+            generated, generated_blobs = _generated_inputs(
+                pair, usable, expected, comparator, params, deadline)
             result.generated_inputs = len(generated)
             after = {side: _state_sizes(session, side, deadline) for side, session in pair.items()}
             result.stateful = stateful_reason(
@@ -628,7 +638,8 @@ def _compare_stages(
             # nothing on inputs it has not seen in the same order.
             items = [("recorded", i) for i in usable] + sorted(generated)[:GENERATED_TIMED]
             reports = _benchmark(
-                sides, pair, settings, items, expected, blob_sizes, comparator, params
+                sides, pair, settings, items, expected, blob_sizes, comparator, params,
+                generated_blobs,
             )
         finally:
             sides.close_all()
@@ -669,9 +680,12 @@ def _original_rejects(outcome: dict) -> bool:
     return outcome.get("kind") == "raise" and outcome.get("type") in _REJECTING
 
 
-def _generated_inputs(pair, usable, expected, comparator, params, deadline) -> dict[tuple, int]:
+def _generated_inputs(
+    pair, usable, expected, comparator, params, deadline
+) -> tuple[dict[tuple, int], list[str]]:
     """Compare the sides on new inputs made from the recorded ones (when the original's
-    worker has ``perfrl_inputs``); adds their outcomes to ``expected``; {item: blob size}."""
+    worker has ``perfrl_inputs``); adds their outcomes to ``expected``. Returns ({item: blob
+    size}, the inputs' blobs as the workers number them, for later worker pairs)."""
     original, candidate = pair["original"], pair["candidate"]
     try:
         reply = original.request(
@@ -683,7 +697,7 @@ def _generated_inputs(pair, usable, expected, comparator, params, deadline) -> d
         raise _side_failure("original", gone.reason) from None
     blobs = [b for b in reply.get("blobs") or [] if isinstance(b, str)]
     if not blobs:
-        return {}
+        return {}, []
     indices = list(range(len(blobs)))
     outcomes = _replay(original, "original", indices, "generated", deadline)
     try:
@@ -710,7 +724,7 @@ def _generated_inputs(pair, usable, expected, comparator, params, deadline) -> d
                            f"generated input {index}{call} (beyond the recorded calls): {why}")
         expected[("generated", index)] = want
         sizes[("generated", index)] = len(blobs[index]) // 2
-    return sizes
+    return sizes, blobs
 
 
 def verify_candidate(

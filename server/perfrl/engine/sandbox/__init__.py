@@ -33,6 +33,7 @@ from perfrl.engine.sandbox.workspace import (
     Sandbox,
     Workspace,
     WorkspaceTampered,
+    clean_up_after_dead_servers,
 )
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "Workspace",
     "WorkspaceSurprise",
     "WorkspaceTampered",
+    "clean_up_after_dead_servers",
     "is_skipped_dir",
     "read_workspace_file",
     "unsandboxed_warning",

@@ -70,6 +70,13 @@ class WorkspaceTampered(WorkspaceSurprise):
     """An earlier run of this workspace changed the folders the engine runs in."""
 
 
+def clean_up_after_dead_servers() -> None:
+    """Remove what servers killed with SIGKILL left (their workspaces in $TMPDIR, their run
+    cgroups), once per process; safe to call at start-up, from any thread."""
+    _clean_stale_once()
+    cgroup_support()  # probing the controllers removes dead servers' groups
+
+
 def _clean_stale_once() -> None:
     """Remove workspaces of dead servers from $TMPDIR, once per process."""
     global _stale_cleaned

@@ -82,6 +82,11 @@ def register(server: PerfServer) -> None:
             problems += more
         apply_settings(ls, settings, problems)
         ls.send_status(force=True)
+        # A server killed with SIGKILL could not clean up: its workspaces and cgroups go now,
+        # at the next start, off the event loop (not at this server's first job).
+        from perfrl.engine.sandbox import clean_up_after_dead_servers
+
+        await asyncio.get_running_loop().run_in_executor(None, clean_up_after_dead_servers)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: PerfServer,
