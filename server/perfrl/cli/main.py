@@ -16,6 +16,7 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 from perfrl import __version__
 from perfrl.cli.memory_command import add_memory_parser, run_memory
@@ -41,7 +42,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.format_usage().strip()}\n{self.prog}: error: {message}")
 
 

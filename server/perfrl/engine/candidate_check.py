@@ -30,13 +30,17 @@ from perfrl.engine.types import FunctionTarget
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 _FENCE_RE = re.compile(r"```[^\n`]*(?:\n|\Z)(.*?)(?:```|\Z)", re.DOTALL)
 _DEF_START_RE = re.compile(r"[ \t]*(@|def\s|async\s+def\s)")
-_INDENT_RE = re.compile(r"[ \t\f]*")
 # Trimming trailing prose costs one parse per line tried; model outputs are short.
 _MAX_TRIM_ATTEMPTS = 200
 
 
 # ---------------------------------------------------------------------------------------------
 # Normalizing
+
+
+def _indent(line: str) -> str:
+    """The run of spaces, tabs and form feeds that starts ``line`` (may be empty)."""
+    return line[: len(line) - len(line.lstrip(" \t\f"))]
 
 
 def dedent_code(text: str) -> str:
@@ -48,7 +52,7 @@ def dedent_code(text: str) -> str:
     by a splice gives back the original bytes.
     """
     lines = text.split("\n")
-    indents = [_INDENT_RE.match(line).group(0) for line in lines if line.strip()]  # type: ignore[union-attr]
+    indents = [_indent(line) for line in lines if line.strip()]
     if not indents:
         return text
     prefix = indents[0]
@@ -89,13 +93,13 @@ def _strip_prose(text: str) -> str:
     if first is None:
         return text
     lines = lines[first:]
-    def_indent = len(_INDENT_RE.match(lines[0]).group(0))  # type: ignore[union-attr]
+    def_indent = len(_indent(lines[0]))
     last_deeper = max(
         (
             i
             for i, line in enumerate(lines)
-            if line.strip() and len(_INDENT_RE.match(line).group(0)) > def_indent
-        ),  # type: ignore[union-attr]
+            if line.strip() and len(_indent(line)) > def_indent
+        ),
         default=0,
     )
     for end in range(len(lines), last_deeper, -1)[:_MAX_TRIM_ATTEMPTS]:

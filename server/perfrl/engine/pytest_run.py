@@ -27,7 +27,7 @@ from perfrl.engine.runtime.perfrl_protocol import (
     Summary,
     load_summary,
 )
-from perfrl.engine.sandbox import write_workspace_file
+from perfrl.engine.sandbox import RunResult, write_workspace_file
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.types import Cancelled, CancelToken, FunctionTarget
 
@@ -40,7 +40,7 @@ PROTOCOL_MODULE = RUNTIME_DIR / "perfrl_protocol.py"
 class PluginRun:
     """One pytest run with the plugin: the process result and the plugin's checked summary."""
 
-    result: object  # sandbox.RunResult
+    result: RunResult
     summary: Summary | None
     out_dir: Path
     #: Why ``summary`` is None (not written, not a regular file, malformed).

@@ -270,7 +270,10 @@ class PerfProtocol(LanguageServerProtocol):
     # --- lifecycle --------------------------------------------------------------------------------
 
     @lsp_method(types.EXIT)
-    def lsp_exit(self, *args) -> None:
+    # pygls' own lsp_exit is a generator (it yields to a user EXIT handler, then exits the
+    # process); this one replaces it with a plain handler on purpose, and pygls' dispatch
+    # accepts either kind, so the narrower signature is safe.
+    def lsp_exit(self, *args) -> None:  # type: ignore[override]
         """Ask the server to stop; the stdio loop cleans up and ends the process."""
         self.exit_received = True
         self._server.request_stop(0 if self.shutdown_received else 1, "exit")

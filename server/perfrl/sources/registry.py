@@ -57,10 +57,8 @@ def build_sources(
 
                 model_handle = ModelHandle(Path(model_dir) if model_dir else default_model_dir())
                 model_handle.start()
-            kwargs = {}
-            if temperature is not None:
-                kwargs["temperature"] = temperature
-            if seed is not None:
-                kwargs["seed"] = seed
-            sources.append(ModelCandidateSource(model_handle, **kwargs))
+            # None (the constructor's default too) means the model's own setting.
+            sources.append(
+                ModelCandidateSource(model_handle, temperature=temperature, seed=seed)
+            )
     return sources

@@ -158,7 +158,7 @@ def _extract_function(scratch_text: str, target: FunctionTarget,
         if not (isinstance(holder, ast.ClassDef) and holder.name == _WRAPPER_CLASS
                 and len(holder.body) == 1):
             return None
-        node = holder.body[0]
+        node: ast.stmt | None = holder.body[0]
     else:
         node = holder
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.name != target.name:

@@ -40,6 +40,8 @@ import pickle
 import sys
 import threading
 import traceback
+from types import FrameType
+from typing import Any
 
 import perfrl_protocol as protocol
 from perfrl_protocol import ENV
@@ -355,6 +357,7 @@ class _Recorder:
                 f"{name} is not defined in {owner_name} (inherited or created dynamically?)"
             )
         raw = vars(owner)[name]
+        function: object  # checked to be callable below
         if isinstance(raw, (staticmethod, classmethod)):
             function = raw.__func__
         elif isinstance(raw, property):
@@ -404,7 +407,7 @@ class _Recorder:
             calls = self.store.calls()
             skipped = sum(self.skipped_reasons.values())
             in_tests = self.calls_total - self.calls_outside_tests
-        recorded_by_test = {}
+        recorded_by_test: dict[str, int] = {}
         for call in calls:
             recorded_by_test[call["test"]] = recorded_by_test.get(call["test"], 0) + 1
         summary = {
@@ -586,7 +589,7 @@ def _trampoline_code(code):
         lines.append(f"        if {_CALL_NAME} is None: ({', '.join(free)},)")
     lines.append(f"        return {_CALL_NAME}(args, kwargs)")
     lines.append("    return perfrl_trampoline.__code__")
-    namespace = {}
+    namespace: dict[str, Any] = {}
     exec(compile("\n".join(lines) + "\n", code.co_filename, "exec"), namespace)  # noqa: S102
     trampoline = namespace["perfrl_factory"]()
     if len(trampoline.co_freevars) != len(free):
@@ -597,8 +600,15 @@ def _trampoline_code(code):
     return trampoline.replace(**changes)
 
 
+def _monitoring() -> Any:
+    """``sys.monitoring``; only reached on Python 3.12+ (``_code_watcher`` checks the version)."""
+    if sys.version_info >= (3, 12):
+        return sys.monitoring
+    raise RuntimeError("sys.monitoring needs Python 3.12 or newer")
+
+
 def _free_monitoring_tool():
-    monitoring = sys.monitoring
+    monitoring = _monitoring()
     for tool in (monitoring.PROFILER_ID, 3, 4, monitoring.OPTIMIZER_ID):
         if monitoring.get_tool(tool) is None:
             return tool
@@ -618,7 +628,7 @@ class _MonitoringWatch:
         self.lock = threading.Lock()
 
     def start(self):
-        monitoring = sys.monitoring
+        monitoring = _monitoring()
         events = monitoring.events
         monitoring.use_tool_id(self.tool, "perfrl_capture")
         monitoring.register_callback(self.tool, events.PY_START, self._on_start)
@@ -627,7 +637,7 @@ class _MonitoringWatch:
         monitoring.set_local_events(self.tool, self.code, events.PY_START | events.PY_RETURN)
 
     def stop(self):
-        monitoring = sys.monitoring
+        monitoring = _monitoring()
         try:
             monitoring.set_local_events(self.tool, self.code, 0)
             monitoring.set_events(self.tool, 0)
@@ -640,14 +650,15 @@ class _MonitoringWatch:
         # the target runs: other code pays nothing the rest of the time.
         with self.lock:
             self.running += delta
-            wanted = sys.monitoring.events.PY_UNWIND if self.running > 0 else 0
-            sys.monitoring.set_events(self.tool, wanted)
+            monitoring = _monitoring()
+            wanted = monitoring.events.PY_UNWIND if self.running > 0 else 0
+            monitoring.set_events(self.tool, wanted)
 
     def _on_start(self, code, offset):
         if code is not self.code:
             return
         try:
-            frame = sys._getframe(1)
+            frame: FrameType | None = sys._getframe(1)
             while frame is not None and frame.f_code is not code:
                 frame = frame.f_back
             if frame is None:
@@ -783,7 +794,7 @@ class _WrapperWatch:
                 except (TypeError, ValueError):
                     pass
         else:
-            perfrl_capture_wrapper.__wrapped__ = func
+            perfrl_capture_wrapper.__dict__["__wrapped__"] = func
         return perfrl_capture_wrapper
 
     def start(self):
@@ -833,7 +844,13 @@ def _plugin_error():
         _RECORDER.plugin_errors.append(_short(traceback.format_exc(), 2000))
 
 
-_RECORDER = None
+_RECORDER: "_Recorder | None" = None
+
+
+def _active() -> _Recorder:
+    """The session's recorder, for hook bodies: ``_guarded`` runs a body only when there is one."""
+    assert _RECORDER is not None, "a pytest hook of perfrl_capture ran without @_guarded"
+    return _RECORDER
 
 
 def _guarded(hook):
@@ -869,11 +886,12 @@ _activate()
 
 @_guarded
 def pytest_configure(config):
+    recorder = _active()
     try:
-        _RECORDER.install()
+        recorder.install()
     except BaseException as exc:  # noqa: BLE001 - the user's import error is reported
-        config = _RECORDER.config
-        _RECORDER.wrap_error = (
+        config = recorder.config
+        recorder.wrap_error = (
             f"could not import and wrap {config.module}.{config.qualname}: "
             f"{_short(f'{type(exc).__name__}: {exc}')}\n{_short(traceback.format_exc(), 3000)}"
         )
@@ -897,38 +915,42 @@ def pytest_collection_modifyitems(session, config, items):
 
 @_guarded
 def pytest_collection_finish(session):
+    recorder = _active()
     if (
-        not _RECORDER.wrapped
-        and _RECORDER.wrap_error is not None
-        and _RECORDER.config.mode == protocol.MODE_CAPTURE
+        not recorder.wrapped
+        and recorder.wrap_error is not None
+        and recorder.config.mode == protocol.MODE_CAPTURE
     ):
         # Retry once after collection: a conftest deeper in the tree may have set sys.path.
-        first_error = _RECORDER.wrap_error
-        _RECORDER.wrap_error = None
+        first_error = recorder.wrap_error
+        recorder.wrap_error = None
         try:
-            _RECORDER.install()
+            recorder.install()
         except BaseException:  # noqa: BLE001 - the first error is the one to report
-            _RECORDER.wrap_error = first_error
-    if isinstance(_RECORDER.watcher, _WrapperWatch):
-        _RECORDER.watcher.rebind_stale_references()
+            recorder.wrap_error = first_error
+    if isinstance(recorder.watcher, _WrapperWatch):
+        recorder.watcher.rebind_stale_references()
 
 
 @_guarded
 def pytest_collectreport(report):
+    recorder = _active()
     if report.failed:
-        _RECORDER.collection_errors.append(
+        recorder.collection_errors.append(
             {"nodeid": report.nodeid, "message": _short(report.longreprtext, 2000)}
         )
 
 
 @_guarded
 def pytest_runtest_logstart(nodeid, location):
-    _RECORDER.current_test = nodeid
+    recorder = _active()
+    recorder.current_test = nodeid
 
 
 @_guarded
 def pytest_runtest_logfinish(nodeid, location):
-    _RECORDER.current_test = None
+    recorder = _active()
+    recorder.current_test = None
 
 
 def _failure_excerpt(report):
@@ -942,7 +964,8 @@ def _failure_excerpt(report):
 
 @_guarded
 def pytest_runtest_logreport(report):
-    entry = _RECORDER.tests.setdefault(
+    recorder = _active()
+    entry = recorder.tests.setdefault(
         report.nodeid, {"outcome": "unknown", "duration": 0.0, "message": ""}
     )
     entry["duration"] += float(getattr(report, "duration", 0.0) or 0.0)
@@ -960,9 +983,10 @@ def pytest_runtest_logreport(report):
 
 @_guarded
 def pytest_sessionfinish(session, exitstatus):
-    _RECORDER.exitstatus = int(exitstatus)
-    _RECORDER.stop_watching()
-    _RECORDER.write()
+    recorder = _active()
+    recorder.exitstatus = int(exitstatus)
+    recorder.stop_watching()
+    recorder.write()
 
 
 def pytest_unconfigure(config):

@@ -503,7 +503,7 @@ class _Variants:
         """Edge variants of a list's elements (as lists), for lists and list-like tuples."""
         item_path = (*path, "item")
         seen_elements = self.profile.pool(item_path)
-        structural = [[]]
+        structural: list[list[object]] = [[]]
         if items:
             half = len(items) // 2
             structural += [
@@ -538,7 +538,7 @@ class _Variants:
     def _set_edges(self, value, path, depth, make):
         items = _sorted_elements(value)
         item_path = (*path, "item")
-        out = [[]]
+        out: list[list[object]] = [[]]
         if items:
             # Insertion order decides iteration order among colliding hashes.
             out += [items[1:], items[:-1], items[::-1]]
@@ -564,7 +564,7 @@ class _Variants:
     def _edges_dict(self, value, path, depth):
         keys = list(value)
         key_path, value_path = (*path, "key"), (*path, "value")
-        out = [{}]
+        out: list[dict[object, object]] = [{}]
         if keys:
             out += [
                 dict(reversed(list(value.items()))),
@@ -742,7 +742,7 @@ def generate_inputs(recorded_args, budget, seed):
         seen.add(key)
         try:
             # One copy of the whole call keeps aliasing between its arguments.
-            memo = {}
+            memo: dict[int, object] = {}
             copied = tuple(_independent_copy(a, memo) for a in args)
             copied_kwargs = {name: _independent_copy(v, memo) for name, v in kwargs.items()}
         except ValueError:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from typing import TypedDict
+from typing import Any, TypedDict
 
 # -- environment ---------------------------------------------------------------------------
 
@@ -182,7 +182,7 @@ def parse_summary(data):
     wrong type, an unknown outcome or a negative count raise :class:`ProtocolError`.
     """
     _expect(data, (dict,), "summary")
-    out = {}
+    out: dict[str, Any] = {}  # filled key by key from _SCALARS, each value checked there
     for key, kinds, default in _SCALARS:
         out[key] = _expect(data[key], kinds, key) if key in data else default
         if key.startswith("calls_") and out[key] < 0:

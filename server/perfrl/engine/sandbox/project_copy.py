@@ -301,7 +301,7 @@ def remove_stale_workspaces(tmpdir: str) -> list[str]:
     Only directories named by :func:`workspace_prefix` whose pid no longer exists are touched
     (a server killed with SIGKILL cannot clean up); returns the names removed.
     """
-    removed = []
+    removed: list[str] = []
     namespace = pid_namespace()
     try:
         names = os.listdir(tmpdir)

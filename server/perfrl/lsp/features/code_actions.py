@@ -38,8 +38,8 @@ def actions_for(ls: PerfServer, view: FunctionView) -> list[types.CodeAction]:
     uri, line0 = view.uri, view.function.span.def_line - 1
     actions: list[types.CodeAction] = []
     rewrite = apply_edit_for(ls, view)
-    if rewrite is not None:
-        best = view.result.best  # type: ignore[union-attr]
+    best = view.applicable_best  # not None whenever there is a rewrite
+    if rewrite is not None and best is not None:
         speed = f"{best.speedup.median:.1f}× faster" if best.speedup else "faster"
         title = (f"Apply PerfRL rewrite: `{name}` {speed} ({best.tests.run} tests, "
                  f"{best.calls_compared} calls checked)")

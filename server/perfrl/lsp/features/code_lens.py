@@ -47,7 +47,7 @@ def _lens(line0: int, title: str, command: str, arguments: list) -> types.CodeLe
 def lenses_for(view: FunctionView) -> list[types.CodeLens]:
     span = view.function.span
     line0, def0, uri = span.start_line - 1, span.def_line - 1, view.uri
-    if view.running:
+    if view.running and view.job is not None:  # running implies a job
         return [_lens(line0, f"{running_text(view)} · cancel", CANCEL_JOB, [view.job.id])]
     result = view.result
     if result is None:

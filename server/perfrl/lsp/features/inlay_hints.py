@@ -24,7 +24,8 @@ def register(server: PerfServer) -> None:
         lines = None
         hints: list[types.InlayHint] = []
         for view in views_for(ls, uri):
-            if not view.applicable:
+            best = view.applicable_best
+            if best is None:
                 continue
             line, col = view.function.span.signature_end
             if not first <= line - 1 <= last:
@@ -33,7 +34,6 @@ def register(server: PerfServer) -> None:
                 lines = split_lines(document.source)
             if line - 1 >= len(lines):
                 continue
-            best = view.result.best
             s = best.speedup
             label = f"⚡{s.median:.1f}×" if s else "⚡faster"
             tooltip = (

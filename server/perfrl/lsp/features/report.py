@@ -80,8 +80,8 @@ def render_markdown(result: FunctionResult, current: Freshness | None = None) ->
     if report is None:
         out += ["**The job failed:**", "", result.error or "unknown error", ""]
         return "\n".join(out)
-    best = report.best_result()
-    if best is not None:
+    if report.best is not None:
+        best = report.candidates[report.best]
         out += [(f"**Best: candidate {report.best + 1} ({best.candidate.label}), "
                 f"{speedup_text(best)}**, threshold {report.threshold:.2f}× on the lower bound."),
                 ""]

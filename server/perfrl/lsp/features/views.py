@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from perfrl.engine.types import CandidateResult
 from perfrl.lsp.documents import BufferFunction
 from perfrl.lsp.edits import RewriteEdit, rewrite_edit
 from perfrl.lsp.jobs import Job, JobState
@@ -28,13 +29,20 @@ class FunctionView:
         return self.result.freshness(self.function.source)
 
     @property
+    def applicable_best(self) -> CandidateResult | None:
+        """The verified-faster candidate whose rewrite is of exactly this text, or None
+        (None exactly when :attr:`applicable` is false)."""
+        if self.result is None:
+            return None
+        best = self.result.best
+        if best is None or self.freshness is not Freshness.CURRENT:
+            return None
+        return best
+
+    @property
     def applicable(self) -> bool:
         """A verified-faster rewrite of exactly this text exists."""
-        return (
-            self.result is not None
-            and self.result.best is not None
-            and self.freshness is Freshness.CURRENT
-        )
+        return self.applicable_best is not None
 
     @property
     def running(self) -> bool:
