@@ -64,6 +64,17 @@ def test_configured_absolute_relative_and_name(project: Path) -> None:
     assert resolve_interpreter(project, "python3") == os.path.abspath(shutil.which("python3"))
 
 
+def test_configured_folder_is_named_a_folder_not_missing(project: Path, tmp_path: Path) -> None:
+    # Issue 17: a folder was reported as "does not exist". A venv folder names its python.
+    venv = tmp_path / "env"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    with pytest.raises(PerfRLError, match=r"is a folder, not an interpreter.*env/bin/python"):
+        resolve_interpreter(project, str(venv))
+    with pytest.raises(PerfRLError, match=r"is a folder, not an interpreter\. Fix"):
+        resolve_interpreter(project, str(tmp_path))
+
+
 def test_configured_missing_path_says_how_to_fix(project: Path) -> None:
     with pytest.raises(PerfRLError, match=r"does not exist.*perfrl.interpreter"):
         resolve_interpreter(project, str(project / "nope" / "python"))

@@ -190,6 +190,15 @@ def _configured_path(project_root: Path, configured: str) -> str:
         if not path.is_absolute():
             path = project_root / path
         path_str = os.path.abspath(path)
+        if os.path.isdir(path_str):
+            inside = os.path.join(path_str, "bin", "python")
+            hint = (f" (a virtual environment? its interpreter is {inside})"
+                    if os.path.isfile(inside) else "")
+            raise PerfRLError(
+                f"The configured interpreter {value!r} is a folder, not an interpreter"
+                f"{hint}. Fix perfrl.interpreter (CLI: --python): give the interpreter's own "
+                "path, or a command name such as python3."
+            )
         if not os.path.isfile(path_str):
             raise PerfRLError(
                 f"The configured interpreter {value!r} does not exist (looked for {path_str}). "
