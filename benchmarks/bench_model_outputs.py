@@ -102,9 +102,9 @@ def main() -> int:
 
     import perfrl.sources.model as model_source
     from perfrl.engine.candidate_check import normalize_candidate
+    from perfrl.engine.candidate_source import CandidateSourceError
     from perfrl.inference.background import ModelHandle
     from perfrl.model_contract import default_model_dir
-    from perfrl.sources.base import CandidateSourceError
 
     recorded: list = []
     first_round: list = []  # outputs of the first call (greedy + samples, before re-drawing)

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from perfrl.engine.candidate_source import CandidateSourceError
 from perfrl.inference.background import ModelHandle
 from perfrl.inference.decoding import RepetitionStop
 from perfrl.inference.onnx_seq2seq import OnnxSeq2SeqModel
 from perfrl.inference.output_vocabulary import python_words, words_of
 from perfrl.model_contract import DECODER_FORMAT_STEP, DECODER_FORMATS
-from perfrl.sources.base import CandidateSourceError
 from perfrl.sources.model import ModelCandidateSource, signature_header
 
 from .conftest import TinyModel

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from perfrl.engine.candidate_source import CandidateSourceError
 from perfrl.engine.locate import locate_function
 from perfrl.engine.types import FunctionTarget
 from perfrl.inference.background import ModelHandle
 from perfrl.inference.onnx_seq2seq import GeneratedSequence
-from perfrl.sources.base import CandidateSourceError
 from perfrl.sources.model import ModelCandidateSource, clean_model_output, select_usable
 
 from .conftest import TinyModel

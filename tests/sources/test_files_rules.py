@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from perfrl.engine.candidate_check import check_candidate, splice
+from perfrl.engine.candidate_source import CandidateSource, CandidateSourceError
 from perfrl.engine.locate import locate_function
 from perfrl.engine.types import FunctionTarget
-from perfrl.sources.base import CandidateSource, CandidateSourceError
 from perfrl.sources.files import FileCandidateSource
 from perfrl.sources.rules import RuleCandidateSource, _project_target_version
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from perfrl.engine.baseline import Baseline, run_baseline
 from perfrl.engine.candidate_check import normalize_candidate
+from perfrl.engine.candidate_source import CandidateSource, CandidateSourceError
 from perfrl.engine.evidence import assess_evidence
 from perfrl.engine.interpreter import resolve_interpreter
 from perfrl.engine.locate import ensure_supported
@@ -40,7 +41,6 @@ from perfrl.engine.types import (
 )
 from perfrl.engine.verify import verify_candidate
 from perfrl.engine.wider_tests import confirm_best
-from perfrl.sources.base import CandidateSource, CandidateSourceError
 
 
 @dataclass

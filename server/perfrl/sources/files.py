@@ -19,9 +19,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from perfrl.engine.candidate_check import normalize_candidate
+from perfrl.engine.candidate_source import CandidateSourceError
 from perfrl.engine.locate import split_lines
 from perfrl.engine.types import Candidate, FunctionTarget
-from perfrl.sources.base import CandidateSourceError
 
 _FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 

@@ -47,6 +47,7 @@ from itertools import zip_longest
 from pathlib import Path
 
 from perfrl.engine.candidate_check import normalize_candidate
+from perfrl.engine.candidate_source import CandidateSourceError
 from perfrl.engine.types import Candidate, FunctionTarget
 from perfrl.inference.background import ModelHandle, ModelNotReady
 from perfrl.inference.decoding import RepetitionStop
@@ -58,7 +59,6 @@ from perfrl.sources.abstraction import (
     model_output,
     module_imports_used,
 )
-from perfrl.sources.base import CandidateSourceError
 from perfrl.sources.files import extract_candidate
 from perfrl.sources.identifiers import rename_identifiers
 from perfrl.sources.regions import (

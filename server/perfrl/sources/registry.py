@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from perfrl.sources.base import CandidateSource, CandidateSourceError
+from perfrl.engine.candidate_source import CandidateSource, CandidateSourceError
 
 KNOWN_SOURCES = ("rules", "model", "replay", "file")
 

@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perfrl.engine.candidate_check import dedent_code, normalize_candidate
+from perfrl.engine.candidate_source import CandidateSourceError
 from perfrl.engine.locate import parse_module, split_lines
 from perfrl.engine.types import Candidate, FunctionTarget
-from perfrl.sources.base import CandidateSourceError
 
 #: Rule families tried one at a time, then all together. Order is the order of candidates.
 RULE_FAMILIES = ("PERF", "C4", "FURB", "SIM", "UP")

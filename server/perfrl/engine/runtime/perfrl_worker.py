@@ -50,7 +50,7 @@ _MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__
 
 
 def _call_text(args, kwargs):
-    parts = [repr(a) for a in args] + ["{}={!r}".format(k, v) for k, v in kwargs.items()]
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
     return "(" + ", ".join(parts) + ")"
 
 
