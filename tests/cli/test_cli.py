@@ -109,6 +109,13 @@ def test_json_report_verdicts_and_apply(example_project: Path, tmp_path: Path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "Applied to" in proc.stdout
+    # The text report fits a terminal: one short sandbox line, 1-based candidate numbers, and
+    # no warning a user cannot act on (what the sandbox lacks is in --json only).
+    sandbox_lines = [line for line in proc.stdout.splitlines() if line.startswith("sandbox:")]
+    assert len(sandbox_lines) == 1 and len(sandbox_lines[0]) <= 160
+    assert "warning: sandbox:" not in proc.stdout
+    assert "Best: candidate 1 (" in proc.stdout
+    assert "missing_protections" in report
     text = (example_project / "inventory" / "catalog.py").read_text()
     assert 'carried = {product["sku"] for product in products}' in text
     # Every other function is byte-for-byte what it was.

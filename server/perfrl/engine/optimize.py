@@ -188,7 +188,10 @@ def optimize_function(
     interpreter = resolve_interpreter(target.project_root, settings.interpreter)
     sandbox = Sandbox(target.project_root, interpreter, settings)
     _refuse_generated_code_unsandboxed(sandbox, settings, sources)
-    warnings = [f"sandbox: {missing}" for missing in sandbox.missing_protections]
+    # What the sandbox cannot do here goes in the report (missing_protections), not in the
+    # warnings: a user cannot act on "disk use limited per file only". Running without
+    # bubblewrap is said before anything runs (unsandboxed_warning) and in the summary line.
+    warnings: list[str] = []
 
     emit("baseline", "running the project's tests on the original code")
     started = time.perf_counter()
@@ -250,6 +253,7 @@ def optimize_function(
         warnings=warnings,
         protections=list(sandbox.protections),
         protections_summary=sandbox.protections_summary,
+        missing_protections=list(sandbox.missing_protections),
         evidence=evidence,
         notes=notes,
     )

@@ -218,6 +218,8 @@ class OptimizationReport:
     protections: list[str] = field(default_factory=list)
     #: One short line for terminals (the sandbox's ``protections_summary``).
     protections_summary: str = ""
+    #: What the sandbox could not provide on this machine (cgroups, a disk quota, ...).
+    missing_protections: list[str] = field(default_factory=list)
     #: What the verdicts rest on (tests, recorded calls, generated inputs); None without a
     #: baseline.
     evidence: Evidence | None = None
@@ -239,6 +241,7 @@ class OptimizationReport:
             "warnings": list(self.warnings),
             "protections": list(self.protections),
             "protections_summary": self.protections_summary,
+            "missing_protections": list(self.missing_protections),
             "evidence": None if self.evidence is None else self.evidence.to_json(),
             "notes": list(self.notes),
         }
