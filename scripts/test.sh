@@ -13,8 +13,10 @@ export PERFRL_TOOLS="${PERFRL_TOOLS:-$root/.tools}"
 mkdir -p "$PERFRL_TOOLS"
 
 # Lint and types first: they take seconds and name file:line, before minutes of installs/tests.
+# A finding fails the run at the end, after the tests have run too (both results are useful).
 scripts/setup_env.sh full
-scripts/lint.sh
+lint_status=0
+scripts/lint.sh || lint_status=$?
 
 need_apt=()
 command -v bwrap >/dev/null || need_apt+=(bubblewrap)
@@ -50,4 +52,8 @@ status=$?
 set -e
 # pytest exits 5 when it collected no test: that is a failure here, not a success.
 [ "$status" = 5 ] && echo "no tests ran" >&2 && exit 1
+if [ "$lint_status" != 0 ]; then
+    echo "lint or type check failed (see the [lint] lines at the start)" >&2
+    [ "$status" = 0 ] && exit 1
+fi
 exit "$status"
