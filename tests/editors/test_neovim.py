@@ -199,3 +199,45 @@ def test_quitting_neovim_while_a_job_runs(version, example_project: Path, tmp_pa
     assert not [p.name for p in temp.iterdir() if p.name.startswith("perfrl-")]
     for log in home.rglob("lsp.log"):
         assert "Traceback" not in log.read_text(errors="replace")
+
+
+PROFILE_DRIVER = Path(__file__).resolve().parent / "nvim" / "profile_lenses.lua"
+
+
+@pytest.mark.editor
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["0.7", "0.11"])
+def test_neovim_profile_shows_hot_spot_lenses(version, example_project: Path, tmp_path: Path):
+    """The Neovim doc's "find the hot spots" flow: the profile command, then the hot lens."""
+    nvim = find_nvim(version)
+    if nvim is None:
+        message = f"Neovim {version} not found (run scripts/test.sh, which installs both)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    catalog = example_project / "inventory" / "catalog.py"
+    result_path = tmp_path / "result.json"
+    home = tmp_path / "home"
+    env = dict(os.environ)
+    env.update({
+        "PERFRL_SERVER_CMD": json.dumps([sys.executable, "-P", "-m", "perfrl.lsp"]),
+        "PERFRL_ROOT": str(example_project),
+        "PERFRL_RESULT": str(result_path),
+        "PERFRL_WAIT_MS": str((NVIM_TIMEOUT_S - 60) * 1000),
+        "HOME": str(home),
+    })
+    for name in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+        env[name] = str(home / name.lower())
+    env.pop("PERFRL_CACHE_DIR", None)
+    proc = subprocess.run(
+        [str(nvim), "--headless", "--clean", "-n", "-i", "NONE",
+         "-c", f"luafile {PROFILE_DRIVER}", str(catalog)],
+        cwd=example_project, env=env, capture_output=True, text=True, timeout=NVIM_TIMEOUT_S,
+        stdin=subprocess.DEVNULL, check=False,
+    )
+    assert proc.returncode == 0, f"nvim failed:\n{proc.stderr[-4000:]}\n{proc.stdout[-2000:]}"
+    result = json.loads(result_path.read_text())
+    assert result["version"] == version
+    assert result["top"] == "inventory/catalog.py::missing_skus"
+    hot = [t for t in result["lenses"] if t.startswith("hot: ")]
+    assert hot and all(re.fullmatch(r"hot: \d+% of test time · Optimize", t) for t in hot), result
