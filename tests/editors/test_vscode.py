@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -485,6 +486,20 @@ def test_optimize_and_apply_from_the_light_bulb(
         check=False,
     )
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+
+
+def test_profile_from_the_palette_shows_hot_spot_lenses(
+    tools: dict[str, Path], vsix: Path, example_project: Path
+) -> None:
+    """"PerfRL: Profile" from the command palette: the workspace's tests are profiled and the
+    open file's hot functions get the "hot: N% of test time · Optimize" lens."""
+    result = _run_scenario(
+        tools, vsix, example_project, _artifacts_dir("profile"), "profile",
+        {"perfrl.server.interpreter": sys.executable, "perfrl.interpreter": sys.executable,
+         "perfrl.sources": ["rules"]},
+    )
+    _screenshot(result, "hot-spot-lens")
+    assert re.search(r"hot: \d+% of test time · Optimize", result["lensTexts"][0]), result
 
 
 def test_a_python_without_the_server_gets_an_actionable_error(

@@ -10,6 +10,7 @@
 //   the lens and save, palette "Show Report" (preview opens), palette "Restart Server".
 // mode "quit-during-job": as "optimize" up to the running job (required here), then stops, so
 //   that the test can quit the editor while the job runs.
+// mode "profile": status bar item, then "PerfRL: Profile" from the palette and the hot-spot lens.
 // mode "broken-server": the server cannot start; expects the red status item and the error
 //   notification with its buttons, then clicks "Open Settings". With `fixInterpreter` (a path)
 //   it types that into the setting and waits for the server to come up.
@@ -212,6 +213,24 @@ context = await chromium.launchPersistentContext(config.profileDir, {
       });
       await screenshot("palette-optimize");
     }
+  } else if (config.mode === "profile") {
+    // The palette's "PerfRL: Profile": the server profiles the workspace's tests, then the hot
+    // functions of the open file get a "hot: N% of test time · Optimize" lens.
+    const ready = await waitFor("the PerfRL status bar item", timeouts.status, async () => {
+      const text = await statusText();
+      if (/server not running/.test(text)) {
+        throw new Error(`the extension reports: ${text}`);
+      }
+      return /PerfRL: (model|loading)/.test(text) ? text : "";
+    });
+    result.statusTexts.push(ready);
+    await runPaletteCommand("PerfRL: Profile");
+    const hot = await waitFor("a hot-spot code lens", timeouts.lens, async () => {
+      const texts = (await page.locator(".codelens-decoration").allInnerTexts()).map((t) => t.trim());
+      return texts.find((t) => /hot: \d+% of test time/.test(t)) ?? "";
+    });
+    result.lensTexts.push(hot);
+    await screenshot("hot-spot-lens", around(page.locator(".codelens-decoration"), 8, 420, 64, 70));
   } else {
     const ready = await waitFor("the PerfRL status bar item", timeouts.status, async () => {
       const text = await statusText();

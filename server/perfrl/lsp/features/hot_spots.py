@@ -30,8 +30,10 @@ from perfrl.lsp.server import PerfServer
 PROFILE = "perfrl.profileProject"
 OPTIMIZE_HOTTEST = "perfrl.optimizeHottest"
 HOT_COMMANDS = (PROFILE, OPTIMIZE_HOTTEST)
-#: Lenses go on this many of the hottest functions (more would be noise).
+#: Lenses go on this many of the hottest functions (more would be noise), and only on those
+#: with at least this share of the time ("hot: 0%" tells the user nothing).
 LENS_TOP = 20
+LENS_MIN_SHARE = 0.005
 
 
 def _state(ls) -> HotSpots:
@@ -71,7 +73,7 @@ async def profile_workspace(ls, root_uri: str | None = None) -> dict | None:
         state.running = False
     state.profile = profile
     state.by_function = {(str((root / f.path).resolve()), f.qualname): f
-                         for f in profile.hottest(LENS_TOP)}
+                         for f in profile.hottest(LENS_TOP) if f.share >= LENS_MIN_SHARE}
     html = ls.cache_dir / "profile.html"
     html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(render_html(profile), encoding="utf-8")
