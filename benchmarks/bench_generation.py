@@ -193,7 +193,7 @@ def build_model(cache: Path, train_steps: int) -> None:
     for step in range(train_steps):
         batch = [functions[(step * 8 + i) % len(functions)] for i in range(8)]
         src = [tok.encode(build_prompt(f)).ids[:256] for f in batch]
-        tgt = [tok.encode(f, add_special_tokens=False).ids[:255] + [2] for f in batch]
+        tgt = [[*tok.encode(f, add_special_tokens=False).ids[:255], 2] for f in batch]
         width_s, width_t = max(map(len, src)), max(map(len, tgt))
         ids = torch.tensor([s + [0] * (width_s - len(s)) for s in src])
         labels = torch.tensor([t + [-100] * (width_t - len(t)) for t in tgt])

@@ -25,8 +25,14 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perfrl.engine.types import CandidateResult, Verdict
+
+if TYPE_CHECKING:
+    from perfrl.engine.baseline import Baseline
+    from perfrl.engine.sandbox import Sandbox
+    from perfrl.engine.types import FunctionTarget
 
 #: Verdicts meaning "the code compiled (and was accepted as a rewrite) but behaves wrongly".
 _FAILED = {Verdict.FAILED_TESTS, Verdict.NOT_EQUIVALENT, Verdict.TIMEOUT, Verdict.CRASHED}
@@ -89,9 +95,9 @@ class RewardOutcome:
 
 @dataclass
 class _PairState:
-    target: object | None = None
-    baseline: object | None = None
-    sandbox: object | None = None
+    target: FunctionTarget | None = None
+    baseline: Baseline | None = None
+    sandbox: Sandbox | None = None
     original_key: str | None = None
     error: str | None = None
 
@@ -187,7 +193,7 @@ class EngineReward:
             self.stats.shortcuts += 1
             return RewardOutcome(self.scale.no_compile, Verdict.INVALID.value)
         state = self._prepare(pair)
-        if state.error is not None:
+        if state.error is not None or state.target is None or state.baseline is None:
             raise RuntimeError(f"pair {pair.id} cannot be verified: {state.error}")
         if cand_key == state.original_key:  # the original passes its own tests, not faster
             self.stats.shortcuts += 1

@@ -312,7 +312,10 @@ FOUND: dict[str, tuple[str, str]] = {
         ),
     ),
     # 13: a no-op whose original pays a one-time cost (compiling PATTERN) on its first call.
-    "noop_after_slow_first_call": ("words", "def words(text):\n    return re.findall(PATTERN, text)\n"),
+    "noop_after_slow_first_call": (
+        "words",
+        "def words(text):\n    return re.findall(PATTERN, text)\n",
+    ),
 }
 
 #: Attacks on the new design (separate workers, FIFOs, the encoding, the kernel's clock).
@@ -344,7 +347,11 @@ NEW: dict[str, tuple[str, str]] = {
                 for path in glob.glob(base, recursive=True):
                     try:
                         fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-                        os.write(fd, b'{"op": "done"}\\n{"op": "results", "table": [], "order": []}\\n')
+                        os.write(
+                            fd,
+                            b'{"op": "done"}\\n'
+                            b'{"op": "results", "table": [], "order": []}\\n',
+                        )
                         os.close(fd)
                     except OSError:
                         pass

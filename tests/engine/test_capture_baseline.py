@@ -426,8 +426,12 @@ def test_collection_errors_are_reported(tmp_path):
 
 def test_runtime_scripts_keep_to_python_3_9_syntax():
     # They run in the user's interpreter, which may be older than the server's.
-    for name in ("perfrl_capture.py", "perfrl_replay.py"):
-        ast.parse((RUNTIME_DIR / name).read_text(encoding="utf-8"), feature_version=(3, 9))
+    scripts = sorted(RUNTIME_DIR.glob("perfrl_*.py"))
+    assert {"perfrl_capture.py", "perfrl_worker.py", "perfrl_canon.py"} <= {
+        s.name for s in scripts
+    }
+    for script in scripts:
+        ast.parse(script.read_text(encoding="utf-8"), feature_version=(3, 9))
 
 
 # -- the baseline (real sandbox) ------------------------------------------------------------

@@ -481,7 +481,7 @@ def test_pytest_runs_in_sandbox_with_runtime_importable(project: Path) -> None:
         result = ws.run_python(["-m", "pytest", "-q", "-p", "no:cacheprovider"], timeout_s=60)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "1 passed" in result.stdout
-        check = py(ws, "import perfrl_capture, perfrl_replay; print('ok')")
+        check = py(ws, "import perfrl_capture, perfrl_worker; print('ok')")
         assert check.stdout.strip() == "ok", check.stderr
 
 

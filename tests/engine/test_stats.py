@@ -95,20 +95,32 @@ def test_quantile_interpolates_like_numpy():
 
 
 def _paired_rounds(pairs):
-    return [{"original_ns": o, "candidate_ns": c} for o, c in pairs]
+    """Benchmark rounds of two timed calls each, as ``Bench.run`` collects them: per call and
+    side a block of 4 loops whose per-loop times add up to the given round totals."""
+    from perfrl.engine.verify_bench import _Block
+
+    def blocks(total_ns):
+        return [_Block(go_ns=4 * total_ns // 2, prepare_ns=0, report_ns=0, loops=4)] * 2
+
+    rounds = []
+    for original, candidate in pairs:
+        by_side = {"original": blocks(original), "candidate": blocks(candidate)}
+        rounds.append({call: {side: by_side[side][call] for side in by_side} for call in (0, 1)})
+    return rounds
 
 
 def test_benchmark_stops_early_only_when_every_round_is_decisive():
-    from argparse import Namespace
+    from perfrl.engine.verify_bench import Bench, BenchOptions
 
-    from perfrl.engine.runtime.perfrl_replay import _decided
+    def options(ratio=1.65):
+        return BenchOptions(budget_s=1.0, max_seconds=1.0, decisive_ratio=ratio, min_rounds=3)
 
-    options = Namespace(decisive_ratio=1.65, min_rounds=3)
-    assert _decided(_paired_rounds([(100, 10), (90, 10), (120, 11)]), options)
+    decided = Bench._decided
+    assert decided(_paired_rounds([(100, 10), (90, 10), (120, 11)]), options())
     # Clearly slower is settled too.
-    assert _decided(_paired_rounds([(10, 100), (10, 90), (11, 120)]), options)
+    assert decided(_paired_rounds([(10, 100), (10, 90), (11, 120)]), options())
     # One round that does not clear the bar keeps the benchmark going.
-    assert not _decided(_paired_rounds([(100, 10), (15, 10), (120, 11)]), options)
+    assert not decided(_paired_rounds([(100, 10), (15, 10), (120, 11)]), options())
     # Too few rounds, or the rule switched off.
-    assert not _decided(_paired_rounds([(100, 10), (90, 10)]), options)
-    assert not _decided(_paired_rounds([(100, 10)] * 5), Namespace(decisive_ratio=0.0, min_rounds=3))
+    assert not decided(_paired_rounds([(100, 10), (90, 10)]), options())
+    assert not decided(_paired_rounds([(100, 10)] * 5), options(ratio=0.0))

@@ -143,7 +143,7 @@ def _train(torch_dir: Path, tokenizer_file: Path) -> None:
     for source, target in toy_pairs():
         sources.append(tok.encode(build_prompt(source)).ids)
         # Targets: the rewrite followed by </s> (no <s>: T5 starts decoding from pad).
-        targets.append(tok.encode(target, add_special_tokens=False).ids + [2])
+        targets.append([*tok.encode(target, add_special_tokens=False).ids, 2])
 
     def batch(rows: list[list[int]], pad: int) -> torch.Tensor:
         width = max(len(r) for r in rows)
@@ -239,7 +239,8 @@ def _cache_key() -> str:
 
     h = hashlib.sha256(Path(__file__).read_bytes())
     # The step graphs are written by model_export: a change there is a new model too.
-    h.update((Path(__file__).resolve().parents[2] / "model_export" / "perfrl_train" / "step_decoder.py").read_bytes())
+    step_decoder = Path(__file__).resolve().parents[2] / "model_export" / "perfrl_train"
+    h.update((step_decoder / "step_decoder.py").read_bytes())
     for mod in (torch, transformers, optimum, onnxruntime, tokenizers):
         h.update(f"{mod.__name__}={getattr(mod, '__version__', '?')};".encode())
     h.update(sys.version.encode())

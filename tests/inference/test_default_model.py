@@ -1,4 +1,5 @@
-"""The model shipped in server/perfrl/models/default loads and generates with the server's runtime."""
+"""The model shipped in server/perfrl/models/default loads and generates with the server's
+runtime."""
 
 from __future__ import annotations
 

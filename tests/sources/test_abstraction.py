@@ -1,4 +1,5 @@
-"""Identifier abstraction (server/perfrl/sources/abstraction.py) and the spec field that asks for it."""
+"""Identifier abstraction (server/perfrl/sources/abstraction.py) and the spec field that asks
+for it."""
 
 from __future__ import annotations
 

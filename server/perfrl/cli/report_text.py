@@ -48,7 +48,7 @@ def render_report(report: OptimizationReport) -> str:
         lines.append(f"warning: {warning}")
     lines.append("")
     best = report.best_result()
-    if best is None:
+    if best is None or report.best is None:
         lines.append(f"No faster verified version (threshold {report.threshold:.2f}x; "
                      f"{verdict_summary(report.candidates)}).")
     else:

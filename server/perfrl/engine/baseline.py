@@ -5,7 +5,7 @@ A caller may rely on:
 - :func:`run_baseline` returning a :class:`Baseline` whose ``selected_tests`` are the pytest
   node ids of the tests that call the target *and* pass on the original code, in run order,
   and whose ``capture`` holds the recorded calls (opaque bytes: they were pickled by the user's
-  code and are only ever unpickled inside the sandbox, by ``perfrl_replay``);
+  code and are only ever unpickled inside the sandbox, by ``perfrl_worker``);
 - :class:`~perfrl.engine.types.NoTestsCallFunction` when no test calls the function and
   :class:`~perfrl.engine.types.BaselineFailed` when the tests cannot be run at all, both with
   a message that says what was run and what to do;

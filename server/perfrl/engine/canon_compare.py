@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 _MAX_SHOWN = 160
 _HEX_DIGITS_SHOWN = 400
@@ -337,7 +338,9 @@ def diff_outcomes(
             return found
     if "args_after" not in expected:
         return None
-    want, have = expected.get("args_after"), got.get("args_after")
+    # Either may be any decoded JSON: what is not the expected shape fails below.
+    want: Any = expected.get("args_after")
+    have: Any = got.get("args_after")
     if want is None:
         return None
     try:

@@ -28,7 +28,7 @@ from pathlib import Path
 from perfrl.engine.sandbox.env import scrubbed_env
 from perfrl.engine.types import PerfRLError
 
-# The runtime plugin and replay script keep to Python 3.9 syntax.
+# The runtime scripts (capture plugin, verification worker) keep to Python 3.9 syntax.
 MIN_VERSION = (3, 9)
 _PROBE_TIMEOUT_S = 60.0
 _PROBE = (

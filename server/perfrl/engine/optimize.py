@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import ast
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from perfrl.engine.baseline import Baseline, run_baseline
 from perfrl.engine.candidate_check import normalize_candidate
@@ -99,10 +100,13 @@ def collect_candidates(
     return collected
 
 
-def _with_note(produced: Iterable[Candidate], source_name: str, notes: list[str]):
+def _with_note(
+    produced: Iterable[Candidate], source_name: str, notes: list[str]
+) -> Generator[Candidate, None, None]:
     """``produced``'s candidates; a generator's non-empty string return value goes to
     ``notes`` as ``"<source>: <note>"``."""
-    note = yield from produced
+    # ``yield from`` gives a generator's return value and None for any other iterable.
+    note: object = yield from cast("Generator[Candidate, None, object]", produced)
     if isinstance(note, str) and note:
         notes.append(f"{source_name}: {note}")
 

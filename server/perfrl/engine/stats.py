@@ -17,7 +17,9 @@ from __future__ import annotations
 import random
 import statistics
 from collections.abc import Sequence
+from types import ModuleType
 
+_np: ModuleType | None
 try:  # numpy makes 2,000 resamples of a few hundred rounds take milliseconds
     import numpy as _np
 except ImportError:  # pragma: no cover - numpy is a dependency of the server

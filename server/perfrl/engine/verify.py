@@ -40,6 +40,7 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from perfrl.engine.baseline import (
     Baseline,
@@ -120,7 +121,7 @@ class _Outcome(Exception):
         self.reason = reason
 
 
-def _excerpt(text: str, limit: int = 300) -> str:
+def _excerpt(text: object, limit: int = 300) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -490,7 +491,7 @@ def _benchmark(
     )
     reports: list[ProcessReport] = []
     last_wall = 0.0
-    pair = first_pair
+    pair: dict[str, WorkerSession] | None = first_pair
     while len(reports) < processes or (
         processes > 1
         and len(reports) < MAX_BENCH_PROCESSES
@@ -749,7 +750,7 @@ def verify_candidate(
 ) -> CandidateResult:
     """Verify ``candidate`` against ``baseline``; see the module docstring for the contract."""
     result = CandidateResult(candidate=candidate, verdict=Verdict.INVALID, reason="")
-    clock = {"stage": "", "start": 0.0}
+    clock: dict[str, Any] = {"stage": "", "start": 0.0}
 
     def stage(name: str) -> None:
         _close_stage()
@@ -789,6 +790,7 @@ def verify_candidate(
             _compare_stages(target, baseline, sandbox, settings, cancel, ws, result, stage)
         _close_stage()
         speed = result.speedup
+        assert speed is not None  # the benchmark stage sets it or raises _Outcome
         interval = f"{speed.median:.2f}x ({speed.low:.2f}-{speed.high:.2f})"
         if result.stateful:
             result.verdict = Verdict.NOT_FASTER

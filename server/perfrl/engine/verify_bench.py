@@ -113,7 +113,7 @@ class Bench:
         # Kernel CPU accounting of each side's whole run, when both can be found.
         self.cpu_clock = all(s.cpu_ns() is not None for s in sessions.values())
 
-    def _check(self, side: str, item: tuple, table: list, order: list, loops: int) -> None:
+    def _check(self, side: str, item: tuple, table: object, order: object, loops: int) -> None:
         if not isinstance(table, list) or not isinstance(order, list) or len(order) != loops:
             raise BenchMismatch(list(item), "the timed calls' results cannot be read")
         if any(not isinstance(o, int) or not 0 <= o < len(table) for o in order):
@@ -150,7 +150,6 @@ class Bench:
         clock = session.cpu_ns if self.cpu_clock else time.perf_counter_ns
         try:
             started = clock()
-            idle = started - self.last_end[side] if self.last_end.get(side) else 0
             session.request(
                 {"op": "prepare", "items": [list(item)] * loops}, self.deadline, "ready"
             )
@@ -161,8 +160,9 @@ class Bench:
             reported = clock()
         except WorkerGone as gone:
             raise SideFailed(side, gone.reason) from None
-        if None in (started, prepared, done, reported):
+        if started is None or prepared is None or done is None or reported is None:
             raise SideFailed(side, "lost its CPU clock")
+        idle = started - self.last_end[side] if self.last_end.get(side) else 0
         self.last_end[side] = reported
         self._check(side, item, results.get("table"), results.get("order"), loops)
         return _Block(done - prepared, prepared - started, reported - done, loops, max(0, idle))
@@ -247,12 +247,16 @@ class Bench:
             for side in SIDES
         }
 
-    def _decided(self, rounds_raw, options: BenchOptions) -> bool:
+    @staticmethod
+    def _decided(rounds_raw: list[dict], options: BenchOptions) -> bool:
+        """True when at least ``options.min_rounds`` rounds *each* put the speedup beyond
+        ``options.decisive_ratio`` (or each below its inverse): the interval over them already
+        lies on that side of the threshold, so more rounds would not change the verdict."""
         if options.decisive_ratio <= 1.0 or len(rounds_raw) < options.min_rounds:
             return False
         ratios = []
         for round_blocks in rounds_raw:
-            totals = self._raw_totals(round_blocks)
+            totals = Bench._raw_totals(round_blocks)
             ratios.append(totals["original"] / max(totals["candidate"], 1e-9))
         return min(ratios) >= options.decisive_ratio or max(ratios) <= 1 / options.decisive_ratio
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -69,6 +69,13 @@ class Stepper(Protocol):
         """Keep the cache rows ``rows`` (indices into the current batch, in the new order;
         ``None`` keeps all) and feed one token per kept row; scores ``(len(tokens), V)``."""
         ...
+
+
+class TopKStepper(Stepper, Protocol):
+    """A :class:`Stepper` with the ``top_k`` attribute: it computes the best tokens itself."""
+
+    top_k: int
+    last_top: tuple[np.ndarray, np.ndarray] | None
 
 
 def gives_log_probs(stepper: Stepper) -> bool:
@@ -355,17 +362,19 @@ def sample_or_greedy(
     # A stepper that offers it computes the top-k candidates (one more while the end of
     # sequence is forbidden, which then drops out; some more when a mask may drop some).
     stepper_top_k = 0
+    top_stepper: TopKStepper | None = None
     if hasattr(stepper, "top_k") and params.top_k > 0 and not greedy_mask.all():
+        top_stepper = cast("TopKStepper", stepper)
         stepper_top_k = params.top_k + (1 if min_new_tokens > 0 else 0)
         stepper_top_k += _ALLOWED_MARGIN if allowed is not None else 0
-        stepper.top_k = stepper_top_k
+        top_stepper.top_k = stepper_top_k
     if prefix:
         logits, prefix_logprob = _forced_prefix(stepper, prefix, n, normalised_scores)
         logprob_sums += prefix_logprob
     else:
         logits = stepper.start(n)
-    if stepper_top_k >= logits.shape[-1]:
-        stepper_top_k = stepper.top_k = 0  # top-k keeps the whole vocabulary: nothing to gain
+    if top_stepper is not None and stepper_top_k >= logits.shape[-1]:
+        stepper_top_k = top_stepper.top_k = 0  # top-k keeps the whole vocabulary: nothing to gain
     for step in range(len(prefix), max_new_tokens):
         # The score needs only the chosen tokens' log-probabilities: logit - logsumexp.
         raw = logits
@@ -386,7 +395,9 @@ def sample_or_greedy(
             if bad.size:
                 chosen[bad] = np.argmax(_masked(logits[bad], allowed), axis=-1)
         if by_stepper:
-            scores, ids = stepper.last_top
+            last_top = top_stepper.last_top if top_stepper is not None else None
+            assert last_top is not None  # a top-k stepper fills it at every step
+            scores, ids = last_top
             rows = np.flatnonzero(sampled_rows)
             forbidden = eos_id if step < min_new_tokens else None
             if allowed is not None:
@@ -412,20 +423,21 @@ def sample_or_greedy(
                 sampled_logits = _masked(sampled_logits, allowed)
             chosen[sampled_rows] = sample_tokens(sampled_logits, params, rng)
         steer = repetition is not None and repetition.steer and step >= min_new_tokens
+        looping = repetition.looping if repetition is not None and steer else None
         if guard is not None or steer:
             for position, row in enumerate(active):
                 token = int(chosen[position])
                 state = states[row] if guard is not None else None
 
                 def accepts(
-                    candidate: int, state=state, row_tokens=tokens[row], steer=steer
+                    candidate: int, state=state, row_tokens=tokens[row], looping=looping
                 ) -> bool:
                     if guard is not None and not guard.accepts(state, candidate):
                         return False
-                    if not steer:
+                    if looping is None:  # not steering
                         return True
                     row_tokens.append(candidate)  # no copy of the row: append, look, undo
-                    loops = repetition.looping(row_tokens)
+                    loops = looping(row_tokens)
                     row_tokens.pop()
                     return not loops
 
@@ -440,7 +452,7 @@ def sample_or_greedy(
                     )
                     chosen[position] = token
                 if guard is not None:
-                    guard.advance(state, token)
+                    guard.advance(states[row], token)
         logprob_sums[active] += raw[np.arange(len(active)), chosen] - log_norm
         done_now = chosen == eos_id
         for position, (row, token) in enumerate(zip(active, chosen)):
@@ -459,9 +471,9 @@ def sample_or_greedy(
         keep = np.flatnonzero(~done_now)
         # Shrinking the batch costs one copy of the cache; skipping it when nothing finished
         # keeps the common step copy-free.
-        rows = None if keep.size == len(active) else keep
+        kept_rows = None if keep.size == len(active) else keep
         active = active[keep]
-        logits = stepper.advance(chosen[keep].astype(np.int64), rows)
+        logits = stepper.advance(chosen[keep].astype(np.int64), kept_rows)
     return [
         Decoded(
             tokens[i],

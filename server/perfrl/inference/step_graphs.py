@@ -131,7 +131,10 @@ class _StepGraphStepper:
             self.cache = [np.repeat(buffer, n, axis=0) for buffer in self.cache]
             scores = np.repeat(scores, n, axis=0)
             if self.last_top is not None:
-                self.last_top = tuple(np.repeat(part, n, axis=0) for part in self.last_top)
+                top_scores, top_ids = self.last_top
+                self.last_top = (
+                    np.repeat(top_scores, n, axis=0), np.repeat(top_ids, n, axis=0)
+                )
         return scores
 
     def advance(self, tokens: np.ndarray, rows: np.ndarray | None) -> np.ndarray:

@@ -23,8 +23,8 @@ it), so the signature is the target's; brackets and quotes must balance
 the input, a few fresh placeholders and Python's common vocabulary hold may appear
 (:mod:`perfrl.inference.output_vocabulary`); a row about to repeat itself a fourth time
 takes its best token that does not (``RepetitionStop(steer=True)``), and ends, dropped as a
-"repetition loop", only when none of its best tokens avoids the loop. Outputs dropped for anything but being a duplicate are drawn
-again, at most ``resample_rounds`` more times.
+"repetition loop", only when none of its best tokens avoids the loop. Outputs dropped for
+anything but being a duplicate are drawn again, at most ``resample_rounds`` more times.
 
 A caller may rely on: candidates labelled ``"greedy"`` and ``"sample k"`` (k counts the
 samples from 1, so a label names the same draw for the same seed), each a parseable
@@ -41,7 +41,7 @@ import ast
 import io
 import tokenize
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import replace
 from itertools import zip_longest
 from pathlib import Path
@@ -223,7 +223,7 @@ def _summary(dropped: Counter[str]) -> str:
     return "; ".join(f"{why}: {count}" for why, count in dropped.most_common())
 
 
-def output_words(model_text: str, table: Abstraction) -> set[str]:
+def output_words(model_text: str, table: Abstraction) -> frozenset[str]:
     """The words an abstracted model's output may use: the input's own, fresh placeholders,
     and Python's common vocabulary (:func:`perfrl.inference.output_vocabulary.python_words`)."""
     fresh_names = {f"v{i}" for i in range(len(table.names) + FRESH_PLACEHOLDERS)}
@@ -263,7 +263,9 @@ class ModelCandidateSource:
         self.guarded = guarded
         self.resample_rounds = resample_rounds
 
-    def generate(self, target: FunctionTarget, limit: int) -> Iterator[Candidate]:
+    def generate(
+        self, target: FunctionTarget, limit: int
+    ) -> Generator[Candidate, None, str | None]:
         if limit <= 0:
             return None
         try:
@@ -400,7 +402,7 @@ class ModelCandidateSource:
             statements = region_statements(region, code)
             spliced = None if statements is None else splice_region(original, region, statements)
             key = None if spliced is None else _ast_key(spliced)
-            if key is None:
+            if spliced is None or key is None:
                 dropped["region rewrite does not fit the function"] += 1
                 continue
             if key in seen:

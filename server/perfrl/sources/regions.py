@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import builtins
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _BUILTINS = frozenset(dir(builtins))
@@ -50,13 +51,19 @@ class Region:
     returns: bool
 
 
-def _names(nodes: list[ast.AST], ctx: type) -> set[str]:
+def _names(nodes: Sequence[ast.AST], ctx: type) -> set[str]:
     return {
         n.id
         for node in nodes
         for n in ast.walk(node)
         if isinstance(n, ast.Name) and isinstance(n.ctx, ctx)
     }
+
+
+def _unparse_statements(body: list[ast.stmt]) -> str:
+    """``body`` unparsed as the lines of one block (no trailing newline)."""
+    # ast.unparse traverses a list of nodes at runtime; typeshed types its argument as AST.
+    return ast.unparse(body)  # type: ignore[arg-type]
 
 
 def _bound(nodes: list[ast.stmt]) -> set[str]:
@@ -218,7 +225,7 @@ def region_statements(region: Region, rewritten_function: str) -> str | None:
     if not region.returns:
         last = body[-1]
         if not isinstance(last, ast.Return) or last.value is None:
-            return None if region.gives else ast.unparse(body) + "\n"
+            return None if region.gives else _unparse_statements(body) + "\n"
         if not region.gives:
             return None
         given = ", ".join(region.gives)
@@ -227,10 +234,10 @@ def region_statements(region: Region, rewritten_function: str) -> str | None:
             body = body[:-1]
             if not body:
                 return None
-            return ast.unparse(body) + "\n"
+            return _unparse_statements(body) + "\n"
         # The rewrite returns the result directly: bind it to the names the region gives.
-        return ast.unparse(body[:-1]) + ("\n" if body[:-1] else "") + f"{given} = {value}\n"
-    return ast.unparse(body) + "\n"
+        return _unparse_statements(body[:-1]) + ("\n" if body[:-1] else "") + f"{given} = {value}\n"
+    return _unparse_statements(body) + "\n"
 
 
 def splice_region(function_source: str, region: Region, rewritten: str) -> str:

@@ -81,7 +81,7 @@ _FUNCTION_KINDS = (
 
 def _standard_scalars():
     """Exact standard-library types encoded by their own C methods: type -> reader."""
-    table = {}
+    table: dict = {}
     try:
         import datetime
 
@@ -230,7 +230,10 @@ class _Encoder:
     def _reference(self, value):
         kind = type(value)
         if issubclass(kind, types.ModuleType):
-            name = types.ModuleType.__dict__["__dict__"].__get__(value).get("__name__")
+            # typeshed declares ``ModuleType.__dict__`` as the instances' attribute; on the
+            # class it is the mappingproxy holding the "__dict__" descriptor.
+            namespace = types.ModuleType.__dict__["__dict__"]  # type: ignore[index]
+            name = namespace.__get__(value).get("__name__")
             return ["g", "module", name if type(name) is str else "?"]
         if issubclass(kind, type):
             return ["g", "class", type_name(value)]

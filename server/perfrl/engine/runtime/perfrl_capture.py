@@ -25,8 +25,9 @@ file cannot fill the sample, and every calling test contributes while there is r
 Arguments are pickled before the call (the function may mutate them); the result, or the
 exception, and the arguments afterwards are pickled after it.
 
-``calls.pkl`` is read only by ``perfrl_replay`` in the sandbox. It is a pickled dict whose
-calls hold *nested* pickles (bytes), so the replayer can unpickle each call freshly and with
+The engine reads ``calls.pkl``'s outer layer without running any code; the nested pickles
+are unpickled only by ``perfrl_worker`` in the sandbox. It is a pickled dict whose
+calls hold *nested* pickles (bytes), so the worker can unpickle each call freshly and with
 its own class mapping: ``args`` is ``(args, kwargs)`` pickled before the call; ``outcome`` is
 ``{"args_after": (args, kwargs), "kind": "return" | "raise", "value": result}`` pickled after
 the call in one piece so aliasing between the result and the arguments is kept.

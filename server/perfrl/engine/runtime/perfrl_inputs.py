@@ -1,7 +1,7 @@
 """Inputs beyond the recorded calls: type-directed variants of the recorded arguments.
 
-Runs inside the sandbox, in the user's own interpreter, beside ``perfrl_replay``: standard
-library only, Python 3.9 syntax. The replay runs the *original* on what
+Runs inside the sandbox, in the user's own interpreter, imported by ``perfrl_worker``:
+standard library only, Python 3.9 syntax. The engine runs the *original* on what
 :func:`generate_inputs` returns and requires the candidate to behave the same on every input
 the original accepts (see :func:`original_rejects_input`), so a rewrite that only agrees with
 the original on the few calls the tests happen to make (issue 12, finding 12: a quoting
@@ -30,7 +30,7 @@ Contract of :func:`generate_inputs` (``recorded_args``: the recorded calls as
   boundaries (2**31, 2**63, 2**64) only where a recorded magnitude there is at least 2**16;
   ``float`` at 0.0, -0.0, +-1.0, halves, doubles, the smallest subnormal; ``inf`` only
   where an infinity or a magnitude of 1e300 was recorded there and ``nan`` only where a NaN
-  was (NaN is unequal to itself; the replay's comparison treats NaN as equal to NaN, so it is
+  was (NaN is unequal to itself; the engine's comparison treats NaN as equal to NaN, so it is
   safe where the tests themselves use it); ``bool`` flipped; ``None`` where recorded at that
   position, and other recorded values where ``None`` was; ``bytes``/``bytearray`` like
   strings; ``list``, ``tuple``, ``set``, ``frozenset``, ``dict``: empty, duplicated,

@@ -2,7 +2,7 @@
 
 The only module shared by the engine (``perfrl.engine.*``, in the server's process) and the
 scripts that run in the user's interpreter inside the sandbox (``perfrl_capture``,
-``perfrl_replay``). So it imports the standard library only and keeps to Python 3.9 syntax.
+``perfrl_worker``). So it imports the standard library only and keeps to Python 3.9 syntax.
 
 It holds:
 
@@ -14,7 +14,8 @@ It holds:
   never a ``KeyError`` or ``TypeError`` deep in the engine;
 - :func:`read_report_file`, which reads a report only when it is a regular file below a size
   cap (never a FIFO, a device or a symlink the candidate planted);
-- (below, owned by the replay side) the shape of the replay report.
+- (below) the worker channel: the FIFO names and the requests and replies the engine and a
+  ``perfrl_worker`` exchange (:data:`WORKER_REPLIES`).
 """
 
 from __future__ import annotations

@@ -46,7 +46,9 @@ try:  # the generator of new inputs (issue 12, build 3); optional
 except Exception:  # noqa: BLE001 - missing or broken: only recorded calls are used
     perfrl_inputs = None
 
-_MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__
+# typeshed declares ``ModuleType.__dict__`` as the instances' attribute; on the class it is
+# the mappingproxy of its slots, whose "__dict__" descriptor reads any module's namespace.
+_MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__  # type: ignore[index]
 
 
 def _call_text(args, kwargs):
@@ -360,7 +362,7 @@ class Worker:
 
     def go(self):
         func = self.function
-        results = []
+        results: list = []
         append = results.append
         import gc
 
@@ -383,7 +385,10 @@ class Worker:
         # about as much as a fast call).
         self.prepared = []
         results, self.results = self.results, []
-        table, order, seen, by_id = [], [], {}, {}
+        table: list = []
+        order: list = []
+        seen: dict = {}
+        by_id: dict = {}
         for kind, value in results:
             key = (kind, id(value))
             position = by_id.get(key)
@@ -400,14 +405,15 @@ class Worker:
         del results
         self.channel.send({"op": "results", "table": table, "order": order})
 
+    def add_inputs(self, request):
+        self.generated.extend(bytes.fromhex(b) for b in request["blobs"])
+        self.channel.send({"op": "end"})
+
     def serve(self):
         handlers = {
             "replay": self.replay,
             "generate": self.generate,
-            "add_inputs": lambda r: (
-                self.generated.extend(bytes.fromhex(b) for b in r["blobs"]),
-                self.channel.send({"op": "end"}),
-            ),
+            "add_inputs": self.add_inputs,
             "state": lambda r: self.channel.send(
                 {
                     "op": "state",
