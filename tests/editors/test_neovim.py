@@ -24,6 +24,7 @@ import pytest
 
 from perfrl.engine.candidate_check import splice
 from perfrl.engine.locate import locate_function
+from tests.process_tree import alive, descendants
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).resolve().parent / "nvim" / "optimize_apply.lua"
@@ -61,10 +62,8 @@ def find_nvim(version: str) -> Path | None:
     return None
 
 
-@pytest.mark.editor
-@pytest.mark.slow
-@pytest.mark.parametrize("version", ["0.7", "0.11"])
-def test_neovim_optimize_and_apply(version, example_project: Path, tmp_path: Path):
+def require_nvim(version: str) -> Path:
+    """The Neovim binary of ``version``; skips without it, fails under CI=true."""
     nvim = find_nvim(version)
     if nvim is None:
         message = (f"Neovim {version} not found (set PERFRL_NVIM_07 / PERFRL_NVIM_011 or run "
@@ -72,33 +71,53 @@ def test_neovim_optimize_and_apply(version, example_project: Path, tmp_path: Pat
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+    return nvim
+
+
+def nvim_env(project: Path, home: Path, **perfrl: str) -> dict[str, str]:
+    """The driver's environment: the server command, the project, a private HOME and XDG
+    folders, plus ``PERFRL_<NAME>`` entries from ``perfrl``."""
+    env = dict(os.environ)
+    env.update({
+        "PERFRL_SERVER_CMD": json.dumps([sys.executable, "-P", "-m", "perfrl.lsp"]),
+        "PERFRL_ROOT": str(project),
+        "PERFRL_WAIT_MS": str((NVIM_TIMEOUT_S - 60) * 1000),
+        "HOME": str(home),
+        **{f"PERFRL_{name.upper()}": value for name, value in perfrl.items()},
+    })
+    for name in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+        env[name] = str(home / name.lower())
+    env.pop("PERFRL_CACHE_DIR", None)
+    return env
+
+
+def run_driver(nvim: Path, driver: Path, file: Path, project: Path,
+               env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Headless Neovim running ``driver`` on ``file``; fails the test when it fails."""
+    proc = subprocess.run(
+        [str(nvim), "--headless", "--clean", "-n", "-i", "NONE", "-c", f"luafile {driver}",
+         str(file)],
+        cwd=project, env=env, capture_output=True, text=True, timeout=NVIM_TIMEOUT_S,
+        stdin=subprocess.DEVNULL, check=False,
+    )
+    assert proc.returncode == 0, f"nvim failed:\n{proc.stderr[-4000:]}\n{proc.stdout[-2000:]}"
+    return proc
+
+
+@pytest.mark.editor
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["0.7", "0.11"])
+def test_neovim_optimize_and_apply(version, example_project: Path, tmp_path: Path):
+    nvim = require_nvim(version)
     candidates = tmp_path / "candidates"
     candidates.mkdir()
     (candidates / "missing_skus.py").write_text(FAST_MISSING_SKUS)
     catalog = example_project / "inventory" / "catalog.py"
     expected = splice(locate_function(f"{catalog}::missing_skus"), FAST_MISSING_SKUS)
     result_path = tmp_path / "result.json"
-    home = tmp_path / "home"
-    env = dict(os.environ)
-    env.update({
-        "PERFRL_SERVER_CMD": json.dumps([sys.executable, "-P", "-m", "perfrl.lsp"]),
-        "PERFRL_ROOT": str(example_project),
-        "PERFRL_CANDIDATES": str(candidates),
-        "PERFRL_RESULT": str(result_path),
-        "PERFRL_WAIT_MS": str((NVIM_TIMEOUT_S - 60) * 1000),
-        "HOME": str(home),
-    })
-    for name in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
-        env[name] = str(home / name.lower())
-    env.pop("PERFRL_CACHE_DIR", None)
-
-    proc = subprocess.run(
-        [str(nvim), "--headless", "--clean", "-n", "-i", "NONE",
-         "-c", f"luafile {DRIVER}", str(catalog)],
-        cwd=example_project, env=env, capture_output=True, text=True, timeout=NVIM_TIMEOUT_S,
-        stdin=subprocess.DEVNULL, check=False,
-    )
-    assert proc.returncode == 0, f"nvim failed:\n{proc.stderr[-4000:]}\n{proc.stdout[-2000:]}"
+    env = nvim_env(example_project, tmp_path / "home", candidates=str(candidates),
+                   result=str(result_path))
+    run_driver(nvim, DRIVER, catalog, example_project, env)
     result = json.loads(result_path.read_text())
     assert result["version"] == version
     assert re.fullmatch(r"⚡ \d+\.\d× faster \(\d+\.\d–\d+\.\d×\) · apply", result["lens"])
@@ -116,64 +135,21 @@ def missing_skus(wanted, products):
 QUIT_DRIVER = Path(__file__).resolve().parent / "nvim" / "quit_during_job.lua"
 
 
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                alive.add(pid)
-        except OSError:
-            pass
-    return alive
-
-
 @pytest.mark.editor
 @pytest.mark.slow
 @pytest.mark.parametrize("version", ["0.7", "0.11"])
 def test_quitting_neovim_while_a_job_runs(version, example_project: Path, tmp_path: Path):
     """Issue 17: `qall!` while a job's sandboxed tests run; Neovim stops the server itself.
     The server and every process it started end, and no sandbox folder stays behind."""
-    nvim = find_nvim(version)
-    if nvim is None:
-        message = f"Neovim {version} not found (set PERFRL_NVIM_07 / PERFRL_NVIM_011)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    nvim = require_nvim(version)
     candidates = tmp_path / "candidates"
     candidates.mkdir()
     (candidates / "missing_skus.py").write_text(SLEEPY_MISSING_SKUS)
     temp = tmp_path / "tmp"
     temp.mkdir()
     home = tmp_path / "home"
-    env = dict(os.environ)
-    env.update({
-        "PERFRL_SERVER_CMD": json.dumps([sys.executable, "-P", "-m", "perfrl.lsp"]),
-        "PERFRL_ROOT": str(example_project),
-        "PERFRL_CANDIDATES": str(candidates),
-        "PERFRL_WAIT_MS": str((NVIM_TIMEOUT_S - 60) * 1000),
-        "HOME": str(home),
-        "TMPDIR": str(temp),
-    })
-    for name in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
-        env[name] = str(home / name.lower())
-    env.pop("PERFRL_CACHE_DIR", None)
+    env = nvim_env(example_project, home, candidates=str(candidates))
+    env["TMPDIR"] = str(temp)
     catalog = example_project / "inventory" / "catalog.py"
     proc = subprocess.Popen(
         [str(nvim), "--headless", "--clean", "-n", "-i", "NONE",
@@ -184,7 +160,7 @@ def test_quitting_neovim_while_a_job_runs(version, example_project: Path, tmp_pa
     seen: set[int] = set()
     deadline = time.monotonic() + NVIM_TIMEOUT_S
     while proc.poll() is None and time.monotonic() < deadline:
-        seen |= _descendants(proc.pid)
+        seen |= descendants(proc.pid)
         time.sleep(0.1)
     if proc.poll() is None:
         proc.kill()
@@ -193,9 +169,9 @@ def test_quitting_neovim_while_a_job_runs(version, example_project: Path, tmp_pa
     assert seen, "Neovim started no server"
     # Neovim may leave before its server has finished stopping; give it a bounded while.
     gone_by = time.monotonic() + 30
-    while _alive(seen) and time.monotonic() < gone_by:
+    while alive(seen) and time.monotonic() < gone_by:
         time.sleep(0.1)
-    assert not _alive(seen), "processes of the server outlived Neovim"
+    assert not alive(seen), "processes of the server outlived Neovim"
     assert not [p.name for p in temp.iterdir() if p.name.startswith("perfrl-")]
     for log in home.rglob("lsp.log"):
         assert "Traceback" not in log.read_text(errors="replace")
@@ -209,33 +185,11 @@ PROFILE_DRIVER = Path(__file__).resolve().parent / "nvim" / "profile_lenses.lua"
 @pytest.mark.parametrize("version", ["0.7", "0.11"])
 def test_neovim_profile_shows_hot_spot_lenses(version, example_project: Path, tmp_path: Path):
     """The Neovim doc's "find the hot spots" flow: the profile command, then the hot lens."""
-    nvim = find_nvim(version)
-    if nvim is None:
-        message = f"Neovim {version} not found (run scripts/test.sh, which installs both)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    nvim = require_nvim(version)
     catalog = example_project / "inventory" / "catalog.py"
     result_path = tmp_path / "result.json"
-    home = tmp_path / "home"
-    env = dict(os.environ)
-    env.update({
-        "PERFRL_SERVER_CMD": json.dumps([sys.executable, "-P", "-m", "perfrl.lsp"]),
-        "PERFRL_ROOT": str(example_project),
-        "PERFRL_RESULT": str(result_path),
-        "PERFRL_WAIT_MS": str((NVIM_TIMEOUT_S - 60) * 1000),
-        "HOME": str(home),
-    })
-    for name in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
-        env[name] = str(home / name.lower())
-    env.pop("PERFRL_CACHE_DIR", None)
-    proc = subprocess.run(
-        [str(nvim), "--headless", "--clean", "-n", "-i", "NONE",
-         "-c", f"luafile {PROFILE_DRIVER}", str(catalog)],
-        cwd=example_project, env=env, capture_output=True, text=True, timeout=NVIM_TIMEOUT_S,
-        stdin=subprocess.DEVNULL, check=False,
-    )
-    assert proc.returncode == 0, f"nvim failed:\n{proc.stderr[-4000:]}\n{proc.stdout[-2000:]}"
+    env = nvim_env(example_project, tmp_path / "home", result=str(result_path))
+    run_driver(nvim, PROFILE_DRIVER, catalog, example_project, env)
     result = json.loads(result_path.read_text())
     assert result["version"] == version
     assert result["top"] == "inventory/catalog.py::missing_skus"

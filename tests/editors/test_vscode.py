@@ -38,6 +38,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.process_tree import alive, descendants
+
 pytestmark = [pytest.mark.editor, pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -535,38 +537,6 @@ def test_a_python_without_the_server_gets_an_actionable_error(
     assert "Interpreter" in result["settingShown"], result["settingShown"]
 
 
-def _process_tree() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-    return children
-
-
-def _below(pid: int) -> set[int]:
-    children, found, todo = _process_tree(), set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                alive.add(pid)
-        except OSError:
-            pass
-    return alive
-
-
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
@@ -585,16 +555,16 @@ def test_quitting_vs_code_while_a_job_runs(
     seen: dict[str, object] = {}
 
     def quit_editor(code_server_process: subprocess.Popen) -> None:
-        below = _below(code_server_process.pid)
+        below = descendants(code_server_process.pid)
         servers = {pid for pid in below if "perfrl.lsp" in _cmdline(pid)}
         assert servers, "no PerfRL server runs under code-server"
-        tree = set().union(*(_below(pid) | {pid} for pid in servers))
+        tree = set().union(*(descendants(pid) | {pid} for pid in servers))
         seen["servers"], seen["tree"] = servers, tree
         os.kill(code_server_process.pid, signal.SIGTERM)
         deadline = time.monotonic() + 60
-        while _alive(tree) and time.monotonic() < deadline:
+        while alive(tree) and time.monotonic() < deadline:
             time.sleep(0.1)
-        seen["left"] = _alive(tree)
+        seen["left"] = alive(tree)
 
     _run_scenario(
         tools, vsix, example_project, _artifacts_dir("quit"), "quit-during-job",

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from raw_client import RawServer, frame
 
+from tests.process_tree import alive, descendants
+
 pytestmark = pytest.mark.timeout(600)
 
 CATALOG = "inventory/catalog.py"
@@ -188,39 +190,6 @@ def test_exit_codes_follow_the_protocol(started, example_project):
         assert "Traceback" not in server.stderr_text()
 
 
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def _alive(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as handle:
-                if handle.read().rsplit(")", 1)[1].split()[0] != "Z":
-                    alive.add(pid)
-        except OSError:
-            pass
-    return alive
-
-
 def _three_jobs(server: RawServer, example_project: Path, in_sandbox: bool) -> set[int]:
     """Start jobs on three functions; returns the server's descendants once all run (and,
     with ``in_sandbox``, once each has started its sandboxed test run)."""
@@ -239,9 +208,9 @@ def _three_jobs(server: RawServer, example_project: Path, in_sandbox: bool) -> s
             and "running the project's tests" in str(n["params"]["value"].get("message")),
             timeout=180)
     deadline = time.monotonic() + 120
-    while not _descendants(server.process.pid) and time.monotonic() < deadline:
+    while not descendants(server.process.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return _descendants(server.process.pid)
+    return descendants(server.process.pid)
 
 
 JOB_SETTINGS = {"perfrl": {"sources": ["rules"], "maxConcurrentJobs": 3, "sandbox": "auto"}}
@@ -274,7 +243,7 @@ def test_stopping_with_three_jobs_running_is_quick_quiet_and_clean(
     elapsed = time.monotonic() - began
     print(f"{order} ({'in sandbox' if in_sandbox else 'preparing'}): exited {elapsed:.2f} s "
           "after the request")  # the figure for the report
-    assert not _alive(children), "sandboxed processes outlived the server"
+    assert not alive(children), "sandboxed processes outlived the server"
     temp_dir = tmp_path / f"tmp-{server.stderr_path.stem}"
     assert not [p.name for p in temp_dir.iterdir() if p.name.startswith("perfrl-")]
     log = server.stderr_text()
@@ -440,7 +409,7 @@ def test_what_a_killed_server_left_is_removed_when_the_next_one_starts(
     server.process.send_signal(signal.SIGKILL)
     server.wait_exit(60)
     deadline = time.monotonic() + 60
-    while _alive(children) and time.monotonic() < deadline:  # PDEATHSIG ends them
+    while alive(children) and time.monotonic() < deadline:  # PDEATHSIG ends them
         time.sleep(0.1)
     assert any(p.exists() for p in left), "nothing was left to clean up: the test shows nothing"
 

@@ -1,0 +1,36 @@
+"""The processes below a pid and which of them still live, read from /proc (Linux): how the
+tests check that nothing a server or an editor started outlives it."""
+
+from __future__ import annotations
+
+import os
+
+
+def _parent_and_state(pid: str) -> tuple[int, str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), fields[0]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children, their children, ...) at this moment."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (found := _parent_and_state(entry)) is not None:
+            children.setdefault(found[0], []).append(int(entry))
+    below, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in below:
+                below.add(child)
+                todo.append(child)
+    return below
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` that still run (zombies count as gone)."""
+    return {pid for pid in pids
+            if (found := _parent_and_state(str(pid))) is not None and found[1] != "Z"}
