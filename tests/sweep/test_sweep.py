@@ -103,3 +103,29 @@ def test_top_and_targets_together_is_a_usage_error(example_project, tmp_path):
     run = _perfrl("inventory/catalog.py::missing_skus", "--top", "2", cwd=example_project,
                   cache=tmp_path / "cache")
     assert run.returncode == 2 and "either --top N or the functions" in run.stderr
+
+
+@pytest.mark.slow
+def test_top_profiles_then_optimizes_the_hottest_and_measures_the_whole_run(
+        example_project, tmp_path):
+    """The project-level flow: the profile ranks missing_skus hottest (the example's known hot
+    spot), --top 1 optimizes it, the whole run is timed against the original, and a re-run
+    takes the function from the store."""
+    candidate = EXAMPLE_PROJECT / "candidates" / "missing_skus.py"
+    args = ["--top", "1", "--candidate", str(candidate), "--python", sys.executable,
+            "--gain-rounds", "3", "--json"]
+    first = _perfrl(*args, cwd=example_project, cache=tmp_path / "cache")
+    assert first.returncode == 0, first.stderr
+    payload = json.loads(first.stdout)
+    (only,) = payload["functions"]
+    assert only["spec"] == "inventory/catalog.py::missing_skus"
+    assert 0 < only["share"] <= 1 and not only["from_store"]
+    report = only["report"]
+    assert report["candidates"][report["best"]]["verdict"] == "faster"
+    gain = payload["gain"]
+    assert gain is not None or payload["gain_error"], payload
+    if gain is not None:
+        assert gain["rounds"] == 3 and gain["low"] <= gain["median"] <= gain["high"]
+        assert gain["estimated"] is not None and gain["estimated"] > 1
+    again = _perfrl(*args, cwd=example_project, cache=tmp_path / "cache")
+    assert json.loads(again.stdout)["functions"][0]["from_store"] is True
