@@ -800,9 +800,11 @@ def verify_candidate(
             )
         elif speed.low >= settings.threshold:
             result.verdict = Verdict.FASTER
-            result.reason = (
-                f"{interval} faster, 95% confidence, on {len(speed.per_call)} recorded call(s)"
-            )
+            recorded = sum(not c.generated for c in speed.per_call)
+            generated = len(speed.per_call) - recorded
+            timed = f"{recorded} recorded call(s)" + (
+                f" and {generated} generated input(s)" if generated else "")
+            result.reason = f"{interval} faster, 95% confidence, timed on {timed}"
         else:
             result.verdict = Verdict.NOT_FASTER
             result.reason = f"{interval}, below threshold {settings.threshold:.2f}x"
