@@ -27,7 +27,7 @@ import pytest
 
 from perfrl.engine.sandbox.bwrap import bwrap_status
 from perfrl.engine.settings import EngineSettings
-from perfrl.engine.types import Candidate, Verdict
+from perfrl.engine.types import Candidate
 
 HAVE_BWRAP = bwrap_status().usable
 needs_bwrap = pytest.mark.skipif(
