@@ -72,6 +72,7 @@ def apply_rewrite(project: Path, spec: str, report: dict) -> Path:
 
 def run_sweep(args: argparse.Namespace, settings, job) -> int:
     """The sweep behind the CLI (exit 0: something verified faster, 1: nothing)."""
+    from perfrl.cli.progress import StderrProgress
     from perfrl.engine.interpreter import resolve_interpreter
     from perfrl.engine.locate import find_project_root
     from perfrl.profiling import profile_project
@@ -114,9 +115,14 @@ def run_sweep(args: argparse.Namespace, settings, job) -> int:
         if not args.json:
             print(f"[{index + 1}/{len(specs)}] {outcome_line(outcome)}", flush=True)
 
-    outcomes = optimize_targets(project, specs, job, settings, shares=shares,
-                                on_result=on_result, executor=args.executor,
-                                address=args.address)
+    # The progress bar of the function being worked on (stderr), the result lines on stdout.
+    progress = StderrProgress(enabled=not args.quiet)
+    try:
+        outcomes = optimize_targets(project, specs, job, settings, shares=shares,
+                                    on_result=on_result, progress=progress,
+                                    executor=args.executor, address=args.address)
+    finally:
+        progress.close()
     gain, gain_error = None, None
     rewrites = combined_rewrites(project, outcomes)
     if rewrites and args.gain_rounds > 0:
