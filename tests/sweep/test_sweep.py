@@ -129,3 +129,39 @@ def test_top_profiles_then_optimizes_the_hottest_and_measures_the_whole_run(
         assert gain["estimated"] is not None and gain["estimated"] > 1
     again = _perfrl(*args, cwd=example_project, cache=tmp_path / "cache")
     assert json.loads(again.stdout)["functions"][0]["from_store"] is True
+
+
+HOSTILE_REWRITE = '''\
+import time
+
+_real = time.perf_counter
+_base = _real()
+# Bends every later reading of the clock the workload's own process uses: a whole run timed
+# from inside would look about a thousand times shorter after this import.
+time.perf_counter = lambda: _base + (_real() - _base) / 1000
+
+
+def slow_square(n):
+    time.sleep(0.2)
+    return n * n
+'''
+
+
+def test_the_whole_run_is_timed_from_outside_a_rewrite_cannot_bend_it(tmp_path):
+    from perfrl.engine.settings import EngineSettings
+    from perfrl.sweep import measure_gain
+
+    project = tmp_path / "proj"
+    (project / "app").mkdir(parents=True)
+    (project / "tests").mkdir()
+    (project / "pyproject.toml").write_text("")
+    (project / "app" / "__init__.py").write_text("")
+    (project / "app" / "core.py").write_text("def slow_square(n):\n    return n * n\n")
+    (project / "tests" / "test_core.py").write_text(
+        "from app.core import slow_square\n\n\ndef test_square():\n"
+        "    assert slow_square(3) == 9\n")
+    gain = measure_gain(project, {"app/core.py": HOSTILE_REWRITE},
+                        ["pytest", "-q", "-p", "no:cacheprovider"], EngineSettings(),
+                        sys.executable, outcomes=[], rounds=3)
+    # The rewrite sleeps 0.2 s per call: measured from outside, it is slower, not faster.
+    assert gain.median < 1.0 and gain.rewritten_s > gain.original_s, gain

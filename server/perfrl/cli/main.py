@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 from typing import NoReturn
 
@@ -26,7 +24,11 @@ from perfrl.cli.report_text import render_report
 from perfrl.cli.sweep_command import add_sweep_options, run_sweep, wants_sweep
 from perfrl.engine import settings as settings_defaults
 from perfrl.engine.settings import EngineSettings
-from perfrl.engine.source_files import SourceDecodeError, decode_source, encode_source
+from perfrl.engine.source_files import (
+    SourceDecodeError,
+    decode_source,
+    write_source_atomically,
+)
 from perfrl.engine.types import OptimizationReport, PerfRLError
 
 EXIT_FASTER = 0
@@ -179,17 +181,7 @@ def apply_best(report: OptimizationReport, target) -> Path:
         raise PerfRLError(
             f"{target.path} changed while PerfRL was running; nothing was written. Run again."
         )
-    new_text = splice(target, best.candidate.code)
-    mode = target.path.stat().st_mode
-    fd, tmp = tempfile.mkstemp(dir=target.path.parent, prefix=".perfrl-", suffix=".py")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(encode_source(new_text, encoding))
-        os.chmod(tmp, mode & 0o7777)
-        os.replace(tmp, target.path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_source_atomically(target.path, splice(target, best.candidate.code), encoding)
     return target.path
 
 

@@ -45,28 +45,16 @@ def wants_sweep(args: argparse.Namespace) -> bool:
 def apply_rewrite(project: Path, spec: str, report: dict) -> Path:
     """Write ``report``'s best rewrite of ``spec`` into its file, atomically and in the file's
     own encoding; refuses when the function changed since it was verified."""
-    import os
-    import tempfile
-
     from perfrl.engine.candidate_check import splice
     from perfrl.engine.locate import locate_function
-    from perfrl.engine.source_files import encode_source, source_encoding
+    from perfrl.engine.source_files import source_encoding, write_source_atomically
 
     target = locate_function(spec, project_root=project)
     if target.source != report["original_source"]:
         raise PerfRLError(f"{spec} changed while PerfRL was running; nothing was written")
     best = report["candidates"][report["best"]]
-    data = encode_source(splice(target, best["code"]),
-                         source_encoding(target.path.read_bytes()))
-    fd, tmp = tempfile.mkstemp(dir=target.path.parent, prefix=".perfrl-", suffix=".py")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, target.path.stat().st_mode & 0o7777)
-        os.replace(tmp, target.path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_source_atomically(target.path, splice(target, best["code"]),
+                            source_encoding(target.path.read_bytes()))
     return target.path
 
 

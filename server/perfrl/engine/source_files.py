@@ -12,7 +12,10 @@ written back once.
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 import tokenize
+from pathlib import Path
 
 #: The encoding of a file without a coding line or BOM, and of buffers an editor sends.
 DEFAULT_ENCODING = "utf-8"
@@ -59,3 +62,20 @@ def declared_encoding(text: str) -> str:
     the one to write ``text`` back with, so Python reads the same text from the bytes."""
     head = "".join(text.splitlines(keepends=True)[:2])
     return source_encoding(head.encode("utf-8", "surrogatepass"))
+
+
+def write_source_atomically(path: Path, text: str, encoding: str) -> None:
+    """Replace ``path`` with ``text`` in ``encoding`` in one step (a reader sees the old or
+    the new file, never half of one), keeping its permission bits. The one way PerfRL writes
+    a user's file, and only for an edit the user asked for (``--apply``)."""
+    data = encode_source(text, encoding)  # raises before anything is written
+    mode = path.stat().st_mode
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".perfrl-", suffix=".py")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from perfrl.engine.locate import list_functions
-from perfrl.engine.sandbox import Sandbox
+from perfrl.engine.sandbox import Sandbox, WorkspaceSurprise, read_workspace_file
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.source_files import SourceDecodeError, decode_source
 from perfrl.engine.types import Cancelled, CancelToken, PerfRLError
@@ -105,11 +105,9 @@ def _run(ws, workload: list[str], out_name: str, plain: bool, timeout_s: float,
     if result.timed_out:
         raise PerfRLError(f"the profiled run did not finish within {timeout_s:g} s; "
                           "raise --timeout or profile a shorter workload")
-    try:
-        if not out.is_file() or out.is_symlink() or out.stat().st_size > MAX_REPORT_BYTES:
-            raise OSError("no report")
-        report = json.loads(out.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    try:  # regular file, size-capped, never through a link (the workload wrote that folder)
+        report = json.loads(read_workspace_file(out, MAX_REPORT_BYTES))
+    except (OSError, ValueError, WorkspaceSurprise):
         tail = (result.stderr or result.stdout or "").strip().splitlines()[-5:]
         raise PerfRLError("the workload ended before the profiler could write its report: "
                           + " | ".join(tail)) from None
