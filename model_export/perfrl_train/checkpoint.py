@@ -7,16 +7,20 @@ A checkpoint directory holds:
   ``T5ForConditionalGeneration.from_pretrained(DIR)`` work on it directly;
 - ``perfrl_train.json``: which trainer wrote it, its full config, the step, the latest metrics
   and the provenance chain (base model / size, data, earlier stages);
-- ``training_state.pt`` (optional): optimizer, scheduler and RNG states for ``--resume``.
+- ``training_state.pt`` (optional): optimizer, scheduler and RNG states for ``--resume``
+  (the RNG states of every process of a data-parallel run, and whatever else the trainer
+  needs to continue exactly, such as the order of the batches not yet seen).
 
 A caller may rely on :func:`load_checkpoint` returning a model in eval mode that produces the
-same outputs as the one saved, or raising :class:`CheckpointError` naming what is missing.
+same outputs as the one saved, or raising :class:`CheckpointError` naming what is missing, and
+on every file being complete or absent: each is written beside its place and renamed into it,
+so an interrupted save leaves the previous checkpoint's file.
 """
 
 from __future__ import annotations
 
 import json
-import random
+import os
 from pathlib import Path
 
 from .errors import PerfRLError
@@ -30,29 +34,44 @@ class CheckpointError(PerfRLError):
 
 
 def save_checkpoint(out_dir: Path, model, tokenizer, meta: dict, optimizer=None,
-                    scheduler=None) -> dict[str, Path]:
-    """Write the checkpoint; returns the paths written, by role."""
-    import numpy as np
+                    scheduler=None, *, rng_by_rank: list[dict] | None = None,
+                    extra_state: dict | None = None) -> dict[str, Path]:
+    """Write the checkpoint; returns the paths written, by role.
+
+    With ``optimizer``, ``training_state.pt`` holds its state, the scheduler's, this
+    process's RNG states (``rng``), ``rng_by_rank`` (every process's, in a data-parallel run)
+    and ``extra_state`` (the trainer's own, returned as it was by :func:`load_training_state`).
+    """
     import torch
+
+    from .distributed import rng_state
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     meta_path = out / TRAIN_META
-    meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+    _write_atomically(meta_path, lambda tmp: tmp.write_text(
+        json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n"))
     written = {"model": out / "model.safetensors", "config": out / "config.json",
                "tokenizer": out / "tokenizer.json", "meta": meta_path}
     if optimizer is not None:
         state = {
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
-                    "torch": torch.get_rng_state()},
+            "rng": rng_state(),
+            "rng_by_rank": rng_by_rank,
+            "extra": extra_state or {},
         }
-        torch.save(state, out / TRAINING_STATE)
+        _write_atomically(out / TRAINING_STATE, lambda tmp: torch.save(state, tmp))
         written["training_state"] = out / TRAINING_STATE
     return written
+
+
+def _write_atomically(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
 
 
 def read_meta(ckpt_dir: Path) -> dict:
@@ -78,23 +97,21 @@ def load_checkpoint(ckpt_dir: Path):
     return model, tokenizer, read_meta(ckpt)
 
 
-def load_training_state(ckpt_dir: Path, optimizer, scheduler) -> bool:
-    """Restore optimizer / scheduler / RNG states; False when the checkpoint has none."""
-    import numpy as np
+def load_training_state(ckpt_dir: Path, optimizer, scheduler, rank: int = 0) -> dict | None:
+    """Restore optimizer / scheduler / RNG states (process ``rank``'s RNG when the checkpoint
+    has one per process, else the main process's); returns the trainer's ``extra_state``
+    (``{}`` when it saved none), or None when the checkpoint has no training state."""
     import torch
+
+    from .distributed import restore_rng_state
 
     path = Path(ckpt_dir) / TRAINING_STATE
     if not path.is_file():
-        return False
+        return None
     state = torch.load(path, weights_only=False)  # our own file, written by save_checkpoint
     optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state.get("scheduler") is not None:
         scheduler.load_state_dict(state["scheduler"])
-    rng = state.get("rng") or {}
-    if "python" in rng:
-        random.setstate(rng["python"])
-    if "numpy" in rng:
-        np.random.set_state(rng["numpy"])
-    if "torch" in rng:
-        torch.set_rng_state(rng["torch"])
-    return True
+    by_rank = state.get("rng_by_rank") or []
+    restore_rng_state(by_rank[rank] if rank < len(by_rank) else state.get("rng") or {})
+    return dict(state.get("extra") or {})

@@ -8,7 +8,14 @@ A caller may rely on:
   (and every ``save_every`` steps), ``metrics.jsonl`` beside it (one record per logged step and
   per evaluation), and returning an :class:`SFTResult` with the final figures;
 - the same seed, data and config giving the same weights (single process, fixed thread count);
-- ``--resume`` continuing from the optimizer / scheduler / RNG state saved in ``cfg.out``.
+- ``--resume`` continuing from the optimizer / scheduler / RNG state and the data order saved
+  in ``cfg.out``: a run interrupted after a ``--save-every`` checkpoint and resumed ends with
+  the weights of the run that was never interrupted;
+- data parallelism through ``accelerate`` (:mod:`.distributed`): under ``accelerate launch``
+  / ``torchrun`` with N processes, ``--batch-size`` is the global batch, split across the
+  processes, and one step's update is the one a single process makes on the whole batch
+  (within float rounding); only the main process logs, writes ``metrics.jsonl`` and the
+  checkpoint; the validation loss is computed over all the pairs, shared out and reduced.
 """
 
 from __future__ import annotations
@@ -16,10 +23,19 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import load_checkpoint, load_training_state, read_meta, save_checkpoint
+from .distributed import (
+    check_batch_fits,
+    data_parallel_loss,
+    gather_rng_states,
+    make_accelerator,
+    rank_share,
+    reduce_sum,
+)
 from .errors import PerfRLError
 from .examples import Example, encode_source, encode_target, pad_batch, read_examples
 from .train_common import (
@@ -74,6 +90,8 @@ class SFTConfig:
                                               "~/.cache/perfrl)")
     resume: bool = help_field(False, "continue from the checkpoint and training state in OUT")
     progress: bool = help_field(True, "show a tqdm progress bar")
+    cpu: bool = help_field(False, "train on the CPU even when a GPU is visible (and for "
+                                  "several CPU processes under a launcher)")
 
 
 @dataclass
@@ -125,39 +143,66 @@ def encode_examples(tokenizer, examples: list[Example], max_source: int, max_tar
 
 def token_loss(model, batch: dict, bf16: bool = False):
     """Mean cross-entropy per target token (what ``model(..., labels=...)`` computes)."""
-    with autocast_context(bf16):
+    with autocast_context(bf16, batch["input_ids"].device.type):
         return model(**batch).loss
 
 
-def evaluate_loss(model, tokenizer, sources, targets, batch_size: int, bf16: bool) -> float:
-    """Token-weighted mean cross-entropy over the given pairs, no gradient, eval mode."""
+def _to_device(batch: dict, device) -> dict:
+    return {key: value.to(device) for key, value in batch.items()}
+
+
+def evaluate_loss(model, tokenizer, sources, targets, batch_size: int, bf16: bool,
+                  accelerator=None) -> float:
+    """Token-weighted mean cross-entropy over the given pairs, no gradient, eval mode.
+
+    With an ``accelerator`` of several processes, each process scores every
+    ``num_processes``-th batch and the sums are reduced, so every process returns the
+    figure over all the pairs (a collective: all processes call it)."""
     import torch
 
+    rank = accelerator.process_index if accelerator is not None else 0
+    world = accelerator.num_processes if accelerator is not None else 1
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     with torch.no_grad():
-        for start in range(0, len(sources), batch_size):
-            batch = make_batch(sources[start:start + batch_size],
-                               targets[start:start + batch_size], tokenizer.pad_token_id)
+        for number, start in enumerate(range(0, len(sources), batch_size)):
+            if number % world != rank:
+                continue
+            batch = _to_device(make_batch(sources[start:start + batch_size],
+                                          targets[start:start + batch_size],
+                                          tokenizer.pad_token_id), device)
             n = int((batch["labels"] != LABEL_PAD).sum())
             total += float(token_loss(model, batch, bf16)) * n
             count += n
     model.train(was_training)
+    if world > 1:
+        total, count = reduce_sum(accelerator, total), int(reduce_sum(accelerator, count))
     return total / max(1, count)
 
 
-def train_sft(cfg: SFTConfig, log=print) -> SFTResult:
-    """Run supervised fine-tuning as configured; see the module docstring."""
+def train_sft(cfg: SFTConfig, log=print, *,
+              on_step: Callable[[int], None] | None = None) -> SFTResult:
+    """Run supervised fine-tuning as configured; see the module docstring.
+
+    ``on_step(step)`` is called after every optimizer step (and after that step's
+    checkpoint, if one is due); an exception it raises ends the run as an interruption
+    would, which is how the tests interrupt a run."""
     import torch
 
     if cfg.out is None:
         raise TrainingError("--out is required")
     if cfg.max_steps <= 0 or cfg.batch_size <= 0:
         raise TrainingError("--max-steps and --batch-size must be positive")
+    accelerator = make_accelerator(cfg.cpu)
+    rank, world = accelerator.process_index, accelerator.num_processes
+    check_batch_fits(cfg.batch_size, world)
+    if not accelerator.is_main_process:
+        log = _silent  # one voice: the main process reports, writes metrics and checkpoints
     set_threads(cfg.threads)
     seed_everything(cfg.seed)
-    cfg.bf16 = resolve_bf16(cfg.bf16)
+    cfg.bf16 = resolve_bf16(cfg.bf16, accelerator.device.type)
     started = time.perf_counter()
     out = Path(cfg.out)
     train_path, valid_path = _resolve_files(cfg)
@@ -165,24 +210,30 @@ def train_sft(cfg: SFTConfig, log=print) -> SFTResult:
     valid_examples = read_examples(valid_path)[: cfg.eval_max_examples] if valid_path else []
 
     resuming = cfg.resume and (out / "config.json").is_file()
-    if resuming:
-        model, tokenizer, prev_meta = load_checkpoint(out)
-        provenance = prev_meta.get("provenance", {})
-        start_step = int(prev_meta.get("step", 0))
-        log(f"sft: resuming {out} at step {start_step}")
-    else:
-        from .modeling import build_model_and_tokenizer
+    # The main process first: it alone trains (and caches) a tokenizer the others then read.
+    with accelerator.main_process_first():
+        if resuming:
+            model, tokenizer, prev_meta = load_checkpoint(out)
+            provenance = prev_meta.get("provenance", {})
+            start_step = int(prev_meta.get("step", 0))
+            log(f"sft: resuming {out} at step {start_step}")
+        else:
+            from .modeling import build_model_and_tokenizer
 
-        texts = [t for ex in train_examples for t in (ex.slow, ex.fast)]
-        model, tokenizer, provenance = build_model_and_tokenizer(
-            base=cfg.base, from_config=cfg.from_config, tokenizer_texts=texts,
-            max_stdlib_files=cfg.max_stdlib_files, cache_dir=cfg.cache_dir, seed=cfg.seed,
-            log=log)
-        start_step = 0
+            texts = [t for ex in train_examples for t in (ex.slow, ex.fast)]
+            model, tokenizer, provenance = build_model_and_tokenizer(
+                base=cfg.base, from_config=cfg.from_config, tokenizer_texts=texts,
+                max_stdlib_files=cfg.max_stdlib_files, cache_dir=cfg.cache_dir, seed=cfg.seed,
+                log=log)
+            start_step = 0
+    if world > 1:
+        # Same initial weights everywhere (DDP also broadcasts rank 0's), then each process
+        # its own dropout stream.
+        torch.manual_seed(cfg.seed + 1_000_003 * rank)
     model.train()
     n_params = sum(p.numel() for p in model.parameters())
     log(f"sft: {n_params / 1e6:.1f}M parameters, {len(train_examples)} train / "
-        f"{len(valid_examples)} valid pairs")
+        f"{len(valid_examples)} valid pairs" + (f", {world} processes" if world > 1 else ""))
 
     sources, targets = encode_examples(tokenizer, train_examples, cfg.max_source_length,
                                        cfg.max_target_length)
@@ -194,25 +245,49 @@ def train_sft(cfg: SFTConfig, log=print) -> SFTResult:
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    # Not given to accelerate: it would step the schedule once per process. One optimizer
+    # step of the global batch is one schedule step, however many processes share it.
     scheduler = linear_schedule(optimizer, cfg.warmup_steps, cfg.max_steps)
-    if resuming and not load_training_state(out, optimizer, scheduler):
-        log("sft: no training_state.pt in the checkpoint; optimizer restarts")
-    metrics = MetricsLog(out / "metrics.jsonl")
     rng = random.Random(cfg.seed + start_step)
+    batches: list[list[int]] = []
+    if resuming:
+        extra = load_training_state(out, optimizer, scheduler, rank)
+        if extra is None:
+            log("sft: no training_state.pt in the checkpoint; optimizer restarts")
+        elif "data_order" in extra:
+            # The batches the interrupted run had not reached yet, and the shuffler after
+            # them: the resumed run sees the data in the order the whole run would have.
+            rng.setstate(extra["data_order"]["rng"])
+            batches = [list(b) for b in extra["data_order"]["batches"]]
+    model, optimizer = accelerator.prepare(model, optimizer)
+    device = accelerator.device
+    plain_model = accelerator.unwrap_model(model)
+    metrics = MetricsLog(out / "metrics.jsonl") if accelerator.is_main_process else None
 
     def meta(step: int, extra: dict) -> dict:
         return {"trainer": "sft", "step": step, "config": config_to_json(cfg),
                 "provenance": {**provenance, "train_file": str(train_path),
                                "train_pairs": len(train_examples)},
-                "metrics": extra, "parameters": n_params}
+                "metrics": extra, "parameters": n_params, "num_processes": world}
+
+    def save(step: int, extra: dict) -> dict[str, Path]:
+        rng_by_rank = gather_rng_states(accelerator)  # every process takes part
+        written: dict[str, Path] = {}
+        if accelerator.is_main_process:
+            written = save_checkpoint(
+                out, plain_model, tokenizer, meta(step, extra), optimizer, scheduler,
+                rng_by_rank=rng_by_rank if world > 1 else None,
+                extra_state={"data_order": {"rng": rng.getstate(), "batches": batches}})
+        accelerator.wait_for_everyone()
+        return written
 
     try:
         from tqdm import tqdm
-        bar = tqdm(total=cfg.max_steps, initial=start_step, disable=not cfg.progress,
+        bar = tqdm(total=cfg.max_steps, initial=start_step,
+                   disable=not (cfg.progress and accelerator.is_main_process),
                    desc="sft", dynamic_ncols=True)
     except ImportError:  # tqdm comes with transformers; keep working without it anyway
         bar = None
-    batches: list[list[int]] = []
     step = start_step
     last_loss, valid_loss, tokens_seen = math.nan, None, 0
     window_tokens, window_start = 0, time.perf_counter()
@@ -220,26 +295,35 @@ def train_sft(cfg: SFTConfig, log=print) -> SFTResult:
         if not batches:
             batches = length_grouped_batches(lengths, cfg.batch_size, rng)
         idx = batches.pop()
-        batch = make_batch([sources[i] for i in idx], [targets[i] for i in idx],
-                           tokenizer.pad_token_id)
+        mine = rank_share(idx, rank, world)
+        batch = _to_device(make_batch([sources[i] for i in mine], [targets[i] for i in mine],
+                                      tokenizer.pad_token_id), device)
+        local_tokens = int((batch["labels"] != LABEL_PAD).sum())
         loss = token_loss(model, batch, cfg.bf16)
-        if not torch.isfinite(loss):
-            raise TrainingError(f"loss became {float(loss)} at step {step}; lower --lr")
-        loss.backward()
-        grad_norm = (torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        if world > 1:
+            global_tokens = reduce_sum(accelerator, local_tokens)
+            global_loss = reduce_sum(accelerator, float(loss.detach()) * local_tokens)
+            global_loss /= global_tokens
+            loss = data_parallel_loss(loss, local_tokens, global_tokens, world)
+        else:
+            global_loss = float(loss.detach())
+        if not math.isfinite(global_loss):  # the same figure on every process
+            raise TrainingError(f"loss became {global_loss} at step {step}; lower --lr")
+        accelerator.backward(loss)
+        grad_norm = (accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                      if cfg.grad_clip > 0 else None)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        last_loss = float(loss.detach())
-        n_tok = int(batch["attention_mask"].sum() + (batch["labels"] != LABEL_PAD).sum())
+        last_loss = global_loss
+        n_tok = int(reduce_sum(accelerator, int(batch["attention_mask"].sum()) + local_tokens))
         tokens_seen += n_tok
         window_tokens += n_tok
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{last_loss:.3f}")
-        if step % cfg.log_every == 0 or step == cfg.max_steps:
+        if metrics is not None and (step % cfg.log_every == 0 or step == cfg.max_steps):
             elapsed = time.perf_counter() - window_start
             metrics.write(kind="train", step=step, loss=last_loss,
                           lr=scheduler.get_last_lr()[0],
@@ -248,24 +332,30 @@ def train_sft(cfg: SFTConfig, log=print) -> SFTResult:
             window_tokens, window_start = 0, time.perf_counter()
         if v_sources and ((cfg.eval_every and step % cfg.eval_every == 0)
                           or step == cfg.max_steps):
-            valid_loss = evaluate_loss(model, tokenizer, v_sources, v_targets, cfg.batch_size,
-                                       cfg.bf16)
-            metrics.write(kind="eval", step=step, valid_loss=valid_loss)
+            valid_loss = evaluate_loss(plain_model, tokenizer, v_sources, v_targets,
+                                       cfg.batch_size, cfg.bf16, accelerator)
+            if metrics is not None:
+                metrics.write(kind="eval", step=step, valid_loss=valid_loss)
             log(f"sft: step {step} train loss {last_loss:.4f} valid loss {valid_loss:.4f}")
         if cfg.save_every and step % cfg.save_every == 0 and step < cfg.max_steps:
-            save_checkpoint(out, model, tokenizer,
-                            meta(step, {"train_loss": last_loss, "valid_loss": valid_loss}),
-                            optimizer, scheduler)
+            save(step, {"train_loss": last_loss, "valid_loss": valid_loss})
+        if on_step is not None:
+            on_step(step)
     if bar is not None:
         bar.close()
     seconds = time.perf_counter() - started
     final = {"train_loss": last_loss, "valid_loss": valid_loss, "seconds": round(seconds, 1),
              "tokens_seen": tokens_seen}
-    written = save_checkpoint(out, model, tokenizer, meta(step, final), optimizer, scheduler)
-    written["metrics"] = metrics.path
+    written = save(step, final)
+    if metrics is not None:
+        written["metrics"] = metrics.path
     log(f"sft: wrote {out} after {step} steps in {seconds:.0f}s")
     return SFTResult(out=out, steps=step, final_train_loss=last_loss,
                      final_valid_loss=valid_loss, seconds=seconds, written=written)
+
+
+def _silent(*_args, **_kwargs) -> None:
+    """The log of every process but the main one."""
 
 
 __all__ = ["SFTConfig", "SFTResult", "TrainingError", "evaluate_loss", "make_batch",

@@ -158,17 +158,25 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def resolve_bf16(bf16: bool | None) -> bool:
-    """``None`` means auto: bf16 autocast exactly when the CPU has native bf16."""
-    return cpu_has_native_bf16() if bf16 is None else bool(bf16)
+def resolve_bf16(bf16: bool | None, device_type: str = "cpu") -> bool:
+    """``None`` means auto: bf16 autocast exactly when the device computes bf16 natively
+    (a CPU with avx512_bf16/AMX, a GPU that supports bf16)."""
+    if bf16 is not None:
+        return bool(bf16)
+    if device_type == "cuda":
+        import torch
+
+        return bool(torch.cuda.is_bf16_supported())
+    return cpu_has_native_bf16()
 
 
-def autocast_context(bf16: bool):
-    """bf16 autocast on CPU when asked, else a no-op context (see :func:`resolve_bf16`)."""
+def autocast_context(bf16: bool, device_type: str = "cpu"):
+    """bf16 autocast on ``device_type`` when asked, else a no-op context
+    (see :func:`resolve_bf16`)."""
     import contextlib
 
     import torch
 
     if bf16:
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast(device_type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
