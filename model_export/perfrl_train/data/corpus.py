@@ -158,7 +158,7 @@ def mine_file(path: Path, package: str, licence: str, root_label: str) -> Iterat
         if not MIN_LINES <= end - node.lineno + 1 <= MAX_LINES:
             continue
         code = textwrap.dedent("\n".join(lines[node.lineno - 1:end])) + "\n"
-        kept = module_names_used(text, code)
+        kept = module_names_used(tree, code)
         try:
             abstract, _ = model_input(code, "identifiers-v2", kept)
         except ValueError:

@@ -278,11 +278,12 @@ def module_imports_used(module_text: str, function_source: str) -> frozenset[str
     return _module_scope_names_read(module_text, function_source, imports_only=True)
 
 
-def module_names_used(module_text: str, function_source: str) -> frozenset[str]:
+def module_names_used(module: str | ast.Module, function_source: str) -> frozenset[str]:
     """Names that ``function_source`` reads from its module's top level: imports, module
     constants (``RATE``), other functions and classes; what an ``identifiers-v2`` model
-    keeps as written. Empty when either text does not parse."""
-    return _module_scope_names_read(module_text, function_source, imports_only=False)
+    keeps as written. ``module``: its text, or its parsed tree (for many functions of one
+    module). Empty when either text does not parse."""
+    return _module_scope_names_read(module, function_source, imports_only=False)
 
 
 def names_kept_for(mode: str, module_text: str, function_source: str) -> frozenset[str]:
@@ -296,10 +297,11 @@ def names_kept_for(mode: str, module_text: str, function_source: str) -> frozens
 
 
 def _module_scope_names_read(
-    module_text: str, function_source: str, imports_only: bool
+    module: str | ast.Module, function_source: str, imports_only: bool
 ) -> frozenset[str]:
     try:
-        module = ast.parse(module_text)
+        if isinstance(module, str):
+            module = ast.parse(module)
         function = ast.parse(function_source)
     except (SyntaxError, ValueError):
         return frozenset()
