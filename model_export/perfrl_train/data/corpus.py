@@ -78,7 +78,7 @@ def package_split(package: str) -> str:
 def licence_of(dist: metadata.Distribution) -> str | None:
     """The distribution's licence as its metadata states it, when it is permissive; else None."""
     meta = dist.metadata
-    texts = [meta.get("License-Expression") or "", (meta.get("License") or "")[:200]]
+    texts = [_field(meta, "License-Expression"), _field(meta, "License")[:200]]
     texts += [c for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
     text = " ".join(t for t in texts if t)
     if not text or _COPYLEFT.search(text) or not _PERMISSIVE.search(text):
@@ -87,10 +87,14 @@ def licence_of(dist: metadata.Distribution) -> str | None:
     return match.group(0) if match else None
 
 
+def _field(meta: metadata.PackageMetadata, name: str) -> str:
+    return (meta[name] or "") if name in meta else ""
+
+
 def _site_packages_files() -> Iterator[tuple[Path, str, str]]:
     """(file, package, licence) for every ``.py`` file of a permissively licensed distribution."""
     for dist in metadata.distributions():
-        name = (dist.metadata.get("Name") or "").lower().replace("-", "_")
+        name = _field(dist.metadata, "Name").lower().replace("-", "_")
         if not name or name in HELD_OUT_PACKAGES:
             continue
         licence = licence_of(dist)
