@@ -2,7 +2,8 @@
 
 Training, RRHF scoring and evaluation all go through :func:`encode_source` and
 :func:`encode_target`, so the model sees exactly one input format: ``build_prompt(slow)``
-(the shared, torch-free prompt of ``server/perfrl/model_contract.py``) encoded as ``<s> ... </s>``,
+(the shared, torch-free prompt of ``server/perfrl/model_contract.py``) encoded as ``<s> ... </s>``
+(or, for rows that carry a string field ``prompt_prefix``, that prefix instead of the task's),
 and targets encoded as ``tokens ... </s>`` (no ``<s>``: generation starts from the
 decoder-start id, pad, and stops at ``</s>``).
 """
@@ -64,9 +65,20 @@ def read_examples(path: Path, limit: int | None = None) -> list[Example]:
     return out
 
 
-def encode_source(tokenizer, slow: str, max_length: int) -> list[int]:
-    """``<s> prompt </s>`` ids, truncated to ``max_length`` (``</s>`` kept last)."""
-    return tokenizer(build_prompt(slow), truncation=True, max_length=max_length)["input_ids"]
+def encode_source(tokenizer, slow: str, max_length: int,
+                  prompt_prefix: str | None = None) -> list[int]:
+    """``<s> prompt </s>`` ids, truncated to ``max_length`` (``</s>`` kept last).
+
+    ``prompt_prefix`` replaces the model's task prefix ("Write faster version:") for rows
+    of another task, e.g. the denoising pre-training rows ("Fill in the masked code:")."""
+    text = build_prompt(slow) if prompt_prefix is None else prompt_prefix + slow.strip("\n") + "\n"
+    return tokenizer(text, truncation=True, max_length=max_length)["input_ids"]
+
+
+def row_prompt_prefix(example: Example) -> str | None:
+    """The row's own ``prompt_prefix`` (a string field of its JSON record), or None."""
+    prefix = example.row.get("prompt_prefix")
+    return prefix if isinstance(prefix, str) else None
 
 
 def encode_target(tokenizer, code: str, max_length: int) -> list[int]:

@@ -31,8 +31,10 @@ FORMAT_VERSION = 1
 PROMPT_PREFIX = "Write faster version:\n"
 #: How a model expects the function in its prompt: as written ("none"), or with its
 #: identifiers and string literals replaced by placeholders ("identifiers-v1",
-#: :mod:`perfrl.sources.abstraction`), its outputs then written with the same placeholders.
-INPUT_ABSTRACTIONS = ("none", "identifiers-v1")
+#: :mod:`perfrl.sources.abstraction`), its outputs then written with the same placeholders;
+#: "identifiers-v2" keeps every name the function reads from its module as written (imports,
+#: module constants, other functions and classes), v1 only the imported ones.
+INPUT_ABSTRACTIONS = ("none", "identifiers-v1", "identifiers-v2")
 DECODER_FORMAT_STEP = "perfrl-step-v1"
 DECODER_FORMAT_OPTIMUM = "optimum-with-past"
 DECODER_FORMATS = (DECODER_FORMAT_STEP, DECODER_FORMAT_OPTIMUM)

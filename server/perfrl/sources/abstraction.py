@@ -22,7 +22,9 @@ A caller may rely on:
   introduced) fresh names that clash with no name of the original, and leaving everything
   else of the output untouched;
 - :func:`module_imports_used` naming only names that a module-level import binds, that the
-  function reads and that it does not bind itself.
+  function reads and that it does not bind itself; :func:`module_names_used` the same for
+  every name the module binds at its top level (imports, assignments, functions, classes);
+- :func:`names_kept_for` giving the names a model of a given ``input_abstraction`` keeps.
 """
 
 from __future__ import annotations
@@ -220,6 +222,12 @@ def model_output(text: str, table: Abstraction | None) -> str:
 
 def _module_level_imports(tree: ast.Module) -> set[str]:
     """Names bound by the module's own import statements (also under ``if``/``try``)."""
+    return _module_level_bindings(tree, imports_only=True)
+
+
+def _module_level_bindings(tree: ast.Module, imports_only: bool) -> set[str]:
+    """Names the module's top-level statements bind (also under ``if``/``try``/``with``):
+    imports, and unless ``imports_only`` also assignment targets, functions and classes."""
     bound: set[str] = set()
     pending: list[ast.stmt] = list(tree.body)
     while pending:
@@ -228,7 +236,17 @@ def _module_level_imports(tree: ast.Module) -> set[str]:
             bound.update((a.asname or a.name).split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             bound.update(a.asname or a.name for a in node.names if a.name != "*")
-        elif isinstance(node, (ast.If, ast.Try, ast.With)):
+        elif imports_only:
+            pass
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                bound.update(
+                    n.id for n in ast.walk(target) if isinstance(n, ast.Name)
+                )
+        if isinstance(node, (ast.If, ast.Try, ast.With)):
             for block in ("body", "orelse", "finalbody"):
                 pending.extend(getattr(node, block, []))
             for handler in getattr(node, "handlers", []):
@@ -255,14 +273,39 @@ def _bound_inside(function: ast.AST) -> set[str]:
 
 def module_imports_used(module_text: str, function_source: str) -> frozenset[str]:
     """Names that ``function_source`` reads from its module's imports (``re``, ``Counter``,
-    ``np``...): what :func:`model_input` should keep as written. Empty when either text does
-    not parse."""
+    ``np``...): what :func:`model_input` should keep as written for an ``identifiers-v1``
+    model. Empty when either text does not parse."""
+    return _module_scope_names_read(module_text, function_source, imports_only=True)
+
+
+def module_names_used(module: str | ast.Module, function_source: str) -> frozenset[str]:
+    """Names that ``function_source`` reads from its module's top level: imports, module
+    constants (``RATE``), other functions and classes; what an ``identifiers-v2`` model
+    keeps as written. ``module``: its text, or its parsed tree (for many functions of one
+    module). Empty when either text does not parse."""
+    return _module_scope_names_read(module, function_source, imports_only=False)
+
+
+def names_kept_for(mode: str, module_text: str, function_source: str) -> frozenset[str]:
+    """The names a model of ``input_abstraction == mode`` reads as written, beyond builtins
+    and attribute names (see :data:`perfrl.model_contract.INPUT_ABSTRACTIONS`)."""
+    if mode == "identifiers-v2":
+        return module_names_used(module_text, function_source)
+    if mode == "identifiers-v1":
+        return module_imports_used(module_text, function_source)
+    return frozenset()
+
+
+def _module_scope_names_read(
+    module: str | ast.Module, function_source: str, imports_only: bool
+) -> frozenset[str]:
     try:
-        module = ast.parse(module_text)
+        if isinstance(module, str):
+            module = ast.parse(module)
         function = ast.parse(function_source)
     except (SyntaxError, ValueError):
         return frozenset()
-    imported = _module_level_imports(module)
+    imported = _module_level_bindings(module, imports_only)
     read = {
         node.id
         for node in ast.walk(function)

@@ -57,7 +57,7 @@ from perfrl.sources.abstraction import (
     Abstraction,
     model_input,
     model_output,
-    module_imports_used,
+    names_kept_for,
 )
 from perfrl.sources.files import extract_candidate
 from perfrl.sources.identifiers import rename_identifiers
@@ -333,7 +333,7 @@ class ModelCandidateSource:
         many outputs were drawn: ``n`` first (greedy + samples), then again for the
         unusable ones, at most ``resample_rounds`` times. Raises :class:`_TooLong`."""
         defaults = model.spec.generation
-        keep = module_imports_used(target.file_text, function_text)
+        keep = names_kept_for(model.spec.input_abstraction, target.file_text, function_text)
         try:
             model_text, table = model_input(function_text, model.spec.input_abstraction, keep)
         except ValueError as exc:
