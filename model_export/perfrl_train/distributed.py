@@ -89,11 +89,17 @@ def restore_rng_state(state: dict) -> None:
         torch.set_rng_state(state["torch"])
 
 
-def gather_rng_states(accelerator) -> list[dict]:
-    """Every process's :func:`rng_state`, by rank (a collective: all processes call it)."""
+def gather_from_all(value) -> list:
+    """Every process's ``value`` (picklable), by rank; ``[value]`` in a single process (a
+    collective: all processes call it)."""
     from accelerate.utils import gather_object
 
-    return list(gather_object([rng_state()]))
+    return list(gather_object([value]))
+
+
+def gather_rng_states(accelerator) -> list[dict]:
+    """Every process's :func:`rng_state`, by rank (a collective: all processes call it)."""
+    return gather_from_all(rng_state())
 
 
 def reduce_sum(accelerator, value: float) -> float:

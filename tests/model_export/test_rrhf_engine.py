@@ -63,3 +63,43 @@ def test_reward_of_an_abstracted_pair_runs_its_original_code(tmp_path):
     # The model's (abstracted) reference rewrite, mapped back as RRHF maps every candidate.
     outcome = engine.reward(concrete, model_output(abstracted.fast, table))
     assert outcome.verdict == "faster" and outcome.reward >= 2.0
+
+
+@pytest.mark.slow
+def test_rrhf_resumes_after_an_interruption_where_it_stopped(tmp_path):
+    import json
+
+    import torch
+
+    from perfrl_train.rrhf import RRHFConfig, train_rrhf
+    from perfrl_train.testing import tiny_checkpoint, tiny_pairs_dir
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(step: int) -> None:
+        raise Interrupted  # right after the step-1 checkpoint
+
+    cfg = RRHFConfig(checkpoint=tiny_checkpoint(tmp_path),
+                     data=tiny_pairs_dir(tmp_path / "tiny-data"), out=tmp_path / "rrhf",
+                     samples=1, max_new_tokens=32, max_source_length=192, max_steps=2,
+                     warmup_steps=1, save_every=1, max_engine_calls=10, threads=1,
+                     progress=False)
+    with pytest.raises(Interrupted):
+        train_rrhf(cfg, log=lambda *_: None, on_step=interrupt)
+    assert json.loads((tmp_path / "rrhf" / "perfrl_train.json").read_text())["step"] == 1
+    cfg.resume = True
+    lines: list[str] = []
+    result = train_rrhf(cfg, log=lines.append)
+    assert "rrhf: resuming" in lines[0] and "at step 1" in lines[0]
+    assert result.steps == 2
+    rows = [json.loads(line) for line in (tmp_path / "rrhf" / "rewards.jsonl").open()]
+    assert [r["step"] for r in rows] == [1, 2]
+    # The prompt order went on: a fresh start would draw the first prompt again.
+    assert rows[1]["pair"] != rows[0]["pair"]
+    state = torch.load(tmp_path / "rrhf" / "training_state.pt", weights_only=False)
+    assert {float(s["step"]) for s in state["optimizer"]["state"].values()} == {2.0}
+    assert state["scheduler"]["last_epoch"] == 2
+    meta = json.loads((tmp_path / "rrhf" / "perfrl_train.json").read_text())
+    # The provenance still names the SFT checkpoint RRHF started from, not OUT itself.
+    assert meta["provenance"]["sft"]["checkpoint"] == str(cfg.checkpoint)
