@@ -3,16 +3,21 @@
 ``perfrl-train eval --model sft=MODEL_DIR --model rrhf=MODEL_DIR2 --test-file DATA/test.jsonl
 --out REPORT_DIR [--pie-dir ../shared/data/pie-python --pie-limit 10]``
 
-A model is an exported directory (ONNX, run by ``perfrl.inference`` as the server runs it) or a
-training checkpoint (PyTorch ``generate``). Per prompt: one greedy
-candidate and ``samples - 1`` samples.
+A model is an exported directory or a training checkpoint. An exported model generates through
+the server's own model source (:mod:`.eval_generation`: forced signature, vocabulary mask,
+repetition steering, re-sampling of unusable outputs, names restored), so the figures are
+those of what the editor shows; the report says how many outputs the guards dropped and why. A
+checkpoint samples with PyTorch ``generate``, unguarded. Per prompt: the greedy candidate and
+``samples - 1`` samples (a slot whose output the guards dropped counts as a miss).
 
 Synthetic (function level, the same engine as the editor): best@1 is the greedy candidate,
-best@k the best of all k by reward. Reported: % that compile to a function, % passing the
-tests (and equivalence), % verified faster (CI lower bound >= threshold), mean / median
-speedup of the verified-faster ones.
+best@k the best of all k by reward. Reported: % that compile to a function, % keeping the
+target's exact signature, % passing the tests (and equivalence), % verified faster (CI lower
+bound >= threshold), mean / median speedup of the verified-faster ones.
 
-PIE (program level): every candidate program runs on the problem's public tests inside the
+PIE (program level), by default only the evaluation third of the problem-disjoint split
+(``data/pie_split.json``; ``--pie-problems all`` for every problem; PIE is never trained on):
+every candidate program runs on the problem's public tests inside the
 sandbox (a tiny project; stdin from the test file; wall time = min over ``pie_repeats`` runs),
 against the original program measured the same way. %correct = all trusted tests' outputs
 match; %optimized = correct and >= ``pie_min_speedup`` faster. Honest about the data: the
@@ -26,6 +31,7 @@ returning their paths with the figures.
 
 from __future__ import annotations
 
+import ast
 import json
 import statistics
 import time
@@ -34,9 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import PerfRLError
+from .eval_generation import Generator
 from .train_common import help_field, set_threads
-
-Generator = Callable[[str, int], list[str]]
 
 
 class EvalError(PerfRLError):
@@ -55,6 +60,8 @@ class EvalConfig:
         "restored) instead of raw")
     pie_dir: Path | None = help_field(None, "PIE directory (e.g. ../shared/data/pie-python)")  # noqa: RUF009
     pie_limit: int = help_field(10, "PIE problems evaluated")
+    pie_problems: str = help_field("eval", "which PIE problems: 'eval' (the evaluation third "
+                                           "of data/pie_split.json) or 'all'")
     pie_tests: int = help_field(3, "trusted public tests run per PIE program")
     pie_repeats: int = help_field(5, "runs per test; the minimum wall time counts")
     pie_min_speedup: float = help_field(1.10, "PIE 'optimized' = correct and this much faster")
@@ -79,57 +86,16 @@ class EvalResult:
 
 
 def load_generator(path: Path, cfg: EvalConfig) -> tuple[Generator, str]:
-    """A function ``(slow_source, n) -> [greedy, sample, ...]`` for a model dir or checkpoint."""
-    path = Path(path)
-    if (path / "perfrl_model.json").is_file():
-        from perfrl.inference.onnx_seq2seq import OnnxSeq2SeqModel
+    """``(generate, kind)`` for a model directory (the server's guarded model source) or a
+    checkpoint (PyTorch ``generate``); see :mod:`.eval_generation`."""
+    from .eval_generation import GenerationError
+    from .eval_generation import load_generator as load
 
-        model = OnnxSeq2SeqModel.load(path, threads=cfg.threads)
-
-        def generate(source: str, n: int) -> list[str]:
-            from perfrl.model_contract import build_prompt
-            from perfrl.sources.abstraction import model_input, model_output
-
-            # As the server's model source does: the function the way the model reads it,
-            # and no candidate for one it cannot read (a program with a variable `v1`, say)
-            # instead of an exception that would end the whole evaluation.
-            try:
-                text, table = model_input(source, model.spec.input_abstraction)
-            except ValueError:
-                return [""] * n
-            prompt = build_prompt(text, model.spec)
-            if n <= 1:
-                seqs = model.generate(prompt, 1, do_sample=False,
-                                      max_new_tokens=cfg.max_new_tokens)
-            else:
-                seqs = model.generate(prompt, n, do_sample=True, temperature=cfg.temperature,
-                                      top_k=cfg.top_k, top_p=1.0, greedy_first=True,
-                                      max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
-            return [model_output(s.text, table) for s in seqs]
-
-        return generate, "onnx (perfrl.inference)"
-    if (path / "config.json").is_file():
-        return _torch_generator(path, cfg), "pytorch checkpoint"
-    raise EvalError(f"{path} is neither an exported model (perfrl_model.json) nor a checkpoint "
-                    "(config.json)")
-
-
-def _torch_generator(path: Path, cfg: EvalConfig) -> Generator:
-    import torch
-
-    from .checkpoint import load_checkpoint
-    from .examples import encode_source
-    from .rrhf import generate_candidates
-
-    model, tok, meta = load_checkpoint(path)
-    max_src = int(meta.get("config", {}).get("max_source_length", 512))
-    torch.manual_seed(cfg.seed)
-
-    def generate(source: str, n: int) -> list[str]:
-        return generate_candidates(model, tok, encode_source(tok, source, max_src), n - 1,
-                                   cfg.temperature, cfg.top_k, cfg.max_new_tokens)
-
-    return generate
+    try:
+        return load(Path(path), threads=cfg.threads, temperature=cfg.temperature,
+                    top_k=cfg.top_k, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
+    except GenerationError as exc:
+        raise EvalError(str(exc)) from exc
 
 
 # ----------------------------------------------------------------------------- synthetic
@@ -142,6 +108,7 @@ def _summarise(outcomes: list) -> dict:
     return {
         "n": n,
         "parse_pct": 100.0 * sum(o.parses for o in outcomes) / n if n else 0.0,
+        "signature_pct": 100.0 * sum(o.keeps_signature for o in outcomes) / n if n else 0.0,
         "pass_pct": 100.0 * sum(o.verdict in ("faster", "not_faster") for o in outcomes) / n
         if n else 0.0,
         "faster_pct": 100.0 * len(faster) / n if n else 0.0,
@@ -156,6 +123,26 @@ class _Scored:
     reward: float
     parses: bool
     speedup: float | None
+    keeps_signature: bool = False
+
+
+def keeps_signature(candidate: str, original: str, name: str) -> bool:
+    """True when ``candidate`` defines ``name`` with exactly the parameters of ``original``'s
+    (their kinds, names, defaults and annotations), as the held-out report card counts it."""
+    from perfrl.engine.candidate_check import normalize_candidate
+
+    def signature(code: str) -> str | None:
+        try:
+            tree = ast.parse(normalize_candidate(code))
+        except (SyntaxError, ValueError):
+            return None
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+                return ast.dump(node.args)
+        return None
+
+    wanted = signature(original)
+    return wanted is not None and signature(candidate) == wanted
 
 
 def _as_served(text: str, pair) -> str:
@@ -192,12 +179,13 @@ def evaluate_synthetic(generate: Generator, pairs: list, cfg: EvalConfig, work: 
             scored = []
             for text in texts:
                 o = engine.reward(pair, text)
-                scored.append(_Scored(o.verdict, o.reward, code_compiles(text), o.speedup))
+                scored.append(_Scored(o.verdict, o.reward, code_compiles(text), o.speedup,
+                                      keeps_signature(text, pair.slow, pair.entry)))
         except RewardBudgetExhausted:
             log("eval: engine budget exhausted; stopping the synthetic part early")
             break
         at1.append(scored[0])
-        best = max(scored, key=lambda s: (s.reward, s.parses))
+        best = max(scored, key=lambda s: (s.reward, s.keeps_signature, s.parses))
         atk.append(best)
         log(f"eval: {index + 1}/{len(pairs)} {pair.id}: greedy {scored[0].verdict}, "
             f"best {best.verdict}")
@@ -279,6 +267,7 @@ def evaluate_pie(generate: Generator, cfg: EvalConfig, work: Path, log=print) ->
     if cfg.pie_dir is None:
         raise EvalError("the PIE evaluation needs --pie-dir")
     pairs = load_pie_pairs(Path(cfg.pie_dir))
+    pairs, split_note = _pie_problems(pairs, cfg.pie_problems)
     excluded_numpy = [p for p in pairs if p.numpy_asymmetry]
     candidates_pairs = [p for p in pairs if not p.numpy_asymmetry and p.slow_pass is not False]
     seen_problems: set[str] = set()
@@ -333,10 +322,32 @@ def evaluate_pie(generate: Generator, cfg: EvalConfig, work: Path, log=print) ->
 
     return {"best@1": figures("greedy"), f"best@{cfg.samples}": figures("best"),
             "problems": per_problem, "excluded_numpy_import_asymmetry": len(excluded_numpy),
-            "notes": ["2to3 artefacts repaired by the loader", "suspect tests skipped",
+            "problems_evaluated": cfg.pie_problems,
+            "notes": [split_note, "2to3 artefacts repaired by the loader", "suspect tests skipped",
                       (f"{cfg.pie_tests} public tests per problem, small inputs: interpreter "
                        "start-up (time of an empty program) subtracted")],
             "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _pie_problems(pairs: list, which: str) -> tuple[list, str]:
+    """The PIE pairs of the problems ``which`` names ("eval": the evaluation third of
+    ``pie_split.json``; "all") and the note the report carries about it."""
+    from perfrl_train.data.pie_split import PIE_SPLIT_FILE, load_pie_split
+
+    if which == "all":
+        return pairs, ("PIE problems: all of them (both parts of the problem split; nothing of "
+                       "PIE is trained on)")
+    if which != "eval":
+        raise EvalError(f"--pie-problems must be 'eval' or 'all', not {which!r}")
+    split = load_pie_split()
+    chosen = [p for p in pairs if p.problem_id in split.eval]
+    unknown = {p.problem_id for p in pairs} - split.eval - split.train
+    note = (f"PIE problems: the evaluation third only ({len(split.eval)} of "
+            f"{len(split.eval) + len(split.train)} problems, {PIE_SPLIT_FILE.name}, split by "
+            "problem id; the other two thirds are reserved and unused: PIE is never trained on)")
+    if unknown:
+        note += f"; {len(unknown)} problems of this PIE copy are in neither part and were skipped"
+    return chosen, note
 
 
 # ----------------------------------------------------------------------------- driver
@@ -363,6 +374,8 @@ def render_markdown(report: dict, samples: int) -> str:
     for k in ("best@1", f"best@{samples}"):
         rows += [
             (f"synthetic {k}: compiles", _cell("synthetic", k, "parse_pct", pct=True)),
+            (f"synthetic {k}: keeps signature",
+             _cell("synthetic", k, "signature_pct", pct=True)),
             (f"synthetic {k}: passes tests", _cell("synthetic", k, "pass_pct", pct=True)),
             (f"synthetic {k}: verified faster",
              _cell("synthetic", k, "faster_pct", pct=True)),
@@ -371,12 +384,16 @@ def render_markdown(report: dict, samples: int) -> str:
         ]
     has_pie = any("pie" in report["models"][n] for n in names)
     if has_pie:
+        pies = [report["models"][n]["pie"] for n in names if "pie" in report["models"][n]]
+        # Say on every PIE row which problems it counts: the evaluation third by default.
+        pie = ("PIE eval third" if all(p.get("problems_evaluated", "eval") == "eval"
+                                       for p in pies) else "PIE all problems")
         for k in ("best@1", f"best@{samples}"):
             rows += [
-                (f"PIE {k}: correct", _cell("pie", k, "correct_pct", pct=True)),
-                (f"PIE {k}: optimized (>=1.10x)",
+                (f"{pie} {k}: correct", _cell("pie", k, "correct_pct", pct=True)),
+                (f"{pie} {k}: optimized (>=1.10x)",
                  _cell("pie", k, "optimized_pct", pct=True)),
-                (f"PIE {k}: mean speedup (correct)",
+                (f"{pie} {k}: mean speedup (correct)",
                  _cell("pie", k, "mean_speedup_correct")),
             ]
     lines += [header, sep]
@@ -396,7 +413,34 @@ def render_markdown(report: dict, samples: int) -> str:
         pie = first["pie"]
         lines.append(f"PIE problems: {pie['best@1']['n']}; excluded for numpy-import asymmetry: "
                      f"{pie['excluded_numpy_import_asymmetry']}. " + "; ".join(pie["notes"]) + ".")
+    lines += ["", "Generation:"]
+    for n in names:
+        model = report["models"][n]
+        line = f"- {n}: {model.get('kind', '?')}"
+        for part in ("synthetic", "pie"):
+            figures = model.get(part) or {}
+            if "outputs_drawn" in figures:
+                dropped = ", ".join(f"{why}: {count}" for why, count
+                                    in sorted(figures["outputs_dropped"].items(),
+                                              key=lambda item: -item[1]))
+                line += (f"; {part}: {figures['outputs_drawn']} outputs drawn, dropped "
+                         f"{sum(figures['outputs_dropped'].values())}"
+                         + (f" ({dropped})" if dropped else ""))
+        lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def _guard_account(generate: Generator) -> dict:
+    """What the guarded decoding drew and dropped since the last call (empty for an unguarded
+    generator), then the count starts again for the next part of the evaluation."""
+    from .eval_generation import GuardedGenerator
+
+    if not isinstance(generate, GuardedGenerator):
+        return {}
+    account = {"outputs_drawn": generate.drawn, "outputs_dropped": dict(generate.dropped)}
+    generate.drawn = 0
+    generate.dropped.clear()
+    return account
 
 
 def evaluate(cfg: EvalConfig, log=print) -> EvalResult:
@@ -425,8 +469,10 @@ def evaluate(cfg: EvalConfig, log=print) -> EvalResult:
         if pairs:
             model_report["synthetic"] = evaluate_synthetic(generate, pairs, cfg,
                                                            out / "work" / name / "synthetic", log)
+            model_report["synthetic"].update(_guard_account(generate))
         if cfg.pie_dir is not None:
             model_report["pie"] = evaluate_pie(generate, cfg, out / "work" / name / "pie", log)
+            model_report["pie"].update(_guard_account(generate))
         report["models"][name] = model_report
     json_path = out / "eval.json"
     json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")

@@ -40,6 +40,7 @@ from perfrl.sources.abstraction import model_output
 
 from .checkpoint import load_checkpoint, load_training_state, save_checkpoint
 from .data.abstract import concrete_view
+from .data.pie_split import refuse_pie_rows
 from .distributed import any_process, gather_from_all, gather_rng_states, make_accelerator
 from .examples import decode_output, encode_source, encode_target, pad_batch
 from .sft import LABEL_PAD, TrainingError
@@ -174,6 +175,7 @@ def _load_pairs(cfg: RRHFConfig):
     if not Path(path).is_file():
         raise TrainingError(f"pairs file {path} does not exist")
     pairs = read_jsonl(Path(path))
+    refuse_pie_rows((pair.to_json() for pair in pairs), str(path))
     return (pairs[: cfg.limit_train] if cfg.limit_train else pairs), Path(path)
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import load_checkpoint, load_training_state, read_meta, save_checkpoint
+from .data.pie_split import refuse_pie_rows
 from .distributed import (
     check_batch_fits,
     data_parallel_loss,
@@ -216,6 +217,8 @@ def train_sft(cfg: SFTConfig, log=print, *,
     train_path, valid_path = _resolve_files(cfg)
     train_examples = read_examples(train_path, cfg.limit_train)
     valid_examples = read_examples(valid_path)[: cfg.eval_max_examples] if valid_path else []
+    refuse_pie_rows((ex.row for ex in train_examples), str(train_path))
+    refuse_pie_rows((ex.row for ex in valid_examples), str(valid_path))
 
     resuming = cfg.resume and (out / "config.json").is_file()
     # The main process first: it alone trains (and caches) a tokenizer the others then read.

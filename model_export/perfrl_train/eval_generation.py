@@ -1,0 +1,259 @@
+"""How ``perfrl-train eval`` draws candidates from a model: the way users get them.
+
+An exported model directory (``perfrl_model.json``) is evaluated through the server's own model
+source, :class:`perfrl.sources.model.ModelCandidateSource`: the same forced signature,
+vocabulary mask, repetition steering, re-sampling of unusable outputs, output cleaning and
+name restoring, so the report card measures what the editor shows. A PIE program is not a
+function (no signature to force); it gets the same guards otherwise
+(:meth:`GuardedGenerator.for_program`). A training checkpoint (``config.json``) is sampled
+with PyTorch ``generate``, unguarded (for comparing checkpoints during training).
+
+A caller may rely on every generator returning exactly ``n`` texts for a request of ``n``:
+index 0 is the model's greedy output, or ``""`` when the guards dropped it (so best@1 counts
+it as a miss), then the other usable outputs, then ``""`` for the slots nothing usable
+filled; ``""`` never reaches the engine (it does not parse). :attr:`GuardedGenerator.dropped`
+counts the outputs dropped and why, over the whole evaluation.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import PerfRLError
+
+if TYPE_CHECKING:
+    from perfrl.engine.types import FunctionTarget
+
+#: ``(source, n) -> n texts``; see the module docstring.
+Generator = Callable[[str, int], list[str]]
+
+
+class GenerationError(PerfRLError):
+    """The model cannot be loaded or is not a model directory or checkpoint."""
+
+
+def _padded(texts: list[str], n: int) -> list[str]:
+    return (texts + [""] * n)[:n]
+
+
+class GuardedGenerator:
+    """An exported model, drawn from as the server draws from it."""
+
+    kind = "onnx, guarded decoding (perfrl.sources.model, as the server serves it)"
+
+    def __init__(self, model_dir: Path, *, threads: int, temperature: float, top_k: int,
+                 max_new_tokens: int, seed: int, load_timeout_s: float = 300.0) -> None:
+        from perfrl.inference.background import ModelHandle, ModelNotReady
+        from perfrl.inference.onnx_seq2seq import ModelLoadError, OnnxSeq2SeqModel
+        from perfrl.sources.model import ModelCandidateSource
+
+        handle = ModelHandle(Path(model_dir),
+                             loader=lambda path: OnnxSeq2SeqModel.load(path, threads=threads))
+        try:
+            self.model = handle.wait(load_timeout_s)
+        except (ModelLoadError, ModelNotReady) as exc:
+            raise GenerationError(f"cannot load the model {model_dir}: {exc}") from exc
+        self.source = ModelCandidateSource(handle, temperature=temperature, top_k=top_k,
+                                           seed=seed, max_new_tokens=max_new_tokens)
+        self.dropped: Counter[str] = Counter()
+        self.drawn = 0
+
+    # -- functions ------------------------------------------------------------------------
+
+    def for_target(self, target: FunctionTarget, n: int) -> list[str]:
+        """``n`` texts for one function of a real file (the engine's target), through the
+        server's :class:`ModelCandidateSource` (whole-function and loop-region rewrites)."""
+        from perfrl.engine.candidate_source import CandidateSourceError
+
+        self.source.num_candidates = n
+        candidates = []
+        generator = self.source.generate(target, n)
+        try:
+            while True:
+                candidates.append(next(generator))
+        except StopIteration as stop:
+            self._count(str(stop.value or ""), n)
+        except CandidateSourceError as exc:
+            # No usable output (or a function the model cannot read): a miss, with a reason.
+            self._count(str(exc).replace(target.qualname, "the function"), n)
+            return [""] * n
+        greedy = [c.code for c in candidates if c.label == "greedy"]
+        others = [c.code for c in candidates if c.label != "greedy"]
+        return _padded([greedy[0] if greedy else "", *others], n)
+
+    def _count(self, message: str, n: int) -> None:
+        """Add the source's own account (its note or error: "N outputs drawn ..., dropped:
+        why: count; ..." / "none of the model's N outputs ... (why: count; ...)")."""
+        drawn, dropped = _parse_account(message)
+        self.drawn += drawn if drawn is not None else n
+        if dropped:
+            self.dropped.update(dropped)
+        elif drawn is None and message:
+            self.dropped[message.split(":")[0].split(" for ")[0]] += n
+
+    def __call__(self, source: str, n: int) -> list[str]:
+        """``n`` texts for ``source``: a lone function is served as a file holding just it;
+        anything else (a PIE program) through :meth:`for_program`."""
+        target = target_for_source(source)
+        if target is None:
+            return self.for_program(source, n)
+        return self.for_target(target, n)
+
+    # -- programs -------------------------------------------------------------------------
+
+    def for_program(self, program: str, n: int) -> list[str]:
+        """``n`` rewrites of a whole program with the server's guards except the forced
+        signature: vocabulary mask, repetition steering, and outputs that do not parse (or
+        looped) drawn again, at most ``resample_rounds`` more times."""
+        from perfrl.inference.decoding import RepetitionStop
+        from perfrl.sources.abstraction import model_input, model_output, names_kept_for
+        from perfrl.sources.model import output_words
+
+        model = self.model
+        mode = model.spec.input_abstraction
+        try:
+            text, table = model_input(program, mode, names_kept_for(mode, program, program))
+        except ValueError:
+            self.dropped["the model cannot read the program"] += n
+            return [""] * n
+        prompt = model.prompt_for(text)
+        constraints = model.output_constraints(
+            words=None if table is None else output_words(text, table),
+            repetition=RepetitionStop(steer=True), allow_non_ascii=not text.isascii())
+        defaults = model.spec.generation
+        slots: list[str] = [""] * n
+        todo = list(range(n))
+        seen: set[str] = set()
+        for round_ in range(1 + max(0, self.source.resample_rounds)):
+            if not todo:
+                break
+            seed = self.source.seed
+            if seed is not None and round_ > 0:
+                seed += 7919 * round_  # as the server's re-draws
+            outputs = model.generate(
+                prompt, num_return=len(todo), do_sample=len(todo) > 1 or round_ > 0,
+                greedy_first=round_ == 0, seed=seed, constraints=constraints,
+                temperature=(defaults.temperature if self.source.temperature is None
+                             else self.source.temperature),
+                top_k=defaults.top_k if self.source.top_k is None else self.source.top_k,
+                top_p=defaults.top_p, max_new_tokens=self.source.max_new_tokens)
+            self.drawn += len(outputs)
+            if table is not None:
+                outputs = [replace(o, text=model_output(o.text, table)) for o in outputs]
+            retry = []
+            for slot, output in zip(todo, outputs, strict=True):
+                why = _program_problem(output, program, seen)
+                if why:
+                    self.dropped[why] += 1
+                    if why not in ("duplicate", "same as the original"):
+                        retry.append(slot)
+                    continue
+                slots[slot] = output.text
+            # The greedy slot is not drawn again: a re-drawn sample is not the greedy output.
+            todo = [slot for slot in retry if slot != 0]
+        return slots
+
+
+def _program_problem(output, original: str, seen: set[str]) -> str:
+    from perfrl.sources.model import LOOPED
+
+    if output.looped:
+        return LOOPED
+    try:
+        key = ast.dump(ast.parse(output.text))
+    except (SyntaxError, ValueError):
+        return "does not parse" + ("" if output.finished else " (cut at the length limit)")
+    if not output.text.strip():
+        return "empty"
+    if key == ast.dump(ast.parse(original)):
+        return "same as the original"
+    if key in seen:
+        return "duplicate"
+    seen.add(key)
+    return ""
+
+
+def _parse_account(message: str) -> tuple[int | None, Counter[str]]:
+    """``(outputs drawn, dropped by reason)`` from a ModelCandidateSource note or error."""
+    drawn = None
+    words = message.split()
+    for i, word in enumerate(words):
+        if word.isdigit() and i + 1 < len(words) and words[i + 1] == "outputs":
+            drawn = int(word)
+            break
+    summary = ""
+    if "; dropped: " in message:
+        summary = message.split("; dropped: ", 1)[1]
+    elif message.endswith(")") and "(" in message and message.startswith("none of"):
+        summary = message[message.index("(") + 1:-1]
+    dropped: Counter[str] = Counter()
+    for item in filter(None, summary.split("; ")):
+        why, _, count = item.rpartition(": ")
+        if why and count.isdigit():
+            dropped[why] += int(count)
+    return drawn, dropped
+
+
+def target_for_source(source: str) -> FunctionTarget | None:
+    """A :class:`FunctionTarget` for a text that holds one top-level function (imports and
+    constants around it allowed), as if it were a file of its own; None for anything else."""
+    from perfrl.engine.locate import TargetNotFound, locate_function_at
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    functions = [node for node in tree.body
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if len(functions) != 1:
+        return None
+    others = [node for node in tree.body if node is not functions[0]]
+    if any(not (isinstance(node, (ast.Import, ast.ImportFrom, ast.Assign))
+                or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)))
+           for node in others):
+        return None  # a program around the function: not what the server is asked for
+    try:
+        return locate_function_at(Path("/perfrl-eval/candidate_input.py"),
+                                  functions[0].lineno, Path("/perfrl-eval"), text=source)
+    except (TargetNotFound, OSError, ValueError):
+        return None
+
+
+def load_generator(path: Path, *, threads: int, temperature: float, top_k: int,
+                   max_new_tokens: int, seed: int) -> tuple[Generator, str]:
+    """The generator for a model directory (guarded, as served) or a checkpoint, and its kind."""
+    path = Path(path)
+    if (path / "perfrl_model.json").is_file():
+        generator = GuardedGenerator(path, threads=threads, temperature=temperature,
+                                     top_k=top_k, max_new_tokens=max_new_tokens, seed=seed)
+        return generator, generator.kind
+    if (path / "config.json").is_file():
+        return torch_generator(path, temperature=temperature, top_k=top_k,
+                               max_new_tokens=max_new_tokens, seed=seed), "pytorch checkpoint"
+    raise GenerationError(f"{path} is neither an exported model (perfrl_model.json) nor a "
+                          "checkpoint (config.json)")
+
+
+def torch_generator(path: Path, *, temperature: float, top_k: int, max_new_tokens: int,
+                    seed: int) -> Generator:
+    """Greedy + samples from a training checkpoint with PyTorch ``generate`` (no guards)."""
+    import torch
+
+    from .checkpoint import load_checkpoint
+    from .examples import encode_source
+    from .rrhf import generate_candidates
+
+    model, tok, meta = load_checkpoint(path)
+    max_src = int(meta.get("config", {}).get("max_source_length", 512))
+    torch.manual_seed(seed)
+
+    def generate(source: str, n: int) -> list[str]:
+        return _padded(generate_candidates(model, tok, encode_source(tok, source, max_src),
+                                           n - 1, temperature, top_k, max_new_tokens), n)
+
+    return generate
