@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from perfrl.model_contract import build_prompt
+from perfrl.model_contract import PROMPT_PREFIX, build_prompt
 
 from .errors import PerfRLError
 from .tokenizer import EOS_ID
@@ -35,7 +35,8 @@ class Example:
 
 
 def read_examples(path: Path, limit: int | None = None) -> list[Example]:
-    """Rows of a JSONL file with string fields ``slow`` and ``fast`` (CodePair rows or any other).
+    """Rows of a JSONL file with string fields ``slow`` and ``fast`` (CodePair rows or any other)
+    and, optionally, a non-empty string ``prompt_prefix`` (the input's prefix for that row).
 
     Raises ExampleFormatError naming the file and line of the first bad row.
     """
@@ -56,6 +57,12 @@ def read_examples(path: Path, limit: int | None = None) -> list[Example]:
                     or not isinstance(row.get("fast"), str):
                 raise ExampleFormatError(f"{path}:{lineno}: a row needs string fields "
                                          "'slow' and 'fast'")
+            prefix = row.get("prompt_prefix")
+            if prefix is not None and not (isinstance(prefix, str) and prefix.strip()):
+                # Silently falling back to the task prefix would train the wrong task.
+                raise ExampleFormatError(f"{path}:{lineno}: 'prompt_prefix' must be a "
+                                         "non-empty string (or absent for the default "
+                                         f"{PROMPT_PREFIX!r})")
             out.append(Example(id=str(row.get("id", f"{path.stem}-{lineno}")),
                                slow=row["slow"], fast=row["fast"], row=row))
             if limit is not None and len(out) >= limit:

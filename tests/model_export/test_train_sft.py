@@ -127,3 +127,22 @@ def test_tiny_checkpoint_generates_tokens(work):
     x = torch.tensor([encode_source(tok, "def f(xs):\n    return len(xs)\n", 128)])
     out = model.generate(input_ids=x, max_new_tokens=16, do_sample=False)
     assert (out[0, 1:] != 0).any()  # a fresh T5 emits only pad
+
+
+def test_rows_may_carry_their_own_prompt_prefix(work, tmp_path):
+    from perfrl_train.sft import encode_examples
+
+    _, tok, _ = _tiny(work)
+    path = tmp_path / "mixed.jsonl"
+    rows = [{"slow": "def f(xs):\n    return len(xs)\n", "fast": "def f(xs): return 0"},
+            {"slow": "def f(<mask0>):\n    return 1\n", "fast": "<mask0> xs",
+             "prompt_prefix": "Fill in the masked code:\n"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sources, _ = encode_examples(tok, read_examples(path), 128, 64)
+    assert tok.decode(sources[0], skip_special_tokens=True).startswith("Write faster version:\n")
+    second = tok.decode(sources[1], skip_special_tokens=True)
+    assert second.startswith("Fill in the masked code:\ndef f(") and "faster" not in second
+    for bad in (3, "", ["a list"]):  # silently training the rewrite task instead: no
+        path.write_text(json.dumps({**rows[1], "prompt_prefix": bad}) + "\n")
+        with pytest.raises(ExampleFormatError, match="mixed.jsonl:1: 'prompt_prefix' must be"):
+            read_examples(path)
