@@ -21,16 +21,16 @@ from tests.conftest import REPO_ROOT, require_module
 torch = require_module("torch")
 require_module("accelerate")
 
-from perfrl_train.distributed import (  # noqa: E402
+from perfrl_train.distributed import (
     DataParallelError,
     check_batch_fits,
     data_parallel_loss,
     rank_share,
 )
-from perfrl_train.examples import encode_source, encode_target, read_examples  # noqa: E402
-from perfrl_train.modeling import build_model_and_tokenizer  # noqa: E402
-from perfrl_train.sft import LABEL_PAD, SFTConfig, make_batch, token_loss, train_sft  # noqa: E402
-from perfrl_train.testing import TINY_STDLIB_FILES, tiny_pairs_dir  # noqa: E402
+from perfrl_train.examples import encode_source, encode_target, read_examples
+from perfrl_train.modeling import build_model_and_tokenizer
+from perfrl_train.sft import LABEL_PAD, SFTConfig, make_batch, token_loss, train_sft
+from perfrl_train.testing import TINY_STDLIB_FILES, tiny_pairs_dir
 
 pytestmark = pytest.mark.train
 
@@ -139,8 +139,8 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_two_cpu_processes_train_like_one_process_on_the_whole_batch(work, tmp_path):
     # Reference: one process, in this process (also trains and caches the tokenizer).
-    one = train_sft(_config(work, tmp_path / "one", max_steps=2, eval_every=1,
-                            eval_max_examples=6), log=lambda *_: None)
+    train_sft(_config(work, tmp_path / "one", max_steps=2, eval_every=1,
+              eval_max_examples=6), log=lambda *_: None)
     out = tmp_path / "two"
     command = [
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
