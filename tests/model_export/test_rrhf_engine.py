@@ -103,3 +103,43 @@ def test_rrhf_resumes_after_an_interruption_where_it_stopped(tmp_path):
     meta = json.loads((tmp_path / "rrhf" / "perfrl_train.json").read_text())
     # The provenance still names the SFT checkpoint RRHF started from, not OUT itself.
     assert meta["provenance"]["sft"]["checkpoint"] == str(cfg.checkpoint)
+
+
+@pytest.mark.slow
+def test_rrhf_runs_in_two_cpu_processes_each_with_its_own_prompt(tmp_path):
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from perfrl_train.testing import tiny_checkpoint, tiny_pairs_dir
+    from tests.conftest import REPO_ROOT, require_module
+
+    require_module("accelerate")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "rrhf"
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+        "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+        "--dynamo_backend", "no", "--main_process_port", str(port),
+        "-m", "perfrl_train.cli", "rrhf", "--cpu", "--checkpoint", str(tiny_checkpoint(tmp_path)),
+        "--data", str(tiny_pairs_dir(tmp_path / "tiny-data")), "--out", str(out),
+        "--samples", "1", "--max-new-tokens", "32", "--max-source-length", "192",
+        "--max-steps", "1", "--warmup-steps", "1", "--max-engine-calls", "10",
+        "--threads", "1", "--no-progress",
+    ]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "server"),
+                                          str(REPO_ROOT / "model_export"), str(REPO_ROOT)])}
+    run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    rows = [json.loads(line) for line in (out / "rewards.jsonl").open()]
+    assert sorted(r["rank"] for r in rows) == [0, 1] and {r["step"] for r in rows} == {1}
+    assert rows[0]["pair"] != rows[1]["pair"]  # each process its own prompt
+    assert sorted(p.name for p in (out / "reward_work").iterdir()) == ["rank0", "rank1"]
+    meta = json.loads((out / "perfrl_train.json").read_text())
+    assert meta["num_processes"] == 2 and meta["step"] == 1
