@@ -8,7 +8,9 @@ Sub-commands (each has ``--help``, generated from its dataclass config):
 - ``export`` -> :func:`perfrl_train.export.export_model`
 - ``eval``   -> :func:`perfrl_train.evaluate.evaluate`
 
-Exit status: 0 on success, 2 for a problem with the input (message on stderr), 1 otherwise.
+Exit status: 0 on success, 2 for a problem with the input (message on stderr), 130 when
+``sft`` / ``rrhf`` stopped early on SIGTERM or SIGINT (after a whole step, checkpoint written:
+the same command with ``--resume`` continues), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import sys
 from collections.abc import Sequence
 
 from .train_common import add_config_arguments, config_from_args
+
+#: Exit status of a training run stopped by a signal, its checkpoint written (128 + SIGINT).
+INTERRUPTED = 130
 
 
 def _configs() -> dict[str, tuple[object, str]]:
@@ -77,11 +82,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             sft = train_sft(cfg)
             print(f"checkpoint: {sft.out}")
+            if sft.interrupted_by:
+                return INTERRUPTED
         elif args.command == "rrhf":
             from .rrhf import train_rrhf
 
             rrhf = train_rrhf(cfg)
             print(f"checkpoint: {rrhf.out}")
+            if rrhf.interrupted_by:
+                return INTERRUPTED
         elif args.command == "export":
             from .export import export_model
 

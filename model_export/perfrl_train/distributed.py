@@ -115,3 +115,40 @@ def reduce_sum(accelerator, value: float) -> float:
 def any_process(accelerator, flag: bool) -> bool:
     """True on every process when ``flag`` is true on at least one (a collective)."""
     return reduce_sum(accelerator, 1.0 if flag else 0.0) > 0
+
+
+class StopSignals:
+    """While active (a ``with`` block), SIGTERM and SIGINT ask the training loop to stop at the
+    end of the current step instead of killing it, so it can write a checkpoint first;
+    :attr:`requested` names the first signal. A second signal stops at once (the default
+    action). Outside the main thread (no signal handlers there) it does nothing."""
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._previous: dict = {}
+
+    def __enter__(self) -> StopSignals:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for number in (signal.SIGTERM, signal.SIGINT):
+            self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def _handle(self, number, _frame) -> None:
+        import signal
+
+        if self.requested is not None:  # asked twice: stop now
+            signal.signal(number, self._previous.get(number, signal.SIG_DFL))
+            signal.raise_signal(number)
+            return
+        self.requested = signal.Signals(number).name
+
+    def __exit__(self, *_exc) -> None:
+        import signal
+
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous.clear()

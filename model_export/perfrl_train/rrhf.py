@@ -41,7 +41,13 @@ from perfrl.sources.abstraction import model_output
 from .checkpoint import load_checkpoint, load_training_state, save_checkpoint
 from .data.abstract import concrete_view
 from .data.pie_split import refuse_pie_rows
-from .distributed import any_process, gather_from_all, gather_rng_states, make_accelerator
+from .distributed import (
+    StopSignals,
+    any_process,
+    gather_from_all,
+    gather_rng_states,
+    make_accelerator,
+)
 from .examples import decode_output, encode_source, encode_target, pad_batch
 from .sft import LABEL_PAD, TrainingError
 from .train_common import (
@@ -98,6 +104,8 @@ class RRHFResult:
     seconds: float
     stopped_because: str
     written: dict[str, Path] = field(default_factory=dict)
+    #: The signal that stopped the run before ``max_steps`` (its checkpoint is written).
+    interrupted_by: str | None = None
 
 
 def rrhf_loss(scores, rewards, best_nll, ce_weight: float = 1.0):
@@ -269,77 +277,86 @@ def train_rrhf(cfg: RRHFConfig, log=print, *,
                    desc="rrhf", dynamic_ncols=True)
     except ImportError:
         bar = None
-    while step < cfg.max_steps:
-        why_stop: str | None = None
-        while True:  # this process's next usable prompt
-            if not order:
-                order = list(range(len(pairs)))
-                rng.shuffle(order)
-            attempts += 1
-            if attempts > cfg.max_steps + len(pairs):
-                why_stop = "no usable pairs left"
+    interrupted: str | None = None
+    with StopSignals() as stop:
+        while step < cfg.max_steps:
+            why_stop: str | None = None
+            while True:  # this process's next usable prompt
+                if not order:
+                    order = list(range(len(pairs)))
+                    rng.shuffle(order)
+                attempts += 1
+                if attempts > cfg.max_steps + len(pairs):
+                    why_stop = "no usable pairs left"
+                    break
+                pair = pairs[order.pop()]
+                try:
+                    # Abstracted pairs (perfrl_model.json's identifiers-v1): the model writes
+                    # placeholders, the engine runs real names: each text is mapped back first.
+                    concrete, table = concrete_view(pair)
+                    if not engine.usable(concrete):
+                        log(f"rrhf: skipping {pair.id}: {engine.stats.skipped_pairs[pair.id]}")
+                        continue
+                    source_ids = encode_source(tokenizer, pair.slow, cfg.max_source_length)
+                    sampled = generate_candidates(plain_model, tokenizer, source_ids, cfg.samples,
+                                                  cfg.temperature, cfg.top_k, cfg.max_new_tokens)
+                    texts = [pair.fast, *sampled]
+                    outcomes = [engine.reward(concrete, model_output(text, table))
+                                for text in texts]
+                except RewardBudgetExhausted as exc:
+                    why_stop = f"engine budget: {exc}"
                 break
-            pair = pairs[order.pop()]
-            try:
-                # Abstracted pairs (perfrl_model.json's identifiers-v1): the model writes
-                # placeholders, the engine runs real names: each text is mapped back first.
-                concrete, table = concrete_view(pair)
-                if not engine.usable(concrete):
-                    log(f"rrhf: skipping {pair.id}: {engine.stats.skipped_pairs[pair.id]}")
-                    continue
-                source_ids = encode_source(tokenizer, pair.slow, cfg.max_source_length)
-                sampled = generate_candidates(plain_model, tokenizer, source_ids, cfg.samples,
-                                              cfg.temperature, cfg.top_k, cfg.max_new_tokens)
-                texts = [pair.fast, *sampled]
-                outcomes = [engine.reward(concrete, model_output(text, table))
-                            for text in texts]
-            except RewardBudgetExhausted as exc:
-                why_stop = f"engine budget: {exc}"
-            break
-        # Every process takes a step or none does (DDP would wait forever for a missing one).
-        if any_process(accelerator, why_stop is not None):
-            stopped = why_stop or "another process stopped (no budget or usable pairs left)"
-            break
-        rewards = [o.reward for o in outcomes]
-        all_rewards += rewards[1:]
-        targets = [encode_target(tokenizer, t, max_target) for t in texts]
-        scores, nll = sequence_scores(model, source_ids, targets, cfg.bf16)
-        best = best_index(rewards)
-        loss, rank_loss, ce = rrhf_loss(scores, torch.tensor(rewards, device=scores.device),
-                                        nll[best], cfg.ce_weight)
-        if any_process(accelerator, not torch.isfinite(loss)):
-            raise TrainingError(f"RRHF loss became {float(loss)} at step {step}; lower --lr")
-        accelerator.backward(loss)
-        if cfg.grad_clip > 0:
-            accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        record = {"step": step, "pair": pair.id, "rewards": rewards,
-                  "verdicts": [o.verdict for o in outcomes],
-                  "speedups": [o.speedup for o in outcomes],
-                  "scores": [round(float(s), 4) for s in scores.detach()]}
-        records = gather_from_all(record) if world > 1 else [record]
-        if rewards_log is not None:
-            for number, row in enumerate(records):
-                rewards_log.write(**row, **({"rank": number} if world > 1 else {}))
-        if metrics is not None and (step % cfg.log_every == 0 or step == cfg.max_steps):
-            metrics.write(kind="train", step=step, loss=float(loss.detach()),
-                          rank=float(rank_loss.detach()), ce=float(ce.detach()),
-                          mean_reward_generated=sum(rewards[1:]) / max(1, len(rewards) - 1),
-                          best_reward=max(rewards), engine_calls=engine.stats.engine_calls,
-                          cache_hits=engine.stats.cache_hits, lr=scheduler.get_last_lr()[0])
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(reward=f"{sum(rewards[1:]) / max(1, len(rewards) - 1):.2f}",
-                            calls=engine.stats.engine_calls)
-        if cfg.save_every and step % cfg.save_every == 0 and step < cfg.max_steps:
-            save(step, _meta(cfg, base_meta, step, engine, all_rewards, train_path, world))
-        if on_step is not None:
-            on_step(step)
+            # Every process takes a step or none does (DDP would wait forever for a missing one).
+            if any_process(accelerator, why_stop is not None):
+                stopped = why_stop or "another process stopped (no budget or usable pairs left)"
+                break
+            rewards = [o.reward for o in outcomes]
+            all_rewards += rewards[1:]
+            targets = [encode_target(tokenizer, t, max_target) for t in texts]
+            scores, nll = sequence_scores(model, source_ids, targets, cfg.bf16)
+            best = best_index(rewards)
+            loss, rank_loss, ce = rrhf_loss(scores, torch.tensor(rewards, device=scores.device),
+                                            nll[best], cfg.ce_weight)
+            if any_process(accelerator, not torch.isfinite(loss)):
+                raise TrainingError(f"RRHF loss became {float(loss)} at step {step}; lower --lr")
+            accelerator.backward(loss)
+            if cfg.grad_clip > 0:
+                accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            record = {"step": step, "pair": pair.id, "rewards": rewards,
+                      "verdicts": [o.verdict for o in outcomes],
+                      "speedups": [o.speedup for o in outcomes],
+                      "scores": [round(float(s), 4) for s in scores.detach()]}
+            records = gather_from_all(record) if world > 1 else [record]
+            if rewards_log is not None:
+                for number, row in enumerate(records):
+                    rewards_log.write(**row, **({"rank": number} if world > 1 else {}))
+            if metrics is not None and (step % cfg.log_every == 0 or step == cfg.max_steps):
+                metrics.write(kind="train", step=step, loss=float(loss.detach()),
+                              rank=float(rank_loss.detach()), ce=float(ce.detach()),
+                              mean_reward_generated=sum(rewards[1:]) / max(1, len(rewards) - 1),
+                              best_reward=max(rewards), engine_calls=engine.stats.engine_calls,
+                              cache_hits=engine.stats.cache_hits, lr=scheduler.get_last_lr()[0])
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(reward=f"{sum(rewards[1:]) / max(1, len(rewards) - 1):.2f}",
+                                calls=engine.stats.engine_calls)
+            if cfg.save_every and step % cfg.save_every == 0 and step < cfg.max_steps:
+                save(step, _meta(cfg, base_meta, step, engine, all_rewards, train_path, world))
+            if on_step is not None:
+                on_step(step)
+            # A signal (kill, Ctrl-C, a preempted node) ends the run here, after a whole step,
+            # and the checkpoint below is written: --resume continues from it.
+            if any_process(accelerator, stop.requested is not None):
+                interrupted = stop.requested or "a signal to another process"
+                break
     if bar is not None:
         bar.close()
+    if interrupted:
+        stopped = f"interrupted by {interrupted} (--resume continues)"
     seconds = time.perf_counter() - started
     meta = _meta(cfg, base_meta, step, engine, all_rewards, train_path, world)
     meta["metrics"]["stopped_because"] = stopped
@@ -353,7 +370,7 @@ def train_rrhf(cfg: RRHFConfig, log=print, *,
         f"{engine.stats.engine_calls} engine calls, stopped: {stopped}")
     return RRHFResult(out=out, steps=step, mean_reward=mean,
                       engine_calls=engine.stats.engine_calls, seconds=seconds,
-                      stopped_because=stopped, written=written)
+                      stopped_because=stopped, written=written, interrupted_by=interrupted)
 
 
 def _silent(*_args, **_kwargs) -> None:

@@ -30,6 +30,8 @@ from pathlib import Path
 from .checkpoint import load_checkpoint, load_training_state, read_meta, save_checkpoint
 from .data.pie_split import refuse_pie_rows
 from .distributed import (
+    StopSignals,
+    any_process,
     check_batch_fits,
     data_parallel_loss,
     gather_rng_states,
@@ -110,6 +112,8 @@ class SFTResult:
     final_valid_loss: float | None
     seconds: float
     written: dict[str, Path] = field(default_factory=dict)
+    #: The signal that stopped the run before ``max_steps`` (its checkpoint is written).
+    interrupted_by: str | None = None
 
 
 def _resolve_files(cfg: SFTConfig) -> tuple[Path, Path | None]:
@@ -302,56 +306,63 @@ def train_sft(cfg: SFTConfig, log=print, *,
     step = start_step
     last_loss, valid_loss, tokens_seen = math.nan, None, 0
     window_tokens, window_start = 0, time.perf_counter()
-    while step < cfg.max_steps:
-        if not batches:
-            batches = length_grouped_batches(lengths, cfg.batch_size, rng)
-        idx = batches.pop()
-        mine = rank_share(idx, rank, world)
-        batch = _to_device(make_batch([sources[i] for i in mine], [targets[i] for i in mine],
-                                      tokenizer.pad_token_id), device)
-        local_tokens = int((batch["labels"] != LABEL_PAD).sum())
-        loss = token_loss(model, batch, cfg.bf16)
-        if world > 1:
-            global_tokens = reduce_sum(accelerator, local_tokens)
-            global_loss = reduce_sum(accelerator, float(loss.detach()) * local_tokens)
-            global_loss /= global_tokens
-            loss = data_parallel_loss(loss, local_tokens, global_tokens, world)
-        else:
-            global_loss = float(loss.detach())
-        if not math.isfinite(global_loss):  # the same figure on every process
-            raise TrainingError(f"loss became {global_loss} at step {step}; lower --lr")
-        accelerator.backward(loss)
-        grad_norm = (accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                     if cfg.grad_clip > 0 else None)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        last_loss = global_loss
-        n_tok = int(reduce_sum(accelerator, int(batch["attention_mask"].sum()) + local_tokens))
-        tokens_seen += n_tok
-        window_tokens += n_tok
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{last_loss:.3f}")
-        if metrics is not None and (step % cfg.log_every == 0 or step == cfg.max_steps):
-            elapsed = time.perf_counter() - window_start
-            metrics.write(kind="train", step=step, loss=last_loss,
-                          lr=scheduler.get_last_lr()[0],
-                          grad_norm=None if grad_norm is None else float(grad_norm),
-                          tokens_per_s=round(window_tokens / max(elapsed, 1e-9), 1))
-            window_tokens, window_start = 0, time.perf_counter()
-        if v_sources and ((cfg.eval_every and step % cfg.eval_every == 0)
-                          or step == cfg.max_steps):
-            valid_loss = evaluate_loss(plain_model, tokenizer, v_sources, v_targets,
-                                       cfg.batch_size, cfg.bf16, accelerator)
-            if metrics is not None:
-                metrics.write(kind="eval", step=step, valid_loss=valid_loss)
-            log(f"sft: step {step} train loss {last_loss:.4f} valid loss {valid_loss:.4f}")
-        if cfg.save_every and step % cfg.save_every == 0 and step < cfg.max_steps:
-            save(step, {"train_loss": last_loss, "valid_loss": valid_loss})
-        if on_step is not None:
-            on_step(step)
+    interrupted: str | None = None
+    with StopSignals() as stop:
+        while step < cfg.max_steps:
+            if not batches:
+                batches = length_grouped_batches(lengths, cfg.batch_size, rng)
+            idx = batches.pop()
+            mine = rank_share(idx, rank, world)
+            batch = _to_device(make_batch([sources[i] for i in mine], [targets[i] for i in mine],
+                                          tokenizer.pad_token_id), device)
+            local_tokens = int((batch["labels"] != LABEL_PAD).sum())
+            loss = token_loss(model, batch, cfg.bf16)
+            if world > 1:
+                global_tokens = reduce_sum(accelerator, local_tokens)
+                global_loss = reduce_sum(accelerator, float(loss.detach()) * local_tokens)
+                global_loss /= global_tokens
+                loss = data_parallel_loss(loss, local_tokens, global_tokens, world)
+            else:
+                global_loss = float(loss.detach())
+            if not math.isfinite(global_loss):  # the same figure on every process
+                raise TrainingError(f"loss became {global_loss} at step {step}; lower --lr")
+            accelerator.backward(loss)
+            grad_norm = (accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                         if cfg.grad_clip > 0 else None)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            last_loss = global_loss
+            n_tok = int(reduce_sum(accelerator, int(batch["attention_mask"].sum()) + local_tokens))
+            tokens_seen += n_tok
+            window_tokens += n_tok
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{last_loss:.3f}")
+            if metrics is not None and (step % cfg.log_every == 0 or step == cfg.max_steps):
+                elapsed = time.perf_counter() - window_start
+                metrics.write(kind="train", step=step, loss=last_loss,
+                              lr=scheduler.get_last_lr()[0],
+                              grad_norm=None if grad_norm is None else float(grad_norm),
+                              tokens_per_s=round(window_tokens / max(elapsed, 1e-9), 1))
+                window_tokens, window_start = 0, time.perf_counter()
+            if v_sources and ((cfg.eval_every and step % cfg.eval_every == 0)
+                              or step == cfg.max_steps):
+                valid_loss = evaluate_loss(plain_model, tokenizer, v_sources, v_targets,
+                                           cfg.batch_size, cfg.bf16, accelerator)
+                if metrics is not None:
+                    metrics.write(kind="eval", step=step, valid_loss=valid_loss)
+                log(f"sft: step {step} train loss {last_loss:.4f} valid loss {valid_loss:.4f}")
+            if cfg.save_every and step % cfg.save_every == 0 and step < cfg.max_steps:
+                save(step, {"train_loss": last_loss, "valid_loss": valid_loss})
+            if on_step is not None:
+                on_step(step)
+            # A signal (kill, Ctrl-C, a preempted node) ends the run here, after a whole step,
+            # and the checkpoint below is written: --resume continues from it.
+            if any_process(accelerator, stop.requested is not None):
+                interrupted = stop.requested or "a signal to another process"
+                break
     if bar is not None:
         bar.close()
     seconds = time.perf_counter() - started
@@ -361,8 +372,12 @@ def train_sft(cfg: SFTConfig, log=print, *,
     if metrics is not None:
         written["metrics"] = metrics.path
     log(f"sft: wrote {out} after {step} steps in {seconds:.0f}s")
+    if interrupted:
+        log(f"sft: stopped by {interrupted} at step {step} of {cfg.max_steps}; the same "
+            "command with --resume continues")
     return SFTResult(out=out, steps=step, final_train_loss=last_loss,
-                     final_valid_loss=valid_loss, seconds=seconds, written=written)
+                     final_valid_loss=valid_loss, seconds=seconds, written=written,
+                     interrupted_by=interrupted)
 
 
 def _silent(*_args, **_kwargs) -> None:

@@ -181,3 +181,45 @@ def test_two_cpu_processes_train_like_one_process_on_the_whole_batch(work, tmp_p
     train_one = [r["loss"] for r in one_records if r["kind"] == "train"]
     assert [r["loss"] for r in records if r["kind"] == "train"] == pytest.approx(train_one,
                                                                                   rel=1e-4)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_after_the_step_writes_the_checkpoint_and_resume_goes_on(work, tmp_path):
+    import signal
+    import time
+
+    data = tiny_pairs_dir(work / "data")
+    train_sft(_config(work, tmp_path / "warm", max_steps=1), log=lambda *_: None)  # tokenizer
+    out = tmp_path / "ck"
+    command = [sys.executable, "-m", "perfrl_train.cli", "sft", "--out", str(out),
+               "--data", str(data), "--from-config", "tiny", "--max-steps", "100000",
+               "--batch-size", "4", "--eval-every", "0", "--log-every", "1",
+               "--max-source-length", "128", "--max-target-length", "64", "--no-bf16",
+               "--threads", "1", "--max-stdlib-files", str(TINY_STDLIB_FILES),
+               "--cache-dir", str(work / "cache"), "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "server"),
+                                                        str(REPO_ROOT / "model_export")])}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 300
+        # Wait for evidence that training runs (a logged step), then ask it to stop.
+        while not ((out / "metrics.jsonl").is_file()
+                   and (out / "metrics.jsonl").read_text().strip()):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no training step logged in 300 s"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stdout + stderr
+    assert "stopped by SIGTERM at step" in stdout + stderr
+    meta = json.loads((out / "perfrl_train.json").read_text())
+    logged = [json.loads(line)["step"] for line in (out / "metrics.jsonl").open()]
+    assert meta["step"] == logged[-1] >= 1  # every step it took is in the checkpoint
+    assert (out / "training_state.pt").is_file()
+    resumed = train_sft(_config(work, out, max_steps=meta["step"] + 1, eval_every=0,
+                                resume=True), log=lambda *_: None)
+    assert resumed.steps == meta["step"] + 1 and resumed.interrupted_by is None
