@@ -451,6 +451,8 @@ def evaluate(cfg: EvalConfig, log=print) -> EvalResult:
         raise EvalError("--out is required")
     if cfg.test_file is None and cfg.pie_dir is None:
         raise EvalError("give --test-file (synthetic test split) and/or --pie-dir")
+    if cfg.pie_problems not in ("eval", "all"):  # before any model is loaded
+        raise EvalError(f"--pie-problems must be 'eval' or 'all', not {cfg.pie_problems!r}")
     set_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -109,3 +109,12 @@ def test_training_commands_refuse_pie_rows(tmp_path, capsys):
     refuse_pie_rows([{"origin": "synthetic", "problem_id": "not-pie"}], "x")  # others pass
     with pytest.raises(PieSplitError):
         refuse_pie_rows([{"origin": "pie"}], "x")
+
+
+def test_an_unknown_pie_problem_set_is_an_input_error(tmp_path, capsys):
+    from perfrl_train.cli import main as cli
+
+    code = cli(["eval", "--model", f"m={tmp_path}", "--pie-dir", str(tmp_path), "--out",
+                str(tmp_path / "o"), "--pie-problems", "train"])
+    assert code == 2
+    assert "--pie-problems must be 'eval' or 'all', not 'train'" in capsys.readouterr().err
