@@ -223,3 +223,21 @@ def test_sigterm_stops_after_the_step_writes_the_checkpoint_and_resume_goes_on(w
     resumed = train_sft(_config(work, out, max_steps=meta["step"] + 1, eval_every=0,
                                 resume=True), log=lambda *_: None)
     assert resumed.steps == meta["step"] + 1 and resumed.interrupted_by is None
+
+
+@pytest.mark.slow
+def test_a_checkpoint_of_the_earlier_format_still_resumes(work, tmp_path):
+    # Checkpoints written before this change (a background run's) hold the optimizer,
+    # scheduler and one RNG state only: resuming them keeps working (the data order then
+    # restarts from the seed and the step, as it did).
+    cfg = _config(work, tmp_path / "ck", max_steps=2, eval_every=0)
+    train_sft(cfg, log=lambda *_: None)
+    path = tmp_path / "ck" / "training_state.pt"
+    state = torch.load(path, weights_only=False)
+    torch.save({"optimizer": state["optimizer"], "scheduler": state["scheduler"],
+                "rng": state["rng"]}, path)
+    cfg.max_steps, cfg.resume = 3, True
+    resumed = train_sft(cfg, log=lambda *_: None)
+    assert resumed.steps == 3
+    state = torch.load(path, weights_only=False)
+    assert {float(s["step"]) for s in state["optimizer"]["state"].values()} == {3.0}
