@@ -69,6 +69,20 @@ def encode_source(tokenizer, slow: str, max_length: int) -> list[int]:
     return tokenizer(build_prompt(slow), truncation=True, max_length=max_length)["input_ids"]
 
 
+def encode_example_source(tokenizer, example: Example, max_length: int) -> list[int]:
+    """The source ids of ``example``: with the retrieved example pair that
+    :mod:`perfrl_train.data.retrieval_pairs` attached to its row (the "retrieval-v1" prompt)
+    when there is one and it fits in ``max_length``, else exactly :func:`encode_source`'s."""
+    from .data.retrieval_pairs import example_of
+
+    pair = example_of(example.row)
+    if pair is not None:
+        ids = tokenizer(build_prompt(example.slow, example=pair))["input_ids"]
+        if len(ids) <= max_length:
+            return ids
+    return encode_source(tokenizer, example.slow, max_length)
+
+
 def encode_target(tokenizer, code: str, max_length: int) -> list[int]:
     """``code </s>`` ids (no ``<s>``), truncated to ``max_length`` with ``</s>`` kept last."""
     ids = tokenizer(code.strip("\n") + "\n", add_special_tokens=False)["input_ids"]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .checkpoint import load_checkpoint, load_training_state, read_meta, save_checkpoint
 from .errors import PerfRLError
-from .examples import Example, encode_source, encode_target, pad_batch, read_examples
+from .examples import Example, encode_example_source, encode_target, pad_batch, read_examples
 from .train_common import (
     MetricsLog,
     autocast_context,
@@ -118,7 +118,7 @@ def make_batch(sources: list[list[int]], targets: list[list[int]], pad_id: int) 
 
 
 def encode_examples(tokenizer, examples: list[Example], max_source: int, max_target: int):
-    sources = [encode_source(tokenizer, ex.slow, max_source) for ex in examples]
+    sources = [encode_example_source(tokenizer, ex, max_source) for ex in examples]
     targets = [encode_target(tokenizer, ex.fast, max_target) for ex in examples]
     return sources, targets
 
