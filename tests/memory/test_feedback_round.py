@@ -1,0 +1,133 @@
+"""The feedback round (short-term memory): the second-round prompt built from a real failed
+verdict (the engine's, on the example project), and the engine running a second round only
+for a model whose spec says it was trained for one, and saying so in the report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from perfrl.engine.feedback_round import best_failed, second_round
+from perfrl.engine.locate import locate_function
+from perfrl.engine.optimize import optimize_function
+from perfrl.engine.settings import EngineSettings
+from perfrl.engine.types import Verdict
+from perfrl.inference.onnx_seq2seq import OnnxSeq2SeqModel
+from perfrl.model_contract import (
+    MAX_FEEDBACK_CHARS,
+    SPEC_FILE,
+    FailedAttempt,
+    default_model_dir,
+    split_prompt,
+)
+from perfrl.sources.abstraction import model_input
+from perfrl.sources.files import FileCandidateSource
+from perfrl.sources.model import ModelCandidateSource
+from perfrl.sources.prompts import model_prompt
+
+pytestmark = pytest.mark.timeout(900)
+
+#: Wrong on purpose: it drops the upper-casing, so the project's tests fail.
+WRONG_ACTIVE_SKUS = '''\
+def active_skus(products):
+    return [product["sku"] for product in products if product["active"]]
+'''
+
+
+def _feedback_model(tmp_path: Path) -> Path:
+    """A copy of the shipped model whose spec declares the feedback-v1 second round."""
+    model_dir = tmp_path / "feedback-model"
+    shutil.copytree(default_model_dir(), model_dir)
+    data = json.loads((model_dir / SPEC_FILE).read_text())
+    (model_dir / SPEC_FILE).write_text(json.dumps({**data, "feedback_format": "feedback-v1"}))
+    return model_dir
+
+
+def _settings(tmp_path: Path) -> EngineSettings:
+    return EngineSettings(interpreter=sys.executable, cache_dir=tmp_path / "baselines")
+
+
+def test_the_second_round_prompt_from_a_real_failed_verdict(example_project, tmp_path,
+                                                            monkeypatch):
+    monkeypatch.setenv("PERFRL_CACHE_DIR", str(tmp_path / "cache"))
+    target = locate_function("inventory/catalog.py::active_skus", project_root=example_project)
+    wrong = tmp_path / "active_skus.py"
+    wrong.write_text(WRONG_ACTIVE_SKUS)
+    report = optimize_function(target, [FileCandidateSource([wrong])], _settings(tmp_path))
+    failed = best_failed(report.candidates)
+    assert failed is not None and failed.verdict is Verdict.FAILED_TESTS
+    assert "test_active_skus" in failed.reason
+
+    model = OnnxSeq2SeqModel.load(_feedback_model(tmp_path))
+    text, table = model_input(target.source, model.spec.input_abstraction)
+    attempt = FailedAttempt(failed.candidate.code, failed.verdict.value, failed.reason)
+    prompt = model_prompt(model, target, text, table, attempt)
+    parts = split_prompt(prompt, model.spec)
+    assert parts.function_source == text
+    assert parts.failed is not None and parts.failed.verdict == "failed_tests"
+    # One table for the target, the failed candidate and its verdict: the function is v0 and
+    # the products parameter v1 in all three.
+    assert text.startswith("def v0(v1):")
+    assert parts.failed.code.startswith("def v0(v1):\n    return [")
+    assert "active_skus" not in parts.failed.code and "products" not in prompt
+    # The failing test's message is there, short: what differed.
+    assert "'sk-00001' != 'SK-00001'" in parts.failed.reason, parts.failed.reason
+    assert len(parts.failed.reason) <= MAX_FEEDBACK_CHARS
+    assert not model.encode_prompt(prompt).truncated
+
+
+def test_no_second_round_for_a_model_not_trained_for_it_or_after_a_success(tmp_path,
+                                                                           example_project):
+    shipped = ModelCandidateSource(default_model_dir())
+    assert not shipped.supports_retry()
+    target = locate_function("inventory/catalog.py::active_skus", project_root=example_project)
+    trained = ModelCandidateSource(_feedback_model(tmp_path))
+    assert trained.supports_retry()
+    assert second_round(target, [shipped], [], 2, str, set()) is None
+
+
+SLOW_PROJECT_CODE = textwrap.dedent('''\
+    def bump(x):
+        """One more."""
+        return x + 1
+''')
+
+
+@pytest.mark.slow
+def test_the_engine_runs_a_second_round_and_the_report_says_so(tmp_path, monkeypatch):
+    """Nothing can make ``x + 1`` faster, so every first-round candidate fails and the model
+    that declares feedback-v1 is asked again."""
+    monkeypatch.setenv("PERFRL_CACHE_DIR", str(tmp_path / "cache"))
+    project = tmp_path / "proj"
+    (project / "app").mkdir(parents=True)
+    (project / "tests").mkdir()
+    (project / "pyproject.toml").write_text("")
+    (project / "app" / "__init__.py").write_text("")
+    (project / "app" / "calc.py").write_text(SLOW_PROJECT_CODE)
+    (project / "tests" / "test_calc.py").write_text(
+        "from app.calc import bump\n\n\ndef test_bump():\n    assert bump(1) == 2\n")
+    target = locate_function("app/calc.py::bump", project_root=project)
+    wrong = tmp_path / "bump.py"
+    wrong.write_text("def bump(x):\n    return x + 2\n")
+    model = ModelCandidateSource(_feedback_model(tmp_path), num_candidates=2, seed=3)
+    report = optimize_function(target, [FileCandidateSource([wrong]), model],
+                               _settings(tmp_path), candidates_per_source=2)
+    assert report.best is None
+    (note,) = [n for n in report.notes if "second round" in n]
+    assert note.startswith("model: second round on the best failed candidate (")
+    # The round was built on the failure closest to an offered rewrite.
+    first_round = [c for c in report.candidates if not c.candidate.label.startswith("round 2")]
+    closest = best_failed(first_round)
+    assert closest is not None
+    assert f"({closest.candidate.source}: {closest.candidate.label}, {closest.verdict.value})" \
+        in note, note
+    # What the round gave is verified like the first round's and counted in the note (the
+    # model may only repeat itself, or give nothing usable: a warning says so).
+    round_two = [c for c in report.candidates if c.candidate.label.startswith("round 2")]
+    assert f"gave {len(round_two)} new candidate(s)" in note, note
+    assert all(c.verdict is not Verdict.FASTER for c in round_two)
