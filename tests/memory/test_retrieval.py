@@ -220,3 +220,28 @@ def test_training_pairs_get_their_nearest_other_pair_never_themselves():
     parts = split_prompt(prompt)
     assert parts.example == example_of(out[2]) and parts.function_source.startswith(
         "def cheap_skus(")
+
+
+def test_a_declared_retrieval_model_falls_back_on_its_shipped_index(tmp_path, monkeypatch):
+    from perfrl_train.data.retrieval_pairs import INDEX_FILE, main
+
+    monkeypatch.setenv("PERFRL_CACHE_DIR", str(tmp_path / "cache"))  # no memory at all
+    model_dir = tmp_path / "model"
+    shutil.copytree(default_model_dir(), model_dir)
+    pairs = tmp_path / "train.jsonl"
+    pairs.write_text("".join(json.dumps({"id": name, "slow": slow.lstrip(), "fast": fast.lstrip()})
+                             + "\n" for name, (slow, fast) in
+                             (("join", JOIN_PAIR), ("filter", FILTER_PAIR))))
+    assert main(["--declare", str(model_dir), "--pairs", str(pairs)]) == 0
+    model = OnnxSeq2SeqModel.load(model_dir)
+    assert (model.spec.prompt_format, model.spec.retrieval_index_file) == ("retrieval-v1",
+                                                                            INDEX_FILE)
+    project = tmp_path / "shop"
+    (project / "shop").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("")
+    (project / "shop" / "prices.py").write_text(textwrap.dedent(TARGET).lstrip())
+    target = locate_function("shop/prices.py::cheap_skus", project_root=project)
+    text, table = model_input(target.source, model.spec.input_abstraction)
+    parts = split_prompt(model_prompt(model, target, text, table), model.spec)
+    assert parts.example is not None and "v3.age >= 18" in parts.example.fast
+    assert main(["--declare", str(tmp_path / "nothing"), "--pairs", str(pairs)]) == 2
