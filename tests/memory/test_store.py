@@ -157,3 +157,20 @@ def test_a_verified_rewrite_teaches_replay_a_similar_function(tmp_path, monkeypa
     assert second.returncode == 0, (second.stderr, [c["reason"] for c in report["candidates"]])
     best = report["candidates"][report["best"]]
     assert best["source"] == "replay" and best["label"].startswith("replay: verified on")
+
+
+def test_a_broken_store_gives_no_examples_and_no_rules_instead_of_failing(tmp_path, monkeypatch):
+    """Readers of the memory (replay's rules, retrieval's examples) run inside candidate
+    generation: a database that cannot be read must mean "nothing learned", not a crash."""
+    from perfrl.memory.retrieval import nearest_pair
+    from perfrl.sources.replay import project_rules
+
+    monkeypatch.setenv("PERFRL_CACHE_DIR", str(tmp_path / "cache"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    db = store.project_db(project)
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"this is not a database" * 100)
+    assert store.verified_pairs(db) == []
+    assert project_rules(project) == []
+    assert nearest_pair(REPORT["original_source"], project) is None

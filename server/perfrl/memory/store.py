@@ -190,10 +190,17 @@ def clear(path: Path) -> int:
 
 def verified_pairs(path: Path) -> list[tuple[str, str, str]]:
     """(original, rewrite, function) of every verified faster record, newest first, one per
-    distinct pair: the examples :mod:`perfrl.sources.replay` learns rules from."""
+    distinct pair: the examples :mod:`perfrl.sources.replay` learns rules from and
+    :mod:`perfrl.memory.retrieval` retrieves. A database that cannot be read gives none
+    (logged): its readers run inside candidate generation, which must not fail for it."""
     seen: set[tuple[str, str]] = set()
     pairs = []
-    for record in list_records(path, verdict="faster"):
+    try:
+        records = list_records(path, verdict="faster")
+    except (sqlite3.Error, OSError) as exc:
+        log.warning("memory: cannot read %s: %s", path, exc)
+        return []
+    for record in records:
         if (record.original, record.rewrite) not in seen:
             seen.add((record.original, record.rewrite))
             pairs.append((record.original, record.rewrite, record.function))
