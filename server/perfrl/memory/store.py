@@ -205,3 +205,19 @@ def verified_pairs(path: Path) -> list[tuple[str, str, str]]:
             seen.add((record.original, record.rewrite))
             pairs.append((record.original, record.rewrite, record.function))
     return pairs
+
+
+#: Verified rewrites from which ``perfrl memory list`` suggests adapting a model to a project.
+ADAPT_SUGGESTION_PAIRS = 20
+
+
+def adapt_suggestion(path: Path, project_root: Path) -> str | None:
+    """A line suggesting ``perfrl-train adapt`` when the database at ``path`` holds at least
+    :data:`ADAPT_SUGGESTION_PAIRS` distinct verified rewrites, else None."""
+    count = len(verified_pairs(path))
+    if count < ADAPT_SUGGESTION_PAIRS:
+        return None
+    return (f"{count} rewrites were verified faster here: a model can learn from them with "
+            f"`perfrl-train adapt --checkpoint CKPT --project {project_root} --replay-data "
+            "TRAIN.jsonl --out MODEL_DIR` (then `perfrl optimize --model MODEL_DIR` or the "
+            "editor setting perfrl.modelPath)")
