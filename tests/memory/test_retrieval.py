@@ -194,6 +194,14 @@ def test_a_retrieval_model_reads_the_nearest_pair_in_its_abstraction(
     assert parts.example.slow.startswith("def v0(v1):\n    v2 = []\n    for v3 in v1:")
     assert "return [v3.name for v3 in v1 if v3.age >= 18]" in parts.example.fast
     assert not model.encode_prompt(prompt).truncated
+    # The model source builds the same prompt and decodes from it (this model was not trained
+    # for the format, so only that it runs through is checked, not what it writes).
+    from perfrl.sources.model import ModelCandidateSource
+
+    candidates = list(ModelCandidateSource(model_dir, num_candidates=2, seed=0).generate(
+        target, 2))
+    assert candidates and candidates[0].label == "greedy"
+    assert all(c.code.startswith("def cheap_skus(prices: dict, limit):") for c in candidates)
     # A project with nothing stored (and no shipped index) gives the plain prompt.
     monkeypatch.setenv("PERFRL_CACHE_DIR", str(tmp_path / "empty-cache"))
     assert model_prompt(model, target, text, table) == build_prompt(text, model.spec)
