@@ -4,7 +4,9 @@ Training, RRHF scoring and evaluation all go through :func:`encode_source` and
 :func:`encode_target`, so the model sees exactly one input format: ``build_prompt(slow)``
 (the shared, torch-free prompt of ``server/perfrl/model_contract.py``) encoded as ``<s> ... </s>``,
 and targets encoded as ``tokens ... </s>`` (no ``<s>``: generation starts from the
-decoder-start id, pad, and stops at ``</s>``).
+decoder-start id, pad, and stops at ``</s>``). Supervised fine-tuning encodes a row through
+:func:`encode_example_source`, which is that same prompt unless the row carries a retrieved
+example (:mod:`perfrl_train.data.retrieval_pairs`, the "retrieval-v1" format).
 """
 
 from __future__ import annotations
