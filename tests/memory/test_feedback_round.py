@@ -131,3 +131,17 @@ def test_the_engine_runs_a_second_round_and_the_report_says_so(tmp_path, monkeyp
     round_two = [c for c in report.candidates if c.candidate.label.startswith("round 2")]
     assert f"gave {len(round_two)} new candidate(s)" in note, note
     assert all(c.verdict is not Verdict.FASTER for c in round_two)
+
+
+def test_the_setting_reaches_the_engine_from_the_editor_and_the_command_line():
+    from perfrl.cli.main import _settings_from_args, build_parser
+    from perfrl.lsp.config import parse_settings
+
+    settings, problems = parse_settings({"feedbackRound": False})
+    assert problems == [] and settings.engine_settings().feedback_round is False
+    settings, problems = parse_settings({"feedbackRound": "yes"})
+    assert settings.feedback_round is True  # the default, one home: EngineSettings
+    assert "perfrl.feedbackRound must be true or false" in problems[0].message
+    for flag, expected in (([], True), (["--no-feedback-round"], False)):
+        args = build_parser().parse_args(["optimize", "m.py::f", *flag])
+        assert _settings_from_args(args).feedback_round is expected
