@@ -6,7 +6,8 @@ Training, RRHF scoring and evaluation all go through :func:`encode_source` and
 and targets encoded as ``tokens ... </s>`` (no ``<s>``: generation starts from the
 decoder-start id, pad, and stops at ``</s>``). Supervised fine-tuning encodes a row through
 :func:`encode_example_source`, which is that same prompt unless the row carries a retrieved
-example (:mod:`perfrl_train.data.retrieval_pairs`, the "retrieval-v1" format).
+example (:mod:`perfrl_train.data.retrieval_pairs`, the "retrieval-v1" format) or a failed
+attempt (:mod:`perfrl_train.data.feedback_pairs`, the "feedback-v1" second round).
 """
 
 from __future__ import annotations
@@ -72,14 +73,19 @@ def encode_source(tokenizer, slow: str, max_length: int) -> list[int]:
 
 
 def encode_example_source(tokenizer, example: Example, max_length: int) -> list[int]:
-    """The source ids of ``example``: with the retrieved example pair that
-    :mod:`perfrl_train.data.retrieval_pairs` attached to its row (the "retrieval-v1" prompt)
-    when there is one and it fits in ``max_length``, else exactly :func:`encode_source`'s."""
+    """The source ids of ``example``: the "feedback-v1" prompt when its row shows a failed
+    attempt (:mod:`perfrl_train.data.feedback_pairs`), else the "retrieval-v1" prompt when
+    :mod:`perfrl_train.data.retrieval_pairs` attached an example pair; either only when it
+    fits in ``max_length``, and otherwise exactly :func:`encode_source`'s."""
+    from .data.feedback_pairs import failed_of
     from .data.retrieval_pairs import example_of
 
+    failed = failed_of(example.row)
     pair = example_of(example.row)
-    if pair is not None:
-        ids = tokenizer(build_prompt(example.slow, example=pair))["input_ids"]
+    if failed is not None or pair is not None:
+        prompt = build_prompt(example.slow, failed=failed) if failed is not None else \
+            build_prompt(example.slow, example=pair)
+        ids = tokenizer(prompt)["input_ids"]
         if len(ids) <= max_length:
             return ids
     return encode_source(tokenizer, example.slow, max_length)

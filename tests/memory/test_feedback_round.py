@@ -22,7 +22,9 @@ from perfrl.model_contract import (
     MAX_FEEDBACK_CHARS,
     SPEC_FILE,
     FailedAttempt,
+    build_prompt,
     default_model_dir,
+    feedback_reason,
     split_prompt,
 )
 from perfrl.sources.abstraction import model_input
@@ -145,3 +147,46 @@ def test_the_setting_reaches_the_engine_from_the_editor_and_the_command_line():
     for flag, expected in (([], True), (["--no-feedback-round"], False)):
         args = build_parser().parse_args(["optimize", "m.py::f", *flag])
         assert _settings_from_args(args).feedback_round is expected
+
+
+def test_training_rows_for_the_second_round_come_from_real_verdicts_in_the_memory(
+        example_project, tmp_path, monkeypatch):
+    """A function whose wrong candidate failed the project's tests and whose right one was
+    verified faster (a real engine run) gives one feedback-v1 row: that failure shown, the
+    faster rewrite as the answer; abstracted with one table for a placeholder model."""
+    from perfrl.memory.store import project_db
+    from perfrl_train.data.feedback_pairs import failed_of, main
+
+    monkeypatch.setenv("PERFRL_CACHE_DIR", str(tmp_path / "cache"))
+    target = locate_function("inventory/catalog.py::missing_skus", project_root=example_project)
+    wrong = tmp_path / "wrong" / "missing_skus.py"
+    right = tmp_path / "right" / "missing_skus.py"
+    wrong.parent.mkdir()
+    right.parent.mkdir()
+    # Wrong on purpose: the condition is inverted.
+    wrong.write_text('def missing_skus(wanted, products):\n'
+                     '    carried = {product["sku"] for product in products}\n'
+                     '    return [sku for sku in wanted if sku in carried]\n')
+    right.write_text('def missing_skus(wanted, products):\n'
+                     '    carried = {product["sku"] for product in products}\n'
+                     '    return [sku for sku in wanted if sku not in carried]\n')
+    report = optimize_function(target, [FileCandidateSource([wrong, right])],
+                               _settings(tmp_path))
+    assert [c.verdict for c in report.candidates] == [Verdict.FAILED_TESTS, Verdict.FASTER]
+    out = tmp_path / "feedback.jsonl"
+    assert main(["--project", str(example_project), "--out", str(out),
+                 "--input-abstraction", "identifiers-v1"]) == 0
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    failed = failed_of(row)
+    assert failed is not None and failed.verdict == "failed_tests"
+    assert "test_missing_skus" in failed.reason and "failed" in failed.reason
+    # One table: the function, its parameters and the new set are the same placeholders in
+    # the slow side, the failed candidate and the answer.
+    assert row["slow"].startswith("def v0(v1, v2):")
+    assert failed.code.startswith("def v0(v1, v2):\n    v3 = {")
+    assert row["fast"] == failed.code.replace(" in v3]", " not in v3]")
+    parts = split_prompt(build_prompt(row["slow"], failed=failed))
+    assert parts.failed == FailedAttempt(failed.code, "failed_tests",
+                                         feedback_reason("failed_tests", failed.reason)
+                                         .removeprefix("failed_tests: "))
+    assert project_db(example_project).is_file()

@@ -44,3 +44,19 @@ def test_rows_train_in_the_retrieval_prompt_and_fall_back_when_it_does_not_fit(t
     # A row without a neighbour trains exactly as before.
     bare = Example(id="c", slow=ROWS[0]["slow"], fast=ROWS[0]["fast"], row=dict(ROWS[0]))
     assert encode_example_source(tokenizer, bare, 512) == plain
+
+
+@pytest.mark.train
+def test_rows_with_a_failed_attempt_train_in_the_feedback_prompt(tokenizer):
+    from perfrl.model_contract import FailedAttempt
+
+    failed = {"code": "def f(xs):\n    return [x * 3 for x in xs]\n", "verdict": "failed_tests",
+              "reason": "tests/test_f.py::test_f failed: assert [3] == [2]"}
+    row = {**ROWS[0], "meta": {"feedback": failed}}
+    example = Example(id="a", slow=row["slow"], fast=row["fast"], row=row)
+    ids = encode_example_source(tokenizer, example, 512)
+    parts = split_prompt(tokenizer.decode(ids, skip_special_tokens=True))
+    assert parts.function_source == ROWS[0]["slow"]
+    assert parts.failed == FailedAttempt(failed["code"], "failed_tests", failed["reason"])
+    assert encode_example_source(tokenizer, example, 20) == encode_source(tokenizer, row["slow"],
+                                                                          20)
