@@ -7,6 +7,8 @@ Sub-commands (each has ``--help``, generated from its dataclass config):
 - ``rrhf``   -> :func:`perfrl_train.rrhf.train_rrhf`
 - ``export`` -> :func:`perfrl_train.export.export_model`
 - ``eval``   -> :func:`perfrl_train.evaluate.evaluate`
+- ``adapt``  -> :func:`perfrl_train.adapt.adapt_model` (fine-tune on a project's verified
+  rewrites from its memory, plus a replay of the training data, and export)
 
 Exit status: 0 on success, 2 for a problem with the input (message on stderr), 130 when
 ``sft`` / ``rrhf`` stopped early on SIGTERM or SIGINT (after a whole step, checkpoint written:
@@ -35,6 +37,8 @@ def _configs() -> dict[str, tuple[object, str]]:
                  "RRHF: rank sampled rewrites by verified reward (the paper)"),
         "export": ("export", "ExportConfig", "export a checkpoint to ONNX (+int8), check parity"),
         "eval": ("evaluate", "EvalConfig", "evaluate models on held-out pairs and PIE programs"),
+        "adapt": ("adapt", "AdaptConfig", "fine-tune a checkpoint on a project's verified "
+                  "rewrites (its memory) plus a replay of the training data, and export it"),
     }
     out = {}
     for command, (module, cls_name, help_text) in table.items():
@@ -103,6 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             evaluated = evaluate(cfg)
             print(f"report: {evaluated.json_path}\n        {evaluated.markdown_path}")
+        elif args.command == "adapt":
+            from .adapt import adapt_model
+
+            adapted = adapt_model(cfg)
+            print(f"model directory: {adapted.out} ({adapted.project_pairs} verified pair(s), "
+                  f"{adapted.replayed_pairs} replayed)\n"
+                  f"use it: perfrl optimize --model {adapted.out} (editor: perfrl.modelPath)")
     except _user_errors() as exc:
         print(f"perfrl-train {args.command}: {exc}", file=sys.stderr)
         return 2

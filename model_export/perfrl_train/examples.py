@@ -5,7 +5,10 @@ Training, RRHF scoring and evaluation all go through :func:`encode_source` and
 (the shared, torch-free prompt of ``server/perfrl/model_contract.py``) encoded as ``<s> ... </s>``
 (or, for rows that carry a string field ``prompt_prefix``, that prefix instead of the task's),
 and targets encoded as ``tokens ... </s>`` (no ``<s>``: generation starts from the
-decoder-start id, pad, and stops at ``</s>``).
+decoder-start id, pad, and stops at ``</s>``). Supervised fine-tuning encodes a row through
+:func:`encode_example_source`, which is that same prompt unless the row carries a retrieved
+example (:mod:`perfrl_train.data.retrieval_pairs`, the "retrieval-v1" format) or a failed
+attempt (:mod:`perfrl_train.data.feedback_pairs`, the "feedback-v1" second round).
 """
 
 from __future__ import annotations
@@ -86,6 +89,26 @@ def row_prompt_prefix(example: Example) -> str | None:
     """The row's own ``prompt_prefix`` (a string field of its JSON record), or None."""
     prefix = example.row.get("prompt_prefix")
     return prefix if isinstance(prefix, str) else None
+
+
+def encode_example_source(tokenizer, example: Example, max_length: int) -> list[int]:
+    """The source ids of ``example``: the "feedback-v1" prompt when its row shows a failed
+    attempt (:mod:`perfrl_train.data.feedback_pairs`), else the "retrieval-v1" prompt when
+    :mod:`perfrl_train.data.retrieval_pairs` attached an example pair; either only when it
+    fits in ``max_length``, and otherwise exactly :func:`encode_source`'s (with the row's own
+    ``prompt_prefix`` when it has one)."""
+    from .data.feedback_pairs import failed_of
+    from .data.retrieval_pairs import example_of
+
+    failed = failed_of(example.row)
+    pair = example_of(example.row)
+    if failed is not None or pair is not None:
+        prompt = build_prompt(example.slow, failed=failed) if failed is not None else \
+            build_prompt(example.slow, example=pair)
+        ids = tokenizer(prompt)["input_ids"]
+        if len(ids) <= max_length:
+            return ids
+    return encode_source(tokenizer, example.slow, max_length, row_prompt_prefix(example))
 
 
 def encode_target(tokenizer, code: str, max_length: int) -> list[int]:

@@ -40,14 +40,7 @@ from .distributed import (
     reduce_sum,
 )
 from .errors import PerfRLError
-from .examples import (
-    Example,
-    encode_source,
-    encode_target,
-    pad_batch,
-    read_examples,
-    row_prompt_prefix,
-)
+from .examples import Example, encode_example_source, encode_target, pad_batch, read_examples
 from .train_common import (
     MetricsLog,
     autocast_context,
@@ -148,8 +141,7 @@ def make_batch(sources: list[list[int]], targets: list[list[int]], pad_id: int) 
 
 
 def encode_examples(tokenizer, examples: list[Example], max_source: int, max_target: int):
-    sources = [encode_source(tokenizer, ex.slow, max_source, row_prompt_prefix(ex))
-               for ex in examples]
+    sources = [encode_example_source(tokenizer, ex, max_source) for ex in examples]
     targets = [encode_target(tokenizer, ex.fast, max_target) for ex in examples]
     return sources, targets
 

@@ -38,6 +38,23 @@ INPUT_ABSTRACTIONS = ("none", "identifiers-v1", "identifiers-v2")
 DECODER_FORMAT_STEP = "perfrl-step-v1"
 DECODER_FORMAT_OPTIMUM = "optimum-with-past"
 DECODER_FORMATS = (DECODER_FORMAT_STEP, DECODER_FORMAT_OPTIMUM)
+#: What a model's first-round prompt holds: the target alone ("plain", every model before the
+#: field existed), or one retrieved example pair before it ("retrieval-v1",
+#: :mod:`perfrl.memory.retrieval`; with no example it is the plain prompt).
+PROMPT_FORMATS = ("plain", "retrieval-v1")
+#: Whether a model was trained for a second round that shows it a failed candidate and its
+#: verdict ("feedback-v1") or not ("none").
+FEEDBACK_FORMATS = ("none", "feedback-v1")
+#: Line headers of the prompt formats. Each starts a line; the code between them is kept
+#: exactly (stripped of blank lines at both ends), so :func:`split_prompt` gives it back.
+EXAMPLE_SLOW_HEADER = "Example slow version:\n"
+EXAMPLE_FAST_HEADER = "Example faster version:\n"
+FAILED_HEADER = "Failed attempt:\n"
+VERDICT_HEADER = "Why it failed: "
+RETRY_HEADER = "Write another faster version:\n"
+#: A verdict's text in a feedback prompt is cut to this many characters (a test's message can
+#: be long; the model reads at most ``max_source_length`` tokens).
+MAX_FEEDBACK_CHARS = 240
 
 
 class ModelContractError(Exception):
@@ -84,6 +101,14 @@ class ModelSpec:
     quantization: str = "none"
     # One of INPUT_ABSTRACTIONS.
     input_abstraction: str = "none"
+    # One of PROMPT_FORMATS and FEEDBACK_FORMATS; the defaults are what every model trained
+    # before these fields existed reads, so their specs load unchanged.
+    prompt_format: str = "plain"
+    feedback_format: str = "none"
+    # Optional JSON lines file in the model directory with example pairs ({"slow", "fast"},
+    # the model's training pairs) that a "retrieval-v1" model may be shown besides the
+    # project's own verified rewrites; "" for none.
+    retrieval_index_file: str = ""
     generation: GenerationDefaults = field(default_factory=GenerationDefaults)
     # Free-form provenance: base model, data, steps, metrics, date. Never read by inference.
     training: dict = field(default_factory=dict)
@@ -116,6 +141,15 @@ class ModelSpec:
                 f"{SPEC_FILE} asks for input_abstraction {spec.input_abstraction!r}; this "
                 f"version knows {', '.join(INPUT_ABSTRACTIONS)} (update PerfRL)"
             )
+        for key, value, known_values in (
+            ("prompt_format", spec.prompt_format, PROMPT_FORMATS),
+            ("feedback_format", spec.feedback_format, FEEDBACK_FORMATS),
+        ):
+            if value not in known_values:
+                raise ModelContractError(
+                    f"{SPEC_FILE} asks for {key} {value!r}; this version knows "
+                    f"{', '.join(known_values)} (update PerfRL)"
+                )
         if spec.decoder_format not in DECODER_FORMATS:
             raise ModelContractError(
                 f"{SPEC_FILE} asks for decoder_format {spec.decoder_format!r}; this version "
@@ -124,10 +158,89 @@ class ModelSpec:
         return spec
 
 
-def build_prompt(function_source: str, spec: ModelSpec | None = None) -> str:
-    """The model's input for one function: the prefix, then the dedented source."""
+@dataclass(frozen=True)
+class ExamplePair:
+    """A slow function and its faster rewrite shown to a "retrieval-v1" model before the
+    target (both in the model's input abstraction)."""
+
+    slow: str
+    fast: str
+
+
+@dataclass(frozen=True)
+class FailedAttempt:
+    """A candidate of the first round and, short, why the verifier rejected it (verdict and
+    the failing test's message or the differing input): what a "feedback-v1" prompt shows."""
+
+    code: str
+    verdict: str
+    reason: str
+
+
+def _block(text: str) -> str:
+    return text.strip("\n") + "\n"
+
+
+def feedback_reason(verdict: str, reason: str) -> str:
+    """``verdict: reason`` on one line, at most :data:`MAX_FEEDBACK_CHARS` characters."""
+    text = " ".join(f"{verdict}: {reason}".split())
+    return text if len(text) <= MAX_FEEDBACK_CHARS else text[: MAX_FEEDBACK_CHARS - 3] + "..."
+
+
+def build_prompt(function_source: str, spec: ModelSpec | None = None,
+                 example: ExamplePair | None = None,
+                 failed: FailedAttempt | None = None) -> str:
+    """The model's input for one function: the prefix, then the dedented source.
+
+    With ``example`` (the "retrieval-v1" format) the example pair comes first, each side under
+    its header; with ``failed`` (the "feedback-v1" format) the failed attempt and its verdict
+    (:func:`feedback_reason`) follow the target, then the request to try again. Without
+    either the prompt is exactly the plain one every model reads."""
     prefix = spec.prompt_prefix if spec is not None else PROMPT_PREFIX
-    return prefix + function_source.strip("\n") + "\n"
+    prompt = prefix + _block(function_source)
+    if example is not None:
+        prompt = (EXAMPLE_SLOW_HEADER + _block(example.slow) + EXAMPLE_FAST_HEADER
+                  + _block(example.fast) + prompt)
+    if failed is not None:
+        prompt += (FAILED_HEADER + _block(failed.code) + VERDICT_HEADER
+                   + feedback_reason(failed.verdict, failed.reason) + "\n" + RETRY_HEADER)
+    return prompt
+
+
+@dataclass(frozen=True)
+class PromptParts:
+    """What :func:`split_prompt` reads back from a prompt."""
+
+    function_source: str
+    example: ExamplePair | None = None
+    failed: FailedAttempt | None = None
+
+
+def split_prompt(prompt: str, spec: ModelSpec | None = None) -> PromptParts:
+    """The parts :func:`build_prompt` put into ``prompt`` (sources with one final newline;
+    a verdict as its one line, ``verdict`` and ``reason`` split at the first ``": "``).
+    Assumes no line of the code starts with a header. Raises ValueError for a prompt that is
+    not in one of the formats."""
+    prefix = spec.prompt_prefix if spec is not None else PROMPT_PREFIX
+    example = failed = None
+    rest = prompt
+    if rest.startswith(EXAMPLE_SLOW_HEADER):
+        slow, sep, rest = rest[len(EXAMPLE_SLOW_HEADER):].partition("\n" + EXAMPLE_FAST_HEADER)
+        fast, sep2, rest = rest.partition("\n" + prefix)
+        if not (sep and sep2):
+            raise ValueError("an example without its faster version or the target")
+        example, rest = ExamplePair(_block(slow), _block(fast)), prefix + rest
+    if not rest.startswith(prefix):
+        raise ValueError("the prompt does not start with the model's prefix")
+    target, sep, tail = rest[len(prefix):].partition("\n" + FAILED_HEADER)
+    if sep:
+        code, sep, verdict_text = tail.partition("\n" + VERDICT_HEADER)
+        line, _, retry = verdict_text.partition("\n")
+        if not sep or retry != RETRY_HEADER:
+            raise ValueError("a failed attempt without its verdict or the request to retry")
+        verdict, _, reason = line.partition(": ")
+        failed = FailedAttempt(_block(code), verdict, reason)
+    return PromptParts(_block(target), example, failed)
 
 
 def write_model_spec(model_dir: Path, spec: ModelSpec) -> Path:

@@ -23,6 +23,7 @@ EDITOR_TO_CLI = {
     "temperature": "temperature",
     "extra_candidate_dirs": "candidate",
     "max_concurrent_jobs": None,
+    "feedback_round": "feedback_round",
 }
 
 
@@ -44,7 +45,7 @@ def test_every_editor_setting_has_a_cli_flag():
 def test_cli_and_editor_share_their_defaults():
     flags, editor = _optimize_defaults(), LspSettings()
     for name in ("num_candidates", "threshold", "test_timeout", "bench_timeout", "sandbox",
-                 "temperature"):
+                 "temperature", "feedback_round"):
         assert flags[EDITOR_TO_CLI[name]] == getattr(editor, name), name
     from perfrl.cli.main import DEFAULT_SOURCES
 

@@ -14,7 +14,7 @@ def test_defaults_match_the_protocol_document():
         "interpreter": None, "sources": ["rules", "model"], "numCandidates": 8,
         "threshold": 1.10, "testTimeout": 120.0, "benchTimeout": 60.0, "modelPath": None,
         "sandbox": "auto", "temperature": 0.8, "maxConcurrentJobs": 1,
-        "extraCandidateDirs": [],
+        "extraCandidateDirs": [], "feedbackRound": True,
     }
     doc = (Path(__file__).resolve().parents[2] / "docs" / "lsp-protocol.md").read_text()
     for key in wire:

@@ -34,7 +34,9 @@ def _result(tmp_path) -> FunctionResult:
                            Verdict.NOT_FASTER, "1.02x", Counts(12, 12), 40)
     report = OptimizationReport(
         "m.py::f", TEXT, [fast, wrong, slow], 0,
-        BaselineSummary(12, [], 40, 0, seconds=1.5), 1.1, ["a warning"], ["bubblewrap"])
+        BaselineSummary(12, [], 40, 0, seconds=1.5), 1.1, ["a warning"], ["bubblewrap"],
+        notes=["model: second round on the best failed candidate (rules: PERF401, "
+               "failed_tests) gave 1 new candidate(s)"])
     return FunctionResult("file:///m.py", target, "job-1", JobState.DONE, report, None, None)
 
 
@@ -49,6 +51,7 @@ def test_markdown_lists_every_candidate(tmp_path):
                 "| 3 | model | sample 1 | not_faster | 12/12 | 40 |  | 1.02x |"):
         assert row in markdown
     assert "- a warning" in markdown and "- bubblewrap" in markdown
+    assert "## Notes\n\n- model: second round on the best failed candidate" in markdown
     assert "```diff\n--- a/m.py" in markdown
     # A candidate holding backticks gets a longer fence, so the document stays well formed.
     assert "````python\ndef f(xs):\n    return ```\n````" in markdown

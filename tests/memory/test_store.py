@@ -157,3 +157,41 @@ def test_a_verified_rewrite_teaches_replay_a_similar_function(tmp_path, monkeypa
     assert second.returncode == 0, (second.stderr, [c["reason"] for c in report["candidates"]])
     best = report["candidates"][report["best"]]
     assert best["source"] == "replay" and best["label"].startswith("replay: verified on")
+
+
+def test_a_broken_store_gives_no_examples_and_no_rules_instead_of_failing(tmp_path, monkeypatch):
+    """Readers of the memory (replay's rules, retrieval's examples) run inside candidate
+    generation: a database that cannot be read must mean "nothing learned", not a crash."""
+    from perfrl.memory.retrieval import nearest_pair
+    from perfrl.sources.replay import project_rules
+
+    monkeypatch.setenv("PERFRL_CACHE_DIR", str(tmp_path / "cache"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    db = store.project_db(project)
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"this is not a database" * 100)
+    assert store.verified_pairs(db) == []
+    assert project_rules(project) == []
+    assert nearest_pair(REPORT["original_source"], project) is None
+
+
+def test_memory_list_suggests_adapting_a_model_after_enough_verified_rewrites(
+        tmp_path, monkeypatch, capsys):
+    from perfrl.cli.main import main
+
+    monkeypatch.setenv("PERFRL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(store, "ADAPT_SUGGESTION_PAIRS", 2)
+    project = tmp_path / "proj"
+    project.mkdir()
+    store.record_report(REPORT, project)
+    assert main(["memory", "list", "--project", str(project)]) == 0
+    assert "perfrl-train adapt" not in capsys.readouterr().out  # one pair: not yet
+    second = {**REPORT, "original_source": "def g(xs):\n    return sorted(xs)[-1]\n",
+              "candidates": [{**REPORT["candidates"][0],
+                              "code": "def g(xs):\n    return max(xs)\n"}]}
+    store.record_report(second, project)
+    assert main(["memory", "list", "--project", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert "note: 2 rewrites were verified faster here" in out
+    assert f"perfrl-train adapt --checkpoint CKPT --project {project.resolve()}" in out

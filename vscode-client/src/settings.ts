@@ -24,6 +24,7 @@ export const SERVER_SETTING_KEYS = [
   "sandbox",
   "temperature",
   "maxConcurrentJobs",
+  "feedbackRound",
 ] as const;
 
 /** Keys under `perfrl.` that only the client reads (`perfrl.server.interpreter`, `perfrl.trace.server`). */

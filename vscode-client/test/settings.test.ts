@@ -94,6 +94,7 @@ describe("package.json settings", () => {
       sandbox: "auto",
       temperature: 0.8,
       maxConcurrentJobs: 1,
+      feedbackRound: true,
     };
     assert.deepEqual([...SERVER_SETTING_KEYS].sort(), Object.keys(documented).sort());
     for (const key of SERVER_SETTING_KEYS) {

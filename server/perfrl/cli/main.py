@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                      default=settings_defaults.DEFAULT_BENCH_TIMEOUT_S, metavar="S",
                      help="seconds for one candidate's equivalence check and benchmark "
                      "(default: %(default)g)")
+    opt.add_argument("--feedback-round", action=argparse.BooleanOptionalAction,
+                     default=settings_defaults.DEFAULT_FEEDBACK_ROUND,
+                     help="when every candidate fails, show a model trained for it the best "
+                     "failed candidate and its verdict and ask again (default: %(default)s)")
     opt.add_argument("--pytest-args", default="", metavar="ARGS",
                      help="extra pytest options for every test run, as one shell-quoted "
                      "string (e.g. --pytest-args \"--doctest-modules -m 'not slow'\"); "
@@ -138,6 +142,7 @@ def _settings_from_args(args: argparse.Namespace) -> EngineSettings:
         bench_timeout_s=args.bench_timeout,
         use_bwrap=use_bwrap,
         pytest_args=pytest_args,
+        feedback_round=args.feedback_round,
     )
 
 

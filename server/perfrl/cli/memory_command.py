@@ -64,6 +64,9 @@ def run_memory(args: argparse.Namespace) -> int:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.recorded_at))
             speed = f" {r.speedup:.2f}x" if r.speedup else ""
             print(f"{r.id:>5}  {when}  {r.verdict:<14}{speed:>9}  {r.function}  ({r.label})")
+        suggestion = store.adapt_suggestion(path, project)
+        if suggestion:
+            print(f"note: {suggestion}")
         return 0
     if args.memory_action == "show":
         record = store.get_record(path, args.id)

@@ -24,6 +24,7 @@ from perfrl.engine.baseline import Baseline, run_baseline
 from perfrl.engine.candidate_check import normalize_candidate
 from perfrl.engine.candidate_source import CandidateSource, CandidateSourceError
 from perfrl.engine.evidence import assess_evidence
+from perfrl.engine.feedback_round import second_round
 from perfrl.engine.interpreter import resolve_interpreter
 from perfrl.engine.locate import ensure_supported
 from perfrl.engine.sandbox import INSTALL_HINT, Sandbox
@@ -215,25 +216,41 @@ def optimize_function(
         )
 
     results: list[CandidateResult] = []
-    total = len(collected.candidates)
-    for index, candidate in enumerate(collected.candidates):
-        check_cancel()
-        emit("testing", f"verifying candidate {index + 1}/{total} ({candidate.label})", index,
-             total)
 
-        def on_stage(stage: str, _index: int = index) -> None:
-            emit(
-                "benchmarking" if stage == "benchmark" else "testing",
-                f"candidate {_index + 1}/{total}: {stage}",
-                _index,
-                total,
-            )
+    def verify_all(candidates: Sequence[Candidate]) -> None:
+        first, total = len(results), len(results) + len(candidates)
+        for index, candidate in enumerate(candidates, start=first):
+            check_cancel()
+            emit("testing", f"verifying candidate {index + 1}/{total} ({candidate.label})",
+                 index, total)
 
-        results.append(
-            verify_candidate(
+            def on_stage(stage: str, _index: int = index) -> None:
+                emit(
+                    "benchmarking" if stage == "benchmark" else "testing",
+                    f"candidate {_index + 1}/{total}: {stage}",
+                    _index,
+                    total,
+                )
+
+            results.append(verify_candidate(
                 target, baseline, candidate, sandbox, settings, cancel=cancel, on_stage=on_stage
-            )
-        )
+            ))
+
+    verify_all(collected.candidates)
+    if settings.feedback_round:
+        # Every first-round candidate failed: a model trained for it is shown the best failed
+        # one and its verdict, and asked again (engine/feedback_round.py).
+        def key(code: str) -> str:
+            return _ast_key(code) or code
+
+        seen = {key(c.code) for c in collected.candidates} | {key(target.source)}
+        retried = second_round(target, sources, results, candidates_per_source, key, seen)
+        if retried is not None:
+            emit("generating", "second round: generating candidates from the best failure")
+            notes += retried.notes
+            warnings += retried.warnings
+            verify_all(retried.candidates)
+    total = len(results)
     # The whole picture before "faster" stands: the best must also pass the project's other tests.
     best, wider_warnings = confirm_best(
         target, baseline, results, sandbox, settings, pick_best, cancel=cancel, progress=progress

@@ -43,6 +43,10 @@ class EngineSettings:
     # What the memory of verdicts keeps (perfrl.memory.store): "project" (a database per
     # project in the user's cache), "user" (also a user-wide one), "off".
     memory: str = "project"
+    # When every candidate failed, a second round shows a model trained for it
+    # (feedback_format "feedback-v1") the best failed candidate and its verdict, and asks
+    # again (perfrl.engine.feedback_round). Models without that training never run one.
+    feedback_round: bool = True
     # Extra arguments for pytest (for example ["-p", "no:cacheprovider"]).
     pytest_args: list[str] = field(default_factory=list)
 
@@ -58,6 +62,7 @@ DEFAULT_TEMPERATURE = 0.8
 DEFAULT_THRESHOLD = _ENGINE_DEFAULTS.threshold
 DEFAULT_TEST_TIMEOUT_S = _ENGINE_DEFAULTS.test_timeout_s
 DEFAULT_BENCH_TIMEOUT_S = _ENGINE_DEFAULTS.bench_timeout_s
+DEFAULT_FEEDBACK_ROUND = _ENGINE_DEFAULTS.feedback_round
 #: Sandbox modes as users name them, and what each means for EngineSettings.use_bwrap.
 SANDBOX_MODES = {"auto": None, "bwrap": True, "none": False}
 DEFAULT_SANDBOX = "auto"

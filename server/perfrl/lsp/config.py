@@ -23,6 +23,7 @@ from typing import Any
 
 from perfrl.engine.settings import (
     DEFAULT_BENCH_TIMEOUT_S,
+    DEFAULT_FEEDBACK_ROUND,
     DEFAULT_NUM_CANDIDATES,
     DEFAULT_SANDBOX,
     DEFAULT_SOURCES,
@@ -53,6 +54,7 @@ class LspSettings:
     sandbox: str = DEFAULT_SANDBOX
     temperature: float = DEFAULT_TEMPERATURE
     max_concurrent_jobs: int = 1
+    feedback_round: bool = DEFAULT_FEEDBACK_ROUND
     #: Testing/power users: folders holding hand-written candidates named ``<qualname>.py``.
     extra_candidate_dirs: tuple[str, ...] = field(default_factory=tuple)
 
@@ -65,6 +67,7 @@ class LspSettings:
             bench_timeout_s=self.bench_timeout,
             use_bwrap=SANDBOX_MODES[self.sandbox],
             cache_dir=cache_dir,
+            feedback_round=self.feedback_round,
         )
 
     def candidate_files(self, qualname: str) -> list[Path]:
@@ -151,6 +154,12 @@ def _sources(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("must be true or false")
+    return value
+
+
 def _sandbox(value: Any) -> str:
     if value not in SANDBOX_MODES:
         raise ValueError(f"must be one of {', '.join(repr(m) for m in SANDBOX_MODES)}")
@@ -176,6 +185,7 @@ VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "sandbox": _sandbox,
     "temperature": _number(0.0, 5.0),
     "max_concurrent_jobs": _integer(1, 16),
+    "feedback_round": _boolean,
     "extra_candidate_dirs": _string_list,
 }
 

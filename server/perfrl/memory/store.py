@@ -190,11 +190,34 @@ def clear(path: Path) -> int:
 
 def verified_pairs(path: Path) -> list[tuple[str, str, str]]:
     """(original, rewrite, function) of every verified faster record, newest first, one per
-    distinct pair: the examples :mod:`perfrl.sources.replay` learns rules from."""
+    distinct pair: the examples :mod:`perfrl.sources.replay` learns rules from and
+    :mod:`perfrl.memory.retrieval` retrieves. A database that cannot be read gives none
+    (logged): its readers run inside candidate generation, which must not fail for it."""
     seen: set[tuple[str, str]] = set()
     pairs = []
-    for record in list_records(path, verdict="faster"):
+    try:
+        records = list_records(path, verdict="faster")
+    except (sqlite3.Error, OSError) as exc:
+        log.warning("memory: cannot read %s: %s", path, exc)
+        return []
+    for record in records:
         if (record.original, record.rewrite) not in seen:
             seen.add((record.original, record.rewrite))
             pairs.append((record.original, record.rewrite, record.function))
     return pairs
+
+
+#: Verified rewrites from which ``perfrl memory list`` suggests adapting a model to a project.
+ADAPT_SUGGESTION_PAIRS = 20
+
+
+def adapt_suggestion(path: Path, project_root: Path) -> str | None:
+    """A line suggesting ``perfrl-train adapt`` when the database at ``path`` holds at least
+    :data:`ADAPT_SUGGESTION_PAIRS` distinct verified rewrites, else None."""
+    count = len(verified_pairs(path))
+    if count < ADAPT_SUGGESTION_PAIRS:
+        return None
+    return (f"{count} rewrites were verified faster here: a model can learn from them with "
+            f"`perfrl-train adapt --checkpoint CKPT --project {project_root} --replay-data "
+            "TRAIN.jsonl --out MODEL_DIR` (then `perfrl optimize --model MODEL_DIR` or the "
+            "editor setting perfrl.modelPath)")

@@ -53,6 +53,7 @@ from perfrl.inference.background import ModelHandle, ModelNotReady
 from perfrl.inference.decoding import RepetitionStop
 from perfrl.inference.onnx_seq2seq import GeneratedSequence, ModelLoadError, OnnxSeq2SeqModel
 from perfrl.inference.output_vocabulary import python_words, words_of
+from perfrl.model_contract import FailedAttempt
 from perfrl.sources.abstraction import (
     Abstraction,
     model_input,
@@ -61,6 +62,7 @@ from perfrl.sources.abstraction import (
 )
 from perfrl.sources.files import extract_candidate
 from perfrl.sources.identifiers import rename_identifiers
+from perfrl.sources.prompts import model_prompt
 from perfrl.sources.regions import (
     Region,
     extract_regions,
@@ -327,18 +329,21 @@ class ModelCandidateSource:
         function_text: str,
         n: int,
         seen: set[str | None],
+        failed: FailedAttempt | None = None,
     ) -> tuple[list[tuple[int, str]], Counter[str], int]:
         """(index, cleaned code) of the usable rewrites of ``function_text`` (the target's
         dedented function, or a region's function), why the others were dropped, and how
         many outputs were drawn: ``n`` first (greedy + samples), then again for the
-        unusable ones, at most ``resample_rounds`` times. Raises :class:`_TooLong`."""
+        unusable ones, at most ``resample_rounds`` times. With ``failed``, the prompt is the
+        second round's (:func:`perfrl.sources.prompts.model_prompt`). Raises
+        :class:`_TooLong`."""
         defaults = model.spec.generation
         keep = names_kept_for(model.spec.input_abstraction, target.file_text, function_text)
         try:
             model_text, table = model_input(function_text, model.spec.input_abstraction, keep)
         except ValueError as exc:
             raise CandidateSourceError(f"the model cannot read {target.qualname}: {exc}") from exc
-        prompt = model.prompt_for(model_text)
+        prompt = model_prompt(model, target, model_text, table, failed)
         if model.encode_prompt(prompt).truncated:
             raise _TooLong()
         constraints = None
@@ -377,6 +382,45 @@ class ModelCandidateSource:
             if rows <= 0:
                 break
         return kept, dropped, drawn
+
+    def supports_retry(self) -> bool:
+        """Whether the loaded model was trained for a second round (``feedback-v1``)."""
+        try:
+            model = self.handle.wait(self.load_timeout_s)
+        except (ModelLoadError, ModelNotReady):
+            return False
+        return model.spec.feedback_format == "feedback-v1"
+
+    def retry(
+        self, target: FunctionTarget, failed: FailedAttempt, limit: int
+    ) -> Generator[Candidate, None, str | None]:
+        """The second round: rewrites of the whole function from a prompt that shows the
+        model ``failed`` (the best failed candidate and its verdict), labelled ``"round 2
+        greedy"`` / ``"round 2 sample k"``; never the failed candidate again."""
+        if limit <= 0:
+            return None
+        try:
+            model = self.handle.wait(self.load_timeout_s)
+        except (ModelLoadError, ModelNotReady) as exc:
+            raise CandidateSourceError(f"the model is unavailable: {exc}") from exc
+        n = max(1, min(limit, self.num_candidates or model.spec.generation.num_candidates))
+        original = normalize_candidate(target.source)
+        seen: set[str | None] = {_ast_key(normalize_candidate(failed.code))}
+        try:
+            kept, dropped, drawn = self._rewrites(model, target, original, n, seen, failed)
+        except _TooLong:
+            raise CandidateSourceError(
+                f"{target.qualname} and the failed candidate are too long for the model's "
+                "second round") from None
+        for index, code in kept:
+            kind = "greedy" if index == 0 else f"sample {index}"
+            yield Candidate(source="model", label=f"round 2 {kind}", code=code)
+        if not kept:
+            raise CandidateSourceError(
+                f"none of the model's {drawn} second-round outputs for {target.qualname} was a "
+                f"usable rewrite ({_summary(dropped)})")
+        note = f"second round: {drawn} outputs drawn for {target.qualname}, {len(kept)} kept"
+        return note + (f"; dropped: {_summary(dropped)}" if dropped else "")
 
     def _region_rewrites(
         self,

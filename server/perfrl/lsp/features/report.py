@@ -102,6 +102,9 @@ def render_markdown(result: FunctionResult, current: Freshness | None = None) ->
         ]
     if report.warnings:
         out += ["## Warnings", ""] + [f"- {w}" for w in report.warnings] + [""]
+    if report.notes:
+        # What the sources said of their work: outputs drawn and dropped, a second round.
+        out += ["## Notes", ""] + [f"- {n}" for n in report.notes] + [""]
     if report.protections:
         out += ["## Sandbox", ""] + [f"- {p}" for p in report.protections] + [""]
     out += ["## Candidates", "",

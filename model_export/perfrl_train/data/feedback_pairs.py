@@ -1,0 +1,117 @@
+"""Training rows for the "feedback-v1" second round, from real verdicts:
+``python -m perfrl_train.data.feedback_pairs``.
+
+The memory of verdicts (:mod:`perfrl.memory.store`) holds, for a function that got a verified
+faster rewrite, the candidates that failed before it, each with its verdict and reason as the
+verifier wrote them. Each such function gives one row: the slow function, the failed candidate
+closest to being offered (:data:`perfrl.engine.feedback_round` order: not faster, then not
+equivalent, failed tests, ...) with its verdict in ``meta["feedback"]``, and the faster rewrite
+as the target: what the model should answer when shown that failure.
+:func:`perfrl_train.examples.encode_example_source` encodes such a row in the feedback-v1
+prompt (the shared :func:`perfrl.model_contract.build_prompt`).
+
+With ``input_abstraction="identifiers-v1"`` the slow function, the failed candidate, its
+reason and the rewrite are written with one table of placeholders, as the server writes them.
+
+    python -m perfrl_train.data.feedback_pairs --project PATH/TO/PROJECT --out feedback.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+import tokenize
+from pathlib import Path
+
+from perfrl.model_contract import FailedAttempt
+
+FEEDBACK_KEY = "feedback"
+#: Failed verdicts, closest to an offered rewrite first (as the engine picks the one it shows).
+CLOSENESS = ("not_faster", "not_equivalent", "failed_tests", "timeout", "crashed", "invalid")
+
+
+def _code(text: str) -> str:
+    return textwrap.dedent(text).strip("\n") + "\n"
+
+
+def feedback_rows(db: Path, input_abstraction: str = "none") -> list[dict]:
+    """One row per (function, original) of the memory at ``db`` that has both a verified faster
+    rewrite (the newest) and a failed candidate (the closest to being offered)."""
+    from perfrl.memory.store import list_records
+
+    groups: dict[tuple[str, str], list] = {}
+    for record in reversed(list_records(db)):  # oldest first: the newest faster wins below
+        groups.setdefault((record.function, record.original), []).append(record)
+    rows = []
+    for (function, original), records in groups.items():
+        faster = [r for r in records if r.verdict == "faster"]
+        failed = [r for r in records if r.verdict in CLOSENESS and r.rewrite.strip()]
+        if not faster or not failed:
+            continue
+        shown = min(failed, key=lambda r: (CLOSENESS.index(r.verdict), -r.id))
+        row = _row(f"feedback-{shown.id}", function, _code(original), _code(faster[-1].rewrite),
+                   FailedAttempt(_code(shown.rewrite), shown.verdict, shown.reason),
+                   input_abstraction)
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def _row(row_id: str, function: str, slow: str, fast: str, failed: FailedAttempt,
+         input_abstraction: str) -> dict | None:
+    if input_abstraction == "identifiers-v1":
+        from perfrl.sources.abstraction import abstract
+        from perfrl.sources.prompts import abstract_reason
+
+        try:
+            slow, table = abstract(slow)
+        except (ValueError, SyntaxError, tokenize.TokenError):
+            return None  # a function the model could not read is no lesson for it
+        failed = FailedAttempt(table.extend(failed.code), failed.verdict,
+                               abstract_reason(failed.reason, table))
+        fast = table.extend(fast)
+    return {"id": row_id, "slow": slow, "fast": fast, "origin": "memory",
+            "meta": {"function": function, FEEDBACK_KEY: {
+                "code": failed.code, "verdict": failed.verdict, "reason": failed.reason}}}
+
+
+def failed_of(row: dict) -> FailedAttempt | None:
+    """The failed attempt a row built by :func:`feedback_rows` shows, if any."""
+    found = (row.get("meta") or {}).get(FEEDBACK_KEY)
+    if not isinstance(found, dict):
+        return None
+    return FailedAttempt(found["code"], found["verdict"], found["reason"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m perfrl_train.data.feedback_pairs",
+        description="feedback-v1 training rows from the failures and verified rewrites in a "
+        "project's memory")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--project", type=Path, help="the project whose memory to read")
+    where.add_argument("--memory-db", type=Path, help="a memory database to read")
+    parser.add_argument("--out", type=Path, required=True, help="rows JSONL to write")
+    parser.add_argument("--input-abstraction", choices=("none", "identifiers-v1"),
+                        default="none", help="what the model reads (default: none)")
+    args = parser.parse_args(argv)
+    from perfrl.memory.store import project_db
+
+    db = args.memory_db or project_db(args.project.resolve())
+    if not Path(db).is_file():
+        print(f"error: no memory at {db}: run `perfrl optimize` on the project first",
+              file=sys.stderr)
+        return 2
+    rows = feedback_rows(Path(db), args.input_abstraction)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, sort_keys=True) + "\n")
+    print(f"{len(rows)} feedback row(s) -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
