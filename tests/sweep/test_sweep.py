@@ -163,5 +163,6 @@ def test_the_whole_run_is_timed_from_outside_a_rewrite_cannot_bend_it(tmp_path):
     gain = measure_gain(project, {"app/core.py": HOSTILE_REWRITE},
                         ["pytest", "-q", "-p", "no:cacheprovider"], EngineSettings(),
                         sys.executable, outcomes=[], rounds=3)
-    # The rewrite sleeps 4 s per call (well above the noise of a whole run on a loaded machine): measured from outside, it is slower, not faster.
+    # The rewrite sleeps 4 s per call (well above the noise of a whole run on a loaded
+    # machine): measured from outside, it is slower, not faster.
     assert gain.median < 1.0 and gain.rewritten_s > gain.original_s, gain
