@@ -373,6 +373,10 @@ def measure_false_positives(runs: int, settings: EngineSettings) -> dict:
 
 
 def main() -> None:
+    import signal
+
+    # Stopped by `timeout` (SIGTERM): end like Ctrl-C, so the busy processes are killed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="verifier runs per kernel")
     parser.add_argument("--reference-seconds", type=float, default=20.0,
