@@ -476,10 +476,10 @@ class Worker:
             position = by_id.get(key)
             if position is None:
                 outcome, kept = fingerprint_outcome(kind, value, None, with_args=False)
-                text = json.dumps(outcome, sort_keys=True)
-                position = seen.get(text)
+                same = tuple(sorted(outcome.items()))
+                position = seen.get(same)
                 if position is None:
-                    position = seen[text] = len(table)
+                    position = seen[same] = len(table)
                     table.append(outcome)
                     self.timed_kept.append(kept)
                 by_id[key] = position
