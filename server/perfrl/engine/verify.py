@@ -875,15 +875,17 @@ def verify_candidate(
         speed = result.speedup
         assert speed is not None  # the benchmark stage sets it or raises _Outcome
         interval = f"{speed.median:.2f}x ({speed.low:.2f}-{speed.high:.2f})"
-        if result.tampering:
-            result.verdict = Verdict.NOT_FASTER
-            result.reason = f"{interval}, not counted: {result.tampering} (tampering)"
-        elif result.stateful:
+        if result.stateful:
             result.verdict = Verdict.NOT_FASTER
             result.reason = (
                 f"{interval} on repeated calls, not counted: {result.stateful} (stateful), so "
                 "its speed on calls it has not seen before is unknown"
             )
+            if result.tampering:
+                result.reason += f"; {result.tampering} (tampering)"
+        elif result.tampering:
+            result.verdict = Verdict.NOT_FASTER
+            result.reason = f"{interval}, not counted: {result.tampering} (tampering)"
         elif speed.low >= settings.threshold:
             result.verdict = Verdict.FASTER
             recorded = sum(not c.generated for c in speed.per_call)
