@@ -324,11 +324,14 @@ def kernel(values):
 
 def measure_false_positives(runs: int, settings: EngineSettings) -> dict:
     """Verify rewrites that cannot be faster ``runs`` times each under two busy processes;
-    count ``faster`` verdicts (must be 0)."""
+    count ``faster`` verdicts (must be 0). The rewrites take turns (no-op, A/A, no-op, ...)
+    and every verification prints a line as it ends, so a run cut short still tells how
+    many of each ran and what they came to."""
     busy = [
         subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)
     ]
-    rows = {}
+    rows = {name: {"runs": 0, "verdicts": {}, "faster": 0, "max_ci_low": None,
+                   "median_seconds": None, "seconds": []} for name in NOOP_REWRITES}
     try:
         with tempfile.TemporaryDirectory(prefix="perfrl-bench-fp-") as tmp:
             kernel = Kernel("noop", NOOP_ORIGINAL, NOOP_ORIGINAL,
@@ -338,37 +341,42 @@ def measure_false_positives(runs: int, settings: EngineSettings) -> dict:
             sandbox = Sandbox(target.project_root,
                               resolve_interpreter(target.project_root, None), settings)
             baseline = run_baseline(target, sandbox, settings)
-            for name, code in NOOP_REWRITES.items():
-                verdicts: dict[str, int] = {}
-                lows, seconds = [], []
-                for _ in range(runs):
+            for run in range(runs):
+                for name, code in NOOP_REWRITES.items():
+                    row = rows[name]
                     started = time.perf_counter()
                     result = verify_candidate(target, baseline,
                                               Candidate("bench", name, code.lstrip()),
                                               sandbox, settings)
-                    seconds.append(time.perf_counter() - started)
-                    verdicts[result.verdict.value] = verdicts.get(result.verdict.value, 0) + 1
+                    row["seconds"].append(time.perf_counter() - started)
+                    row["runs"] += 1
+                    verdict = result.verdict.value
+                    row["verdicts"][verdict] = row["verdicts"].get(verdict, 0) + 1
+                    row["faster"] = row["verdicts"].get("faster", 0)
                     if result.speedup is not None:
-                        lows.append(result.speedup.low)
-                rows[name] = {
-                    "runs": runs,
-                    "verdicts": verdicts,
-                    "faster": verdicts.get("faster", 0),
-                    "max_ci_low": max(lows) if lows else None,
-                    "median_seconds": statistics.median(seconds),
-                }
-                print(f"{name:<26} {runs} runs under 2 busy processes: faster "
-                      f"{rows[name]['faster']}, verdicts {verdicts}, highest CI low "
-                      f"{rows[name]['max_ci_low']}, {rows[name]['median_seconds']:.1f} s each",
-                      flush=True)
+                        low = result.speedup.low
+                        row["max_ci_low"] = low if row["max_ci_low"] is None else max(
+                            row["max_ci_low"], low)
+                    row["median_seconds"] = statistics.median(row["seconds"])
+                    print(f"  {name:<26} run {run + 1}/{runs}: {verdict} "
+                          f"({result.reason[:90]}) {row['seconds'][-1]:.1f} s", flush=True)
     finally:
         for process in busy:
             process.kill()
             process.wait()
+        for name, row in rows.items():
+            print(f"{name:<26} {row['runs']} runs under 2 busy processes: faster "
+                  f"{row['faster']}, verdicts {row['verdicts']}, highest CI low "
+                  f"{row['max_ci_low']}, {row['median_seconds'] or 0:.1f} s each (median)",
+                  flush=True)
     return rows
 
 
 def main() -> None:
+    import signal
+
+    # Stopped by `timeout` (SIGTERM): end like Ctrl-C, so the busy processes are killed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="verifier runs per kernel")
     parser.add_argument("--reference-seconds", type=float, default=20.0,

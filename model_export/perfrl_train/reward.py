@@ -10,7 +10,10 @@ lower bound of the 95% CI).
 
 Paper rewards (PerfRL, arXiv 2312.05657): 0 does not compile, 1 compiles but fails, 1.3 passes,
 2 passes and is faster. Here "faster" means *verified* faster (verdict ``faster``) and earns
-``2 + clip(log(median speedup), 0, max_log_bonus)``, so bigger verified wins rank higher.
+``2 + clip(log(median speedup), 0, max_log_bonus)``, so bigger verified wins rank higher. A
+candidate the engine names as keeping state across calls or as tampering with what judges it
+(``result.stateful``, ``result.tampering``) earns 1, like a failing one, whatever its verdict:
+the lowest reward of code that compiles.
 
 A caller may rely on :class:`EngineReward` never calling the engine twice for the same
 (pair, candidate) text, never calling it for code that does not parse or is the original,
@@ -66,6 +69,11 @@ def code_compiles(code: str) -> bool:
 def reward_from_result(result: CandidateResult, scale: RewardScale = RewardScale()) -> float:
     """The reward for one verified candidate (see the module docstring for the scale)."""
     verdict = result.verdict
+    if getattr(result, "tampering", ""):
+        # Caught reaching for the clock, the built-ins, frames or files: the engine's evidence
+        # held (it is never "faster"), but such a sample must rank below an honest rewrite
+        # that is merely not faster, no higher than one that fails.
+        return scale.compiles
     if getattr(result, "stateful", ""):
         # Keeping state across calls (a memo over the replayed calls) behaves differently
         # from the original on a second call: rewarded like a rewrite that fails.

@@ -500,6 +500,20 @@ NEW: dict[str, tuple[str, str]] = {
             honest=True,
         ),
     ),
+    # Bend the clock while hiding the reach from a reading of the source: ``time`` found
+    # through the module's own ``re`` import, rebound through a local name.
+    "bent_clock_hidden": (
+        "weigh",
+        _weigh(
+            """
+            clock = re.enum.sys.modules["time"]
+            if not hasattr(clock, "_real_counter"):
+                clock._real_counter = clock.perf_counter_ns
+                clock.perf_counter_ns = lambda: clock._real_counter() // 2
+            """,
+            honest=True,
+        ),
+    ),
 }
 
 #: An honest rewrite of ``weigh`` (about as fast as the original: not faster, but valid).

@@ -169,10 +169,12 @@ def run_plugin(
     max_calls: int = 64,
     extra: tuple[str, ...] = (),
     watch: str = "auto",
+    interpreter: str = sys.executable,
 ) -> tuple[dict, dict | None]:
     """Run pytest with perfrl_capture in ``project`` (no sandbox: this tests the plugin alone).
 
-    ``watch`` forces how the plugin finds calls (``PERFRL_WATCH``)."""
+    ``watch`` forces how the plugin finds calls (``PERFRL_WATCH``); ``interpreter`` runs
+    pytest (it needs pytest, as a user's does)."""
     out = project.parent / f"out-{qualname}-{mode}-{watch}"
     env = dict(os.environ)
     env.update(
@@ -191,7 +193,7 @@ def run_plugin(
     env.pop("PYTEST_ADDOPTS", None)
     subprocess.run(
         [
-            sys.executable,
+            interpreter,
             "-m",
             "pytest",
             "-q",
@@ -651,6 +653,103 @@ def test_function_reached_only_through_an_import_time_dict_is_found(tmp_path, wa
     *_, (_, _, _, outcome, raised) = recorded
     assert outcome["kind"] == "raise" and raised["type"] == "builtins.ValueError"
     assert raised["message"] == "negative width"
+
+
+def _has_pytest(python: str) -> bool:
+    probe = subprocess.run([python, "-c", "import pytest"], capture_output=True, timeout=60,
+                           check=False)
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def python312(tmp_path_factory) -> str:
+    """An interpreter of Python 3.12 or newer with pytest, for the ``sys.monitoring`` path:
+    ``$PERFRL_TEST_PYTHON312``, else one found on PATH or under pyenv (given pytest in a venv
+    of its own when it has none); skipped where there is none (Python 3.11 machines)."""
+    import glob
+    import shutil
+
+    given = os.environ.get("PERFRL_TEST_PYTHON312")
+    found = [given] if given else []
+    found += [shutil.which(f"python3.{minor}") or "" for minor in range(12, 16)]
+    found += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[2-9]*/bin/python3")))
+    for python in filter(None, found):
+        version = subprocess.run([python, "-c", "import sys; print(sys.version_info >= (3, 12))"],
+                                 capture_output=True, text=True, timeout=60, check=False)
+        if version.stdout.strip() != "True":
+            continue
+        if _has_pytest(python):
+            return python
+        venv = tmp_path_factory.mktemp("py312") / "venv"
+        made = subprocess.run([python, "-m", "venv", str(venv)], capture_output=True,
+                              timeout=300, check=False)
+        venv_python = str(venv / "bin" / "python")
+        if made.returncode == 0:
+            subprocess.run([venv_python, "-m", "pip", "install", "-q", "pytest"],
+                           capture_output=True, timeout=600, check=False)
+            if _has_pytest(venv_python):
+                return venv_python
+    pytest.skip("no Python 3.12+ interpreter with pytest here (set PERFRL_TEST_PYTHON312)")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("watch", ["auto", "monitoring"])
+def test_on_python_312_calls_are_found_by_code_object_with_sys_monitoring(
+    tmp_path, python312, watch
+):
+    # The reference stored at import time (FORMATS) is reached too: calls are found by the
+    # function's code object, not by its name.
+    proj = make_project(tmp_path / "p", FORMATS_FILES)
+    summary, calls = run_plugin(proj, "h3fmt.core", "_pipe_line", watch=watch,
+                                interpreter=python312)
+    assert summary["watch"] == "monitoring"
+    assert list(summary["calling_tests"]) == [
+        "tests/test_more.py::test_empty",
+        "tests/test_rule.py::test_left",
+        "tests/test_rule.py::test_right",
+        "tests/test_rule.py::test_negative",
+    ]
+    assert all(entry["outcome"] == "passed" for entry in summary["tests"].values())
+    recorded = decoded(calls, proj)
+    assert [(args, kwargs) for _, args, kwargs, _, _ in recorded] == [
+        (([], []), {}),
+        (([3], ["left"]), {}),
+        (([3, 2], ["right", "left"]), {}),
+        (([-1], ["left"]), {}),
+    ]
+    assert [outcome["value"] for _, _, _, outcome, _ in recorded[:3]] == ["||", "|---|", "|--:|--|"]
+    *_, (_, _, _, outcome, raised) = recorded
+    assert outcome["kind"] == "raise" and raised["type"] == "builtins.ValueError"
+
+
+@pytest.mark.slow
+def test_on_python_312_every_parameter_kind_and_thread_is_recorded(tmp_path, python312):
+    proj = make_project(
+        tmp_path / "p",
+        {
+            "h3shape.py": ARGUMENT_SHAPES,
+            "tests/test_s.py": "import threading\nfrom h3shape import shapes\n\n"
+            "def test_all():\n"
+            "    assert shapes(1, d=4)[0] == 1\n"
+            "    assert shapes('rebind', 9, 8, 7, 6, d=1, z=0, y=[1])[2] == 80\n"
+            "    t = threading.Thread(target=shapes, args=(0,), kwargs={'d': 0})\n"
+            "    t.start(); t.join()\n",
+        },
+    )
+    summary, calls = run_plugin(proj, "h3shape", "shapes", watch="monitoring",
+                                interpreter=python312)
+    assert summary["watch"] == "monitoring"
+    assert summary["tests"]["tests/test_s.py::test_all"]["outcome"] == "passed"
+    assert summary["calls_total"] == 3
+    sys.path.insert(0, str(proj))
+    try:
+        from h3shape import shapes
+
+        for _, args, kwargs, outcome, _ in decoded(calls, proj):
+            assert shapes(*args, **kwargs) == outcome["value"]
+    finally:
+        sys.path.remove(str(proj))
+        sys.modules.pop("h3shape", None)
 
 
 @pytest.mark.slow

@@ -74,6 +74,14 @@ EXPECTED = {
     "reads_proc_of_others": {Verdict.NOT_FASTER},
     "memo_hidden_in_sys_modules": {Verdict.NOT_FASTER},
     "signals_everything": {Verdict.CRASHED, Verdict.TIMEOUT, Verdict.NOT_FASTER},
+    "bent_clock_hidden": {Verdict.NOT_FASTER},
+}
+
+#: Attacks whose worker process reports a clock or built-in it rebound (tampering, runtime).
+REBINDS = {
+    "bent_clock": "time.perf_counter_ns",
+    "bent_clock_hidden": "time.perf_counter_ns",
+    "slows_builtin_range": "builtins.range",
 }
 
 
@@ -85,6 +93,9 @@ def test_hostile_candidate_is_never_faster(vault, name):
     assert result.verdict is not Verdict.FASTER, result.reason
     assert result.verdict in EXPECTED[name], (result.verdict, result.reason)
     assert tree_digest(vault.root) == before
+    if name in REBINDS:
+        assert REBINDS[name] in result.tampering, (result.tampering, result.reason)
+        assert "(tampering)" in result.reason
     if name.startswith("memo_"):
         assert "keeps state across calls" in result.stateful, result.reason
         assert "(stateful)" in result.reason
@@ -100,4 +111,5 @@ def test_honest_rewrites_pass_and_are_not_called_stateful(vault):
     result = vault.verify("weigh", HONEST_WEIGH)
     assert result.verdict in (Verdict.FASTER, Verdict.NOT_FASTER), result.reason
     assert result.stateful == ""
+    assert result.tampering == ""
     assert result.calls_compared == 3

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from perfrl.engine.types import Verdict
+from perfrl.engine.types import Candidate, CandidateResult, Verdict
 from perfrl_train.reward import EngineReward, RewardScale, reward_from_result
 from tests.engine.hostile_candidates import FOUND, NEW
 from tests.engine.test_hostile_evidence import Vault
@@ -25,31 +25,39 @@ def vault(tmp_path_factory) -> Vault:
     return Vault(base / "vault", base / "cache")
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "forged_reports",
-        "detects_benchmark",
-        "memo_function_attribute",
-        "always_equal_int",
-        "patches_the_encoder",
-        "exits_mid_batch",
-        "memo_hidden_in_sys_modules",
-    ],
-)
-def test_hostile_candidates_get_the_lowest_reward_for_code_that_compiles(vault, name):
+#: Every hostile candidate; the no-op of finding 13 is the original's own code, not an attack
+#: (EngineReward gives the original 1.3 without running it, see ``_compute``).
+HOSTILE = sorted((set(FOUND) | set(NEW)) - {"noop_after_slow_first_call"})
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_every_hostile_candidate_gets_the_lowest_reward_of_code_that_compiles(vault, name):
     qualname, code = {**FOUND, **NEW}[name]
     result = vault.verify(qualname, code)
     assert result.verdict is not Verdict.FASTER, result.reason
-    assert reward_from_result(result, SCALE) == SCALE.compiles, (result.verdict, result.reason)
+    # Timing attacks end "not_faster" (the engine times from outside, so they gain nothing);
+    # caught reaching for the clock or the built-ins, they rank with failing rewrites.
+    assert reward_from_result(result, SCALE) == SCALE.compiles, (
+        result.verdict, result.reason, result.tampering, result.stateful)
 
 
-@pytest.mark.parametrize("name", ["bent_clock", "slows_original_code", "reads_recorded_results"])
-def test_attacks_on_the_timing_earn_no_more_than_an_honest_slow_rewrite(vault, name):
-    qualname, code = FOUND[name]
-    result = vault.verify(qualname, code)
-    assert result.verdict is not Verdict.FASTER, result.reason
-    assert reward_from_result(result, SCALE) <= SCALE.passes
+def test_a_failing_rewrite_gets_no_less_than_a_hostile_one(vault):
+    result = vault.verify("weigh", "def weigh(values):\n    return 0\n")
+    assert result.verdict is Verdict.FAILED_TESTS, result.reason
+    assert reward_from_result(result, SCALE) == SCALE.compiles
+
+
+def test_tampering_and_state_rank_with_failures_whatever_the_verdict():
+    code = "def weigh(values):\n    return sum(v * v for v in values)\n"
+    for verdict in (Verdict.FASTER, Verdict.NOT_FASTER):
+        honest = CandidateResult(Candidate("model", "x", code), verdict, "")
+        assert reward_from_result(honest, SCALE) >= SCALE.passes
+        tampered = CandidateResult(Candidate("model", "x", code), verdict, "",
+                                   tampering="it reaches beyond the function: imports time")
+        assert reward_from_result(tampered, SCALE) == SCALE.compiles
+        stateful = CandidateResult(Candidate("model", "x", code), verdict, "",
+                                   stateful="it keeps state across calls")
+        assert reward_from_result(stateful, SCALE) == SCALE.compiles
 
 
 def _with_first_lines(code: str, lines: str) -> str:

@@ -9,7 +9,11 @@ A caller may rely on :func:`diff_outcomes` / :func:`diff_values`:
 - floats (also inside complex numbers and numpy arrays of floats) equal within
   ``rel_tol``/``abs_tol``, NaN equal to NaN; set elements and dict keys compared exactly;
   dicts and sets compared regardless of order;
-- a difference explained with its path inside the value and short renderings of both sides.
+- a difference explained with its path inside the value and short renderings of both sides;
+
+and on :func:`same_by_fingerprint`: True only when two outcomes as workers first send them
+(fingerprints of the encodings, see ``perfrl_canon.fingerprint``) are certainly the same; a
+False means "compare the full encodings", never "they differ".
 """
 
 from __future__ import annotations
@@ -364,3 +368,31 @@ def diff_outcomes(
 
 def diff_values(comparator: Comparator, expected, got, path: str = "the result") -> str | None:
     return comparator.diff(expected, got, path)
+
+
+def _is_fingerprint(value) -> bool:
+    return isinstance(value, str) and value[:2] in ("p:", "c:") and len(value) == 66
+
+
+def same_by_fingerprint(expected, got, with_args: bool = True) -> bool:
+    """True when outcome ``got`` (untrusted) certainly matches ``expected`` by fingerprints:
+    the same kind, the same exception type or value fingerprint, and (``with_args``, where
+    ``expected`` has one) the same fingerprint of the arguments after the call."""
+    if not isinstance(expected, dict) or not isinstance(got, dict):
+        return False
+    kind = expected.get("kind")
+    if kind != got.get("kind"):
+        return False
+    if kind == "return":
+        digest = expected.get("digest")
+        if not _is_fingerprint(digest) or got.get("digest") != digest:
+            return False
+    elif kind == "raise":
+        if not isinstance(expected.get("type"), str) or got.get("type") != expected["type"]:
+            return False
+    else:
+        return False
+    if with_args and "args_digest" in expected:
+        args = expected["args_digest"]
+        return _is_fingerprint(args) and got.get("args_digest") == args
+    return True

@@ -159,6 +159,9 @@ class CandidateResult:
     generated_inputs: int = 0
     #: Why the candidate counts as keeping state across calls ("" when nothing showed it).
     stateful: str = ""
+    #: What the candidate reaches for beyond the function ("" when nothing showed it): the
+    #: clock, the built-ins, frames, files (perfrl.engine.tampering); never "faster" then.
+    tampering: str = ""
 
     def to_json(self) -> dict:
         return {
@@ -184,6 +187,7 @@ class CandidateResult:
             "stage_seconds": self.stage_seconds,
             "generated_inputs": self.generated_inputs,
             "stateful": self.stateful,
+            "tampering": self.tampering,
         }
 
 

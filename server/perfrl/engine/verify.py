@@ -24,6 +24,9 @@ A caller may rely on:
 - a candidate that keeps state across calls (a memo that grows: module globals, function
   attributes, default arguments, closures, ``lru_cache``) named in ``result.stateful`` and
   never ``faster``;
+- a candidate that reaches for what judges it (the clock, the built-ins, frames, files,
+  other processes: :mod:`perfrl.engine.tampering`) named in ``result.tampering`` and never
+  ``faster``;
 - ``faster`` only when the lower bound of the 95% confidence interval of the speedup is at
   least ``settings.threshold``;
 - ``stage_seconds`` holding the wall time of each stage that ran: ``check``, ``tests``,
@@ -52,11 +55,12 @@ from perfrl.engine.baseline import (
 )
 from perfrl.engine.candidate_check import candidate_diff, check_candidate, normalize_candidate
 from perfrl.engine.candidate_check import splice as splice_candidate
-from perfrl.engine.canon_compare import Comparator, diff_outcomes
+from perfrl.engine.canon_compare import Comparator, diff_outcomes, same_by_fingerprint
 from perfrl.engine.sandbox import WorkspaceSurprise
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.source_files import declared_encoding, encode_source
 from perfrl.engine.stats import MIN_ROUNDS, bootstrap_ratio_ci
+from perfrl.engine.tampering import runtime_signs, static_signs, tampering_reason
 from perfrl.engine.types import (
     CallTiming,
     Cancelled,
@@ -376,11 +380,14 @@ def _side_failure(side: str, reason: str) -> _Outcome:
     return _Outcome(Verdict.CRASHED, f"the candidate's process {reason}")
 
 
-def _replay(session: WorkerSession, side: str, indices: list[int], source: str, deadline) -> dict:
-    """{index: outcome message} for ``indices`` replayed once on ``session``."""
+def _replay(session: WorkerSession, side: str, indices: list[int], source: str, deadline,
+            keep: bool = True) -> dict:
+    """{index: outcome message} for ``indices`` replayed once on ``session`` (which keeps
+    the full outcomes for ``detail`` unless ``keep`` is false)."""
     replies: dict[int, dict] = {}
     try:
-        session.send({"op": "replay", "calls": indices, "source": source}, deadline)
+        session.send({"op": "replay", "calls": indices, "source": source, "keep": keep},
+                     deadline)
         while True:
             message = session.receive(deadline)
             if message.get("op") == "end":
@@ -398,11 +405,64 @@ def _replay(session: WorkerSession, side: str, indices: list[int], source: str, 
     return replies
 
 
+def _details(session: WorkerSession, side: str, keys: list[tuple], deadline) -> list:
+    """The full outcomes (canonical encodings) ``session`` kept for ``keys`` (None where it
+    kept nothing)."""
+    try:
+        reply = session.request({"op": "detail", "keys": [list(k) for k in keys]}, deadline,
+                                "detail")
+    except WorkerGone as gone:
+        raise _side_failure(side, gone.reason) from None
+    outcomes = reply.get("outcomes")
+    if not isinstance(outcomes, list) or len(outcomes) != len(keys):
+        raise _side_failure(side, "sent details PerfRL cannot read")
+    return outcomes
+
+
+class _Judge:
+    """Outcomes compared by fingerprint, and by their full encodings (fetched from the
+    workers that kept them) only where the fingerprints differ: floats within the tolerance,
+    dicts in another order, or a real difference to explain."""
+
+    def __init__(self, original: WorkerSession, comparator: Comparator, params: list[str],
+                 deadline: float) -> None:
+        self.original = original
+        self.comparator = comparator
+        self.params = params
+        self.deadline = deadline
+        self._expected_full: dict[tuple, Any] = {}
+
+    def expected_full(self, key: tuple) -> Any:
+        """The original's outcome for ``key`` in full (asked of its first worker once)."""
+        if key not in self._expected_full:
+            self._expected_full[key] = _details(self.original, "original", [key],
+                                                self.deadline)[0]
+        return self._expected_full[key]
+
+    def diff(self, key: tuple, expected: dict, got, session: WorkerSession, side: str,
+             got_key: tuple, with_args: bool = True, who: str = "the candidate") -> str | None:
+        """Why ``got`` (``session``'s outcome, kept there as ``got_key``) differs from the
+        original's ``expected`` outcome for ``key``; None when it does not."""
+        if same_by_fingerprint(expected, got, with_args):
+            return None
+        want = self.expected_full(key)
+        if not isinstance(want, dict):
+            raise _side_failure("original", "lost an outcome it had sent")
+        have = _details(session, side, [got_key], self.deadline)[0]
+        if not with_args:
+            want = {k: v for k, v in want.items() if k != "args_after"}
+        return diff_outcomes(self.comparator, want, have, self.params, who=who)
+
+
 def _state_sizes(session: WorkerSession, side: str, deadline) -> dict[str, int]:
+    """What could hold state across calls, by size; the names the worker saw replaced (see
+    :mod:`perfrl.engine.tampering`) are left in ``session.replaced``."""
     try:
         reply = session.request({"op": "state"}, deadline, "state")
     except WorkerGone as gone:
         raise _side_failure(side, gone.reason) from None
+    replaced = reply.get("replaced")
+    session.replaced = replaced if isinstance(replaced, list) else []
     sizes = reply.get("sizes")
     if not isinstance(sizes, dict):
         return {}
@@ -475,13 +535,14 @@ def _benchmark(
     items: list[tuple],
     expected: dict[tuple, dict],
     blob_sizes: dict[tuple, int],
-    comparator: Comparator,
-    parameter_names: list[str],
+    judge: _Judge,
     generated_blobs: list[str] | None = None,
 ) -> list[ProcessReport]:
     """The A/B benchmark in ``settings.bench_processes`` pairs of fresh worker processes (the
     first pair is the one that replayed the calls), more while their speedups disagree on an
-    unsettled verdict (see :func:`_processes_disagree`), each calibrated on its own."""
+    unsettled verdict (see :func:`_processes_disagree`), each calibrated on its own. The
+    first pair's original stays up (idle) until the end: a timed result whose fingerprint
+    differs is explained against the full outcome it kept."""
     processes = max(1, settings.bench_processes)
     decisive_ratio = DECISIVE_FACTOR * settings.threshold
     options = BenchOptions(
@@ -511,7 +572,7 @@ def _benchmark(
                                         sides.deadline, "end")
                     except WorkerGone as gone:
                         raise _side_failure(side, gone.reason) from None
-        bench = Bench(pair, expected, blob_sizes, comparator, parameter_names, sides.deadline)
+        bench = Bench(pair, expected, blob_sizes, judge, sides.deadline)
         try:
             reports.append(bench.run(items, options))
         except SideFailed as failed:
@@ -521,7 +582,8 @@ def _benchmark(
             what = f"call {index}" if source == "recorded" else f"generated input {index}"
             raise _Outcome(Verdict.NOT_EQUIVALENT, f"{what}: {mismatch.explanation}") from None
         for session in pair.values():
-            session.close()
+            if session is not judge.original:
+                session.close()
         pair = None
         last_wall = time.monotonic() - started
     return reports
@@ -589,6 +651,7 @@ def _compare_stages(
             indices = list(range(len(calls)))
             replies = _replay(original, "original", indices, "recorded", deadline)
             params = [str(p) for p in original.hello.get("params") or []]
+            judge = _Judge(original, comparator, params, deadline)
             expected: dict[tuple, dict] = {}
             unreproducible: list[str] = []
             for index in indices:
@@ -601,7 +664,7 @@ def _compare_stages(
                     why = (recorded or {}).get("why", "it cannot be compared")
                     unreproducible.append(f"the recorded outcome cannot be compared: {why}")
                     continue
-                why = diff_outcomes(comparator, recorded, fresh, params, who="the original now")
+                why = _original_reproduces(judge, index, recorded, fresh)
                 if why is not None:
                     unreproducible.append(why)
                     continue
@@ -619,13 +682,15 @@ def _compare_stages(
             # One call first: what a first call sets up once (imports, lazy module state) is
             # not state kept across calls; what grows from here on with other inputs is.
             first = _replay(candidate, "candidate", usable[:1], "recorded", deadline)
-            _check_replies(first, usable[:1], expected, comparator, params, calls, result)
+            _check_replies(first, usable[:1], expected, judge, candidate, calls, result)
             before = {side: _state_sizes(session, side, deadline) for side, session in pair.items()}
             got = _replay(candidate, "candidate", usable, "recorded", deadline)
-            _check_replies(got, usable, expected, comparator, params, calls, result)
-            _replay(original, "original", usable, "recorded", deadline)
+            _check_replies(got, usable, expected, judge, candidate, calls, result)
+            # The same calls on the original too, so that the state sizes compare like with
+            # like; its outcomes from the first replay stay the ones kept.
+            _replay(original, "original", usable, "recorded", deadline, keep=False)
             generated, generated_blobs = _generated_inputs(
-                pair, usable, expected, comparator, params, deadline)
+                pair, usable, expected, judge, deadline)
             result.generated_inputs = len(generated)
             after = {side: _state_sizes(session, side, deadline) for side, session in pair.items()}
             result.stateful = stateful_reason(
@@ -633,6 +698,10 @@ def _compare_stages(
                 _grown(before["original"], after["original"]),
                 new_inputs=len(usable) - 1 + len(generated),
             )
+            runtime = runtime_signs(candidate.replaced, original.replaced)
+            if runtime:
+                static = static_signs(target.source, normalize_candidate(result.candidate.code))
+                result.tampering = tampering_reason(static, runtime)
 
             stage("benchmark")
             blob_sizes = {("recorded", i): len(calls[i]["args"]) for i in usable}
@@ -650,9 +719,7 @@ def _compare_stages(
             later_blobs = [blob if i in needed else "" for i, blob in
                            enumerate(generated_blobs[: max(needed) + 1])] if needed else []
             reports = _benchmark(
-                sides, pair, settings, items, expected, blob_sizes, comparator, params,
-                later_blobs,
-            )
+                sides, pair, settings, items, expected, blob_sizes, judge, later_blobs)
         finally:
             sides.close_all()
     rounds = sum(len(r.rounds) for r in reports)
@@ -665,7 +732,20 @@ def _compare_stages(
     result.speedup = _speedup(reports)
 
 
-def _check_replies(got, indices, expected, comparator, params, calls, result) -> None:
+def _original_reproduces(judge: _Judge, index: int, recorded: dict, fresh) -> str | None:
+    """Why the original's fresh outcome of recorded call ``index`` differs from the one the
+    tests recorded (None when it does not)."""
+    if same_by_fingerprint(recorded, fresh):
+        return None
+    want, have = _details(judge.original, "original",
+                          [("recorded-outcome", index), ("recorded", index)], judge.deadline)
+    if not isinstance(want, dict):
+        return "the recorded outcome cannot be read"
+    return diff_outcomes(judge.comparator, want, have, judge.params, who="the original now")
+
+
+def _check_replies(got, indices, expected, judge: _Judge, candidate: WorkerSession, calls,
+                   result) -> None:
     """Compare the candidate's replayed outcomes with the original's; raise _Outcome."""
     for index in indices:
         reply = got[index]
@@ -675,7 +755,8 @@ def _check_replies(got, indices, expected, comparator, params, calls, result) ->
                 f"call {index}: the candidate's process cannot load its arguments: "
                 f"{_excerpt(reply['load_error'], 200)}",
             )
-        why = diff_outcomes(comparator, expected[("recorded", index)], reply.get("outcome"), params)
+        key = ("recorded", index)
+        why = judge.diff(key, expected[key], reply.get("outcome"), candidate, "candidate", key)
         if why is not None:
             test = calls[index].get("test", "?")
             raise _Outcome(Verdict.NOT_EQUIVALENT, f"call {index} (from {test}): {why}")
@@ -693,7 +774,7 @@ def _original_rejects(outcome: dict) -> bool:
 
 
 def _generated_inputs(
-    pair, usable, expected, comparator, params, deadline
+    pair, usable, expected, judge: _Judge, deadline
 ) -> tuple[dict[tuple, int], list[str]]:
     """Compare the sides on new inputs made from the recorded ones (when the original's
     worker has ``perfrl_inputs``); adds their outcomes to ``expected``. Returns ({item: blob
@@ -728,7 +809,8 @@ def _generated_inputs(
     sizes = {}
     for index in kept:
         want = outcomes[index]["outcome"]
-        why = diff_outcomes(comparator, want, got[index].get("outcome"), params)
+        key = ("generated", index)
+        why = judge.diff(key, want, got[index].get("outcome"), candidate, "candidate", key)
         if why is not None:
             call = f" {shown[index]}" if index < len(shown) and isinstance(shown[index], str) \
                 else ""
@@ -774,6 +856,7 @@ def verify_candidate(
         reason = check_candidate(target, code)
         if reason is not None:
             raise _Outcome(Verdict.INVALID, f"the candidate {reason}")
+        result.tampering = tampering_reason(static_signs(target.source, code), [])
         try:
             new_text = splice_candidate(target, code)
             compile(new_text.removeprefix("\ufeff"), target.relpath, "exec", dont_inherit=True)
@@ -798,6 +881,11 @@ def verify_candidate(
                 f"{interval} on repeated calls, not counted: {result.stateful} (stateful), so "
                 "its speed on calls it has not seen before is unknown"
             )
+            if result.tampering:
+                result.reason += f"; {result.tampering} (tampering)"
+        elif result.tampering:
+            result.verdict = Verdict.NOT_FASTER
+            result.reason = f"{interval}, not counted: {result.tampering} (tampering)"
         elif speed.low >= settings.threshold:
             result.verdict = Verdict.FASTER
             recorded = sum(not c.generated for c in speed.per_call)

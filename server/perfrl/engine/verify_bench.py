@@ -4,9 +4,10 @@ The original runs in one sandboxed worker (a pristine copy of the project), the 
 another; neither can reach the engine's clock, the other side's process, or the expected
 results. A timed *block* is: ``prepare`` (the worker unpickles ``loops`` fresh copies of the
 arguments), then ``go`` (the engine reads ``time.perf_counter_ns`` before sending it and
-after the worker's ``done``), then ``results`` (the encoded outcome of every call of the
-block, each compared with the original's outcome for that input; one that differs ends the
-benchmark with a mismatch, so returning garbage while timed gains nothing).
+after the worker's ``done``), then ``results`` (the fingerprinted outcome of every call of the
+block, each compared with the original's outcome for that input, in full where the
+fingerprints differ; one that differs ends the benchmark with a mismatch, so returning
+garbage while timed gains nothing).
 
 A caller may rely on:
 
@@ -22,13 +23,12 @@ A caller may rely on:
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from perfrl.engine.canon_compare import Comparator, diff_outcomes
 from perfrl.engine.worker_channel import WorkerGone, WorkerSession
 
 SIDES = ("original", "candidate")
@@ -90,6 +90,14 @@ class _Block:
     idle_ns: int = 0
 
 
+class Judge(Protocol):
+    """How a timed outcome is compared with the original's (``verify._Judge``)."""
+
+    def diff(self, key: tuple, expected: dict, got, session: WorkerSession, side: str,
+             got_key: tuple, with_args: bool = True, who: str = "the candidate") -> str | None:
+        ...
+
+
 class Bench:
     """One pair of worker processes measured against each other."""
 
@@ -98,16 +106,13 @@ class Bench:
         sessions: dict[str, WorkerSession],
         expected: dict[tuple, dict],
         blob_sizes: dict[tuple, int],
-        comparator: Comparator,
-        parameter_names: list[str],
+        judge: Judge,
         deadline: float,
     ) -> None:
         self.sessions = sessions
-        self.expected = expected  # (source, index) -> the original's encoded outcome
-        self.expected_text: dict[tuple, str] = {}
+        self.expected = expected  # (source, index) -> the original's fingerprinted outcome
         self.blob_sizes = blob_sizes
-        self.comparator = comparator
-        self.parameter_names = parameter_names
+        self.judge = judge
         self.deadline = deadline
         self.last_end: dict[str, int] = {}
         # Kernel CPU accounting of each side's whole run, when both can be found.
@@ -118,29 +123,12 @@ class Bench:
             raise BenchMismatch(list(item), "the timed calls' results cannot be read")
         if any(not isinstance(o, int) or not 0 <= o < len(table) for o in order):
             raise BenchMismatch(list(item), "the timed calls' results cannot be read")
-        expected = self.expected[item]
-        want = self.expected_text.get(item)
-        if want is None:
-            want = self.expected_text[item] = json.dumps(
-                {k: v for k, v in expected.items() if k != "args_after" and k != "message"},
-                sort_keys=True,
-            )
+        who = "the original" if side == "original" else "the candidate"
         for position in set(order):
-            text = table[position]
-            if not isinstance(text, str):
-                raise BenchMismatch(list(item), "the timed calls' results cannot be read")
-            try:
-                got = json.loads(text)
-            except (ValueError, RecursionError):
-                raise BenchMismatch(list(item), "a timed call's result cannot be read") from None
-            if isinstance(got, dict):
-                got.pop("message", None)
-                if json.dumps(got, sort_keys=True) == want:
-                    continue
-            reduced = {k: v for k, v in expected.items() if k != "args_after"}
-            why = diff_outcomes(self.comparator, reduced, got, self.parameter_names)
+            why = self.judge.diff(item, self.expected[item], table[position],
+                                  self.sessions[side], side, ("timed", position),
+                                  with_args=False, who=who)
             if why is not None:
-                who = "the original" if side == "original" else "the candidate"
                 raise BenchMismatch(list(item), f"while timed, {who} gave another outcome: {why}")
 
     def block(self, side: str, item: tuple, loops: int) -> _Block:

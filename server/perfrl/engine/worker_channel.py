@@ -106,6 +106,8 @@ class WorkerSession:
         self.result = None
         #: The worker's first message (set by the caller that read it).
         self.hello: dict = {}
+        #: Built-ins and clocks the worker last reported rebound (see perfrl_worker).
+        self.replaced: list = []
         self._usage_file: str | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(

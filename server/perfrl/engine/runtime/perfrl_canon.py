@@ -27,9 +27,26 @@ A caller may rely on :func:`encode`:
   types read through their own C methods (datetime, Decimal, re.Pattern),
   ``["cyc", n]`` a reference to the container ``n`` levels up;
 - raising :class:`EncodeError` (with a short reason) for values too large or too deep.
+
+and on :func:`fingerprint` (how outcomes cross the process boundary, see ``perfrl_worker``):
+
+- equal fingerprints only for values whose encodings are equal: a fingerprint is the SHA-256
+  either of the value's pickle when the value is made of exact ``None``, ``bool``, ``int``,
+  ``float``, ``str``, ``bytes``, ``list``, ``tuple``, ``dict``, ``set`` and ``frozenset`` only
+  (``"p:"``; the C pickler writes those types itself and asks :meth:`_PlainPickler.reducer_override`
+  about every other object, which refuses, so no subclass, no ``bytearray`` and no code of the
+  value's own is ever involved), or else of its canonical encoding as JSON (``"c:"``);
+- different fingerprints for equal values now and then (dicts in another insertion order,
+  sets in another iteration order, values sharing objects differently, floats within the
+  comparison's tolerance): a differing fingerprint is a reason to compare the encodings
+  (:func:`expand` rebuilds one from what :func:`fingerprint` keeps), never a difference.
 """
 
 import builtins
+import hashlib
+import io
+import json
+import pickle
 import sys
 import types
 
@@ -327,3 +344,68 @@ def encode(value):
         raise
     except Exception as exc:  # noqa: BLE001 - e.g. a C type whose getter fails
         raise EncodeError(f"the value cannot be read: {type_name(type(exc))}") from None
+
+
+# -- fingerprints ------------------------------------------------------------------------
+
+try:  # the C pickler consults reducer_override for every object of a non-plain type
+    import _pickle
+except ImportError:  # pragma: no cover - a Python without the C accelerator
+    _pickle = None  # type: ignore[assignment]
+_CPickler = getattr(_pickle, "Pickler", None)
+
+#: Plain pickles larger than this are fingerprinted through the canonical encoding (whose
+#: limits then decide whether the value can be compared at all).
+MAX_PLAIN_BYTES = MAX_CHARS
+
+
+class _NotPlain(Exception):
+    pass
+
+
+if _CPickler is not None:
+
+    class _PlainPickler(_CPickler):  # type: ignore[misc, valid-type]
+        """Pickles exact built-in data only (see the module docstring)."""
+
+        def reducer_override(self, obj):
+            raise _NotPlain
+
+
+def plain_pickle(value):
+    """The protocol-4 pickle of ``value`` when it holds nothing but exact plain types (see the
+    module docstring), else None. Runs none of the value's own code."""
+    if _CPickler is None:
+        return None
+    buffer = io.BytesIO()
+    try:
+        _PlainPickler(buffer, protocol=4).dump(value)
+    except (_NotPlain, RecursionError, MemoryError, ValueError, TypeError,
+            pickle.PicklingError):
+        return None
+    data = buffer.getvalue()
+    return data if len(data) <= MAX_PLAIN_BYTES else None
+
+
+def fingerprint(value):
+    """(fingerprint, kept) of ``value``: ``kept`` (bytes or str, no live objects) lets
+    :func:`expand` rebuild the encoding later. Raises :class:`EncodeError` like :func:`encode`."""
+    data = plain_pickle(value)
+    if data is not None:
+        return "p:" + hashlib.sha256(data).hexdigest(), data
+    text = json.dumps(encode(value), sort_keys=True, separators=(",", ":"))
+    return "c:" + hashlib.sha256(text.encode("ascii")).hexdigest(), text
+
+
+def expand(kept):
+    """The canonical encoding of the value :func:`fingerprint` kept ``kept`` for."""
+    if type(kept) is bytes:
+        # Only exact plain types were written; an unpickler that refuses every class makes
+        # sure loading runs no code even if the bytes were tampered with.
+        return encode(_PlainUnpickler(io.BytesIO(kept)).load())
+    return json.loads(kept)
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        raise EncodeError("a kept value refers to a class")

@@ -189,6 +189,26 @@ def canonical_key(value, _depth=0):
     kind = kind_of(value)
     if _depth > 40:
         return "..."
+    cache = _KEY_CACHE[-1] if _KEY_CACHE and kind in _CONTAINERS else None
+    if cache is not None:
+        hit = cache.get((id(value), _depth))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        key = _canonical_key(value, kind, _depth)
+        cache[(id(value), _depth)] = (value, key)
+        return key
+    return _canonical_key(value, kind, _depth)
+
+
+#: While generate_inputs runs: (id, depth) -> (container, its key). The variants share their
+#: elements with the recorded values (a shortened or reordered list holds the same dicts),
+#: so each container is keyed once instead of once per variant (measured: 25 s -> 1 s for 24
+#: inputs from a list of 2,000 dicts). Keeping the container itself keeps its id unique; the
+#: generator never changes a container after it was first keyed.
+_KEY_CACHE: list = []
+
+
+def _canonical_key(value, kind, _depth):
     if kind in ("none", "bool", "int", "str", "bytes"):
         return kind[0] + repr(value)
     if kind == "float":
@@ -724,6 +744,14 @@ def generate_inputs(recorded_args, budget, seed):
     """
     if budget <= 0 or not recorded_args:
         return []
+    _KEY_CACHE.append({})
+    try:
+        return _generate(recorded_args, budget, seed)
+    finally:
+        _KEY_CACHE.pop()
+
+
+def _generate(recorded_args, budget, seed):
     calls = [(tuple(args), dict(kwargs)) for args, kwargs in recorded_args]
     profile = _Profile(calls)
     rng = random.Random(seed)

@@ -279,20 +279,26 @@ CHANNEL_REPLIES = "out"
 #: request op -> the reply op(s) it gets. Shapes:
 #:   hello (first message, unasked): {"module_file", "params", "python", "generator"} or
 #:       {"error", "traceback"}
-#:   replay {"calls": [i], "source": "recorded"|"generated"} -> outcome* then end;
-#:       outcome {"index", "outcome": OUTCOME, "recorded": OUTCOME (original side only),
-#:                "load_error": str (instead of outcome)}
+#:   replay {"calls": [i], "source": "recorded"|"generated", "keep": bool} -> outcome* then
+#:       end; outcome {"index", "outcome": PRINTED, "recorded": PRINTED (original side only),
+#:                     "load_error": str (instead of outcome)}
+#:   detail {"keys": [[source, i] | ["recorded-outcome", i] | ["timed", position]]}
+#:       -> detail {"outcomes": [OUTCOME or None]}
 #:   generate {"calls": [i], "budget", "seed"} -> generated {"blobs": [hex pickle], "why"}
 #:   add_inputs {"blobs": [hex pickle]} -> end
-#:   state -> state {"sizes": {what: int}}
+#:   state -> state {"sizes": {what: int}, "replaced": [built-ins and clocks rebound]}
 #:   prepare {"items": [[source, index], ...]} -> ready; go -> done;
-#:   report -> results {"table": [json OUTCOME without args_after], "order": [table index]}
+#:   report -> results {"table": [PRINTED without args_digest], "order": [table index]}
 #:   quit (no reply)
+#: PRINTED: {"kind": "return", "digest": FP, "args_digest": FP}
+#:        | {"kind": "raise", "type": "module.Qualname", "message": str, "args_digest": FP}
+#:        | {"kind": "unencodable", "why": str}; FP: perfrl_canon.fingerprint
 #: OUTCOME: {"kind": "return", "value": CANON, "args_after": CANON}
 #:        | {"kind": "raise", "type": "module.Qualname", "message": str, "args_after": CANON}
 #:        | {"kind": "unencodable", "why": str}; CANON: see perfrl_canon.
 WORKER_REPLIES = {
     "replay": ("outcome", "end"),
+    "detail": ("detail",),
     "generate": ("generated",),
     "add_inputs": ("end",),
     "state": ("state",),

@@ -11,22 +11,30 @@ each over two FIFOs in ``DIR`` (``in``: requests, ``out``: replies), one JSON ob
 The candidate's worker gets the recorded *arguments* only (``FILE`` without outcomes); only
 the original's worker sees the recorded outcomes, to tell which calls it reproduces.
 
-Nothing this process says is trusted by the engine: outcomes leave it in the canonical
-encoding of :mod:`perfrl_canon` and are compared by the engine; timings are taken by the
+Nothing this process says is trusted by the engine: outcomes leave it as fingerprints of
+their canonical encoding (:func:`perfrl_canon.fingerprint`; equal fingerprints mean equal
+encodings) and, when the engine asks for them (``detail``), as the canonical encoding of
+:mod:`perfrl_canon` itself; the engine compares them. Timings are taken by the
 engine around a request, by the kernel's CPU accounting of the whole sandboxed run (or the
 engine's wall clock without it): ``prepare`` unpickles the copies, ``go`` runs them and
-answers ``done`` as soon as the last call returned, ``report`` sends the encoded outcome of
-*every* timed call. Requests:
+answers ``done`` as soon as the last call returned, ``report`` sends the fingerprinted
+outcome of *every* timed call. Requests:
 
-``replay``  ``{"calls": [i, ...], "source": "recorded"|"generated"}`` -> one ``outcome`` per
-            call (``recorded`` too where the file holds the recorded outcome), then ``end``
+``replay``  ``{"calls": [i, ...], "source": "recorded"|"generated", "keep": bool}`` -> one
+            ``outcome`` per call (``recorded`` too where the file holds the recorded
+            outcome), then ``end``; unless ``keep`` is false, what ``detail`` needs is kept
+            for ``[source, i]`` (and ``["recorded-outcome", i]``)
+``detail``  ``{"keys": [[source, i] | ["recorded-outcome", i] | ["timed", position], ...]}``
+            -> ``detail`` with the full ``outcomes`` (canonical encodings), None where
+            nothing is kept
 ``generate`` (original side) ``{"calls": [i, ...], "budget": n, "seed": s}`` -> ``generated``
             with pickled new arguments (hex) from ``perfrl_inputs`` when it is installed
 ``add_inputs`` (candidate side) ``{"blobs": [hex, ...]}`` -> ``end``
 ``state``   -> ``state``: sizes of the module's globals, function attributes, defaults,
-            closures and caches (a memo that grows across calls shows here)
+            closures and caches (a memo that grows across calls shows here), and
+            ``replaced``: built-ins and clocks rebound since the process started
 ``prepare`` ``{"items": [[source, index], ...]}`` -> ``ready``; ``go`` -> ``done``;
-            ``report`` -> ``results`` (``table`` of distinct encoded outcomes, ``order``)
+            ``report`` -> ``results`` (``table`` of distinct fingerprinted outcomes, ``order``)
 ``quit``
 """
 
@@ -121,26 +129,77 @@ def _invoke(func, call_args):
     return ("return", value, (args, kwargs))
 
 
-def encode_outcome(kind, value, args_after, with_args=True):
-    """The canonical outcome of one call (see perfrl_canon); never raises."""
+def fingerprint_outcome(kind, value, args_after, with_args=True):
+    """(outcome, kept): the outcome of one call with fingerprints (``digest`` of the value,
+    ``args_digest`` of the arguments after the call) in place of encodings, and what
+    :func:`expand_outcome` needs to rebuild the full encoding (a tuple of strings, bytes and
+    None only: keeping it holds no object of the call alive). Never raises."""
     try:
         if kind == "raise":
             try:
                 message = _short(BaseException.__str__(value))
             except Exception:  # noqa: BLE001
                 message = ""
-            outcome = {
-                "kind": "raise",
-                "type": perfrl_canon.type_name(type(value)),
-                "message": message,
-            }
+            outcome = {"kind": "raise", "type": perfrl_canon.type_name(type(value)),
+                       "message": message}
+            kept_value = None
         else:
-            outcome = {"kind": "return", "value": perfrl_canon.encode(value)}
+            outcome = {"kind": "return"}
+            outcome["digest"], kept_value = perfrl_canon.fingerprint(value)
+        kept_args = None
         if with_args:
-            outcome["args_after"] = perfrl_canon.encode(args_after)
+            outcome["args_digest"], kept_args = perfrl_canon.fingerprint(args_after)
+    except perfrl_canon.EncodeError as exc:
+        return {"kind": "unencodable", "why": str(exc)}, ("unencodable", str(exc), "", None, None)
+    kept = (kind, outcome.get("type", ""), outcome.get("message", ""), kept_value, kept_args)
+    return outcome, kept
+
+
+def expand_outcome(kept):
+    """The outcome in full (OUTCOME in ``perfrl_protocol``: canonical encodings) from what
+    ``fingerprint_outcome`` kept."""
+    kind, type_or_why, message, kept_value, kept_args = kept
+    try:
+        if kind == "unencodable":
+            return {"kind": "unencodable", "why": type_or_why}
+        if kind == "raise":
+            outcome = {"kind": "raise", "type": type_or_why, "message": message}
+        else:
+            outcome = {"kind": "return", "value": perfrl_canon.expand(kept_value)}
+        if kept_args is not None:
+            outcome["args_after"] = perfrl_canon.expand(kept_args)
         return outcome
     except perfrl_canon.EncodeError as exc:
         return {"kind": "unencodable", "why": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - e.g. a kept text this process garbled
+        return {"kind": "unencodable", "why": _short(f"{type(exc).__name__}: {exc}")}
+
+
+# -- what a candidate replaced in its process --------------------------------------------
+
+_CLOCKS = ("time", "time_ns", "perf_counter", "perf_counter_ns", "monotonic", "monotonic_ns",
+           "process_time", "process_time_ns", "thread_time", "thread_time_ns", "sleep")
+
+
+def _identities():
+    import builtins
+    import time
+
+    found = {"builtins." + k: v for k, v in _MODULE_DICT(builtins).items() if type(k) is str}
+    clocks = _MODULE_DICT(time)
+    found.update({"time." + name: clocks.get(name) for name in _CLOCKS})
+    return found
+
+
+# Taken when this script starts, before the user's module (or the candidate) is imported.
+_STARTING_IDENTITIES = _identities()
+
+
+def replaced_names():
+    """The built-ins and clocks bound to other objects than when this process started (the
+    engine names a candidate that does this; nothing here is trusted to catch every way)."""
+    now = _identities()
+    return sorted(n for n, obj in _STARTING_IDENTITIES.items() if now.get(n) is not obj)[:50]
 
 
 # -- state across calls ------------------------------------------------------------------
@@ -265,6 +324,10 @@ class Worker:
         self.function = _resolve(self.module, options.qualname)
         self.prepared = []
         self.results = []
+        # What ``detail`` rebuilds full outcomes from: (source, index) -> kept, and the last
+        # report's table (see fingerprint_outcome).
+        self.kept = {}
+        self.timed_kept = []
 
     def _set_sys_path(self, relative):
         root = self.options.root or os.getcwd()
@@ -285,6 +348,7 @@ class Worker:
 
     def replay(self, request):
         source = request.get("source", "recorded")
+        keep = request.get("keep", True) is not False
         for index in request["calls"]:
             message = {"op": "outcome", "index": index}
             try:
@@ -294,8 +358,10 @@ class Worker:
                 self.channel.send(message)
                 continue
             kind, value, after = _invoke(self.function, call_args)
-            message["outcome"] = encode_outcome(kind, value, after)
+            message["outcome"], kept = fingerprint_outcome(kind, value, after)
             del value, after, call_args
+            if keep:
+                self.kept[(source, index)] = kept
             recorded = self.calls[index].get("outcome") if source == "recorded" else None
             if recorded is not None:
                 try:
@@ -303,22 +369,37 @@ class Worker:
                 except Exception as exc:  # noqa: BLE001
                     message["load_error"] = _short(f"{type(exc).__name__}: {exc}")
                 else:
-                    raised = self.calls[index].get("raised")
                     if data["kind"] == "raise":
-                        message["recorded"] = {
+                        raised = self.calls[index].get("raised") or {}
+                        args, kept_args = fingerprint_outcome("return", None, data["args_after"])
+                        outcome = {
                             "kind": "raise",
-                            "type": (raised or {}).get("type", "?").replace("builtins.", "", 1),
-                            "message": (raised or {}).get("message", ""),
-                            "args_after": encode_outcome("return", None, data["args_after"]).get(
-                                "args_after"
-                            ),
+                            "type": raised.get("type", "?").replace("builtins.", "", 1),
+                            "message": raised.get("message", ""),
                         }
+                        if "args_digest" in args:  # else the arguments are not compared
+                            outcome["args_digest"] = args["args_digest"]
+                        kept = ("raise", outcome["type"], outcome["message"], None, kept_args[4])
                     else:
-                        message["recorded"] = encode_outcome(
-                            "return", data["value"], data["args_after"]
-                        )
+                        outcome, kept = fingerprint_outcome(
+                            "return", data["value"], data["args_after"])
+                    message["recorded"] = outcome
+                    if keep:
+                        self.kept[("recorded-outcome", index)] = kept
+                    del data
             self.channel.send(message)
         self.channel.send({"op": "end"})
+
+    def detail(self, request):
+        outcomes = []
+        for key in request["keys"]:
+            source, index = key
+            if source == "timed":
+                kept = self.timed_kept[index] if 0 <= index < len(self.timed_kept) else None
+            else:
+                kept = self.kept.get((source, index))
+            outcomes.append(None if kept is None else expand_outcome(kept))
+        self.channel.send({"op": "detail", "outcomes": outcomes})
 
     def generate(self, request):
         generator = getattr(perfrl_inputs, "generate_inputs", None)
@@ -389,17 +470,18 @@ class Worker:
         order: list = []
         seen: dict = {}
         by_id: dict = {}
+        self.timed_kept = []
         for kind, value in results:
             key = (kind, id(value))
             position = by_id.get(key)
             if position is None:
-                encoded = json.dumps(
-                    encode_outcome(kind, value, None, with_args=False), sort_keys=True
-                )
-                position = seen.get(encoded)
+                outcome, kept = fingerprint_outcome(kind, value, None, with_args=False)
+                same = tuple(sorted(outcome.items()))
+                position = seen.get(same)
                 if position is None:
-                    position = seen[encoded] = len(table)
-                    table.append(encoded)
+                    position = seen[same] = len(table)
+                    table.append(outcome)
+                    self.timed_kept.append(kept)
                 by_id[key] = position
             order.append(position)
         del results
@@ -418,8 +500,10 @@ class Worker:
                 {
                     "op": "state",
                     "sizes": state_sizes(self.module, self.function, self.options.qualname),
+                    "replaced": replaced_names(),
                 }
             ),
+            "detail": self.detail,
             "prepare": self.prepare,
             "go": lambda r: self.go(),
             "report": lambda r: self.report(),
