@@ -82,6 +82,11 @@ def weigh(values):
     return math.fsum(v * v for v in values) if Counter() else sum(v * v for v in values)
 """,
     ),
+    "io.StringIO for string building": (
+        "def join(xs):\n    s = ''\n    for x in xs:\n        s += x\n    return s\n",
+        "def join(xs):\n    import io\n    from io import StringIO\n    buf = io.StringIO()\n"
+        "    for x in xs:\n        buf.write(x)\n    return buf.getvalue() + StringIO().read()\n",
+    ),
     "sys.maxsize": (
         "def low(xs):\n    m = float('inf')\n    for x in xs:\n"
         "        m = min(m, x)\n    return m\n",
@@ -94,6 +99,12 @@ def weigh(values):
 def test_honest_rewrites_show_no_sign(name):
     original, code = HONEST[name]
     assert static_signs(textwrap.dedent(original), textwrap.dedent(code)) == []
+
+
+def test_io_beyond_in_memory_buffers_is_a_sign():
+    original = "def f(xs):\n    return ''.join(xs)\n"
+    assert static_signs(original, "def f(xs):\n    import io\n    return io.open(xs[0]).read()\n")
+    assert static_signs(original, "def f(xs):\n    from io import FileIO\n    return FileIO\n")
 
 
 def test_runtime_signs_are_what_only_the_candidate_rebound():

@@ -31,10 +31,13 @@ SUSPECT_MODULES = frozenset({
     "builtins", "time", "os", "glob", "pickle", "marshal", "shelve", "gc", "ctypes",
     "inspect", "signal", "subprocess", "socket", "importlib", "shutil", "threading",
     "multiprocessing", "resource", "atexit", "tracemalloc", "faulthandler", "_thread",
-    "pathlib", "io", "mmap", "fcntl", "sysconfig", "site", "runpy", "code", "types",
+    "pathlib", "mmap", "fcntl", "sysconfig", "site", "runpy", "code", "types",
     "dis", "trace", "cProfile", "profile", "pdb", "perfrl_worker", "perfrl_canon",
     "perfrl_capture", "perfrl_inputs", "perfrl_protocol",
 })
+#: Modules of which only these names are plain computation: ``io.StringIO`` is the classic
+#: honest rewrite of ``+=`` string building, while ``io.open`` reaches files.
+HARMLESS_MEMBERS = {"io": frozenset({"StringIO", "BytesIO"})}
 #: Built-in names that run code, open files or reach into namespaces.
 SUSPECT_NAMES = frozenset({
     "open", "exec", "eval", "compile", "__import__", "globals", "breakpoint", "vars",
@@ -71,6 +74,10 @@ def _uses(tree: ast.AST) -> set[str]:
             top = (node.module or "").split(".")[0]
             if top in SUSPECT_MODULES or node.level:
                 found.add(f"imports from {top or 'a relative module'}")
+            harmless = HARMLESS_MEMBERS.get(top)
+            if harmless is not None and not node.level:
+                found.update(f"imports {top}.{alias.name}" for alias in node.names
+                             if alias.name not in harmless)
             if top == "sys":
                 for alias in node.names:
                     if f"sys.{alias.name}" in SUSPECT_DOTTED:
@@ -83,6 +90,9 @@ def _uses(tree: ast.AST) -> set[str]:
             if isinstance(node.value, ast.Name):
                 dotted = f"{node.value.id}.{node.attr}"
                 if dotted in SUSPECT_DOTTED:
+                    found.add(f"uses {dotted}")
+                harmless = HARMLESS_MEMBERS.get(node.value.id)
+                if harmless is not None and node.attr not in harmless:
                     found.add(f"uses {dotted}")
         elif isinstance(node, ast.Constant) and node.value in SUSPECT_ATTRIBUTES:
             # getattr(f, "__code__"): the same reach, spelled as text.
