@@ -14,15 +14,22 @@ run it in a worker thread. A caller may rely on:
 
 from __future__ import annotations
 
-import ast
 import time
+from collections import Counter
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
 from perfrl.engine.baseline import Baseline, run_baseline
-from perfrl.engine.candidate_check import normalize_candidate
 from perfrl.engine.candidate_source import CandidateSource, CandidateSourceError
+from perfrl.engine.candidate_text import (
+    DUPLICATE,
+    SAME_AS_ORIGINAL,
+    CleanCandidate,
+    DistinctCandidates,
+    clean_candidate,
+    original_candidate,
+)
 from perfrl.engine.evidence import assess_evidence
 from perfrl.engine.interpreter import resolve_interpreter
 from perfrl.engine.locate import ensure_supported
@@ -46,23 +53,24 @@ from perfrl.engine.wider_tests import confirm_best
 
 @dataclass
 class CollectedCandidates:
-    """Candidates from every source, de-duplicated, with what was dropped and why."""
+    """Candidates from every source, cleaned and de-duplicated, with what was dropped and why."""
 
-    candidates: list[Candidate] = field(default_factory=list)
+    candidates: list[CleanCandidate] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    duplicates: int = 0
-    unchanged: int = 0
+    #: Why candidates were dropped (:data:`~perfrl.engine.candidate_text.DUPLICATE`,
+    #: :data:`~perfrl.engine.candidate_text.SAME_AS_ORIGINAL`) and how many each time.
+    dropped: Counter[str] = field(default_factory=Counter)
     #: What sources said about their own work (a source's generator may return a line:
     #: the model source says how many outputs it drew, kept and dropped, and why).
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def duplicates(self) -> int:
+        return self.dropped[DUPLICATE]
 
-def _ast_key(code: str) -> str | None:
-    """A formatting-insensitive key for a function's code, or None when it does not parse."""
-    try:
-        return ast.dump(ast.parse(normalize_candidate(code)))
-    except (SyntaxError, ValueError):
-        return None
+    @property
+    def unchanged(self) -> int:
+        return self.dropped[SAME_AS_ORIGINAL]
 
 
 def collect_candidates(
@@ -71,30 +79,29 @@ def collect_candidates(
     per_source: int,
     cancel: CancelToken | None = None,
 ) -> CollectedCandidates:
-    """Ask every source for candidates; drop exact duplicates and rewrites equal to the original.
+    """Ask every source for candidates; clean each once and keep the first of each normalised
+    AST, never one the same as the original (:class:`DistinctCandidates`).
 
-    Candidates that do not parse are kept: the verifier gives them the verdict ``invalid``,
-    which is what the user should see.
+    A source may yield a raw :class:`Candidate` (cleaned here, numbered by its place among
+    the source's outputs) or a :class:`CleanCandidate` it made with ``clean_candidate``
+    (kept as it is, not parsed again). Candidates that do not parse are kept: the verifier
+    gives them the verdict ``invalid``, which is what the user should see.
     """
     collected = CollectedCandidates()
-    seen: set[str] = set()
-    original_key = _ast_key(target.source)
+    distinct = DistinctCandidates(original_candidate(target))
     for source in sources:
         if cancel is not None and cancel.cancelled:
             raise Cancelled()
         try:
             produced: Iterable[Candidate] = source.generate(target, per_source)
-            for candidate in _with_note(produced, source.name, collected.notes):
-                key = _ast_key(candidate.code)
-                if key is not None and key == original_key:
-                    collected.unchanged += 1
-                    continue
-                dedupe_key = key if key is not None else candidate.code
-                if dedupe_key in seen:
-                    collected.duplicates += 1
-                    continue
-                seen.add(dedupe_key)
-                collected.candidates.append(candidate)
+            outputs = _with_note(produced, source.name, collected.notes)
+            for number, candidate in enumerate(outputs, start=1):
+                clean = clean_candidate(candidate, target, number)
+                why = distinct.admit(clean)
+                if why is None:
+                    collected.candidates.append(clean)
+                else:
+                    collected.dropped[why] += 1
         except CandidateSourceError as exc:
             collected.warnings.append(f"candidate source '{source.name}' gave nothing: {exc}")
     return collected

@@ -50,8 +50,9 @@ from perfrl.engine.baseline import (
     run_with_plugin,
     workspace_import_root,
 )
-from perfrl.engine.candidate_check import candidate_diff, check_candidate, normalize_candidate
+from perfrl.engine.candidate_check import candidate_diff, check_candidate
 from perfrl.engine.candidate_check import splice as splice_candidate
+from perfrl.engine.candidate_text import as_clean
 from perfrl.engine.canon_compare import Comparator, diff_outcomes
 from perfrl.engine.sandbox import WorkspaceSurprise
 from perfrl.engine.settings import EngineSettings
@@ -766,7 +767,7 @@ def verify_candidate(
 
     try:
         stage("check")
-        code = normalize_candidate(candidate.code)
+        code = as_clean(candidate, target)  # the job's candidates are clean: no parse here
         try:
             result.diff = candidate_diff(target, code)
         except Exception:  # noqa: BLE001 - a diff is a courtesy; the check below decides

@@ -25,6 +25,7 @@ project's tests and comparing behaviour on real calls.
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import os
 import re
@@ -37,8 +38,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfrl.engine.candidate_check import dedent_code, normalize_candidate
 from perfrl.engine.candidate_source import CandidateSourceError
+from perfrl.engine.candidate_text import (
+    CleanCandidate,
+    clean_candidate,
+    dedent_code,
+    original_candidate,
+)
 from perfrl.engine.locate import parse_module, split_lines
 from perfrl.engine.types import Candidate, FunctionTarget
 
@@ -73,11 +79,12 @@ class _Rewrite:
     moved_imports: int
 
 
-def _behaviour_key(code: str) -> str:
-    """The AST of ``code`` without type annotations: fixes that only touch annotations
-    (UP006 ``List`` -> ``list``) cannot change how fast a call runs, so they are not worth a
-    candidate."""
-    tree = ast.parse(code)
+def _behaviour_key(module: ast.Module) -> str:
+    """The AST of a clean candidate's ``module`` without type annotations: fixes that only
+    touch annotations (UP006 ``List`` -> ``list``) cannot change how fast a call runs, so they
+    are not worth a candidate. Not the engine's de-duplication (which compares whole ASTs):
+    a rewrite whose only news is annotations adds nothing to verify."""
+    tree = copy.deepcopy(module)  # the candidate's own tree is used again by the checker
     for node in ast.walk(tree):
         if isinstance(node, ast.arg):
             node.annotation = None
@@ -319,14 +326,15 @@ class RuleCandidateSource:
         # --show-fixes lists every fix applied, including ones that became possible only
         # after another fix (C404 then C416); the JSON run before fixing cannot know those.
         codes = list(dict.fromkeys(_FIXED_LINE_RE.findall(output))) or fallback_codes
-        return _Rewrite(normalize_candidate(code), codes, len(added))
+        return _Rewrite(code, codes, len(added))
 
-    def generate(self, target: FunctionTarget, limit: int) -> Iterator[Candidate]:
+    def generate(self, target: FunctionTarget, limit: int) -> Iterator[CleanCandidate]:
         if limit <= 0:
             return
-        original = normalize_candidate(target.source)
-        original_key = _behaviour_key(original)
-        scratch = _build_scratch(target, original)
+        original = original_candidate(target)
+        assert original.module is not None  # a located target parses
+        original_key = _behaviour_key(original.module)
+        scratch = _build_scratch(target, original.code)
         target_version = self.target_version or _project_target_version(target.project_root)
         seen = {original_key}
         produced = 0
@@ -348,15 +356,16 @@ class RuleCandidateSource:
                                         target_version)
                 if rewrite is None:
                     continue
-                try:
-                    key = _behaviour_key(rewrite.code)
-                except SyntaxError:
-                    continue  # a broken fix; nothing to learn from it
-                if key in seen:
-                    continue
-                seen.add(key)
                 label = "ruff " + ",".join(rewrite.codes)
                 if rewrite.moved_imports:
                     label += " (import moved into the function)"
+                clean = clean_candidate(Candidate("rules", label, rewrite.code), target,
+                                        produced + 1)
+                if clean.module is None:
+                    continue  # a broken fix; nothing to learn from it
+                key = _behaviour_key(clean.module)
+                if key in seen:
+                    continue
+                seen.add(key)
                 produced += 1
-                yield Candidate(source="rules", label=label, code=rewrite.code)
+                yield clean
