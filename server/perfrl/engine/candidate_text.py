@@ -136,14 +136,15 @@ def _from_fence(text: str) -> str:
     return (with_def or blocks)[0]
 
 
-def _without_prose(text: str) -> ParsedText | None:
+def _without_prose(text: str, parsed: ParsedText) -> ParsedText | None:
     """Lines of prose before the first decorator/``def`` and after the function body dropped;
     None when there is no ``def`` line.
 
     Trailing lines are dropped only when they are no deeper than the ``def`` and come after
     the last line of the body, and only if what is left parses: cutting lines out of a
     truncated body could turn a broken candidate into a valid but different function. When
-    nothing parses, the text from the ``def`` line on (with its parse error).
+    nothing parses, the text from the ``def`` line on (with its parse error). ``parsed`` is
+    ``text``'s own failed parse: a text is never parsed twice.
     """
     lines = text.split("\n")
     first = next((i for i, line in enumerate(lines) if _DEF_START_RE.match(line)), None)
@@ -159,14 +160,15 @@ def _without_prose(text: str) -> ParsedText | None:
         ),
         default=0,
     )
-    whole = _parse(_tidy(dedent_code("\n".join(lines))))
-    if whole.module is not None:
-        return whole
-    for end in range(len(lines) - 1, last_deeper, -1)[: _MAX_TRIM_ATTEMPTS - 1]:
-        attempt = _parse(_tidy(dedent_code("\n".join(lines[:end]))))
-        if attempt.module is not None:
-            return attempt
-    return whole
+    tried = {parsed.text: parsed}
+    for end in range(len(lines), last_deeper, -1)[:_MAX_TRIM_ATTEMPTS]:
+        attempt = _tidy(dedent_code("\n".join(lines[:end])))
+        if attempt not in tried:  # a blank line cut gives the same text
+            tried[attempt] = _parse(attempt)
+            if tried[attempt].module is not None:
+                return tried[attempt]
+    # Nothing parses: the text from the def line on (the first attempt), with its error.
+    return tried[_tidy(dedent_code("\n".join(lines)))]
 
 
 def parse_candidate_text(code: str) -> ParsedText:
@@ -177,7 +179,7 @@ def parse_candidate_text(code: str) -> ParsedText:
     parsed = _parse(_tidy(text))
     if parsed.module is not None:
         return parsed
-    return _without_prose(text) or parsed
+    return _without_prose(text, parsed) or parsed
 
 
 def normalize_candidate(code: str) -> str:

@@ -15,7 +15,6 @@ run it in a worker thread. A caller may rely on:
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
@@ -57,20 +56,32 @@ class CollectedCandidates:
 
     candidates: list[CleanCandidate] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    #: Why candidates were dropped (:data:`~perfrl.engine.candidate_text.DUPLICATE`,
-    #: :data:`~perfrl.engine.candidate_text.SAME_AS_ORIGINAL`) and how many each time.
-    dropped: Counter[str] = field(default_factory=Counter)
+    #: The candidates dropped before verifying ("<source> <label>", in order) by why:
+    #: :data:`~perfrl.engine.candidate_text.DUPLICATE` or ``SAME_AS_ORIGINAL``.
+    dropped: dict[str, list[str]] = field(default_factory=dict)
     #: What sources said about their own work (a source's generator may return a line:
     #: the model source says how many outputs it drew, kept and dropped, and why).
     notes: list[str] = field(default_factory=list)
 
     @property
     def duplicates(self) -> int:
-        return self.dropped[DUPLICATE]
+        return len(self.dropped.get(DUPLICATE, []))
 
     @property
     def unchanged(self) -> int:
-        return self.dropped[SAME_AS_ORIGINAL]
+        return len(self.dropped.get(SAME_AS_ORIGINAL, []))
+
+    def dropped_summary(self) -> str:
+        """One line for the report: how many were dropped before verifying, why, and which
+        (the first two of each); "" when none was."""
+        parts = []
+        for why, what in ((DUPLICATE, "duplicate candidate(s)"),
+                          (SAME_AS_ORIGINAL, "identical to the original")):
+            labels = self.dropped.get(why, [])
+            if labels:
+                more = f" and {len(labels) - 2} more" if len(labels) > 2 else ""
+                parts.append(f"{len(labels)} {what} ({', '.join(labels[:2])}{more})")
+        return "dropped " + " and ".join(parts) if parts else ""
 
 
 def collect_candidates(
@@ -101,7 +112,7 @@ def collect_candidates(
                 if why is None:
                     collected.candidates.append(clean)
                 else:
-                    collected.dropped[why] += 1
+                    collected.dropped.setdefault(why, []).append(f"{clean.source} {clean.label}")
         except CandidateSourceError as exc:
             collected.warnings.append(f"candidate source '{source.name}' gave nothing: {exc}")
     return collected
@@ -215,11 +226,8 @@ def optimize_function(
     collected = collect_candidates(target, sources, candidates_per_source, cancel)
     warnings += collected.warnings
     notes = list(collected.notes)
-    if collected.duplicates or collected.unchanged:
-        warnings.append(
-            f"dropped {collected.duplicates} duplicate candidate(s) and "
-            f"{collected.unchanged} identical to the original"
-        )
+    if collected.dropped:
+        warnings.append(collected.dropped_summary())
 
     results: list[CandidateResult] = []
     total = len(collected.candidates)
