@@ -272,3 +272,47 @@ def test_distinct_candidates_is_the_one_rule(scale_target: FunctionTarget) -> No
     assert admit("```\n" + REWRITE + "```") == DUPLICATE
     assert admit("def scale(xs):\n    return [\n") is None  # kept: the verifier says invalid
     assert admit("def scale(xs):\n    return [\n\n") == DUPLICATE  # the same broken text
+
+
+# --- by design --------------------------------------------------------------------------------
+
+#: Every ``ast.parse`` of the server's job path, and what it parses. Candidate text is parsed
+#: in one place only; a new call must say here what it parses (and not be candidate text).
+PARSE_CALLS = {
+    ("engine/candidate_text.py", "_parse"): "candidate text: the one place",
+    ("engine/candidate_check.py", "_function_of"): "the original function (once per job)",
+    ("engine/locate.py", "parse_module"): "a user's source file",
+    ("engine/impacted_tests.py", "_parse"): "the project's test files",
+    ("sources/regions.py", "extract_regions"): "the original function",
+    ("sources/rules.py", "_extract_function"): "ruff's fixed scratch module",
+    ("sources/abstraction.py", "_parameters_and_imports"): "the model's input (the original)",
+    ("sources/abstraction.py", "module_imports_used"): "the target's module and function",
+}
+
+
+def _parse_calls(package: Path) -> set[tuple[str, str]]:
+    """(file, enclosing function) of every ``ast.parse(...)`` call under the job's folders
+    (``engine/runtime`` runs inside the sandbox, not in the server)."""
+    found = set()
+    for folder in ("engine", "sources", "lsp", "cli", "sweep"):
+        for path in sorted((package / folder).rglob("*.py")):
+            if "runtime" in path.relative_to(package).parts:
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for function in ast.walk(tree):
+                if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                for node in ast.walk(function):
+                    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                            and node.func.attr == "parse"
+                            and isinstance(node.func.value, ast.Name)
+                            and node.func.value.id == "ast"):
+                        found.add((path.relative_to(package).as_posix(), function.name))
+    return found
+
+
+def test_candidate_text_is_parsed_only_by_the_cleaning_function() -> None:
+    import perfrl
+
+    package = Path(perfrl.__file__).parent
+    assert _parse_calls(package) == set(PARSE_CALLS)

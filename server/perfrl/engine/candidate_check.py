@@ -23,6 +23,7 @@ import __future__
 import ast
 import copy
 import difflib
+import functools
 
 from perfrl.engine.candidate_text import (
     FunctionNode,
@@ -118,7 +119,13 @@ def _statement_word(stmt: ast.stmt) -> str:
 
 
 def _original_node(target: FunctionTarget) -> FunctionNode:
-    node = ast.parse(dedent_code(target.source)).body[0]
+    return _function_of(target.source)
+
+
+@functools.lru_cache(maxsize=8)
+def _function_of(source: str) -> FunctionNode:
+    """The original's ``def``, parsed once for all the candidates of a job (read only)."""
+    node = ast.parse(dedent_code(source)).body[0]
     assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
     return node
 
