@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import builtins
 import sys
-import textwrap
 from collections import Counter
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from perfrl.engine.settings import EngineSettings
 from perfrl.engine.types import Candidate, FunctionTarget, Verdict
 from perfrl.inference.onnx_seq2seq import GeneratedSequence
 from perfrl.sources.model import select_clean
+from tests.conftest import write_tree
 
 LOOP = "def scale(xs):\n    out = []\n    for x in xs:\n        out.append(x * 3)\n    return out\n"
 REWRITE = "def scale(xs):\n    return [x * 3 for x in xs]\n"
@@ -80,17 +80,9 @@ class Pasted:
             yield Candidate(source="pasted", label=label, code=text)
 
 
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return root
-
-
 @pytest.fixture
 def scale_target(tmp_path: Path) -> FunctionTarget:
-    root = _write(tmp_path / "shop", {
+    root = write_tree(tmp_path / "shop", {
         "pyproject.toml": "[project]\nname = 'shop'\n",
         "shop/__init__.py": "",
         "shop/calc.py": "import math\n\n\n" + LOOP,
