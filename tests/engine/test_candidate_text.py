@@ -218,6 +218,42 @@ def test_a_def_taken_out_of_a_module_keeps_true_line_numbers(tmp_path: Path) -> 
     assert clean.key == clean_candidate(Candidate("f", "", clean.code), target, 2).key
 
 
+@pytest.mark.parametrize("module", [
+    "class Box:\n    @staticmethod\n    def scale(xs):  # é\n        return [\n"
+    "            x for x in xs]  # é\n",
+    "class Outer:\n  class Box:\n\tdef scale(self, xs): return xs; y = 'é'\n",
+    "class Box:\n    def scale(self, xs):\n        s = '''\nat column 0\n'''\n        return s\n",
+])
+def test_a_def_cut_out_of_a_module_has_the_tree_of_its_text(tmp_path: Path, module: str) -> None:
+    (tmp_path / "box.py").write_text("class Box:\n    def scale(self, xs):\n        return xs\n")
+    target = locate_function(f"{tmp_path / 'box.py'}::Box.scale")
+    clean = clean_candidate(Candidate("f", "", "import os\n" + module), target, 1,
+                            extract_definition=True)
+    if "at column 0" in module:
+        # The string's line keeps the def from being dedented: the cut text is parsed again,
+        # and does not parse, as before (the verifier calls it invalid).
+        assert clean.module is None and clean.parse_error == "line 1: unexpected indent"
+        return
+    assert clean.code.startswith(("@staticmethod\ndef scale", "def scale")), clean.code
+    assert clean.module is not None
+    assert ast.dump(clean.module, include_attributes=True) == ast.dump(
+        ast.parse(clean.code), include_attributes=True)
+
+
+def test_a_def_taken_out_of_a_module_is_described_by_its_tree(scale_target) -> None:
+    # What shares the def's last line is in its body: in the cut text and in the tree.
+    module = "import os\n\ndef scale(xs):\n    return xs; CACHE = {}  # é\n\nprint(1)\n"
+    clean = clean_candidate(Candidate("f", "", module), scale_target, 1, extract_definition=True)
+    assert clean.code == "def scale(xs):\n    return xs; CACHE = {}  # é\n"
+    assert clean.key == clean_candidate(Candidate("f", "", clean.code), scale_target, 2).key
+    assert check_candidate(scale_target, clean) is None
+    # A comment after the end is kept in the text.
+    module = "import os\n\ndef scale(xs):\n    return [x * 3 for x in xs]  # é\n"
+    clean = clean_candidate(Candidate("f", "", module), scale_target, 1, extract_definition=True)
+    assert clean.code.endswith("# é\n") and clean.key == clean_candidate(
+        Candidate("f", "", REWRITE), scale_target, 2).key
+
+
 def test_a_module_without_the_function_is_flawed(scale_target: FunctionTarget) -> None:
     text = "import os\n\ndef other(x):\n    return x\n"
     clean = clean_candidate(Candidate("file", "f", text), scale_target, 1, extract_definition=True)

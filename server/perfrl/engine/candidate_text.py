@@ -255,7 +255,8 @@ def find_definition(tree: ast.Module, qualname: str) -> FunctionNode | None:
 
 def _definition_alone(parsed: ParsedText, node: FunctionNode) -> ParsedText:
     """The text of ``node`` (decorators included) cut out of ``parsed`` and dedented, with
-    ``node`` moved to match it. When the lines do not all share the ``def``'s indentation (a
+    ``node`` moved to match it (its last line can only end with a comment: ``; x = 1`` there
+    is part of the body). When the lines do not all share the ``def``'s indentation (a
     multi-line string below it), the cut text is parsed instead."""
     lines = parsed.text.splitlines(keepends=True)
     start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
