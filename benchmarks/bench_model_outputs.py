@@ -2,7 +2,7 @@
 
 Runs :class:`perfrl.sources.model.ModelCandidateSource` (the server's path: abstraction,
 generation, mapping back, cleaning) on functions, and records every output it decodes (by
-wrapping ``perfrl.sources.model.select_usable``, which every output goes through). Per output:
+wrapping ``perfrl.sources.model.select_clean``, which every output goes through). Per output:
 
 - ``parses``: the cleaned output is a function of the target's name;
 - ``signature``: and its name and parameters are the target's (what the verifier requires);
@@ -108,7 +108,7 @@ def main() -> int:
 
     recorded: list = []
     first_round: list = []  # outputs of the first call (greedy + samples, before re-drawing)
-    original_select = model_source.select_usable
+    original_select = model_source.select_clean
 
     def recording_select(outputs, target, original, *rest):
         if not recorded:
@@ -116,7 +116,7 @@ def main() -> int:
         recorded.extend(outputs)
         return original_select(outputs, target, original, *rest)
 
-    model_source.select_usable = recording_select
+    model_source.select_clean = recording_select
     handle = ModelHandle(args.model or default_model_dir())
     handle.start()
     handle.wait(120)

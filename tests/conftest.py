@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import os
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,15 @@ def require_module(name: str, reason: str = "needs the [train] extra"):
     if os.environ.get("CI") == "true":
         return importlib.import_module(name)
     return pytest.importorskip(name, reason=reason)
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """Write ``files`` (path relative to ``root`` -> text, dedented) under ``root``; ``root``."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return root
 
 
 def tree_digest(root: Path) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import textwrap
 
+from perfrl.engine.candidate_text import FunctionNode, parse_candidate_text
 from perfrl.sources.regions import (
     extract_regions,
     region_function,
@@ -34,6 +35,11 @@ LONG = textwrap.dedent('''
         result = missing[:limit]
         return result, total, label
 ''').lstrip()
+
+
+def rewrite_of(text: str) -> FunctionNode | None:
+    """A model's rewrite of a region as ``region_statements`` gets it: its parsed ``def``."""
+    return parse_candidate_text(text).function
 
 
 def test_regions_are_loops_with_their_setup_and_results():
@@ -79,7 +85,7 @@ def test_a_spliced_rewrite_parses_and_keeps_everything_else_byte_for_byte():
         wrapper = region_function(region, "part")
         ast.parse(wrapper)  # the model's input is a real function
         # The model giving the wrapper back unchanged gives the region's statements back.
-        statements = region_statements(region, wrapper)
+        statements = region_statements(region, rewrite_of(wrapper))
         assert statements is not None
         spliced = splice_region(LONG, region, statements)
         assert ast.dump(ast.parse(spliced)) == ast.dump(ast.parse(LONG))
@@ -100,7 +106,7 @@ def test_region_statements_from_a_real_rewrite():
         "    carried_set = set(carried)\n"
         "    return [sku for sku in wanted if sku not in carried_set]\n"
     )
-    statements = region_statements(missing, rewrite)
+    statements = region_statements(missing, rewrite_of(rewrite))
     assert statements == (
         "carried_set = set(carried)\nmissing = [sku for sku in wanted if sku not in carried_set]\n"
     )
@@ -116,10 +122,10 @@ def test_region_statements_from_a_real_rewrite():
 
 def test_region_statements_refuses_what_cannot_replace_the_region():
     [first, second, _] = extract_regions(LONG)
-    assert region_statements(first, "not python (") is None
-    assert region_statements(first, "x = 1\n") is None  # no function
+    assert region_statements(first, rewrite_of("not python (")) is None
+    assert region_statements(first, rewrite_of("x = 1\n")) is None  # no function
     # Gives two names, but the rewrite returns nothing.
-    assert region_statements(second, "def part(orders):\n    pass\n") is None
+    assert region_statements(second, rewrite_of("def part(orders):\n    pass\n")) is None
 
 
 def test_no_regions_without_loops_or_function():

@@ -1,9 +1,7 @@
-"""Cleaning, checking and splicing a candidate rewrite of one function, without running it.
+"""Checking and splicing a candidate rewrite of one function, without running it.
 
 A caller may rely on:
 
-- :func:`normalize_candidate` never raising, being idempotent, and returning the function
-  dedented to column 0 with ``\\n`` line endings and one trailing newline (or ``""``);
 - :func:`check_candidate` returning ``None`` only for a candidate that is exactly one
   ``def`` with the original's name, decorators, parameters (names, kinds, order, default
   values; annotations may change), async-ness and generator-ness, that compiles with the
@@ -13,7 +11,10 @@ A caller may rely on:
   other character is kept, the candidate is indented like the original and written with the
   file's line endings.
 
-``check_candidate``, ``splice`` and ``candidate_diff`` normalize the code themselves.
+Each takes a text or a candidate. A :class:`~perfrl.engine.candidate_text.CleanCandidate`
+(what the job passes) is used as it is: its text is not parsed again; anything else is first
+cleaned by :func:`~perfrl.engine.candidate_text.clean_candidate`. ``normalize_candidate`` and
+``dedent_code`` live in :mod:`perfrl.engine.candidate_text` and are importable from here.
 """
 
 from __future__ import annotations
@@ -22,113 +23,18 @@ import __future__
 import ast
 import copy
 import difflib
-import re
+import functools
 
+from perfrl.engine.candidate_text import (
+    FunctionNode,
+    as_clean,
+    dedent_code,
+    normalize_candidate,
+)
 from perfrl.engine.locate import function_is_generator, parse_module, split_lines
-from perfrl.engine.types import FunctionTarget
+from perfrl.engine.types import Candidate, FunctionTarget
 
-_FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
-_FENCE_RE = re.compile(r"```[^\n`]*(?:\n|\Z)(.*?)(?:```|\Z)", re.DOTALL)
-_DEF_START_RE = re.compile(r"[ \t]*(@|def\s|async\s+def\s)")
-# Trimming trailing prose costs one parse per line tried; model outputs are short.
-_MAX_TRIM_ATTEMPTS = 200
-
-
-# ---------------------------------------------------------------------------------------------
-# Normalizing
-
-
-def _indent(line: str) -> str:
-    """The run of spaces, tabs and form feeds that starts ``line`` (may be empty)."""
-    return line[: len(line) - len(line.lstrip(" \t\f"))]
-
-
-def dedent_code(text: str) -> str:
-    """Remove the indentation common to every line that has content.
-
-    Lines made only of whitespace are left exactly as they are (``textwrap.dedent`` empties
-    them), and :func:`splice` does not indent them either: the tokenizer ignores them in
-    code, and inside a multi-line string their whitespace is content. So a dedent followed
-    by a splice gives back the original bytes.
-    """
-    lines = text.split("\n")
-    indents = [_indent(line) for line in lines if line.strip()]
-    if not indents:
-        return text
-    prefix = indents[0]
-    for indent in indents[1:]:
-        while not indent.startswith(prefix):
-            prefix = prefix[:-1]
-    return "\n".join(line[len(prefix) :] if line.strip() else line for line in lines)
-
-
-def _parses(text: str) -> bool:
-    try:
-        ast.parse(text)
-    except (SyntaxError, ValueError):
-        return False
-    return True
-
-
-def _from_fence(text: str) -> str:
-    """The content of the Markdown code block holding the function, when there is a fence."""
-    if "```" not in text:
-        return text
-    blocks = _FENCE_RE.findall(text)
-    if not blocks:
-        return text
-    with_def = [b for b in blocks if re.search(r"^\s*(async\s+)?def\s", b, re.MULTILINE)]
-    return (with_def or blocks)[0]
-
-
-def _strip_prose(text: str) -> str:
-    """Drop lines of prose before the first decorator/``def`` and after the function body.
-
-    Trailing lines are dropped only when they are no deeper than the ``def`` and come after
-    the last line of the body, and only if what is left parses: cutting lines out of a
-    truncated body could turn a broken candidate into a valid but different function.
-    """
-    lines = text.split("\n")
-    first = next((i for i, line in enumerate(lines) if _DEF_START_RE.match(line)), None)
-    if first is None:
-        return text
-    lines = lines[first:]
-    def_indent = len(_indent(lines[0]))
-    last_deeper = max(
-        (
-            i
-            for i, line in enumerate(lines)
-            if line.strip() and len(_indent(line)) > def_indent
-        ),
-        default=0,
-    )
-    for end in range(len(lines), last_deeper, -1)[:_MAX_TRIM_ATTEMPTS]:
-        attempt = dedent_code("\n".join(lines[:end]))
-        if _parses(attempt):
-            return attempt
-    return dedent_code("\n".join(lines))
-
-
-def normalize_candidate(code: str) -> str:
-    """The function alone: Markdown fences and surrounding prose removed, dedented, ``\\n``
-    line endings, no leading blank lines, exactly one trailing newline ("" when empty).
-
-    When the text parses as it is (after fences and dedent) nothing else is removed, so
-    extra statements such as module-level imports stay and :func:`check_candidate` names
-    them.
-    """
-    # A byte-order mark is an encoding artefact, never code (splice puts the file's back).
-    text = code.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
-    text = _from_fence(text)
-    text = dedent_code(text)
-    if not _parses(text):
-        text = _strip_prose(text)
-    lines = text.split("\n")
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    text = "\n".join(lines).rstrip()
-    return text + "\n" if text else ""
-
+__all__ = ["candidate_diff", "check_candidate", "dedent_code", "normalize_candidate", "splice"]
 
 # ---------------------------------------------------------------------------------------------
 # Checking
@@ -212,28 +118,31 @@ def _statement_word(stmt: ast.stmt) -> str:
     return words.get(type(stmt), f"a {type(stmt).__name__.lower()} statement")
 
 
-def _original_node(target: FunctionTarget) -> _FunctionNode:
-    node = ast.parse(dedent_code(target.source)).body[0]
+def _original_node(target: FunctionTarget) -> FunctionNode:
+    return _function_of(target.source)
+
+
+@functools.lru_cache(maxsize=8)
+def _function_of(source: str) -> FunctionNode:
+    """The original's ``def``, parsed once for all the candidates of a job (read only)."""
+    node = ast.parse(dedent_code(source)).body[0]
     assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
     return node
 
 
-def _decorators_text(node: _FunctionNode) -> str:
+def _decorators_text(node: FunctionNode) -> str:
     return " ".join(f"@{ast.unparse(d)}" for d in node.decorator_list) or "none"
 
 
-def check_candidate(target: FunctionTarget, code: str) -> str | None:
+def check_candidate(target: FunctionTarget, code: str | Candidate) -> str | None:
     """``None`` when the candidate may replace the target; otherwise why not (a phrase that
     follows "the candidate", e.g. "renames the function from f to g")."""
-    code = normalize_candidate(code)
-    if not code.strip():
+    clean = as_clean(code, target)
+    if not clean.code.strip():
         return "is empty"
-    try:
-        tree = ast.parse(code)
-    except SyntaxError as exc:
-        return f"does not parse: line {exc.lineno}: {exc.msg}"
-    except ValueError as exc:
-        return f"does not parse: {exc}"
+    tree = clean.module
+    if tree is None:
+        return f"does not parse: {clean.parse_error}"
     functions = [s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if len(tree.body) != 1:
         others = [s for s in tree.body if s not in functions[:1]]
@@ -275,15 +184,17 @@ def check_candidate(target: FunctionTarget, code: str) -> str | None:
             "default values must stay the same (annotations may change)"
         )
     try:
+        # The tree, not the text: compiling it finds what the parser lets through ('break'
+        # outside a loop...) without parsing the candidate again.
         compile(
-            code, "<candidate>", "exec", flags=_future_flags(target.file_text), dont_inherit=True
+            tree, "<candidate>", "exec", flags=_future_flags(target.file_text), dont_inherit=True
         )
     except SyntaxError as exc:
         return f"does not compile: line {exc.lineno}: {exc.msg}"
     except ValueError as exc:
         return f"does not compile: {exc}"
     try:
-        splice(target, code)
+        splice(target, clean)
     except ValueError as exc:
         return str(exc)
     return None
@@ -301,7 +212,7 @@ def _line_ending(line: str) -> str:
     return ""
 
 
-def _splice_text(target: FunctionTarget, code: str) -> str:
+def _splice_text(target: FunctionTarget, code: str | Candidate) -> str:
     """The file with the target's lines replaced; not checked."""
     lines = split_lines(target.file_text)
     region = lines[target.start_line - 1 : target.end_line]
@@ -310,7 +221,7 @@ def _splice_text(target: FunctionTarget, code: str) -> str:
         if region and _line_ending(region[0])
         else next((_line_ending(line) for line in lines if _line_ending(line)), "\n")
     )
-    body = normalize_candidate(code)
+    body = as_clean(code, target).code
     new_lines = body.split("\n")[:-1] if body else []
     # Whitespace-only lines are written as they are (see dedent_code).
     rendered = newline.join(target.indent + line if line.strip() else line for line in new_lines)
@@ -321,7 +232,7 @@ def _splice_text(target: FunctionTarget, code: str) -> str:
     return "".join(lines[: target.start_line - 1]) + rendered + "".join(lines[target.end_line :])
 
 
-def splice(target: FunctionTarget, code: str) -> str:
+def splice(target: FunctionTarget, code: str | Candidate) -> str:
     """The text of the target's file with the function replaced by ``code``, re-indented to
     the target's indentation and written with the file's line endings. Raises ValueError
     when the resulting file does not parse."""
@@ -335,7 +246,7 @@ def splice(target: FunctionTarget, code: str) -> str:
     return new_text
 
 
-def candidate_diff(target: FunctionTarget, code: str, context: int = 3) -> str:
+def candidate_diff(target: FunctionTarget, code: str | Candidate, context: int = 3) -> str:
     """A unified diff (``a/<relpath>`` -> ``b/<relpath>``) of the file before and after the
     splice, with ``\\n`` line endings whatever the file uses. Works for candidates that do
     not parse too, so the user can see what was proposed."""

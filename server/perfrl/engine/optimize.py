@@ -14,15 +14,22 @@ run it in a worker thread. A caller may rely on:
 
 from __future__ import annotations
 
-import ast
 import time
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
 from perfrl.engine.baseline import Baseline, run_baseline
-from perfrl.engine.candidate_check import normalize_candidate
 from perfrl.engine.candidate_source import CandidateSource, CandidateSourceError
+from perfrl.engine.candidate_text import (
+    DUPLICATE,
+    SAME_AS_ORIGINAL,
+    CleanCandidate,
+    DistinctCandidates,
+    as_clean,
+    clean_candidate,
+    original_candidate,
+)
 from perfrl.engine.evidence import assess_evidence
 from perfrl.engine.feedback_round import second_round
 from perfrl.engine.interpreter import resolve_interpreter
@@ -47,23 +54,36 @@ from perfrl.engine.wider_tests import confirm_best
 
 @dataclass
 class CollectedCandidates:
-    """Candidates from every source, de-duplicated, with what was dropped and why."""
+    """Candidates from every source, cleaned and de-duplicated, with what was dropped and why."""
 
-    candidates: list[Candidate] = field(default_factory=list)
+    candidates: list[CleanCandidate] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    duplicates: int = 0
-    unchanged: int = 0
+    #: The candidates dropped before verifying ("<source> <label>", in order) by why:
+    #: :data:`~perfrl.engine.candidate_text.DUPLICATE` or ``SAME_AS_ORIGINAL``.
+    dropped: dict[str, list[str]] = field(default_factory=dict)
     #: What sources said about their own work (a source's generator may return a line:
     #: the model source says how many outputs it drew, kept and dropped, and why).
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def duplicates(self) -> int:
+        return len(self.dropped.get(DUPLICATE, []))
 
-def _ast_key(code: str) -> str | None:
-    """A formatting-insensitive key for a function's code, or None when it does not parse."""
-    try:
-        return ast.dump(ast.parse(normalize_candidate(code)))
-    except (SyntaxError, ValueError):
-        return None
+    @property
+    def unchanged(self) -> int:
+        return len(self.dropped.get(SAME_AS_ORIGINAL, []))
+
+    def dropped_summary(self) -> str:
+        """One line for the report: how many were dropped before verifying, why, and which
+        (the first two of each); "" when none was."""
+        parts = []
+        for why, what in ((DUPLICATE, "duplicate candidate(s)"),
+                          (SAME_AS_ORIGINAL, "identical to the original")):
+            labels = self.dropped.get(why, [])
+            if labels:
+                more = f" and {len(labels) - 2} more" if len(labels) > 2 else ""
+                parts.append(f"{len(labels)} {what} ({', '.join(labels[:2])}{more})")
+        return "dropped " + " and ".join(parts) if parts else ""
 
 
 def collect_candidates(
@@ -72,30 +92,29 @@ def collect_candidates(
     per_source: int,
     cancel: CancelToken | None = None,
 ) -> CollectedCandidates:
-    """Ask every source for candidates; drop exact duplicates and rewrites equal to the original.
+    """Ask every source for candidates; clean each once and keep the first of each normalised
+    AST, never one the same as the original (:class:`DistinctCandidates`).
 
-    Candidates that do not parse are kept: the verifier gives them the verdict ``invalid``,
-    which is what the user should see.
+    A source may yield a raw :class:`Candidate` (cleaned here, numbered by its place among
+    the source's outputs) or a :class:`CleanCandidate` it made with ``clean_candidate``
+    (kept as it is, not parsed again). Candidates that do not parse are kept: the verifier
+    gives them the verdict ``invalid``, which is what the user should see.
     """
     collected = CollectedCandidates()
-    seen: set[str] = set()
-    original_key = _ast_key(target.source)
+    distinct = DistinctCandidates(original_candidate(target))
     for source in sources:
         if cancel is not None and cancel.cancelled:
             raise Cancelled()
         try:
             produced: Iterable[Candidate] = source.generate(target, per_source)
-            for candidate in _with_note(produced, source.name, collected.notes):
-                key = _ast_key(candidate.code)
-                if key is not None and key == original_key:
-                    collected.unchanged += 1
-                    continue
-                dedupe_key = key if key is not None else candidate.code
-                if dedupe_key in seen:
-                    collected.duplicates += 1
-                    continue
-                seen.add(dedupe_key)
-                collected.candidates.append(candidate)
+            outputs = _with_note(produced, source.name, collected.notes)
+            for number, candidate in enumerate(outputs, start=1):
+                clean = clean_candidate(candidate, target, number)
+                why = distinct.admit(clean)
+                if why is None:
+                    collected.candidates.append(clean)
+                else:
+                    collected.dropped.setdefault(why, []).append(f"{clean.source} {clean.label}")
         except CandidateSourceError as exc:
             collected.warnings.append(f"candidate source '{source.name}' gave nothing: {exc}")
     return collected
@@ -209,11 +228,8 @@ def optimize_function(
     collected = collect_candidates(target, sources, candidates_per_source, cancel)
     warnings += collected.warnings
     notes = list(collected.notes)
-    if collected.duplicates or collected.unchanged:
-        warnings.append(
-            f"dropped {collected.duplicates} duplicate candidate(s) and "
-            f"{collected.unchanged} identical to the original"
-        )
+    if collected.dropped:
+        warnings.append(collected.dropped_summary())
 
     results: list[CandidateResult] = []
 
@@ -241,7 +257,7 @@ def optimize_function(
         # Every first-round candidate failed: a model trained for it is shown the best failed
         # one and its verdict, and asked again (engine/feedback_round.py).
         def key(code: str) -> str:
-            return _ast_key(code) or code
+            return as_clean(code, target).key
 
         seen = {key(c.code) for c in collected.candidates} | {key(target.source)}
         retried = second_round(target, sources, results, candidates_per_source, key, seen)

@@ -53,8 +53,9 @@ from perfrl.engine.baseline import (
     run_with_plugin,
     workspace_import_root,
 )
-from perfrl.engine.candidate_check import candidate_diff, check_candidate, normalize_candidate
+from perfrl.engine.candidate_check import candidate_diff, check_candidate
 from perfrl.engine.candidate_check import splice as splice_candidate
+from perfrl.engine.candidate_text import as_clean
 from perfrl.engine.canon_compare import Comparator, diff_outcomes, same_by_fingerprint
 from perfrl.engine.sandbox import WorkspaceSurprise
 from perfrl.engine.settings import EngineSettings
@@ -700,7 +701,7 @@ def _compare_stages(
             )
             runtime = runtime_signs(candidate.replaced, original.replaced)
             if runtime:
-                static = static_signs(target.source, normalize_candidate(result.candidate.code))
+                static = static_signs(target.source, as_clean(result.candidate, target).code)
                 result.tampering = tampering_reason(static, runtime)
 
             stage("benchmark")
@@ -848,7 +849,7 @@ def verify_candidate(
 
     try:
         stage("check")
-        code = normalize_candidate(candidate.code)
+        code = as_clean(candidate, target)  # the job's candidates are clean: no parse here
         try:
             result.diff = candidate_diff(target, code)
         except Exception:  # noqa: BLE001 - a diff is a courtesy; the check below decides
@@ -856,7 +857,7 @@ def verify_candidate(
         reason = check_candidate(target, code)
         if reason is not None:
             raise _Outcome(Verdict.INVALID, f"the candidate {reason}")
-        result.tampering = tampering_reason(static_signs(target.source, code), [])
+        result.tampering = tampering_reason(static_signs(target.source, code.code), [])
         try:
             new_text = splice_candidate(target, code)
             compile(new_text.removeprefix("\ufeff"), target.relpath, "exec", dont_inherit=True)

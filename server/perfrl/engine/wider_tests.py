@@ -37,8 +37,8 @@ from perfrl.engine.baseline import (
     output_tail,
     run_with_plugin,
 )
-from perfrl.engine.candidate_check import normalize_candidate
 from perfrl.engine.candidate_check import splice as splice_candidate
+from perfrl.engine.candidate_text import as_clean
 from perfrl.engine.impacted_tests import TestScope, choose_scope
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.types import (
@@ -172,7 +172,7 @@ class WiderTests:
         scope, node_ids = self.selection()
         if not node_ids:
             return None
-        code = normalize_candidate(result.candidate.code)
+        code = as_clean(result.candidate, self.target)
         new_text = splice_candidate(self.target, code)
         started = time.perf_counter()
         blamed: _Problem | None = None

@@ -2,8 +2,9 @@
 
 The target's source (dedented) goes into the trained prompt format
 (:func:`perfrl.model_contract.build_prompt`); the model decodes the greedy sequence and
-``n - 1`` samples as one batch after one encoder pass. Each output is cleaned before it
-becomes a candidate:
+``n - 1`` samples as one batch after one encoder pass. Each output is cleaned by the engine
+(:func:`~perfrl.engine.candidate_text.clean_candidate`, which parses it once) before it becomes
+a candidate, and the candidate goes to the engine in that clean form, never parsed again:
 
 - Markdown fences and prose around the code are removed and the code dedented;
 - when the output holds more than the function (imports, other statements, a second def),
@@ -11,10 +12,13 @@ becomes a candidate:
 - when the output is a single function whose name or parameter names differ from the
   target's (a small model often invents them), it gets the target's names back: the function
   is renamed (recursive calls included) and its parameters position by position when their
-  number and kinds match; the verifier then judges its body like any other candidate's (a
-  signature of another shape stays invalid);
-- outputs that do not parse, that define no function of the target's name, that repeat an
-  earlier output (same AST) or that are the original function (same AST) are dropped.
+  number and kinds match (the renamed text is new, and cleaned in turn); the verifier then
+  judges its body like any other candidate's (a signature of another shape stays invalid);
+- outputs that do not parse or that define no function of the target's name are dropped, and
+  so are those the engine's one de-duplication rule
+  (:class:`~perfrl.engine.candidate_text.DistinctCandidates`) refuses: a repeat of an earlier
+  output or the original function (same normalised AST). The source applies that rule to its
+  own draws because what it draws next depends on it (a duplicate is not drawn again).
 
 Decoding is guarded (:class:`~perfrl.inference.decoding.OutputConstraints`, unless
 ``guarded=False``): every output starts with the target's own ``def`` line (as the model reads
@@ -37,7 +41,6 @@ outputs were drawn, kept and dropped, and why.
 
 from __future__ import annotations
 
-import ast
 import io
 import tokenize
 from collections import Counter
@@ -46,8 +49,17 @@ from dataclasses import replace
 from itertools import zip_longest
 from pathlib import Path
 
-from perfrl.engine.candidate_check import normalize_candidate
 from perfrl.engine.candidate_source import CandidateSourceError
+from perfrl.engine.candidate_text import (
+    DUPLICATE,
+    SAME_AS_ORIGINAL,
+    CleanCandidate,
+    DistinctCandidates,
+    FunctionNode,
+    clean_candidate,
+    original_candidate,
+    parse_candidate_text,
+)
 from perfrl.engine.types import Candidate, FunctionTarget
 from perfrl.inference.background import ModelHandle, ModelNotReady
 from perfrl.inference.decoding import RepetitionStop
@@ -60,7 +72,6 @@ from perfrl.sources.abstraction import (
     model_output,
     names_kept_for,
 )
-from perfrl.sources.files import extract_candidate
 from perfrl.sources.identifiers import rename_identifiers
 from perfrl.sources.prompts import model_prompt
 from perfrl.sources.regions import (
@@ -77,7 +88,8 @@ DEFAULT_RESAMPLE_ROUNDS = 2
 #: Placeholders (``vN``, ``"sN"``) an abstracted output may introduce beyond the input's.
 FRESH_PLACEHOLDERS = 8
 #: Why an output was dropped when it was not worth drawing again.
-_NOT_RESAMPLED = ("duplicate", "same as the original")
+_NOT_RESAMPLED = (DUPLICATE, SAME_AS_ORIGINAL)
+_NOT_FITTING = "region rewrite does not fit the function"
 LOOPED = "repetition loop"
 #: Functions longer than this (lines, dedented) are also rewritten loop region by region.
 REGION_MIN_LINES = 15
@@ -111,43 +123,17 @@ def signature_header(code: str) -> str:
     return ""
 
 
-def _ast_key(code: str) -> str | None:
-    try:
-        return ast.dump(ast.parse(code))
-    except (SyntaxError, ValueError):
-        return None
-
-
-def _parameter_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[list[str]]:
+def _parameter_names(function: FunctionNode) -> list[list[str]]:
     a = function.args
     groups = [a.posonlyargs + a.args, [a.vararg] if a.vararg else [], a.kwonlyargs,
               [a.kwarg] if a.kwarg else []]
     return [[arg.arg for arg in group] for group in groups]
 
 
-def _lone_function(code: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return None
-    return tree.body[0]
-
-
-def restore_signature_names(code: str, name: str, original_source: str) -> str:
-    """``code`` with the function name ``name`` and the parameter names of the function in
-    ``original_source`` when it is a single function that uses other names for them.
-
-    The function is renamed (recursive calls included). Parameters are renamed position by
-    position, only when every kind (positional, ``*args``, keyword-only, ``**kwargs``) has
-    as many parameters as the target's and no target name is already used in the output for
-    something else. Attribute names (``obj.old``) are never touched. Anything else (code that
-    does not parse, several statements) is returned as it is."""
-    function = _lone_function(code)
-    original = _lone_function(normalize_candidate(original_source))
-    if function is None:
-        return code
+def _signature_renames(
+    code: str, function: FunctionNode, name: str, original: FunctionNode | None
+) -> dict[str, str]:
+    """Old name -> new name for :func:`restore_signature_names` (empty: nothing to rename)."""
     own_parameters = {name for group in _parameter_names(function) for name in group}
     # A function named like one of its own parameters cannot be renamed token by token.
     renamable = function.name != name and function.name not in own_parameters
@@ -168,57 +154,100 @@ def restore_signature_names(code: str, name: str, original_source: str) -> str:
             }
             if not (set(renames.values()) - set(renames)) & used:
                 mapping.update(renames)
+    return mapping
+
+
+def restore_signature_names(code: str, name: str, original_source: str) -> str:
+    """``code`` with the function name ``name`` and the parameter names of the function in
+    ``original_source`` when it is a single function that uses other names for them.
+
+    The function is renamed (recursive calls included). Parameters are renamed position by
+    position, only when every kind (positional, ``*args``, keyword-only, ``**kwargs``) has
+    as many parameters as the target's and no target name is already used in the output for
+    something else. Attribute names (``obj.old``) are never touched. Anything else (code that
+    does not parse, several statements) is returned as it is."""
+    function = parse_candidate_text(code).function
+    if function is None:
+        return code
+    original = parse_candidate_text(original_source).function
+    mapping = _signature_renames(code, function, name, original)
     return rename_identifiers(code, mapping) if mapping else code
+
+
+def _draw_label(index: int) -> str:
+    """The label of the model's ``index``-th output (0: the greedy one)."""
+    return "greedy" if index == 0 else f"sample {index}"
+
+
+def clean_output(
+    text: str, target: FunctionTarget, original: CleanCandidate, index: int
+) -> CleanCandidate:
+    """The model's ``index``-th output for ``target`` (``original``: the target's own clean
+    form), cleaned by the engine: the ``def`` of the target's name taken out of a module, and
+    the target's names given back (a renamed output is a new text, cleaned in turn). Its
+    ``flaw`` says why it cannot be used ("" when it can)."""
+    raw = Candidate(source="model", label=_draw_label(index), code=text)
+    clean = clean_candidate(raw, target, index + 1, extract_definition=True)
+    function = clean.function
+    if function is None:
+        return clean
+    mapping = _signature_renames(clean.code, function, target.name, original.function)
+    if not mapping:
+        return clean
+    renamed = replace(raw, code=rename_identifiers(clean.code, mapping))
+    return clean_candidate(renamed, target, index + 1)
 
 
 def clean_model_output(text: str, target: FunctionTarget) -> tuple[str | None, str]:
     """The function in one model output, or ``None`` and why it was dropped."""
-    code = extract_candidate(text, target)
-    if code is not None:
-        code = restore_signature_names(code, target.name, target.source)
-    if code is None:
-        return None, f"defines no function {target.name}"
-    if not code.strip():
-        return None, "empty"
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return None, "does not parse"
-    if not any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) for s in tree.body):
-        return None, "defines no function"
-    return code, ""
+    clean = clean_output(text, target, original_candidate(target), 0)
+    return (None, clean.flaw) if clean.flaw else (clean.code, "")
+
+
+def select_clean(
+    outputs: Sequence[GeneratedSequence],
+    target: FunctionTarget,
+    original: CleanCandidate,
+    distinct: DistinctCandidates,
+    first_index: int = 0,
+) -> tuple[list[CleanCandidate], Counter[str]]:
+    """The outputs worth verifying, cleaned, in order (the ``k``-th output counts as draw
+    ``first_index + k``), and a count of the reasons the others were dropped. ``distinct``
+    (the one de-duplication rule, see :class:`DistinctCandidates`) carries what was kept so
+    far across calls."""
+    kept: list[CleanCandidate] = []
+    dropped: Counter[str] = Counter()
+    for index, output in enumerate(outputs, start=first_index):
+        if output.looped:
+            dropped[LOOPED] += 1
+            continue
+        clean = clean_output(output.text, target, original, index)
+        if clean.flaw:
+            cut = "" if output.finished else " (cut at the length limit)"
+            dropped[clean.flaw + cut] += 1
+            continue
+        why = distinct.admit(clean)
+        if why is not None:
+            dropped[why] += 1
+            continue
+        kept.append(clean)
+    return kept, dropped
 
 
 def select_usable(
     outputs: Sequence[GeneratedSequence],
     target: FunctionTarget,
     original: str,
-    seen: set[str | None] | None = None,
+    distinct: DistinctCandidates | None = None,
 ) -> tuple[list[tuple[int, str]], Counter[str]]:
     """(index, cleaned code) of the outputs worth verifying, in order, and a count of the
-    reasons the others were dropped. ``original`` is the target's dedented source; ``seen``
-    (AST keys of outputs kept so far, updated here) carries duplicates across calls."""
-    original_key = _ast_key(original)
-    if seen is None:
-        seen = set()
-    seen.add(original_key)
-    kept: list[tuple[int, str]] = []
-    dropped: Counter[str] = Counter()
-    for index, output in enumerate(outputs):
-        if output.looped:
-            dropped[LOOPED] += 1
-            continue
-        code, why = clean_model_output(output.text, target)
-        if code is None:
-            dropped[why if output.finished else why + " (cut at the length limit)"] += 1
-            continue
-        key = _ast_key(code)
-        if key in seen:
-            dropped["same as the original" if key == original_key else "duplicate"] += 1
-            continue
-        seen.add(key)
-        kept.append((index, code))
-    return kept, dropped
+    reasons the others were dropped (see :func:`select_clean`). ``original`` is the target's
+    dedented source."""
+    original_clean = original_candidate(replace(target, source=original))
+    if distinct is None:
+        distinct = DistinctCandidates(original_clean)
+    kept, dropped = select_clean(outputs, target, original_clean, distinct)
+    return [(clean.number - 1, clean.code) for clean in kept], dropped
 
 
 def _summary(dropped: Counter[str]) -> str:
@@ -267,7 +296,7 @@ class ModelCandidateSource:
 
     def generate(
         self, target: FunctionTarget, limit: int
-    ) -> Generator[Candidate, None, str | None]:
+    ) -> Generator[CleanCandidate, None, str | None]:
         if limit <= 0:
             return None
         try:
@@ -275,16 +304,17 @@ class ModelCandidateSource:
         except (ModelLoadError, ModelNotReady) as exc:
             raise CandidateSourceError(f"the model is unavailable: {exc}") from exc
         n = max(1, min(limit, self.num_candidates or model.spec.generation.num_candidates))
-        original = normalize_candidate(target.source)
+        original = original_candidate(target)
         regions = []
-        if len(original.splitlines()) > REGION_MIN_LINES:
-            regions = extract_regions(original)[:MAX_REGIONS]
-        seen: set[str | None] = set()
+        if len(original.code.splitlines()) > REGION_MIN_LINES:
+            regions = extract_regions(original.code)[:MAX_REGIONS]
+        # One rule for what counts as new, across the whole function's and the regions' rewrites.
+        distinct = DistinctCandidates(original)
         dropped: Counter[str] = Counter()
-        whole: list[Candidate] = []
+        whole: list[CleanCandidate] = []
         drawn = 0
         try:
-            kept, whole_dropped, drawn = self._rewrites(model, target, original, n, seen)
+            whole, whole_dropped, drawn = self._rewrites(model, target, original, n, distinct)
         except _TooLong:
             if not regions:
                 raise CandidateSourceError(
@@ -295,14 +325,10 @@ class ModelCandidateSource:
                 ) from None
         else:
             dropped += whole_dropped
-            whole = [
-                Candidate(source="model", label="greedy" if i == 0 else f"sample {i}", code=code)
-                for i, code in kept
-            ]
-        by_region: list[Candidate] = []
+        by_region: list[CleanCandidate] = []
         for region in regions:
             candidates, region_dropped, region_drawn = self._region_rewrites(
-                model, target, original, region, max(2, n // len(regions)), seen
+                model, target, original, region, max(2, n // len(regions)), distinct
             )
             by_region += candidates
             dropped += region_dropped
@@ -326,17 +352,17 @@ class ModelCandidateSource:
         self,
         model: OnnxSeq2SeqModel,
         target: FunctionTarget,
-        function_text: str,
+        original: CleanCandidate,
         n: int,
-        seen: set[str | None],
+        distinct: DistinctCandidates,
         failed: FailedAttempt | None = None,
-    ) -> tuple[list[tuple[int, str]], Counter[str], int]:
-        """(index, cleaned code) of the usable rewrites of ``function_text`` (the target's
-        dedented function, or a region's function), why the others were dropped, and how
-        many outputs were drawn: ``n`` first (greedy + samples), then again for the
-        unusable ones, at most ``resample_rounds`` times. With ``failed``, the prompt is the
-        second round's (:func:`perfrl.sources.prompts.model_prompt`). Raises
-        :class:`_TooLong`."""
+    ) -> tuple[list[CleanCandidate], Counter[str], int]:
+        """The usable rewrites of ``original`` (the target's function, or a region's
+        function), cleaned, why the others were dropped, and how many outputs were drawn:
+        ``n`` first (greedy + samples), then again for the unusable ones, at most
+        ``resample_rounds`` times. With ``failed``, the prompt is the second round's
+        (:func:`perfrl.sources.prompts.model_prompt`). Raises :class:`_TooLong`."""
+        function_text = original.code
         defaults = model.spec.generation
         keep = names_kept_for(model.spec.input_abstraction, target.file_text, function_text)
         try:
@@ -361,7 +387,7 @@ class ModelCandidateSource:
             "max_new_tokens": self.max_new_tokens,
             "constraints": constraints,
         }
-        kept: list[tuple[int, str]] = []
+        kept: list[CleanCandidate] = []
         dropped: Counter[str] = Counter()
         drawn = 0
         rows = n
@@ -371,8 +397,8 @@ class ModelCandidateSource:
                                  sampling=sampling)
             if table is not None:
                 outputs = [replace(o, text=model_output(o.text, table)) for o in outputs]
-            round_kept, round_dropped = select_usable(outputs, target, function_text, seen)
-            kept += [(drawn + index, code) for index, code in round_kept]
+            round_kept, round_dropped = select_clean(outputs, target, original, distinct, drawn)
+            kept += round_kept
             dropped += round_dropped
             drawn += len(outputs)
             # Draw again for the outputs that could not be used, not for duplicates: a
@@ -404,17 +430,19 @@ class ModelCandidateSource:
         except (ModelLoadError, ModelNotReady) as exc:
             raise CandidateSourceError(f"the model is unavailable: {exc}") from exc
         n = max(1, min(limit, self.num_candidates or model.spec.generation.num_candidates))
-        original = normalize_candidate(target.source)
-        seen: set[str | None] = {_ast_key(normalize_candidate(failed.code))}
+        original = original_candidate(target)
+        distinct = DistinctCandidates(original)
+        # Never the failed candidate again: it is admitted first, so a copy is a duplicate.
+        distinct.admit(clean_candidate(
+            Candidate(source="model", label="failed", code=failed.code), target, 0))
         try:
-            kept, dropped, drawn = self._rewrites(model, target, original, n, seen, failed)
+            kept, dropped, drawn = self._rewrites(model, target, original, n, distinct, failed)
         except _TooLong:
             raise CandidateSourceError(
                 f"{target.qualname} and the failed candidate are too long for the model's "
                 "second round") from None
-        for index, code in kept:
-            kind = "greedy" if index == 0 else f"sample {index}"
-            yield Candidate(source="model", label=f"round 2 {kind}", code=code)
+        for candidate in kept:
+            yield replace(candidate, label=f"round 2 {candidate.label}")
         if not kept:
             raise CandidateSourceError(
                 f"none of the model's {drawn} second-round outputs for {target.qualname} was a "
@@ -426,37 +454,42 @@ class ModelCandidateSource:
         self,
         model: OnnxSeq2SeqModel,
         target: FunctionTarget,
-        original: str,
+        original: CleanCandidate,
         region: Region,
         n: int,
-        seen: set[str | None],
-    ) -> tuple[list[Candidate], Counter[str], int]:
+        distinct: DistinctCandidates,
+    ) -> tuple[list[CleanCandidate], Counter[str], int]:
         """Whole-function candidates made of the model's rewrites of one loop region
-        (:mod:`perfrl.sources.regions`), spliced back into ``original``."""
-        wrapper = region_function(region, target.name)
-        region_target = replace(target, source=wrapper)
+        (:mod:`perfrl.sources.regions`), spliced back into ``original``; ``distinct`` is the
+        whole function's rule (the region's own draws are told apart among themselves)."""
+        region_target = replace(target, source=region_function(region, target.name))
+        wrapper = original_candidate(region_target)
         try:
-            kept, dropped, drawn = self._rewrites(model, region_target, wrapper, n, set())
+            kept, dropped, drawn = self._rewrites(
+                model, region_target, wrapper, n, DistinctCandidates(wrapper)
+            )
         except _TooLong:
             return [], Counter({"region too long for the model": 1}), 0
         first = target.start_line + region.start_line - 1  # lines of the file
         last = first + region.end_line - region.start_line
         candidates = []
-        for index, code in kept:
-            statements = region_statements(region, code)
-            spliced = None if statements is None else splice_region(original, region, statements)
-            key = None if spliced is None else _ast_key(spliced)
-            if spliced is None or key is None:
-                dropped["region rewrite does not fit the function"] += 1
+        for rewrite in kept:
+            statements = region_statements(region, rewrite.function)
+            if statements is None:
+                dropped[_NOT_FITTING] += 1
                 continue
-            if key in seen:
-                dropped["duplicate"] += 1
-                continue
-            seen.add(key)
-            kind = "greedy" if index == 0 else f"sample {index}"
-            candidates.append(
-                Candidate(source="model", label=f"lines {first}-{last} {kind}", code=spliced)
+            spliced = Candidate(
+                source="model",
+                label=f"lines {first}-{last} {rewrite.label}",
+                code=splice_region(original.code, region, statements),
             )
+            # The whole function is a new text: cleaned (parsed) once, here.
+            clean = clean_candidate(spliced, target, rewrite.number)
+            why = _NOT_FITTING if clean.flaw else distinct.admit(clean)
+            if why is not None:
+                dropped[why] += 1
+                continue
+            candidates.append(clean)
         return candidates, dropped, drawn
 
     def _draw(

@@ -18,7 +18,7 @@ A caller may rely on:
   stays as it was, and the statements are indented like the region's first line;
 - :func:`region_statements` returning ``None`` for a rewrite it cannot turn back into the
   region's statements (no function, a ``return`` of something else when the region gives
-  back several names...).
+  back several names...); it reads the rewrite's parsed ``def`` and never parses text.
 """
 
 from __future__ import annotations
@@ -200,16 +200,13 @@ def region_function(region: Region, name: str) -> str:
     return f"def {name}({', '.join(region.reads)}):\n" + textwrap.indent(body, "    ")
 
 
-def region_statements(region: Region, rewritten_function: str) -> str | None:
+def region_statements(
+    region: Region, rewritten_function: ast.FunctionDef | ast.AsyncFunctionDef | None
+) -> str | None:
     """The statements to put in place of ``region``, from the model's rewrite of
-    :func:`region_function` (dedented; None when they cannot be recovered)."""
-    try:
-        tree = ast.parse(textwrap.dedent(rewritten_function))
-    except (SyntaxError, ValueError):
-        return None
-    function = next(
-        (n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None
-    )
+    :func:`region_function` (its parsed ``def``, as the engine's cleaning gives it:
+    ``CleanCandidate.function``), dedented; None when they cannot be recovered (no function)."""
+    function = rewritten_function
     if function is None or not function.body:
         return None
     body = list(function.body)

@@ -14,6 +14,12 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
+from perfrl.engine.candidate_text import (
+    CleanCandidate,
+    DistinctCandidates,
+    clean_candidate,
+    original_candidate,
+)
 from perfrl.engine.types import Candidate, FunctionTarget
 from perfrl.memory.patterns import RewriteRule, apply_rule, generalize, rule_from_pair
 from perfrl.memory.rules_store import load_rules
@@ -42,16 +48,21 @@ class ReplayCandidateSource:
     def __init__(self, rules: list[RewriteRule] | None = None) -> None:
         self.rules = rules
 
-    def generate(self, target: FunctionTarget, limit: int) -> Iterator[Candidate]:
+    def generate(self, target: FunctionTarget, limit: int) -> Iterator[CleanCandidate]:
         rules = self.rules
         if rules is None:
             rules = [*project_rules(target.project_root), *load_rules()]
-        seen: set[str] = set()
+        # Rules overlap (a project's rule and its generalization): the engine's one rule for
+        # what counts as new keeps ``limit`` about distinct rewrites.
+        distinct = DistinctCandidates(original_candidate(target))
+        produced = 0
         for rule in rules:
             for code in apply_rule(rule, target.source):
-                if code in seen:
+                raw = Candidate("replay", f"replay: {rule.origin or 'learned rule'}", code)
+                clean = clean_candidate(raw, target, produced + 1)
+                if distinct.admit(clean) is not None:
                     continue
-                seen.add(code)
-                yield Candidate("replay", f"replay: {rule.origin or 'learned rule'}", code)
-                if len(seen) >= limit:
+                produced += 1
+                yield clean
+                if produced >= limit:
                     return

@@ -25,6 +25,7 @@ project's tests and comparing behaviour on real calls.
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import os
 import re
@@ -37,8 +38,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfrl.engine.candidate_check import dedent_code, normalize_candidate
 from perfrl.engine.candidate_source import CandidateSourceError
+from perfrl.engine.candidate_text import (
+    CleanCandidate,
+    clean_candidate,
+    dedent_code,
+    original_candidate,
+)
 from perfrl.engine.locate import parse_module, split_lines
 from perfrl.engine.types import Candidate, FunctionTarget
 
@@ -73,11 +79,12 @@ class _Rewrite:
     moved_imports: int
 
 
-def _behaviour_key(code: str) -> str:
-    """The AST of ``code`` without type annotations: fixes that only touch annotations
-    (UP006 ``List`` -> ``list``) cannot change how fast a call runs, so they are not worth a
-    candidate."""
-    tree = ast.parse(code)
+def _behaviour_key(module: ast.Module) -> str:
+    """The AST of a clean candidate's ``module`` without type annotations: fixes that only
+    touch annotations (UP006 ``List`` -> ``list``) cannot change how fast a call runs, so they
+    are not worth a candidate. Not the engine's de-duplication (which compares whole ASTs):
+    a rewrite whose only news is annotations adds nothing to verify."""
+    tree = copy.deepcopy(module)  # the candidate's own tree is used again by the checker
     for node in ast.walk(tree):
         if isinstance(node, ast.arg):
             node.annotation = None
@@ -136,9 +143,12 @@ def _build_scratch(target: FunctionTarget, function_code: str) -> _Scratch:
 
 
 def _extract_function(scratch_text: str, target: FunctionTarget,
-                      prelude: list[ast.stmt]) -> tuple[str, list[ast.stmt]] | None:
-    """(function code at column 0, imports the fix added at module level) from a fixed
-    scratch file; None when the fixed file is not shaped as expected."""
+                      prelude: list[ast.stmt]) -> tuple[str, int] | None:
+    """(function code at column 0, how many imports the fix added at module level) from a
+    fixed scratch file, those imports moved into the function's body
+    (:func:`_import_lines`); None when the fixed file is not shaped as expected or an import
+    has no line to go on. The scratch file (ruff's output, a module) is parsed here; the
+    function's own text is left to the engine's cleaning."""
     try:
         tree = ast.parse(scratch_text)
     except SyntaxError:
@@ -165,11 +175,21 @@ def _extract_function(scratch_text: str, target: FunctionTarget,
         return None
     lines = split_lines(scratch_text)
     start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-    return dedent_code("".join(lines[start - 1:node.end_lineno])), added
+    end = node.end_lineno or node.lineno
+    if added:
+        placed = _import_lines(node, lines, added)
+        if placed is None:
+            return None
+        at, new = placed
+        lines[at:at] = new
+        end += len(new)
+    return dedent_code("".join(lines[start - 1:end])), len(added)
 
 
-def _move_imports_inside(code: str, imports: list[ast.stmt]) -> str | None:
-    """``code`` with ``imports`` as the first statements of its body (after a docstring).
+def _import_lines(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str],
+                  imports: list[ast.stmt]) -> tuple[int, list[str]] | None:
+    """Where (an index into ``lines``, the file ``node`` was parsed from) and which lines put
+    ``imports`` as the first statements of the function's body (after a docstring).
 
     Why move rather than drop: the candidate replaces only the function, so an import a fix
     put at module level would be lost and the rewrite would fail with NameError. Inside the
@@ -177,9 +197,6 @@ def _move_imports_inside(code: str, imports: list[ast.stmt]) -> str | None:
     the benchmark measures that cost like any other. None when there is no line to put
     them on (a body on the ``def`` line).
     """
-    node = ast.parse(code).body[0]
-    assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-    lines = split_lines(code)
     body = node.body
     has_docstring = (isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
                      and isinstance(body[0].value.value, str))
@@ -193,8 +210,7 @@ def _move_imports_inside(code: str, imports: list[ast.stmt]) -> str | None:
     # The anchor must start its own line: not on the def line, not after a ";".
     if anchor.lineno == node.lineno or not indent or len(indent.encode()) != anchor.col_offset:
         return None
-    new = [f"{indent}{ast.unparse(stmt)}\n" for stmt in imports]
-    return "".join(lines[:insert_at] + new + lines[insert_at:])
+    return insert_at, [f"{indent}{ast.unparse(stmt)}\n" for stmt in imports]
 
 
 class RuleCandidateSource:
@@ -310,23 +326,19 @@ class RuleCandidateSource:
         extracted = _extract_function(fixed, target, scratch.prelude)
         if extracted is None:
             return None
-        code, added = extracted
-        if added:
-            moved = _move_imports_inside(code, added)
-            if moved is None:
-                return None
-            code = moved
+        code, moved_imports = extracted
         # --show-fixes lists every fix applied, including ones that became possible only
         # after another fix (C404 then C416); the JSON run before fixing cannot know those.
         codes = list(dict.fromkeys(_FIXED_LINE_RE.findall(output))) or fallback_codes
-        return _Rewrite(normalize_candidate(code), codes, len(added))
+        return _Rewrite(code, codes, moved_imports)
 
-    def generate(self, target: FunctionTarget, limit: int) -> Iterator[Candidate]:
+    def generate(self, target: FunctionTarget, limit: int) -> Iterator[CleanCandidate]:
         if limit <= 0:
             return
-        original = normalize_candidate(target.source)
-        original_key = _behaviour_key(original)
-        scratch = _build_scratch(target, original)
+        original = original_candidate(target)
+        assert original.module is not None  # a located target parses
+        original_key = _behaviour_key(original.module)
+        scratch = _build_scratch(target, original.code)
         target_version = self.target_version or _project_target_version(target.project_root)
         seen = {original_key}
         produced = 0
@@ -348,15 +360,16 @@ class RuleCandidateSource:
                                         target_version)
                 if rewrite is None:
                     continue
-                try:
-                    key = _behaviour_key(rewrite.code)
-                except SyntaxError:
-                    continue  # a broken fix; nothing to learn from it
-                if key in seen:
-                    continue
-                seen.add(key)
                 label = "ruff " + ",".join(rewrite.codes)
                 if rewrite.moved_imports:
                     label += " (import moved into the function)"
+                clean = clean_candidate(Candidate("rules", label, rewrite.code), target,
+                                        produced + 1)
+                if clean.module is None:
+                    continue  # a broken fix; nothing to learn from it
+                key = _behaviour_key(clean.module)
+                if key in seen:
+                    continue
+                seen.add(key)
                 produced += 1
-                yield Candidate(source="rules", label=label, code=rewrite.code)
+                yield clean
