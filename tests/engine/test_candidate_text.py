@@ -314,7 +314,8 @@ PARSE_CALLS = {
     ("sources/regions.py", "extract_regions"): "the original function",
     ("sources/rules.py", "_extract_function"): "ruff's fixed scratch module",
     ("sources/abstraction.py", "_parameters_and_imports"): "the model's input (the original)",
-    ("sources/abstraction.py", "module_imports_used"): "the target's module and function",
+    ("sources/abstraction.py", "_module_scope_names_read"): "the target's module and function",
+    ("engine/tampering.py", "static_signs"): "the original (a clean candidate's tree is reused)",
 }
 
 

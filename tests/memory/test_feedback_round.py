@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from perfrl.engine.candidate_text import DistinctCandidates, original_candidate
 from perfrl.engine.feedback_round import best_failed, second_round
 from perfrl.engine.locate import locate_function
 from perfrl.engine.optimize import optimize_function
@@ -90,7 +91,8 @@ def test_no_second_round_for_a_model_not_trained_for_it_or_after_a_success(tmp_p
     target = locate_function("inventory/catalog.py::active_skus", project_root=example_project)
     trained = ModelCandidateSource(_feedback_model(tmp_path))
     assert trained.supports_retry()
-    assert second_round(target, [shipped], [], 2, str, set()) is None
+    assert second_round(target, [shipped], [], 2,
+                        DistinctCandidates(original_candidate(target))) is None
 
 
 SLOW_PROJECT_CODE = textwrap.dedent('''\

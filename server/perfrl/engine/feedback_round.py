@@ -16,11 +16,12 @@ ran).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, cast, runtime_checkable
 
 from perfrl.engine.candidate_source import CandidateSource, CandidateSourceError
+from perfrl.engine.candidate_text import DistinctCandidates, clean_candidate
 from perfrl.engine.types import Candidate, CandidateResult, FunctionTarget, Verdict
 from perfrl.model_contract import FailedAttempt
 
@@ -61,10 +62,10 @@ class SecondRound:
 
 def second_round(target: FunctionTarget, sources: Sequence[CandidateSource],
                  results: Sequence[CandidateResult], per_source: int,
-                 key: Callable[[str], str], seen_keys: set[str]) -> SecondRound | None:
-    """The second round's candidates, or None when no second round runs (see the module doc).
-    ``seen_keys`` holds the ``key`` of every first-round candidate (and of the original); the
-    second round's are added."""
+                 distinct: DistinctCandidates) -> SecondRound | None:
+    """The second round's candidates, cleaned, or None when no second round runs (see the
+    module doc). ``distinct``: the job's one de-duplication rule, which has admitted every
+    first-round candidate; the second round's are admitted through it too."""
     failed = best_failed(results)
     retrying = [s for s in sources if isinstance(s, RetryingCandidateSource)
                 and s.supports_retry()]
@@ -77,13 +78,12 @@ def second_round(target: FunctionTarget, sources: Sequence[CandidateSource],
         kept = repeated = 0
         try:
             produced = source.retry(target, attempt, per_source)
-            for candidate in cast(Iterable[Candidate], produced):
-                candidate_key = key(candidate.code)
-                if candidate_key in seen_keys:
+            for number, candidate in enumerate(cast(Iterable[Candidate], produced), start=1):
+                clean = clean_candidate(candidate, target, number)
+                if distinct.admit(clean) is not None:
                     repeated += 1
                     continue
-                seen_keys.add(candidate_key)
-                out.candidates.append(candidate)
+                out.candidates.append(clean)
                 kept += 1
         except CandidateSourceError as exc:
             out.warnings.append(f"second round of '{source.name}' gave nothing: {exc}")

@@ -26,7 +26,6 @@ from perfrl.engine.candidate_text import (
     SAME_AS_ORIGINAL,
     CleanCandidate,
     DistinctCandidates,
-    as_clean,
     clean_candidate,
     original_candidate,
 )
@@ -61,6 +60,8 @@ class CollectedCandidates:
     #: The candidates dropped before verifying ("<source> <label>", in order) by why:
     #: :data:`~perfrl.engine.candidate_text.DUPLICATE` or ``SAME_AS_ORIGINAL``.
     dropped: dict[str, list[str]] = field(default_factory=dict)
+    #: The rule that admitted them; a later round of the job admits its candidates through it.
+    distinct: DistinctCandidates | None = None
     #: What sources said about their own work (a source's generator may return a line:
     #: the model source says how many outputs it drew, kept and dropped, and why).
     notes: list[str] = field(default_factory=list)
@@ -100,8 +101,8 @@ def collect_candidates(
     (kept as it is, not parsed again). Candidates that do not parse are kept: the verifier
     gives them the verdict ``invalid``, which is what the user should see.
     """
-    collected = CollectedCandidates()
     distinct = DistinctCandidates(original_candidate(target))
+    collected = CollectedCandidates(distinct=distinct)
     for source in sources:
         if cancel is not None and cancel.cancelled:
             raise Cancelled()
@@ -256,11 +257,9 @@ def optimize_function(
     if settings.feedback_round:
         # Every first-round candidate failed: a model trained for it is shown the best failed
         # one and its verdict, and asked again (engine/feedback_round.py).
-        def key(code: str) -> str:
-            return as_clean(code, target).key
-
-        seen = {key(c.code) for c in collected.candidates} | {key(target.source)}
-        retried = second_round(target, sources, results, candidates_per_source, key, seen)
+        retried = second_round(
+            target, sources, results, candidates_per_source,
+            collected.distinct or DistinctCandidates(original_candidate(target)))
         if retried is not None:
             emit("generating", "second round: generating candidates from the best failure")
             notes += retried.notes

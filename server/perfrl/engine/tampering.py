@@ -115,12 +115,15 @@ def _assigned(node: ast.AST) -> list[ast.expr]:
     return []
 
 
-def static_signs(original_source: str, candidate_code: str) -> list[str]:
+def static_signs(original_source: str | ast.AST, candidate_code: str | ast.AST) -> list[str]:
     """What the candidate's source reaches for that the original's does not (sorted; [] when
-    nothing, or when either does not parse: the static check reports that)."""
+    nothing, or when either does not parse: the static check reports that). Either side may
+    be given parsed already (the job's clean candidates carry their tree)."""
     try:
-        candidate = ast.parse(candidate_code)
-        original = ast.parse(original_source)
+        candidate = ast.parse(candidate_code) if isinstance(candidate_code, str) \
+            else candidate_code
+        original = ast.parse(original_source) if isinstance(original_source, str) \
+            else original_source
     except (SyntaxError, ValueError):
         return []
     return sorted(_uses(candidate) - _uses(original))

@@ -701,7 +701,8 @@ def _compare_stages(
             )
             runtime = runtime_signs(candidate.replaced, original.replaced)
             if runtime:
-                static = static_signs(target.source, as_clean(result.candidate, target).code)
+                clean = as_clean(result.candidate, target)
+                static = static_signs(target.source, clean.module or clean.code)
                 result.tampering = tampering_reason(static, runtime)
 
             stage("benchmark")
@@ -857,7 +858,8 @@ def verify_candidate(
         reason = check_candidate(target, code)
         if reason is not None:
             raise _Outcome(Verdict.INVALID, f"the candidate {reason}")
-        result.tampering = tampering_reason(static_signs(target.source, code.code), [])
+        result.tampering = tampering_reason(
+            static_signs(target.source, code.module or code.code), [])
         try:
             new_text = splice_candidate(target, code)
             compile(new_text.removeprefix("\ufeff"), target.relpath, "exec", dont_inherit=True)
