@@ -6,6 +6,11 @@
 #   - VS Code end-to-end tools: code-server, Chromium, playwright-core (scripts/setup_vscode_e2e.sh)
 # With CI=true a component that cannot be installed makes the tests that need it fail.
 # Extra arguments go to pytest.
+# The tests run in PERFRL_TEST_WORKERS processes (pytest-xdist, default 2; 0: one process).
+# Each test file stays in one process (--dist loadfile), so a module's shared fixtures are
+# built once. One process leaves a core idle while a test waits on its subprocesses (sandboxed
+# pytest runs, editors, servers, benchmarks); the tests themselves hold no shared state that
+# two processes could race on (temporary folders, ports and caches are per test or locked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -46,8 +51,17 @@ if [ -x scripts/setup_vscode_e2e.sh ]; then
 fi
 
 source .venv/bin/activate
+workers="${PERFRL_TEST_WORKERS:-2}"
+parallel=()
+if [ "$workers" != 0 ]; then
+    if python -c "import xdist" 2>/dev/null; then
+        parallel=(-n "$workers" --dist loadfile)
+    else
+        echo "warning: pytest-xdist is missing (scripts/setup_env.sh full installs it): one process" >&2
+    fi
+fi
 set +e
-python -m pytest "$@"
+python -m pytest "${parallel[@]}" "$@"
 status=$?
 set -e
 # pytest exits 5 when it collected no test: that is a failure here, not a success.

@@ -32,6 +32,18 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+def project_pytest_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a pytest subprocess that runs a small test project (not this suite)
+    outside the sandbox: ``base`` (default: this process's environment) with setuptools plugin
+    autoloading off. The plugins installed with this suite's own tools (pytest-lsp,
+    hypothesis, pytest-asyncio, pytest-timeout, pytest-xdist) take most of a small run's
+    start-up (pytest-lsp and hypothesis alone about 80% of a one-test run here) and these
+    projects use none of them; a plugin such a run needs is named with ``-p``."""
+    env = dict(os.environ if base is None else base)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return env
+
+
 def tree_digest(root: Path) -> dict[str, str]:
     """sha256 of every file under root (relative path -> digest), to prove nothing changed."""
     digests = {}

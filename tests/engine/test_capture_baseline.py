@@ -19,6 +19,7 @@ import pytest
 from perfrl.engine.baseline import RUNTIME_DIR, run_baseline
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.types import BaselineFailed, NoTestsCallFunction
+from tests.conftest import project_pytest_env
 
 PROJECT_FILES = {
     "pyproject.toml": '[project]\nname = "h3calc"\nversion = "0"\n',
@@ -176,7 +177,7 @@ def run_plugin(
     ``watch`` forces how the plugin finds calls (``PERFRL_WATCH``); ``interpreter`` runs
     pytest (it needs pytest, as a user's does)."""
     out = project.parent / f"out-{qualname}-{mode}-{watch}"
-    env = dict(os.environ)
+    env = project_pytest_env()  # the plugin alone: no autoloaded third-party plugin
     env.update(
         {
             "PYTHONPATH": str(RUNTIME_DIR),

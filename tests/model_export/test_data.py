@@ -31,6 +31,7 @@ from perfrl_train.data.idioms import CATALOGUES
 from perfrl_train.data.inputs import all_inputs, expand_call
 from perfrl_train.data.pairs import PairFormatError
 from perfrl_train.data.splits import assert_disjoint_groups, assert_no_pie_in_training
+from tests.conftest import project_pytest_env
 
 
 def _single_def(src: str) -> ast.FunctionDef:
@@ -244,6 +245,7 @@ def test_build_cli_rejects_bad_arguments(tmp_path):
 def _pytest(project: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        env=project_pytest_env(),
         cwd=project,
         capture_output=True,
         text=True,

@@ -35,9 +35,9 @@ FILES = {
 
 
 @pytest.fixture(scope="module", params=DECODER_FORMATS)
-def exported(tmp_path_factory, request):
+def exported(tmp_path_factory, tiny_work, request):
     work = tmp_path_factory.mktemp("export")
-    ckpt = tiny_checkpoint(work)
+    ckpt = tiny_checkpoint(tiny_work)
     result = export_model(ExportConfig(checkpoint=ckpt, out=work / "model", parity_prompts=4,
                                        parity_max_new_tokens=32, keep_fp32=True, threads=1,
                                        decoder_format=request.param),

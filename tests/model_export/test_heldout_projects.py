@@ -16,6 +16,7 @@ import pytest
 
 from perfrl.engine.candidate_check import normalize_candidate
 from perfrl.engine.locate import locate_function
+from tests.conftest import project_pytest_env
 
 REPO = Path(__file__).resolve().parents[2]
 HELDOUT = REPO / "benchmarks" / "heldout"
@@ -59,6 +60,7 @@ def test_target_and_candidate_match(row):
 def test_project_suite_passes(project):
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        env=project_pytest_env(),
         cwd=HELDOUT / project, capture_output=True, text=True, timeout=300, check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]

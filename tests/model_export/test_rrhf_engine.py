@@ -28,14 +28,14 @@ def test_engine_reward_ranks_fast_above_broken_and_caches(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_rrhf_runs_steps_and_writes_a_chained_checkpoint(tmp_path):
+def test_train_rrhf_runs_steps_and_writes_a_chained_checkpoint(tmp_path, tiny_work):
     import json
 
     from perfrl_train.rrhf import RRHFConfig, train_rrhf
     from perfrl_train.testing import tiny_checkpoint, tiny_pairs_dir
 
-    ckpt = tiny_checkpoint(tmp_path)
-    result = train_rrhf(RRHFConfig(checkpoint=ckpt, data=tiny_pairs_dir(tmp_path / "tiny-data"),
+    ckpt = tiny_checkpoint(tiny_work)
+    result = train_rrhf(RRHFConfig(checkpoint=ckpt, data=tiny_pairs_dir(tiny_work / "tiny-data"),
                                    out=tmp_path / "rrhf", samples=1, max_new_tokens=32,
                                    max_source_length=192, max_steps=2, warmup_steps=1,
                                    max_engine_calls=10, threads=1, progress=False),

@@ -23,8 +23,9 @@ from perfrl_train.train_common import add_config_arguments, config_from_args
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    return tmp_path_factory.mktemp("sft")
+def work(tiny_work):
+    """The session's tiny folder: its tokenizer cache and tiny checkpoint are built once."""
+    return tiny_work
 
 
 def _tiny(work):
