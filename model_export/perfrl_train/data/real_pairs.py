@@ -1,0 +1,241 @@
+"""Training pairs from real code: real functions are the fast side, de-optimised copies the
+slow side.
+
+    python -m perfrl_train.data.real_pairs --corpus runs/corpus.jsonl --out DIR
+
+reads the mined corpus (:mod:`perfrl_train.data.corpus`), applies the inverse optimisations of
+:mod:`perfrl_train.data.deopt` one, two or three at a time (1-3 per pair) to every function,
+abstracts BOTH sides with ONE table (the slow side first, the model's input, then the fast side
+through :meth:`Abstraction.extend`, so placeholders match), drops pairs whose normalised
+abstracted (slow, fast) was seen before, and writes ``DIR/train.jsonl``, ``valid.jsonl`` and
+``eval.jsonl``: one row per pair ``{"id", "slow", "fast", "slow_code", "fast_code", "package",
+"licence", "transforms", "qualname"}`` (``slow``/``fast`` abstracted: what the model trains on;
+``*_code`` with real names). ``DIR/report.json`` has the counts, how often each transform was
+used, and the behaviour agreement rates (``--check-sample``, :mod:`.deopt.behaviour`).
+
+A caller may rely on: the split is by package (:func:`~.corpus.package_split`; eval packages
+only in ``eval.jsonl``, valid a slice of train packages by a hash of the package name), so one
+package is never on two sides; no two rows share a normalised (slow, fast); every row's ``slow``
+and ``fast`` parse and define a function of the same name and parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import random
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from perfrl.sources.abstraction import model_input
+
+from .corpus import normalised_key, package_split
+from .deopt import apply_transforms, candidates, deoptimize_source, transformable
+
+VALID_SHARE = 0.03
+#: At most this many composed (2-3 transform) variants per function, beyond the singles.
+MAX_COMPOSED = 4
+
+
+def pair_split(package: str) -> str:
+    """``train`` / ``valid`` / ``eval`` for every pair of a package (valid: a slice of the
+    train packages, fixed by a hash of the name, disjoint from train)."""
+    if package_split(package) == "eval":
+        return "eval"
+    digest = hashlib.sha256(f"valid:{package}".encode()).digest()
+    return "valid" if digest[0] < 256 * VALID_SHARE else "train"
+
+
+def applicable(code: str, kept: Iterable[str] = ()) -> list[str]:
+    """The transforms that change the function in ``code`` on their own (in registry order)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    if len(tree.body) != 1 or not transformable(tree.body[0], kept):
+        return []
+    fn = tree.body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    return [name for name in candidates(fn) if apply_transforms(code, [name]) is not None]
+
+
+def variants(singles: list[str], rng: random.Random) -> list[tuple[str, ...]]:
+    """Transform sequences to try on one function: every single one, the same one twice (a
+    second site), and up to :data:`MAX_COMPOSED` compositions of two or three."""
+    out: list[tuple[str, ...]] = [(name,) for name in singles]
+    out += [(name, name) for name in singles]
+    composed: list[tuple[str, ...]] = [
+        (a, b) for i, a in enumerate(singles) for b in singles[i + 1:]]
+    if len(singles) >= 3:
+        composed += [tuple(rng.sample(singles, 3)) for _ in range(2)]
+    rng.shuffle(composed)
+    return out + composed[:MAX_COMPOSED]
+
+
+def signature(code: str) -> str | None:
+    """The function's name and parameters (a dump of its ``def`` line), or None."""
+    try:
+        fn = ast.parse(code).body[0]
+    except (SyntaxError, IndexError):
+        return None
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    return fn.name + ast.dump(fn.args)
+
+
+def abstract_pair(slow: str, fast: str, kept: Iterable[str]) -> tuple[str, str]:
+    """Both sides in the model's ``identifiers-v2`` form with ONE table: the slow side (the
+    model's input) numbers the names first, the fast side reuses them and numbers its own
+    after. Raises ValueError when the code cannot be abstracted."""
+    slow_abs, table = model_input(slow, "identifiers-v2", kept)
+    if table is None:
+        raise ValueError("no abstraction table")
+    return slow_abs, table.extend(fast)
+
+
+def pair_key(slow_abs: str, fast_abs: str) -> str | None:
+    """The de-duplication key: normalised ASTs (docstrings aside) of both abstracted sides."""
+    slow_key, fast_key = normalised_key(slow_abs), normalised_key(fast_abs)
+    if slow_key is None or fast_key is None:
+        return None
+    return slow_key + fast_key
+
+
+def pairs_of_row(row: dict, rng: random.Random) -> Iterator[dict]:
+    """Every (slow, fast) pair the transforms make of one corpus row (not yet de-duplicated)."""
+    kept = row.get("kept", [])
+    code = row["code"]
+    for names in variants(applicable(code, kept), rng):
+        made = deoptimize_source(code, names, kept)
+        if made is None:
+            continue
+        slow, fast = made
+        if signature(slow) != signature(fast):
+            continue
+        try:
+            slow_abs, fast_abs = abstract_pair(slow, fast, kept)
+        except ValueError:
+            continue
+        yield {
+            "id": f"{row['id']}:{'+'.join(names)}",
+            "slow": slow_abs,
+            "fast": fast_abs,
+            "slow_code": slow,
+            "fast_code": fast,
+            "package": row["package"],
+            "licence": row["licence"],
+            "transforms": list(names),
+            "qualname": row.get("qualname", ""),
+            "path": row.get("path", ""),
+            "kept": kept,
+        }
+
+
+def iter_corpus(path: Path) -> Iterator[dict]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if line:
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a partial last line of a corpus still being written
+
+
+def build(corpus: Path, out: Path, *, seed: int = 0, limit: int | None = None,
+          log=print) -> dict[str, Any]:
+    """Write the split pair files to ``out``; returns the counts for the report."""
+    out.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    counts: Counter[str] = Counter()
+    used: Counter[str] = Counter()
+    applicable_count: Counter[str] = Counter()
+    functions_used = 0
+    handles = {split: (out / f"{split}.jsonl.tmp").open("w", encoding="utf-8")
+               for split in ("train", "valid", "eval")}
+    try:
+        for index, row in enumerate(iter_corpus(corpus)):
+            if limit is not None and index >= limit:
+                break
+            counts["functions"] += 1
+            rng = random.Random(f"{seed}:{row['id']}")
+            wrote = False
+            for pair in pairs_of_row(row, rng):
+                key = pair_key(pair["slow"], pair["fast"])
+                if key is None:
+                    counts["unparsable"] += 1
+                    continue
+                if key in seen:
+                    counts["duplicates"] += 1
+                    continue
+                seen.add(key)
+                split = pair_split(pair["package"])
+                handles[split].write(json.dumps(pair) + "\n")
+                counts[f"pairs:{split}"] += 1
+                counts[f"composed:{len(pair['transforms'])}"] += 1
+                for name in set(pair["transforms"]):
+                    used[name] += 1
+                if len(pair["transforms"]) == 1:
+                    applicable_count[pair["transforms"][0]] += 1
+                wrote = True
+            functions_used += wrote
+            if index % 5000 == 0:
+                log(f"real_pairs: {index} functions, {len(seen)} pairs")
+    finally:
+        for handle in handles.values():
+            handle.close()
+    for split in handles:
+        (out / f"{split}.jsonl.tmp").replace(out / f"{split}.jsonl")
+    return {
+        "functions": counts["functions"],
+        "functions_used": functions_used,
+        "pairs": len(seen),
+        "pairs_by_split": {s: counts[f"pairs:{s}"] for s in handles},
+        "pairs_by_transform_count": {n: counts[f"composed:{n}"] for n in (1, 2, 3)},
+        "duplicates_dropped": counts["duplicates"],
+        "pairs_using_transform": dict(used.most_common()),
+        "single_transform_pairs": dict(applicable_count.most_common()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, required=True, help="corpus JSONL (corpus.py)")
+    parser.add_argument("--out", type=Path, required=True, help="directory to write")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the composition choice")
+    parser.add_argument("--limit", type=int, default=None, help="first N corpus rows only")
+    parser.add_argument("--check-sample", type=int, default=0,
+                        help="run original and de-optimised code of up to N pairs per "
+                             "transform on fuzzed inputs (sandboxed) and report agreement")
+    parser.add_argument("--min-agreement", type=float, default=0.98,
+                        help="transforms below this agreement rate are dropped (with "
+                             "--check-sample)")
+    args = parser.parse_args(argv)
+    if not args.corpus.is_file():
+        print(f"real_pairs: no such corpus file: {args.corpus}", file=sys.stderr)
+        return 2
+    report = build(args.corpus, args.out, seed=args.seed, limit=args.limit,
+                   log=lambda m: print(m, file=sys.stderr))
+    if args.check_sample:
+        from .deopt.behaviour import check_pairs, drop_transforms
+
+        rates = check_pairs(args.out, per_transform=args.check_sample, seed=args.seed,
+                            log=lambda m: print(m, file=sys.stderr))
+        report["behaviour"] = rates
+        failing = sorted(name for name, r in rates["by_transform"].items()
+                         if r["checked"] >= 10 and r["agreement"] < args.min_agreement)
+        report["dropped_transforms"] = failing
+        if failing:
+            report["pairs_after_drop"] = drop_transforms(args.out, failing)
+    (args.out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
