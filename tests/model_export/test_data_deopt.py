@@ -125,6 +125,17 @@ CASES = [
     ("fstring_to_format",
      "def f(name, n):\n    return f'{name!r}: {n:>4} {{braces}} {n + 1}'\n",
      ["('a', 3)", "('', -1)"]),
+    ("early_exit_to_flag",
+     "def f(xs, limit):\n    for i, x in enumerate(xs):\n        if x > limit:\n"
+     "            return i\n    return -1\n",
+     ["([1, 5, 9], 4)", "([], 0)", "([1], 3)"]),
+    ("extend_to_append_loop",
+     "def f(xs, ys):\n    out = list(xs)\n    out.extend(y * 2 for y in ys)\n    return out\n",
+     ["([1], [2, 3])", "([], [])"]),
+    ("invariant_into_loop",
+     "def f(xs, banned):\n    out = []\n    blocked = set(banned)\n    for x in xs:\n"
+     "        if x not in blocked:\n            out.append(x)\n    return out\n",
+     ["([1, 2, 3], [2])", "([], [])"]),
     ("dict_display_to_call",
      "def f(a, b):\n    return {'first': a, 'second': [b]}\n",
      ["(1, 2)", "('x', None)"]),

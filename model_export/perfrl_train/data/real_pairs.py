@@ -9,9 +9,11 @@ abstracts BOTH sides with ONE table (the slow side first, the model's input, the
 through :meth:`Abstraction.extend`, so placeholders match), drops pairs whose normalised
 abstracted (slow, fast) was seen before, and writes ``DIR/train.jsonl``, ``valid.jsonl`` and
 ``eval.jsonl``: one row per pair ``{"id", "slow", "fast", "slow_code", "fast_code", "package",
-"licence", "transforms", "qualname"}`` (``slow``/``fast`` abstracted: what the model trains on;
-``*_code`` with real names). ``DIR/report.json`` has the counts, how often each transform was
-used, and the behaviour agreement rates (``--check-sample``, :mod:`.deopt.behaviour`).
+"licence", "transforms", "variant", "qualname", "path", "kept"}`` (``transforms``: the names
+applied, in order; ``variant`` the same with ``@K`` where a later site was rewritten;
+``slow``/``fast`` abstracted: what the model trains on; ``*_code`` with real names).
+``DIR/report.json`` has the counts, how often each transform was used, and the behaviour
+agreement rates (``--check-sample``, :mod:`.deopt.behaviour`).
 
 A caller may rely on: the split is by package (:func:`~.corpus.package_split`; eval packages
 only in ``eval.jsonl``, valid a slice of train packages by a hash of the package name), so one
@@ -35,11 +37,19 @@ from typing import Any
 from perfrl.sources.abstraction import model_input
 
 from .corpus import normalised_key, package_split
-from .deopt import apply_transforms, candidates, deoptimize_source, transformable
+from .deopt import (
+    SITE_VARIANTS,
+    apply_transforms,
+    candidates,
+    deoptimize_source,
+    transformable,
+)
 
 VALID_SHARE = 0.03
 #: At most this many composed (2-3 transform) variants per function, beyond the singles.
 MAX_COMPOSED = 4
+#: A transform of SITE_VARIANTS is also tried on its 2nd ... site (``NAME@1`` ...).
+MAX_SITE = 3
 
 
 def pair_split(package: str) -> str:
@@ -65,9 +75,13 @@ def applicable(code: str, kept: Iterable[str] = ()) -> list[str]:
 
 
 def variants(singles: list[str], rng: random.Random) -> list[tuple[str, ...]]:
-    """Transform sequences to try on one function: every single one, the same one twice (a
-    second site), and up to :data:`MAX_COMPOSED` compositions of two or three."""
+    """Transform sequences to try on one function: every single one, each on a later site
+    (up to :data:`MAX_SITE`; the first that does not apply ends that run at the pipeline), the
+    same one twice (two sites), and up to :data:`MAX_COMPOSED` compositions of two or
+    three."""
     out: list[tuple[str, ...]] = [(name,) for name in singles]
+    out += [(f"{name}@{k}",) for name in singles if name in SITE_VARIANTS
+            for k in range(1, MAX_SITE + 1)]
     out += [(name, name) for name in singles]
     composed: list[tuple[str, ...]] = [
         (a, b) for i, a in enumerate(singles) for b in singles[i + 1:]]
@@ -110,9 +124,14 @@ def pairs_of_row(row: dict, rng: random.Random) -> Iterator[dict]:
     """Every (slow, fast) pair the transforms make of one corpus row (not yet de-duplicated)."""
     kept = row.get("kept", [])
     code = row["code"]
+    exhausted: set[str] = set()
     for names in variants(applicable(code, kept), rng):
+        if len(names) == 1 and names[0].partition("@")[0] in exhausted:
+            continue
         made = deoptimize_source(code, names, kept)
         if made is None:
+            if len(names) == 1 and "@" in names[0]:
+                exhausted.add(names[0].partition("@")[0])  # no K-th site: no (K+1)-th
             continue
         slow, fast = made
         if signature(slow) != signature(fast):
@@ -129,7 +148,8 @@ def pairs_of_row(row: dict, rng: random.Random) -> Iterator[dict]:
             "fast_code": fast,
             "package": row["package"],
             "licence": row["licence"],
-            "transforms": list(names),
+            "transforms": [name.partition("@")[0] for name in names],
+            "variant": "+".join(names),
             "qualname": row.get("qualname", ""),
             "path": row.get("path", ""),
             "kept": kept,
@@ -178,10 +198,12 @@ def build(corpus: Path, out: Path, *, seed: int = 0, limit: int | None = None,
                 handles[split].write(json.dumps(pair) + "\n")
                 counts[f"pairs:{split}"] += 1
                 counts[f"composed:{len(pair['transforms'])}"] += 1
-                for name in set(pair["transforms"]):
+                counts["later_site"] += "@" in pair["variant"]
+                bases = pair["transforms"]
+                for name in set(bases):
                     used[name] += 1
-                if len(pair["transforms"]) == 1:
-                    applicable_count[pair["transforms"][0]] += 1
+                if len(bases) == 1:
+                    applicable_count[bases[0]] += 1
                 wrote = True
             functions_used += wrote
             if index % 5000 == 0:
@@ -197,6 +219,7 @@ def build(corpus: Path, out: Path, *, seed: int = 0, limit: int | None = None,
         "pairs": len(seen),
         "pairs_by_split": {s: counts[f"pairs:{s}"] for s in handles},
         "pairs_by_transform_count": {n: counts[f"composed:{n}"] for n in (1, 2, 3)},
+        "pairs_on_a_later_site": counts["later_site"],
         "duplicates_dropped": counts["duplicates"],
         "pairs_using_transform": dict(used.most_common()),
         "single_transform_pairs": dict(applicable_count.most_common()),

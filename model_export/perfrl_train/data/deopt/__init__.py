@@ -17,7 +17,7 @@ import ast
 import copy
 from collections.abc import Callable, Iterable
 
-from .common import TEMPLATE_BUILTINS, bound_names
+from .common import TEMPLATE_BUILTINS, bound_names, skipping
 from .containers import (
     append_to_concat,
     bisect_to_scan,
@@ -28,6 +28,7 @@ from .containers import (
     local_set_to_list,
     set_literal_to_list,
 )
+from .control import early_exit_to_flag, extend_to_append_loop, invariant_into_loop
 from .lookups import (
     alias_to_attribute,
     hoisted_attribute_to_loop,
@@ -84,7 +85,19 @@ TRANSFORMS: dict[str, Transform] = {
     "hoisted_attribute_to_loop": hoisted_attribute_to_loop,
     "fstring_to_format": fstring_to_format,
     "dict_display_to_call": dict_display_to_call,
+    "early_exit_to_flag": early_exit_to_flag,
+    "extend_to_append_loop": extend_to_append_loop,
+    "invariant_into_loop": invariant_into_loop,
 }
+
+#: Transforms that can rewrite a later site than the first (``NAME@K`` passes over K sites).
+SITE_VARIANTS = frozenset({
+    "listcomp_to_loop", "setcomp_to_loop", "dictcomp_to_loop", "sum_to_loop", "minmax_to_loop",
+    "min_to_sorted", "join_to_concat", "builtin_collect_to_loop", "enumerate_to_range_len",
+    "items_to_key_lookup", "alias_to_attribute", "hoisted_attribute_to_loop",
+    "startswith_tuple_to_or", "fstring_to_format", "dict_display_to_call",
+    "early_exit_to_flag", "extend_to_append_loop", "invariant_into_loop",
+})
 
 #: A transform can only apply to a function whose features (node types, attribute and name
 #: identifiers: :func:`features`) include one of these; a cheap filter before trying it.
@@ -117,10 +130,13 @@ REQUIRES: dict[str, frozenset[str]] = {
     "hoisted_attribute_to_loop": frozenset({"For", "While"}),
     "fstring_to_format": frozenset({"JoinedStr"}),
     "dict_display_to_call": frozenset({"Dict"}),
+    "early_exit_to_flag": frozenset({"Return"}),
+    "extend_to_append_loop": frozenset({"extend"}),
+    "invariant_into_loop": frozenset({"For", "While"}),
 }
 
-__all__ = ["REQUIRES", "TRANSFORMS", "SpliceError", "apply_transforms", "candidates",
-           "deoptimize_source", "features", "transformable"]
+__all__ = ["REQUIRES", "SITE_VARIANTS", "TRANSFORMS", "SpliceError", "apply_transforms",
+           "candidates", "deoptimize_source", "features", "transformable"]
 
 
 def features(fn: ast.AST) -> set[str]:
@@ -153,18 +169,22 @@ def transformable(fn: ast.AST, kept: Iterable[str] = ()) -> bool:
 def apply_transforms(fn: ast.FunctionDef | str, names: Iterable[str]) -> ast.FunctionDef | None:
     """A transformed copy of ``fn`` (``fn`` itself untouched; given as source text, it is
     parsed, which is faster than copying a tree), or None unless every named transform
-    changed something. Raises KeyError for an unknown name."""
+    changed something. A name may end in ``@K`` (a transform of :data:`SITE_VARIANTS`): it
+    passes over its first K applicable sites and rewrites the next. Raises KeyError for an
+    unknown name."""
     if isinstance(fn, str):
         parsed = ast.parse(fn).body[0]
         assert isinstance(parsed, ast.FunctionDef)
         work = parsed
     else:
         work = copy.deepcopy(fn)
-    for name in names:
+    for spec in names:
+        name, _, skip = spec.partition("@")
         if name not in TRANSFORMS:
             raise KeyError(f"unknown transform {name!r}; known: {', '.join(TRANSFORMS)}")
-        if not TRANSFORMS[name](work):
-            return None
+        with skipping(int(skip or 0)):
+            if not TRANSFORMS[name](work):
+                return None
     ast.fix_missing_locations(work)
     return work
 

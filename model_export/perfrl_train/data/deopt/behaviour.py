@@ -72,17 +72,32 @@ def _site_packages_file(label: str) -> Path | None:
     return _SITE_INDEX.get(label)
 
 
+#: Values of one kind: half the fuzzed tuples draw every argument from one family, so that a
+#: function of three numbers or two strings gets inputs it accepts.
+FAMILIES: list[list[Any]] = [
+    [0, 1, 2, 3, 7, 10, -1, 255],
+    [0.0, 0.5, 1.5, -2.25, 1e-3, 3.0],
+    ["", "a", "abc", "Hello World", "a,b;c d", "foo_bar-baz", "1.2.3", "key=value", "x y\tz"],
+    [[], [1, 2, 3], [3, 1, 2, 2], [0, 1, 0], list(range(20)), [-5, 4]],
+    [["a", "bb", "c"], ["x", "y", "z"], [], ["1", "22", ""]],
+    [{"a": 1, "b": 2}, {}, {"x": "1", "y": ""}, {1: [2, 3], 2: []}],
+    [b"", b"abc", b"a,b"],
+]
+
+
 def fuzz_inputs(code: str, rng: random.Random, count: int = 24) -> list[str]:
     """Literal argument tuples for the function in ``code``: every arity from its required
-    positional parameters to all of them, values drawn from :data:`POOL`."""
+    positional parameters to all of them; half of them with every value from one of
+    :data:`FAMILIES`, half drawn from :data:`POOL` across kinds."""
     fn = ast.parse(code).body[0]
     assert isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
     params = fn.args.posonlyargs + fn.args.args
     required = len(params) - len(fn.args.defaults)
     out: set[str] = set()
-    for _ in range(count * 4):
+    for attempt in range(count * 4):
         k = rng.randint(required, len(params))
-        out.add(repr(tuple(rng.choice(POOL) for _ in range(k))))
+        pool = rng.choice(FAMILIES) if attempt % 2 == 0 else POOL
+        out.add(repr(tuple(rng.choice(pool) for _ in range(k))))
         if len(out) >= count:
             break
     return sorted(out)

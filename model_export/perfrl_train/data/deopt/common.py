@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 #: Builtins the transforms' templates call; a function that rebinds one is never transformed.
@@ -18,6 +19,28 @@ TEMPLATE_BUILTINS = frozenset({
     "sum", "sorted", "isinstance", "zip", "any", "all", "map", "filter", "StopIteration",
     "ValueError", "str", "bool", "reversed",
 })
+
+
+_skip_left = [0]
+
+
+def take() -> bool:
+    """Whether a transform may rewrite the site it found: False (and one fewer to skip) while
+    :func:`skipping` still has sites to pass over, so that a variant rewrites a later site."""
+    if _skip_left[0] > 0:
+        _skip_left[0] -= 1
+        return False
+    return True
+
+
+@contextmanager
+def skipping(count: int) -> Iterator[None]:
+    """Within the block, transforms pass over their first ``count`` applicable sites."""
+    _skip_left[0] = count
+    try:
+        yield
+    finally:
+        _skip_left[0] = 0
 
 
 class Names:

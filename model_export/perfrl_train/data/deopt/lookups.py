@@ -9,7 +9,18 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-from .common import expr, is_builtin_call, name_nodes, parents, stores_of
+from .common import (
+    Names,
+    expr,
+    hoist,
+    is_builtin_call,
+    name_nodes,
+    parents,
+    sites,
+    stmts,
+    stores_of,
+    take,
+)
 from .loops import _mutated_in
 
 
@@ -114,7 +125,8 @@ def hoisted_attribute_to_loop(fn: ast.FunctionDef) -> bool:
                      for u in name_nodes(fn, name))
         if called or attribute_stored or len(stores_of(fn, name)) != 1 or stores_of(rest, root) \
                 or name == root or _in_nested_scope(fn, name) \
-                or not _all_uses_after(fn, name, block, k) or not _read_in_loop(fn, name, st):
+                or not _all_uses_after(fn, name, block, k) or not _read_in_loop(fn, name, st) \
+                or not take():
             continue  # a called alias is alias_to_attribute's
         del block[k]
         _inline(fn, name, lambda dump=dump, value=value: copy.deepcopy(value))
@@ -139,6 +151,8 @@ def alias_to_attribute(fn: ast.FunctionDef) -> bool:
         if not all(isinstance(up[id(u)], ast.Call) and up[id(u)].func is u  # type: ignore[attr-defined]
                    for u in name_nodes(fn, name) if isinstance(u.ctx, ast.Load)):
             continue  # used as a value (passed on, compared): the alias is part of behaviour
+        if not take():
+            continue
         del block[k]
         _inline(fn, name, lambda value=value: copy.deepcopy(value))
         return True
@@ -219,7 +233,7 @@ def startswith_tuple_to_or(fn: ast.FunctionDef) -> bool:
                 and not node.keywords and isinstance(node.args[0], ast.Tuple)
                 and len(node.args[0].elts) >= 2
                 and all(isinstance(e, ast.Constant) for e in node.args[0].elts)
-                and isinstance(node.func.value, ast.Name)):
+                and isinstance(node.func.value, ast.Name)) or not take():
             continue
         chain = ast.BoolOp(op=ast.Or(), values=[
             ast.Call(func=copy.deepcopy(node.func), args=[e], keywords=[])
@@ -237,27 +251,42 @@ def startswith_tuple_to_or(fn: ast.FunctionDef) -> bool:
 
 
 def min_to_sorted(fn: ast.FunctionDef) -> bool:
-    """``min(xs)`` -> ``sorted(xs)[0]``, ``max(xs)`` -> ``sorted(xs, reverse=True)[0]`` (a
-    stable sort, so the same element among equals): O(n log n) for an O(n) scan."""
-    up = parents(fn)
-    for node in ast.walk(fn):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and node.func.id in ("min", "max") and len(node.args) == 1
-                and not isinstance(node.args[0], ast.Starred)
-                and all(k.arg == "key" for k in node.keywords)):
+    """``m = min(xs)`` -> ``ordered = sorted(xs)`` (an empty one raising the same ValueError)
+    and ``ordered[0]``; ``max`` sorts with ``reverse=True`` (a stable sort: the same element
+    among equals): O(n log n) for an O(n) scan."""
+    names = Names(fn)
+
+    def is_min_max(e: Any) -> bool:
+        return (isinstance(e, ast.Call) and isinstance(e.func, ast.Name)
+                and e.func.id in ("min", "max") and len(e.args) == 1
+                and not isinstance(e.args[0], ast.Starred)
+                and all(k.arg == "key" for k in e.keywords))
+
+    for site in list(sites(fn, is_min_max)):
+        node = site[-1]
+        if not take():
             continue
+        which = node.func.id
+        ordered = names.new("ordered", "ranked")
         keywords = list(node.keywords)
-        if node.func.id == "max":
+        if which == "max":
             keywords.append(ast.keyword("reverse", ast.Constant(True)))
-        sort = ast.Call(func=ast.Name("sorted", ast.Load()), args=node.args, keywords=keywords)
-        first = ast.Subscript(value=sort, slice=ast.Constant(0), ctx=ast.Load())
-        parent = up[id(node)]
-        for field_name, val in ast.iter_fields(parent):
-            if val is node:
-                setattr(parent, field_name, first)
-            elif isinstance(val, list):
-                for k, item in enumerate(val):
-                    if item is node:
-                        val[k] = first
+        prelude = stmts(f"{ordered} = sorted(_X)\nif not {ordered}:\n"
+                        f"    raise ValueError('{which}() arg is an empty sequence')")
+        prelude[0].value = ast.Call(func=ast.Name("sorted", ast.Load()), args=node.args,
+                                    keywords=keywords)
+        hoist(site, ordered, prelude)
+        first = ast.Subscript(value=ast.Name(ordered, ast.Load()), slice=ast.Constant(0),
+                              ctx=ast.Load())
+        _replace_name_ref(site, first)
         return True
     return False
+
+
+def _replace_name_ref(site: tuple, value: ast.expr) -> None:
+    """Put ``value`` where :func:`hoist` left its name."""
+    _block, _i, _st, parent, field_name, idx, _node = site
+    if idx is None:
+        setattr(parent, field_name, value)
+    else:
+        getattr(parent, field_name)[idx] = value

@@ -21,6 +21,7 @@ from .common import (
     sites,
     stmts,
     stores_of,
+    take,
 )
 
 
@@ -28,7 +29,8 @@ def _comprehension_to_loop(fn: ast.FunctionDef, kind: type, init: str, add: str)
     names = Names(fn)
     for site in list(sites(fn, lambda e: isinstance(e, kind))):
         value = site[-1]
-        if any(g.is_async for g in value.generators) or comp_targets_leak(fn, value):
+        if any(g.is_async for g in value.generators) or comp_targets_leak(fn, value) \
+                or not take():
             continue
         acc = names.new("result", "acc", "out", "collected")
         body = stmts(add.format(acc=acc))
@@ -63,6 +65,8 @@ def sum_to_loop(fn: ast.FunctionDef) -> bool:
     names = Names(fn)
     for site in list(sites(fn, lambda e: is_builtin_call(e, "sum", 1)
                            and _plain_iterable(e.args[0]))):
+        if not take():
+            continue
         acc, item = names.new("total", "acc"), names.new("value", "item", "elem")
         loop = stmts(f"{acc} = 0\nfor {item} in _IT:\n    {acc} += {item}")
         loop[1].iter = site[-1].args[0]
@@ -78,6 +82,8 @@ def minmax_to_loop(fn: ast.FunctionDef) -> bool:
                                           or is_builtin_call(e, "min", 1))
                            and _plain_iterable(e.args[0]))):
         value = site[-1]
+        if not take():
+            continue
         which = value.func.id
         it, best, item = names.new("it"), names.new("best"), names.new("value", "item")
         op = ">" if which == "max" else "<"
@@ -112,6 +118,8 @@ def join_to_concat(fn: ast.FunctionDef) -> bool:
 
     for site in list(sites(fn, is_join)):
         value = site[-1]
+        if not take():
+            continue
         sep = value.func.value.value
         acc, part = names.new("text", "acc", "result"), names.new("part", "piece")
         if sep:
@@ -190,7 +198,7 @@ def enumerate_to_range_len(fn: ast.FunctionDef) -> bool:
             continue
         seq = call.args[0].id
         if seq in _names_stored_in(node.body) | {target.elts[0].id} or _mutated_in(node, seq) \
-                or not known_sequence(fn, seq):
+                or not known_sequence(fn, seq) or not take():
             continue
         index: Any = target.elts[0]
         item = target.elts[1]
@@ -292,7 +300,7 @@ def items_to_key_lookup(fn: ast.FunctionDef) -> bool:
             continue
         mapping = call.func.value.id
         key = target.elts[0].id
-        if {mapping, key} & _names_stored_in(node.body) or key == mapping:
+        if {mapping, key} & _names_stored_in(node.body) or key == mapping or not take():
             continue
         assign = stmts(f"_T = {mapping}[{key}]")
         assign[0].targets = [target.elts[1]]
@@ -407,6 +415,8 @@ def builtin_collect_to_loop(fn: ast.FunctionDef) -> bool:
     names = Names(fn)
     for site in list(sites(fn, _to_loop_call)):
         call = site[-1]
+        if not take():
+            continue
         arg = call.args[0]
         acc, item = names.new("result", "acc", "items"), names.new("item", "elem", "value")
         add = "append" if call.func.id == "list" else "add"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 
-from .common import parents
+from .common import parents, take
 
 
 def _format_template(node: ast.JoinedStr) -> tuple[str, list[ast.expr]] | None:
@@ -46,7 +46,7 @@ def fstring_to_format(fn: ast.FunctionDef) -> bool:
         if isinstance(parent, (ast.FormattedValue, ast.JoinedStr)):
             continue  # a format spec, not an expression
         found = _format_template(node)
-        if found is None:
+        if found is None or not take():
             continue
         template, args = found
         call = ast.Call(func=ast.Attribute(ast.Constant(template), "format", ast.Load()),
@@ -76,6 +76,8 @@ def dict_display_to_call(fn: ast.FunctionDef) -> bool:
         keys = [k.value for k in node.keys]  # type: ignore[union-attr]
         if len(set(keys)) != len(keys):
             continue  # a repeated key: the display keeps the last, a call raises
+        if not take():
+            continue
         call = ast.Call(func=ast.Name("dict", ast.Load()), args=[], keywords=[
             ast.keyword(k, v) for k, v in zip(keys, node.values, strict=True)])
         parent = up[id(node)]
