@@ -16,9 +16,10 @@ applied, in order; ``variant`` the same with ``@K`` where a later site was rewri
 agreement rates (``--check-sample``, :mod:`.deopt.behaviour`).
 
 A caller may rely on: the split is by package (:func:`~.corpus.package_split`; eval packages
-only in ``eval.jsonl``, valid a slice of train packages by a hash of the package name), so one
-package is never on two sides; no two rows share a normalised (slow, fast); every row's ``slow``
-and ``fast`` parse and define a function of the same name and parameters.
+only in ``eval.jsonl``, valid a slice of train packages chosen by a hash of the package name:
+:func:`valid_packages`), so one package is never on two sides; no two rows share a
+normalised (slow, fast); every row's ``slow`` and ``fast`` parse and define a function of the
+same name and parameters.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import argparse
 import ast
 import hashlib
 import json
+import multiprocessing
 import random
 import sys
 from collections import Counter
@@ -45,20 +47,39 @@ from .deopt import (
     transformable,
 )
 
-VALID_SHARE = 0.03
+VALID_SHARE = 0.03  # of the train packages' corpus rows
 #: At most this many composed (2-3 transform) variants per function, beyond the singles.
 MAX_COMPOSED = 4
 #: A transform of SITE_VARIANTS is also tried on its 2nd ... site (``NAME@1`` ...).
 MAX_SITE = 3
 
 
-def pair_split(package: str) -> str:
-    """``train`` / ``valid`` / ``eval`` for every pair of a package (valid: a slice of the
-    train packages, fixed by a hash of the name, disjoint from train)."""
+def valid_packages(package_rows: dict[str, int], share: float = VALID_SHARE) -> frozenset[str]:
+    """Train packages whose pairs form the validation split: taken in the order of a hash of
+    their names (the same on every machine) until they hold ``share`` of the train rows,
+    skipping any package that alone holds more than half of that (a huge one would make
+    validation one library)."""
+    train = {p: n for p, n in package_rows.items() if package_split(p) == "train"}
+    target = share * sum(train.values())
+    chosen: list[str] = []
+    total = 0
+    for package in sorted(train, key=lambda p: hashlib.sha256(f"valid:{p}".encode()).digest()):
+        if total >= target:
+            break
+        if train[package] > max(target / 2, 1):
+            continue
+        chosen.append(package)
+        total += train[package]
+    return frozenset(chosen)
+
+
+def pair_split(package: str, valid: frozenset[str] = frozenset()) -> str:
+    """``train`` / ``valid`` / ``eval`` for every pair of a package: eval packages by
+    :func:`~.corpus.package_split`, valid the train packages in ``valid``
+    (:func:`valid_packages`), so no package is on two sides."""
     if package_split(package) == "eval":
         return "eval"
-    digest = hashlib.sha256(f"valid:{package}".encode()).digest()
-    return "valid" if digest[0] < 256 * VALID_SHARE else "train"
+    return "valid" if package in valid else "train"
 
 
 def applicable(code: str, kept: Iterable[str] = ()) -> list[str]:
@@ -167,26 +188,42 @@ def iter_corpus(path: Path) -> Iterator[dict]:
                     continue  # a partial last line of a corpus still being written
 
 
+def _row_pairs(job: tuple[dict, int]) -> list[tuple[dict, str | None]]:
+    """Pairs of one row with their de-duplication keys (a worker process's unit of work)."""
+    row, seed = job
+    rng = random.Random(f"{seed}:{row['id']}")
+    return [(pair, pair_key(pair["slow"], pair["fast"])) for pair in pairs_of_row(row, rng)]
+
+
+def _rows(corpus: Path, limit: int | None, seed: int) -> Iterator[tuple[dict, int]]:
+    for index, row in enumerate(iter_corpus(corpus)):
+        if limit is not None and index >= limit:
+            return
+        yield row, seed
+
+
 def build(corpus: Path, out: Path, *, seed: int = 0, limit: int | None = None,
-          log=print) -> dict[str, Any]:
-    """Write the split pair files to ``out``; returns the counts for the report."""
+          jobs: int = 1, log=print) -> dict[str, Any]:
+    """Write the split pair files to ``out``; returns the counts for the report. ``jobs`` > 1
+    makes the pairs in that many worker processes (the same output: rows are taken in corpus
+    order either way)."""
     out.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
     counts: Counter[str] = Counter()
     used: Counter[str] = Counter()
     applicable_count: Counter[str] = Counter()
     functions_used = 0
+    valid = valid_packages(Counter(row["package"] for row, _ in _rows(corpus, limit, seed)))
     handles = {split: (out / f"{split}.jsonl.tmp").open("w", encoding="utf-8")
                for split in ("train", "valid", "eval")}
+    pool = multiprocessing.get_context("fork").Pool(jobs) if jobs > 1 else None
     try:
-        for index, row in enumerate(iter_corpus(corpus)):
-            if limit is not None and index >= limit:
-                break
+        made = (pool.imap(_row_pairs, _rows(corpus, limit, seed), chunksize=16) if pool
+                else map(_row_pairs, _rows(corpus, limit, seed)))
+        for index, row_pairs in enumerate(made):
             counts["functions"] += 1
-            rng = random.Random(f"{seed}:{row['id']}")
             wrote = False
-            for pair in pairs_of_row(row, rng):
-                key = pair_key(pair["slow"], pair["fast"])
+            for pair, key in row_pairs:
                 if key is None:
                     counts["unparsable"] += 1
                     continue
@@ -194,7 +231,7 @@ def build(corpus: Path, out: Path, *, seed: int = 0, limit: int | None = None,
                     counts["duplicates"] += 1
                     continue
                 seen.add(key)
-                split = pair_split(pair["package"])
+                split = pair_split(pair["package"], valid)
                 handles[split].write(json.dumps(pair) + "\n")
                 counts[f"pairs:{split}"] += 1
                 counts[f"composed:{len(pair['transforms'])}"] += 1
@@ -209,12 +246,15 @@ def build(corpus: Path, out: Path, *, seed: int = 0, limit: int | None = None,
             if index % 5000 == 0:
                 log(f"real_pairs: {index} functions, {len(seen)} pairs")
     finally:
+        if pool is not None:
+            pool.terminate()
         for handle in handles.values():
             handle.close()
     for split in handles:
         (out / f"{split}.jsonl.tmp").replace(out / f"{split}.jsonl")
     return {
         "functions": counts["functions"],
+        "valid_packages": sorted(valid),
         "functions_used": functions_used,
         "pairs": len(seen),
         "pairs_by_split": {s: counts[f"pairs:{s}"] for s in handles},
@@ -232,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="directory to write")
     parser.add_argument("--seed", type=int, default=0, help="seed of the composition choice")
     parser.add_argument("--limit", type=int, default=None, help="first N corpus rows only")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="worker processes making pairs (the output does not depend on it)")
     parser.add_argument("--check-sample", type=int, default=0,
                         help="run original and de-optimised code of up to N pairs per "
                              "transform on fuzzed inputs (sandboxed) and report agreement")
@@ -242,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.corpus.is_file():
         print(f"real_pairs: no such corpus file: {args.corpus}", file=sys.stderr)
         return 2
-    report = build(args.corpus, args.out, seed=args.seed, limit=args.limit,
+    report = build(args.corpus, args.out, seed=args.seed, limit=args.limit, jobs=args.jobs,
                    log=lambda m: print(m, file=sys.stderr))
     if args.check_sample:
         from .deopt.behaviour import check_pairs, drop_transforms

@@ -206,14 +206,14 @@ def deoptimize_source(code: str, names: Iterable[str],
     if new is None:
         return None
     try:
-        slow = splice(code, fn, new)
+        slow = splice(code, fn, new)  # parsed back and compared to the tree: valid Python
         fast = code if code.endswith("\n") else code + "\n"
     except SpliceError:
         slow, fast = ast.unparse(new) + "\n", ast.unparse(fn) + "\n"
-    try:
-        compile(slow, "<deopt>", "exec")
-    except SyntaxError:
-        return None  # e.g. `return` of an unparsed statement outside... never expected
+        try:
+            compile(slow, "<deopt>", "exec")
+        except SyntaxError:
+            return None
     if slow == fast:
         return None
     return slow, fast
