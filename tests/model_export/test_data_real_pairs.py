@@ -147,3 +147,16 @@ def test_behaviour_check_cannot_touch_the_host(tmp_path):
 @pytest.mark.parametrize("package", ["stdlib:json", "pypi:numpy", "pypi:x"])
 def test_pair_split_agrees_with_the_corpus_split(package):
     assert (pair_split(package) == "eval") == (package_split(package) == "eval")
+
+
+def test_valid_packages_are_a_small_slice_of_train_packages():
+    from perfrl_train.data.real_pairs import valid_packages
+
+    rows = {p: 10 for p in _packages("train", 60)} | {p: 10 for p in _packages("eval", 5)}
+    rows["pypi:huge"] = 5000 if package_split("pypi:huge") == "train" else 0
+    chosen = valid_packages(rows, share=0.05)
+    assert chosen and all(package_split(p) == "train" for p in chosen)
+    assert "pypi:huge" not in chosen  # one library would be the whole validation split
+    target = 0.05 * sum(n for p, n in rows.items() if package_split(p) == "train")
+    assert target <= sum(rows[p] for p in chosen) < target + 10
+    assert valid_packages(rows, share=0.05) == chosen  # the same on every run
