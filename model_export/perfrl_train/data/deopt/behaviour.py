@@ -25,6 +25,7 @@ import sys
 import sysconfig
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -154,14 +155,18 @@ def _read_pairs(out: Path) -> list[dict]:
     return rows
 
 
-def check_pairs(out: Path, *, per_transform: int, seed: int = 0,
+def check_pairs(out: Path, *, per_transform: int, seed: int = 0, workers: int = 3,
+                max_modules: int | None = None,
                 log: Callable[[str], None] = print) -> dict[str, Any]:
     """Agreement rates by execution: up to ``per_transform`` checkable single-transform pairs
-    per transform, and as many composed pairs. Returns ``{"by_transform": {name: {"checked",
-    "agreed", "agreement", "agreed_strict", "agreement_strict", "inputs_compared", "tried"}},
-    "composed": {...}, "examples": [...]}``: ``agreement`` counts a pair as agreeing when the
-    de-optimised side returns the same on every input on which the original returns normally;
-    ``agreement_strict`` also asks for the same exception type on every other input."""
+    per transform, and as many composed pairs (``workers`` sandboxed module batches at once;
+    ``max_modules``: at most that many modules, chosen at random, to bound the time).
+
+    Returns ``{"by_transform": {name: {"checked", "agreed", "agreement", "agreed_strict",
+    "agreement_strict", "inputs_compared", "tried"}}, "composed": {...}, "examples": [...]}``:
+    ``agreement`` counts a pair as agreeing when the de-optimised side returns the same on
+    every input on which the original returns normally; ``agreement_strict`` also asks for
+    the same exception type on every other input."""
     rng = random.Random(f"behaviour:{seed}")
     groups: dict[str, list[dict]] = defaultdict(list)
     for pair in _read_pairs(out):
@@ -171,7 +176,7 @@ def check_pairs(out: Path, *, per_transform: int, seed: int = 0,
     chosen: list[tuple[str, dict]] = []
     for group, pairs in sorted(groups.items()):
         rng.shuffle(pairs)
-        chosen += [(group, p) for p in pairs[:per_transform * 3]]
+        chosen += [(group, p) for p in pairs[:per_transform * 2]]
     by_module: dict[str, list[tuple[str, dict, dict]]] = defaultdict(list)
     for group, pair in chosen:
         module = module_name(pair["path"], pair["package"])
@@ -186,28 +191,32 @@ def check_pairs(out: Path, *, per_transform: int, seed: int = 0,
         lambda: {"checked": 0, "agreed": 0, "agreed_strict": 0, "inputs_compared": 0,
                  "tried": 0})
     examples: list[dict] = []
-    for index, (module, entries) in enumerate(sorted(by_module.items())):
-        todo = [e for e in entries if stats[e[0]]["checked"] < per_transform]
-        if not todo:
-            continue
-        results = run_module_batch(module, [item for _, _, item in todo])
-        for group, pair, item in todo:
-            result = results.get(item["key"], {})
-            stats[group]["tried"] += 1
-            if not result.get("returned"):
-                continue
-            stats[group]["checked"] += 1
-            stats[group]["inputs_compared"] += result["compared"]
-            stats[group]["agreed_strict"] += result["agreed"] == result["compared"]
-            if result["agreed_returning"] == result["returned"]:
-                stats[group]["agreed"] += 1
-            if result["agreed"] != result["compared"] and len(examples) < 60:
-                examples.append({"id": pair["id"], "transforms": pair["transforms"],
-                                 "on_returning_inputs": result["agreed_returning"]
-                                 == result["returned"],
-                                 "disagreements": result.get("disagreements", [])})
-        if index % 20 == 0:
-            log(f"behaviour: {index}/{len(by_module)} modules")
+    # Modules of the fewest groups first would be ideal; a bounded shuffle keeps it simple.
+    modules = sorted(by_module.items())
+    rng.shuffle(modules)
+    modules = modules[:max_modules] if max_modules else modules
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(run_module_batch, module, [item for _, _, item in entries]):
+                   entries for module, entries in modules}
+        for index, future in enumerate(as_completed(futures)):
+            results = future.result()
+            for group, pair, item in futures[future]:
+                result = results.get(item["key"], {})
+                stats[group]["tried"] += 1
+                if not result.get("returned") or stats[group]["checked"] >= per_transform:
+                    continue
+                stats[group]["checked"] += 1
+                stats[group]["inputs_compared"] += result["compared"]
+                stats[group]["agreed_strict"] += result["agreed"] == result["compared"]
+                if result["agreed_returning"] == result["returned"]:
+                    stats[group]["agreed"] += 1
+                if result["agreed"] != result["compared"] and len(examples) < 60:
+                    examples.append({"id": pair["id"], "transforms": pair["transforms"],
+                                     "on_returning_inputs": result["agreed_returning"]
+                                     == result["returned"],
+                                     "disagreements": result.get("disagreements", [])})
+            if index % 20 == 0:
+                log(f"behaviour: {index}/{len(futures)} modules")
     for entry in stats.values():
         checked = entry["checked"]
         entry["agreement"] = round(entry["agreed"] / checked, 4) if checked else None
