@@ -101,10 +101,10 @@ def _check(item, namespace, timeout_s):
         compared += 1
         returned += first[0] == "ok"
         same_result = _same(first[1], other[1]) and _same(first[2], other[2])
-        if other[0] == first[0] and same_result:
-            agreed += 1
         if first[0] == "ok" and other[0] == "ok" and same_result:
             agreed_returning += 1
+        if other[0] == first[0] and same_result:
+            agreed += 1
         elif len(disagreements) < 3:
             disagreements.append({"input": arg_src[:200], "fast": repr(first[:2])[:200],
                                   "slow": repr(other[:2])[:200]})
