@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
+from perfrl_train.data.deopt import TRANSFORMS, deoptimize_source
 from perfrl_train.data.deoptimize import (
-    TRANSFORMS,
     build_deoptimized_pairs,
     deoptimize,
     extract_candidates,
@@ -18,62 +18,159 @@ from perfrl_train.data.executor import CallJob, run_calls, same_behaviour
 # (transform, real-looking function, inputs); each function uses the construct in a
 # statement where the transform may apply.
 CASES = [
-    (
-        "comprehension_to_loop",
-        "def f(xs, k):\n    ys = [x * k for x in xs if x % 2]\n    return len(ys), ys\n",
-        ["([1, 2, 3], 2)", "([], 5)"],
-    ),
-    (
-        "comprehension_to_loop",
-        "def f(words):\n    return sorted({w.lower(): len(w) for w in words}.items())\n",
-        ["(['A', 'bb', 'a'],)", "([],)"],
-    ),
-    (
-        "sum_to_loop",
-        "def f(xs):\n    return 1 + sum(x * x for x in xs if x > 0)\n",
-        ["([1, -2, 3],)", "([],)"],
-    ),
-    (
-        "minmax_to_loop",
-        "def f(xs):\n    m = max(xs)\n    return m, min(xs)\n",
-        ["([3, 1, 3, 2],)", "([],)", "(['b', 'a'],)"],
-    ),
-    (
-        "join_to_concat",
-        "def f(parts):\n    return '<' + ', '.join(parts) + '>'\n",
-        ["(['a', 'b', 'c'],)", "([],)", "([1],)"],
-    ),
-    (
-        "join_to_concat",
-        "def f(s):\n    return ''.join(c for c in s if c.isalpha())\n",
-        ["('a1b2',)", "('',)"],
-    ),
-    (
-        "enumerate_to_range_len",
-        "def f(seq):\n    out = 0\n    for i, x in enumerate(seq):\n"
-        "        out += i * x\n    return out\n",
-        ["([4, 5, 6],)", "([],)"],
-    ),
-    (
-        "set_literal_to_list",
-        "def f(c):\n    return c in {'a', 'e', 'i', 'o'} or c not in {1, 2, 3}\n",
-        ["('a',)", "(2,)", "('z',)"],
-    ),
-    (
-        "dict_get_to_ifelse",
-        "def f(d, k):\n    return d.get(k, 0) + 1\n",
-        ["({'a': 2}, 'a')", "({}, 'b')"],
-    ),
+    ("listcomp_to_loop",
+     "def f(xs, k):\n    ys = [x * k for x in xs if x % 2]\n    return len(ys), ys\n",
+     ["([1, 2, 3], 2)", "([], 5)"]),
+    ("setcomp_to_loop",
+     "def f(words):\n    return sorted({w.lower() for w in words})\n",
+     ["(['A', 'bb', 'a'],)", "([],)"]),
+    ("dictcomp_to_loop",
+     "def f(words):\n    return sorted({w.lower(): len(w) for w in words}.items())\n",
+     ["(['A', 'bb', 'a'],)", "([],)"]),
+    ("sum_to_loop",
+     "def f(xs):\n    return 1 + sum(xs)\n",
+     ["([1, -2, 3],)", "([],)", "([1.5, 2],)"]),
+    ("minmax_to_loop",
+     "def f(xs):\n    m = max(xs)\n    return m, min(xs)\n",
+     ["([3, 1, 3, 2],)", "([],)", "(['b', 'a'],)"]),
+    ("min_to_sorted",
+     "def f(xs):\n    return min(xs, key=abs), max(xs)\n",
+     ["([3, -1, 1, 2],)", "([5],)"]),
+    ("join_to_concat",
+     "def f(parts):\n    return '<' + ', '.join(parts) + '>'\n",
+     ["(['a', 'b', 'c'],)", "([],)", "([1],)"]),
+    ("join_to_concat",
+     "def f(s):\n    return ''.join(c for c in s if c.isalpha())\n",
+     ["('a1b2',)", "('',)"]),
+    ("builtin_collect_to_loop",
+     "def f(xs):\n    return list(map(str, xs)), set(filter(None, xs)), list(xs)\n",
+     ["([0, 1, 2],)", "([],)"]),
+    ("enumerate_to_range_len",
+     "def f(seq):\n    out = 0\n    for i, x in enumerate(seq):\n"
+     "        out += i * x\n    return out, len(seq)\n",
+     ["([4, 5, 6],)", "([],)"]),
+    ("zip_to_index_loop",
+     "def f(a, b):\n    out = []\n    for x, y in zip(a, b):\n        out.append(x - y)\n"
+     "    return out, len(a), len(b)\n",
+     ["([4, 5, 6], [1, 1])", "([], [1])"]),
+    ("items_to_key_lookup",
+     "def f(d):\n    total = 0\n    for k, v in d.items():\n        total += len(k) * v\n"
+     "    return total\n",
+     ["({'a': 1, 'bb': 2},)", "({},)"]),
+    ("range_to_while",
+     "def f(n):\n    acc = []\n    for i in range(1, n):\n        if i % 3 == 0:\n"
+     "            break\n        acc.append(i * i)\n    return acc\n",
+     ["(5,)", "(0,)", "(2,)"]),
+    ("slice_iteration_to_index",
+     "def f(xs):\n    out = 0\n    for x in xs[1:]:\n        out += x\n    return out\n",
+     ["([1, 2, 3],)", "([],)", "((4, 5),)"]),
+    ("set_literal_to_list",
+     "def f(c):\n    return c in {'a', 'e', 'i', 'o'} or c not in {1, 2, 3}\n",
+     ["('a',)", "(2,)", "('z',)"]),
+    ("local_set_to_list",
+     "def f(xs, ys):\n    seen = set(ys)\n    seen.add(0)\n"
+     "    return [x for x in xs if x in seen]\n",
+     ["([0, 1, 2, 3], [2, 3, 3])", "([], [])"]),
+    ("local_dict_membership_to_scan",
+     "def f(pairs, keys):\n    d = dict(pairs)\n    return [d[k] for k in keys if k in d]\n",
+     ["([(1, 'a'), (2, 'b')], [2, 3])", "([], [1])"]),
+    ("counter_to_dict_loop",
+     "from collections import Counter\n"
+     "def f(words):\n    c = Counter(words)\n    return sorted(c.items())\n",
+     ["(['a', 'b', 'a'],)", "('hello',)", "([],)"]),
+    ("defaultdict_to_dict",
+     "from collections import defaultdict\n"
+     "def f(pairs):\n    groups = defaultdict(list)\n    for k, v in pairs:\n"
+     "        groups[k].append(v)\n    return sorted(groups.items())\n",
+     ["([(1, 'a'), (2, 'b'), (1, 'c')],)", "([],)"]),
+    ("deque_to_list",
+     "from collections import deque\n"
+     "def f(start, edges):\n    queue = deque([start])\n    seen = [start]\n"
+     "    while queue:\n        node = queue.popleft()\n"
+     "        for nxt in edges.get(node, ()):\n            if nxt not in seen:\n"
+     "                seen.append(nxt)\n                queue.append(nxt)\n    return seen\n",
+     ["(1, {1: [2, 3], 2: [4], 3: [4]})", "(5, {})"]),
+    ("append_to_concat",
+     "def f(xs):\n    out = []\n    for x in xs:\n        if x > 0:\n"
+     "            out.append(x)\n        out.extend([x] * 2)\n    return out\n",
+     ["([1, -2, 3],)", "([],)"]),
+    ("bisect_to_scan",
+     "import bisect\n"
+     "def f(xs, v):\n    i = bisect.bisect_left(xs, v)\n    j = bisect.bisect_right(xs, v)\n"
+     "    return i, j\n",
+     ["([1, 2, 2, 3], 2)", "([], 1)", "([1, 3], 5)"]),
+    ("hoisted_len_to_loop",
+     "def f(xs):\n    n = len(xs)\n    i = 0\n    total = 0\n    while i < n:\n"
+     "        total += xs[i]\n        i += 2\n    return total\n",
+     ["([1, 2, 3],)", "([],)"]),
+    ("alias_to_attribute",
+     "def f(xs):\n    out = []\n    add = out.append\n    for x in xs:\n"
+     "        add(x * 2)\n    return out\n",
+     ["([1, 2],)", "([],)"]),
+    ("hoisted_attribute_to_loop",
+     "import math\n"
+     "def f(xs):\n    pi = math.pi\n    return [x * pi for x in xs]\n"
+     "def g(xs):\n    total = 0\n    pi = math.pi\n    for x in xs:\n        total += x * pi\n"
+     "    return total\n",
+     ["([1, 2],)", "([],)"]),
+    ("regex_compile_to_call",
+     "import re\n"
+     "def f(lines):\n    pat = re.compile(r'(\\w+)=(\\d+)', re.I)\n    out = []\n"
+     "    for line in lines:\n        m = pat.match(line)\n        if m:\n"
+     "            out.append(m.groups())\n    return out, pat.sub('-', ' '.join(lines))\n",
+     ["(['a=1', 'b', 'C=22'],)", "([],)"]),
+    ("startswith_tuple_to_or",
+     "def f(name):\n    return name.startswith(('_', 'test')), name.endswith(('.py', '.pyi'))\n",
+     ["('_x.py',)", "('test_a',)", "('b.txt',)"]),
+    ("fstring_to_format",
+     "def f(name, n):\n    return f'{name!r}: {n:>4} {{braces}} {n + 1}'\n",
+     ["('a', 3)", "('', -1)"]),
+    ("early_exit_to_flag",
+     "def f(xs, limit):\n    for i, x in enumerate(xs):\n        if x > limit:\n"
+     "            return i\n    return -1\n",
+     ["([1, 5, 9], 4)", "([], 0)", "([1], 3)"]),
+    ("extend_to_append_loop",
+     "def f(xs, ys):\n    out = list(xs)\n    out.extend(y * 2 for y in ys)\n    return out\n",
+     ["([1], [2, 3])", "([], [])"]),
+    ("invariant_into_loop",
+     "def f(xs, banned):\n    out = []\n    blocked = set(banned)\n    for x in xs:\n"
+     "        if x not in blocked:\n            out.append(x)\n    return out\n",
+     ["([1, 2, 3], [2])", "([], [])"]),
+    ("dict_display_to_call",
+     "def f(a, b):\n    return {'first': a, 'second': [b]}\n",
+     ["(1, 2)", "('x', None)"]),
 ]
+
+
+def _entry(source: str) -> str:
+    """The function a case runs: the last ``def`` whose name is ``f`` or ``g`` (a case may
+    define helpers and a second function for the transform to reach)."""
+    names = [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
+    return names[-1]
+
+
+def _deoptimize_module(source: str, transform: str) -> str:
+    """The module with every function the transform applies to de-optimised in place."""
+    tree = ast.parse(source)
+    changed = False
+    for k, node in enumerate(tree.body):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        done = deoptimize_source(ast.unparse(node), [transform])
+        if done is not None:
+            tree.body[k] = ast.parse(done[0]).body[0]
+            changed = True
+    assert changed, f"{transform} did not apply"
+    return ast.unparse(tree) + "\n"
 
 
 @pytest.mark.parametrize("transform, source, inputs", CASES)
 def test_transform_changes_code_but_keeps_behaviour(transform, source, inputs):
-    fn = ast.parse(source).body[0]
-    slow = deoptimize(fn, transform)
-    assert slow is not None and ast.dump(ast.parse(slow)) != ast.dump(ast.parse(source))
-    assert ast.parse(slow).body[0].name == "f"
-    fast_out, slow_out = run_calls([CallJob(source, "f", inputs), CallJob(slow, "f", inputs)])
+    slow = _deoptimize_module(source, transform)
+    assert ast.dump(ast.parse(slow)) != ast.dump(ast.parse(source))
+    entry = _entry(source)
+    fast_out, slow_out = run_calls([CallJob(source, entry, inputs), CallJob(slow, entry, inputs)])
+    assert all(o.ok or o.exc_type for o in fast_out), fast_out
     for a, b in zip(fast_out, slow_out, strict=True):
         assert same_behaviour(a, b), (slow, a, b)
 
@@ -84,13 +181,28 @@ def test_every_transform_is_covered_by_a_case():
 
 def test_transform_skips_unsafe_sites():
     # The comprehension variable is also used outside: a loop would clobber it.
-    leak = ast.parse("def f(xs, x):\n    ys = [x for x in xs]\n    return x, ys\n").body[0]
-    assert deoptimize(leak, "comprehension_to_loop") is None
+    leak = "def f(xs, x):\n    ys = [x for x in xs]\n    return x, ys\n"
+    assert deoptimize_source(leak, ["listcomp_to_loop"]) is None
     # Inside a short-circuit the comprehension may not run at all: no hoisting.
-    cond = ast.parse("def f(xs):\n    return not xs or [1 / x for x in xs]\n").body[0]
-    assert deoptimize(cond, "comprehension_to_loop") is None
+    cond = "def f(xs):\n    return not xs or [1 / x for x in xs]\n"
+    assert deoptimize_source(cond, ["listcomp_to_loop"]) is None
+    # A call that runs before the comprehension in the same expression: order would change.
+    order = "def f(xs, log):\n    return log.pop() + [x for x in xs]\n"
+    assert deoptimize_source(order, ["listcomp_to_loop"]) is None
+    # A set that escapes (returned) must stay a set.
+    escapes = "def f(xs):\n    s = set(xs)\n    if 1 in s:\n        return s\n"
+    assert deoptimize_source(escapes, ["local_set_to_list"]) is None
+    # enumerate over something not known to be a sequence (a set, an iterator): no indexing.
+    unknown = "def f(items):\n    for i, x in enumerate(items):\n        print(i, x)\n"
+    assert deoptimize_source(unknown, ["enumerate_to_range_len"]) is None
+    # A builtin the templates call is rebound: nothing is transformed.
+    shadow = "def f(xs, len):\n    return [x for x in xs]\n"
+    assert deoptimize_source(shadow, ["listcomp_to_loop"]) is None
+    # A Counter read by subscript (0 for a missing key, KeyError on a dict): left alone.
+    counter = "def f(ws):\n    c = Counter(ws)\n    return c['x']\n"
+    assert deoptimize_source(counter, ["counter_to_dict_loop"], ["Counter"]) is None
     with pytest.raises(KeyError, match="unknown transform"):
-        deoptimize(cond, "nope")
+        deoptimize_source(cond, ["nope"])
 
 
 def test_extract_candidates_inlines_pure_imports_and_constants(tmp_path):
@@ -120,6 +232,8 @@ def test_extract_candidates_inlines_pure_imports_and_constants(tmp_path):
     src = ast.unparse(cands["uses_math"].node)
     assert "import math" in src and "_TABLE = (1, 2, 3)" in src
     assert cands["helper"].n_required == 1 and cands["helper"].n_params == 2
+    slow = deoptimize(cands["uses_math"].node, "listcomp_to_loop")
+    assert slow is not None and ".append(" in slow
 
 
 @pytest.mark.slow

@@ -9,17 +9,19 @@ Pipeline (:func:`build_deoptimized_pairs`):
    module imported at module level from :data:`PURE_MODULES` or a module-level literal
    constant (that import or constant is then moved into the function body, so the function
    stands alone).
-2. Each :data:`TRANSFORMS` entry rewrites a copy of the AST into a slower equivalent form
-   (comprehension -> append loop, sum/min/max -> loop, ``"sep".join`` -> ``+=`` loop,
-   ``enumerate`` -> ``range(len())``, ``in {set literal}`` -> ``in [list]``, ``d.get`` ->
-   if/else). One pair per (function, transform) that changes something.
+2. Each :data:`.deopt.TRANSFORMS` entry rewrites a copy of the AST into a slower equivalent
+   form (comprehension -> append loop, sum/min/max -> loop, ``"sep".join`` -> ``+=`` loop,
+   ``enumerate`` -> ``range(len())``, ``in {set literal}`` -> ``in [list]``, and the rest of
+   :mod:`.deopt`). One pair per (function, transform) that changes something.
 3. Inputs are found by fuzzing the ORIGINAL function with small literal values in a
    subprocess (see :mod:`.executor`); functions with fewer than two successful inputs are
    dropped. Both sides are then run on those inputs and the pair is kept only when every
    result is equal.
 
 ``any``/``all`` are deliberately not turned into loops: on CPython 3.11 a loop with ``break``
-is as fast as ``any(genexpr)``, so such a "slow" side would teach the wrong direction.
+is as fast as ``any(genexpr)``, so such a "slow" side would teach the wrong direction (the
+same for ``sum``/``min``/``max`` of a generator expression, and ``d.get`` -> if/else, which is
+no slower).
 """
 
 from __future__ import annotations
@@ -30,11 +32,11 @@ import copy
 import random
 import sysconfig
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .deopt import TRANSFORMS, apply_transforms
 from .executor import CallJob, run_calls, same_behaviour
 from .pairs import CodePair
 
@@ -299,359 +301,8 @@ def extract_candidates(
 
 
 # ---------------------------------------------------------------- transforms
-
-
-class _Names:
-    """Fresh identifiers that do not clash with any name in the function."""
-
-    def __init__(self, fn: ast.FunctionDef):
-        self.taken = (
-            {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
-            | {a.arg for a in ast.walk(fn) if isinstance(a, ast.arg)}
-            | {fn.name}
-        )
-
-    def new(self, *options: str) -> str:
-        for base in options:
-            if base not in self.taken:
-                self.taken.add(base)
-                return base
-        k = 2
-        while f"{options[0]}{k}" in self.taken:
-            k += 1
-        self.taken.add(f"{options[0]}{k}")
-        return f"{options[0]}{k}"
-
-
-def _stmt(src: str) -> list[Any]:
-    """Statements of a template; typed loosely because each caller knows the node types its
-    own template produces (``For``, ``Assign``...) and fills their fields."""
-    return ast.parse(src).body
-
-
-def _comp_targets_leak(
-    fn: ast.FunctionDef, comp: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp
-) -> bool:
-    """True when a comprehension variable is also used outside it (a loop would clobber it)."""
-    targets = set()
-    for gen in comp.generators:
-        targets |= {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
-    inside = {id(n) for n in ast.walk(comp)}
-    outside = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and id(n) not in inside}
-    return bool(targets & outside)
-
-
-def _loop_over(comp, inner: list[ast.stmt]) -> list[ast.stmt]:
-    """Nested for/if statements equivalent to the comprehension's generators around inner."""
-    body = inner
-    for gen in reversed(comp.generators):
-        for cond in reversed(gen.ifs):
-            body = [ast.If(test=cond, body=body, orelse=[])]
-        body = [ast.For(target=gen.target, iter=gen.iter, body=body, orelse=[])]
-    return body
-
-
-_OPAQUE = (
-    ast.Lambda,
-    ast.BoolOp,
-    ast.IfExp,
-    ast.ListComp,
-    ast.SetComp,
-    ast.DictComp,
-    ast.GeneratorExp,
-    ast.NamedExpr,
-)
-# Statement fields evaluated exactly once, before anything else in the statement runs, so a
-# sub-expression of them can be computed by statements placed just before.
-_ONCE_FIELDS = {
-    ast.Assign: "value",
-    ast.AugAssign: "value",
-    ast.AnnAssign: "value",
-    ast.Expr: "value",
-    ast.Return: "value",
-    ast.If: "test",
-    ast.For: "iter",
-}
-
-
-def _find_in(parent: ast.AST, pred) -> tuple[ast.AST, str, int | None, ast.AST] | None:
-    """First sub-expression matching pred that is evaluated unconditionally, exactly once."""
-    for name, val in ast.iter_fields(parent):
-        children = (
-            [(None, val)]
-            if isinstance(val, ast.AST)
-            else (list(enumerate(val)) if isinstance(val, list) else [])
-        )
-        for idx, child in children:
-            if not isinstance(child, ast.expr):
-                continue
-            if pred(child):
-                return parent, name, idx, child
-            if isinstance(child, _OPAQUE):
-                continue  # conditional or repeated evaluation: hoisting would change order
-            found = _find_in(child, pred)
-            if found:
-                return found
-    return None
-
-
-def _sites(fn: ast.FunctionDef, pred):
-    """(block, index, statement, parent, field, list index, node) for hoistable matches."""
-    for node in ast.walk(fn):
-        if isinstance(node, _OPAQUE):
-            continue
-        for attr in ("body", "orelse", "finalbody"):
-            block = getattr(node, attr, None)
-            if not isinstance(block, list):
-                continue
-            for i, st in enumerate(block):
-                field_name = _ONCE_FIELDS.get(type(st))
-                value = getattr(st, field_name, None) if field_name else None
-                if value is None:
-                    continue
-                if pred(value):
-                    yield block, i, st, st, field_name, None, value
-                    continue
-                found = _find_in(value, pred) if not isinstance(value, _OPAQUE) else None
-                if found:
-                    yield (block, i, st, *found)
-
-
-def _hoist(site, acc: str, prelude: list[ast.stmt]) -> None:
-    """Replace the matched expression by ``acc`` and put ``prelude`` before its statement."""
-    block, i, _st, parent, field_name, idx, _node = site
-    ref = ast.Name(acc, ast.Load())
-    if idx is None:
-        setattr(parent, field_name, ref)
-    else:
-        getattr(parent, field_name)[idx] = ref
-    block[i:i] = prelude
-
-
-def comprehension_to_loop(fn: ast.FunctionDef) -> bool:
-    """A list/set/dict comprehension -> an explicit loop with append/add/[]= before the
-    statement that uses it (only where it is evaluated unconditionally, exactly once)."""
-    names = _Names(fn)
-    for site in list(
-        _sites(fn, lambda e: isinstance(e, (ast.ListComp, ast.SetComp, ast.DictComp)))
-    ):
-        value = site[-1]
-        if any(g.is_async for g in value.generators) or _comp_targets_leak(fn, value):
-            continue
-        acc = names.new("result", "acc", "out", "collected")
-        if isinstance(value, ast.ListComp):
-            init, add = "[]", _stmt(f"{acc}.append(_E)")
-        elif isinstance(value, ast.SetComp):
-            init, add = "set()", _stmt(f"{acc}.add(_E)")
-        else:
-            init, add = "{}", _stmt(f"{acc}[_K] = _E")
-        _fill(add[0], value)
-        prelude = _stmt(f"{acc} = {init}") + _loop_over(value, add)
-        _hoist(site, acc, prelude)
-        return True
-    return False
-
-
-def _fill(stmt: ast.stmt, comp) -> None:
-    """Put the comprehension's element expression(s) where the _E / _K placeholders are."""
-    for node in ast.walk(stmt):
-        for field_name, val in ast.iter_fields(node):
-            if isinstance(val, ast.Name) and val.id in ("_E", "_K"):
-                if isinstance(comp, ast.DictComp):
-                    repl = comp.value if val.id == "_E" else comp.key
-                else:
-                    repl = comp.elt
-                setattr(node, field_name, repl)
-            elif isinstance(val, list):
-                for k, item in enumerate(val):
-                    if isinstance(item, ast.Name) and item.id == "_E":
-                        val[k] = comp.value if isinstance(comp, ast.DictComp) else comp.elt
-
-
-def _is_builtin_call(value, name: str, nargs: int) -> bool:
-    return (
-        isinstance(value, ast.Call)
-        and isinstance(value.func, ast.Name)
-        and value.func.id == name
-        and len(value.args) == nargs
-        and not value.keywords
-        and not any(isinstance(a, ast.Starred) for a in value.args)
-    )
-
-
-def sum_to_loop(fn: ast.FunctionDef) -> bool:
-    """``x = sum(it)`` -> ``acc = 0; for v in it: acc += v`` (generator bodies inlined)."""
-    names = _Names(fn)
-    for site in list(_sites(fn, lambda e: _is_builtin_call(e, "sum", 1))):
-        arg = site[-1].args[0]
-        acc = names.new("total", "acc", "result")
-        if (
-            isinstance(arg, ast.GeneratorExp)
-            and not _comp_targets_leak(fn, arg)
-            and not any(g.is_async for g in arg.generators)
-        ):
-            add = _stmt(f"{acc} += _E")
-            _fill(add[0], arg)
-            loop: list[Any] = _loop_over(arg, add)
-        else:
-            item = names.new("value", "item", "elem")
-            loop = _stmt(f"for {item} in _IT:\n    {acc} += {item}")
-            loop[0].iter = arg
-        _hoist(site, acc, _stmt(f"{acc} = 0") + loop)
-        return True
-    return False
-
-
-def minmax_to_loop(fn: ast.FunctionDef) -> bool:
-    """``x = max(it)`` / ``min(it)`` (one argument) -> an explicit scan with the same errors."""
-    names = _Names(fn)
-    for site in list(
-        _sites(fn, lambda e: _is_builtin_call(e, "max", 1) or _is_builtin_call(e, "min", 1))
-    ):
-        value = site[-1]
-        which = value.func.id
-        it, best, item = names.new("it"), names.new("best"), names.new("value", "item")
-        op = ">" if which == "max" else "<"
-        prelude = _stmt(
-            f"{it} = iter(_ARG)\n"
-            f"try:\n    {best} = next({it})\n"
-            f"except StopIteration:\n"
-            f"    raise ValueError('{which}() arg is an empty sequence') from None\n"
-            f"for {item} in {it}:\n    if {item} {op} {best}:\n        {best} = {item}\n"
-        )
-        prelude[0].value.args[0] = value.args[0]
-        _hoist(site, best, prelude)
-        return True
-    return False
-
-
-def join_to_concat(fn: ast.FunctionDef) -> bool:
-    """``x = "sep".join(parts)`` -> a ``+=`` loop building the string."""
-    names = _Names(fn)
-
-    def is_join(e: ast.expr) -> bool:
-        return (
-            isinstance(e, ast.Call)
-            and isinstance(e.func, ast.Attribute)
-            and e.func.attr == "join"
-            and isinstance(e.func.value, ast.Constant)
-            and isinstance(e.func.value.value, str)
-            and len(e.args) == 1
-            and not e.keywords
-            and not isinstance(e.args[0], ast.Starred)
-        )
-
-    for site in list(_sites(fn, is_join)):
-        value = site[-1]
-        sep = value.func.value.value
-        acc, part = names.new("text", "acc", "result"), names.new("part", "piece")
-        if sep:
-            idx = names.new("idx", "pos")
-            loop = _stmt(
-                f"for {idx}, {part} in enumerate(_IT):\n"
-                f"    if {idx}:\n        {acc} += {sep!r}\n"
-                f"    {acc} += {part}\n"
-            )
-            loop[0].iter.args[0] = value.args[0]
-        else:
-            loop = _stmt(f"for {part} in _IT:\n    {acc} += {part}\n")
-            loop[0].iter = value.args[0]
-        _hoist(site, acc, _stmt(f"{acc} = ''") + loop)
-        return True
-    return False
-
-
-def enumerate_to_range_len(fn: ast.FunctionDef) -> bool:
-    """``for i, x in enumerate(seq):`` -> ``for i in range(len(seq)): x = seq[i]``."""
-    for node in ast.walk(fn):
-        if not (isinstance(node, ast.For) and _is_builtin_call(node.iter, "enumerate", 1)):
-            continue
-        # Typed loosely: the checks just below establish the node shapes mypy cannot follow.
-        call: Any = node.iter
-        target: Any = node.target
-        if not (
-            isinstance(call.args[0], ast.Name)
-            and isinstance(target, ast.Tuple)
-            and len(target.elts) == 2
-            and all(isinstance(e, ast.Name) for e in target.elts)
-        ):
-            continue
-        seq = call.args[0].id
-        rebinds = any(
-            isinstance(n, ast.Name) and n.id == seq and isinstance(n.ctx, ast.Store)
-            for b in node.body
-            for n in ast.walk(b)
-        )
-        if rebinds:
-            continue
-        i_name, x_name = (e.id for e in target.elts if isinstance(e, ast.Name))
-        node.target = ast.Name(i_name, ast.Store())
-        node.iter = _stmt(f"range(len({seq}))")[0].value
-        node.body[0:0] = _stmt(f"{x_name} = {seq}[{i_name}]")
-        return True
-    return False
-
-
-def set_literal_to_list(fn: ast.FunctionDef) -> bool:
-    """``x in {"a", "b", ...}`` (constant set) -> ``x in ["a", "b", ...]`` (a linear scan)."""
-    changed = False
-    for node in ast.walk(fn):
-        if not isinstance(node, ast.Compare):
-            continue
-        for k, (op, comp) in enumerate(zip(node.ops, node.comparators, strict=True)):
-            if (
-                isinstance(op, (ast.In, ast.NotIn))
-                and isinstance(comp, ast.Set)
-                and len(comp.elts) >= 3
-                and all(isinstance(e, ast.Constant) for e in comp.elts)
-            ):
-                node.comparators[k] = ast.List(elts=comp.elts, ctx=ast.Load())
-                changed = True
-    return changed
-
-
-def dict_get_to_ifelse(fn: ast.FunctionDef) -> bool:
-    """``d.get(k, default)`` -> ``d[k] if k in d else default`` (k, default: names/constants)."""
-    simple = (ast.Name, ast.Constant)
-
-    class _T(ast.NodeTransformer):
-        done = False
-
-        def visit_Call(self, node):
-            self.generic_visit(node)
-            if (
-                not self.done
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "get"
-                and isinstance(node.func.value, ast.Name)
-                and 1 <= len(node.args) <= 2
-                and not node.keywords
-                and all(isinstance(a, simple) for a in node.args)
-            ):
-                d, key = node.func.value, node.args[0]
-                default = node.args[1] if len(node.args) == 2 else ast.Constant(None)
-                self.done = True
-                return ast.IfExp(
-                    test=ast.Compare(left=key, ops=[ast.In()], comparators=[d]),
-                    body=ast.Subscript(value=d, slice=key, ctx=ast.Load()),
-                    orelse=default,
-                )
-            return node
-
-    t = _T()
-    t.visit(fn)
-    return t.done
-
-
-TRANSFORMS: dict[str, Callable[[ast.FunctionDef], bool]] = {
-    "comprehension_to_loop": comprehension_to_loop,
-    "sum_to_loop": sum_to_loop,
-    "minmax_to_loop": minmax_to_loop,
-    "join_to_concat": join_to_concat,
-    "enumerate_to_range_len": enumerate_to_range_len,
-    "set_literal_to_list": set_literal_to_list,
-    "dict_get_to_ifelse": dict_get_to_ifelse,
-}
+# The transforms live in the :mod:`.deopt` package (shared with the real-code pipeline,
+# :mod:`.real_pairs`); this module keeps the self-contained stdlib candidates.
 
 
 def deoptimize(fn: ast.FunctionDef, transform: str) -> str | None:
@@ -660,13 +311,9 @@ def deoptimize(fn: ast.FunctionDef, transform: str) -> str | None:
     ``transform`` is a :data:`TRANSFORMS` name, or several joined by ``+`` (applied in order;
     None unless every one of them changes something).
     """
-    work = copy.deepcopy(fn)
-    for name in transform.split("+"):
-        if name not in TRANSFORMS:
-            raise KeyError(f"unknown transform {name!r}; known: {', '.join(TRANSFORMS)}")
-        if not TRANSFORMS[name](work):
-            return None
-    ast.fix_missing_locations(work)
+    work = apply_transforms(fn, transform.split("+"))
+    if work is None:
+        return None
     src = ast.unparse(work)
     compile(src, "<deopt>", "exec")  # a transform bug must fail loudly, not write bad data
     return src + "\n"
