@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .deopt import TRANSFORMS, apply_transforms
+from .deopt.common import bound_names
 from .executor import CallJob, run_calls, same_behaviour
 from .pairs import CodePair
 
@@ -120,21 +121,6 @@ class Candidate:
 # ---------------------------------------------------------------- candidate extraction
 
 
-def _bound_names(fn: ast.FunctionDef) -> set[str]:
-    names = {a.arg for a in fn.args.posonlyargs + fn.args.args}
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                names.add((alias.asname or alias.name).split(".")[0])
-    return names
-
-
 def _module_imports(tree: ast.Module) -> dict[str, ast.stmt]:
     """Top-level name -> the import statement that binds it, for PURE_MODULES only."""
     out: dict[str, ast.stmt] = {}
@@ -208,7 +194,7 @@ def _self_contained(fn: ast.FunctionDef, imports: dict[str, ast.stmt]) -> list[a
             return None
         if isinstance(node, ast.Attribute) and node.attr.startswith("__"):
             return None  # no reflection through dunders
-    bound = _bound_names(fn)
+    bound = bound_names(fn)
     needed: list[ast.stmt] = []
     for node in ast.walk(fn):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):

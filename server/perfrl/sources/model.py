@@ -299,11 +299,7 @@ class ModelCandidateSource:
     ) -> Generator[CleanCandidate, None, str | None]:
         if limit <= 0:
             return None
-        try:
-            model = self.handle.wait(self.load_timeout_s)
-        except (ModelLoadError, ModelNotReady) as exc:
-            raise CandidateSourceError(f"the model is unavailable: {exc}") from exc
-        n = max(1, min(limit, self.num_candidates or model.spec.generation.num_candidates))
+        model, n = self._model_and_count(limit)
         original = original_candidate(target)
         regions = []
         if len(original.code.splitlines()) > REGION_MIN_LINES:
@@ -409,6 +405,16 @@ class ModelCandidateSource:
                 break
         return kept, dropped, drawn
 
+    def _model_and_count(self, limit: int) -> tuple[OnnxSeq2SeqModel, int]:
+        """The loaded model (waiting for it) and how many outputs to ask for within ``limit``.
+        Raises CandidateSourceError when the model cannot be had."""
+        try:
+            model = self.handle.wait(self.load_timeout_s)
+        except (ModelLoadError, ModelNotReady) as exc:
+            raise CandidateSourceError(f"the model is unavailable: {exc}") from exc
+        wanted = self.num_candidates or model.spec.generation.num_candidates
+        return model, max(1, min(limit, wanted))
+
     def supports_retry(self) -> bool:
         """Whether the loaded model was trained for a second round (``feedback-v1``)."""
         try:
@@ -425,11 +431,7 @@ class ModelCandidateSource:
         greedy"`` / ``"round 2 sample k"``; never the failed candidate again."""
         if limit <= 0:
             return None
-        try:
-            model = self.handle.wait(self.load_timeout_s)
-        except (ModelLoadError, ModelNotReady) as exc:
-            raise CandidateSourceError(f"the model is unavailable: {exc}") from exc
-        n = max(1, min(limit, self.num_candidates or model.spec.generation.num_candidates))
+        model, n = self._model_and_count(limit)
         original = original_candidate(target)
         distinct = DistinctCandidates(original)
         # Never the failed candidate again: it is admitted first, so a copy is a duplicate.
