@@ -319,7 +319,9 @@ def apply_discount(prices, percent):
     global RATE
     RATE = 0
     import sys
-    capture = sys.modules.get("perfrl_capture")
+    # Spelled so that the static tampering check (engine/tampering.py) does not see it: the
+    # pytest exit status must catch the forged report on its own (defence in depth).
+    capture = getattr(sys, "mod" + "ules").get("perfrl_capture")
     if capture is not None and not getattr(capture, "forged", False):
         capture.forged = True
         real_write = capture._Recorder.write
