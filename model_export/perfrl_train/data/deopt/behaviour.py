@@ -124,9 +124,13 @@ def sandbox_command() -> list[str]:
     if shutil.which("bwrap") is None:
         raise RuntimeError("bubblewrap (bwrap) is needed to run real functions sandboxed")
     private_tmp = "/tmp"  # noqa: S108 - a fresh tmpfs inside the sandbox, not the host's
+    # The worker script and the interpreter's environment may live under the host's /tmp (a
+    # checkout or venv there): mounted again over the private /tmp, read-only.
+    keep = sorted({str(_WORKER.parent.resolve()), str(Path(sys.prefix).resolve())})
+    rebinds = [arg for path in keep for arg in ("--ro-bind", path, path)]
     return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", private_tmp, "--unshare-all", "--die-with-parent", "--new-session",
-            "--chdir", private_tmp, *python]
+            "--tmpfs", private_tmp, *rebinds, "--unshare-all", "--die-with-parent",
+            "--new-session", "--chdir", private_tmp, *python]
 
 
 def run_module_batch(module: str, items: list[dict], *, call_timeout_s: float = 1.0,

@@ -16,10 +16,12 @@ from __future__ import annotations
 import ast
 import difflib
 
+from ...errors import PerfRLError
+
 _BODY_FIELDS = ("body", "orelse", "finalbody", "handlers")
 
 
-class SpliceError(ValueError):
+class SpliceError(PerfRLError, ValueError):
     """The new tree cannot be laid over the original text (statements share a line...)."""
 
 
