@@ -94,6 +94,9 @@ _TEST_TIME_FLOOR_S = 20.0
 PROCESS_AGREEMENT = 1.08
 #: At most this many benchmark processes per candidate (odd, so that a majority exists).
 MAX_BENCH_PROCESSES = 7
+#: Processes that all settled the verdict (see :func:`_all_decisive`) end the benchmark once
+#: there are this many, even where ``bench_processes`` asks for more.
+MIN_DECISIVE_PROCESSES = 2
 #: New inputs asked of the generator (``runtime/perfrl_inputs.py``) when it is installed.
 GENERATED_INPUTS = 24
 #: Of those, this many are timed beside the recorded calls: one distinct input is enough to
@@ -523,10 +526,17 @@ def _processes_disagree(reports: list, decisive_ratio: float) -> bool:
     Processes that all put the speedup beyond ``decisive_ratio`` (or all below its inverse)
     have settled the verdict; their disagreement only blurs a magnitude such as 55x against
     62x, not worth a second of the user's time."""
-    ratios = [_process_ratio(r) for r in reports]
-    if min(ratios) >= decisive_ratio or max(ratios) <= 1.0 / decisive_ratio:
+    if _all_decisive(reports, decisive_ratio):
         return False
+    ratios = [_process_ratio(r) for r in reports]
     return max(ratios) > min(ratios) * PROCESS_AGREEMENT
+
+
+def _all_decisive(reports: list, decisive_ratio: float) -> bool:
+    """True when every process put the speedup beyond ``decisive_ratio`` (or every one below
+    its inverse)."""
+    ratios = [_process_ratio(r) for r in reports]
+    return min(ratios) >= decisive_ratio or max(ratios) <= 1.0 / decisive_ratio
 
 
 def _benchmark(
@@ -541,7 +551,8 @@ def _benchmark(
 ) -> list[ProcessReport]:
     """The A/B benchmark in ``settings.bench_processes`` pairs of fresh worker processes (the
     first pair is the one that replayed the calls), more while their speedups disagree on an
-    unsettled verdict (see :func:`_processes_disagree`), each calibrated on its own. The
+    unsettled verdict (see :func:`_processes_disagree`), fewer (but at least
+    :data:`MIN_DECISIVE_PROCESSES`) when each one settled it, each calibrated on its own. The
     first pair's original stays up (idle) until the end: a timed result whose fingerprint
     differs is explained against the full outcome it kept."""
     processes = max(1, settings.bench_processes)
@@ -559,6 +570,11 @@ def _benchmark(
         and len(reports) < MAX_BENCH_PROCESSES
         and _processes_disagree(reports, decisive_ratio)
     ):
+        # Two processes that each settled the verdict the same way end it: the placement bias
+        # a third one averages out (~10% per process) cannot move a speedup past
+        # DECISIVE_FACTOR times the threshold back over it.
+        if len(reports) >= MIN_DECISIVE_PROCESSES and _all_decisive(reports, decisive_ratio):
+            break
         remaining = sides.deadline - time.monotonic()
         if reports and 2 * last_wall > remaining:
             break

@@ -1,0 +1,69 @@
+"""The SFT mixing command: weights, per-transform caps, the length limit, ids seen twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from perfrl_train.data.mix import main, mix, transforms_of
+
+TOKENIZER = Path(__file__).resolve().parents[2] / "server/perfrl/models/default/tokenizer.json"
+
+
+def _pair(ident: str, body: str = "return v1") -> dict:
+    code = f"def v0(v1):\n    {body}\n"
+    return {"id": ident, "slow": code, "fast": code}
+
+
+def _write(path: Path, rows: list[dict]) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def _ids(path: Path) -> list[str]:
+    return [json.loads(line)["id"] for line in path.read_text().splitlines()]
+
+
+def test_transforms_are_read_from_the_id_with_variants_folded():
+    assert transforms_of({"id": "pypi:x:a.py:f:3:join_to_concat+fstring_to_format@2"}) == [
+        "join_to_concat", "fstring_to_format"]
+    assert transforms_of({"id": "syn-1", "origin": "synthetic"}) == []
+
+
+def test_caps_weights_duplicates_and_length(tmp_path):
+    real = [_pair(f"p:m.py:f{i}:1:fstring_to_format") for i in range(10)]
+    real += [_pair("p:m.py:g:1:fstring_to_format+join_to_concat")]  # not capped: one is free
+    real += [_pair("p:m.py:long:1:sum_to_loop", " + ".join(["v1"] * 400))]
+    again = [_pair("p:m.py:f0:1:fstring_to_format"), _pair("p:m.py:h:1:sum_to_loop")]
+    synth = [{**_pair("syn-a"), "origin": "synthetic"}]
+    report = mix(
+        tmp_path / "out",
+        [_write(tmp_path / "real.jsonl", real), _write(tmp_path / "again.jsonl", again),
+         _write(tmp_path / "synth.jsonl", synth) + ":3"],
+        [_write(tmp_path / "valid.jsonl", real[-1:] + real[:1])],
+        Tokenizer.from_file(str(TOKENIZER)),
+        {"fstring_to_format": 4},
+        max_source=64,
+        max_target=64,
+    )
+    ids = _ids(tmp_path / "out/train.jsonl")
+    assert sum(1 for i in ids if i.endswith(":1:fstring_to_format")) <= 4
+    assert "p:m.py:g:1:fstring_to_format+join_to_concat" in ids
+    assert "p:m.py:long:1:sum_to_loop" not in ids
+    assert ids.count("syn-a") == 3 and ids.count("p:m.py:h:1:sum_to_loop") == 1
+    assert len(ids) == len(set(ids)) + 2  # only the weighted synthetic row repeats
+    assert _ids(tmp_path / "out/valid.jsonl") == ["p:m.py:f0:1:fstring_to_format"]
+    assert report["dropped"]["too long"] == 1
+    assert report["dropped"]["same id as an earlier row"] == 1
+    assert report["dropped"]["cap fstring_to_format"] == 10 - 4
+    assert json.loads((tmp_path / "out/report.json").read_text())["out"]["train"] == len(ids)
+
+
+def test_command_line(tmp_path, capsys):
+    rows = [_pair(f"p:m.py:f{i}:1:listcomp_to_loop") for i in range(3)]
+    train = _write(tmp_path / "t.jsonl", rows)
+    assert main(["--out", str(tmp_path / "o"), "--tokenizer", str(TOKENIZER), "--train", train,
+                 "--valid", train]) == 0
+    assert json.loads(capsys.readouterr().out)["out"] == {"train": 3, "valid": 3}
