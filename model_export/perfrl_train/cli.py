@@ -9,6 +9,8 @@ Sub-commands (each has ``--help``, generated from its dataclass config):
 - ``eval``   -> :func:`perfrl_train.evaluate.evaluate`
 - ``adapt``  -> :func:`perfrl_train.adapt.adapt_model` (fine-tune on a project's verified
   rewrites from its memory, plus a replay of the training data, and export)
+- ``recover`` -> :func:`perfrl_train.recover.recover` (a training checkpoint rebuilt from an
+  exported model, e.g. the shipped one, to train it further)
 
 Exit status: 0 on success, 2 for a problem with the input (message on stderr), 130 when
 ``sft`` / ``rrhf`` stopped early on SIGTERM or SIGINT (after a whole step, checkpoint written:
@@ -39,6 +41,8 @@ def _configs() -> dict[str, tuple[object, str]]:
         "eval": ("evaluate", "EvalConfig", "evaluate models on held-out pairs and PIE programs"),
         "adapt": ("adapt", "AdaptConfig", "fine-tune a checkpoint on a project's verified "
                   "rewrites (its memory) plus a replay of the training data, and export it"),
+        "recover": ("recover", "RecoverConfig", "rebuild a training checkpoint from an exported "
+                    "model (int8 weights dequantized), to train it further"),
     }
     out = {}
     for command, (module, cls_name, help_text) in table.items():
@@ -114,6 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"model directory: {adapted.out} ({adapted.project_pairs} verified pair(s), "
                   f"{adapted.replayed_pairs} replayed)\n"
                   f"use it: perfrl optimize --model {adapted.out} (editor: perfrl.modelPath)")
+        elif args.command == "recover":
+            from .recover import recover
+
+            count = recover(cfg.model, cfg.out)
+            print(f"checkpoint: {cfg.out} ({count} weights from {cfg.model})\n"
+                  f"train it further: perfrl-train sft --base {cfg.out} ...")
     except _user_errors() as exc:
         print(f"perfrl-train {args.command}: {exc}", file=sys.stderr)
         return 2
