@@ -74,7 +74,8 @@ _ENCODER_MATMUL = re.compile(r"^/(block\.\d+/layer\.\d+/\w+/\w+)/MatMul(?:_quant
 
 
 def _encoder_weights(arrays: dict[str, np.ndarray], nodes: list) -> dict[str, np.ndarray]:
-    """Encoder parameters by their PyTorch names (``encoder.`` prefix included)."""
+    """Encoder parameters by their PyTorch names (``encoder.`` prefix included), and the
+    shared embedding (``shared.weight``) the encoder holds."""
     weights: dict[str, np.ndarray] = {}
     for node in nodes:
         match = _ENCODER_MATMUL.match(node.name)
@@ -165,9 +166,10 @@ def recover(model_dir: Path, out: Path) -> int:
         raise RecoverError(f"{model_dir}: decoder format {spec.get('decoder_format')!r}; "
                            "recover reads perfrl-step-v1 exports only")
     encoder, nodes = _arrays(model_dir / spec["encoder_file"])
+    encoder_weights = _encoder_weights(encoder, nodes)
     try:
-        vocab_size, d_model = _dequantized(encoder, "embed_tokens.weight").shape
-        d_ff = _encoder_weights(encoder, nodes)["encoder.block.0.layer.1.DenseReluDense.wi.weight"]
+        vocab_size, d_model = encoder_weights["shared.weight"].shape
+        d_ff = encoder_weights["encoder.block.0.layer.1.DenseReluDense.wi.weight"]
         size = ModelSize(d_model=int(d_model), d_ff=int(d_ff.shape[0]),
                          num_layers=int(spec["training"]["num_encoder_layers"]),
                          num_decoder_layers=int(spec["num_decoder_layers"]),
@@ -180,7 +182,7 @@ def recover(model_dir: Path, out: Path) -> int:
     model = T5ForConditionalGeneration(config)
     step, _ = _arrays(model_dir / spec["step_decoder_file"])
     cross, _ = _arrays(model_dir / spec["cross_kv_file"])
-    weights = {**_encoder_weights(encoder, nodes), **_decoder_weights(step, cross, config, model)}
+    weights = {**encoder_weights, **_decoder_weights(step, cross, config, model)}
     state = model.state_dict()
     tied = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"}
     if config.tie_word_embeddings:
