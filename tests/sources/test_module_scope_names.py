@@ -50,3 +50,7 @@ def test_names_a_function_binds_itself_are_not_module_names():
     function = "def f(RATE):\n    helper = 1\n    return RATE + helper\n"
     assert module_names_used(MODULE, function) == frozenset()
     assert module_names_used("def broken(:", function) == frozenset()
+    # An ``except ... as`` name shadows the module's name inside the function too.
+    handler = ("def f(x):\n    try:\n        return x()\n    except ValueError as RATE:\n"
+               "        return RATE\n")
+    assert module_names_used(MODULE, handler) == frozenset()

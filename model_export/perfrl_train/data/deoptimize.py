@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from perfrl.sources.abstraction import bound_names
+
 from .deopt import TRANSFORMS, apply_transforms
-from .deopt.common import bound_names
 from .executor import CallJob, run_calls, same_behaviour
 from .pairs import CodePair
 

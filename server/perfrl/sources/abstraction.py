@@ -254,14 +254,18 @@ def _module_level_bindings(tree: ast.Module, imports_only: bool) -> set[str]:
     return bound
 
 
-def _bound_inside(function: ast.AST) -> set[str]:
-    """Names the function binds itself (parameters, assignments, loop targets, imports...)."""
+def bound_names(function: ast.AST) -> set[str]:
+    """Every name the function binds itself (parameters, assignment and loop targets, ``except
+    ... as`` names, imports, nested defs and classes); the function's own name only when
+    ``function`` is not that ``def``."""
     bound: set[str] = set()
     for node in ast.walk(function):
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             bound.add(node.id)
         elif isinstance(node, ast.arg):
             bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             bound.update((a.asname or a.name).split(".")[0] for a in node.names)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and (
@@ -311,4 +315,4 @@ def _module_scope_names_read(
         for node in ast.walk(function)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
     }
-    return frozenset((read & imported) - _bound_inside(function))
+    return frozenset((read & imported) - bound_names(function))

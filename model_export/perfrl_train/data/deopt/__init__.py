@@ -17,7 +17,9 @@ import ast
 import copy
 from collections.abc import Callable, Iterable
 
-from .common import TEMPLATE_BUILTINS, bound_names, skipping
+from perfrl.sources.abstraction import bound_names
+
+from .common import TEMPLATE_BUILTINS, skipping
 from .containers import (
     append_to_concat,
     bisect_to_scan,

@@ -76,25 +76,6 @@ def expr(src: str) -> Any:
     return ast.parse(src, mode="eval").body
 
 
-def bound_names(fn: ast.AST) -> set[str]:
-    """Every name the function binds (parameters, targets, imports, nested defs, handlers)."""
-    names: set[str] = set()
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                names.add((alias.asname or alias.name).split(".")[0])
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
-                and node is not fn:
-            names.add(node.name)
-    return names
-
-
 def parents(root: ast.AST) -> dict[int, ast.AST]:
     """id(child) -> parent for every node under root."""
     out: dict[int, ast.AST] = {}
