@@ -514,6 +514,22 @@ NEW: dict[str, tuple[str, str]] = {
             honest=True,
         ),
     ),
+    # Honest under pytest and while its worker is young (the warm-up, the calibration, the
+    # equivalence replay the first pair runs before the benchmark), garbage once the worker
+    # has used some CPU: no state of its own for the stateful check to see, aimed at the later
+    # rounds, which are measured once unless they look disturbed and which end early once two
+    # processes look decisive.
+    "garbage_once_warm": (
+        "weigh",
+        _weigh(
+            """
+            system = re.enum.sys
+            if "pytest" not in system.modules and system.modules["os"].times().user > 0.3:
+                return 0
+            """,
+            honest=True,
+        ),
+    ),
 }
 
 #: An honest rewrite of ``weigh`` (about as fast as the original: not faster, but valid).
