@@ -132,3 +132,22 @@ def test_no_regions_without_loops_or_function():
     assert extract_regions("def f(x):\n    return x + 1\n") == []
     assert extract_regions("x = 1\n") == []
     assert extract_regions("def broken(:\n") == []
+
+
+def test_statement_blocks_skip_nested_definitions_and_give_each_block_once():
+    import ast
+
+    from perfrl.sources.regions import statement_blocks
+
+    function = ast.parse(
+        "def f(xs):\n"
+        "    try:\n        a = 1\n    except ValueError:\n        b = 2\n"
+        "    def inner():\n        for x in xs:\n            c = 3\n"
+        "    class K:\n        d = 4\n"
+        "    for x in xs:\n        e = 5\n    else:\n        g = 6\n"
+    ).body[0]
+    blocks = list(statement_blocks(function))
+    firsts = [ast.unparse(block[0]).split(" =")[0] for block in blocks]
+    assert len(blocks) == len({id(block) for block in blocks})
+    assert sorted(firsts[1:]) == ["a", "b", "e", "g"]
+    assert not {"c", "d", "for x in xs:\n    c"} & set(firsts)

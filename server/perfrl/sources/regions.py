@@ -26,10 +26,12 @@ from __future__ import annotations
 import ast
 import builtins
 import textwrap
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 _BUILTINS = frozenset(dir(builtins))
+_NESTED_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 #: A loop plus at most this many setup statements before it.
 MAX_SETUP_STATEMENTS = 4
 
@@ -78,18 +80,22 @@ def _bound(nodes: list[ast.stmt]) -> set[str]:
     return bound
 
 
-def _blocks(node: ast.AST):
-    """Every statement list under ``node`` (bodies, else branches, handlers...)."""
-    for child in ast.walk(node):
-        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)) \
-                and child is not node:
-            continue
+def statement_blocks(function: ast.AST) -> Iterator[list[ast.stmt]]:
+    """Every statement list of ``function`` (bodies, ``else`` branches, ``finally`` blocks,
+    exception handlers, ``match`` cases), each once, outer blocks before inner ones; nothing
+    inside a nested ``def``, ``class`` or ``lambda`` (``ast.walk`` would still descend into
+    them after the nested definition itself is skipped)."""
+    pending = deque([function])
+    while pending:
+        node = pending.popleft()
         for field in ("body", "orelse", "finalbody"):
-            block = getattr(child, field, None)
+            block = getattr(node, field, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
                 yield block
-        for handler in getattr(child, "handlers", []) or []:
-            yield handler.body
+        pending.extend(
+            child for child in ast.iter_child_nodes(node)
+            if not isinstance(child, _NESTED_DEFINITIONS)
+        )
 
 
 def _is_setup(statement: ast.stmt, loop_reads: set[str]) -> bool:
@@ -97,17 +103,6 @@ def _is_setup(statement: ast.stmt, loop_reads: set[str]) -> bool:
         return False
     targets = _names([statement], ast.Store)
     return bool(targets) and targets <= loop_reads
-
-
-def _inside_nested_definition(function: ast.AST, block: list[ast.stmt]) -> bool:
-    for node in ast.walk(function):
-        if node is function or not isinstance(
-            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-        ):
-            continue
-        if any(inner is block[0] for inner in ast.walk(node) if inner is not node):
-            return True
-    return False
 
 
 def extract_regions(function_source: str) -> list[Region]:
@@ -125,9 +120,7 @@ def extract_regions(function_source: str) -> list[Region]:
     lines = function_source.splitlines(keepends=True)
     regions: list[Region] = []
     taken: list[tuple[int, int]] = []
-    for block in _blocks(function):
-        if _inside_nested_definition(function, block):
-            continue
+    for block in statement_blocks(function):
         for index, statement in enumerate(block):
             if not isinstance(statement, (ast.For, ast.While, ast.AsyncFor)):
                 continue
@@ -146,7 +139,8 @@ def extract_regions(function_source: str) -> list[Region]:
             if index + 1 < len(block) and isinstance(block[index + 1], ast.Return):
                 last = index + 1
             span = block[first : last + 1]
-            start, end = span[0].lineno, span[-1].end_lineno
+            # Parsed source: every statement has its end line.
+            start, end = span[0].lineno, span[-1].end_lineno or span[-1].lineno
             if span[0].col_offset != len(lines[start - 1]) - len(lines[start - 1].lstrip()):
                 continue  # shares its line with something else (``if x: for ...``)
             if any(s <= end and start <= e for s, e in taken):

@@ -262,19 +262,6 @@ def hoist(site: tuple, acc: str, prelude: list[ast.stmt]) -> None:
     block[i:i] = prelude
 
 
-def blocks(fn: ast.AST) -> Iterator[list[ast.stmt]]:
-    """Every statement list of the function (bodies, else-blocks, handlers), nested defs
-    excluded."""
-    for node in ast.walk(fn):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
-                and node is not fn:
-            continue
-        for attr in ("body", "orelse", "finalbody"):
-            block = getattr(node, attr, None)
-            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                yield block
-
-
 def loops(fn: ast.AST) -> list[ast.For | ast.While]:
     return [n for n in ast.walk(fn) if isinstance(n, (ast.For, ast.While))]
 

@@ -7,22 +7,13 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from perfrl.sources.regions import statement_blocks
+
 from .common import Names, name_nodes, replace_placeholder, stmts, stores_of, take
 from .loops import _mutated_in
 
 _FRESH_ITERABLES = frozenset({"range", "enumerate", "zip", "reversed", "sorted"})
 _VIEW_METHODS = frozenset({"items", "keys", "values"})
-
-
-def _blocks_with_owner(fn: ast.FunctionDef):
-    for owner in ast.walk(fn):
-        if owner is not fn and isinstance(owner, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                  ast.ClassDef, ast.Lambda)):
-            continue
-        for attr in ("body", "orelse", "finalbody"):
-            block = getattr(owner, attr, None)
-            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                yield block
 
 
 def _finite_iterable(e: ast.expr) -> bool:
@@ -44,7 +35,7 @@ def early_exit_to_flag(fn: ast.FunctionDef) -> bool:
     if any(isinstance(n, (ast.Yield, ast.YieldFrom, ast.Await)) for n in ast.walk(fn)):
         return False
     names = Names(fn)
-    for block in _blocks_with_owner(fn):
+    for block in statement_blocks(fn):
         for k, node in enumerate(block):
             if not (isinstance(node, ast.For) and not node.orelse and len(node.body) == 1
                     and _finite_iterable(node.iter)):
@@ -77,7 +68,7 @@ def early_exit_to_flag(fn: ast.FunctionDef) -> bool:
 def extend_to_append_loop(fn: ast.FunctionDef) -> bool:
     """``out.extend(items)`` (a statement) -> ``for item in items: out.append(item)``."""
     names = Names(fn)
-    for block in _blocks_with_owner(fn):
+    for block in statement_blocks(fn):
         for k, st in enumerate(block):
             call: Any = st.value if isinstance(st, ast.Expr) else None
             if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
@@ -116,7 +107,7 @@ def _pure(e: ast.expr) -> bool:
 def invariant_into_loop(fn: ast.FunctionDef) -> bool:
     """``name = <pure expression>`` before a loop that alone reads it -> the assignment moved
     to the top of the loop body, recomputed on every iteration (e.g. ``allowed = set(xs)``)."""
-    for block in _blocks_with_owner(fn):
+    for block in statement_blocks(fn):
         for k, st in enumerate(block):
             if not (isinstance(st, ast.Assign) and len(st.targets) == 1
                     and isinstance(st.targets[0], ast.Name) and _pure(st.value)
