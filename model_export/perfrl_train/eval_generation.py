@@ -112,7 +112,7 @@ class GuardedGenerator:
         looped) drawn again, at most ``resample_rounds`` more times."""
         from perfrl.inference.decoding import RepetitionStop
         from perfrl.sources.abstraction import model_input, model_output, names_kept_for
-        from perfrl.sources.model import output_words
+        from perfrl.sources.model import apply_edits, output_words
 
         model = self.model
         mode = model.spec.input_abstraction
@@ -123,6 +123,7 @@ class GuardedGenerator:
             return [""] * n
         prompt = model.prompt_for(text)
         constraints = model.output_constraints(
+            forced_start="@" if model.spec.output_format == "edit-v1" else "",
             words=None if table is None else output_words(text, table),
             repetition=RepetitionStop(steer=True), allow_non_ascii=not text.isascii())
         defaults = model.spec.generation
@@ -143,11 +144,14 @@ class GuardedGenerator:
                 top_k=defaults.top_k if self.source.top_k is None else self.source.top_k,
                 top_p=defaults.top_p, max_new_tokens=self.source.max_new_tokens)
             self.drawn += len(outputs)
+            unusable: dict[int, str] = {}
+            if model.spec.output_format == "edit-v1":
+                outputs, unusable = apply_edits(outputs, text)
             if table is not None:
                 outputs = [replace(o, text=model_output(o.text, table)) for o in outputs]
             retry = []
-            for slot, output in zip(todo, outputs, strict=True):
-                why = _program_problem(output, program, seen)
+            for position, (slot, output) in enumerate(zip(todo, outputs, strict=True)):
+                why = unusable.get(position) or _program_problem(output, program, seen)
                 if why:
                     self.dropped[why] += 1
                     if why not in ("duplicate", "same as the original"):

@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perfrl.edit_script import make_edit_script
 from perfrl.model_contract import PROMPT_PREFIX, build_prompt
 
 from .errors import PerfRLError
@@ -76,12 +77,16 @@ def read_examples(path: Path, limit: int | None = None) -> list[Example]:
 
 
 def encode_source(tokenizer, slow: str, max_length: int,
-                  prompt_prefix: str | None = None) -> list[int]:
+                  prompt_prefix: str | None = None, output_format: str = "function") -> list[int]:
     """``<s> prompt </s>`` ids, truncated to ``max_length`` (``</s>`` kept last).
 
     ``prompt_prefix`` replaces the model's task prefix ("Write faster version:") for rows
-    of another task, e.g. the denoising pre-training rows ("Fill in the masked code:")."""
-    text = build_prompt(slow) if prompt_prefix is None else prompt_prefix + slow.strip("\n") + "\n"
+    of another task, e.g. the denoising pre-training rows ("Fill in the masked code:").
+    ``output_format="edit-v1"``: the edit model's prompt (numbered lines), for the task's rows."""
+    if prompt_prefix is not None:
+        text = prompt_prefix + slow.strip("\n") + "\n"
+    else:
+        text = build_prompt(slow, output_format=output_format)
     return tokenizer(text, truncation=True, max_length=max_length)["input_ids"]
 
 
@@ -91,7 +96,8 @@ def row_prompt_prefix(example: Example) -> str | None:
     return prefix if isinstance(prefix, str) else None
 
 
-def encode_example_source(tokenizer, example: Example, max_length: int) -> list[int]:
+def encode_example_source(tokenizer, example: Example, max_length: int,
+                          output_format: str = "function") -> list[int]:
     """The source ids of ``example``: the "feedback-v1" prompt when its row shows a failed
     attempt (:mod:`perfrl_train.data.feedback_pairs`), else the "retrieval-v1" prompt when
     :mod:`perfrl_train.data.retrieval_pairs` attached an example pair; either only when it
@@ -100,6 +106,9 @@ def encode_example_source(tokenizer, example: Example, max_length: int) -> list[
     from .data.feedback_pairs import failed_of
     from .data.retrieval_pairs import example_of
 
+    if output_format == "edit-v1":
+        return encode_source(tokenizer, example.slow, max_length, row_prompt_prefix(example),
+                             output_format)
     failed = failed_of(example.row)
     pair = example_of(example.row)
     if failed is not None or pair is not None:
@@ -115,6 +124,15 @@ def encode_target(tokenizer, code: str, max_length: int) -> list[int]:
     """``code </s>`` ids (no ``<s>``), truncated to ``max_length`` with ``</s>`` kept last."""
     ids = tokenizer(code.strip("\n") + "\n", add_special_tokens=False)["input_ids"]
     return [*ids[:max_length - 1], EOS_ID]
+
+
+def example_target_text(example: Example, output_format: str = "function") -> str:
+    """What the model learns to write for ``example``: the faster function, or for an
+    "edit-v1" model the edit script from the slow side to it (rows with their own
+    ``prompt_prefix``, such as denoising rows, keep their target as it is)."""
+    if output_format == "edit-v1" and row_prompt_prefix(example) is None:
+        return make_edit_script(example.slow, example.fast)
+    return example.fast
 
 
 def decode_output(tokenizer, ids) -> str:

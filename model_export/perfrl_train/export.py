@@ -38,7 +38,9 @@ from pathlib import Path
 from perfrl.model_contract import (
     DECODER_FORMAT_STEP,
     DECODER_FORMATS,
+    EDIT_PROMPT_PREFIX,
     INPUT_ABSTRACTIONS,
+    PROMPT_PREFIX,
     GenerationDefaults,
     ModelSpec,
     load_model_spec,
@@ -162,7 +164,8 @@ def _parity_sources(cfg: ExportConfig) -> list[str]:
 def check_parity(model, tokenizer, onnx_dir: Path, sources: list[str], precision: str,
                  max_new_tokens: int = 64, max_source_length: int = 512,
                  threads: int = 1, int8_atol: float | None = None,
-                 int8_min_top1: float = INT8_MIN_TOP1) -> ParityReport:
+                 int8_min_top1: float = INT8_MIN_TOP1,
+                 output_format: str = "function") -> ParityReport:
     """Compare PyTorch's greedy ``generate`` with the ONNX files in ``onnx_dir``.
 
     Raises :class:`ParityError` when the figures are outside the tolerance of ``precision``.
@@ -183,7 +186,7 @@ def check_parity(model, tokenizer, onnx_dir: Path, sources: list[str], precision
     max_diff = max_logit = 0.0
     first_mismatch = None
     for index, source in enumerate(sources):
-        ids = encode_source(tokenizer, source, max_source_length)
+        ids = encode_source(tokenizer, source, max_source_length, output_format=output_format)
         input_ids = torch.tensor([ids])
         with torch.no_grad():
             generated = model.generate(input_ids=input_ids,
@@ -259,6 +262,12 @@ def quantize_int8(src: Path, dst: Path) -> None:
                      nodes_to_exclude=[BIAS_LOOKUP_NODE])
 
 
+def checkpoint_output_format(meta: dict) -> str:
+    """What the checkpoint was trained to write (its SFT config's ``output_format``;
+    "function" for checkpoints from before the option)."""
+    return str(meta.get("config", {}).get("output_format", "function"))
+
+
 def build_spec(model, tokenizer, meta: dict, quantization: str,
                parity: list[ParityReport], input_abstraction: str = "none",
                decoder_format: str = DECODER_FORMAT_STEP) -> ModelSpec:
@@ -267,7 +276,10 @@ def build_spec(model, tokenizer, meta: dict, quantization: str,
     config = model.config
     train_cfg = meta.get("config", {})
     step = decoder_format == DECODER_FORMAT_STEP
+    output_format = checkpoint_output_format(meta)
     return ModelSpec(
+        prompt_prefix=EDIT_PROMPT_PREFIX if output_format == "edit-v1" else PROMPT_PREFIX,
+        output_format=output_format,
         decoder_format=decoder_format,
         decoder_file="" if step else "decoder_model.onnx",
         decoder_with_past_file="" if step else "decoder_with_past_model.onnx",
@@ -359,7 +371,8 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
             raise ExportError(f"the export did not write {missing} (wrote "
                               f"{sorted(p.name for p in raw.iterdir())})")
         report = check_parity(model, tokenizer, raw, sources, "fp32",
-                              cfg.parity_max_new_tokens, max_src, cfg.threads)
+                              cfg.parity_max_new_tokens, max_src, cfg.threads,
+                              output_format=checkpoint_output_format(meta))
         log(f"export: fp32 parity ok ({report.tokens_compared} tokens, max |diff| "
             f"{report.max_abs_logprob_diff:.2e})")
         parity.append(report)
@@ -386,7 +399,8 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         try:
             report = check_parity(model, tokenizer, out, sources, "int8",
                                   cfg.parity_max_new_tokens, max_src, cfg.threads,
-                                  cfg.int8_atol, cfg.int8_min_top1)
+                                  cfg.int8_atol, cfg.int8_min_top1,
+                                  checkpoint_output_format(meta))
         except ParityError:
             spec_path.unlink()
             raise

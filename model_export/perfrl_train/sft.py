@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perfrl.model_contract import OUTPUT_FORMATS
+
 from .checkpoint import load_checkpoint, load_training_state, read_meta, save_checkpoint
 from .data.pie_split import refuse_pie_rows
 from .distributed import (
@@ -40,7 +42,14 @@ from .distributed import (
     reduce_sum,
 )
 from .errors import PerfRLError
-from .examples import Example, encode_example_source, encode_target, pad_batch, read_examples
+from .examples import (
+    Example,
+    encode_example_source,
+    encode_target,
+    example_target_text,
+    pad_batch,
+    read_examples,
+)
 from .train_common import (
     MetricsLog,
     autocast_context,
@@ -71,6 +80,9 @@ class SFTConfig:
                                                "| small (trains a BPE tokenizer on local code)")
     max_source_length: int = help_field(512, "prompt tokens kept (truncated beyond)")
     max_target_length: int = help_field(256, "target tokens kept (truncated beyond)")
+    output_format: str = help_field("function", "what the model learns to write: 'function' "
+                                                "(the faster function) or 'edit-v1' (an edit "
+                                                "script against the numbered input lines)")
     batch_size: int = help_field(8, "pairs per optimizer step")
     max_steps: int = help_field(1000, "optimizer steps")
     lr: float = help_field(5e-4, "peak learning rate (AdamW)")
@@ -140,9 +152,12 @@ def make_batch(sources: list[list[int]], targets: list[list[int]], pad_id: int) 
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def encode_examples(tokenizer, examples: list[Example], max_source: int, max_target: int):
-    sources = [encode_example_source(tokenizer, ex, max_source) for ex in examples]
-    targets = [encode_target(tokenizer, ex.fast, max_target) for ex in examples]
+def encode_examples(tokenizer, examples: list[Example], max_source: int, max_target: int,
+                    output_format: str = "function"):
+    sources = [encode_example_source(tokenizer, ex, max_source, output_format)
+               for ex in examples]
+    targets = [encode_target(tokenizer, example_target_text(ex, output_format), max_target)
+               for ex in examples]
     return sources, targets
 
 
@@ -200,6 +215,9 @@ def train_sft(cfg: SFTConfig, log=print, *,
         raise TrainingError("--out is required")
     if cfg.max_steps <= 0 or cfg.batch_size <= 0:
         raise TrainingError("--max-steps and --batch-size must be positive")
+    if cfg.output_format not in OUTPUT_FORMATS:
+        raise TrainingError(f"--output-format must be one of {', '.join(OUTPUT_FORMATS)}, "
+                            f"not {cfg.output_format!r}")
     accelerator = make_accelerator(cfg.cpu)
     rank, world = accelerator.process_index, accelerator.num_processes
     check_batch_fits(cfg.batch_size, world)
@@ -243,9 +261,9 @@ def train_sft(cfg: SFTConfig, log=print, *,
         f"{len(valid_examples)} valid pairs" + (f", {world} processes" if world > 1 else ""))
 
     sources, targets = encode_examples(tokenizer, train_examples, cfg.max_source_length,
-                                       cfg.max_target_length)
+                                       cfg.max_target_length, cfg.output_format)
     v_sources, v_targets = encode_examples(tokenizer, valid_examples, cfg.max_source_length,
-                                           cfg.max_target_length)
+                                           cfg.max_target_length, cfg.output_format)
     lengths = [len(s) + len(t) for s, t in zip(sources, targets, strict=True)]
 
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]

@@ -26,6 +26,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from perfrl.edit_script import number_lines
+
 SPEC_FILE = "perfrl_model.json"
 FORMAT_VERSION = 1
 PROMPT_PREFIX = "Write faster version:\n"
@@ -45,6 +47,12 @@ PROMPT_FORMATS = ("plain", "retrieval-v1")
 #: Whether a model was trained for a second round that shows it a failed candidate and its
 #: verdict ("feedback-v1") or not ("none").
 FEEDBACK_FORMATS = ("none", "feedback-v1")
+#: What a model writes: the whole faster function ("function", every model before the field
+#: existed), or an edit script against its input's numbered lines ("edit-v1",
+#: :mod:`perfrl.edit_script`); an edit model reads only the plain prompt format.
+OUTPUT_FORMATS = ("function", "edit-v1")
+#: The task prefix of an "edit-v1" model (its function follows with numbered lines).
+EDIT_PROMPT_PREFIX = "Write faster edits:\n"
 #: Line headers of the prompt formats. Each starts a line; the code between them is kept
 #: exactly (stripped of blank lines at both ends), so :func:`split_prompt` gives it back.
 EXAMPLE_SLOW_HEADER = "Example slow version:\n"
@@ -105,6 +113,8 @@ class ModelSpec:
     # before these fields existed reads, so their specs load unchanged.
     prompt_format: str = "plain"
     feedback_format: str = "none"
+    # One of OUTPUT_FORMATS; the default is what every model before the field writes.
+    output_format: str = "function"
     # Optional JSON lines file in the model directory with example pairs ({"slow", "fast"},
     # the model's training pairs) that a "retrieval-v1" model may be shown besides the
     # project's own verified rewrites; "" for none.
@@ -144,12 +154,19 @@ class ModelSpec:
         for key, value, known_values in (
             ("prompt_format", spec.prompt_format, PROMPT_FORMATS),
             ("feedback_format", spec.feedback_format, FEEDBACK_FORMATS),
+            ("output_format", spec.output_format, OUTPUT_FORMATS),
         ):
             if value not in known_values:
                 raise ModelContractError(
                     f"{SPEC_FILE} asks for {key} {value!r}; this version knows "
                     f"{', '.join(known_values)} (update PerfRL)"
                 )
+        if spec.output_format == "edit-v1" and (spec.prompt_format, spec.feedback_format) \
+                != ("plain", "none"):
+            raise ModelContractError(
+                f"{SPEC_FILE}: an 'edit-v1' model reads only the plain prompt (prompt_format "
+                "'plain', feedback_format 'none')"
+            )
         if spec.decoder_format not in DECODER_FORMATS:
             raise ModelContractError(
                 f"{SPEC_FILE} asks for decoder_format {spec.decoder_format!r}; this version "
@@ -189,13 +206,25 @@ def feedback_reason(verdict: str, reason: str) -> str:
 
 def build_prompt(function_source: str, spec: ModelSpec | None = None,
                  example: ExamplePair | None = None,
-                 failed: FailedAttempt | None = None) -> str:
+                 failed: FailedAttempt | None = None,
+                 output_format: str | None = None) -> str:
     """The model's input for one function: the prefix, then the dedented source.
+
+    For an "edit-v1" model (``output_format``, else the spec's) the source's lines are
+    numbered (:func:`perfrl.edit_script.number_lines`) and the prefix without a spec is
+    :data:`EDIT_PROMPT_PREFIX`; such a model takes no example and no failed attempt.
 
     With ``example`` (the "retrieval-v1" format) the example pair comes first, each side under
     its header; with ``failed`` (the "feedback-v1" format) the failed attempt and its verdict
     (:func:`feedback_reason`) follow the target, then the request to try again. Without
     either the prompt is exactly the plain one every model reads."""
+    if output_format is None:
+        output_format = spec.output_format if spec is not None else "function"
+    if output_format == "edit-v1":
+        if example is not None or failed is not None:
+            raise ValueError("an 'edit-v1' prompt holds the function alone")
+        prefix = spec.prompt_prefix if spec is not None else EDIT_PROMPT_PREFIX
+        return prefix + number_lines(function_source)
     prefix = spec.prompt_prefix if spec is not None else PROMPT_PREFIX
     prompt = prefix + _block(function_source)
     if example is not None:

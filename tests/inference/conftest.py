@@ -25,9 +25,12 @@ from pathlib import Path
 
 import pytest
 
+from perfrl.edit_script import make_edit_script
 from perfrl.model_contract import (
     DECODER_FORMAT_OPTIMUM,
     DECODER_FORMAT_STEP,
+    EDIT_PROMPT_PREFIX,
+    PROMPT_PREFIX,
     ModelSpec,
     build_prompt,
     write_model_spec,
@@ -100,13 +103,16 @@ def build_tokenizer(out_file: Path) -> None:
 class TinyModel:
     """Paths of one built tiny model: ``onnx_dir`` is a PerfRL model directory (fp32,
     optimum's decoders), ``int8_dir`` the same quantized, ``step_dir`` and ``step_int8_dir``
-    the same model with the step-graph decoder, ``torch_dir`` the Hugging Face checkpoint."""
+    the same model with the step-graph decoder, ``torch_dir`` the Hugging Face checkpoint;
+    ``edit_dir`` a second model, trained on the same pairs to write "edit-v1" scripts
+    (:mod:`perfrl.edit_script`), with the step-graph decoder, float32."""
 
     onnx_dir: Path
     int8_dir: Path
     step_dir: Path
     step_int8_dir: Path
     torch_dir: Path
+    edit_dir: Path
 
     def model_dir(self, decoder_format: str, int8: bool = False) -> Path:
         if decoder_format == DECODER_FORMAT_STEP:
@@ -114,7 +120,7 @@ class TinyModel:
         return self.int8_dir if int8 else self.onnx_dir
 
 
-def _train(torch_dir: Path, tokenizer_file: Path) -> None:
+def _train(torch_dir: Path, tokenizer_file: Path, output_format: str = "function") -> None:
     import torch
     from tokenizers import Tokenizer
     from transformers import T5Config, T5ForConditionalGeneration
@@ -141,7 +147,9 @@ def _train(torch_dir: Path, tokenizer_file: Path) -> None:
     model = T5ForConditionalGeneration(config)
     sources, targets = [], []
     for source, target in toy_pairs():
-        sources.append(tok.encode(build_prompt(source)).ids)
+        sources.append(tok.encode(build_prompt(source, output_format=output_format)).ids)
+        if output_format == "edit-v1":
+            target = make_edit_script(source, target)
         # Targets: the rewrite followed by </s> (no <s>: T5 starts decoding from pad).
         targets.append([*tok.encode(target, add_special_tokens=False).ids, 2])
 
@@ -165,13 +173,16 @@ def _train(torch_dir: Path, tokenizer_file: Path) -> None:
 
 
 def _spec_for(
-    torch_dir: Path, quantization: str, decoder_format: str = DECODER_FORMAT_OPTIMUM
+    torch_dir: Path, quantization: str, decoder_format: str = DECODER_FORMAT_OPTIMUM,
+    output_format: str = "function",
 ) -> ModelSpec:
     from transformers import T5Config
 
     config = T5Config.from_pretrained(torch_dir)
     return ModelSpec(
         decoder_format=decoder_format,
+        output_format=output_format,
+        prompt_prefix=EDIT_PROMPT_PREFIX if output_format == "edit-v1" else PROMPT_PREFIX,
         max_source_length=MAX_SOURCE_LENGTH,
         max_target_length=MAX_TARGET_LENGTH,
         num_decoder_layers=config.num_decoder_layers,
@@ -201,7 +212,8 @@ def _export(torch_dir: Path, onnx_dir: Path, tokenizer_file: Path) -> None:
     write_model_spec(onnx_dir, _spec_for(torch_dir, "none"))
 
 
-def _export_steps(torch_dir: Path, onnx_dir: Path, step_dir: Path) -> None:
+def _export_steps(torch_dir: Path, onnx_dir: Path, step_dir: Path,
+                  output_format: str = "function") -> None:
     from transformers import T5ForConditionalGeneration
 
     from perfrl_train.step_decoder import write_step_decoder
@@ -210,7 +222,20 @@ def _export_steps(torch_dir: Path, onnx_dir: Path, step_dir: Path) -> None:
     write_step_decoder(T5ForConditionalGeneration.from_pretrained(torch_dir).eval(), step_dir)
     for name in ("encoder_model.onnx", "tokenizer.json"):
         shutil.copy(onnx_dir / name, step_dir / name)
-    write_model_spec(step_dir, _spec_for(torch_dir, "none", DECODER_FORMAT_STEP))
+    write_model_spec(step_dir, _spec_for(torch_dir, "none", DECODER_FORMAT_STEP, output_format))
+
+
+def _build_edit_model(work: Path, tokenizer_file: Path) -> None:
+    """``work/edit``: the "edit-v1" model (its encoder exported by optimum as the other's)."""
+    from optimum.exporters.onnx import main_export
+
+    torch_dir, raw = work / "edit_torch", work / "edit_raw"
+    _train(torch_dir, tokenizer_file, "edit-v1")
+    main_export(str(torch_dir), output=raw, task="text2text-generation-with-past",
+                do_validation=False, no_post_process=True)
+    shutil.copy(tokenizer_file, raw / "tokenizer.json")
+    _export_steps(torch_dir, raw, work / "edit", "edit-v1")
+    shutil.rmtree(raw)
 
 
 def _quantize(fp32_dir: Path, int8_dir: Path, torch_dir: Path) -> None:
@@ -251,7 +276,8 @@ def build_tiny_model(cache_root: Path) -> TinyModel:
     """Build (or reuse from ``cache_root``) the tiny model; safe against concurrent runs."""
     final = cache_root / f"perfrl-tiny-t5-{_cache_key()}"
     model = TinyModel(
-        final / "onnx", final / "int8", final / "step", final / "step_int8", final / "torch"
+        final / "onnx", final / "int8", final / "step", final / "step_int8", final / "torch",
+        final / "edit",
     )
     if (final / "complete").is_file():
         return model
@@ -265,6 +291,7 @@ def build_tiny_model(cache_root: Path) -> TinyModel:
         _quantize(work / "onnx", work / "int8", work / "torch")
         _export_steps(work / "torch", work / "onnx", work / "step")
         _quantize(work / "step", work / "step_int8", work / "torch")
+        _build_edit_model(work, tokenizer_file)
         shutil.rmtree(work / "raw_export")
         (work / "complete").write_text("ok\n")
         try:

@@ -213,3 +213,40 @@ def test_clean_does_not_rename_a_function_named_like_its_parameter(tmp_path):
     target = make_target(tmp_path, "def render(rows):\n    return ''.join(rows)\n", "render")
     output = "def rows(rows):\n    return ''.join(rows)\n"
     assert clean_model_output(output, target)[0] == output
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_an_edit_model_s_script_is_applied_to_the_function(tiny_model: TinyModel, target):
+    # The model writes "@2-5" and the one new line; the source applies it to the function.
+    source = ModelCandidateSource(tiny_model.edit_dir, num_candidates=1, max_new_tokens=48)
+    candidates = list(source.generate(target, 1))
+    assert [(c.label, c.code) for c in candidates] == [("greedy", REWRITE)]
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_an_edit_that_cannot_apply_is_dropped_with_its_reason(tiny_model: TinyModel, target):
+    # Two tokens ("@", "2") hold no complete header: the script cannot apply.
+    source = ModelCandidateSource(
+        tiny_model.edit_dir, num_candidates=2, max_new_tokens=2, resample_rounds=0
+    )
+    with pytest.raises(
+        CandidateSourceError,
+        match=r"none of the model's 2 outputs for scale was a usable rewrite "
+        r"\(edit without a line '@A-B' \(cut at the length limit\): 2\)",
+    ):
+        list(source.generate(target, 2))
+
+
+def test_edit_scripts_are_applied_before_cleaning_and_failures_keep_their_reason(target):
+    from perfrl.edit_script import NOT_ITS_LINES
+    from perfrl.sources.model import apply_edits
+
+    model_text = target.source
+    outputs = [
+        GeneratedSequence("@2-5\n    return [x * 3 for x in xs]\n", [], 0.0),
+        GeneratedSequence("@9-9\n    pass\n", [], 0.0),
+    ]
+    applied, unusable = apply_edits(outputs, model_text)
+    assert applied[0].text == REWRITE and unusable == {1: NOT_ITS_LINES}

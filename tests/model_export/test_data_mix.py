@@ -67,3 +67,22 @@ def test_command_line(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "o"), "--tokenizer", str(TOKENIZER), "--train", train,
                  "--valid", train]) == 0
     assert json.loads(capsys.readouterr().out)["out"] == {"train": 3, "valid": 3}
+
+
+def test_rows_that_invent_a_string_are_dropped_and_edit_lengths_count(tmp_path):
+    long_body = "\n    ".join(f"v{i} = v1 + {i}" for i in range(2, 60))
+    invented = {"id": "p:m.py:s:1:fstring_to_format", "slow": 'def v0(v1):\n    return "s0"\n',
+                "fast": 'def v0(v1):\n    return "s1"\n'}
+    # A long function whose rewrite changes one line: too long for a whole-function target,
+    # short as an edit script.
+    long_pair = {"id": "p:m.py:l:1:sum_to_loop",
+                 "slow": f"def v0(v1):\n    {long_body}\n    return v2\n",
+                 "fast": f"def v0(v1):\n    {long_body}\n    return v3\n"}
+    rows = _write(tmp_path / "t.jsonl", [invented, long_pair])
+    tokenizer = Tokenizer.from_file(str(TOKENIZER))
+    report = mix(tmp_path / "f", [rows], [rows], tokenizer, {}, max_source=1000, max_target=64)
+    assert report["dropped"] == {"fast side invents a string": 1, "too long": 1}
+    report = mix(tmp_path / "e", [rows], [rows], tokenizer, {}, max_source=1000, max_target=64,
+                 output_format="edit-v1")
+    assert report["out"] == {"train": 1, "valid": 1}
+    assert _ids(tmp_path / "e/train.jsonl") == ["p:m.py:l:1:sum_to_loop"]

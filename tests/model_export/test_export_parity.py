@@ -99,3 +99,15 @@ def test_export_refuses_a_non_empty_output(tmp_path):
         export_model(ExportConfig(checkpoint=tmp_path, out=tmp_path / "out"))
     with pytest.raises(ExportError, match="config.json is missing"):
         export_model(ExportConfig(checkpoint=tmp_path / "nothing", out=tmp_path / "o2"))
+
+
+def test_the_spec_declares_what_the_checkpoint_was_trained_to_write(tiny_work):
+    from perfrl.model_contract import EDIT_PROMPT_PREFIX, PROMPT_PREFIX
+    from perfrl_train.export import build_spec
+
+    model, tokenizer, meta = load_checkpoint(tiny_checkpoint(tiny_work))
+    spec = build_spec(model, tokenizer, meta, "none", [])
+    assert (spec.output_format, spec.prompt_prefix) == ("function", PROMPT_PREFIX)
+    meta = {**meta, "config": {**meta["config"], "output_format": "edit-v1"}}
+    spec = build_spec(model, tokenizer, meta, "none", [])
+    assert (spec.output_format, spec.prompt_prefix) == ("edit-v1", EDIT_PROMPT_PREFIX)

@@ -147,3 +147,17 @@ def test_rows_may_carry_their_own_prompt_prefix(work, tmp_path):
         path.write_text(json.dumps({**rows[1], "prompt_prefix": bad}) + "\n")
         with pytest.raises(ExampleFormatError, match="mixed.jsonl:1: 'prompt_prefix' must be"):
             read_examples(path)
+
+
+def test_an_edit_model_reads_numbered_lines_and_learns_the_edit_script(work, tmp_path):
+    from perfrl_train.sft import encode_examples
+
+    _, tok, _ = _tiny(work)
+    path = tmp_path / "pairs.jsonl"
+    slow = "def f(xs):\n    n = 0\n    for x in xs:\n        n += x\n    return n\n"
+    path.write_text(json.dumps({"slow": slow, "fast": "def f(xs):\n    return sum(xs)\n"}) + "\n")
+    sources, targets = encode_examples(tok, read_examples(path), 128, 64, "edit-v1")
+    assert tok.decode(sources[0], skip_special_tokens=True) == (
+        "Write faster edits:\n1|def f(xs):\n2|    n = 0\n3|    for x in xs:\n4|        n += x\n"
+        "5|    return n\n")
+    assert tok.decode(targets[0], skip_special_tokens=True) == "@2-5\n    return sum(xs)\n"

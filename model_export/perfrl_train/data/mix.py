@@ -18,6 +18,12 @@ A caller may rely on:
   folded) are all capped counts against its first transform's cap; rows are kept in a seeded
   random order, so the cap keeps a random sample, not the first rows of a package;
 - rows longer than the limits (tokens of the given tokenizer) are dropped from train and valid;
+  with ``output_format="edit-v1"`` (``--output-format``) the limits apply to what an edit
+  model reads and writes (the numbered prompt, the edit script), so a long function whose
+  rewrite is short stays;
+- a row whose fast side uses a string placeholder (``"sN"``) its slow side lacks is dropped
+  from both: no model can know that string's text (the abstraction of an f-string turned into
+  ``.format`` gives such rows);
 - ``MIX/report.json`` gives the counts in, dropped by reason, and out.
 """
 
@@ -26,10 +32,16 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 from collections import Counter
 from pathlib import Path
 
 from tokenizers import Tokenizer
+
+from perfrl.edit_script import make_edit_script
+from perfrl.model_contract import OUTPUT_FORMATS, build_prompt
+
+_STRING_PLACEHOLDER = re.compile(r'"s\d+"')
 
 
 def transforms_of(row: dict) -> list[str]:
@@ -50,11 +62,22 @@ def _read(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def _fits(row: dict, tokenizer: Tokenizer, max_source: int, max_target: int) -> bool:
+def _fits(row: dict, tokenizer: Tokenizer, max_source: int, max_target: int,
+          output_format: str = "function") -> bool:
+    source, target = row["slow"], row["fast"]
+    if output_format == "edit-v1":
+        source = build_prompt(source, output_format=output_format)
+        target = make_edit_script(row["slow"], row["fast"])
     return (
-        len(tokenizer.encode(row["slow"]).ids) <= max_source
-        and len(tokenizer.encode(row["fast"]).ids) <= max_target
+        len(tokenizer.encode(source).ids) <= max_source
+        and len(tokenizer.encode(target).ids) <= max_target
     )
+
+
+def invents_strings(row: dict) -> bool:
+    """Whether the fast side uses a string placeholder the slow side does not."""
+    return bool(set(_STRING_PLACEHOLDER.findall(row["fast"]))
+                - set(_STRING_PLACEHOLDER.findall(row["slow"])))
 
 
 def mix(
@@ -66,6 +89,7 @@ def mix(
     max_source: int,
     max_target: int,
     seed: int = 0,
+    output_format: str = "function",
 ) -> dict:
     """Write ``out/train.jsonl`` and ``out/valid.jsonl``; returns the report written beside them."""
     rng = random.Random(seed)
@@ -92,7 +116,10 @@ def mix(
                     report["dropped"][f"cap {names[0]}"] += 1
                     continue
                 taken[names[0]] += 1
-            if not _fits(row, tokenizer, max_source, max_target):
+            if invents_strings(row):
+                report["dropped"]["fast side invents a string"] += 1
+                continue
+            if not _fits(row, tokenizer, max_source, max_target, output_format):
                 report["dropped"]["too long"] += 1
                 continue
             rows += [row] * weight
@@ -101,7 +128,8 @@ def mix(
         row
         for spec in valid
         for row in _read(_weighted(spec)[0])
-        if _fits(row, tokenizer, max_source, max_target)
+        if not invents_strings(row)
+        and _fits(row, tokenizer, max_source, max_target, output_format)
     ]
     out.mkdir(parents=True, exist_ok=True)
     for name, split in (("train", rows), ("valid", valid_rows)):
@@ -124,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-source-tokens", type=int, default=400)
     parser.add_argument("--max-target-tokens", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output-format", choices=OUTPUT_FORMATS, default="function",
+                        help="measure lengths as a model of this output format reads/writes")
     args = parser.parse_args(argv)
     caps = {name: int(n) for name, _, n in (spec.partition("=") for spec in args.cap)}
     report = mix(
@@ -135,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         args.max_source_tokens,
         args.max_target_tokens,
         args.seed,
+        args.output_format,
     )
     print(json.dumps(report, indent=1))
     return 0

@@ -49,6 +49,7 @@ from dataclasses import replace
 from itertools import zip_longest
 from pathlib import Path
 
+from perfrl.edit_script import EditScriptError, apply_edit_script
 from perfrl.engine.candidate_source import CandidateSourceError
 from perfrl.engine.candidate_text import (
     DUPLICATE,
@@ -204,22 +205,50 @@ def clean_model_output(text: str, target: FunctionTarget) -> tuple[str | None, s
     return (None, clean.flaw) if clean.flaw else (clean.code, "")
 
 
+def apply_edits(
+    outputs: Sequence[GeneratedSequence], model_text: str
+) -> tuple[list[GeneratedSequence], dict[int, str]]:
+    """The outputs of an "edit-v1" model as the functions their edit scripts make of
+    ``model_text`` (:func:`perfrl.edit_script.apply_edit_script`), and why, by position,
+    the scripts that cannot be applied were not (their outputs are left as they were)."""
+    applied: list[GeneratedSequence] = []
+    unusable: dict[int, str] = {}
+    for position, output in enumerate(outputs):
+        if output.looped:
+            applied.append(output)
+            continue
+        try:
+            applied.append(replace(output, text=apply_edit_script(model_text, output.text)))
+        except EditScriptError as exc:
+            unusable[position] = str(exc)
+            applied.append(output)
+    return applied, unusable
+
+
 def select_clean(
     outputs: Sequence[GeneratedSequence],
     target: FunctionTarget,
     original: CleanCandidate,
     distinct: DistinctCandidates,
     first_index: int = 0,
+    unusable: dict[int, str] | None = None,
 ) -> tuple[list[CleanCandidate], Counter[str]]:
     """The outputs worth verifying, cleaned, in order (the ``k``-th output counts as draw
     ``first_index + k``), and a count of the reasons the others were dropped. ``distinct``
     (the one de-duplication rule, see :class:`DistinctCandidates`) carries what was kept so
-    far across calls."""
+    far across calls; ``unusable`` gives, by position in ``outputs``, those already known to
+    be unusable and why (edit scripts that cannot be applied)."""
     kept: list[CleanCandidate] = []
     dropped: Counter[str] = Counter()
-    for index, output in enumerate(outputs, start=first_index):
+    unusable = unusable or {}
+    for position, output in enumerate(outputs):
+        index = first_index + position
         if output.looped:
             dropped[LOOPED] += 1
+            continue
+        if position in unusable:
+            cut = "" if output.finished else " (cut at the length limit)"
+            dropped[unusable[position] + cut] += 1
             continue
         clean = clean_output(output.text, target, original, index)
         if clean.flaw:
@@ -368,10 +397,13 @@ class ModelCandidateSource:
         prompt = model_prompt(model, target, model_text, table, failed)
         if model.encode_prompt(prompt).truncated:
             raise _TooLong()
+        edits = model.spec.output_format == "edit-v1"
         constraints = None
         if self.guarded:
             constraints = model.output_constraints(
-                forced_start=signature_header(model_text),
+                # An edit script starts with its first hunk's header; a function with the
+                # target's own signature.
+                forced_start="@" if edits else signature_header(model_text),
                 words=None if table is None else output_words(model_text, table),
                 repetition=RepetitionStop(steer=True),
                 allow_non_ascii=not model_text.isascii(),
@@ -391,9 +423,13 @@ class ModelCandidateSource:
             seed = self.seed if self.seed is None or round_ == 0 else self.seed + 7919 * round_
             outputs = self._draw(model, prompt, rows, greedy_first=round_ == 0, seed=seed,
                                  sampling=sampling)
+            unusable: dict[int, str] = {}
+            if edits:
+                outputs, unusable = apply_edits(outputs, model_text)
             if table is not None:
                 outputs = [replace(o, text=model_output(o.text, table)) for o in outputs]
-            round_kept, round_dropped = select_clean(outputs, target, original, distinct, drawn)
+            round_kept, round_dropped = select_clean(outputs, target, original, distinct, drawn,
+                                                     unusable)
             kept += round_kept
             dropped += round_dropped
             drawn += len(outputs)
