@@ -99,6 +99,8 @@ class RewardOutcome:
     engine_call: bool = False
     cached: bool = False
     seconds: float = 0.0
+    #: The verifier's reason for the verdict (what a feedback-v1 prompt shows), "" for none.
+    reason: str = ""
 
 
 @dataclass
@@ -187,7 +189,8 @@ class EngineReward:
         if key in self._cache:
             self.stats.cache_hits += 1
             hit = self._cache[key]
-            return RewardOutcome(hit.reward, hit.verdict, hit.speedup, False, True, 0.0)
+            return RewardOutcome(hit.reward, hit.verdict, hit.speedup, False, True, 0.0,
+                                 hit.reason)
         outcome = self._compute(pair, code)
         self._cache[key] = outcome
         return outcome
@@ -199,7 +202,8 @@ class EngineReward:
         cand_key = _ast_key(code)
         if cand_key is None or not code_compiles(code):  # "invalid" without running anything
             self.stats.shortcuts += 1
-            return RewardOutcome(self.scale.no_compile, Verdict.INVALID.value)
+            return RewardOutcome(self.scale.no_compile, Verdict.INVALID.value,
+                                 reason="the candidate does not compile")
         state = self._prepare(pair)
         if state.error is not None or state.target is None or state.baseline is None:
             raise RuntimeError(f"pair {pair.id} cannot be verified: {state.error}")
@@ -217,4 +221,4 @@ class EngineReward:
         self.stats.engine_seconds += seconds
         return RewardOutcome(reward_from_result(result, self.scale), result.verdict.value,
                              result.speedup.median if result.speedup else None, True, False,
-                             seconds)
+                             seconds, result.reason)

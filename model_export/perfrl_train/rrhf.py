@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from perfrl.sources.abstraction import model_output
+from perfrl.sources.prompts import abstract_reason
 
 from .checkpoint import load_checkpoint, load_training_state, save_checkpoint
 from .data.abstract import concrete_view
@@ -329,6 +330,10 @@ def train_rrhf(cfg: RRHFConfig, log=print, *,
             record = {"step": step, "pair": pair.id, "rewards": rewards,
                       "verdicts": [o.verdict for o in outcomes],
                       "speedups": [o.speedup for o in outcomes],
+                      # What the model wrote and why each was judged so, in the model's own
+                      # names: data.feedback_pairs turns the failures into feedback-v1 rows.
+                      "texts": texts,
+                      "reasons": [abstract_reason(o.reason, table) for o in outcomes],
                       "scores": [round(float(s), 4) for s in scores.detach()]}
             records = gather_from_all(record) if world > 1 else [record]
             if rewards_log is not None:

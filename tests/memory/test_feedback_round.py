@@ -192,3 +192,41 @@ def test_training_rows_for_the_second_round_come_from_real_verdicts_in_the_memor
                                          feedback_reason("failed_tests", failed.reason)
                                          .removeprefix("failed_tests: "))
     assert project_db(example_project).is_file()
+
+
+def test_rrhf_failures_become_feedback_rows(tmp_path):
+    import json
+
+    from perfrl_train.data.feedback_pairs import main, rrhf_feedback_rows
+
+    slow = "def v0(v1):\n    v2 = []\n    for v3 in v1:\n        v2.append(v3)\n    return v2\n"
+    fast = "def v0(v1):\n    return list(v1)\n"
+    pairs = tmp_path / "train.jsonl"
+    pairs.write_text(json.dumps({"id": "p1", "slow": slow, "fast": fast}) + "\n"
+                     + json.dumps({"id": "p2", "slow": slow, "fast": fast}) + "\n")
+    wrong = "def v0(v1):\n    return v1\n"
+    rewards = tmp_path / "rewards.jsonl"
+    records = [
+        # p1: a sample failed its tests, another crashed, the reference is faster.
+        {"pair": "p1", "rewards": [2.5, 1.0, 1.0, 0.0],
+         "verdicts": ["faster", "crashed", "failed_tests", "invalid"],
+         "texts": [fast, "def v0(v1):\n    return v4\n", wrong, "def ("],
+         "reasons": ["", "NameError: v4", "test_copy: assert v2 is not v1", "no compile"]},
+        # p2: nothing was verified faster: no lesson.
+        {"pair": "p2", "rewards": [1.3, 1.0], "verdicts": ["not_faster", "failed_tests"],
+         "texts": [fast, wrong], "reasons": ["1.02x", "assert"]},
+        # A run from before texts were logged.
+        {"pair": "p1", "rewards": [2.5], "verdicts": ["faster"]},
+    ]
+    rewards.write_text("".join(json.dumps(r) + "\n" for r in records))
+    rows = rrhf_feedback_rows(rewards, pairs)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["slow"], row["fast"]) == (slow, fast)
+    # The failure closest to being offered: failed tests before a crash.
+    assert row["meta"]["feedback"] == {"code": wrong, "verdict": "failed_tests",
+                                       "reason": "test_copy: assert v2 is not v1"}
+    out = tmp_path / "feedback.jsonl"
+    assert main(["--rrhf-rewards", str(rewards), "--pairs", str(pairs), "--out", str(out)]) == 0
+    assert [json.loads(line) for line in out.open()] == rows
+    assert main(["--rrhf-rewards", str(rewards), "--out", str(out)]) == 2

@@ -17,6 +17,7 @@ def test_engine_reward_ranks_fast_above_broken_and_caches(tmp_path):
     assert fast.verdict == "faster" and fast.reward >= 2.0 and fast.engine_call
     broken = engine.reward(pair, pair.fast.replace("return ", "return None or 0 * ", 1))
     assert broken.verdict in {"failed_tests", "not_equivalent", "crashed"} and broken.reward == 1.0
+    assert broken.reason  # what a feedback-v1 row shows the model
     # No engine call for: the same text again, the original, and code that does not parse.
     again = engine.reward(pair, pair.fast)
     assert again.cached and again.reward == fast.reward
@@ -45,6 +46,11 @@ def test_train_rrhf_runs_steps_and_writes_a_chained_checkpoint(tmp_path, tiny_wo
     assert len(rows) == 2 and all(len(r["rewards"]) == 3 for r in rows)
     # The reference rewrite always passes its tests (speed depends on the idiom and the load).
     assert all(r["verdicts"][0] in {"faster", "not_faster"} for r in rows)
+    # Every candidate is logged with its reason, for the feedback-v1 rows.
+    assert all(len(r["texts"]) == len(r["reasons"]) == 3 for r in rows)
+    train = {json.loads(line)["id"]: json.loads(line)
+             for line in (tiny_work / "tiny-data" / "train.jsonl").open()}
+    assert all(r["texts"][0] == train[r["pair"]]["fast"] for r in rows)
     meta = json.loads((tmp_path / "rrhf" / "perfrl_train.json").read_text())
     assert meta["trainer"] == "rrhf" and meta["provenance"]["sft"]["checkpoint"] == str(ckpt)
 

@@ -14,6 +14,12 @@ With ``input_abstraction="identifiers-v1"`` the slow function, the failed candid
 reason and the rewrite are written with one table of placeholders, as the server writes them.
 
     python -m perfrl_train.data.feedback_pairs --project PATH/TO/PROJECT --out feedback.jsonl
+
+RRHF sampling gives failures too (:func:`rrhf_feedback_rows`: a run's ``rewards.jsonl`` logs
+every candidate with its verdict and reason):
+
+    python -m perfrl_train.data.feedback_pairs --rrhf-rewards RUN/rewards.jsonl \
+        --pairs DATA/train.jsonl --out feedback.jsonl
 """
 
 from __future__ import annotations
@@ -77,6 +83,46 @@ def _row(row_id: str, function: str, slow: str, fast: str, failed: FailedAttempt
                 "code": failed.code, "verdict": failed.verdict, "reason": failed.reason}}}
 
 
+def rrhf_feedback_rows(rewards: Path, pairs: Path) -> list[dict]:
+    """feedback-v1 rows from an RRHF run's ``rewards.jsonl`` (every sampled candidate, its
+    verdict and reason, in the model's own names) and the pairs file it trained on.
+
+    For each pair whose sampling produced a failure, one row (its last step's): the slow side,
+    the failure closest to being offered (:data:`CLOSENESS`) with its verdict, and as the
+    answer the best-rewarded text verified faster (the reference or a sample); a step where
+    nothing was verified faster teaches nothing and gives no row."""
+    by_id = {}
+    with Path(pairs).open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                by_id[str(row.get("id"))] = row
+    found: dict[str, dict] = {}
+    with Path(rewards).open(encoding="utf-8") as fh:
+        for line in fh:
+            record = json.loads(line) if line.strip() else {}
+            pair = by_id.get(str(record.get("pair")))
+            texts = record.get("texts")
+            if pair is None or not texts:
+                continue  # a run from before texts were logged, or another pairs file
+            verdicts, reasons, rewards_ = record["verdicts"], record["reasons"], record["rewards"]
+            faster = [k for k, verdict in enumerate(verdicts) if verdict == "faster"]
+            failed = [k for k in range(1, len(texts))
+                      if verdicts[k] in CLOSENESS and texts[k].strip()]
+            if not faster or not failed:
+                continue
+            answer = max(faster, key=lambda k: (rewards_[k], -k))
+            shown = min(failed, key=lambda k: (CLOSENESS.index(verdicts[k]), k))
+            found[str(record["pair"])] = {
+                "id": f"rrhf-feedback-{record['pair']}", "slow": pair["slow"],
+                "fast": texts[answer], "origin": "rrhf",
+                "meta": {**({"abstraction": pair["meta"]["abstraction"]}
+                            if "abstraction" in (pair.get("meta") or {}) else {}),
+                         FEEDBACK_KEY: {"code": _code(texts[shown]), "verdict": verdicts[shown],
+                                        "reason": reasons[shown]}}}
+    return list(found.values())
+
+
 def failed_of(row: dict) -> FailedAttempt | None:
     """The failed attempt a row built by :func:`feedback_rows` shows, if any."""
     found = (row.get("meta") or {}).get(FEEDBACK_KEY)
@@ -93,23 +139,35 @@ def main(argv: list[str] | None = None) -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--project", type=Path, help="the project whose memory to read")
     where.add_argument("--memory-db", type=Path, help="a memory database to read")
+    where.add_argument("--rrhf-rewards", type=Path,
+                       help="an RRHF run's rewards.jsonl (with --pairs, the pairs it trained on)")
+    parser.add_argument("--pairs", type=Path, help="the pairs file of --rrhf-rewards")
     parser.add_argument("--out", type=Path, required=True, help="rows JSONL to write")
     parser.add_argument("--input-abstraction", choices=("none", "identifiers-v1"),
                         default="none", help="what the model reads (default: none)")
     args = parser.parse_args(argv)
     from perfrl.memory.store import project_db
 
+    if args.rrhf_rewards is not None:
+        if args.pairs is None or not args.rrhf_rewards.is_file() or not args.pairs.is_file():
+            print("error: --rrhf-rewards needs an existing rewards.jsonl and --pairs with the "
+                  "pairs file that run trained on", file=sys.stderr)
+            return 2
+        return _write(rrhf_feedback_rows(args.rrhf_rewards, args.pairs), args.out)
     db = args.memory_db or project_db(args.project.resolve())
     if not Path(db).is_file():
         print(f"error: no memory at {db}: run `perfrl optimize` on the project first",
               file=sys.stderr)
         return 2
-    rows = feedback_rows(Path(db), args.input_abstraction)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", encoding="utf-8") as fh:
+    return _write(feedback_rows(Path(db), args.input_abstraction), args.out)
+
+
+def _write(rows: list[dict], out: Path) -> int:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, sort_keys=True) + "\n")
-    print(f"{len(rows)} feedback row(s) -> {args.out}")
+    print(f"{len(rows)} feedback row(s) -> {out}")
     return 0
 
 
