@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -133,19 +134,24 @@ def test_model_source_refuses_a_function_longer_than_the_model_reads(tiny_model,
 
 @pytest.mark.slow
 @pytest.mark.train
-def test_model_source_reports_when_no_output_is_usable(tiny_model, target):
+@pytest.mark.parametrize(("model", "reason"), [
     # Three tokens cannot hold a function: every output is cut short and does not parse.
-    source = ModelCandidateSource(
-        tiny_model.onnx_dir, num_candidates=2, max_new_tokens=3, resample_rounds=0
-    )
+    ("onnx_dir", "does not parse"),
+    # Nor an edit script: "@" and a number are no complete '@A-B' line.
+    ("edit_dir", "edit without a line '@A-B'"),
+])
+def test_model_source_reports_when_no_output_is_usable(tiny_model, target, model, reason):
+    model_dir = getattr(tiny_model, model)
+    source = ModelCandidateSource(model_dir, num_candidates=2, max_new_tokens=3,
+                                  resample_rounds=0)
     with pytest.raises(
         CandidateSourceError,
         match=r"none of the model's 2 outputs for scale "
-        r"was a usable rewrite \(does not parse \(cut at the length limit\): 2\)",
+        rf"was a usable rewrite \({re.escape(reason)} \(cut at the length limit\): 2\)",
     ):
         list(source.generate(target, 4))
     # Unusable outputs are drawn again, twice by default: 2 + 2 + 2 outputs.
-    source = ModelCandidateSource(tiny_model.onnx_dir, num_candidates=2, max_new_tokens=3)
+    source = ModelCandidateSource(model_dir, num_candidates=2, max_new_tokens=3)
     with pytest.raises(CandidateSourceError, match=r"none of the model's 6 outputs"):
         list(source.generate(target, 4))
 
@@ -222,21 +228,6 @@ def test_an_edit_model_s_script_is_applied_to_the_function(tiny_model: TinyModel
     source = ModelCandidateSource(tiny_model.edit_dir, num_candidates=1, max_new_tokens=48)
     candidates = list(source.generate(target, 1))
     assert [(c.label, c.code) for c in candidates] == [("greedy", REWRITE)]
-
-
-@pytest.mark.slow
-@pytest.mark.train
-def test_an_edit_that_cannot_apply_is_dropped_with_its_reason(tiny_model: TinyModel, target):
-    # Two tokens ("@", "2") hold no complete header: the script cannot apply.
-    source = ModelCandidateSource(
-        tiny_model.edit_dir, num_candidates=2, max_new_tokens=2, resample_rounds=0
-    )
-    with pytest.raises(
-        CandidateSourceError,
-        match=r"none of the model's 2 outputs for scale was a usable rewrite "
-        r"\(edit without a line '@A-B' \(cut at the length limit\): 2\)",
-    ):
-        list(source.generate(target, 2))
 
 
 def test_edit_scripts_are_applied_before_cleaning_and_failures_keep_their_reason(target):
