@@ -148,3 +148,43 @@ def test_replay_gives_a_verified_faster_rewrite_end_to_end(tmp_path):
     best = report["candidates"][report["best"]] if report["best"] is not None else None
     assert run.returncode == 0, (run.stderr, [c["reason"] for c in report["candidates"]])
     assert best["source"] == "replay" and best["verdict"] == "faster"
+
+
+def _real_pair(name: str, transform: str, slow: str, fast: str) -> dict:
+    return {"id": f"pkg:m.py:{name}:1:{transform}", "transforms": [transform],
+            "slow_code": slow, "fast_code": fast, "slow": slow, "fast": fast}
+
+
+def test_rules_learnt_from_real_pairs_generalise_and_drop_deoptimiser_guards(tmp_path):
+    import json
+
+    from perfrl_train.patterns import learn_real_rules
+
+    loops = [("names_of", "users", "u", "u.name", "u.active"),
+             ("ids_of", "rows", "row", "row['id']", "row['id'] > 0"),
+             ("sizes", "files", "f", "f.size", "not f.hidden")]
+    rows = [_real_pair(
+        name, "listcomp_to_loop",
+        f"def {name}({seq}):\n    out = []\n    for {var} in {seq}:\n        if {cond}:\n"
+        f"            out.append({elt})\n    return out\n",
+        f"def {name}({seq}):\n    out = [{elt} for {var} in {seq} if {cond}]\n    return out\n")
+        for name, seq, var, elt, cond in loops]
+    # The de-optimiser's min -> sorted keeps min's ValueError with a guard no one writes.
+    rows += [_real_pair(
+        name, "min_to_sorted",
+        f"def {name}(xs):\n    s = sorted({arg})\n    if not s:\n"
+        "        raise ValueError('min() arg is an empty sequence')\n    best = s[0]\n"
+        "    return best\n",
+        f"def {name}(xs):\n    best = min({arg})\n    return best\n")
+        for name, arg in (("lo", "xs"), ("first", "set(xs)"), ("low", "xs[1:]"))]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    learned = learn_real_rules(path)
+    assert {rule.origin for rule, _ in learned} == {"listcomp_to_loop"}
+    assert all(support >= 2 for _, support in learned)
+    # A fourth function, written by hand with other names and expressions, gets the rewrite.
+    target = ("def emails(accounts):\n    out = []\n    for a in accounts:\n"
+              "        if a.verified:\n            out.append(a.email.lower())\n    return out\n")
+    rewrites = {code for rule, _ in learned for code in apply_rule(rule, target)}
+    assert ("def emails(accounts):\n    out = [a.email.lower() for a in accounts if a.verified]\n"
+            "    return out\n") in rewrites
