@@ -64,7 +64,8 @@ def test_an_insertion_replaces_the_line_before_it_and_separate_changes_stay_apar
 
 
 def test_a_deletion_is_a_hunk_without_lines():
-    fast = SLOW.replace("        if v4 not in v2:\n    ", "").replace("            v3", "        v3")
+    fast = SLOW.replace("        if v4 not in v2:\n    ", "").replace("            v3",
+                                                                    "        v3")
     script = make_edit_script(SLOW, fast)
     assert apply_edit_script(SLOW, script) == fast
     assert apply_edit_script(SLOW, "@4-4\n") == SLOW.replace("        if v4 not in v2:\n", "")
