@@ -20,7 +20,6 @@ from __future__ import annotations
 import ast
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -110,9 +109,10 @@ class GuardedGenerator:
         """``n`` rewrites of a whole program with the server's guards except the forced
         signature: vocabulary mask, repetition steering, and outputs that do not parse (or
         looped) drawn again, at most ``resample_rounds`` more times."""
+        from perfrl.edit_script import SCRIPT_START
         from perfrl.inference.decoding import RepetitionStop
-        from perfrl.sources.abstraction import model_input, model_output, names_kept_for
-        from perfrl.sources.model import apply_edits, output_words
+        from perfrl.sources.abstraction import model_input, names_kept_for
+        from perfrl.sources.model import output_words, outputs_as_code
 
         model = self.model
         mode = model.spec.input_abstraction
@@ -123,7 +123,7 @@ class GuardedGenerator:
             return [""] * n
         prompt = model.prompt_for(text)
         constraints = model.output_constraints(
-            forced_start="@" if model.spec.output_format == "edit-v1" else "",
+            forced_start=SCRIPT_START if model.spec.output_format == "edit-v1" else "",
             words=None if table is None else output_words(text, table),
             repetition=RepetitionStop(steer=True), allow_non_ascii=not text.isascii())
         defaults = model.spec.generation
@@ -144,11 +144,7 @@ class GuardedGenerator:
                 top_k=defaults.top_k if self.source.top_k is None else self.source.top_k,
                 top_p=defaults.top_p, max_new_tokens=self.source.max_new_tokens)
             self.drawn += len(outputs)
-            unusable: dict[int, str] = {}
-            if model.spec.output_format == "edit-v1":
-                outputs, unusable = apply_edits(outputs, text)
-            if table is not None:
-                outputs = [replace(o, text=model_output(o.text, table)) for o in outputs]
+            outputs, unusable = outputs_as_code(outputs, text, table, model.spec.output_format)
             retry = []
             for position, (slot, output) in enumerate(zip(todo, outputs, strict=True)):
                 why = unusable.get(position) or _program_problem(output, program, seen)

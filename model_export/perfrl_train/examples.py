@@ -83,11 +83,16 @@ def encode_source(tokenizer, slow: str, max_length: int,
     ``prompt_prefix`` replaces the model's task prefix ("Write faster version:") for rows
     of another task, e.g. the denoising pre-training rows ("Fill in the masked code:").
     ``output_format="edit-v1"``: the edit model's prompt (numbered lines), for the task's rows."""
+    return tokenizer(source_text(slow, prompt_prefix, output_format), truncation=True,
+                     max_length=max_length)["input_ids"]
+
+
+def source_text(slow: str, prompt_prefix: str | None = None,
+                output_format: str = "function") -> str:
+    """The prompt text :func:`encode_source` encodes."""
     if prompt_prefix is not None:
-        text = prompt_prefix + slow.strip("\n") + "\n"
-    else:
-        text = build_prompt(slow, output_format=output_format)
-    return tokenizer(text, truncation=True, max_length=max_length)["input_ids"]
+        return prompt_prefix + slow.strip("\n") + "\n"
+    return build_prompt(slow, output_format=output_format)
 
 
 def row_prompt_prefix(example: Example) -> str | None:

@@ -38,12 +38,11 @@ from pathlib import Path
 from perfrl.model_contract import (
     DECODER_FORMAT_STEP,
     DECODER_FORMATS,
-    EDIT_PROMPT_PREFIX,
     INPUT_ABSTRACTIONS,
-    PROMPT_PREFIX,
     GenerationDefaults,
     ModelSpec,
     load_model_spec,
+    task_prefix,
     write_model_spec,
 )
 
@@ -278,7 +277,7 @@ def build_spec(model, tokenizer, meta: dict, quantization: str,
     step = decoder_format == DECODER_FORMAT_STEP
     output_format = checkpoint_output_format(meta)
     return ModelSpec(
-        prompt_prefix=EDIT_PROMPT_PREFIX if output_format == "edit-v1" else PROMPT_PREFIX,
+        prompt_prefix=task_prefix(output_format),
         output_format=output_format,
         decoder_format=decoder_format,
         decoder_file="" if step else "decoder_model.onnx",
@@ -344,6 +343,7 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         raise ExportError(f"--decoder-format must be one of {', '.join(DECODER_FORMATS)}")
     sources = _parity_sources(cfg)
     max_src = int(meta.get("config", {}).get("max_source_length", 512))
+    output_format = checkpoint_output_format(meta)
     parity: list[ParityReport] = []
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
@@ -372,7 +372,7 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
                               f"{sorted(p.name for p in raw.iterdir())})")
         report = check_parity(model, tokenizer, raw, sources, "fp32",
                               cfg.parity_max_new_tokens, max_src, cfg.threads,
-                              output_format=checkpoint_output_format(meta))
+                              output_format=output_format)
         log(f"export: fp32 parity ok ({report.tokens_compared} tokens, max |diff| "
             f"{report.max_abs_logprob_diff:.2e})")
         parity.append(report)
@@ -399,8 +399,7 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         try:
             report = check_parity(model, tokenizer, out, sources, "int8",
                                   cfg.parity_max_new_tokens, max_src, cfg.threads,
-                                  cfg.int8_atol, cfg.int8_min_top1,
-                                  checkpoint_output_format(meta))
+                                  cfg.int8_atol, cfg.int8_min_top1, output_format)
         except ParityError:
             spec_path.unlink()
             raise

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 #: The separator between a line's number and its text in the model's input.
 NUMBER_SEPARATOR = "|"
+#: How every script starts (its first header): what decoding forces first.
+SCRIPT_START = "@"
 _HEADER = re.compile(r"@(\d+)-(\d+)[ \t]*$")
 
 

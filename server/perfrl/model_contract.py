@@ -53,6 +53,12 @@ FEEDBACK_FORMATS = ("none", "feedback-v1")
 OUTPUT_FORMATS = ("function", "edit-v1")
 #: The task prefix of an "edit-v1" model (its function follows with numbered lines).
 EDIT_PROMPT_PREFIX = "Write faster edits:\n"
+
+
+def task_prefix(output_format: str) -> str:
+    """The prompt prefix a model of ``output_format`` is trained and exported with."""
+    return EDIT_PROMPT_PREFIX if output_format == "edit-v1" else PROMPT_PREFIX
+
 #: Line headers of the prompt formats. Each starts a line; the code between them is kept
 #: exactly (stripped of blank lines at both ends), so :func:`split_prompt` gives it back.
 EXAMPLE_SLOW_HEADER = "Example slow version:\n"
@@ -223,7 +229,7 @@ def build_prompt(function_source: str, spec: ModelSpec | None = None,
     if output_format == "edit-v1":
         if example is not None or failed is not None:
             raise ValueError("an 'edit-v1' prompt holds the function alone")
-        prefix = spec.prompt_prefix if spec is not None else EDIT_PROMPT_PREFIX
+        prefix = spec.prompt_prefix if spec is not None else task_prefix(output_format)
         return prefix + number_lines(function_source)
     prefix = spec.prompt_prefix if spec is not None else PROMPT_PREFIX
     prompt = prefix + _block(function_source)

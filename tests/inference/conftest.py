@@ -29,10 +29,9 @@ from perfrl.edit_script import make_edit_script
 from perfrl.model_contract import (
     DECODER_FORMAT_OPTIMUM,
     DECODER_FORMAT_STEP,
-    EDIT_PROMPT_PREFIX,
-    PROMPT_PREFIX,
     ModelSpec,
     build_prompt,
+    task_prefix,
     write_model_spec,
 )
 from tests.conftest import require_module
@@ -182,7 +181,7 @@ def _spec_for(
     return ModelSpec(
         decoder_format=decoder_format,
         output_format=output_format,
-        prompt_prefix=EDIT_PROMPT_PREFIX if output_format == "edit-v1" else PROMPT_PREFIX,
+        prompt_prefix=task_prefix(output_format),
         max_source_length=MAX_SOURCE_LENGTH,
         max_target_length=MAX_TARGET_LENGTH,
         num_decoder_layers=config.num_decoder_layers,

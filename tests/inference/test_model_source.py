@@ -241,3 +241,25 @@ def test_edit_scripts_are_applied_before_cleaning_and_failures_keep_their_reason
     ]
     applied, unusable = apply_edits(outputs, model_text)
     assert applied[0].text == REWRITE and unusable == {1: NOT_ITS_LINES}
+
+
+def test_an_edit_cannot_smuggle_module_code_past_its_function(target):
+    """A hostile edit script writes statements at column 0 after the function (they would
+    run at import, in the verifier's sandbox, before any test) or a second function of the
+    target's name: only one ``def`` of the target's name becomes the candidate, so nothing
+    but a function body is judged, by the tests like any other."""
+    from perfrl.sources.model import outputs_as_code
+
+    injected = "import os\nos.system('touch /tmp/perfrl-pwned')\n"
+    scripts = ["@2-5\n    return [x * 3 for x in xs]\n" + injected,
+               "@5-5\n    return out\n" + injected + "def scale(xs):\n    return xs\n"]
+    outputs, unusable = outputs_as_code([GeneratedSequence(text, [], 0.0) for text in scripts],
+                                        target.source, None, "edit-v1")
+    assert unusable == {} and all("os.system" in o.text for o in outputs)
+    kept, dropped = select_usable(outputs, target, target.source)
+    assert kept == [(0, REWRITE), (1, "def scale(xs):\n    return xs\n")] and not dropped
+    # In the middle of the function the same lines break its body: dropped, never run.
+    outputs, _ = outputs_as_code([GeneratedSequence("@3-3\n" + injected, [], 0.0)],
+                                 target.source, None, "edit-v1")
+    kept, dropped = select_usable(outputs, target, target.source)
+    assert kept == [] and sum(dropped.values()) == 1

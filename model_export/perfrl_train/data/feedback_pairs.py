@@ -79,8 +79,12 @@ def _row(row_id: str, function: str, slow: str, fast: str, failed: FailedAttempt
                                abstract_reason(failed.reason, table))
         fast = table.extend(fast)
     return {"id": row_id, "slow": slow, "fast": fast, "origin": "memory",
-            "meta": {"function": function, FEEDBACK_KEY: {
-                "code": failed.code, "verdict": failed.verdict, "reason": failed.reason}}}
+            "meta": {"function": function, FEEDBACK_KEY: _shown(failed)}}
+
+
+def _shown(failed: FailedAttempt) -> dict:
+    """A row's ``meta["feedback"]``: what :func:`failed_of` reads back."""
+    return {"code": failed.code, "verdict": failed.verdict, "reason": failed.reason}
 
 
 def rrhf_feedback_rows(rewards: Path, pairs: Path) -> list[dict]:
@@ -118,8 +122,8 @@ def rrhf_feedback_rows(rewards: Path, pairs: Path) -> list[dict]:
                 "fast": texts[answer], "origin": "rrhf",
                 "meta": {**({"abstraction": pair["meta"]["abstraction"]}
                             if "abstraction" in (pair.get("meta") or {}) else {}),
-                         FEEDBACK_KEY: {"code": _code(texts[shown]), "verdict": verdicts[shown],
-                                        "reason": reasons[shown]}}}
+                         FEEDBACK_KEY: _shown(FailedAttempt(_code(texts[shown]),
+                                                            verdicts[shown], reasons[shown]))}}
     return list(found.values())
 
 

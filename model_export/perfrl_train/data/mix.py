@@ -38,8 +38,9 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from perfrl.edit_script import make_edit_script
-from perfrl.model_contract import OUTPUT_FORMATS, build_prompt
+from perfrl.model_contract import OUTPUT_FORMATS
+
+from ..examples import Example, example_target_text, source_text
 
 _STRING_PLACEHOLDER = re.compile(r'"s\d+"')
 
@@ -64,10 +65,11 @@ def _read(path: Path) -> list[dict]:
 
 def _fits(row: dict, tokenizer: Tokenizer, max_source: int, max_target: int,
           output_format: str = "function") -> bool:
-    source, target = row["slow"], row["fast"]
-    if output_format == "edit-v1":
-        source = build_prompt(source, output_format=output_format)
-        target = make_edit_script(row["slow"], row["fast"])
+    # The texts the model reads and writes, as SFT encodes them (the bare slow side for the
+    # whole-function form: its short task prefix is not counted, as before).
+    source = row["slow"] if output_format == "function" else \
+        source_text(row["slow"], output_format=output_format)
+    target = example_target_text(Example("", row["slow"], row["fast"]), output_format)
     return (
         len(tokenizer.encode(source).ids) <= max_source
         and len(tokenizer.encode(target).ids) <= max_target

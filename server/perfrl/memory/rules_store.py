@@ -8,6 +8,7 @@ pairs taught each rule, most first) and never raising for a missing file (no rul
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 from perfrl.memory.patterns import RewriteRule
@@ -17,14 +18,25 @@ FORMAT = "perfrl.rewrite-rules/1"
 
 
 def load_rules(path: Path = SEED_RULES) -> list[RewriteRule]:
+    # Read once per version of the file: the replay source asks for every function it serves,
+    # and parsing the shipped rules costs ~20 ms. Rules are never mutated (apply_rule copies).
+    try:
+        version = Path(path).stat().st_mtime_ns
+    except OSError:
+        return []
+    return list(_read_rules(str(path), version))
+
+
+@lru_cache(maxsize=8)
+def _read_rules(path: str, version: int) -> tuple[RewriteRule, ...]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
+        return ()
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        return []
+        return ()
     entries = sorted(data.get("rules", []), key=lambda e: -int(e.get("support", 1)))
-    return [RewriteRule.from_json(entry) for entry in entries]
+    return tuple(RewriteRule.from_json(entry) for entry in entries)
 
 
 def write_rules(path: Path, rules: list[tuple[RewriteRule, int]]) -> None:

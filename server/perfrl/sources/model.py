@@ -49,7 +49,7 @@ from dataclasses import replace
 from itertools import zip_longest
 from pathlib import Path
 
-from perfrl.edit_script import EditScriptError, apply_edit_script
+from perfrl.edit_script import SCRIPT_START, EditScriptError, apply_edit_script
 from perfrl.engine.candidate_source import CandidateSourceError
 from perfrl.engine.candidate_text import (
     DUPLICATE,
@@ -225,6 +225,23 @@ def apply_edits(
     return applied, unusable
 
 
+def outputs_as_code(
+    outputs: Sequence[GeneratedSequence],
+    model_text: str,
+    table: Abstraction | None,
+    output_format: str,
+) -> tuple[list[GeneratedSequence], dict[int, str]]:
+    """The outputs as the code they stand for: an "edit-v1" model's scripts applied to
+    ``model_text`` (:func:`apply_edits`), then placeholders mapped back through ``table``;
+    and, by position, why the scripts that cannot be applied were not."""
+    unusable: dict[int, str] = {}
+    if output_format == "edit-v1":
+        outputs, unusable = apply_edits(outputs, model_text)
+    if table is not None:
+        outputs = [replace(o, text=model_output(o.text, table)) for o in outputs]
+    return list(outputs), unusable
+
+
 def select_clean(
     outputs: Sequence[GeneratedSequence],
     target: FunctionTarget,
@@ -242,18 +259,15 @@ def select_clean(
     dropped: Counter[str] = Counter()
     unusable = unusable or {}
     for position, output in enumerate(outputs):
-        index = first_index + position
         if output.looped:
             dropped[LOOPED] += 1
             continue
-        if position in unusable:
-            cut = "" if output.finished else " (cut at the length limit)"
-            dropped[unusable[position] + cut] += 1
-            continue
-        clean = clean_output(output.text, target, original, index)
-        if clean.flaw:
-            cut = "" if output.finished else " (cut at the length limit)"
-            dropped[clean.flaw + cut] += 1
+        why = unusable.get(position)
+        if why is None:
+            clean = clean_output(output.text, target, original, first_index + position)
+            why = clean.flaw
+        if why:
+            dropped[why + ("" if output.finished else " (cut at the length limit)")] += 1
             continue
         why = distinct.admit(clean)
         if why is not None:
@@ -397,13 +411,14 @@ class ModelCandidateSource:
         prompt = model_prompt(model, target, model_text, table, failed)
         if model.encode_prompt(prompt).truncated:
             raise _TooLong()
-        edits = model.spec.output_format == "edit-v1"
+        output_format = model.spec.output_format
         constraints = None
         if self.guarded:
             constraints = model.output_constraints(
                 # An edit script starts with its first hunk's header; a function with the
                 # target's own signature.
-                forced_start="@" if edits else signature_header(model_text),
+                forced_start=SCRIPT_START if output_format == "edit-v1"
+                else signature_header(model_text),
                 words=None if table is None else output_words(model_text, table),
                 repetition=RepetitionStop(steer=True),
                 allow_non_ascii=not model_text.isascii(),
@@ -423,11 +438,7 @@ class ModelCandidateSource:
             seed = self.seed if self.seed is None or round_ == 0 else self.seed + 7919 * round_
             outputs = self._draw(model, prompt, rows, greedy_first=round_ == 0, seed=seed,
                                  sampling=sampling)
-            unusable: dict[int, str] = {}
-            if edits:
-                outputs, unusable = apply_edits(outputs, model_text)
-            if table is not None:
-                outputs = [replace(o, text=model_output(o.text, table)) for o in outputs]
+            outputs, unusable = outputs_as_code(outputs, model_text, table, output_format)
             round_kept, round_dropped = select_clean(outputs, target, original, distinct, drawn,
                                                      unusable)
             kept += round_kept
