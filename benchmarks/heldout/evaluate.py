@@ -41,6 +41,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.json"
 SOURCES = ("model", "rules", "replay", "hand")
+#: What the engine's note says when a feedback round ran (perfrl.engine.feedback_round), and
+#: the label prefix of that round's candidates.
+SECOND_ROUND_NOTE = "second round on the best failed candidate"
+SECOND_ROUND_LABEL = "round 2 "
 
 
 @dataclass
@@ -63,6 +67,9 @@ class TargetOutcome:
     error: str = ""
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: True when the engine ran a feedback round (every first-round candidate failed and the
+    #: model was trained for one): ``requested`` then counts both rounds' outputs.
+    second_round: bool = False
 
     @property
     def best_at_1(self) -> dict | None:
@@ -174,6 +181,9 @@ def run_target(target: Target, sources, settings, n: int) -> TargetOutcome:
         outcome.error = str(exc)
     else:
         outcome.warnings = list(report.warnings)
+        if any(SECOND_ROUND_NOTE in note for note in report.notes):
+            outcome.second_round = True
+            outcome.requested += n
         for index, result in enumerate(report.candidates):
             first = _is_first(result.candidate.label, result.candidate.source, index)
             outcome.candidates.append(_candidate_row(result, function, first))
@@ -231,7 +241,21 @@ def summarise(outcomes: list[TargetOutcome]) -> dict:
         },
         "best_at_1": at([o.best_at_1 for o in outcomes]),
         "best_at_k": at([o.best_at_k for o in outcomes]),
+        "second_round": second_round_figures(outcomes),
+        "seconds": round(sum(o.seconds for o in outcomes), 1),
     }
+
+
+def second_round_figures(outcomes: list[TargetOutcome]) -> dict:
+    """What feedback rounds did: on how many targets one ran, its candidates, how many of them
+    passed, and on how many targets the best candidate came from it and was verified faster."""
+    retried = [o for o in outcomes if o.second_round]
+    second = [c for o in retried for c in o.candidates
+              if c["label"].startswith(SECOND_ROUND_LABEL)]
+    won = [o for o in retried if (best := o.best_at_k) is not None
+           and best["verdict"] == "faster" and best["label"].startswith(SECOND_ROUND_LABEL)]
+    return {"targets": len(retried), "candidates": len(second),
+            "passes": sum(c["passes"] for c in second), "faster_targets": len(won)}
 
 
 def _fmt_speedup(value: float | None) -> str:
@@ -255,6 +279,14 @@ def markdown(title: str, groups: dict[str, dict], k: int, outcomes: list[TargetO
             f"| {_fmt_speedup(b1['mean_speedup'])}, {_fmt_speedup(bk['mean_speedup'])} "
             f"| {po['candidates_pct']:.1f}% / {po['keeps_signature_pct']:.1f}% / "
             f"{po['passes_pct']:.1f}% / {po['faster_pct']:.1f}% |")
+    for name, fig in groups.items():
+        second = fig["second_round"]
+        if second["targets"]:
+            lines.append(f"\n{name}: a feedback round ran on {second['targets']} target(s): "
+                         f"{second['candidates']} candidate(s), {second['passes']} passed, "
+                         f"{second['faster_targets']} target(s) verified faster by it.")
+    lines.append("\n" + "; ".join(f"{name}: {fig['seconds']:.0f} s" for name, fig in
+                                   groups.items()) + " (the engine's wall time, all targets).")
     lines += ["", "| target | candidates | best verdict | speedup (low) | note |",
               "|---|---|---|---|---|"]
     for o in outcomes:
@@ -275,7 +307,8 @@ def markdown(title: str, groups: dict[str, dict], k: int, outcomes: list[TargetO
 def outcome_json(o: TargetOutcome) -> dict:
     return {"set": o.target.set_name, "project": o.target.project, "target": o.target.spec,
             "idiom": o.target.idiom, "requested": o.requested, "error": o.error,
-            "warnings": o.warnings, "seconds": round(o.seconds, 1), "candidates": o.candidates}
+            "warnings": o.warnings, "seconds": round(o.seconds, 1),
+            "second_round": o.second_round, "candidates": o.candidates}
 
 
 def record_hand_speedups(outcomes: list[TargetOutcome]) -> None:
@@ -310,7 +343,8 @@ def outcomes_from_results(paths: list[Path]) -> tuple[dict, list[TargetOutcome]]
             target = Target(row["set"], row["project"], HERE, row["target"], idiom=row["idiom"])
             outcome = TargetOutcome(target, requested=row["requested"],
                                     candidates=row["candidates"], error=row["error"],
-                                    warnings=row["warnings"], seconds=row["seconds"])
+                                    warnings=row["warnings"], seconds=row["seconds"],
+                                    second_round=row.get("second_round", False))
             by_key[(row["project"], row["target"])] = outcome
     current = {(t.project, t.spec) for t in project_targets()}
     try:
@@ -340,6 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-results", type=Path, nargs="+", default=None, metavar="JSON",
                         help="tabulate earlier runs' results.json instead of running (a later "
                         "file's targets replace an earlier one's)")
+    parser.add_argument("--feedback-round", action=argparse.BooleanOptionalAction, default=True,
+                        help="let the engine run its feedback round (a model trained for it is "
+                        "shown the best failed candidate and asked again; default: on)")
     args = parser.parse_args(argv)
     if args.from_results:
         settings, outcomes = outcomes_from_results(args.from_results)
@@ -362,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     # memory="off": an evaluation never learns from itself (replay would otherwise reuse the
     # hand-written rewrites of an earlier run as patterns).
     settings = EngineSettings(threshold=args.threshold, cache_dir=args.out / "baselines",
-                              pytest_args=["-p", "no:cacheprovider"], memory="off")
+                              pytest_args=["-p", "no:cacheprovider"], memory="off",
+                              feedback_round=args.feedback_round)
     shared: dict = {}
     outcomes: list[TargetOutcome] = []
     for index, target in enumerate(targets):
@@ -394,6 +432,7 @@ def write_reports(args, outcomes: list[TargetOutcome], n: int) -> int:
     (args.out / "results.json").write_text(json.dumps(
         {"source": args.source, "model": str(args.model) if args.model else None,
          "seed": args.seed, "num_candidates": n, "threshold": args.threshold,
+         "feedback_round": getattr(args, "feedback_round", None),
          "figures": groups, "targets": [outcome_json(o) for o in outcomes]},
         indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     table = markdown(title, groups, n, outcomes)

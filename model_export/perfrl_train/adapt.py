@@ -9,7 +9,9 @@ server at it with ``perfrl optimize --model OUT`` or the editor setting ``perfrl
 
 Project pairs are read as the model reads its input: dedented, and with identifiers abstracted
 (one table for both sides, as :mod:`perfrl_train.data.abstract` does) when the checkpoint was
-trained that way (``--input-abstraction identifiers-v1``, also written into the exported spec).
+trained that way (``--input-abstraction identifiers-v1`` or ``identifiers-v2``, also written
+into the exported spec), with the names the server keeps as written for that model
+(:mod:`perfrl_train.data.memory_form`: read from the function's module in ``--project``).
 
     perfrl-train adapt --checkpoint CKPT --project PATH/TO/PROJECT \\
         --replay-data DATA/train.jsonl --out MODEL_DIR
@@ -19,8 +21,6 @@ from __future__ import annotations
 
 import json
 import random
-import textwrap
-import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,8 +52,8 @@ class AdaptConfig:
     warmup_steps: int = help_field(5, "linear warm-up steps")
     max_source_length: int = help_field(512, "prompt tokens kept")
     max_target_length: int = help_field(256, "target tokens kept")
-    input_abstraction: str = help_field("none", "what the checkpoint was trained on: 'none' "
-                                                "or 'identifiers-v1'")
+    input_abstraction: str = help_field("none", "what the checkpoint was trained on: 'none', "
+                                                "'identifiers-v1' or 'identifiers-v2'")
     quantize: bool = help_field(True, "int8 quantization of the exported model (what ships)")
     parity_prompts: int = help_field(8, "functions used for the export's parity check")
     seed: int = help_field(0, "seed for the replay sample and training")
@@ -71,23 +71,23 @@ class AdaptResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def memory_rows(db: Path, input_abstraction: str = "none") -> list[dict]:
+def memory_rows(db: Path, input_abstraction: str = "none",
+                project: Path | None = None) -> list[dict]:
     """The verified-faster pairs of one memory database as training rows (``id``, ``slow``,
-    ``fast``, ``origin``, ``meta``), dedented, abstracted when the model reads placeholders;
-    pairs that cannot be abstracted are left out."""
+    ``fast``, ``origin``, ``meta``), dedented, abstracted when the model reads placeholders
+    (the names it reads as written kept, see the module doc; ``project``: where the
+    functions' modules are); pairs that cannot be abstracted are left out."""
     from perfrl.memory.store import verified_pairs
-    from perfrl.sources.abstraction import abstract
+
+    from .data.memory_form import dedented, in_model_form
 
     rows = []
     for i, (original, rewrite, function) in enumerate(verified_pairs(db)):
-        slow, fast = textwrap.dedent(original).strip("\n") + "\n", \
-            textwrap.dedent(rewrite).strip("\n") + "\n"
-        if input_abstraction == "identifiers-v1":
-            try:
-                slow, table = abstract(slow)
-            except (ValueError, SyntaxError, tokenize.TokenError):
-                continue  # a pair the model could not read is no lesson for it
-            fast = table.extend(fast)
+        read = in_model_form(original, input_abstraction, project, function)
+        if read is None:
+            continue  # a pair the model could not read is no lesson for it
+        slow, table = read
+        fast = table.extend(dedented(rewrite)) if table is not None else dedented(rewrite)
         rows.append({"id": f"memory-{i}", "slow": slow, "fast": fast, "origin": "memory",
                      "meta": {"function": function}})
     return rows
@@ -106,6 +106,7 @@ def adapt_model(cfg: AdaptConfig, log=print) -> AdaptResult:
     """Fine-tune, export and check as configured; see the module docstring. Raises
     AdaptError (and the trainer's and exporter's own errors) with a message for the user."""
     from perfrl.memory.store import project_db
+    from perfrl.model_contract import INPUT_ABSTRACTIONS
 
     from .export import ExportConfig, export_model
     from .sft import SFTConfig, train_sft
@@ -115,6 +116,9 @@ def adapt_model(cfg: AdaptConfig, log=print) -> AdaptResult:
     if not (Path(cfg.checkpoint) / "config.json").is_file():
         raise AdaptError(f"{cfg.checkpoint} is not a training checkpoint (no config.json); "
                          "give the output directory of `perfrl-train sft` or `rrhf`")
+    if cfg.input_abstraction not in INPUT_ABSTRACTIONS:
+        raise AdaptError(f"--input-abstraction must be one of {', '.join(INPUT_ABSTRACTIONS)}, "
+                         f"not {cfg.input_abstraction!r}")
     if cfg.memory_db is not None:
         db = Path(cfg.memory_db)
     elif cfg.project is not None:
@@ -125,7 +129,8 @@ def adapt_model(cfg: AdaptConfig, log=print) -> AdaptResult:
     if not db.is_file():
         raise AdaptError(f"no memory at {db}: run `perfrl optimize` on the project first "
                          "(every verified rewrite is remembered)")
-    rows = memory_rows(db, cfg.input_abstraction)
+    rows = memory_rows(db, cfg.input_abstraction,
+                       Path(cfg.project).resolve() if cfg.project is not None else None)
     if len(rows) < max(1, cfg.min_pairs):
         raise AdaptError(f"{db} holds {len(rows)} verified rewrite(s); at least "
                          f"{max(1, cfg.min_pairs)} are needed to adapt")

@@ -26,6 +26,7 @@ from perfrl.model_contract import (
     build_prompt,
     default_model_dir,
     feedback_reason,
+    load_model_spec,
     split_prompt,
 )
 from perfrl.sources.abstraction import model_input
@@ -44,11 +45,30 @@ def active_skus(products):
 
 def _feedback_model(tmp_path: Path) -> Path:
     """A copy of the shipped model whose spec declares the feedback-v1 second round."""
+    from perfrl_train.data.feedback_pairs import main
+
     model_dir = tmp_path / "feedback-model"
     shutil.copytree(default_model_dir(), model_dir)
-    data = json.loads((model_dir / SPEC_FILE).read_text())
-    (model_dir / SPEC_FILE).write_text(json.dumps({**data, "feedback_format": "feedback-v1"}))
+    assert main(["--declare", str(model_dir)]) == 0
     return model_dir
+
+
+def test_declaring_a_feedback_model_checks_the_contract_first(tmp_path, capsys):
+    from perfrl_train.data.feedback_pairs import main
+
+    assert main(["--declare", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    edit_model = tmp_path / "edit-model"
+    shutil.copytree(default_model_dir(), edit_model)
+    data = json.loads((edit_model / SPEC_FILE).read_text())
+    (edit_model / SPEC_FILE).write_text(json.dumps({**data, "output_format": "edit-v1"}))
+    assert main(["--declare", str(edit_model)]) == 2
+    assert "reads only the plain prompt" in capsys.readouterr().err
+    # Nothing written: the spec is still the edit model's, not a broken one.
+    assert json.loads((edit_model / SPEC_FILE).read_text()).get("feedback_format", "none") == "none"
+    shutil.copytree(default_model_dir(), tmp_path / "feedback")
+    assert main(["--declare", str(tmp_path / "feedback")]) == 0
+    assert load_model_spec(tmp_path / "feedback").feedback_format == "feedback-v1"
 
 
 def _settings(tmp_path: Path) -> EngineSettings:

@@ -5,6 +5,7 @@ and run by the server's own runtime (:mod:`perfrl.inference`)."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import pytest
@@ -82,3 +83,55 @@ def test_adapt_writes_a_model_the_server_loads_and_runs(tmp_path, monkeypatch, c
     (generated,) = model.generate(build_prompt(VERIFIED["original_source"], spec),
                                   max_new_tokens=24)
     assert generated.token_ids and generated.text.strip()
+
+
+MODULE = textwrap.dedent('''\
+    import re
+
+    SEPARATOR = re.compile(",")
+
+
+    def parts(texts):
+        out = []
+        for text in texts:
+            out = out + SEPARATOR.split(text)
+        return out
+''')
+PARTS = {
+    "function": "app/text.py::parts",
+    "original_source": MODULE[MODULE.index("def parts"):],
+    "candidates": [{"source": "rules", "label": "x", "verdict": "faster", "reason": "ok",
+                    "code": "def parts(texts):\n    return [p for text in texts"
+                            " for p in SEPARATOR.split(text)]\n",
+                    "speedup": {"median": 3.0, "low": 2.5, "high": 3.5}}],
+}
+
+
+@pytest.mark.parametrize("mode, module_on_disk, kept", [
+    ("identifiers-v2", True, {"SEPARATOR"}),     # read from the module, as the server does
+    ("identifiers-v2", False, {"SEPARATOR"}),    # the function's free names without it
+    ("identifiers-v1", True, set()),             # v1 keeps imported names only
+    ("none", True, {"SEPARATOR", "parts", "texts", "out"}),
+])
+def test_memory_rows_read_the_pairs_as_the_model_reads_its_input(tmp_path, monkeypatch, mode,
+                                                                 module_on_disk, kept):
+    from perfrl.sources.abstraction import model_input, names_kept_for
+    from perfrl_train.adapt import memory_rows
+
+    monkeypatch.setenv("PERFRL_CACHE_DIR", str(tmp_path / "cache"))
+    project = tmp_path / "proj"
+    if module_on_disk:
+        (project / "app").mkdir(parents=True)
+        (project / "app" / "text.py").write_text(MODULE)
+    else:
+        project.mkdir()
+    assert store.record_report(PARTS, project) == 1
+    (row,) = memory_rows(store.project_db(project), mode, project)
+    words = set(re.findall(r"\w+", row["slow"]))
+    assert words & {"SEPARATOR", "parts", "texts", "out"} == kept
+    if mode != "none":
+        # Exactly the prompt the server builds for this function (same kept names, same table).
+        served, table = model_input(PARTS["original_source"], mode,
+                                    names_kept_for(mode, MODULE, PARTS["original_source"]))
+        assert row["slow"] == served
+        assert row["fast"] == table.extend(PARTS["candidates"][0]["code"])

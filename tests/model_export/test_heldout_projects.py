@@ -94,6 +94,25 @@ def test_figures_follow_the_documented_definitions():
     assert figures["errors"] == 1
 
 
+def test_second_round_figures_say_what_the_feedback_round_added():
+    evaluate = _evaluate_module()
+    target = evaluate.Target("projects", "p", HELDOUT, "m.py::f")
+    won = evaluate.TargetOutcome(target, requested=16, second_round=True, candidates=[
+        _row("failed_tests"), _row("faster", label="round 2 sample 2", first=False, speedup=3.0),
+        _row("not_faster", label="round 2 sample 4", first=False)])
+    tried = evaluate.TargetOutcome(target, requested=16, second_round=True, candidates=[
+        _row("failed_tests"), _row("failed_tests", label="round 2 greedy", first=False)])
+    # A first-round win: no second round ran, and its candidate is not counted as one.
+    first = evaluate.TargetOutcome(target, requested=8, candidates=[
+        _row("faster", speedup=2.0)])
+    figures = evaluate.summarise([won, tried, first])
+    assert figures["second_round"] == {"targets": 2, "candidates": 3, "passes": 2,
+                                       "faster_targets": 1}
+    assert figures["per_output"]["candidates_pct"] == pytest.approx(100 * 6 / 40)
+    assert "a feedback round ran on 2 target(s)" in evaluate.markdown(
+        "t", {"projects": figures}, 8, [won, tried, first])
+
+
 def test_keeps_signature_is_exact():
     evaluate = _evaluate_module()
     original = "def f(self, items: list[int], limit=3):\n    return items[:limit]\n"

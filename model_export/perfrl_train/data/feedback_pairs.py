@@ -10,8 +10,10 @@ as the target: what the model should answer when shown that failure.
 :func:`perfrl_train.examples.encode_example_source` encodes such a row in the feedback-v1
 prompt (the shared :func:`perfrl.model_contract.build_prompt`).
 
-With ``input_abstraction="identifiers-v1"`` the slow function, the failed candidate, its
-reason and the rewrite are written with one table of placeholders, as the server writes them.
+With an abstracting ``input_abstraction`` (``identifiers-v1`` / ``-v2``) the slow function, the
+failed candidate, its reason and the rewrite are written with one table of placeholders, as
+the server writes them (:mod:`perfrl_train.data.memory_form`: the names kept as written are
+read from the function's module in ``--project``).
 
     python -m perfrl_train.data.feedback_pairs --project PATH/TO/PROJECT --out feedback.jsonl
 
@@ -20,6 +22,12 @@ every candidate with its verdict and reason):
 
     python -m perfrl_train.data.feedback_pairs --rrhf-rewards RUN/rewards.jsonl \
         --pairs DATA/train.jsonl --out feedback.jsonl
+
+A model trained on such rows (mixed with plain ones) is exported as usual, then declared a
+"feedback-v1" model, which the engine's feedback round then asks again
+(:func:`declare_feedback_model`):
+
+    python -m perfrl_train.data.feedback_pairs --declare MODEL_DIR
 """
 
 from __future__ import annotations
@@ -27,24 +35,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import textwrap
-import tokenize
 from pathlib import Path
 
-from perfrl.model_contract import FailedAttempt
+from perfrl.model_contract import (
+    INPUT_ABSTRACTIONS,
+    FailedAttempt,
+    ModelSpec,
+    load_model_spec,
+    write_model_spec,
+)
+
+from .memory_form import dedented, in_model_form
 
 FEEDBACK_KEY = "feedback"
 #: Failed verdicts, closest to an offered rewrite first (as the engine picks the one it shows).
 CLOSENESS = ("not_faster", "not_equivalent", "failed_tests", "timeout", "crashed", "invalid")
 
 
-def _code(text: str) -> str:
-    return textwrap.dedent(text).strip("\n") + "\n"
-
-
-def feedback_rows(db: Path, input_abstraction: str = "none") -> list[dict]:
+def feedback_rows(db: Path, input_abstraction: str = "none", project: Path | None = None
+                  ) -> list[dict]:
     """One row per (function, original) of the memory at ``db`` that has both a verified faster
-    rewrite (the newest) and a failed candidate (the closest to being offered)."""
+    rewrite (the newest) and a failed candidate (the closest to being offered); ``project``:
+    where the functions' modules are (for the names an abstracting model keeps)."""
     from perfrl.memory.store import list_records
 
     groups: dict[tuple[str, str], list] = {}
@@ -57,24 +69,24 @@ def feedback_rows(db: Path, input_abstraction: str = "none") -> list[dict]:
         if not faster or not failed:
             continue
         shown = min(failed, key=lambda r: (CLOSENESS.index(r.verdict), -r.id))
-        row = _row(f"feedback-{shown.id}", function, _code(original), _code(faster[-1].rewrite),
-                   FailedAttempt(_code(shown.rewrite), shown.verdict, shown.reason),
-                   input_abstraction)
+        row = _row(f"feedback-{shown.id}", function, original, faster[-1].rewrite,
+                   FailedAttempt(dedented(shown.rewrite), shown.verdict, shown.reason),
+                   input_abstraction, project)
         if row is not None:
             rows.append(row)
     return rows
 
 
-def _row(row_id: str, function: str, slow: str, fast: str, failed: FailedAttempt,
-         input_abstraction: str) -> dict | None:
-    if input_abstraction == "identifiers-v1":
-        from perfrl.sources.abstraction import abstract
-        from perfrl.sources.prompts import abstract_reason
+def _row(row_id: str, function: str, original: str, rewrite: str, failed: FailedAttempt,
+         input_abstraction: str, project: Path | None) -> dict | None:
+    from perfrl.sources.prompts import abstract_reason
 
-        try:
-            slow, table = abstract(slow)
-        except (ValueError, SyntaxError, tokenize.TokenError):
-            return None  # a function the model could not read is no lesson for it
+    read = in_model_form(original, input_abstraction, project, function)
+    if read is None:
+        return None  # a function the model could not read is no lesson for it
+    slow, table = read
+    fast = dedented(rewrite)
+    if table is not None:
         failed = FailedAttempt(table.extend(failed.code), failed.verdict,
                                abstract_reason(failed.reason, table))
         fast = table.extend(fast)
@@ -122,7 +134,7 @@ def rrhf_feedback_rows(rewards: Path, pairs: Path) -> list[dict]:
                 "fast": texts[answer], "origin": "rrhf",
                 "meta": {**({"abstraction": pair["meta"]["abstraction"]}
                             if "abstraction" in (pair.get("meta") or {}) else {}),
-                         FEEDBACK_KEY: _shown(FailedAttempt(_code(texts[shown]),
+                         FEEDBACK_KEY: _shown(FailedAttempt(dedented(texts[shown]),
                                                             verdicts[shown], reasons[shown]))}}
     return list(found.values())
 
@@ -135,6 +147,16 @@ def failed_of(row: dict) -> FailedAttempt | None:
     return FailedAttempt(found["code"], found["verdict"], found["reason"])
 
 
+def declare_feedback_model(model_dir: Path) -> None:
+    """Mark the exported ``model_dir`` as trained for the "feedback-v1" second round. Raises
+    :class:`perfrl.model_contract.ModelContractError` for a directory that is not a model, or a
+    model that cannot take that prompt (one that writes edits)."""
+    spec = load_model_spec(model_dir)
+    spec.feedback_format = "feedback-v1"
+    ModelSpec.from_json(spec.to_json())  # the contract's own check, before anything is written
+    write_model_spec(model_dir, spec)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m perfrl_train.data.feedback_pairs",
@@ -145,12 +167,28 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--memory-db", type=Path, help="a memory database to read")
     where.add_argument("--rrhf-rewards", type=Path,
                        help="an RRHF run's rewards.jsonl (with --pairs, the pairs it trained on)")
+    where.add_argument("--declare", type=Path, metavar="MODEL_DIR",
+                       help="instead: declare this exported model a feedback-v1 model")
     parser.add_argument("--pairs", type=Path, help="the pairs file of --rrhf-rewards")
-    parser.add_argument("--out", type=Path, required=True, help="rows JSONL to write")
-    parser.add_argument("--input-abstraction", choices=("none", "identifiers-v1"),
+    parser.add_argument("--out", type=Path, help="rows JSONL to write")
+    parser.add_argument("--input-abstraction", choices=INPUT_ABSTRACTIONS,
                         default="none", help="what the model reads (default: none)")
     args = parser.parse_args(argv)
     from perfrl.memory.store import project_db
+    from perfrl.model_contract import ModelContractError
+
+    if args.declare is not None:
+        try:
+            declare_feedback_model(args.declare)
+        except ModelContractError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"{args.declare}: declared a feedback-v1 model (the engine's feedback round asks "
+              "it again when every candidate failed)")
+        return 0
+    if args.out is None:
+        print("error: --out is required (the rows JSONL to write)", file=sys.stderr)
+        return 2
 
     if args.rrhf_rewards is not None:
         if args.pairs is None or not args.rrhf_rewards.is_file() or not args.pairs.is_file():
@@ -163,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no memory at {db}: run `perfrl optimize` on the project first",
               file=sys.stderr)
         return 2
-    return _write(feedback_rows(Path(db), args.input_abstraction), args.out)
+    return _write(feedback_rows(Path(db), args.input_abstraction,
+                                args.project.resolve() if args.project else None), args.out)
 
 
 def _write(rows: list[dict], out: Path) -> int:

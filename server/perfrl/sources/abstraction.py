@@ -290,6 +290,19 @@ def module_names_used(module: str | ast.Module, function_source: str) -> frozens
     return _module_scope_names_read(module, function_source, imports_only=False)
 
 
+def free_names(function_source: str) -> frozenset[str]:
+    """Names ``function_source`` reads without binding them, builtins aside: what it reads
+    from its module (or an enclosing function) when the module itself is not at hand. Empty
+    when the text does not parse."""
+    try:
+        function = ast.parse(function_source)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    read = {node.id for node in ast.walk(function)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    return frozenset(read - bound_names(function) - set(dir(builtins)))
+
+
 def names_kept_for(mode: str, module_text: str, function_source: str) -> frozenset[str]:
     """The names a model of ``input_abstraction == mode`` reads as written, beyond builtins
     and attribute names (see :data:`perfrl.model_contract.INPUT_ABSTRACTIONS`)."""

@@ -1,0 +1,114 @@
+"""The held-out projects after ``perfrl-train adapt``: does a model learn a project's own code?
+
+    python benchmarks/heldout/adapt_protocol.py --checkpoint CKPT --replay-data DATA/train.jsonl \
+        --verified RULES/results.json REPLAY/results.json --out REPORT_DIR \
+        [--input-abstraction identifiers-v2]
+
+What a user's machine does, step by step, with the real commands:
+
+1. the functions that an earlier evaluation of other sources (``--verified``: ``results.json``
+   files of ``evaluate.py --source rules`` / ``replay``) verified faster are optimized again
+   with those sources by ``perfrl optimize``, into a fresh cache (``REPORT_DIR/cache``): the
+   project's memory now holds the rewrites verified on it, as it would after a user's runs;
+2. ``perfrl-train adapt`` fine-tunes ``--checkpoint`` on each project's memory (plus a replay
+   of ``--replay-data``) and exports a model per project (``REPORT_DIR/model-PROJECT``);
+3. ``evaluate.py --source model`` runs each adapted model on its own project's targets
+   (``REPORT_DIR/eval-PROJECT``).
+
+A project with no function verified faster has no memory to adapt on and is skipped (said so).
+The report separates the functions the model was adapted on (their rewrites are in its
+training data: replay offers them already) from the project's other functions (what adapting
+adds). Exit 0 when every step ran; the first failing command's status otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def verified_specs(results: list[Path]) -> dict[str, list[str]]:
+    """project -> the ``path::qualname`` specs (relative to the project's folder) that any of the
+    ``results`` files verified faster, in first-seen order."""
+    by_project: dict[str, list[str]] = defaultdict(list)
+    for path in results:
+        for row in json.loads(path.read_text(encoding="utf-8"))["targets"]:
+            if row["set"] != "projects" or not any(c["verdict"] == "faster"
+                                                   for c in row["candidates"]):
+                continue
+            if row["target"] not in by_project[row["project"]]:
+                by_project[row["project"]].append(row["target"])
+    return dict(by_project)
+
+
+def _run(command: list[str], env: dict[str, str]) -> None:
+    print("$ " + " ".join(command), file=sys.stderr, flush=True)
+    done = subprocess.run(command, env=env, check=False)
+    if done.returncode not in (0, 1):  # perfrl optimize: 1 = no faster rewrite this time
+        raise SystemExit(done.returncode)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--replay-data", type=Path, required=True)
+    parser.add_argument("--verified", type=Path, nargs="+", required=True, metavar="JSON")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--input-abstraction", default="identifiers-v2")
+    parser.add_argument("--sources", default="rules,replay")
+    parser.add_argument("--max-steps", type=int, default=60)
+    parser.add_argument("--num-candidates", type=int, default=8)
+    args = parser.parse_args(argv)
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PERFRL_CACHE_DIR": str(out / "cache")}
+    specs = verified_specs(args.verified)
+    summary = {}
+    for project in sorted({t["project"] for t in json.loads(
+            (HERE / "manifest.json").read_text(encoding="utf-8"))["targets"]}):
+        learned = specs.get(project, [])
+        if not learned:
+            print(f"adapt_protocol: {project}: nothing verified faster, no memory to adapt on",
+                  file=sys.stderr)
+            continue
+        root = HERE / project
+        _run(["perfrl", "optimize", *[str(root / s) for s in learned], "--project", str(root),
+              "--sources", args.sources, "--quiet"], env)
+        model = out / f"model-{project}"
+        _run(["perfrl-train", "adapt", "--checkpoint", str(args.checkpoint), "--project",
+              str(root), "--replay-data", str(args.replay_data), "--out", str(model),
+              "--input-abstraction", args.input_abstraction,
+              "--max-steps", str(args.max_steps)], env)
+        report = out / f"eval-{project}"
+        _run([sys.executable, str(HERE / "evaluate.py"), "--source", "model", "--model",
+              str(model), "--set", "projects", "--only", f"{project}/",
+              "--num-candidates", str(args.num_candidates), "--out", str(report)], env)
+        rows = json.loads((report / "results.json").read_text(encoding="utf-8"))["targets"]
+        faster = {r["target"] for r in rows
+                  if any(c["verdict"] == "faster" for c in r["candidates"])}
+        passes = {r["target"] for r in rows
+                  if any(c["passes"] for c in r["candidates"])}
+        others = [r for r in rows if r["target"] not in learned]
+        summary[project] = {
+            "adapted_on": learned,
+            "targets": len(rows),
+            "faster_adapted_on": sorted(faster & set(learned)),
+            "faster_others": sorted(faster - set(learned)),
+            "passes_others": sorted(passes - set(learned)),
+            "others": len(others),
+        }
+        print(f"adapt_protocol: {project}: {json.dumps(summary[project])}", file=sys.stderr)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
