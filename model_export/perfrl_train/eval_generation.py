@@ -241,19 +241,34 @@ def load_generator(path: Path, *, threads: int, temperature: float, top_k: int,
 
 def torch_generator(path: Path, *, temperature: float, top_k: int, max_new_tokens: int,
                     seed: int) -> Generator:
-    """Greedy + samples from a training checkpoint with PyTorch ``generate`` (no guards)."""
+    """Greedy + samples from a training checkpoint with PyTorch ``generate`` (no guards). An
+    edit model's (``output_format`` "edit-v1") scripts are applied to the source, as the server
+    applies them; a script that cannot be applied gives an empty output (it cannot pass)."""
     import torch
+
+    from perfrl.edit_script import EditScriptError, apply_edit_script
 
     from .checkpoint import load_checkpoint
     from .examples import encode_source
+    from .export import checkpoint_output_format
     from .rrhf import generate_candidates
 
     model, tok, meta = load_checkpoint(path)
     max_src = int(meta.get("config", {}).get("max_source_length", 512))
+    output_format = checkpoint_output_format(meta)
     torch.manual_seed(seed)
 
+    def as_code(source: str, text: str) -> str:
+        if output_format != "edit-v1":
+            return text
+        try:
+            return apply_edit_script(source, text)
+        except EditScriptError:
+            return ""
+
     def generate(source: str, n: int) -> list[str]:
-        return _padded(generate_candidates(model, tok, encode_source(tok, source, max_src),
-                                           n - 1, temperature, top_k, max_new_tokens), n)
+        ids = encode_source(tok, source, max_src, output_format=output_format)
+        texts = generate_candidates(model, tok, ids, n - 1, temperature, top_k, max_new_tokens)
+        return _padded([as_code(source, text) for text in texts], n)
 
     return generate

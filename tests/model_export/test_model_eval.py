@@ -97,3 +97,28 @@ def test_a_function_the_model_cannot_read_gets_empty_candidates_not_an_error():
     assert kind.startswith("onnx, guarded decoding")
     assert generate("def f(v1):\n    return v1 + 1\n", 3) == ["", "", ""]
     assert len(generate("def f(xs):\n    return sum(xs)\n", 2)) == 2
+
+
+@pytest.mark.train
+def test_an_edit_checkpoint_is_scored_on_the_code_its_scripts_make(tiny_work, tmp_path):
+    """A PyTorch checkpoint trained to write "edit-v1" scripts is prompted with numbered lines
+    and its outputs are applied to the source, as the server applies an exported edit model's:
+    this tiny model writes whole functions, which are no script, so nothing usable comes back
+    (before, its raw outputs were scored as if they were rewrites)."""
+    import shutil
+
+    from perfrl_train.evaluate import load_generator
+    from perfrl_train.testing import tiny_checkpoint
+
+    ckpt = tmp_path / "edit-ckpt"
+    shutil.copytree(tiny_checkpoint(tiny_work), ckpt)
+    meta_file = ckpt / "perfrl_train.json"
+    meta = json.loads(meta_file.read_text())
+    source = "def f(xs):\n    out = []\n    for x in xs:\n        out.append(x)\n    return out\n"
+    plain, kind = load_generator(ckpt, EvalConfig(max_new_tokens=24))
+    assert kind == "pytorch checkpoint"
+    assert any(text.strip() for text in plain(source, 3))
+    meta["config"]["output_format"] = "edit-v1"
+    meta_file.write_text(json.dumps(meta))
+    edits, _ = load_generator(ckpt, EvalConfig(max_new_tokens=24))
+    assert edits(source, 3) == ["", "", ""]

@@ -58,6 +58,18 @@ def test_the_rewritten_side_extends_the_table():
     assert concretize(abstract_fast, table) == fast
 
 
+def test_a_string_is_one_placeholder_whatever_its_quotes():
+    # A rewrite printed by ast.unparse (replay, rules) quotes "amount" as 'amount': the same
+    # string, so the same placeholder; an f-string stays its own text.
+    slow = 'def f(row):\n    return {"amount": row["amount"], "at": f"{row}"}\n'
+    fast = "def f(row):\n    return {'amount': row['amount'], 'at': f'{row}', 'n': 1}\n"
+    abstract_slow, table = abstract(slow)
+    assert abstract_slow == 'def v0(v1):\n    return {"s0": v1["s0"], "s1": "s2"}\n'
+    assert table.extend(fast) == 'def v0(v1):\n    return {"s0": v1["s0"], "s1": "s3", "s4": 1}\n'
+    assert concretize(table.extend(fast), table) == \
+        'def f(row):\n    return {"amount": row["amount"], "at": f\'{row}\', \'n\': 1}\n'
+
+
 def test_placeholders_the_output_invents_get_fresh_names_that_clash_with_nothing():
     _text, table = abstract("def f(new_0, xs):\n    return new_0 + xs\n")
     output = "def v0(v1, v2):\n    v7 = v1\n    v9 = v2\n    return v7 + v9\n"

@@ -117,13 +117,25 @@ def _significant(code: str) -> list[tokenize.TokenInfo]:
     ]
 
 
+def _string_key(literal: str) -> object:
+    """What makes two string literals one placeholder: their value (``'a'`` and ``"a"`` are
+    one string; a rewrite printed by ``ast.unparse`` changes the quotes, not the string), or
+    the text itself for a literal that is not a constant (an f-string)."""
+    try:
+        value = ast.literal_eval(literal)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return literal
+    return (type(value).__name__, value)
+
+
 def _abstract_into(code: str, table: Abstraction) -> str:
     tokens = _significant(code)
     parameters, imported = _parameters_and_imports(code)
     kept_positions = _kept_name_positions(tokens, parameters)
     kept_names = _BUILTINS | imported | table.kept
     name_of = {original: placeholder for placeholder, original in table.names.items()}
-    string_of = {original: placeholder for placeholder, original in table.strings.items()}
+    string_of = {_string_key(original): placeholder
+                 for placeholder, original in table.strings.items()}
     edits = []
     for token in tokens:
         if token.type == tokenize.NAME:
@@ -139,11 +151,12 @@ def _abstract_into(code: str, table: Abstraction) -> str:
                 name_of[token.string] = placeholder
             edits.append((token.start, token.end, name_of[token.string]))
         elif token.type == tokenize.STRING:
-            if token.string not in string_of:
+            key = _string_key(token.string)
+            if key not in string_of:
                 placeholder = f'"s{len(table.strings)}"'
                 table.strings[placeholder] = token.string
-                string_of[token.string] = placeholder
-            edits.append((token.start, token.end, string_of[token.string]))
+                string_of[key] = placeholder
+            edits.append((token.start, token.end, string_of[key]))
     return replace_token_spans(code, edits)
 
 
