@@ -15,7 +15,8 @@ What a user's machine does, step by step, with the real commands:
 3. ``evaluate.py --source model`` runs each adapted model on its own project's targets
    (``REPORT_DIR/eval-PROJECT``).
 
-A project with no function verified faster has no memory to adapt on and is skipped (said so).
+A project with no function verified faster (in the earlier evaluation, or again in step 1)
+has no memory to adapt on and is skipped (said so).
 The report separates the functions the model was adapted on (their rewrites are in its
 training data: replay offers them already) from the project's other functions (what adapting
 adds). Exit 0 when every step ran; the first failing command's status otherwise.
@@ -46,6 +47,17 @@ def verified_specs(results: list[Path]) -> dict[str, list[str]]:
             if row["target"] not in by_project[row["project"]]:
                 by_project[row["project"]].append(row["target"])
     return dict(by_project)
+
+
+def remembered_faster(root: Path, cache: Path) -> list[str]:
+    """The functions of the project at ``root`` whose memory (under ``cache``) holds a rewrite
+    verified faster: what ``adapt`` learns from (a function verified in the earlier
+    evaluation may not be again)."""
+    from perfrl.memory.store import project_db, verified_pairs
+
+    db = project_db(root, cache)
+    functions = [function for _, _, function in verified_pairs(db)] if db.is_file() else []
+    return list(dict.fromkeys(functions))
 
 
 def _run(command: list[str], env: dict[str, str]) -> None:
@@ -81,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         root = HERE / project
         _run(["perfrl", "optimize", *[str(root / s) for s in learned], "--project", str(root),
               "--sources", args.sources, "--quiet"], env)
+        learned = remembered_faster(root, out / "cache")
+        if not learned:
+            print(f"adapt_protocol: {project}: no rewrite was verified faster again this time, "
+                  "no memory to adapt on", file=sys.stderr)
+            continue
         model = out / f"model-{project}"
         _run(["perfrl-train", "adapt", "--checkpoint", str(args.checkpoint), "--project",
               str(root), "--replay-data", str(args.replay_data), "--out", str(model),

@@ -24,8 +24,8 @@ MANIFEST = json.loads((HELDOUT / "manifest.json").read_text(encoding="utf-8"))
 PROJECTS = sorted({row["project"] for row in MANIFEST["targets"]})
 
 
-def _evaluate_module():
-    spec = importlib.util.spec_from_file_location("heldout_evaluate", HELDOUT / "evaluate.py")
+def _evaluate_module(name: str = "evaluate"):
+    spec = importlib.util.spec_from_file_location(f"heldout_{name}", HELDOUT / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -146,3 +146,34 @@ def test_from_results_lets_a_rerun_replace_a_target_and_drops_retired_ones(tmp_p
     _, outcomes = evaluate.outcomes_from_results([old, rerun])
     assert [o.best_at_1["verdict"] for o in outcomes] == ["faster", "faster"]
     assert evaluate.summarise(outcomes)["best_at_1"]["mean_speedup"] == 2.5
+
+
+def test_the_adapt_protocol_learns_from_what_the_memory_holds(tmp_path):
+    """Which functions to optimize again come from earlier results (verified faster there);
+    what ``adapt`` learned from is what the project's memory holds afterwards."""
+    from perfrl.memory.store import record_report
+
+    protocol = _evaluate_module("adapt_protocol")
+    first, second = MANIFEST["targets"][0], MANIFEST["targets"][1]
+
+    def results(path, rows):
+        path.write_text(json.dumps({"targets": [
+            {"set": "projects", "project": row["project"],
+             "target": row["target"].removeprefix(row["project"] + "/"),
+             "candidates": [_row(verdict, speedup=2.0 if verdict == "faster" else None)]}
+            for row, verdict in rows]}))
+        return path
+
+    specs = protocol.verified_specs([results(tmp_path / "rules.json", [(first, "faster")]),
+                                     results(tmp_path / "replay.json", [(first, "faster"),
+                                                                        (second, "failed_tests")])])
+    assert specs == {first["project"]: [first["target"].removeprefix(first["project"] + "/")]}
+    root = HELDOUT / first["project"]
+    assert protocol.remembered_faster(root, tmp_path / "cache") == []
+    spec = specs[first["project"]][0]
+    record_report({"function": spec, "original_source": "def f(x):\n    return x\n",
+                   "candidates": [{"source": "rules", "label": "r", "verdict": "faster",
+                                   "reason": "", "code": "def f(x):\n    return +x\n",
+                                   "speedup": {"median": 2.0, "low": 1.9, "high": 2.1}}]},
+                  root, cache_dir=tmp_path / "cache")
+    assert protocol.remembered_faster(root, tmp_path / "cache") == [spec]
