@@ -98,6 +98,24 @@ async def test_a_rewrite_verified_by_the_cli_is_replayed_by_the_server(
     assert first.returncode == 0, (first.stderr, first.stdout[-2000:])
     assert json.loads(first.stdout)["candidates"][0]["verdict"] == "faster"
 
+    # The memory is one verified rewrite short of the number from which the server suggests
+    # adapting a model to the project (earlier work on other functions of it).
+    from perfrl.memory.store import (
+        ADAPT_SUGGESTION_PAIRS,
+        project_db,
+        record_report,
+        verified_pairs,
+    )
+
+    for i in range(ADAPT_SUGGESTION_PAIRS - 1 - len(verified_pairs(project_db(example_project)))):
+        record_report({"function": f"inventory/old.py::f{i}",
+                       "original_source": f"def f{i}(xs):\n    return sum([x for x in xs])\n",
+                       "candidates": [{"source": "rules", "label": "r", "verdict": "faster",
+                                       "reason": "", "speedup": None,
+                                       "code": f"def f{i}(xs):\n    return sum(xs)\n"}]},
+                      example_project)
+    assert len(verified_pairs(project_db(example_project))) == ADAPT_SUGGESTION_PAIRS - 1
+
     s = await start_session("visual-studio-code", init_options={"perfrl": {
         "sources": ["replay"]}})
     original = (example_project / LISTS).read_text()
@@ -107,6 +125,9 @@ async def test_a_rewrite_verified_by_the_cli_is_replayed_by_the_server(
     await s.command("perfrl.optimizeFunction", uri, line)
     done = await s.wait_message(lambda m: "restock_orders" in m, before, timeout=600)
     assert re.search(r"\d+\.\d× faster", done.message), done.message
+    # This verified rewrite is the twentieth: the server says how a model can learn them.
+    suggestion = await s.wait_message(lambda m: "perfrl-train adapt" in m, before, timeout=30)
+    assert f"--project {example_project}" in suggestion.message, suggestion.message
 
     report = await s.command("perfrl.showReport", uri, line)
     # The project's learned rule comes first, and its rewrite is verified faster.

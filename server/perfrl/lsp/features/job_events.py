@@ -1,12 +1,15 @@
 """What the user sees of a job's life: progress bar, status notification, refreshed lenses and
 hints, and one message when it ends (result, error or cancellation), also written to the log.
+When a verified rewrite brings the project's memory to enough of them
+(:func:`perfrl.memory.store.adapt_suggestion`), one more message, once per project and server
+session, says how a model can learn from them (``perfrl-train adapt``).
 """
 
 from __future__ import annotations
 
 from lsprotocol import types
 
-from perfrl.engine.types import ProgressEvent
+from perfrl.engine.types import ProgressEvent, Verdict
 from perfrl.lsp.features.progress import JobProgress, describe
 from perfrl.lsp.jobs import Job, JobState
 from perfrl.lsp.results import speedup_text, summarize_verdicts
@@ -19,6 +22,8 @@ class JobEvents:
         self._server = server
         self._progress: dict[str, JobProgress] = {}
         self._lens_text: dict[str, str] = {}
+        #: Projects told this session that their memory can adapt a model.
+        self._adapt_suggested: set[str] = set()
 
     def jobs_changed(self) -> None:
         self._server.send_status()
@@ -55,8 +60,25 @@ class JobEvents:
                                      types.MessageType.Warning)
         if job.error_detail:
             server.log_to_client(job.error_detail, types.MessageType.Error)
+        self._suggest_adapting(job)
         server.send_status()
         server.refresh_views()
+
+    def _suggest_adapting(self, job: Job) -> None:
+        """After a rewrite verified faster (and remembered), the line suggesting
+        ``perfrl-train adapt`` when the project's memory holds enough verified rewrites; once
+        per project while the server runs."""
+        from perfrl.memory.store import adapt_suggestion, project_db
+
+        best = job.report.best_result() if job.report is not None else None
+        root = job.target.project_root
+        if best is None or best.verdict is not Verdict.FASTER or str(root) in \
+                self._adapt_suggested or self._server.settings.engine_settings().memory == "off":
+            return
+        line = adapt_suggestion(project_db(root), root)
+        if line is not None:
+            self._adapt_suggested.add(str(root))
+            self._server.tell_user(f"PerfRL: {line}")
 
     def _edited_since(self, job: Job) -> bool:
         """Whether the function's text in the buffer (or file) differs from what the job
