@@ -307,13 +307,8 @@ def free_names(function_source: str) -> frozenset[str]:
     """Names ``function_source`` reads without binding them, builtins aside: what it reads
     from its module (or an enclosing function) when the module itself is not at hand. Empty
     when the text does not parse."""
-    try:
-        function = ast.parse(function_source)
-    except (SyntaxError, ValueError):
-        return frozenset()
-    read = {node.id for node in ast.walk(function)
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
-    return frozenset(read - bound_names(function) - set(dir(builtins)))
+    return _module_scope_names_read(None, function_source, imports_only=False) - set(
+        dir(builtins))
 
 
 def names_kept_for(mode: str, module_text: str, function_source: str) -> frozenset[str]:
@@ -327,18 +322,21 @@ def names_kept_for(mode: str, module_text: str, function_source: str) -> frozens
 
 
 def _module_scope_names_read(
-    module: str | ast.Module, function_source: str, imports_only: bool
+    module: str | ast.Module | None, function_source: str, imports_only: bool
 ) -> frozenset[str]:
+    """Names ``function_source`` reads without binding them that ``module``'s top level binds
+    (``imports_only``: by an import); with no module, every such name (builtins included)."""
     try:
         if isinstance(module, str):
             module = ast.parse(module)
         function = ast.parse(function_source)
     except (SyntaxError, ValueError):
         return frozenset()
-    imported = _module_level_bindings(module, imports_only)
     read = {
         node.id
         for node in ast.walk(function)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
     }
-    return frozenset((read & imported) - bound_names(function))
+    if module is not None:
+        read &= _module_level_bindings(module, imports_only)
+    return frozenset(read - bound_names(function))
