@@ -410,8 +410,11 @@ def main(argv: list[str] | None = None) -> int:
         outcome = run_target(target, sources, settings, n)
         outcomes.append(outcome)
         best = outcome.best_at_k
+        # With no candidate, the source's own account (why its outputs were dropped) first:
+        # the evidence warnings that come before it say nothing about the source.
+        why = sorted(outcome.warnings, key=lambda w: "gave nothing" not in w)
         shown = outcome.error or (f"{best['verdict']} {best['reason']}" if best else
-                                  "no candidate: " + "; ".join(outcome.warnings)[:200])
+                                  "no candidate: " + "; ".join(why)[:200])
         print(f"[{index + 1}/{len(targets)}] {target.project}/{target.spec}: "
               f"{len(outcome.candidates)} candidate(s); best: {shown} ({outcome.seconds:.0f} s)",
               file=sys.stderr, flush=True)
