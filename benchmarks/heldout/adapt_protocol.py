@@ -33,20 +33,27 @@ from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # evaluate.py beside it reads the report card's results
+from evaluate import TargetOutcome, outcomes_from_results
+
+
+def _faster(outcome: TargetOutcome) -> bool:
+    best = outcome.best_at_k
+    return best is not None and best["verdict"] == "faster"
 
 
 def verified_specs(results: list[Path]) -> dict[str, list[str]]:
     """project -> the ``path::qualname`` specs (relative to the project's folder) that any of the
-    ``results`` files verified faster, in first-seen order."""
+    ``results`` files verified faster, in first-seen order (each file read on its own: a
+    function one source verified stays, whatever another source did with it)."""
     by_project: dict[str, list[str]] = defaultdict(list)
     for path in results:
-        for row in json.loads(path.read_text(encoding="utf-8"))["targets"]:
-            if row["set"] != "projects" or not any(c["verdict"] == "faster"
-                                                   for c in row["candidates"]):
-                continue
-            if row["target"] not in by_project[row["project"]]:
-                by_project[row["project"]].append(row["target"])
-    return dict(by_project)
+        for outcome in outcomes_from_results([path])[1]:
+            specs = by_project[outcome.target.project]
+            if outcome.target.set_name == "projects" and _faster(outcome) \
+                    and outcome.target.spec not in specs:
+                specs.append(outcome.target.spec)
+    return {project: specs for project, specs in by_project.items() if specs}
 
 
 def remembered_faster(root: Path, cache: Path) -> list[str]:
@@ -107,15 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         _run([sys.executable, str(HERE / "evaluate.py"), "--source", "model", "--model",
               str(model), "--set", "projects", "--only", f"{project}/",
               "--num-candidates", str(args.num_candidates), "--out", str(report)], env)
-        rows = json.loads((report / "results.json").read_text(encoding="utf-8"))["targets"]
-        faster = {r["target"] for r in rows
-                  if any(c["verdict"] == "faster" for c in r["candidates"])}
-        passes = {r["target"] for r in rows
-                  if any(c["passes"] for c in r["candidates"])}
-        others = [r for r in rows if r["target"] not in learned]
+        outcomes = outcomes_from_results([report / "results.json"])[1]
+        faster = {o.target.spec for o in outcomes if _faster(o)}
+        passes = {o.target.spec for o in outcomes if o.best_at_k and o.best_at_k["passes"]}
+        others = [o for o in outcomes if o.target.spec not in learned]
         summary[project] = {
             "adapted_on": learned,
-            "targets": len(rows),
+            "targets": len(outcomes),
             "faster_adapted_on": sorted(faster & set(learned)),
             "faster_others": sorted(faster - set(learned)),
             "passes_others": sorted(passes - set(learned)),

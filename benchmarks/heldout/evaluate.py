@@ -38,13 +38,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perfrl.engine.feedback_round import SECOND_ROUND_LABEL, SECOND_ROUND_NOTE
+
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.json"
 SOURCES = ("model", "rules", "replay", "hand")
-#: What the engine's note says when a feedback round ran (perfrl.engine.feedback_round), and
-#: the label prefix of that round's candidates.
-SECOND_ROUND_NOTE = "second round on the best failed candidate"
-SECOND_ROUND_LABEL = "round 2 "
 
 
 @dataclass

@@ -135,3 +135,32 @@ def test_memory_rows_read_the_pairs_as_the_model_reads_its_input(tmp_path, monke
                                     names_kept_for(mode, MODULE, PARTS["original_source"]))
         assert row["slow"] == served
         assert row["fast"] == table.extend(PARTS["candidates"][0]["code"])
+
+
+def test_a_method_keeps_the_module_names_it_reads(tmp_path, monkeypatch):
+    """The engine stores a method as it stands in its class (indented); its module names are
+    still read from the module, as the server reads them for the dedented method."""
+    from perfrl.sources.abstraction import model_input, names_kept_for
+    from perfrl_train.adapt import memory_rows
+
+    monkeypatch.setenv("PERFRL_CACHE_DIR", str(tmp_path / "cache"))
+    module = ("import re\n\nLIMIT = 3\n\n\nclass Splitter:\n"
+              "    def parts(self, text):\n        out = []\n"
+              "        for p in re.split(',', text)[:LIMIT]:\n            out = out + [p]\n"
+              "        return out\n")
+    method = module[module.index("    def parts"):]
+    (tmp_path / "proj" / "app").mkdir(parents=True)
+    (tmp_path / "proj" / "app" / "split.py").write_text(module)
+    rewrite = ("    def parts(self, text):\n"
+               "        return list(re.split(',', text)[:LIMIT])\n")
+    assert store.record_report({
+        "function": "app/split.py::Splitter.parts", "original_source": method,
+        "candidates": [{"source": "file", "label": "x", "verdict": "faster", "reason": "ok",
+                        "code": rewrite, "speedup": {"median": 2.0, "low": 1.5, "high": 2.5}}],
+    }, tmp_path / "proj") == 1
+    (row,) = memory_rows(store.project_db(tmp_path / "proj"), "identifiers-v2", tmp_path / "proj")
+    dedented = textwrap.dedent(method)
+    served, _ = model_input(dedented, "identifiers-v2",
+                            names_kept_for("identifiers-v2", module, dedented))
+    assert row["slow"] == served
+    assert {"re", "LIMIT"} <= set(re.findall(r"\w+", row["slow"]))

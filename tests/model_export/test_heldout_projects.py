@@ -126,19 +126,21 @@ def test_keeps_signature_is_exact():
         assert not evaluate.keeps_signature(changed, original, "f"), changed
 
 
+def results(path: Path, rows: list[tuple[dict, str, float | None]]) -> Path:
+    """A ``results.json`` as evaluate.py writes it: one candidate per (manifest row, verdict,
+    speedup)."""
+    path.write_text(json.dumps({"source": "hand", "num_candidates": 1, "targets": [
+        {"set": "projects", "project": row["project"],
+         "target": row["target"].removeprefix(row["project"] + "/"), "idiom": "",
+         "requested": 1, "error": "", "warnings": [], "seconds": 1.0,
+         "candidates": [_row(verdict, speedup=speedup)]}
+        for row, verdict, speedup in rows]}))
+    return path
+
+
 def test_from_results_lets_a_rerun_replace_a_target_and_drops_retired_ones(tmp_path):
     evaluate = _evaluate_module()
     first, second = MANIFEST["targets"][0], MANIFEST["targets"][1]
-
-    def results(path, rows):
-        path.write_text(json.dumps({"source": "hand", "num_candidates": 1, "targets": [
-            {"set": "projects", "project": row["project"],
-             "target": row["target"].removeprefix(row["project"] + "/"), "idiom": "",
-             "requested": 1, "error": "", "warnings": [], "seconds": 1.0,
-             "candidates": [_row(verdict, speedup=speedup)]}
-            for row, verdict, speedup in rows]}))
-        return path
-
     retired = {**first, "target": first["project"] + "/gone.py::removed"}
     old = results(tmp_path / "a.json", [(first, "not_faster", 1.0), (second, "faster", 3.0),
                                         (retired, "faster", 9.0)])
@@ -156,17 +158,11 @@ def test_the_adapt_protocol_learns_from_what_the_memory_holds(tmp_path):
     protocol = _evaluate_module("adapt_protocol")
     first, second = MANIFEST["targets"][0], MANIFEST["targets"][1]
 
-    def results(path, rows):
-        path.write_text(json.dumps({"targets": [
-            {"set": "projects", "project": row["project"],
-             "target": row["target"].removeprefix(row["project"] + "/"),
-             "candidates": [_row(verdict, speedup=2.0 if verdict == "faster" else None)]}
-            for row, verdict in rows]}))
-        return path
-
-    specs = protocol.verified_specs([results(tmp_path / "rules.json", [(first, "faster")]),
-                                     results(tmp_path / "replay.json", [(first, "faster"),
-                                                                        (second, "failed_tests")])])
+    # Rules verified the first function; replay did not (nor the second): the first counts.
+    specs = protocol.verified_specs([
+        results(tmp_path / "rules.json", [(first, "faster", 2.0)]),
+        results(tmp_path / "replay.json", [(first, "not_faster", 1.0),
+                                           (second, "failed_tests", None)])])
     assert specs == {first["project"]: [first["target"].removeprefix(first["project"] + "/")]}
     root = HELDOUT / first["project"]
     assert protocol.remembered_faster(root, tmp_path / "cache") == []

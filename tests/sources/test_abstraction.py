@@ -3,7 +3,11 @@ for it."""
 
 from __future__ import annotations
 
+import ast
+import io
+import re
 import textwrap
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -148,3 +152,31 @@ def test_module_scope_imports_the_function_uses_stay_as_written():
     plain, _ = model_input(function, "identifiers-v1")
     assert "re.match(" not in plain and "Counter(" not in plain
     assert module_imports_used("def broken(:", function) == frozenset()
+
+
+def test_a_hostile_candidates_strings_cannot_break_the_table():
+    """A failed candidate is written in the target's placeholders for the feedback round's
+    prompt (``table.extend``): its string literals are read for their value, so a model's (an
+    attacker's) text must not raise, hang or merge strings that differ. Invalid escapes, a
+    megabyte of text, bytes equal to a str's text, f-strings and raw strings each stay what
+    they are."""
+    _, table = abstract('def f(x):\n    return x + "a"\n')
+    hostile = ('def f(x):\n'
+               '    s = "\\d\\q" + r"\\d\\w" + \'\\N{NOT A NAME}\'\n'
+               '    big = "' + "z" * 1_000_000 + '"\n'
+               '    return (b"a", "a", f"{x!r:>{10}}", \'a\', "\\x", u"a")\n')
+    written = table.extend(hostile)
+    back = concretize(written, table)
+
+    def strings(code: str) -> list[str]:
+        return [tok.string for tok in tokenize.generate_tokens(io.StringIO(code).readline)
+                if tok.type == tokenize.STRING]
+
+    # Mapped back, every literal is itself or one of the same value (the first spelling).
+    for before, after in zip(strings(hostile), strings(back), strict=True):
+        assert before == after or ast.literal_eval(before) == ast.literal_eval(after), before
+    assert back.replace("u\"a\"", "\"a\"").replace("'a'", "\"a\"") == hostile.replace(
+        "u\"a\"", "\"a\"").replace("'a'", "\"a\"")
+    strings = set(re.findall(r'"s\d+"', written))
+    # "a", 'a' and u"a" are one string; b"a" another; the rest each their own.
+    assert written.count('"s0"') == 3 and len(strings) == 8, written[:300]

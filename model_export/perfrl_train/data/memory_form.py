@@ -7,14 +7,15 @@ text the server would show it for that function: dedented, and for an abstractin
 (``identifiers-v1`` / ``identifiers-v2``) with placeholders for the function's own names and,
 as written, the names the server keeps for that model
 (:func:`perfrl.sources.abstraction.names_kept_for`, read from the function's module in the
-project). Without the module (no project given, the file gone or changed since), an
-``identifiers-v2`` model keeps the names the function reads without binding them
+project, as it is now). Without the module (no project given, the file gone or not Python any
+more), an ``identifiers-v2`` model keeps the names the function reads without binding them
 (:func:`perfrl.sources.abstraction.free_names`: what it reads from its module), a v1 model
 none.
 """
 
 from __future__ import annotations
 
+import ast
 import textwrap
 import tokenize
 from pathlib import Path
@@ -27,19 +28,20 @@ def dedented(text: str) -> str:
     return textwrap.dedent(text).strip("\n") + "\n"
 
 
-def names_kept(mode: str, project: Path | None, function: str, source: str) -> frozenset[str]:
-    """The names a model of input abstraction ``mode`` reads as written in ``source``, the
-    function ``function`` (``path::qualname``) of ``project``; see the module doc."""
+def names_kept(mode: str, project: Path | None, function: str, text: str) -> frozenset[str]:
+    """The names a model of input abstraction ``mode`` reads as written in ``text`` (the
+    dedented function ``function``, ``path::qualname`` of ``project``); see the module doc."""
     if mode == "none":
         return frozenset()
-    module = project / function.split("::")[0] if project is not None else None
-    try:
-        text = module.read_text(encoding="utf-8") if module is not None else None
-    except (OSError, UnicodeDecodeError):
-        text = None
-    if text is not None and source.strip() and dedented(source).strip() in textwrap.dedent(text):
-        return names_kept_for(mode, text, source)
-    return free_names(source) if mode == "identifiers-v2" else frozenset()
+    module = None
+    if project is not None:
+        try:
+            module = ast.parse((project / function.split("::")[0]).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+            module = None
+    if module is not None:
+        return names_kept_for(mode, module, text)
+    return free_names(text) if mode == "identifiers-v2" else frozenset()
 
 
 def in_model_form(source: str, mode: str, project: Path | None = None, function: str = ""
@@ -51,6 +53,6 @@ def in_model_form(source: str, mode: str, project: Path | None = None, function:
     if mode == "none":
         return text, None
     try:
-        return abstract(text, names_kept(mode, project, function, source))
+        return abstract(text, names_kept(mode, project, function, text))
     except (ValueError, SyntaxError, tokenize.TokenError):
         return None

@@ -25,6 +25,10 @@ from perfrl.engine.candidate_text import DistinctCandidates, clean_candidate
 from perfrl.engine.types import Candidate, CandidateResult, FunctionTarget, Verdict
 from perfrl.model_contract import FailedAttempt
 
+#: What the report's note of a second round says (readers such as the held-out evaluation
+#: count the rounds by it), and how a retrying source labels that round's candidates.
+SECOND_ROUND_NOTE = "second round on the best failed candidate"
+SECOND_ROUND_LABEL = "round 2 "
 #: Failed verdicts, closest to an offered rewrite first.
 _CLOSENESS = (Verdict.NOT_FASTER, Verdict.NOT_EQUIVALENT, Verdict.FAILED_TESTS, Verdict.TIMEOUT,
               Verdict.CRASHED, Verdict.INVALID)
@@ -87,7 +91,7 @@ def second_round(target: FunctionTarget, sources: Sequence[CandidateSource],
                 kept += 1
         except CandidateSourceError as exc:
             out.warnings.append(f"second round of '{source.name}' gave nothing: {exc}")
-        out.notes.append(f"{source.name}: second round on the best failed candidate ({shown}) "
+        out.notes.append(f"{source.name}: {SECOND_ROUND_NOTE} ({shown}) "
                          f"gave {kept} new candidate(s)"
                          + (f", {repeated} repeating the first round" if repeated else ""))
     return out

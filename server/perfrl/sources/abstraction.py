@@ -120,7 +120,8 @@ def _significant(code: str) -> list[tokenize.TokenInfo]:
 def _string_key(literal: str) -> object:
     """What makes two string literals one placeholder: their value (``'a'`` and ``"a"`` are
     one string; a rewrite printed by ``ast.unparse`` changes the quotes, not the string), or
-    the text itself for a literal that is not a constant (an f-string)."""
+    the text itself for a literal that is not a constant (an f-string) or not valid. Mapping
+    back writes the first spelling met, which has the same value."""
     try:
         value = ast.literal_eval(literal)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -288,7 +289,7 @@ def bound_names(function: ast.AST) -> set[str]:
     return bound
 
 
-def module_imports_used(module_text: str, function_source: str) -> frozenset[str]:
+def module_imports_used(module_text: str | ast.Module, function_source: str) -> frozenset[str]:
     """Names that ``function_source`` reads from its module's imports (``re``, ``Counter``,
     ``np``...): what :func:`model_input` should keep as written for an ``identifiers-v1``
     model. Empty when either text does not parse."""
@@ -311,9 +312,11 @@ def free_names(function_source: str) -> frozenset[str]:
         dir(builtins))
 
 
-def names_kept_for(mode: str, module_text: str, function_source: str) -> frozenset[str]:
+def names_kept_for(mode: str, module_text: str | ast.Module, function_source: str
+                   ) -> frozenset[str]:
     """The names a model of ``input_abstraction == mode`` reads as written, beyond builtins
-    and attribute names (see :data:`perfrl.model_contract.INPUT_ABSTRACTIONS`)."""
+    and attribute names (see :data:`perfrl.model_contract.INPUT_ABSTRACTIONS`); the module as
+    text or already parsed."""
     if mode == "identifiers-v2":
         return module_names_used(module_text, function_source)
     if mode == "identifiers-v1":

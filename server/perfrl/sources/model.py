@@ -61,6 +61,7 @@ from perfrl.engine.candidate_text import (
     original_candidate,
     parse_candidate_text,
 )
+from perfrl.engine.feedback_round import SECOND_ROUND_LABEL
 from perfrl.engine.types import Candidate, FunctionTarget
 from perfrl.inference.background import ModelHandle, ModelNotReady
 from perfrl.inference.decoding import RepetitionStop
@@ -491,7 +492,7 @@ class ModelCandidateSource:
                 f"{target.qualname} and the failed candidate are too long for the model's "
                 "second round") from None
         for candidate in kept:
-            yield replace(candidate, label=f"round 2 {candidate.label}")
+            yield replace(candidate, label=SECOND_ROUND_LABEL + candidate.label)
         if not kept:
             raise CandidateSourceError(
                 f"none of the model's {drawn} second-round outputs for {target.qualname} was a "

@@ -7,6 +7,8 @@ session, says how a model can learn from them (``perfrl-train adapt``).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lsprotocol import types
 
 from perfrl.engine.types import ProgressEvent, Verdict
@@ -23,7 +25,7 @@ class JobEvents:
         self._progress: dict[str, JobProgress] = {}
         self._lens_text: dict[str, str] = {}
         #: Projects told this session that their memory can adapt a model.
-        self._adapt_suggested: set[str] = set()
+        self._adapt_suggested: set[Path] = set()
 
     def jobs_changed(self) -> None:
         self._server.send_status()
@@ -72,12 +74,12 @@ class JobEvents:
 
         best = job.report.best_result() if job.report is not None else None
         root = job.target.project_root
-        if best is None or best.verdict is not Verdict.FASTER or str(root) in \
+        if best is None or best.verdict is not Verdict.FASTER or root in \
                 self._adapt_suggested or self._server.settings.engine_settings().memory == "off":
             return
         line = adapt_suggestion(project_db(root), root)
         if line is not None:
-            self._adapt_suggested.add(str(root))
+            self._adapt_suggested.add(root)
             self._server.tell_user(f"PerfRL: {line}")
 
     def _edited_since(self, job: Job) -> bool:
