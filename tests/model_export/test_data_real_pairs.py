@@ -67,6 +67,25 @@ def test_pairs_parse_keep_the_signature_and_share_one_table(tmp_path):
         assert 1 <= len(row["transforms"]) <= 3
 
 
+def test_pairs_leave_the_docstring_out_as_the_server_does(tmp_path):
+    corpus = _write_corpus(tmp_path / "c.jsonl", [_row(_packages("train", 1)[0], FUNCTION)])
+    build(corpus, tmp_path / "out", log=lambda m: None)
+    for row in _read(tmp_path / "out", "train") + _read(tmp_path / "out", "valid"):
+        assert "Items under the limit" in row["slow_code"] and "Items under" in row["fast_code"]
+        # The model reads and writes the function without it: no "s0" spent on prose.
+        assert row["slow"].splitlines()[1].strip() == "# a comment the slow side keeps"
+        assert row["fast"].splitlines()[1].strip() == "# a comment the slow side keeps"
+
+
+def test_more_compositions_give_more_distinct_pairs_of_the_same_function(tmp_path):
+    corpus = _write_corpus(tmp_path / "c.jsonl", [_row(_packages("train", 1)[0], FUNCTION)])
+    none = build(corpus, tmp_path / "none", max_composed=0, log=lambda m: None)
+    more = build(corpus, tmp_path / "more", max_composed=12, log=lambda m: None)
+    assert none["pairs_by_transform_count"][2] == none["pairs_by_transform_count"][3] == 0
+    assert more["pairs_by_transform_count"][2] > 0
+    assert more["pairs"] > none["pairs"]
+
+
 def test_renamed_copies_give_one_pair_each(tmp_path):
     package = _packages("train", 1)[0]
     renamed = FUNCTION.replace("collect", "gather").replace("items", "things")

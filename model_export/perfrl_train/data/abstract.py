@@ -30,7 +30,8 @@ def abstract_pair(pair: CodePair) -> CodePair:
     """``pair`` with both sides abstracted by one table (kept in ``meta["abstraction"]``)."""
     slow, table = abstract(pair.slow)
     fast = table.extend(pair.fast)
-    meta = {**pair.meta, "abstraction": {"names": table.names, "strings": table.strings}}
+    meta = {**pair.meta, "abstraction": {"names": table.names, "strings": table.strings,
+                                         "docstring": table.docstring}}
     return CodePair.from_json({**pair.to_json(), "slow": slow, "fast": fast, "meta": meta})
 
 
@@ -43,7 +44,9 @@ def concrete_view(pair: CodePair) -> tuple[CodePair, Abstraction | None]:
     info = pair.meta.get("abstraction")
     if not info:
         return pair, None
-    table = Abstraction(names=dict(info["names"]), strings=dict(info["strings"]))
+    # Rows written before docstrings were left out have none to give back (theirs is inline).
+    table = Abstraction(names=dict(info["names"]), strings=dict(info["strings"]),
+                        docstring=info.get("docstring", ""))
     meta = {key: value for key, value in pair.meta.items() if key != "abstraction"}
     concrete = CodePair.from_json({**pair.to_json(), "slow": model_output(pair.slow, table),
                                    "fast": model_output(pair.fast, table), "meta": meta})

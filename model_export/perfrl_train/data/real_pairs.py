@@ -100,11 +100,12 @@ def applicable(code: str, kept: Iterable[str] = ()) -> list[str]:
             if name not in DROPPED and apply_transforms(code, [name]) is not None]
 
 
-def variants(singles: list[str], rng: random.Random) -> list[tuple[str, ...]]:
+def variants(singles: list[str], rng: random.Random,
+             max_composed: int = MAX_COMPOSED) -> list[tuple[str, ...]]:
     """Transform sequences to try on one function: every single one, each on a later site
     (up to :data:`MAX_SITE`; the first that does not apply ends that run at the pipeline), the
-    same one twice (two sites), and up to :data:`MAX_COMPOSED` compositions of two or
-    three."""
+    same one twice (two sites), and up to ``max_composed`` compositions of two or three (all
+    pairs of the applicable transforms, plus triples of a random draw, shuffled)."""
     out: list[tuple[str, ...]] = [(name,) for name in singles]
     out += [(f"{name}@{k}",) for name in singles if name in SITE_VARIANTS
             for k in range(1, MAX_SITE + 1)]
@@ -112,9 +113,9 @@ def variants(singles: list[str], rng: random.Random) -> list[tuple[str, ...]]:
     composed: list[tuple[str, ...]] = [
         (a, b) for i, a in enumerate(singles) for b in singles[i + 1:]]
     if len(singles) >= 3:
-        composed += [tuple(rng.sample(singles, 3)) for _ in range(2)]
+        composed += [tuple(rng.sample(singles, 3)) for _ in range(max(2, max_composed // 2))]
     rng.shuffle(composed)
-    return out + composed[:MAX_COMPOSED]
+    return out + composed[:max_composed]
 
 
 def signature(code: str) -> str | None:
@@ -146,12 +147,13 @@ def pair_key(slow_abs: str, fast_abs: str) -> str | None:
     return slow_key + fast_key
 
 
-def pairs_of_row(row: dict, rng: random.Random) -> Iterator[dict]:
+def pairs_of_row(row: dict, rng: random.Random,
+                 max_composed: int = MAX_COMPOSED) -> Iterator[dict]:
     """Every (slow, fast) pair the transforms make of one corpus row (not yet de-duplicated)."""
     kept = row.get("kept", [])
     code = row["code"]
     exhausted: set[str] = set()
-    for names in variants(applicable(code, kept), rng):
+    for names in variants(applicable(code, kept), rng, max_composed):
         if len(names) == 1 and names[0].partition("@")[0] in exhausted:
             continue
         made = deoptimize_source(code, names, kept)
@@ -193,38 +195,41 @@ def iter_corpus(path: Path) -> Iterator[dict]:
                     continue  # a partial last line of a corpus still being written
 
 
-def _row_pairs(job: tuple[dict, int]) -> list[tuple[dict, str | None]]:
+def _row_pairs(job: tuple[dict, int, int]) -> list[tuple[dict, str | None]]:
     """Pairs of one row with their de-duplication keys (a worker process's unit of work)."""
-    row, seed = job
+    row, seed, max_composed = job
     rng = random.Random(f"{seed}:{row['id']}")
-    return [(pair, pair_key(pair["slow"], pair["fast"])) for pair in pairs_of_row(row, rng)]
+    return [(pair, pair_key(pair["slow"], pair["fast"]))
+            for pair in pairs_of_row(row, rng, max_composed)]
 
 
-def _rows(corpus: Path, limit: int | None, seed: int) -> Iterator[tuple[dict, int]]:
+def _rows(corpus: Path, limit: int | None, seed: int,
+          max_composed: int = MAX_COMPOSED) -> Iterator[tuple[dict, int, int]]:
     for index, row in enumerate(iter_corpus(corpus)):
         if limit is not None and index >= limit:
             return
-        yield row, seed
+        yield row, seed, max_composed
 
 
 def build(corpus: Path, out: Path, *, seed: int = 0, limit: int | None = None,
-          jobs: int = 1, log=print) -> dict[str, Any]:
+          jobs: int = 1, max_composed: int = MAX_COMPOSED, log=print) -> dict[str, Any]:
     """Write the split pair files to ``out``; returns the counts for the report. ``jobs`` > 1
     makes the pairs in that many worker processes (the same output: rows are taken in corpus
-    order either way)."""
+    order either way); ``max_composed`` bounds the 2-3 transform compositions per function
+    (:func:`variants`)."""
     out.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
     counts: Counter[str] = Counter()
     used: Counter[str] = Counter()
     applicable_count: Counter[str] = Counter()
     functions_used = 0
-    valid = valid_packages(Counter(row["package"] for row, _ in _rows(corpus, limit, seed)))
+    valid = valid_packages(Counter(row["package"] for row, *_ in _rows(corpus, limit, seed)))
     handles = {split: (out / f"{split}.jsonl.tmp").open("w", encoding="utf-8")
                for split in ("train", "valid", "eval")}
     pool = multiprocessing.get_context("fork").Pool(jobs) if jobs > 1 else None
     try:
-        made = (pool.imap(_row_pairs, _rows(corpus, limit, seed), chunksize=16) if pool
-                else map(_row_pairs, _rows(corpus, limit, seed)))
+        rows = _rows(corpus, limit, seed, max_composed)
+        made = (pool.imap(_row_pairs, rows, chunksize=16) if pool else map(_row_pairs, rows))
         for index, row_pairs in enumerate(made):
             counts["functions"] += 1
             wrote = False
@@ -279,6 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N corpus rows only")
     parser.add_argument("--jobs", type=int, default=1,
                         help="worker processes making pairs (the output does not depend on it)")
+    parser.add_argument("--max-composed", type=int, default=MAX_COMPOSED,
+                        help="at most N compositions of 2-3 transforms per function, beyond "
+                             f"the single transforms (default {MAX_COMPOSED}; more gives more "
+                             "distinct pairs from the same corpus)")
     parser.add_argument("--check-sample", type=int, default=0,
                         help="run original and de-optimised code of up to N pairs per "
                              "transform on fuzzed inputs (sandboxed) and report agreement")
@@ -289,8 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.corpus.is_file():
         print(f"real_pairs: no such corpus file: {args.corpus}", file=sys.stderr)
         return 2
+    if args.max_composed < 0:
+        print("real_pairs: --max-composed must be 0 or more", file=sys.stderr)
+        return 2
     report = build(args.corpus, args.out, seed=args.seed, limit=args.limit, jobs=args.jobs,
-                   log=lambda m: print(m, file=sys.stderr))
+                   max_composed=args.max_composed, log=lambda m: print(m, file=sys.stderr))
     if args.check_sample:
         from .deopt.behaviour import check_pairs, drop_transforms
 

@@ -5,7 +5,8 @@ names it has never seen. Abstraction takes the copying out of its job (the techn
 et al., *An Empirical Study on Learning Bug-Fixing Patches in the Wild*): before the prompt,
 every identifier of the function becomes ``v0``, ``v1``, ... in order of first appearance and
 every string literal ``"s0"``, ``"s1"``, ...; the model's output is mapped back with the same
-table.
+table. A function's docstring is not shown at all (:mod:`perfrl.sources.docstrings`): the table
+keeps it, and mapping back puts it into the output again.
 
 Kept as they are, because they carry meaning the model needs and never vary between programs:
 keywords, builtins, attribute names (``.append``), keyword-argument names in calls
@@ -16,8 +17,8 @@ as it did in training, where the imports were inside the function.
 
 A caller may rely on:
 
-- ``concretize(*abstract(code)) == code`` for any code that tokenizes (layout and comments
-  kept; placeholders never collide with a kept name);
+- ``concretize(*abstract(code)) == code`` for any code that tokenizes (layout, comments and
+  the docstring kept; placeholders never collide with a kept name);
 - :func:`concretize` giving placeholders that are not in the table (new locals the model
   introduced) fresh names that clash with no name of the original, and leaving everything
   else of the output untouched;
@@ -38,6 +39,7 @@ import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from perfrl.sources.docstrings import restore_docstring, split_docstring
 from perfrl.sources.identifiers import replace_token_spans
 
 _BUILTINS = frozenset(dir(builtins))
@@ -53,11 +55,15 @@ class Abstraction:
     strings: dict[str, str] = field(default_factory=dict)
     #: Names kept as written besides the built-in rules (module-scope imports).
     kept: frozenset[str] = frozenset()
+    #: The docstring's lines taken out of the abstracted function ("" when none), for
+    #: :func:`concretize` to put back.
+    docstring: str = ""
 
     def extend(self, code: str) -> str:
         """``code`` abstracted with this table, new names and strings numbered after the
-        existing ones (for the rewritten side of a training pair)."""
-        return _abstract_into(code, self)
+        existing ones, its docstring left out as :func:`abstract` leaves it out (for the
+        rewritten side of a training pair, a failed candidate shown to the model)."""
+        return _abstract_into(split_docstring(code)[0], self)
 
 
 def _parameters_and_imports(code: str) -> tuple[set[str], set[str]]:
@@ -172,12 +178,14 @@ def abstract(code: str, keep: Iterable[str] = ()) -> tuple[str, Abstraction]:
         t.type == tokenize.NAME and _PLACEHOLDER_NAME.match(t.string) for t in _significant(code)
     ):
         raise ValueError("the code already uses placeholder-like names (v0, v1, ...)")
-    table = Abstraction(kept=frozenset(keep))
+    code, docstring = split_docstring(code)
+    table = Abstraction(kept=frozenset(keep), docstring=docstring)
     return _abstract_into(code, table), table
 
 
 def concretize(code: str, table: Abstraction) -> str:
-    """A model output written with placeholders, in the original's names and strings.
+    """A model output written with placeholders, in the original's names and strings, with the
+    original's docstring back in it (unless the output wrote its own).
 
     Placeholders missing from ``table`` (names the output introduced) become ``new_N``, with N
     chosen so that no name of the original or of the output is reused."""
@@ -203,7 +211,7 @@ def concretize(code: str, table: Abstraction) -> str:
             original = table.strings.get('"' + token.string[1:-1] + '"')
             if original is not None:
                 edits.append((token.start, token.end, original))
-    return replace_token_spans(code, edits)
+    return restore_docstring(replace_token_spans(code, edits), table.docstring)
 
 
 def model_input(
