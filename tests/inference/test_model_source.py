@@ -263,3 +263,31 @@ def test_an_edit_cannot_smuggle_module_code_past_its_function(target):
                                  target.source, None, "edit-v1")
     kept, dropped = select_usable(outputs, target, target.source)
     assert kept == [] and sum(dropped.values()) == 1
+
+
+def test_an_output_with_a_string_the_function_does_not_have_is_dropped_with_its_reason(tmp_path):
+    """A fresh ``"s7"`` stands for no string of the input: mapped back it would be the text
+    ``s7`` in the code. Such an output is unusable (and drawn again), named in the note."""
+    from perfrl.engine.candidate_text import DistinctCandidates, original_candidate
+    from perfrl.sources.abstraction import model_input
+    from perfrl.sources.model import INVENTED_STRING, output_words, outputs_as_code, select_clean
+
+    source = ('def label(xs):\n    out = ""\n    for x in xs:\n        out += x + ","\n'
+              '    return out\n')
+    text, table = model_input(source, "identifiers")
+    assert table is not None and set(table.strings) == {'"s0"', '"s1"'}
+    made_up = 'def v0(v1):\n    return "s0".join([v3 + "s4" for v3 in v1])\n'
+    right = 'def v0(v1):\n    return "s0".join([v3 + "s1" for v3 in v1])\n'
+    outputs, unusable = outputs_as_code(
+        [GeneratedSequence(made_up, [], 0.0), GeneratedSequence(right, [], 0.0)],
+        text, table, "whole-function")
+    assert unusable == {0: INVENTED_STRING}
+    assert outputs[1].text == 'def label(xs):\n    return "".join([x + "," for x in xs])\n'
+    label_target = make_target(tmp_path, source, "label")
+    distinct = DistinctCandidates(original_candidate(label_target))
+    kept, dropped = select_clean(outputs, label_target, original_candidate(label_target),
+                                 distinct, 0, unusable)
+    assert [c.code for c in kept] == [outputs[1].text] and dropped == {INVENTED_STRING: 1}
+    # Decoding is not offered fresh string placeholders either, only the input's own.
+    words = output_words(text, table)
+    assert {"s0", "s1", "v0", "v9"} <= words and "s4" not in words

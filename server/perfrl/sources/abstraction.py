@@ -214,6 +214,24 @@ def concretize(code: str, table: Abstraction) -> str:
     return restore_docstring(replace_token_spans(code, edits), table.docstring)
 
 
+def invented_strings(code: str, table: Abstraction) -> list[str]:
+    """The string placeholders (``"s7"``) of a model output that ``table`` does not hold, in
+    order of appearance. Such a placeholder stands for no string of the original: a model
+    cannot know what text it should be, so mapping back would leave the literal ``"s7"`` in
+    the code. Text that does not tokenize has none (it is dropped for not parsing anyway)."""
+    try:
+        tokens = _significant(code)
+    except (tokenize.TokenError, SyntaxError):
+        return []
+    found: list[str] = []
+    for token in tokens:
+        if token.type == tokenize.STRING and _PLACEHOLDER_STRING.match(token.string):
+            placeholder = '"' + token.string[1:-1] + '"'
+            if placeholder not in table.strings and placeholder not in found:
+                found.append(placeholder)
+    return found
+
+
 def model_input(
     source: str, mode: str, keep: Iterable[str] = ()
 ) -> tuple[str, Abstraction | None]:

@@ -70,6 +70,7 @@ from perfrl.inference.output_vocabulary import python_words, words_of
 from perfrl.model_contract import FailedAttempt
 from perfrl.sources.abstraction import (
     Abstraction,
+    invented_strings,
     model_input,
     model_output,
     names_kept_for,
@@ -87,12 +88,13 @@ from perfrl.sources.regions import (
 DEFAULT_LOAD_TIMEOUT_S = 120.0
 #: Extra draws for outputs that were unusable (not for duplicates): rounds at most.
 DEFAULT_RESAMPLE_ROUNDS = 2
-#: Placeholders (``vN``, ``"sN"``) an abstracted output may introduce beyond the input's.
+#: Name placeholders (``vN``) an abstracted output may introduce beyond the input's.
 FRESH_PLACEHOLDERS = 8
 #: Why an output was dropped when it was not worth drawing again.
 _NOT_RESAMPLED = (DUPLICATE, SAME_AS_ORIGINAL)
 _NOT_FITTING = "region rewrite does not fit the function"
 LOOPED = "repetition loop"
+INVENTED_STRING = "uses a string placeholder the function does not have"
 #: Functions longer than this (lines, dedented) are also rewritten loop region by region.
 REGION_MIN_LINES = 15
 #: Regions of one function given to the model, at most (the first ones in the function).
@@ -234,11 +236,18 @@ def outputs_as_code(
 ) -> tuple[list[GeneratedSequence], dict[int, str]]:
     """The outputs as the code they stand for: an "edit-v1" model's scripts applied to
     ``model_text`` (:func:`apply_edits`), then placeholders mapped back through ``table``;
-    and, by position, why the scripts that cannot be applied were not."""
+    and, by position, why the unusable ones cannot be used: scripts that cannot be applied,
+    and outputs that write a string placeholder the input does not have
+    (:func:`~perfrl.sources.abstraction.invented_strings`), which no mapping can turn into the
+    string the model meant."""
     unusable: dict[int, str] = {}
     if output_format == "edit-v1":
         outputs, unusable = apply_edits(outputs, model_text)
     if table is not None:
+        for position, output in enumerate(outputs):
+            invented = invented_strings(output.text, table)
+            if invented and position not in unusable:
+                unusable[position] = INVENTED_STRING
         outputs = [replace(o, text=model_output(o.text, table)) for o in outputs]
     return list(outputs), unusable
 
@@ -299,11 +308,12 @@ def _summary(dropped: Counter[str]) -> str:
 
 
 def output_words(model_text: str, table: Abstraction) -> frozenset[str]:
-    """The words an abstracted model's output may use: the input's own, fresh placeholders,
-    and Python's common vocabulary (:func:`perfrl.inference.output_vocabulary.python_words`)."""
+    """The words an abstracted model's output may use: the input's own, fresh name
+    placeholders (new locals), and Python's common vocabulary
+    (:func:`perfrl.inference.output_vocabulary.python_words`). No fresh string placeholder:
+    it would stand for no string of the input (see :data:`INVENTED_STRING`)."""
     fresh_names = {f"v{i}" for i in range(len(table.names) + FRESH_PLACEHOLDERS)}
-    fresh_strings = {f"s{i}" for i in range(len(table.strings) + FRESH_PLACEHOLDERS)}
-    return python_words() | words_of(model_text) | fresh_names | fresh_strings
+    return python_words() | words_of(model_text) | fresh_names
 
 
 class ModelCandidateSource:
