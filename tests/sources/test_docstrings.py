@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from perfrl.sources.abstraction import abstract, concretize, model_input, model_output
+from perfrl.sources.abstraction import (
+    abstract,
+    concretize,
+    invented_strings,
+    model_input,
+    model_output,
+)
 from perfrl.sources.docstrings import restore_docstring, split_docstring
 
 WITH_DOCSTRING = '''def shipped(orders, skus):
@@ -71,5 +77,12 @@ def test_a_served_rewrite_keeps_the_users_docstring():
     rewrite = model_output(output, table)
     assert rewrite.startswith('def shipped(orders, skus):\n    """Orders whose SKU is in')
     assert 'new_0 = set(skus)' in rewrite and 'o["sku"] in new_0' in rewrite
+    # A docstring the model writes (where its training targets had "s0") is not kept, and
+    # its placeholder is not an invented string: the user's docstring takes its place.
+    written = ('def v0(v1, v2):\n    "s5"\n    v4 = set(v2)\n'
+               '    return [v3 for v3 in v1 if v3 in v4]\n')
+    assert invented_strings(written, table) == []
+    assert model_output(written, table).splitlines()[1] == '    """Orders whose SKU is in ``skus``.'
+    assert '"s5"' not in model_output(written, table)
     # An abstraction of "none" shows the function as written, docstring included.
     assert model_input(WITH_DOCSTRING, "none") == (WITH_DOCSTRING, None)

@@ -18,7 +18,8 @@ as it did in training, where the imports were inside the function.
 A caller may rely on:
 
 - ``concretize(*abstract(code)) == code`` for any code that tokenizes (layout, comments and
-  the docstring kept; placeholders never collide with a kept name);
+  the docstring kept; placeholders never collide with a kept name); the docstring of a
+  mapped-back output is always the original's (or none), never one the model wrote;
 - :func:`concretize` giving placeholders that are not in the table (new locals the model
   introduced) fresh names that clash with no name of the original, and leaving everything
   else of the output untouched;
@@ -185,10 +186,12 @@ def abstract(code: str, keep: Iterable[str] = ()) -> tuple[str, Abstraction]:
 
 def concretize(code: str, table: Abstraction) -> str:
     """A model output written with placeholders, in the original's names and strings, with the
-    original's docstring back in it (unless the output wrote its own).
+    original's docstring in it: a docstring the output wrote is dropped (the model never reads
+    one, and a trained model writes ``"s0"`` where its training targets had theirs).
 
     Placeholders missing from ``table`` (names the output introduced) become ``new_N``, with N
     chosen so that no name of the original or of the output is reused."""
+    code = split_docstring(code)[0]
     tokens = _significant(code)
     used = set(table.names.values()) | table.kept | {
         t.string for t in tokens if t.type == tokenize.NAME
@@ -218,9 +221,11 @@ def invented_strings(code: str, table: Abstraction) -> list[str]:
     """The string placeholders (``"s7"``) of a model output that ``table`` does not hold, in
     order of appearance. Such a placeholder stands for no string of the original: a model
     cannot know what text it should be, so mapping back would leave the literal ``"s7"`` in
-    the code. Text that does not tokenize has none (it is dropped for not parsing anyway)."""
+    the code. A docstring the output writes does not count: :func:`concretize` replaces it
+    with the original's. Text that does not tokenize has none (it is dropped for not parsing
+    anyway)."""
     try:
-        tokens = _significant(code)
+        tokens = _significant(split_docstring(code)[0])
     except (tokenize.TokenError, SyntaxError):
         return []
     found: list[str] = []

@@ -3,8 +3,9 @@
 A docstring is prose: a model that rewrites code for speed has nothing to do with it, and it
 cost the abstracted form its first string placeholder (``"s0"``), so the strings that matter
 were numbered differently from the training pairs written without one. The model reads the
-function without its docstring; each rewrite gets the original docstring back, word for word,
-unless it wrote one itself, so applying a rewrite never deletes a user's documentation.
+function without its docstring; each rewrite gets the original docstring back, word for word
+(in place of any the model wrote: :func:`perfrl.sources.abstraction.concretize`), so applying
+a rewrite never deletes or rewrites a user's documentation.
 
 Text level only (``tokenize``), so nothing here parses a module. A caller may rely on:
 ``restore_docstring(*split_docstring(code)) == code`` for a function whose docstring sits on
