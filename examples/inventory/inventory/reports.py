@@ -17,3 +17,11 @@ def unique_tags(products):
             if tag not in seen:
                 seen.append(tag)
     return seen
+
+
+def sku_labels(products):
+    """The SKUs of the catalog for the label printer: each followed by a comma."""
+    text = ""
+    for product in products:
+        text += product["sku"] + ","
+    return text

@@ -19,3 +19,14 @@ def test_unique_tags(products):
     tags = reports.unique_tags(products)
     assert len(tags) == len(set(tags)) == 10
     assert tags[:3] == products[0]["tags"]
+
+
+def test_sku_labels_format():
+    products = make_products(3, seed=5)
+    assert reports.sku_labels(products) == "sk-00000,sk-00001,sk-00002,"
+    assert reports.sku_labels([]) == ""
+
+
+def test_sku_labels_large(products):
+    text = reports.sku_labels(products)
+    assert text.count(",") == len(products) and text.startswith(products[0]["sku"] + ",")

@@ -1,9 +1,14 @@
 -- Headless Neovim driver (works on 0.7 and 0.11): start the PerfRL server for the current
--- buffer, run "Optimize `missing_skus` with PerfRL", wait for the verified result, check the
+-- buffer, run "Optimize `FUNCTION` with PerfRL", wait for the verified result, check the
 -- code lens, apply the rewrite through Neovim's own code-action UI, write the buffer.
 --
--- Environment: PERFRL_SERVER_CMD (JSON list), PERFRL_ROOT, PERFRL_CANDIDATES,
--- PERFRL_RESULT (a JSON file this driver writes), PERFRL_WAIT_MS.
+-- Environment: PERFRL_SERVER_CMD (JSON list), PERFRL_ROOT, PERFRL_RESULT (a JSON file this
+-- driver writes), PERFRL_WAIT_MS, and what to optimize and how:
+--   PERFRL_FUNCTION  the function (default missing_skus)
+--   PERFRL_ANCHOR    text of a line inside it, where the cursor goes (default its append)
+--   PERFRL_APPLIED   text the buffer holds once the rewrite is applied
+--   PERFRL_SETTINGS  the server's perfrl settings as JSON (default: no generated sources,
+--                    PERFRL_CANDIDATES as the hand-written candidates' folder)
 -- Ends with `qall!` on success and `cquit 1` on any error (the error goes to stderr).
 
 local function fail(msg)
@@ -15,7 +20,15 @@ local function main()
   local cmd = vim.fn.json_decode(os.getenv('PERFRL_SERVER_CMD'))
   local root = os.getenv('PERFRL_ROOT')
   local wait_ms = tonumber(os.getenv('PERFRL_WAIT_MS') or '240000')
-  local perfrl = { sources = {}, extraCandidateDirs = { os.getenv('PERFRL_CANDIDATES') } }
+  local name = os.getenv('PERFRL_FUNCTION') or 'missing_skus'
+  local anchor = os.getenv('PERFRL_ANCHOR') or 'missing.append(sku)'
+  local applied = os.getenv('PERFRL_APPLIED') or 'carried = {product["sku"] for product in products}'
+  local perfrl
+  if os.getenv('PERFRL_SETTINGS') then
+    perfrl = vim.fn.json_decode(os.getenv('PERFRL_SETTINGS'))
+  else
+    perfrl = { sources = {}, extraCandidateDirs = { os.getenv('PERFRL_CANDIDATES') } }
+  end
   local bufnr = vim.api.nvim_get_current_buf()
   local messages, statuses = {}, {}
 
@@ -42,9 +55,9 @@ local function main()
   local uri = vim.uri_from_bufnr(bufnr)
   local line
   for i, text in ipairs(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)) do
-    if text:find('missing.append(sku)', 1, true) then line = i - 1 end
+    if text:find(anchor, 1, true) then line = i - 1 end
   end
-  assert(line, 'missing_skus not found in the buffer')
+  assert(line, name .. ' not found in the buffer')
 
   local function request(method, params)
     local responses = vim.lsp.buf_request_sync(bufnr, method, params, 20000)
@@ -64,7 +77,7 @@ local function main()
 
   local optimize
   for _, action in ipairs(code_actions()) do
-    if action.title == 'Optimize `missing_skus` with PerfRL' then optimize = action end
+    if action.title == 'Optimize `' .. name .. '` with PerfRL' then optimize = action end
   end
   assert(optimize, 'no optimize action')
   local started = request('workspace/executeCommand', optimize.command)
@@ -73,7 +86,7 @@ local function main()
   local done
   assert(vim.wait(wait_ms, function()
     for _, m in ipairs(messages) do
-      if m:find('missing_skus', 1, true) then done = m return true end
+      if m:find(name, 1, true) then done = m return true end
     end
     return false
   end, 100), 'no result message; messages: ' .. vim.inspect(messages))
@@ -103,7 +116,7 @@ local function main()
   vim.lsp.buf.code_action()
   assert(vim.wait(30000, function()
     for _, text in ipairs(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)) do
-      if text:find('carried = {product["sku"] for product in products}', 1, true) then
+      if text:find(applied, 1, true) then
         return true
       end
     end
