@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import PerfRLError
 from .tokenizer import (
@@ -51,6 +52,10 @@ MODEL_SIZES: dict[str, ModelSize] = {
                       vocab_size=4000, dropout_rate=0.0),
     "small": ModelSize(d_model=256, d_ff=1024, num_layers=4, num_decoder_layers=4, num_heads=4,
                        vocab_size=16000),
+    # For an accelerator (scripts/device_train.sh): about 27M parameters, so that its weights
+    # in fp16 (about 54 MB) come back within the 64 MiB a device run may return.
+    "medium": ModelSize(d_model=384, d_ff=1536, num_layers=5, num_decoder_layers=5,
+                        num_heads=6, vocab_size=16000),
 }
 
 
@@ -79,8 +84,12 @@ def build_model_and_tokenizer(base: str | None = None, from_config: str | None =
                               tokenizer_texts: Sequence[str] = (),
                               stdlib_dir: Path | None = None,
                               max_stdlib_files: int | None = None,
-                              cache_dir: Path | None = None, seed: int = 0, log=print):
+                              cache_dir: Path | None = None, seed: int = 0,
+                              tokenizer: str | None = None, log=print):
     """Return ``(model, tokenizer, provenance)``; exactly one of ``base`` / ``from_config``.
+    With ``from_config``, ``tokenizer`` (a directory or hub name) is used as it is instead of
+    training one (the shipped model's, say: the same tokens, and no minutes spent training a
+    tokenizer on a lent accelerator).
 
     ``provenance`` is a JSON-able dict saying where the weights and tokenizer came from.
     """
@@ -90,6 +99,9 @@ def build_model_and_tokenizer(base: str | None = None, from_config: str | None =
     if (base is None) == (from_config is None):
         raise ModelBuildError("give exactly one of --base (checkpoint dir or hub name) and "
                               f"--from-config ({' | '.join(MODEL_SIZES)})")
+    if base is not None and tokenizer is not None:
+        raise ModelBuildError("--tokenizer goes with --from-config: a --base checkpoint brings "
+                              "its own tokenizer")
     if base is not None:
         tok = load_pretrained_tokenizer(base)
         try:
@@ -102,13 +114,18 @@ def build_model_and_tokenizer(base: str | None = None, from_config: str | None =
     if from_config not in MODEL_SIZES:
         raise ModelBuildError(f"unknown size {from_config!r}; choose one of {sorted(MODEL_SIZES)}")
     size = MODEL_SIZES[from_config]
-    recipe = TokenizerRecipe(vocab_size=size.vocab_size, stdlib_dir=stdlib_dir,
-                             max_stdlib_files=max_stdlib_files)
-    tok = train_code_tokenizer(recipe, list(tokenizer_texts), cache_dir=cache_dir, log=log)
+    made: dict[str, Any]
+    if tokenizer is not None:
+        tok = load_pretrained_tokenizer(tokenizer)
+        made = {"from": str(tokenizer)}
+    else:
+        recipe = TokenizerRecipe(vocab_size=size.vocab_size, stdlib_dir=stdlib_dir,
+                                 max_stdlib_files=max_stdlib_files)
+        tok = train_code_tokenizer(recipe, list(tokenizer_texts), cache_dir=cache_dir, log=log)
+        made = {**asdict(recipe), "stdlib_dir": str(recipe.stdlib_dir)}
     torch.manual_seed(seed)  # the initial weights are part of what the seed reproduces
     model = T5ForConditionalGeneration(t5_config_for(size, len(tok)))
-    provenance = {"from_config": from_config, "size": asdict(size),
-                  "tokenizer": {**asdict(recipe), "stdlib_dir": str(recipe.stdlib_dir)}}
+    provenance = {"from_config": from_config, "size": asdict(size), "tokenizer": made}
     return model, tok, provenance
 
 

@@ -77,7 +77,11 @@ class SFTConfig:
     base: str | None = help_field(None, "start from this checkpoint dir or hub name "
                                         "(e.g. Salesforce/codet5-small)")
     from_config: str | None = help_field(None, "start from random weights of this size: tiny "
-                                               "| small (trains a BPE tokenizer on local code)")
+                                               "| small | medium (trains a BPE tokenizer on "
+                                               "local code, unless --tokenizer is given)")
+    tokenizer: str | None = help_field(None, "with --from-config: use this tokenizer (a "
+                                             "checkpoint or model directory) instead of "
+                                             "training one")
     max_source_length: int = help_field(512, "prompt tokens kept (truncated beyond)")
     max_target_length: int = help_field(256, "target tokens kept (truncated beyond)")
     output_format: str = help_field("function", "what the model learns to write: 'function' "
@@ -249,7 +253,7 @@ def train_sft(cfg: SFTConfig, log=print, *,
             model, tokenizer, provenance = build_model_and_tokenizer(
                 base=cfg.base, from_config=cfg.from_config, tokenizer_texts=texts,
                 max_stdlib_files=cfg.max_stdlib_files, cache_dir=cfg.cache_dir, seed=cfg.seed,
-                log=log)
+                tokenizer=cfg.tokenizer, log=log)
             start_step = 0
     if world > 1:
         # Same initial weights everywhere (DDP also broadcasts rank 0's), then each process
