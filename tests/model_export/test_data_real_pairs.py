@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from perfrl.sources.abstraction import model_input
 from perfrl_train.data.corpus import package_split
 from perfrl_train.data.deopt import deoptimize_source
 from perfrl_train.data.deopt.behaviour import check_pairs, drop_transforms, module_name
@@ -67,14 +68,14 @@ def test_pairs_parse_keep_the_signature_and_share_one_table(tmp_path):
         assert 1 <= len(row["transforms"]) <= 3
 
 
-def test_pairs_leave_the_docstring_out_as_the_server_does(tmp_path):
+def test_pairs_show_the_docstring_as_the_server_does(tmp_path):
     corpus = _write_corpus(tmp_path / "c.jsonl", [_row(_packages("train", 1)[0], FUNCTION)])
     build(corpus, tmp_path / "out", log=lambda m: None)
     for row in _read(tmp_path / "out", "train") + _read(tmp_path / "out", "valid"):
         assert "Items under the limit" in row["slow_code"] and "Items under" in row["fast_code"]
-        # The model reads and writes the function without it: no "s0" spent on prose.
-        assert row["slow"].splitlines()[1].strip() == "# a comment the slow side keeps"
-        assert row["fast"].splitlines()[1].strip() == "# a comment the slow side keeps"
+        # The model reads the docstring as its first string placeholder, as served.
+        assert row["slow"].splitlines()[1].strip() == '"s0"'
+        assert row["slow"] == model_input(row["slow_code"], "identifiers-v2")[0]
 
 
 def test_more_compositions_give_more_distinct_pairs_of_the_same_function(tmp_path):

@@ -1,4 +1,4 @@
-"""A function's docstring is kept out of the model's input and put back into its rewrites."""
+"""Every rewrite a model writes gets the original function's docstring, word for word."""
 
 from __future__ import annotations
 
@@ -63,26 +63,26 @@ def test_a_rewrite_that_writes_its_own_docstring_or_a_one_line_body_is_left_alon
         "def shipped(o, s): return []\n")
 
 
-def test_the_model_reads_no_docstring_and_its_strings_are_numbered_from_the_code():
+def test_the_model_reads_the_docstring_as_in_training_and_the_table_keeps_it():
     text, table = abstract(WITH_DOCSTRING)
-    assert text.splitlines()[1].strip() == "# the scan"
-    # The first string of the code is "s0", as in a training pair written without docstring.
-    assert '"s0"' in text and table.strings['"s0"'] == '"sku"'
-    assert concretize(text, table) == WITH_DOCSTRING
+    # The first string placeholder is the docstring, as in every training pair.
+    assert text.splitlines()[1].strip() == '"s0"' and table.strings['"s1"'] == '"sku"'
+    assert table.docstring.startswith('    """Orders') and concretize(text, table) == (
+        WITH_DOCSTRING)
 
 
-def test_a_served_rewrite_keeps_the_users_docstring():
+def test_a_served_rewrite_keeps_the_users_docstring_whatever_the_model_wrote():
     _, table = model_input(WITH_DOCSTRING, "identifiers")
-    output = 'def v0(v1, v2):\n    v4 = set(v2)\n    return [v3 for v3 in v1 if v3["s0"] in v4]\n'
-    rewrite = model_output(output, table)
-    assert rewrite.startswith('def shipped(orders, skus):\n    """Orders whose SKU is in')
-    assert 'new_0 = set(skus)' in rewrite and 'o["sku"] in new_0' in rewrite
-    # A docstring the model writes (where its training targets had "s0") is not kept, and
-    # its placeholder is not an invented string: the user's docstring takes its place.
-    written = ('def v0(v1, v2):\n    "s5"\n    v4 = set(v2)\n'
-               '    return [v3 for v3 in v1 if v3 in v4]\n')
-    assert invented_strings(written, table) == []
-    assert model_output(written, table).splitlines()[1] == '    """Orders whose SKU is in ``skus``.'
-    assert '"s5"' not in model_output(written, table)
+    body = '    v4 = set(v2)\n    return [v3 for v3 in v1 if v3["s1"] in v4]\n'
+    expected_start = 'def shipped(orders, skus):\n    """Orders whose SKU is in'
+    # Without a docstring, with the original one, with a code string in its slot: the same.
+    for docstring in ("", '    "s0"\n', '    "s1"\n', '    "s7"\n'):
+        rewrite = model_output("def v0(v1, v2):\n" + docstring + body, table)
+        assert rewrite.startswith(expected_start), rewrite
+        assert rewrite.count('"""') == 2 and 'new_0 = set(skus)' in rewrite, rewrite
+        assert 'o["sku"] in new_0' in rewrite and "s7" not in rewrite
+    # A docstring the model writes is not an invented string, even when it is no string of
+    # the input: it is replaced, not kept.
+    assert invented_strings("def v0(v1, v2):\n" + '    "s7"\n' + body, table) == []
     # An abstraction of "none" shows the function as written, docstring included.
     assert model_input(WITH_DOCSTRING, "none") == (WITH_DOCSTRING, None)

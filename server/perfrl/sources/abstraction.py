@@ -5,8 +5,9 @@ names it has never seen. Abstraction takes the copying out of its job (the techn
 et al., *An Empirical Study on Learning Bug-Fixing Patches in the Wild*): before the prompt,
 every identifier of the function becomes ``v0``, ``v1``, ... in order of first appearance and
 every string literal ``"s0"``, ``"s1"``, ...; the model's output is mapped back with the same
-table. A function's docstring is not shown at all (:mod:`perfrl.sources.docstrings`): the table
-keeps it, and mapping back puts it into the output again.
+table. The docstring is part of what the model reads (its first string placeholder, as in
+every training pair), but not of what it writes: mapping back replaces whatever docstring the
+output has with the original's, word for word (:mod:`perfrl.sources.docstrings`).
 
 Kept as they are, because they carry meaning the model needs and never vary between programs:
 keywords, builtins, attribute names (``.append``), keyword-argument names in calls
@@ -56,15 +57,14 @@ class Abstraction:
     strings: dict[str, str] = field(default_factory=dict)
     #: Names kept as written besides the built-in rules (module-scope imports).
     kept: frozenset[str] = frozenset()
-    #: The docstring's lines taken out of the abstracted function ("" when none), for
-    #: :func:`concretize` to put back.
+    #: The original's docstring lines as written ("" when none), which :func:`concretize`
+    #: gives every output in place of the one the model wrote.
     docstring: str = ""
 
     def extend(self, code: str) -> str:
         """``code`` abstracted with this table, new names and strings numbered after the
-        existing ones, its docstring left out as :func:`abstract` leaves it out (for the
-        rewritten side of a training pair, a failed candidate shown to the model)."""
-        return _abstract_into(split_docstring(code)[0], self)
+        existing ones (for the rewritten side of a training pair)."""
+        return _abstract_into(code, self)
 
 
 def _parameters_and_imports(code: str) -> tuple[set[str], set[str]]:
@@ -179,15 +179,14 @@ def abstract(code: str, keep: Iterable[str] = ()) -> tuple[str, Abstraction]:
         t.type == tokenize.NAME and _PLACEHOLDER_NAME.match(t.string) for t in _significant(code)
     ):
         raise ValueError("the code already uses placeholder-like names (v0, v1, ...)")
-    code, docstring = split_docstring(code)
-    table = Abstraction(kept=frozenset(keep), docstring=docstring)
+    table = Abstraction(kept=frozenset(keep), docstring=split_docstring(code)[1])
     return _abstract_into(code, table), table
 
 
 def concretize(code: str, table: Abstraction) -> str:
     """A model output written with placeholders, in the original's names and strings, with the
-    original's docstring in it: a docstring the output wrote is dropped (the model never reads
-    one, and a trained model writes ``"s0"`` where its training targets had theirs).
+    original's docstring in place of the one the output wrote (or none): a rewrite never
+    loses, changes or invents documentation.
 
     Placeholders missing from ``table`` (names the output introduced) become ``new_N``, with N
     chosen so that no name of the original or of the output is reused."""

@@ -1,11 +1,11 @@
-"""A function's docstring taken out of what a model reads, and put back into what it writes.
+"""A function's docstring put back, word for word, into every rewrite a model writes.
 
-A docstring is prose: a model that rewrites code for speed has nothing to do with it, and it
-cost the abstracted form its first string placeholder (``"s0"``), so the strings that matter
-were numbered differently from the training pairs written without one. The model reads the
-function without its docstring; each rewrite gets the original docstring back, word for word
-(in place of any the model wrote: :func:`perfrl.sources.abstraction.concretize`), so applying
-a rewrite never deletes or rewrites a user's documentation.
+A docstring is prose: a model that rewrites code for speed has nothing to do with it, but it
+reads it (as its first string placeholder, the form every training pair has) and often writes
+one back, not always the original's: the docstring slot may come back holding a string of the
+code, or not at all. So the rewrite's own docstring is dropped and the original's put in its
+place (:func:`perfrl.sources.abstraction.concretize`): applying a rewrite never deletes or
+changes a user's documentation.
 
 Text level only (``tokenize``), so nothing here parses a module. A caller may rely on:
 ``restore_docstring(*split_docstring(code)) == code`` for a function whose docstring sits on

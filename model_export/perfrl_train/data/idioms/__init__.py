@@ -1,17 +1,18 @@
 """The catalogue of slow->fast idiom templates used by the synthetic pair generator.
 
 Idioms come in catalogues: ``core`` (ints, strings and containers; what the shipped model
-was trained on) and ``records`` (rows of a table as dicts, :mod:`.records`). Generation uses
+was trained on), ``records`` (rows of a table as dicts, :mod:`.records`) and ``keyed`` (the
+same rows read through a key or filtered, :mod:`.keyed`). Generation uses
 :data:`DEFAULT_CATALOGUES` unless told otherwise, so that adding a catalogue never changes
 the data (and the held-out idioms) of a recipe that did not ask for it.
 """
 
 from __future__ import annotations
 
-from . import containers, loops, records, strings
+from . import containers, keyed, loops, records, strings
 from .base import ROLE_POOLS, Idiom, RenderedPair, render
 
-_MODULES = {"core": (containers, loops, strings), "records": (records,)}
+_MODULES = {"core": (containers, loops, strings), "records": (records,), "keyed": (keyed,)}
 
 ALL_IDIOMS: dict[str, Idiom] = {}
 CATALOGUES: dict[str, tuple[str, ...]] = {}

@@ -77,6 +77,9 @@ ROLE_POOLS: dict[str, tuple[str, ...]] = {
              "table", "catalog", "inventory", "accounts"),
     "row": ("row", "rec", "product", "user", "order", "entry", "person", "book", "item",
             "account", "r", "p"),
+    # A second table whose rows are read through a key (idioms/keyed.py).
+    "orders": ("orders", "requests", "lines", "picks", "basket", "cart", "shipments"),
+    "o": ("o", "line", "pick", "ln", "it", "req_row"),
 }
 
 # Functions names per idiom are given by the idiom; these prefixes add variety.
