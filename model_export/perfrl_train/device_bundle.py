@@ -29,6 +29,7 @@ import tarfile
 from pathlib import Path
 
 from .errors import PerfRLError
+from .examples import ExampleFormatError, read_examples
 
 #: What one device run may return (the device tool's limits).
 MAX_FILES_BACK = 8
@@ -51,22 +52,16 @@ class BundleError(PerfRLError):
 
 
 def _rows(paths: list[Path]) -> list[str]:
+    """The rows of ``paths`` as SFT reads them (its own reader and checks), trimmed to the
+    fields it uses."""
     out = []
     for path in paths:
-        if not path.is_file():
-            raise BundleError(f"no such pairs file: {path}")
-        with path.open(encoding="utf-8") as handle:
-            for lineno, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise BundleError(f"{path}:{lineno}: not JSON: {exc}") from exc
-                if not isinstance(row.get("slow"), str) or not isinstance(row.get("fast"), str):
-                    raise BundleError(f"{path}:{lineno}: a row needs string fields 'slow' "
-                                      "and 'fast'")
-                out.append(json.dumps({k: row[k] for k in ROW_FIELDS if k in row}))
+        try:
+            examples = read_examples(path)
+        except ExampleFormatError as exc:
+            raise BundleError(str(exc)) from exc
+        out += [json.dumps({k: ex.row[k] for k in ROW_FIELDS if k in ex.row})
+                for ex in examples]
     return out
 
 

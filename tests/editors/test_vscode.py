@@ -472,22 +472,27 @@ def test_optimize_and_apply_from_the_light_bulb(
     assert result["statusTexts"][-1].startswith("PerfRL: "), result["statusTexts"]
 
     # The file on disk: index_by_sku rewritten, every other function byte for byte the same.
-    rewritten = target.read_text()
-    assert rewritten != original, "the rewrite was not saved to disk"
-    assert _other_functions(rewritten, TARGET_FUNCTION) == _other_functions(
-        original, TARGET_FUNCTION
-    )
-    new_function = ast.get_source_segment(
-        rewritten,
-        next(n for n in ast.parse(rewritten).body if getattr(n, "name", None) == TARGET_FUNCTION),
-    )
+    new_function = _saved_rewrite(target, original, TARGET_FUNCTION)
     assert "dict([" not in new_function, new_function
     assert "for product in products" in new_function, new_function
+    _assert_project_tests_pass(example_project)
 
-    # And the project's own tests pass on the rewritten file.
+
+def _saved_rewrite(target: Path, original: str, name: str) -> str:
+    """The rewritten function ``name`` as saved in ``target``, after checking that the file
+    changed and that every other function is byte for byte what ``original`` had."""
+    rewritten = target.read_text()
+    assert rewritten != original, "the rewrite was not saved to disk"
+    assert _other_functions(rewritten, name) == _other_functions(original, name)
+    node = next(n for n in ast.parse(rewritten).body if getattr(n, "name", None) == name)
+    return ast.get_source_segment(rewritten, node) or ""
+
+
+def _assert_project_tests_pass(project: Path) -> None:
+    """The project's own tests pass on the rewritten file."""
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=example_project, capture_output=True, text=True, timeout=PROJECT_TESTS_TIMEOUT,
+        cwd=project, capture_output=True, text=True, timeout=PROJECT_TESTS_TIMEOUT,
         check=False,
     )
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
@@ -523,21 +528,10 @@ def test_the_models_verified_rewrite_from_the_light_bulb(
     for step in ("lightbulb-optimize", "lens-speedup", "rewrite-applied"):
         _screenshot(result, step)
     assert "× faster" in result["lensTexts"][0], result["lensTexts"]
-    rewritten = target.read_text()
-    assert _other_functions(rewritten, MODEL_FUNCTION) == _other_functions(
-        original, MODEL_FUNCTION)
-    new_function = ast.get_source_segment(
-        rewritten,
-        next(n for n in ast.parse(rewritten).body if getattr(n, "name", None) == MODEL_FUNCTION),
-    )
+    new_function = _saved_rewrite(target, original, MODEL_FUNCTION)
     assert ".join(" in new_function and "+=" not in new_function, new_function
     assert '"""The SKUs of the catalog for the label printer' in new_function, new_function
-    tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=example_project, capture_output=True, text=True, timeout=PROJECT_TESTS_TIMEOUT,
-        check=False,
-    )
-    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+    _assert_project_tests_pass(example_project)
 
 
 def test_profile_from_the_palette_shows_hot_spot_lenses(
