@@ -117,7 +117,8 @@ class GuardedGenerator:
         model = self.model
         mode = model.spec.input_abstraction
         try:
-            text, table = model_input(program, mode, names_kept_for(mode, program, program))
+            text, table = model_input(program, mode, names_kept_for(mode, program, program),
+                                      model.spec.docstrings)
         except ValueError:
             self.dropped["the model cannot read the program"] += n
             return [""] * n

@@ -38,6 +38,7 @@ from pathlib import Path
 from perfrl.model_contract import (
     DECODER_FORMAT_STEP,
     DECODER_FORMATS,
+    DOCSTRING_MODES,
     INPUT_ABSTRACTIONS,
     GenerationDefaults,
     ModelSpec,
@@ -112,6 +113,8 @@ class ExportConfig:
     input_abstraction: str = help_field("none", "what the model was trained on: 'none', or "
                                         "'identifiers-v1' (placeholder names, see "
                                         "server/perfrl/sources/abstraction.py)")
+    docstrings: str = help_field("read", "with an abstraction: 'read' (the model was trained "
+                                 "on functions with their docstring) or 'omitted' (without)")
     decoder_format: str = help_field(DECODER_FORMAT_STEP, "decoder files to write: "
                                      "'perfrl-step-v1' (step graphs, fastest) or "
                                      "'optimum-with-past' (optimum's decoders)")
@@ -269,7 +272,7 @@ def checkpoint_output_format(meta: dict) -> str:
 
 def build_spec(model, tokenizer, meta: dict, quantization: str,
                parity: list[ParityReport], input_abstraction: str = "none",
-               decoder_format: str = DECODER_FORMAT_STEP) -> ModelSpec:
+               decoder_format: str = DECODER_FORMAT_STEP, docstrings: str = "read") -> ModelSpec:
     """The contract's ModelSpec for this model (shape, ids, lengths, provenance); the file
     names of the other decoder format are left empty, since no such file is shipped."""
     config = model.config
@@ -297,6 +300,7 @@ def build_spec(model, tokenizer, meta: dict, quantization: str,
         vocab_size=config.vocab_size,
         quantization=quantization,
         input_abstraction=input_abstraction,
+        docstrings=docstrings,
         generation=GenerationDefaults(max_new_tokens=int(train_cfg.get("max_target_length",
                                                                        256))),
         training={
@@ -339,6 +343,8 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
                           "PerfRL exports T5 encoder-decoders only")
     if cfg.input_abstraction not in INPUT_ABSTRACTIONS:
         raise ExportError(f"--input-abstraction must be one of {', '.join(INPUT_ABSTRACTIONS)}")
+    if cfg.docstrings not in DOCSTRING_MODES:
+        raise ExportError(f"--docstrings must be one of {', '.join(DOCSTRING_MODES)}")
     if cfg.decoder_format not in DECODER_FORMATS:
         raise ExportError(f"--decoder-format must be one of {', '.join(DECODER_FORMATS)}")
     sources = _parity_sources(cfg)
@@ -363,7 +369,7 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         # is checked through the server's own runtime.
         shutil.copy2(Path(cfg.checkpoint) / "tokenizer.json", raw / "tokenizer.json")
         raw_spec = build_spec(model, tokenizer, meta, "none", [], cfg.input_abstraction,
-                              cfg.decoder_format)
+                              cfg.decoder_format, cfg.docstrings)
         write_model_spec(raw, raw_spec)
         onnx_files = [name for name in raw_spec.model_files() if name != raw_spec.tokenizer_file]
         missing = [name for name in onnx_files if not (raw / name).is_file()]
@@ -395,7 +401,7 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         # failed parity must not load as a model.
         spec_path = write_model_spec(out, build_spec(model, tokenizer, meta, QUANTIZATION_INT8,
                                                      parity, cfg.input_abstraction,
-                                                     cfg.decoder_format))
+                                                     cfg.decoder_format, cfg.docstrings))
         try:
             report = check_parity(model, tokenizer, out, sources, "int8",
                                   cfg.parity_max_new_tokens, max_src, cfg.threads,
@@ -410,7 +416,7 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         parity.append(report)
     spec = build_spec(model, tokenizer, meta,
                       QUANTIZATION_INT8 if cfg.quantize else "none", parity,
-                      cfg.input_abstraction, cfg.decoder_format)
+                      cfg.input_abstraction, cfg.decoder_format, cfg.docstrings)
     spec_path = write_model_spec(out, spec)
     files["perfrl_model.json"] = spec_path
     parity_path = out / "parity.json"

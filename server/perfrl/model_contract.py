@@ -51,6 +51,8 @@ FEEDBACK_FORMATS = ("none", "feedback-v1")
 #: existed), or an edit script against its input's numbered lines ("edit-v1",
 #: :mod:`perfrl.edit_script`); an edit model reads only the plain prompt format.
 OUTPUT_FORMATS = ("function", "edit-v1")
+#: Whether an abstracting model reads the function's docstring (ModelSpec.docstrings).
+DOCSTRING_MODES = ("read", "omitted")
 #: The task prefix of an "edit-v1" model (its function follows with numbered lines).
 EDIT_PROMPT_PREFIX = "Write faster edits:\n"
 
@@ -121,6 +123,10 @@ class ModelSpec:
     feedback_format: str = "none"
     # One of OUTPUT_FORMATS; the default is what every model before the field writes.
     output_format: str = "function"
+    # One of DOCSTRING_MODES: whether an abstracting model reads the function's docstring
+    # ("read": as its first string placeholder, the form of every training pair) or the
+    # function without it ("omitted"). Either way every rewrite gets the original docstring.
+    docstrings: str = "read"
     # Optional JSON lines file in the model directory with example pairs ({"slow", "fast"},
     # the model's training pairs) that a "retrieval-v1" model may be shown besides the
     # project's own verified rewrites; "" for none.
@@ -161,6 +167,7 @@ class ModelSpec:
             ("prompt_format", spec.prompt_format, PROMPT_FORMATS),
             ("feedback_format", spec.feedback_format, FEEDBACK_FORMATS),
             ("output_format", spec.output_format, OUTPUT_FORMATS),
+            ("docstrings", spec.docstrings, DOCSTRING_MODES),
         ):
             if value not in known_values:
                 raise ModelContractError(

@@ -138,8 +138,10 @@ def _others(source: str) -> dict[str, str]:
 #: The model scenario: a function of the example project that no training input matches
 #: (tests/model_export/test_heldout_leakage.py checks it), rewritten by the shipped model.
 MODEL_TARGET = "sku_labels"
-#: Outputs asked of the model: at 8, one run in nine here drew no usable rewrite of it.
+#: Outputs asked of the model, and a fixed sampling seed: with fresh draws about one job in
+#: eight here got no usable rewrite of it (the shipped model writes one in a few draws).
 MODEL_CANDIDATES = 16
+MODEL_SEED = 3
 
 
 @pytest.mark.editor
@@ -155,7 +157,7 @@ def test_neovim_applies_the_models_verified_rewrite(version, example_project: Pa
     reports = example_project / "inventory" / "reports.py"
     original = reports.read_text()
     result_path = tmp_path / "result.json"
-    settings = {"sources": ["model"], "numCandidates": MODEL_CANDIDATES,
+    settings = {"sources": ["model"], "numCandidates": MODEL_CANDIDATES, "seed": MODEL_SEED,
                 "interpreter": sys.executable}
     env = nvim_env(example_project, tmp_path / "home", result=str(result_path),
                    function=MODEL_TARGET, anchor='text += product["sku"]',

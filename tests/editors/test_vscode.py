@@ -170,8 +170,9 @@ def test_package_json_settings_match_the_server() -> None:
     manifest = json.loads((CLIENT_DIR / "package.json").read_text())
     properties = manifest["contributes"]["configuration"]["properties"]
     client_only = {"server.interpreter", "trace.server"}
-    # extraCandidateDirs is a testing/power-user setting the server keeps out of editor UIs.
-    server_keys = set(WIRE_NAMES) - {"extraCandidateDirs"}
+    # extraCandidateDirs and seed are testing/power-user settings the server keeps out of
+    # editor UIs.
+    server_keys = set(WIRE_NAMES) - {"extraCandidateDirs", "seed"}
     assert {k.removeprefix("perfrl.") for k in properties} - client_only == server_keys
 
     def accepted(key: str, value: object) -> bool:
@@ -519,8 +520,10 @@ def test_the_models_verified_rewrite_from_the_light_bulb(
             "perfrl.server.interpreter": sys.executable,
             "perfrl.interpreter": sys.executable,
             "perfrl.sources": ["model"],
-            # At 8 outputs one run in nine here drew no usable rewrite of this function.
+            # With fresh draws about one job in eight here got no usable rewrite of this
+            # function (the shipped model writes one in a few draws): a fixed seed.
             "perfrl.numCandidates": 16,
+            "perfrl.seed": 3,
             "perfrl.trace.server": "messages",
         },
         target_file=MODEL_FILE, target_function=MODEL_FUNCTION,

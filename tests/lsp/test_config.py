@@ -14,12 +14,11 @@ def test_defaults_match_the_protocol_document():
         "interpreter": None, "sources": ["rules", "model"], "numCandidates": 8,
         "threshold": 1.10, "testTimeout": 120.0, "benchTimeout": 60.0, "modelPath": None,
         "sandbox": "auto", "temperature": 0.8, "maxConcurrentJobs": 1,
-        "extraCandidateDirs": [], "feedbackRound": True,
+        "extraCandidateDirs": [], "feedbackRound": True, "seed": None,
     }
     doc = (Path(__file__).resolve().parents[2] / "docs" / "lsp-protocol.md").read_text()
     for key in wire:
-        if key != "extraCandidateDirs":
-            assert f"`perfrl.{key}`" in doc
+        assert f"`perfrl.{key}`" in doc
 
 
 def test_valid_values_are_taken_in_either_payload_shape():
@@ -55,6 +54,14 @@ def test_invalid_values_fall_back_to_defaults_with_messages():
     assert "unknown source(s) ['gpt']" in by_key["perfrl.sources"]
     assert "using ['rules']" in by_key["perfrl.sources"]
     assert "unknown setting perfrl.typo" in by_key["perfrl.typo"]
+
+
+def test_the_sampling_seed_is_a_whole_number_or_none():
+    assert parse_settings({"seed": 7})[0].seed == 7
+    assert parse_settings({"seed": None})[0].seed is None
+    settings, problems = parse_settings({"seed": -1})
+    assert settings.seed is None and problems[0].key == "perfrl.seed"
+    assert "must be between 0 and 2147483647" in problems[0].message
 
 
 def test_missing_keys_keep_the_base_and_bad_shapes_are_reported():

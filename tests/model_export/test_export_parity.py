@@ -108,6 +108,12 @@ def test_the_spec_declares_what_the_checkpoint_was_trained_to_write(tiny_work):
     model, tokenizer, meta = load_checkpoint(tiny_checkpoint(tiny_work))
     spec = build_spec(model, tokenizer, meta, "none", [])
     assert (spec.output_format, spec.prompt_prefix) == ("function", PROMPT_PREFIX)
+    assert spec.docstrings == "read"
+    assert build_spec(model, tokenizer, meta, "none", [], "identifiers-v1",
+                      docstrings="omitted").docstrings == "omitted"
+    with pytest.raises(ExportError, match="--docstrings must be one of read, omitted"):
+        export_model(ExportConfig(checkpoint=tiny_checkpoint(tiny_work), out=tiny_work / "x",
+                                  docstrings="sometimes"))
     meta = {**meta, "config": {**meta["config"], "output_format": "edit-v1"}}
     spec = build_spec(model, tokenizer, meta, "none", [])
     assert (spec.output_format, spec.prompt_prefix) == ("edit-v1", EDIT_PROMPT_PREFIX)

@@ -86,3 +86,24 @@ def test_a_served_rewrite_keeps_the_users_docstring_whatever_the_model_wrote():
     assert invented_strings("def v0(v1, v2):\n" + '    "s7"\n' + body, table) == []
     # An abstraction of "none" shows the function as written, docstring included.
     assert model_input(WITH_DOCSTRING, "none") == (WITH_DOCSTRING, None)
+
+
+def test_a_model_declared_to_read_no_docstring_gets_the_function_without_it():
+    text, table = model_input(WITH_DOCSTRING, "identifiers", docstrings="omitted")
+    assert text.splitlines()[1].strip() == "# the scan"
+    # The code's first string is "s0", as in a training pair written without docstring.
+    assert table is not None and table.strings['"s0"'] == '"sku"'
+    assert concretize(text, table) == WITH_DOCSTRING
+    # The other side of a pair (or a failed candidate) is written the same way.
+    fast = WITH_DOCSTRING.replace("in skus]", "in set(skus)]")
+    assert '"""' not in table.extend(fast) and '"s0"' in table.extend(fast)
+
+
+def test_the_spec_says_which_and_knows_only_the_two_modes():
+    from perfrl.model_contract import ModelContractError, ModelSpec
+
+    spec = ModelSpec(input_abstraction="identifiers-v1").to_json()
+    assert ModelSpec.from_json(spec).docstrings == "read"  # what every model was trained on
+    assert ModelSpec.from_json({**spec, "docstrings": "omitted"}).docstrings == "omitted"
+    with pytest.raises(ModelContractError, match="docstrings 'sometimes'"):
+        ModelSpec.from_json({**spec, "docstrings": "sometimes"})

@@ -57,6 +57,9 @@ class LspSettings:
     feedback_round: bool = DEFAULT_FEEDBACK_ROUND
     #: Testing/power users: folders holding hand-written candidates named ``<qualname>.py``.
     extra_candidate_dirs: tuple[str, ...] = field(default_factory=tuple)
+    #: Testing/power users: the model source's sampling seed (None: a fresh draw each job), so
+    #: that a job's candidates can be reproduced on the same machine and model.
+    seed: int | None = None
 
     def engine_settings(self, cache_dir: Path | None = None) -> EngineSettings:
         """The engine's view of these settings (``cache_dir`` holds baseline caches)."""
@@ -145,6 +148,10 @@ def _integer(low: int, high: int) -> Callable[[Any], int]:
     return check
 
 
+def _optional_seed(value: Any) -> int | None:
+    return None if value is None else _integer(0, 2**31 - 1)(value)
+
+
 def _sources(value: Any) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise ValueError(f'must be a list of source names from {list(KNOWN_SOURCES)}')
@@ -187,6 +194,7 @@ VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "max_concurrent_jobs": _integer(1, 16),
     "feedback_round": _boolean,
     "extra_candidate_dirs": _string_list,
+    "seed": _optional_seed,
 }
 
 

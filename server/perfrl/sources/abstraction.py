@@ -60,10 +60,16 @@ class Abstraction:
     #: The original's docstring lines as written ("" when none), which :func:`concretize`
     #: gives every output in place of the one the model wrote.
     docstring: str = ""
+    #: Whether the abstracted text leaves docstrings out (``abstract(omit_docstring=True)``);
+    #: :meth:`extend` then leaves out the other text's too.
+    docstring_omitted: bool = False
 
     def extend(self, code: str) -> str:
         """``code`` abstracted with this table, new names and strings numbered after the
-        existing ones (for the rewritten side of a training pair)."""
+        existing ones (for the rewritten side of a training pair, a failed candidate shown to
+        the model), in the same form as the text the table was made for."""
+        if self.docstring_omitted:
+            code = split_docstring(code)[0]
         return _abstract_into(code, self)
 
 
@@ -168,9 +174,11 @@ def _abstract_into(code: str, table: Abstraction) -> str:
     return replace_token_spans(code, edits)
 
 
-def abstract(code: str, keep: Iterable[str] = ()) -> tuple[str, Abstraction]:
+def abstract(code: str, keep: Iterable[str] = (),
+             omit_docstring: bool = False) -> tuple[str, Abstraction]:
     """``code`` with its identifiers and string literals replaced, and the table to undo it.
-    Names in ``keep`` stay as written, like builtins.
+    Names in ``keep`` stay as written, like builtins. ``omit_docstring``: the text leaves the
+    docstring out (the table keeps it either way, for :func:`concretize`).
 
     Raises :class:`tokenize.TokenError` or :class:`SyntaxError` (IndentationError) for text
     that does not tokenize. Placeholders that are already names of ``code`` (a variable called
@@ -179,8 +187,10 @@ def abstract(code: str, keep: Iterable[str] = ()) -> tuple[str, Abstraction]:
         t.type == tokenize.NAME and _PLACEHOLDER_NAME.match(t.string) for t in _significant(code)
     ):
         raise ValueError("the code already uses placeholder-like names (v0, v1, ...)")
-    table = Abstraction(kept=frozenset(keep), docstring=split_docstring(code)[1])
-    return _abstract_into(code, table), table
+    without, docstring = split_docstring(code)
+    table = Abstraction(kept=frozenset(keep), docstring=docstring,
+                        docstring_omitted=omit_docstring)
+    return _abstract_into(without if omit_docstring else code, table), table
 
 
 def concretize(code: str, table: Abstraction) -> str:
@@ -237,18 +247,19 @@ def invented_strings(code: str, table: Abstraction) -> list[str]:
 
 
 def model_input(
-    source: str, mode: str, keep: Iterable[str] = ()
+    source: str, mode: str, keep: Iterable[str] = (), docstrings: str = "read"
 ) -> tuple[str, Abstraction | None]:
     """The function text a model whose spec says ``input_abstraction == mode`` reads, and the
     table to map its outputs back (None when nothing was replaced). ``keep``: names left as
-    written (see :func:`module_imports_used`).
+    written (see :func:`module_imports_used`); ``docstrings``: the spec's ``docstrings``
+    ("omitted": an abstracting model reads the function without its docstring).
 
     Raises ValueError, and only ValueError, when the model cannot read ``source``: it does not
     tokenize, or it already uses placeholder-like names (see :func:`abstract`)."""
     if mode == "none":
         return source, None
     try:
-        return abstract(source, keep)
+        return abstract(source, keep, omit_docstring=docstrings == "omitted")
     except (tokenize.TokenError, SyntaxError) as exc:
         raise ValueError(f"it does not tokenize ({exc})") from exc
 

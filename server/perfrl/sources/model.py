@@ -416,7 +416,8 @@ class ModelCandidateSource:
         defaults = model.spec.generation
         keep = names_kept_for(model.spec.input_abstraction, target.file_text, function_text)
         try:
-            model_text, table = model_input(function_text, model.spec.input_abstraction, keep)
+            model_text, table = model_input(function_text, model.spec.input_abstraction, keep,
+                                            model.spec.docstrings)
         except ValueError as exc:
             raise CandidateSourceError(f"the model cannot read {target.qualname}: {exc}") from exc
         prompt = model_prompt(model, target, model_text, table, failed)

@@ -71,12 +71,13 @@ def retrieved_example(model: PromptModel, target: FunctionTarget) -> StoredPair 
     return None
 
 
-def _in_model_form(pair: StoredPair, mode: str) -> ExamplePair | None:
+def _in_model_form(pair: StoredPair, mode: str, docstrings: str = "read"
+                   ) -> ExamplePair | None:
     """``pair`` in the model's input abstraction (each side of one table); a pair already
     written with placeholders (a shipped index of abstracted training pairs) as it is."""
     slow, fast = normalize_candidate(pair.slow), normalize_candidate(pair.fast)
     try:
-        text, table = model_input(slow, mode)
+        text, table = model_input(slow, mode, (), docstrings)
     except ValueError:
         return ExamplePair(slow, fast) if mode != "none" else None
     return ExamplePair(text, table.extend(fast) if table is not None else fast)
@@ -109,7 +110,8 @@ def model_prompt(model: PromptModel, target: FunctionTarget, model_text: str,
     if spec.prompt_format != "retrieval-v1":
         return plain
     pair = retrieved_example(model, target)
-    example = None if pair is None else _in_model_form(pair, spec.input_abstraction)
+    example = None if pair is None else _in_model_form(pair, spec.input_abstraction,
+                                                       spec.docstrings)
     if example is None:
         return plain
     prompt = build_prompt(model_text, spec, example=example)

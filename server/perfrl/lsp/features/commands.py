@@ -73,7 +73,7 @@ def _engine_work(settings, engine_settings, target, names, files, model_handle_f
                     f"no candidate source can run: the model is unavailable ({reason}) and "
                     "perfrl.sources names no other source; add \"rules\" to perfrl.sources")
         sources = build_sources(used, candidate_files=files, model_handle=handle,
-                                temperature=settings.temperature)
+                                temperature=settings.temperature, seed=settings.seed)
         report = optimize_function(
             target, sources, engine_settings, progress=progress, cancel=cancel,
             candidates_per_source=settings.num_candidates,
