@@ -24,6 +24,7 @@ EDITOR_TO_CLI = {
     "extra_candidate_dirs": "candidate",
     "max_concurrent_jobs": None,
     "feedback_round": "feedback_round",
+    "seed": "seed",
 }
 
 
