@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,10 @@ def ensure_model(ls: PerfServer) -> None:
         return
     ls.model_dir = model_dir
     ls.model_handle = None
-    ls.model_handle_known = threading.Event()
+    previous, ls.model_handle_known = ls.model_handle_known, threading.Event()
+    # Jobs waiting on the previous load (or, at start, on the settings not yet applied) wake
+    # up and wait on this one (model_handle_for_job).
+    previous.set()
     if model_dir is None:
         ls.model_handle_known.set()
     ls.send_status()
@@ -93,13 +97,20 @@ async def _load(ls: PerfServer, model_dir: Path) -> None:
 
 
 def model_handle_for_job(ls: PerfServer) -> Callable[[], Any]:
-    """For a job's worker thread: returns the server's model handle once it is known (None
-    when the model is not configured, or not known within HANDLE_WAIT_S)."""
-    known, model_dir = ls.model_handle_known, ls.model_dir
+    """For a job's worker thread: returns the handle of the model the settings name when the
+    job runs, once it is known (None when no model is configured, or none is known within
+    HANDLE_WAIT_S). A job submitted before the editor's settings arrived (right after
+    ``initialized``, while the server asks for them) waits for them rather than running
+    without the model."""
 
     def handle() -> Any:
-        known.wait(HANDLE_WAIT_S)
-        return ls.model_handle if ls.model_dir == model_dir else None
+        deadline = time.monotonic() + HANDLE_WAIT_S
+        while True:
+            known = ls.model_handle_known
+            if not known.wait(max(0.0, deadline - time.monotonic())):
+                return None
+            if known is ls.model_handle_known:  # not replaced by newer settings meanwhile
+                return ls.model_handle
 
     return handle
 
