@@ -107,3 +107,23 @@ def test_the_spec_says_which_and_knows_only_the_two_modes():
     assert ModelSpec.from_json({**spec, "docstrings": "omitted"}).docstrings == "omitted"
     with pytest.raises(ModelContractError, match="docstrings 'sometimes'"):
         ModelSpec.from_json({**spec, "docstrings": "sometimes"})
+
+
+def test_a_hostile_output_cannot_hide_code_in_the_docstring_slot_or_drop_the_users():
+    """The slot the original's docstring goes back into is only ever a lone string statement:
+    code written on the docstring's line, or a triple-quoted "docstring" that closes early and
+    runs code, stays in the candidate for the checks and the sandboxed verifier to see, and the
+    user's docstring is put back without removing any of it."""
+    _, table = model_input(WITH_DOCSTRING, "identifiers")
+    body = "    return [v3 for v3 in v1 if v3 in v2]\n"
+    on_its_line = 'def v0(v1, v2):\n    "s0"; __import__("os").system("touch /tmp/x")\n' + body
+    rewrite = model_output(on_its_line, table)
+    assert '__import__("os").system("touch /tmp/x")' in rewrite
+    closes_early = ('def v0(v1, v2):\n    """doc""" + str(__import__("os").getpid())\n' + body)
+    rewrite = model_output(closes_early, table)
+    assert 'str(__import__("os").getpid())' in rewrite
+    # A real docstring followed by a smuggled statement: the docstring is replaced, the
+    # statement stays where the model put it.
+    after = 'def v0(v1, v2):\n    "s0"\n    __import__("os").getpid()\n' + body
+    rewrite = model_output(after, table)
+    assert rewrite.count('"""Orders whose SKU') == 1 and '__import__("os").getpid()' in rewrite

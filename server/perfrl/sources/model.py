@@ -245,8 +245,7 @@ def outputs_as_code(
         outputs, unusable = apply_edits(outputs, model_text)
     if table is not None:
         for position, output in enumerate(outputs):
-            invented = invented_strings(output.text, table)
-            if invented and position not in unusable:
+            if position not in unusable and invented_strings(output.text, table):
                 unusable[position] = INVENTED_STRING
         outputs = [replace(o, text=model_output(o.text, table)) for o in outputs]
     return list(outputs), unusable
