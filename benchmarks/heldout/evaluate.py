@@ -197,7 +197,8 @@ def build_sources_for(args, target: Target, shared: dict):
             return None
         return build_sources([], candidate_files=[target.candidate])
     if "sources" not in shared:
-        shared["sources"] = build_sources([args.source], model_dir=args.model, seed=args.seed)
+        shared["sources"] = build_sources([args.source], model_dir=args.model, seed=args.seed,
+                                          propose_sites=args.site_headers)
     return shared["sources"]
 
 
@@ -375,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feedback-round", action=argparse.BooleanOptionalAction, default=True,
                         help="let the engine run its feedback round (a model trained for it is "
                         "shown the best failed candidate and asked again; default: on)")
+    parser.add_argument("--site-headers", action=argparse.BooleanOptionalAction, default=True,
+                        help="an edit model's outputs shared among its own choice of lines and "
+                        "headers forced at each loop region (default: on; off: its own only)")
     args = parser.parse_args(argv)
     if args.from_results:
         settings, outcomes = outcomes_from_results(args.from_results)
@@ -434,6 +438,7 @@ def write_reports(args, outcomes: list[TargetOutcome], n: int) -> int:
         {"source": args.source, "model": str(args.model) if args.model else None,
          "seed": args.seed, "num_candidates": n, "threshold": args.threshold,
          "feedback_round": getattr(args, "feedback_round", None),
+         "site_headers": getattr(args, "site_headers", None),
          "figures": groups, "targets": [outcome_json(o) for o in outcomes]},
         indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     table = markdown(title, groups, n, outcomes)

@@ -19,9 +19,13 @@ from pathlib import Path
 
 from perfrl.edit_script import make_edit_script
 from perfrl.model_contract import PROMPT_PREFIX, build_prompt
+from perfrl.sources.edit_sites import site_spans
 
 from .errors import PerfRLError
 from .tokenizer import EOS_ID
+
+#: A row field: its edit script's hunks grow to the server's proposed sites (data/mix.py).
+EDIT_SITES_FIELD = "edit_sites"
 
 
 class ExampleFormatError(PerfRLError, ValueError):
@@ -133,10 +137,13 @@ def encode_target(tokenizer, code: str, max_length: int) -> list[int]:
 
 def example_target_text(example: Example, output_format: str = "function") -> str:
     """What the model learns to write for ``example``: the faster function, or for an
-    "edit-v1" model the edit script from the slow side to it (rows with their own
-    ``prompt_prefix``, such as denoising rows, keep their target as it is)."""
+    "edit-v1" model the edit script from the slow side to it, its hunks grown to whole loop
+    regions when the row says ``"edit_sites": true`` (rows with their own ``prompt_prefix``,
+    such as denoising rows, keep their target as it is)."""
     if output_format == "edit-v1" and row_prompt_prefix(example) is None:
-        return make_edit_script(example.slow, example.fast)
+        # Rows the mix marked: hunks grown to the loop regions the server proposes as sites.
+        sites = site_spans(example.slow) if example.row.get(EDIT_SITES_FIELD) else ()
+        return make_edit_script(example.slow, example.fast, sites)
     return example.fast
 
 

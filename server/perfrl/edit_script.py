@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 #: The separator between a line's number and its text in the model's input.
@@ -78,30 +79,57 @@ def format_hunks(hunks: list[Hunk]) -> str:
     return "\n".join(out) + "\n"
 
 
-def make_edit_script(slow: str, fast: str) -> str:
+def make_edit_script(slow: str, fast: str, widen_to: Sequence[tuple[int, int]] = ()) -> str:
     """The one edit script that turns ``slow`` into ``fast`` ("" when their lines are equal).
 
     Hunks come from :class:`difflib.SequenceMatcher` over whole lines; an insertion becomes
-    the replacement of the line before it, and hunks that then touch or overlap merge."""
+    the replacement of the line before it, and hunks that then touch or overlap merge.
+    ``widen_to``: line ranges of ``slow`` (1-based, inclusive; the server's proposed sites,
+    :mod:`perfrl.sources.edit_sites`) that a hunk touching them grows to cover whole, as a
+    script written after a forced site header does."""
     a, b = code_lines(slow), code_lines(fast)
-    spans: list[list[int]] = []  # [i1, i2, j1, j2]: a[i1:i2] becomes b[j1:j2]
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    opcodes = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    ranges: list[tuple[int, int]] = []  # a[i1:i2] changes
+    for tag, i1, i2, _, _ in opcodes:
         if tag == "equal":
             continue
         if i1 == i2:  # insertion: take the line before it along (the line after at the top)
-            if i1 > 0:
-                i1, j1 = i1 - 1, j1 - 1
-            else:
-                i2, j2 = i2 + 1, j2 + 1
-        if spans and i1 <= spans[-1][1]:
-            spans[-1][1] = max(spans[-1][1], i2)
-            spans[-1][3] = max(spans[-1][3], j2)
+            i1, i2 = (i1 - 1, i2) if i1 > 0 else (i1, i2 + 1)
+        ranges.append((i1, i2))
+    if not ranges:
+        return ""
+    changed = list(ranges)
+    for first, last in widen_to:
+        window = (first - 1, last)
+        if any(i1 < window[1] and window[0] < i2 for i1, i2 in changed):
+            ranges.append(window)
+    merged: list[list[int]] = []
+    for i1, i2 in sorted(ranges):
+        if merged and i1 <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], i2)
         else:
-            spans.append([i1, i2, j1, j2])
-    hunks = [Hunk(i1 + 1, i2, tuple(_without_trailing_blanks(b[j1:j2])))
-             for i1, i2, j1, j2 in spans]
-    return format_hunks(hunks) if hunks else ""
+            merged.append([i1, i2])
+    hunks = [Hunk(i1 + 1, i2, tuple(_without_trailing_blanks(
+        b[_fast_index(opcodes, i1, start=True):_fast_index(opcodes, i2, start=False)])))
+        for i1, i2 in merged]
+    return format_hunks(hunks)
+
+
+def _fast_index(opcodes: list, i: int, start: bool) -> int:
+    """The line of ``fast`` at the boundary before line ``i`` of ``slow`` (0-based; a hunk's
+    boundary is never inside a changed block): lines inserted at that point go with the hunk
+    that ends there, so a start maps before them and an end after them."""
+    found: list[int] = []
+    for tag, i1, i2, j1, j2 in opcodes:
+        if tag == "equal" and i1 <= i <= i2:
+            found.append(j1 + (i - i1))
+        elif i == i1 == i2:  # an insertion at this point: before it or after it
+            found += [j1, j2]
+        elif i == i1 and tag != "equal":
+            found.append(j1)
+        elif i == i2 and tag != "equal":
+            found.append(j2)
+    return min(found) if start else max(found)
 
 
 def parse_edit_script(script: str) -> list[Hunk]:

@@ -291,3 +291,70 @@ def test_an_output_with_a_string_the_function_does_not_have_is_dropped_with_its_
     # Decoding is not offered fresh string placeholders either, only the input's own.
     words = output_words(text, table)
     assert {"s0", "s1", "v0", "v9"} <= words and "s4" not in words
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_an_edit_model_also_writes_at_each_loop_region_the_server_proposes(
+    tiny_model: TinyModel, tmp_path
+):
+    # Two loops: the model's own choice of lines plus one forced header per loop region.
+    text = ("def twice(xs, ys):\n    out = []\n    for x in xs:\n        out.append(x * 3)\n"
+            "    total = 0\n    for y in ys:\n        total += y\n    return out, total\n")
+    target = make_target(tmp_path, text, "twice")
+    handle = ModelHandle(tiny_model.edit_dir)
+    handle.start()
+    model = handle.wait(60)
+    forced: list[tuple[str, int]] = []
+    real_generate = model.generate
+
+    def recording_generate(prompt, num_return=1, constraints=None, **kwargs):
+        # The real decoder runs; the test only notes what each call forced and how many rows.
+        forced.append((model.decode(list(constraints.forced_prefix)), num_return))
+        return real_generate(prompt, num_return=num_return, constraints=constraints, **kwargs)
+
+    model.generate = recording_generate
+    source = ModelCandidateSource(handle, num_candidates=6, seed=1, max_new_tokens=48,
+                                  resample_rounds=0)
+    try:
+        list(source.generate(target, 6))
+    except CandidateSourceError:
+        pass  # a tiny model's outputs for a function it never saw may all be unusable
+    assert forced == [("@", 2), ("@2-4", 2), ("@5-8", 2)]
+    forced.clear()
+    source = ModelCandidateSource(handle, num_candidates=6, seed=1, max_new_tokens=48,
+                                  resample_rounds=0, propose_sites=False)
+    try:
+        list(source.generate(target, 6))
+    except CandidateSourceError:
+        pass
+    assert forced == [("@", 6)]
+
+
+def test_outputs_are_shared_evenly_among_the_groups_the_first_taking_the_rest():
+    from perfrl.sources.model import split_rows
+
+    assert split_rows(8, 3) == [3, 3, 2]
+    assert split_rows(1, 3) == [1, 0, 0]
+    assert split_rows(6, 1) == [6]
+    assert sum(split_rows(17, 4)) == 17
+
+
+def test_an_output_reading_a_name_nothing_defines_is_dropped_with_its_reason(target):
+    from perfrl.engine.candidate_text import DistinctCandidates, original_candidate
+    from perfrl.sources.model import UNBOUND, select_clean
+    from perfrl.sources.unbound_names import module_names
+
+    original = original_candidate(target)
+    dropped_binding = ("def scale(xs):\n    for x in xs:\n        out.append(x * 3)\n"
+                       "    return out\n")
+    outputs = [GeneratedSequence(dropped_binding, [], -0.1),
+               GeneratedSequence("def scale(xs):\n    return [math.floor(x * 3) for x in xs]\n",
+                                 [], -0.2)]
+    kept, dropped = select_clean(outputs, target, original, DistinctCandidates(original),
+                                 known_names=module_names(target.file_text))
+    assert [c.label for c in kept] == ["sample 1"]  # ``math`` is the module's import
+    assert dropped == {UNBOUND: 1}
+    # Without the module's names (the old call), nothing is judged on names.
+    kept, dropped = select_clean(outputs, target, original, DistinctCandidates(original))
+    assert len(kept) == 2

@@ -86,3 +86,30 @@ def test_rows_that_invent_a_string_are_dropped_and_edit_lengths_count(tmp_path):
                  output_format="edit-v1")
     assert report["out"] == {"train": 1, "valid": 1}
     assert _ids(tmp_path / "e/train.jsonl") == ["p:m.py:l:1:sum_to_loop"]
+
+
+def test_edit_rows_marked_for_sites_learn_the_whole_loop_region(tmp_path):
+    from perfrl_train.examples import Example, example_target_text
+
+    slow = ("def v0(v1, v2):\n    v3 = []\n    for v4 in v1:\n        if v4 not in v2:\n"
+            "            v3.append(v4)\n    return v3\n")
+    fast = slow.replace("    v3 = []\n", "    v3 = []\n    v5 = set(v2)\n").replace(
+        "not in v2", "not in v5")
+    rows = [{"id": f"p:m.py:f{i}:1:set_to_list", "slow": slow, "fast": fast} for i in range(40)]
+    train = _write(tmp_path / "t.jsonl", rows)
+    tokenizer = Tokenizer.from_file(str(TOKENIZER))
+    report = mix(tmp_path / "s", [train], [train], tokenizer, {}, max_source=1000,
+                 max_target=200, output_format="edit-v1", edit_sites=0.5)
+    marked = [json.loads(line) for line in (tmp_path / "s/train.jsonl").read_text().splitlines()]
+    widened = [row for row in marked if row.get("edit_sites")]
+    assert report["edit scripts grown to sites"] == len(widened) and 5 < len(widened) < 35
+    # A marked row's target is the whole region (lines 2-6), a plain one the changed lines.
+    assert example_target_text(Example("", slow, fast, widened[0]), "edit-v1").startswith(
+        "@2-6\n")
+    plain = next(row for row in marked if not row.get("edit_sites"))
+    assert example_target_text(Example("", slow, fast, plain), "edit-v1").startswith("@2-2\n")
+    # Too long grown (40 tokens: the plain script has 35, the grown one 51): the row keeps
+    # its plain script instead of being lost.
+    report = mix(tmp_path / "l", [train], [train], tokenizer, {}, max_source=1000,
+                 max_target=40, output_format="edit-v1", edit_sites=1.0)
+    assert report["edit scripts grown to sites"] == 0 and report["out"]["train"] == 40

@@ -127,3 +127,14 @@ def test_a_hostile_output_cannot_hide_code_in_the_docstring_slot_or_drop_the_use
     after = 'def v0(v1, v2):\n    "s0"\n    __import__("os").getpid()\n' + body
     rewrite = model_output(after, table)
     assert rewrite.count('"""Orders whose SKU') == 1 and '__import__("os").getpid()' in rewrite
+
+
+def test_the_docstrings_placeholder_written_in_the_code_counts_as_invented():
+    _, table = model_input(WITH_DOCSTRING, "identifiers")
+    assert table.strings['"s0"'].startswith('"""Orders')
+    # As a dict key (what a small model writes): prose, no string the code uses.
+    misuse = 'def v0(v1, v2):\n    "s0"\n    return [v3 for v3 in v1 if v3["s0"] in v2]\n'
+    assert invented_strings(misuse, table) == ['"s0"']
+    # In its own slot it is the docstring, and the code's own strings are fine.
+    fine = 'def v0(v1, v2):\n    "s0"\n    return [v3 for v3 in v1 if v3["s1"] in set(v2)]\n'
+    assert invented_strings(fine, table) == []

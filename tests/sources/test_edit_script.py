@@ -111,6 +111,42 @@ def test_applying_the_made_script_gives_the_fast_side(slow_lines, fast_lines):
     assert apply_edit_script(slow, script.strip("\n")) == apply_edit_script(slow, script)
 
 
+@settings(max_examples=300, deadline=None)
+@given(_LINES, _LINES, st.lists(st.tuples(st.integers(1, 13), st.integers(0, 4)), max_size=3))
+def test_a_script_widened_to_sites_still_gives_the_fast_side_and_covers_them(
+    slow_lines, fast_lines, sites
+):
+    slow = "def v0(v3):\n" + "\n".join(slow_lines) + "\n"
+    fast = "def v0(v3):\n" + "\n".join(fast_lines) + "\n"
+    count = len(slow.strip("\n").split("\n"))
+    windows = [(first, min(count, first + extra)) for first, extra in sites if first <= count]
+    script = make_edit_script(slow, fast, windows)
+    minimal = make_edit_script(slow, fast)
+    if not minimal:
+        assert script == ""
+        return
+    assert non_blank(apply_edit_script(slow, script)) == non_blank(fast)
+    hunks = [tuple(map(int, line[1:].split("-"))) for line in script.split("\n")
+             if line.startswith("@")]
+    changed = [tuple(map(int, line[1:].split("-"))) for line in minimal.split("\n")
+               if line.startswith("@")]
+    for first, last in windows:
+        if any(a <= last and first <= b for a, b in changed):
+            assert any(a <= first and last <= b for a, b in hunks), (windows, script)
+
+
+def test_a_hunk_inside_a_site_is_written_as_the_whole_site():
+    # The slow side's loop region is lines 2-6; the change is on line 4 only.
+    slow = SLOW
+    fast = SLOW.replace("if v4 not in v2:", "if v4 not in v5:").replace(
+        "    v3 = []\n", "    v3 = []\n    v5 = set(v2)\n")
+    assert make_edit_script(slow, fast).startswith("@2-2\n")
+    widened = make_edit_script(slow, fast, [(2, 6)])
+    assert widened == "@2-6\n" + "\n".join(fast.split("\n")[1:7]) + "\n"
+    # A site no change touches is left alone.
+    assert make_edit_script(slow, fast, [(1, 1)]) == make_edit_script(slow, fast)
+
+
 def test_the_spec_checks_the_output_format():
     spec = ModelSpec.from_json({"output_format": "edit-v1", "prompt_prefix": EDIT_PROMPT_PREFIX})
     assert build_prompt(SLOW, spec) == EDIT_PROMPT_PREFIX + number_lines(SLOW)

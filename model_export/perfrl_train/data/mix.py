@@ -40,7 +40,7 @@ from tokenizers import Tokenizer
 
 from perfrl.model_contract import OUTPUT_FORMATS
 
-from ..examples import Example, example_target_text, source_text
+from ..examples import EDIT_SITES_FIELD, Example, example_target_text, source_text
 
 _STRING_PLACEHOLDER = re.compile(r'"s\d+"')
 
@@ -69,7 +69,7 @@ def _fits(row: dict, tokenizer: Tokenizer, max_source: int, max_target: int,
     # whole-function form: its short task prefix is not counted, as before).
     source = row["slow"] if output_format == "function" else \
         source_text(row["slow"], output_format=output_format)
-    target = example_target_text(Example("", row["slow"], row["fast"]), output_format)
+    target = example_target_text(Example("", row["slow"], row["fast"], row), output_format)
     return (
         len(tokenizer.encode(source).ids) <= max_source
         and len(tokenizer.encode(target).ids) <= max_target
@@ -92,10 +92,14 @@ def mix(
     max_target: int,
     seed: int = 0,
     output_format: str = "function",
+    edit_sites: float = 0.0,
 ) -> dict:
-    """Write ``out/train.jsonl`` and ``out/valid.jsonl``; returns the report written beside them."""
+    """Write ``out/train.jsonl`` and ``out/valid.jsonl``; returns the report written beside them.
+    ``edit_sites`` (edit-v1 only): the share of training rows whose edit script grows its hunks
+    to the loop regions the server proposes as sites (:mod:`perfrl.sources.edit_sites`), marked
+    ``"edit_sites": true``; a row whose grown script is too long keeps the plain one."""
     rng = random.Random(seed)
-    report: dict = {"in": {}, "dropped": Counter(), "out": {}}
+    report: dict = {"in": {}, "dropped": Counter(), "out": {}, "edit scripts grown to sites": 0}
     rows: list[dict] = []
     seen: set[str] = set()
     for spec in train:
@@ -121,6 +125,11 @@ def mix(
             if invents_strings(row):
                 report["dropped"]["fast side invents a string"] += 1
                 continue
+            if output_format == "edit-v1" and edit_sites > 0 and rng.random() < edit_sites:
+                widened = {**row, EDIT_SITES_FIELD: True}
+                if _fits(widened, tokenizer, max_source, max_target, output_format):
+                    report["edit scripts grown to sites"] += 1
+                    row = widened
             if not _fits(row, tokenizer, max_source, max_target, output_format):
                 report["dropped"]["too long"] += 1
                 continue
@@ -156,7 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-format", choices=OUTPUT_FORMATS, default="function",
                         help="measure lengths as a model of this output format reads/writes")
+    parser.add_argument("--edit-sites", type=float, default=0.0, metavar="SHARE",
+                        help="edit-v1: this share of the training rows writes its hunks grown "
+                        "to whole loop regions, as after a header the server forces (0-1)")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.edit_sites <= 1.0:
+        parser.error(f"--edit-sites is a share between 0 and 1, not {args.edit_sites}")
     caps = {name: int(n) for name, _, n in (spec.partition("=") for spec in args.cap)}
     report = mix(
         args.out,
@@ -168,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         args.max_target_tokens,
         args.seed,
         args.output_format,
+        args.edit_sites,
     )
     print(json.dumps(report, indent=1))
     return 0

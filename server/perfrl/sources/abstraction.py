@@ -230,18 +230,25 @@ def invented_strings(code: str, table: Abstraction) -> list[str]:
     """The string placeholders (``"s7"``) of a model output that ``table`` does not hold, in
     order of appearance. Such a placeholder stands for no string of the original: a model
     cannot know what text it should be, so mapping back would leave the literal ``"s7"`` in
-    the code. A docstring the output writes does not count: :func:`concretize` replaces it
-    with the original's. Text that does not tokenize has none (it is dropped for not parsing
-    anyway)."""
+    the code. The original docstring's placeholder written anywhere in the code counts too
+    (it stands for prose, no string the code uses). A docstring the output writes does not
+    count: :func:`concretize` replaces it with the original's. Text that does not tokenize
+    has none (it is dropped for not parsing anyway)."""
     try:
         tokens = _significant(split_docstring(code)[0])
     except (tokenize.TokenError, SyntaxError):
         return []
+    # The docstring's own placeholder stands for prose: written in the code (a dict key, an
+    # argument), it is a string the model cannot know the meaning of either.
+    prose = {placeholder for placeholder, literal in table.strings.items()
+             if table.docstring and literal == table.docstring.strip()}
     found: list[str] = []
     for token in tokens:
         if token.type == tokenize.STRING and _PLACEHOLDER_STRING.match(token.string):
             placeholder = '"' + token.string[1:-1] + '"'
-            if placeholder not in table.strings and placeholder not in found:
+            if (placeholder not in table.strings or placeholder in prose) and (
+                placeholder not in found
+            ):
                 found.append(placeholder)
     return found
 

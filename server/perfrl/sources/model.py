@@ -64,7 +64,7 @@ from perfrl.engine.candidate_text import (
 from perfrl.engine.feedback_round import SECOND_ROUND_LABEL
 from perfrl.engine.types import Candidate, FunctionTarget
 from perfrl.inference.background import ModelHandle, ModelNotReady
-from perfrl.inference.decoding import RepetitionStop
+from perfrl.inference.decoding import OutputConstraints, RepetitionStop
 from perfrl.inference.onnx_seq2seq import GeneratedSequence, ModelLoadError, OnnxSeq2SeqModel
 from perfrl.inference.output_vocabulary import python_words, words_of
 from perfrl.model_contract import FailedAttempt
@@ -75,6 +75,7 @@ from perfrl.sources.abstraction import (
     model_output,
     names_kept_for,
 )
+from perfrl.sources.edit_sites import site_headers
 from perfrl.sources.identifiers import rename_identifiers
 from perfrl.sources.prompts import model_prompt
 from perfrl.sources.regions import (
@@ -84,6 +85,7 @@ from perfrl.sources.regions import (
     region_statements,
     splice_region,
 )
+from perfrl.sources.unbound_names import function_names, module_names, unbound_names
 
 DEFAULT_LOAD_TIMEOUT_S = 120.0
 #: Extra draws for outputs that were unusable (not for duplicates): rounds at most.
@@ -95,6 +97,7 @@ _NOT_RESAMPLED = (DUPLICATE, SAME_AS_ORIGINAL)
 _NOT_FITTING = "region rewrite does not fit the function"
 LOOPED = "repetition loop"
 INVENTED_STRING = "uses a string placeholder the function does not have"
+UNBOUND = "reads a name nothing defines"
 #: Functions longer than this (lines, dedented) are also rewritten loop region by region.
 REGION_MIN_LINES = 15
 #: Regions of one function given to the model, at most (the first ones in the function).
@@ -258,12 +261,15 @@ def select_clean(
     distinct: DistinctCandidates,
     first_index: int = 0,
     unusable: dict[int, str] | None = None,
+    known_names: frozenset[str] | None = None,
 ) -> tuple[list[CleanCandidate], Counter[str]]:
     """The outputs worth verifying, cleaned, in order (the ``k``-th output counts as draw
     ``first_index + k``), and a count of the reasons the others were dropped. ``distinct``
     (the one de-duplication rule, see :class:`DistinctCandidates`) carries what was kept so
     far across calls; ``unusable`` gives, by position in ``outputs``, those already known to
-    be unusable and why (edit scripts that cannot be applied)."""
+    be unusable and why (edit scripts that cannot be applied); with ``known_names`` (what the
+    target's module and function make visible, :mod:`perfrl.sources.unbound_names`), an
+    output reading a name nothing defines is dropped as :data:`UNBOUND`."""
     kept: list[CleanCandidate] = []
     dropped: Counter[str] = Counter()
     unusable = unusable or {}
@@ -275,6 +281,10 @@ def select_clean(
         if why is None:
             clean = clean_output(output.text, target, original, first_index + position)
             why = clean.flaw
+        if not why and clean.function is not None and unbound_names(
+            clean.function, original.function, known_names
+        ):
+            why = UNBOUND
         if why:
             dropped[why + ("" if output.finished else " (cut at the length limit)")] += 1
             continue
@@ -302,6 +312,14 @@ def select_usable(
     return [(clean.number - 1, clean.code) for clean in kept], dropped
 
 
+def split_rows(rows: int, groups: int) -> list[int]:
+    """``rows`` outputs shared among ``groups`` groups as evenly as can be, the first groups
+    taking the remainder (the first group is the model's own choice: it keeps the greedy
+    output when there is one row)."""
+    share, extra = divmod(rows, groups)
+    return [share + (1 if group < extra else 0) for group in range(groups)]
+
+
 def _summary(dropped: Counter[str]) -> str:
     return "; ".join(f"{why}: {count}" for why, count in dropped.most_common())
 
@@ -319,7 +337,10 @@ class ModelCandidateSource:
     """Rewrites proposed by the model behind ``model`` (a :class:`ModelHandle` or a model
     directory). Unset generation parameters come from the model's ``perfrl_model.json``.
     ``guarded=False`` decodes without constraints and ``resample_rounds=0`` draws once (how it
-    was before: for comparisons)."""
+    was before: for comparisons). With an "edit-v1" model, the outputs are shared among the
+    model's own choice of lines and a header forced at each loop region
+    (:mod:`perfrl.sources.edit_sites`; ``propose_sites=False``: the model's choice only).
+    Unguarded decoding forces nothing, so it proposes no site either."""
 
     name = "model"
 
@@ -335,6 +356,7 @@ class ModelCandidateSource:
         load_timeout_s: float = DEFAULT_LOAD_TIMEOUT_S,
         guarded: bool = True,
         resample_rounds: int = DEFAULT_RESAMPLE_ROUNDS,
+        propose_sites: bool = True,
     ) -> None:
         self.handle = model if isinstance(model, ModelHandle) else ModelHandle(Path(model))
         self.num_candidates = num_candidates
@@ -346,6 +368,7 @@ class ModelCandidateSource:
         self.load_timeout_s = load_timeout_s
         self.guarded = guarded
         self.resample_rounds = resample_rounds
+        self.propose_sites = propose_sites
 
     def generate(
         self, target: FunctionTarget, limit: int
@@ -405,12 +428,15 @@ class ModelCandidateSource:
         n: int,
         distinct: DistinctCandidates,
         failed: FailedAttempt | None = None,
+        visible: frozenset[str] = frozenset(),
     ) -> tuple[list[CleanCandidate], Counter[str], int]:
         """The usable rewrites of ``original`` (the target's function, or a region's
         function), cleaned, why the others were dropped, and how many outputs were drawn:
         ``n`` first (greedy + samples), then again for the unusable ones, at most
         ``resample_rounds`` times. With ``failed``, the prompt is the second round's
-        (:func:`perfrl.sources.prompts.model_prompt`). Raises :class:`_TooLong`."""
+        (:func:`perfrl.sources.prompts.model_prompt`); ``visible``: names the rewrite may read
+        beyond the module's and ``original``'s (a region's: the whole function's). Raises
+        :class:`_TooLong`."""
         function_text = original.code
         defaults = model.spec.generation
         keep = names_kept_for(model.spec.input_abstraction, target.file_text, function_text)
@@ -423,35 +449,54 @@ class ModelCandidateSource:
         if model.encode_prompt(prompt).truncated:
             raise _TooLong()
         output_format = model.spec.output_format
-        constraints = None
+        # What each group of outputs is forced to start with: an edit script with its first
+        # hunk's header (the model's own choice of lines, then each proposed site's), a
+        # function with the target's own signature.
+        starts = [signature_header(model_text)]
+        if output_format == "edit-v1":
+            starts = [SCRIPT_START]
+            if self.propose_sites:
+                starts += site_headers(model_text)
+        groups: list[OutputConstraints | None] = [None]
         if self.guarded:
-            constraints = model.output_constraints(
-                # An edit script starts with its first hunk's header; a function with the
-                # target's own signature.
-                forced_start=SCRIPT_START if output_format == "edit-v1"
-                else signature_header(model_text),
-                words=None if table is None else output_words(model_text, table),
-                repetition=RepetitionStop(steer=True),
-                allow_non_ascii=not model_text.isascii(),
-            )
+            words = None if table is None else output_words(model_text, table)
+            groups = [
+                model.output_constraints(
+                    forced_start=start,
+                    words=words,
+                    repetition=RepetitionStop(steer=True),
+                    allow_non_ascii=not model_text.isascii(),
+                )
+                for start in starts
+            ]
         sampling = {
             "temperature": defaults.temperature if self.temperature is None else self.temperature,
             "top_k": defaults.top_k if self.top_k is None else self.top_k,
             "top_p": defaults.top_p if self.top_p is None else self.top_p,
             "max_new_tokens": self.max_new_tokens,
-            "constraints": constraints,
         }
+        known = module_names(target.file_text)
+        if known is not None:
+            known |= visible
         kept: list[CleanCandidate] = []
         dropped: Counter[str] = Counter()
         drawn = 0
         rows = n
         for round_ in range(1 + max(0, self.resample_rounds)):
             seed = self.seed if self.seed is None or round_ == 0 else self.seed + 7919 * round_
-            outputs = self._draw(model, prompt, rows, greedy_first=round_ == 0, seed=seed,
-                                 sampling=sampling)
+            outputs = []
+            for group, (constraints, group_rows) in enumerate(
+                zip(groups, split_rows(rows, len(groups)))
+            ):
+                if group_rows == 0:
+                    continue
+                group_seed = None if seed is None else seed + 104729 * group
+                outputs += self._draw(model, prompt, group_rows, greedy_first=round_ == 0,
+                                      seed=group_seed,
+                                      sampling={**sampling, "constraints": constraints})
             outputs, unusable = outputs_as_code(outputs, model_text, table, output_format)
             round_kept, round_dropped = select_clean(outputs, target, original, distinct, drawn,
-                                                     unusable)
+                                                     unusable, known)
             kept += round_kept
             dropped += round_dropped
             drawn += len(outputs)
@@ -526,7 +571,8 @@ class ModelCandidateSource:
         wrapper = original_candidate(region_target)
         try:
             kept, dropped, drawn = self._rewrites(
-                model, region_target, wrapper, n, DistinctCandidates(wrapper)
+                model, region_target, wrapper, n, DistinctCandidates(wrapper),
+                visible=function_names(original.function),
             )
         except _TooLong:
             return [], Counter({"region too long for the model": 1}), 0

@@ -21,13 +21,16 @@ def build_sources(
     model_dir: Path | None = None,
     temperature: float | None = None,
     seed: int | None = None,
+    propose_sites: bool = True,
 ) -> list[CandidateSource]:
     """Sources in the order given; hand-written files first when there are any.
 
     ``model_handle`` (a :class:`perfrl.inference.background.ModelHandle`) is shared by a
     long-lived process such as the language server; without one the model is loaded from
     ``model_dir`` (default: the shipped model) when the model source is first used.
-    Unknown names raise CandidateSourceError listing the known ones.
+    ``propose_sites=False`` lets an edit model choose every hunk's lines itself (see
+    :class:`perfrl.sources.model.ModelCandidateSource`; for comparisons). Unknown names raise
+    CandidateSourceError listing the known ones.
     """
     unknown = [name for name in names if name not in KNOWN_SOURCES]
     if unknown:
@@ -59,6 +62,7 @@ def build_sources(
                 model_handle.start()
             # None (the constructor's default too) means the model's own setting.
             sources.append(
-                ModelCandidateSource(model_handle, temperature=temperature, seed=seed)
+                ModelCandidateSource(model_handle, temperature=temperature, seed=seed,
+                                     propose_sites=propose_sites)
             )
     return sources

@@ -1,0 +1,51 @@
+"""Where an edit model is asked to write: hunk headers proposed at the function's loops.
+
+An "edit-v1" model (:mod:`perfrl.edit_script`) has two jobs: name the lines to change
+(``@A-B``) and write their replacement. Measured on real code, the first is the weaker one: a
+small edit model names the right lines for few functions (most of its headers point at the
+same lines whatever the function), while most slow code is a loop with the statements that
+set it up and read its result. So the server proposes the headers itself: each loop region
+of the function (:func:`perfrl.sources.regions.extract_regions`: a loop, the setup statements
+just before it, a ``return`` right after it) becomes a header that decoding forces as the
+start of some outputs, and the model writes only the replacement.
+
+A caller may rely on: headers of the form ``@A-B`` (no newline, so that a byte-level BPE
+encodes them as the start of a longer text: the model writes the newline), for lines counted
+as :func:`perfrl.edit_script.number_lines` counts them in the text given, in source order,
+distinct, at most ``limit``; none for a text that does not parse or holds no loop. Training
+(:func:`perfrl.edit_script.make_edit_script` with ``widen_to``) writes some scripts with the
+same spans, so that the model knows what to write after a forced header.
+"""
+
+from __future__ import annotations
+
+from perfrl.edit_script import SCRIPT_START, code_lines
+from perfrl.sources.regions import extract_regions
+
+#: Loop regions given a forced header, at most (the first ones in the function).
+MAX_SITES = 3
+
+
+def site_spans(model_text: str, limit: int = MAX_SITES) -> list[tuple[int, int]]:
+    """The line spans ``(first, last)`` (1-based, inclusive, numbered as the edit model reads
+    them) of the loop regions of ``model_text``, first ``limit`` regions, distinct."""
+    if limit <= 0:
+        return []
+    # number_lines counts from the first non-blank line; regions count from the text's first.
+    leading_blank = len(model_text.split("\n")) - len(model_text.lstrip("\n").split("\n"))
+    last_line = len(code_lines(model_text))
+    spans: list[tuple[int, int]] = []
+    for region in extract_regions(model_text):
+        span = (region.start_line - leading_blank, region.end_line - leading_blank)
+        if span[0] < 1 or span[1] > last_line or span in spans:
+            continue
+        spans.append(span)
+        if len(spans) == limit:
+            break
+    return spans
+
+
+def site_headers(model_text: str, limit: int = MAX_SITES) -> list[str]:
+    """The ``@A-B`` headers of :func:`site_spans` (the function as the edit model reads it,
+    before numbering)."""
+    return [f"{SCRIPT_START}{first}-{last}" for first, last in site_spans(model_text, limit)]

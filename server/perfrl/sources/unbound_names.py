@@ -1,0 +1,120 @@
+"""Outputs that read a name nothing defines: certain ``NameError``, dropped before the verifier.
+
+A small model often writes a name it has seen in training (``new_0``, ``paths``) or uses a
+local before the line that binds it was kept. Such a rewrite cannot pass a test that reaches
+the line, and costs a sandboxed test run to find out; dropped early, it is drawn again.
+
+The rule is deliberately narrow, so that it never drops a rewrite that could run: a name is
+*unbound* when the rewrite reads it, binds it nowhere in the function, the original function
+does not read it without binding it too (a name the original reads from outside, the rewrite
+may read; a local of the original, the rewrite must bind itself), it is no builtin, and
+the target's module binds it nowhere a function can see it from: not at module level (an
+assignment, a loop or ``with`` target, an import, a ``def`` or ``class``, under any ``if`` or
+``try``), not by a ``global`` statement anywhere, and not as a local of any function that
+holds a nested function (the target may be a closure). A module that can bind names no
+statement shows (``from x import *``, ``globals()``, ``__builtins__``, a module
+``__getattr__``) gets no check at all.
+
+A caller may rely on: :func:`module_names` returning ``None`` (meaning: do not check) for a
+module that does not parse or binds names dynamically; :func:`unbound_names` returning the
+unbound names sorted, empty when the output is fine or ``known`` is ``None``.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+
+from perfrl.engine.candidate_text import FunctionNode
+from perfrl.engine.locate import parse_module
+from perfrl.sources.abstraction import bound_names
+
+_BUILTINS = frozenset(dir(builtins)) | {"__class__", "__name__", "__file__", "__doc__"}
+#: Text in a module that can bind names without a statement that shows them.
+_DYNAMIC_BINDING = ("import *", "globals(", "__builtins__", "__getattr__", "locals(", "vars(")
+
+
+def module_names(file_text: str) -> frozenset[str] | None:
+    """The names a function of this module can read without binding them itself (see the
+    module's rule), or ``None`` when no check should be made."""
+    if any(marker in file_text for marker in _DYNAMIC_BINDING):
+        return None
+    try:
+        tree = parse_module(file_text)
+    except (SyntaxError, ValueError):
+        return None
+    names: set[str] = set()
+    pending: list[ast.AST] = list(tree.body)
+    while pending:  # module level: every statement outside a def or class body
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        for child in ast.walk(node):
+            if child is not node and isinstance(
+                child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+            ):
+                pending.append(child)
+        names |= _bindings_outside_definitions(node)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global):
+            names.update(node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+            isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            for statement in node.body for inner in ast.walk(statement)
+        ):
+            names |= bound_names(node)
+    return frozenset(names)
+
+
+def _bindings_outside_definitions(node: ast.AST) -> set[str]:
+    """Names ``node`` binds, not counting what the definitions inside it bind."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current is not node and isinstance(
+            current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+        ):
+            continue
+        if isinstance(current, ast.Name) and isinstance(current.ctx, (ast.Store, ast.Del)):
+            found.add(current.id)
+        elif isinstance(current, (ast.Import, ast.ImportFrom)):
+            found.update((a.asname or a.name).split(".")[0] for a in current.names)
+        elif isinstance(current, ast.ExceptHandler) and current.name:
+            found.add(current.name)
+        elif isinstance(current, (ast.MatchAs, ast.MatchStar)) and current.name:
+            found.add(current.name)
+        stack.extend(ast.iter_child_nodes(current))
+    return found
+
+
+def _reads(function: FunctionNode) -> set[str]:
+    return {
+        node.id for node in ast.walk(function)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
+
+
+def function_names(function: FunctionNode | None) -> frozenset[str]:
+    """Every name ``function`` binds or reads: what a rewrite of one of its regions may read
+    (the region's own function does not show what the rest of the function binds)."""
+    if function is None:
+        return frozenset()
+    return frozenset(_reads(function) | bound_names(function))
+
+
+def unbound_names(
+    output: FunctionNode, original: FunctionNode | None, known: frozenset[str] | None
+) -> list[str]:
+    """The names ``output`` reads that nothing defines (see the module's rule); ``known`` is
+    :func:`module_names` of the target's module."""
+    if known is None:
+        return []
+    free = _reads(output) - bound_names(output) - _BUILTINS - known
+    if original is not None:
+        # What the original reads without binding it is visible somehow (it runs): a
+        # closure's variable, a name a test injects. What it binds itself is a local that
+        # the rewrite must bind too.
+        free -= _reads(original) - bound_names(original)
+    return sorted(free)
