@@ -198,7 +198,7 @@ def build_sources_for(args, target: Target, shared: dict):
         return build_sources([], candidate_files=[target.candidate])
     if "sources" not in shared:
         shared["sources"] = build_sources([args.source], model_dir=args.model, seed=args.seed,
-                                          propose_sites=args.site_headers)
+                                          propose_sites=getattr(args, "site_headers", True))
     return shared["sources"]
 
 
