@@ -4,8 +4,8 @@ A device run takes the repository plus at most 64 MiB of carried files, and retu
 8 files of at most 16 MiB each, 64 MiB together. So:
 
 - ``data``: the training rows the run needs, only their ``slow``/``fast``/``prompt_prefix``
-  fields, gzipped, in a seeded order, cut where the compressed files would pass ``--max-mib``
-  (the rows kept are a uniform sample, and the report says how many);
+  and ``edit_sites`` fields, gzipped, in a seeded order, cut where the compressed files would
+  pass ``--max-mib`` (the rows kept are a uniform sample, and the report says how many);
 - ``pack`` (on the device): a checkpoint's weights in fp16 split into parts of at most
   ``--part-mib``, and its small files (config, tokenizer, training metadata) in one archive,
   with a manifest holding the digest of the whole; refused, with the sizes, when it would not
@@ -29,7 +29,7 @@ import tarfile
 from pathlib import Path
 
 from .errors import PerfRLError
-from .examples import ExampleFormatError, read_examples
+from .examples import EDIT_SITES_FIELD, ExampleFormatError, read_examples
 
 #: What one device run may return (the device tool's limits).
 MAX_FILES_BACK = 8
@@ -40,7 +40,7 @@ PART_PREFIX = "weights.fp16.part"
 SMALL_FILES = "checkpoint_files.tar.gz"
 MANIFEST = "bundle_manifest.json"
 #: Row fields SFT reads (examples.read_examples); everything else stays behind.
-ROW_FIELDS = ("slow", "fast", "prompt_prefix")
+ROW_FIELDS = ("slow", "fast", "prompt_prefix", EDIT_SITES_FIELD)
 _MIB = 1 << 20
 
 

@@ -48,6 +48,18 @@ def test_data_keeps_only_what_training_reads_within_the_size_asked(tmp_path):
     assert [r["fast"] for r in rows[:3]] != [f"def f(x):\n    return x + {i}\n" for i in range(3)]
 
 
+def test_rows_marked_for_sites_keep_the_mark(tmp_path):
+    # An edit row whose script grows to the server's sites (mix --edit-sites) must train the
+    # same way on the device.
+    row = {"slow": "def f(x):\n    return x\n", "fast": "def f(x):\n    return +x\n",
+           "edit_sites": True, "id": "a"}
+    train = tmp_path / "train.jsonl"
+    train.write_text(json.dumps(row) + "\n")
+    pack_data([train], [train], tmp_path / "bundle", max_mib=1)
+    assert _read_gz(tmp_path / "bundle" / "train.jsonl.gz") == [
+        {"slow": row["slow"], "fast": row["fast"], "edit_sites": True}]
+
+
 def test_a_row_without_its_fields_is_refused_with_its_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"slow": "def f(): pass"}\n')
