@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 
 from perfrl.engine.candidate_text import FunctionNode
 from perfrl.engine.locate import parse_module
@@ -34,9 +35,11 @@ _BUILTINS = frozenset(dir(builtins)) | {"__class__", "__name__", "__file__", "__
 _DYNAMIC_BINDING = ("import *", "globals(", "__builtins__", "__getattr__", "locals(", "vars(")
 
 
+@functools.lru_cache(maxsize=8)
 def module_names(file_text: str) -> frozenset[str] | None:
     """The names a function of this module can read without binding them itself (see the
-    module's rule), or ``None`` when no check should be made."""
+    module's rule), or ``None`` when no check should be made. Cached by text: one job asks
+    for each region and round, and the module is parsed once."""
     if any(marker in file_text for marker in _DYNAMIC_BINDING):
         return None
     try:
