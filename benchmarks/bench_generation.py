@@ -15,6 +15,9 @@ every path alike:
   repetition check; :meth:`OnnxSeq2SeqModel.output_constraints`). The forced length keeps
   the repetition stop and its steering from acting (as ``min_new_tokens`` does); the check
   itself runs at every step and is timed;
+- ``ours-int8-copy``: ``ours-int8-guarded`` plus the copy bias towards the function
+  (:mod:`perfrl.inference.copy_bias`, bonus 3): every row's whole score vector is read at
+  every step (no top-k shortcut) and each row's tail is looked up in the copied text;
 - ``ours-int8-baseline`` (only with ``--baseline-server DIR``): ``ours-int8`` run by the
   ``perfrl`` package found in ``DIR`` (an earlier checkout's ``server/``), so that a change
   of the decoding loop is measured against the code before it in the same run;
@@ -56,12 +59,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-PATHS = ("ours-int8", "ours-int8-guarded", "ours-fp32", "ours-int8-optimum", "pytorch",
-         "optimum")
+PATHS = ("ours-int8", "ours-int8-guarded", "ours-int8-copy", "ours-fp32", "ours-int8-optimum",
+         "pytorch", "optimum")
 #: Model directory of each of our paths under the model cache.
 OUR_DIRS = {
     "ours-int8": "int8",
     "ours-int8-guarded": "int8",
+    "ours-int8-copy": "int8",
     "ours-int8-baseline": "int8",
     "ours-fp32": "fp32",
     "ours-int8-optimum": "int8-optimum",
@@ -264,8 +268,9 @@ class Runner:
             self.model = OnnxSeq2SeqModel.load(cache / OUR_DIRS[path], threads=threads)
             assert self.model.encode_prompt(_prompt(FUNCTION)).ids == self.ids
             self.guarded = {}
-            if path == "ours-int8-guarded":
-                self.guarded = {"constraints": _guarded_constraints(self.model)}
+            if path in ("ours-int8-guarded", "ours-int8-copy"):
+                copy_bonus = 3.0 if path == "ours-int8-copy" else 0.0
+                self.guarded = {"constraints": _guarded_constraints(self.model, copy_bonus)}
             return
         import torch
 
@@ -331,7 +336,7 @@ class Runner:
         return out.shape[0] * (out.shape[1] - 1)
 
 
-def _guarded_constraints(model):
+def _guarded_constraints(model, copy_bonus: float = 0.0):
     """What the model source asks of every decode (built once per prompt there too; its
     cost, a few milliseconds, is left out of the timed runs as the encoder is not)."""
     from perfrl.inference.decoding import RepetitionStop
@@ -342,6 +347,8 @@ def _guarded_constraints(model):
         forced_start=signature_header(FUNCTION),
         words=python_words() | words_of(FUNCTION),
         repetition=RepetitionStop(steer=True),
+        copy_from=FUNCTION,
+        copy_bonus=copy_bonus,
     )
 
 

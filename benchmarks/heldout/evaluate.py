@@ -198,7 +198,8 @@ def build_sources_for(args, target: Target, shared: dict):
         return build_sources([], candidate_files=[target.candidate])
     if "sources" not in shared:
         shared["sources"] = build_sources([args.source], model_dir=args.model, seed=args.seed,
-                                          propose_sites=getattr(args, "site_headers", True))
+                                          propose_sites=getattr(args, "site_headers", True),
+                                          copy_bonus=getattr(args, "copy_bonus", 0.0))
     return shared["sources"]
 
 
@@ -379,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--site-headers", action=argparse.BooleanOptionalAction, default=True,
                         help="an edit model's outputs shared among its own choice of lines and "
                         "headers forced at each loop region (default: on; off: its own only)")
+    parser.add_argument("--copy-bonus", type=float, default=0.0, metavar="NATS",
+                        help="add NATS to the scores of the tokens that continue the input the "
+                        "output is copying (perfrl.inference.copy_bias; default 0: off)")
     args = parser.parse_args(argv)
     if args.from_results:
         settings, outcomes = outcomes_from_results(args.from_results)
@@ -439,6 +443,7 @@ def write_reports(args, outcomes: list[TargetOutcome], n: int) -> int:
          "seed": args.seed, "num_candidates": n, "threshold": args.threshold,
          "feedback_round": getattr(args, "feedback_round", None),
          "site_headers": getattr(args, "site_headers", None),
+         "copy_bonus": getattr(args, "copy_bonus", None),
          "figures": groups, "targets": [outcome_json(o) for o in outcomes]},
         indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     table = markdown(title, groups, n, outcomes)

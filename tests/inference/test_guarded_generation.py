@@ -87,6 +87,26 @@ def test_repetition_stop_on_the_real_model(model):
     assert stop.looping(stopped.token_ids)
 
 
+def test_a_strong_copy_bias_writes_the_input_out_again(model):
+    # The tiny model learned to turn LOOP into REWRITE; biased hard enough towards its input,
+    # greedy decoding copies LOOP token for token instead, and stops where LOOP ends. A mild
+    # bias leaves the rewrite it is sure of alone.
+    prompt = model.prompt_for(LOOP)
+    start = signature_header(LOOP)
+    [plain] = model.generate(prompt, max_new_tokens=60,
+                             constraints=model.output_constraints(forced_start=start))
+    assert plain.text.strip() == REWRITE.strip()
+    strong = model.output_constraints(forced_start=start, copy_from=LOOP, copy_bonus=40.0)
+    [copied] = model.generate(prompt, max_new_tokens=60, constraints=strong)
+    assert copied.text.strip() == LOOP.strip() and copied.finished
+    mild = model.output_constraints(forced_start=start, copy_from=LOOP, copy_bonus=0.5)
+    [kept] = model.generate(prompt, max_new_tokens=60, constraints=mild)
+    assert kept.text.strip() == REWRITE.strip()
+    # No text or no bonus: no copy bias at all.
+    assert model.output_constraints(copy_from=LOOP).copy is None
+    assert model.output_constraints(copy_bonus=3.0).copy is None
+
+
 def _abstracting_copy(tiny_model: TinyModel, tmp_path: Path) -> Path:
     """The tiny model's step-graph export, with a spec that asks for identifier abstraction."""
     copy = tmp_path / "abstracting"

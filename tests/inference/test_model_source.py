@@ -13,6 +13,7 @@ from perfrl.engine.locate import locate_function
 from perfrl.engine.types import FunctionTarget
 from perfrl.inference.background import ModelHandle
 from perfrl.inference.onnx_seq2seq import GeneratedSequence
+from perfrl.sources.edit_sites import site_text
 from perfrl.sources.model import ModelCandidateSource, clean_model_output, select_usable
 
 from .conftest import TinyModel
@@ -329,6 +330,25 @@ def test_an_edit_model_also_writes_at_each_loop_region_the_server_proposes(
     except CandidateSourceError:
         pass
     assert forced == [("@", 6)]
+    # With a copy bias, a site's group copies from that site's unchanged script; the model's
+    # own choice of lines copies nothing (its header is not in the input).
+    copied: list[str | None] = []
+
+    def copy_recording_generate(prompt, num_return=1, constraints=None, **kwargs):
+        copy = constraints.copy
+        copied.append(None if copy is None else model.decode(list(copy.source_ids)))
+        return real_generate(prompt, num_return=num_return, constraints=constraints, **kwargs)
+
+    model.generate = copy_recording_generate
+    for bonus in (0.0, 2.0):
+        source = ModelCandidateSource(handle, num_candidates=6, seed=1, max_new_tokens=48,
+                                      resample_rounds=0, copy_bonus=bonus)
+        try:
+            list(source.generate(target, 6))
+        except CandidateSourceError:
+            pass
+    assert copied == [None, None, None,
+                      None, site_text(text, (2, 4)), site_text(text, (5, 8))]
 
 
 def test_outputs_are_shared_evenly_among_the_groups_the_first_taking_the_rest():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from perfrl.edit_script import apply_edit_script, number_lines
-from perfrl.sources.edit_sites import site_headers
+from perfrl.sources.edit_sites import site_headers, site_spans, site_text
 
 LOOPS = '''def report(v1, v2):
     "s0"
@@ -46,3 +46,15 @@ def test_no_header_without_a_loop_or_for_text_that_does_not_parse_and_at_most_li
     assert site_headers("def f(v1:\n    for") == []
     assert site_headers(LOOPS, limit=1) == ["@3-6"]
     assert site_headers(LOOPS, limit=0) == []
+
+
+def test_a_sites_text_is_the_script_that_changes_nothing_there():
+    for leading in ("", "\n\n"):
+        text = leading + LOOPS
+        for header, span in zip(site_headers(text), site_spans(text)):
+            copy = site_text(text, span)
+            assert copy.startswith(header + "\n") and copy.endswith("\n")
+            assert apply_edit_script(text, copy).strip() == LOOPS.strip()
+    assert site_text(LOOPS, (7, 11)) == (
+        "@7-11\n    v5 = 0\n    for v6 in v3:\n        for v7 in v6:\n            v5 += v7\n"
+        "    return v3, v5\n")

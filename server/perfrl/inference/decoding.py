@@ -27,6 +27,8 @@ A caller may rely on:
   sampling only), a row whose chosen token closes a bracket that is not open, leaves a string
   unterminated or ends the output with a bracket open takes instead the best (greedy) or a
   newly drawn (sampling) token among those the guard accepts from its top candidates;
+  with ``copy`` the stepper's scores are copy-biased first (:mod:`perfrl.inference.copy_bias`:
+  the strategies then draw from and score against the biased distribution);
   without constraints every strategy behaves exactly as before;
 - every result's ``tokens`` being the generated ids without the decoder start token,
   ending with ``eos_id`` when ``finished`` is true, and ``score`` being the length-normalised
@@ -38,11 +40,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
 from perfrl.inference.bracket_guard import BracketGuard
+
+if TYPE_CHECKING:  # copy_bias builds on this module's Stepper
+    from perfrl.inference.copy_bias import CopySource
 
 # Hugging Face marks impossible beams with this additive penalty; we use the same constant so
 # that the arithmetic (float32) and therefore the ranking match theirs.
@@ -128,12 +133,14 @@ class OutputConstraints:
 
     ``forced_prefix``: token ids each row starts with (scored like chosen tokens);
     ``allowed``: a boolean mask over the vocabulary, or None for every token;
-    ``repetition``: the loop detector, or None."""
+    ``repetition``: the loop detector, or None; ``copy``: a bias towards continuing the text
+    the output copies (:mod:`perfrl.inference.copy_bias`), or None."""
 
     forced_prefix: tuple[int, ...] = ()
     allowed: np.ndarray | None = None
     repetition: RepetitionStop | None = None
     guard: BracketGuard | None = None
+    copy: CopySource | None = None
 
 
 #: Extra candidates a top-k stepper is asked for when a mask may remove some of its best.
@@ -346,6 +353,8 @@ def sample_or_greedy(
     if n == 0 or max_new_tokens <= 0:
         return [Decoded([], 0.0, False) for _ in range(n)]
     constraints = constraints or OutputConstraints()
+    if constraints.copy is not None:
+        stepper = constraints.copy.wrap(stepper)
     allowed = constraints.allowed
     repetition = constraints.repetition
     guard = constraints.guard
@@ -504,6 +513,8 @@ def beam_search(
     if max_new_tokens <= 0:
         return [Decoded([], 0.0, False) for _ in range(num_return)]
     constraints = constraints or OutputConstraints()
+    if constraints.copy is not None:
+        stepper = constraints.copy.wrap(stepper)
     prefix = list(constraints.forced_prefix[: max_new_tokens - 1])
     keep_k = 2 * num_beams  # enough that num_beams can go on even if num_beams pick eos
     running_scores = np.full(num_beams, _MASKED, dtype=np.float32)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from perfrl.inference.copy_bias import CopySource
 from perfrl.inference.decoding import (
     Decoded,
     OutputConstraints,
@@ -161,6 +162,9 @@ class OnnxSeq2SeqModel:
         repetition: RepetitionStop | None = None,
         allow_non_ascii: bool = False,
         balanced: bool = False,
+        copy_from: str = "",
+        copy_bonus: float = 0.0,
+        copy_min_match: int = 1,
     ) -> OutputConstraints:
         """Constraints for one prompt's outputs: they start with the tokens of
         ``forced_start`` (encoded as the start of a longer text is: a byte-level BPE never
@@ -168,7 +172,10 @@ class OnnxSeq2SeqModel:
         after a ``:``), use only tokens whose word pieces fit ``words`` (None: any token;
         see :mod:`perfrl.inference.output_vocabulary`) and end when they loop
         (``repetition``); with ``balanced``, only brackets and quotes that can still
-        balance (:mod:`perfrl.inference.bracket_guard`)."""
+        balance (:mod:`perfrl.inference.bracket_guard`); with ``copy_from`` and a positive
+        ``copy_bonus``, a bias towards continuing that text (:mod:`perfrl.inference.copy_bias`;
+        the text the output copies: the model's input as it reads it; a row's tail must
+        match ``copy_min_match`` tokens of it or more)."""
         prefix = ()
         if forced_start:
             prefix = tuple(self._tokenizer.encode(forced_start, add_special_tokens=False).ids)
@@ -176,8 +183,13 @@ class OnnxSeq2SeqModel:
         if words is not None:
             allowed = self.vocabulary_pieces().allowed_mask(words, allow_non_ascii)
         guard = self.vocabulary_pieces().guard if balanced else None
+        copy = None
+        if copy_from and copy_bonus > 0:
+            source = self._tokenizer.encode(copy_from, add_special_tokens=False).ids
+            copy = CopySource(source, copy_bonus, end_token=self.spec.eos_token_id,
+                              min_match=copy_min_match)
         return OutputConstraints(
-            forced_prefix=prefix, allowed=allowed, repetition=repetition, guard=guard
+            forced_prefix=prefix, allowed=allowed, repetition=repetition, guard=guard, copy=copy
         )
 
     def vocabulary_pieces(self) -> VocabularyPieces:

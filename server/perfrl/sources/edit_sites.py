@@ -12,14 +12,17 @@ start of some outputs, and the model writes only the replacement.
 A caller may rely on: headers of the form ``@A-B`` (no newline, so that a byte-level BPE
 encodes them as the start of a longer text: the model writes the newline), for lines counted
 as :func:`perfrl.edit_script.number_lines` counts them in the text given, in source order,
-distinct, at most ``limit``; none for a text that does not parse or holds no loop. Training
+distinct, at most ``limit``; none for a text that does not parse or holds no loop;
+:func:`site_text` giving exactly the script that rewrites nothing at such a header (what the
+copy bias, :mod:`perfrl.inference.copy_bias`, copies from: the forced header is its start, so a
+row's first free tokens continue it). Training
 (:func:`perfrl.edit_script.make_edit_script` with ``widen_to``) writes some scripts with the
 same spans, so that the model knows what to write after a forced header.
 """
 
 from __future__ import annotations
 
-from perfrl.edit_script import SCRIPT_START, code_lines
+from perfrl.edit_script import SCRIPT_START, Hunk, code_lines, format_hunks
 from perfrl.sources.regions import extract_regions
 
 #: Loop regions given a forced header, at most (the first ones in the function).
@@ -49,3 +52,11 @@ def site_headers(model_text: str, limit: int = MAX_SITES) -> list[str]:
     """The ``@A-B`` headers of :func:`site_spans` (the function as the edit model reads it,
     before numbering)."""
     return [f"{SCRIPT_START}{first}-{last}" for first, last in site_spans(model_text, limit)]
+
+
+def site_text(model_text: str, span: tuple[int, int]) -> str:
+    """The script that writes the site's lines back unchanged: its header ``@A-B``, a
+    newline, then the lines, each ending with one."""
+    first, last = span
+    lines = tuple(code_lines(model_text)[first - 1 : last])
+    return format_hunks([Hunk(first, last, lines)])

@@ -75,7 +75,7 @@ from perfrl.sources.abstraction import (
     model_output,
     names_kept_for,
 )
-from perfrl.sources.edit_sites import site_headers
+from perfrl.sources.edit_sites import site_headers, site_spans, site_text
 from perfrl.sources.identifiers import rename_identifiers
 from perfrl.sources.prompts import model_prompt
 from perfrl.sources.regions import (
@@ -357,6 +357,7 @@ class ModelCandidateSource:
         guarded: bool = True,
         resample_rounds: int = DEFAULT_RESAMPLE_ROUNDS,
         propose_sites: bool = True,
+        copy_bonus: float = 0.0,
     ) -> None:
         self.handle = model if isinstance(model, ModelHandle) else ModelHandle(Path(model))
         self.num_candidates = num_candidates
@@ -369,6 +370,7 @@ class ModelCandidateSource:
         self.guarded = guarded
         self.resample_rounds = resample_rounds
         self.propose_sites = propose_sites
+        self.copy_bonus = copy_bonus
 
     def generate(
         self, target: FunctionTarget, limit: int
@@ -452,11 +454,19 @@ class ModelCandidateSource:
         # What each group of outputs is forced to start with: an edit script with its first
         # hunk's header (the model's own choice of lines, then each proposed site's), a
         # function with the target's own signature.
+        # And what each group copies from, with a copy bias: a function the whole input (its
+        # forced signature is the input's start); an edit at a proposed site that site's
+        # unchanged script; none for an edit whose lines the model chooses (its header's
+        # digits would match the input's placeholders: `@3-6` copying on from `v6`).
         starts = [signature_header(model_text)]
+        copied = [model_text]
         if output_format == "edit-v1":
             starts = [SCRIPT_START]
+            copied = [""]
             if self.propose_sites:
+                spans = site_spans(model_text)
                 starts += site_headers(model_text)
+                copied += [site_text(model_text, span) for span in spans]
         groups: list[OutputConstraints | None] = [None]
         if self.guarded:
             words = None if table is None else output_words(model_text, table)
@@ -466,8 +476,10 @@ class ModelCandidateSource:
                     words=words,
                     repetition=RepetitionStop(steer=True),
                     allow_non_ascii=not model_text.isascii(),
+                    copy_from=copy_from,
+                    copy_bonus=self.copy_bonus,
                 )
-                for start in starts
+                for start, copy_from in zip(starts, copied)
             ]
         sampling = {
             "temperature": defaults.temperature if self.temperature is None else self.temperature,

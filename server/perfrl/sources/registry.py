@@ -22,6 +22,7 @@ def build_sources(
     temperature: float | None = None,
     seed: int | None = None,
     propose_sites: bool = True,
+    copy_bonus: float = 0.0,
 ) -> list[CandidateSource]:
     """Sources in the order given; hand-written files first when there are any.
 
@@ -29,7 +30,9 @@ def build_sources(
     long-lived process such as the language server; without one the model is loaded from
     ``model_dir`` (default: the shipped model) when the model source is first used.
     ``propose_sites=False`` lets an edit model choose every hunk's lines itself (see
-    :class:`perfrl.sources.model.ModelCandidateSource`; for comparisons). Unknown names raise
+    :class:`perfrl.sources.model.ModelCandidateSource`; for comparisons); ``copy_bonus`` > 0
+    biases the model's decoding towards copying its input (:mod:`perfrl.inference.copy_bias`).
+    Unknown names raise
     CandidateSourceError listing the known ones.
     """
     unknown = [name for name in names if name not in KNOWN_SOURCES]
@@ -63,6 +66,6 @@ def build_sources(
             # None (the constructor's default too) means the model's own setting.
             sources.append(
                 ModelCandidateSource(model_handle, temperature=temperature, seed=seed,
-                                     propose_sites=propose_sites)
+                                     propose_sites=propose_sites, copy_bonus=copy_bonus)
             )
     return sources
