@@ -306,49 +306,35 @@ def test_an_edit_model_also_writes_at_each_loop_region_the_server_proposes(
     handle = ModelHandle(tiny_model.edit_dir)
     handle.start()
     model = handle.wait(60)
-    forced: list[tuple[str, int]] = []
+    calls: list[tuple[str, int, str | None]] = []
     real_generate = model.generate
 
     def recording_generate(prompt, num_return=1, constraints=None, **kwargs):
-        # The real decoder runs; the test only notes what each call forced and how many rows.
-        forced.append((model.decode(list(constraints.forced_prefix)), num_return))
+        # The real decoder runs; the test only notes what each call forced, how many rows,
+        # and what its copy bias copies from.
+        copy = constraints.copy
+        calls.append((model.decode(list(constraints.forced_prefix)), num_return,
+                      None if copy is None else model.decode(list(copy.source_ids))))
         return real_generate(prompt, num_return=num_return, constraints=constraints, **kwargs)
 
     model.generate = recording_generate
-    source = ModelCandidateSource(handle, num_candidates=6, seed=1, max_new_tokens=48,
-                                  resample_rounds=0)
-    try:
-        list(source.generate(target, 6))
-    except CandidateSourceError:
-        pass  # a tiny model's outputs for a function it never saw may all be unusable
-    assert forced == [("@", 2), ("@2-4", 2), ("@5-8", 2)]
-    forced.clear()
-    source = ModelCandidateSource(handle, num_candidates=6, seed=1, max_new_tokens=48,
-                                  resample_rounds=0, propose_sites=False)
-    try:
-        list(source.generate(target, 6))
-    except CandidateSourceError:
-        pass
-    assert forced == [("@", 6)]
-    # With a copy bias, a site's group copies from that site's unchanged script; the model's
-    # own choice of lines copies nothing (its header is not in the input).
-    copied: list[str | None] = []
 
-    def copy_recording_generate(prompt, num_return=1, constraints=None, **kwargs):
-        copy = constraints.copy
-        copied.append(None if copy is None else model.decode(list(copy.source_ids)))
-        return real_generate(prompt, num_return=num_return, constraints=constraints, **kwargs)
-
-    model.generate = copy_recording_generate
-    for bonus in (0.0, 2.0):
+    def run(**options) -> list[tuple[str, int, str | None]]:
+        calls.clear()
         source = ModelCandidateSource(handle, num_candidates=6, seed=1, max_new_tokens=48,
-                                      resample_rounds=0, copy_bonus=bonus)
+                                      resample_rounds=0, **options)
         try:
             list(source.generate(target, 6))
         except CandidateSourceError:
-            pass
-    assert copied == [None, None, None,
-                      None, site_text(text, (2, 4)), site_text(text, (5, 8))]
+            pass  # a tiny model's outputs for a function it never saw may all be unusable
+        return list(calls)
+
+    assert run() == [("@", 2, None), ("@2-4", 2, None), ("@5-8", 2, None)]
+    assert run(propose_sites=False) == [("@", 6, None)]
+    # With a copy bias, a site's group copies from that site's unchanged script; the model's
+    # own choice of lines copies nothing (its header is not in the input).
+    assert run(copy_bonus=2.0) == [("@", 2, None), ("@2-4", 2, site_text(text, (2, 4))),
+                                   ("@5-8", 2, site_text(text, (5, 8)))]
 
 
 def test_outputs_are_shared_evenly_among_the_groups_the_first_taking_the_rest():
