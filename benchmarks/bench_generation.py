@@ -18,6 +18,9 @@ every path alike:
 - ``ours-int8-copy``: ``ours-int8-guarded`` plus the copy bias towards the function
   (:mod:`perfrl.inference.copy_bias`, bonus 3): every row's whole score vector is read at
   every step (no top-k shortcut) and each row's tail is looked up in the copied text;
+- ``ours-int8-words``: ``ours-int8-guarded`` plus the whole-word guard
+  (:mod:`perfrl.inference.word_guard`): every row's chosen token is checked against the
+  word it continues;
 - ``ours-int8-baseline`` (only with ``--baseline-server DIR``): ``ours-int8`` run by the
   ``perfrl`` package found in ``DIR`` (an earlier checkout's ``server/``), so that a change
   of the decoding loop is measured against the code before it in the same run;
@@ -59,13 +62,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-PATHS = ("ours-int8", "ours-int8-guarded", "ours-int8-copy", "ours-fp32", "ours-int8-optimum",
-         "pytorch", "optimum")
+PATHS = ("ours-int8", "ours-int8-guarded", "ours-int8-copy", "ours-int8-words", "ours-fp32",
+         "ours-int8-optimum", "pytorch", "optimum")
 #: Model directory of each of our paths under the model cache.
 OUR_DIRS = {
     "ours-int8": "int8",
     "ours-int8-guarded": "int8",
     "ours-int8-copy": "int8",
+    "ours-int8-words": "int8",
     "ours-int8-baseline": "int8",
     "ours-fp32": "fp32",
     "ours-int8-optimum": "int8-optimum",
@@ -268,9 +272,10 @@ class Runner:
             self.model = OnnxSeq2SeqModel.load(cache / OUR_DIRS[path], threads=threads)
             assert self.model.encode_prompt(_prompt(FUNCTION)).ids == self.ids
             self.guarded = {}
-            if path in ("ours-int8-guarded", "ours-int8-copy"):
+            if path in ("ours-int8-guarded", "ours-int8-copy", "ours-int8-words"):
                 copy_bonus = 3.0 if path == "ours-int8-copy" else 0.0
-                self.guarded = {"constraints": _guarded_constraints(self.model, copy_bonus)}
+                self.guarded = {"constraints": _guarded_constraints(
+                    self.model, copy_bonus, whole_words=path == "ours-int8-words")}
             return
         import torch
 
@@ -336,7 +341,7 @@ class Runner:
         return out.shape[0] * (out.shape[1] - 1)
 
 
-def _guarded_constraints(model, copy_bonus: float = 0.0):
+def _guarded_constraints(model, copy_bonus: float = 0.0, whole_words: bool = False):
     """What the model source asks of every decode (built once per prompt there too; its
     cost, a few milliseconds, is left out of the timed runs as the encoder is not)."""
     from perfrl.inference.decoding import RepetitionStop
@@ -349,6 +354,7 @@ def _guarded_constraints(model, copy_bonus: float = 0.0):
         repetition=RepetitionStop(steer=True),
         copy_from=FUNCTION,
         copy_bonus=copy_bonus,
+        whole_words=whole_words,
     )
 
 

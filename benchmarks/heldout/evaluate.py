@@ -199,7 +199,8 @@ def build_sources_for(args, target: Target, shared: dict):
     if "sources" not in shared:
         shared["sources"] = build_sources([args.source], model_dir=args.model, seed=args.seed,
                                           propose_sites=getattr(args, "site_headers", True),
-                                          copy_bonus=getattr(args, "copy_bonus", 0.0))
+                                          copy_bonus=getattr(args, "copy_bonus", 0.0),
+                                          whole_words=getattr(args, "whole_words", False))
     return shared["sources"]
 
 
@@ -383,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copy-bonus", type=float, default=0.0, metavar="NATS",
                         help="add NATS to the scores of the tokens that continue the input the "
                         "output is copying (perfrl.inference.copy_bias; default 0: off)")
+    parser.add_argument("--whole-words", action=argparse.BooleanOptionalAction, default=False,
+                        help="refuse, while decoding, a word no allowed word is or starts with "
+                        "(perfrl.inference.word_guard; default: off)")
     args = parser.parse_args(argv)
     if args.from_results:
         settings, outcomes = outcomes_from_results(args.from_results)
@@ -444,6 +448,7 @@ def write_reports(args, outcomes: list[TargetOutcome], n: int) -> int:
          "feedback_round": getattr(args, "feedback_round", None),
          "site_headers": getattr(args, "site_headers", None),
          "copy_bonus": getattr(args, "copy_bonus", None),
+         "whole_words": getattr(args, "whole_words", None),
          "figures": groups, "targets": [outcome_json(o) for o in outcomes]},
         indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     table = markdown(title, groups, n, outcomes)

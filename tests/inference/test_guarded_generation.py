@@ -73,6 +73,33 @@ def test_the_mask_keeps_outputs_inside_the_allowed_words(model):
     assert any(not allowed[t] for o in hot for t in o.token_ids)
 
 
+def test_whole_words_keep_every_word_of_the_outputs_allowed(model):
+    import re
+
+    words = python_words() | words_of(LOOP)
+
+    def unknown(text: str) -> set[str]:
+        return {w for w in re.findall(r"\w+", text) if not w[0].isdigit() and w not in words}
+
+    prompt = model.prompt_for(LOOP)
+    hot = dict(num_return=8, do_sample=True, temperature=2.5, seed=0, max_new_tokens=30)
+    pieces_only = model.generate(prompt, **hot, constraints=model.output_constraints(words=words))
+    # The per-token mask alone lets a hot sampler spell words out of allowed pieces ...
+    assert any(unknown(o.text) for o in pieces_only)
+    whole = model.output_constraints(words=words, whole_words=True)
+    guarded = model.generate(prompt, **hot, constraints=whole)
+    # ... the word guard does not (a word cut by the length limit aside: it is a prefix).
+    for out in guarded:
+        cut = re.findall(r"\w+$", out.text) if not out.finished else []
+        assert unknown(out.text) <= set(cut)
+    # The input itself, token by token, is never refused.
+    ids = model._tokenizer.encode(REWRITE + LOOP, add_special_tokens=False).ids
+    state = whole.guard.start()
+    for token in ids:
+        assert whole.guard.accepts(state, token)
+        whole.guard.advance(state, token)
+
+
 def test_repetition_stop_on_the_real_model(model):
     # Forbidding the end of sequence for 30 tokens makes the tiny model write its rewrite
     # again; a stop that counts two repeats ends the row there, on the same greedy path.

@@ -19,6 +19,7 @@ tokens, provided a triple quote's opening is not cut (a BPE keeps a triple quote
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,7 +101,7 @@ class BracketGuard:
             [any(c in _STRUCTURAL for c in text) for text in token_texts], dtype=bool
         )
 
-    def start(self, prefix_tokens: list[int] | tuple[int, ...] = ()) -> LexState:
+    def start(self, prefix_tokens: Sequence[int] = ()) -> LexState:
         """The state after ``prefix_tokens`` (assumed valid)."""
         state = LexState()
         for token in prefix_tokens:

@@ -23,10 +23,12 @@ A caller may rely on:
   stepper: the k best allowed among its k + 16 best, the whole masked row only when none of
   those is allowed; otherwise exactly top-k of the masked distribution), and ends as soon as its
   tail repeats a short run of tokens (:class:`RepetitionStop`; ``Decoded.looped`` says so);
-  with a ``guard`` (:class:`~perfrl.inference.bracket_guard.BracketGuard`, greedy and
-  sampling only), a row whose chosen token closes a bracket that is not open, leaves a string
-  unterminated or ends the output with a bracket open takes instead the best (greedy) or a
-  newly drawn (sampling) token among those the guard accepts from its top candidates;
+  with a ``guard`` (:class:`~perfrl.inference.bracket_guard.BracketGuard`,
+  :class:`~perfrl.inference.word_guard.WordGuard` or both; greedy and
+  sampling only), a row whose chosen token the guard refuses (a bracket closing none that is
+  open, a string left unterminated, an end with a bracket open; a word no allowed word is or
+  starts with) takes instead the best (greedy) or a newly drawn (sampling) token among those
+  the guard accepts from its top candidates;
   with ``copy`` the stepper's scores are copy-biased first (:mod:`perfrl.inference.copy_bias`:
   the strategies then draw from and score against the biased distribution);
   without constraints every strategy behaves exactly as before;
@@ -44,10 +46,9 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
-from perfrl.inference.bracket_guard import BracketGuard
-
 if TYPE_CHECKING:  # copy_bias builds on this module's Stepper
     from perfrl.inference.copy_bias import CopySource
+    from perfrl.inference.word_guard import RowGuard
 
 # Hugging Face marks impossible beams with this additive penalty; we use the same constant so
 # that the arithmetic (float32) and therefore the ranking match theirs.
@@ -139,7 +140,7 @@ class OutputConstraints:
     forced_prefix: tuple[int, ...] = ()
     allowed: np.ndarray | None = None
     repetition: RepetitionStop | None = None
-    guard: BracketGuard | None = None
+    guard: RowGuard | None = None
     copy: CopySource | None = None
 
 
@@ -302,8 +303,9 @@ def _guarded_choice(
     """The token a row takes when ``accepts(first_choice)`` was false: among the row's
     :data:`_GUARD_CANDIDATES` best (``row_scores``: masked and eos-forbidden as the row's
     choice was), the best one ``accepts`` takes (greedy), or one drawn from those it takes
-    (the first ``top_k`` of them, then temperature and top-p). ``first_choice`` when none is
-    accepted (the output will not parse, and is dropped or drawn again)."""
+    (the first ``top_k`` of them, then temperature and top-p); when none of them is accepted,
+    the best accepted token of the whole row; ``first_choice`` when none at all is (the
+    output will not parse, and is dropped or drawn again)."""
     count = min(_GUARD_CANDIDATES, row_scores.shape[-1])
     best = np.argpartition(-row_scores, count - 1)[:count]
     best = best[np.argsort(-row_scores[best], kind="stable")]
@@ -315,6 +317,13 @@ def _guarded_choice(
             if len(accepted) >= limit:
                 break
     if not accepted:
+        # A row can corner itself (a word only one rare token completes): the best accepted
+        # token of the whole row then, at the cost of a pass over it, which is rare.
+        for token in np.argsort(-row_scores, kind="stable")[count:]:
+            if not np.isfinite(row_scores[token]):
+                break
+            if accepts(int(token)):
+                return int(token)
         return first_choice
     if greedy:
         return accepted[0]

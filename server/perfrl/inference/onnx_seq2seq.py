@@ -48,6 +48,7 @@ from perfrl.inference.ort_sessions import (
 )
 from perfrl.inference.output_vocabulary import VocabularyPieces
 from perfrl.inference.step_graphs import StepGraphDecoder
+from perfrl.inference.word_guard import GuardPair, RowGuard, WordGuard
 from perfrl.model_contract import (
     DECODER_FORMAT_STEP,
     ModelContractError,
@@ -165,6 +166,7 @@ class OnnxSeq2SeqModel:
         copy_from: str = "",
         copy_bonus: float = 0.0,
         copy_min_match: int = 1,
+        whole_words: bool = False,
     ) -> OutputConstraints:
         """Constraints for one prompt's outputs: they start with the tokens of
         ``forced_start`` (encoded as the start of a longer text is: a byte-level BPE never
@@ -175,14 +177,22 @@ class OnnxSeq2SeqModel:
         balance (:mod:`perfrl.inference.bracket_guard`); with ``copy_from`` and a positive
         ``copy_bonus``, a bias towards continuing that text (:mod:`perfrl.inference.copy_bias`;
         the text the output copies: the model's input as it reads it; a row's tail must
-        match ``copy_min_match`` tokens of it or more)."""
+        match ``copy_min_match`` tokens of it or more); with ``whole_words`` and ``words``,
+        every word a row spells must be one of ``words`` (or a number:
+        :mod:`perfrl.inference.word_guard`), not only every token's pieces."""
         prefix = ()
         if forced_start:
             prefix = tuple(self._tokenizer.encode(forced_start, add_special_tokens=False).ids)
         allowed = None
         if words is not None:
+            words = frozenset(words)  # read twice below
             allowed = self.vocabulary_pieces().allowed_mask(words, allow_non_ascii)
-        guard = self.vocabulary_pieces().guard if balanced else None
+        pieces = self.vocabulary_pieces()
+        guards: list[RowGuard] = [pieces.guard] if balanced else []
+        if whole_words and words is not None:
+            guards.append(WordGuard(pieces.token_words, words, self.spec.eos_token_id))
+        guard = (None if not guards else guards[0] if len(guards) == 1
+                 else GuardPair(guards[0], guards[1]))
         copy = None
         if copy_from and copy_bonus > 0:
             source = self._tokenizer.encode(copy_from, add_special_tokens=False).ids

@@ -84,6 +84,21 @@ def words_of(text: str) -> set[str]:
     return set(_WORD_RUN.findall(text))
 
 
+class TokenWords:
+    """Each token's word runs, in order: ``(run, bounded_before, bounded_after)``, where a
+    bound is a non-word character inside the token on that side of the run (a run without
+    one continues, or is continued by, the neighbouring token's word)."""
+
+    def __init__(self, token_texts: list[str]) -> None:
+        self.runs: list[tuple[tuple[str, bool, bool], ...]] = [
+            tuple(
+                (match.group(), match.start() > 0, match.end() < len(text))
+                for match in _WORD_RUN.finditer(text)
+            )
+            for text in token_texts
+        ]
+
+
 class VocabularyPieces:
     """The word pieces of every token of one tokenizer, indexed for per-prompt masks.
 
@@ -117,6 +132,8 @@ class VocabularyPieces:
                 entries.append(piece_index.setdefault(key, len(piece_index)))
                 owners.append(token_id)
         self.pieces = list(piece_index)
+        #: The same tokens' word runs in order (for :mod:`perfrl.inference.word_guard`).
+        self.token_words = TokenWords(token_texts)
         self.entry_piece = np.array(entries, dtype=np.intp)
         self.entry_owner = np.array(owners, dtype=np.intp)
 

@@ -358,6 +358,7 @@ class ModelCandidateSource:
         resample_rounds: int = DEFAULT_RESAMPLE_ROUNDS,
         propose_sites: bool = True,
         copy_bonus: float = 0.0,
+        whole_words: bool = False,
     ) -> None:
         self.handle = model if isinstance(model, ModelHandle) else ModelHandle(Path(model))
         self.num_candidates = num_candidates
@@ -371,6 +372,7 @@ class ModelCandidateSource:
         self.resample_rounds = resample_rounds
         self.propose_sites = propose_sites
         self.copy_bonus = copy_bonus
+        self.whole_words = whole_words
 
     def generate(
         self, target: FunctionTarget, limit: int
@@ -478,6 +480,7 @@ class ModelCandidateSource:
                     allow_non_ascii=not model_text.isascii(),
                     copy_from=copy_from,
                     copy_bonus=self.copy_bonus,
+                    whole_words=self.whole_words,
                 )
                 for start, copy_from in zip(starts, copied)
             ]

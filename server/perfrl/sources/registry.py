@@ -23,6 +23,7 @@ def build_sources(
     seed: int | None = None,
     propose_sites: bool = True,
     copy_bonus: float = 0.0,
+    whole_words: bool = False,
 ) -> list[CandidateSource]:
     """Sources in the order given; hand-written files first when there are any.
 
@@ -31,7 +32,8 @@ def build_sources(
     ``model_dir`` (default: the shipped model) when the model source is first used.
     ``propose_sites=False`` lets an edit model choose every hunk's lines itself (see
     :class:`perfrl.sources.model.ModelCandidateSource`; for comparisons); ``copy_bonus`` > 0
-    biases the model's decoding towards copying its input (:mod:`perfrl.inference.copy_bias`).
+    biases the model's decoding towards copying its input (:mod:`perfrl.inference.copy_bias`);
+    ``whole_words`` checks every word it spells (:mod:`perfrl.inference.word_guard`).
     Unknown names raise
     CandidateSourceError listing the known ones.
     """
@@ -66,6 +68,7 @@ def build_sources(
             # None (the constructor's default too) means the model's own setting.
             sources.append(
                 ModelCandidateSource(model_handle, temperature=temperature, seed=seed,
-                                     propose_sites=propose_sites, copy_bonus=copy_bonus)
+                                     propose_sites=propose_sites, copy_bonus=copy_bonus,
+                                     whole_words=whole_words)
             )
     return sources
