@@ -148,6 +148,8 @@ class OutputConstraints:
 _ALLOWED_MARGIN = 16
 #: How many of a row's best tokens the guard looks at when its first choice is refused.
 _GUARD_CANDIDATES = 64
+#: ... and when none of those is accepted either.
+_GUARD_FALLBACK_CANDIDATES = 2048
 
 
 @dataclass(frozen=True)
@@ -304,8 +306,9 @@ def _guarded_choice(
     :data:`_GUARD_CANDIDATES` best (``row_scores``: masked and eos-forbidden as the row's
     choice was), the best one ``accepts`` takes (greedy), or one drawn from those it takes
     (the first ``top_k`` of them, then temperature and top-p); when none of them is accepted,
-    the best accepted token of the whole row; ``first_choice`` when none at all is (the
-    output will not parse, and is dropped or drawn again)."""
+    the best accepted token among the row's :data:`_GUARD_FALLBACK_CANDIDATES` best;
+    ``first_choice`` when none of those is either (the output will not parse, and is dropped
+    or drawn again)."""
     count = min(_GUARD_CANDIDATES, row_scores.shape[-1])
     best = np.argpartition(-row_scores, count - 1)[:count]
     best = best[np.argsort(-row_scores[best], kind="stable")]
@@ -318,8 +321,10 @@ def _guarded_choice(
                 break
     if not accepted:
         # A row can corner itself (a word only one rare token completes): the best accepted
-        # token of the whole row then, at the cost of a pass over it, which is rare.
-        for token in np.argsort(-row_scores, kind="stable")[count:]:
+        # token among many more of the row's best then (a bounded cost, paid rarely).
+        wider = min(_GUARD_FALLBACK_CANDIDATES, row_scores.shape[-1])
+        more = np.argpartition(-row_scores, wider - 1)[:wider]
+        for token in more[np.argsort(-row_scores[more], kind="stable")][count:]:
             if not np.isfinite(row_scores[token]):
                 break
             if accepts(int(token)):
