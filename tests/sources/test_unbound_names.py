@@ -6,7 +6,12 @@ import ast
 
 import pytest
 
-from perfrl.sources.unbound_names import function_names, module_names, unbound_names
+from perfrl.sources.unbound_names import (
+    function_names,
+    module_names,
+    scope_bindings,
+    unbound_names,
+)
 
 MODULE = '''import re
 from collections import Counter as Tally
@@ -30,6 +35,10 @@ def median_by_path(records):
         if record["path"] not in paths:
             paths.append(record["path"])
     return paths
+
+
+def slowest(records):
+    return sorted(records, key=lambda record: record["ms"])[0]
 
 
 def outer(items):
@@ -94,3 +103,19 @@ def test_no_check_where_the_module_can_bind_names_no_statement_shows(module):
     assert module_names(module) is None
     output = _function("def f(x):\n    return made + x\n")
     assert unbound_names(output, None, module_names(module)) == []
+
+
+def test_a_lambdas_or_comprehensions_own_names_are_not_visible_outside_them():
+    # ``record`` is the lambda's parameter: a rewrite reading it outside fails (the held-out
+    # ``slowest_request`` drew five such candidates before this rule knew scopes).
+    original = _function("def slowest(records):\n"
+                         "    return sorted(records, key=lambda record: record['ms'])[0]\n")
+    output = _function("def slowest(records):\n"
+                       "    best = {r['ms'] for r in record}\n    return best\n")
+    known = module_names(MODULE)
+    assert "record" not in known and "seen" in known
+    assert unbound_names(output, original, known) == ["record"]
+    assert "record" not in function_names(original)
+    comprehension = _function("def f(rows):\n    out = [row for row in rows if (n := row)]\n"
+                              "    return out, n\n")
+    assert scope_bindings(comprehension) == {"rows", "out", "n"}

@@ -11,7 +11,9 @@ may read; a local of the original, the rewrite must bind itself), it is no built
 the target's module binds it nowhere a function can see it from: not at module level (an
 assignment, a loop or ``with`` target, an import, a ``def`` or ``class``, under any ``if`` or
 ``try``), not by a ``global`` statement anywhere, and not as a local of any function that
-holds a nested function (the target may be a closure). A module that can bind names no
+holds a nested function (the target may be a closure). Scopes count: a lambda's parameters
+and a comprehension's targets belong to the lambda or the comprehension, so a rewrite reading
+``record`` where the original only had ``lambda record: record["ms"]`` is unbound. A module that can bind names no
 statement shows (``from x import *``, ``globals()``, ``__builtins__``, a module
 ``__getattr__``) gets no check at all.
 
@@ -31,6 +33,9 @@ from perfrl.engine.locate import parse_module
 from perfrl.sources.abstraction import bound_names
 
 _BUILTINS = frozenset(dir(builtins)) | {"__class__", "__name__", "__file__", "__doc__"}
+#: Nodes whose names are their own (a comprehension's targets, a lambda's parameters...).
+_OWN_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp,
+               ast.SetComp, ast.DictComp, ast.GeneratorExp)
 #: Text in a module that can bind names without a statement that shows them.
 _DYNAMIC_BINDING = ("import *", "globals(", "__builtins__", "__getattr__", "locals(", "vars(")
 
@@ -66,8 +71,21 @@ def module_names(file_text: str) -> frozenset[str] | None:
             isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
             for statement in node.body for inner in ast.walk(statement)
         ):
-            names |= bound_names(node)
+            names |= scope_bindings(node)
     return frozenset(names)
+
+
+def scope_bindings(function: FunctionNode) -> set[str]:
+    """The names ``function``'s own scope binds: its parameters and what its body binds
+    outside nested functions, lambdas, classes and comprehensions (whose names are their own:
+    ``lambda record: record["ms"]`` binds ``record`` for the lambda only); an assignment
+    expression in a comprehension binds in the function's scope."""
+    arguments = function.args
+    names = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+    names.update(a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None)
+    for statement in function.body:
+        names |= _bindings_outside_definitions(statement)
+    return names
 
 
 def _bindings_outside_definitions(node: ast.AST) -> set[str]:
@@ -76,9 +94,14 @@ def _bindings_outside_definitions(node: ast.AST) -> set[str]:
     stack = [node]
     while stack:
         current = stack.pop()
-        if current is not node and isinstance(
-            current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
-        ):
+        if current is not node and isinstance(current, _OWN_SCOPES):
+            if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found.add(current.name)  # a nested definition binds its name here
+            elif not isinstance(current, ast.Lambda):  # a comprehension's := binds out here
+                found.update(
+                    inner.target.id for inner in ast.walk(current)
+                    if isinstance(inner, ast.NamedExpr) and isinstance(inner.target, ast.Name)
+                )
             continue
         if isinstance(current, ast.Name) and isinstance(current.ctx, (ast.Store, ast.Del)):
             found.add(current.id)
@@ -100,11 +123,13 @@ def _reads(function: FunctionNode) -> set[str]:
 
 
 def function_names(function: FunctionNode | None) -> frozenset[str]:
-    """Every name ``function`` binds or reads: what a rewrite of one of its regions may read
-    (the region's own function does not show what the rest of the function binds)."""
+    """What a rewrite of one of ``function``'s regions may read beyond the region's own
+    function (which does not show what the rest of the function binds): the names its own
+    scope binds and the names it reads from outside; not a lambda's or a comprehension's own
+    names."""
     if function is None:
         return frozenset()
-    return frozenset(_reads(function) | bound_names(function))
+    return frozenset(scope_bindings(function) | (_reads(function) - bound_names(function)))
 
 
 def unbound_names(
