@@ -13,9 +13,9 @@ assignment, a loop or ``with`` target, an import, a ``def`` or ``class``, under 
 ``try``), not by a ``global`` statement anywhere, and not as a local of any function that
 holds a nested function (the target may be a closure). Scopes count: a lambda's parameters
 and a comprehension's targets belong to the lambda or the comprehension, so a rewrite reading
-``record`` where the original only had ``lambda record: record["ms"]`` is unbound. A module that can bind names no
-statement shows (``from x import *``, ``globals()``, ``__builtins__``, a module
-``__getattr__``) gets no check at all.
+``record`` where the original only had ``lambda record: record["ms"]`` is unbound. A module
+that can bind names no statement shows (``from x import *``, ``globals()``,
+``__builtins__``, a module ``__getattr__``) gets no check at all.
 
 A caller may rely on: :func:`module_names` returning ``None`` (meaning: do not check) for a
 module that does not parse or binds names dynamically; :func:`unbound_names` returning the
