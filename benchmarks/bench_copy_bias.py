@@ -12,7 +12,7 @@ each ``--bonus``:
 - *unchanged*: it writes the lines back as they were (a copy, no rewrite);
 - seconds per output (the bias reads every row's whole score vector).
 
-Run with the server's runtime only (no torch):
+Runs without torch (the server's runtime and the data mixer's string check):
 
     python benchmarks/bench_copy_bias.py --model MODEL_DIR --eval PAIRS/eval.jsonl \\
         --bonus 0 2 4 6
@@ -33,27 +33,19 @@ from perfrl.inference.onnx_seq2seq import OnnxSeq2SeqModel
 from perfrl.sources.abstraction import Abstraction
 from perfrl.sources.edit_sites import site_text
 from perfrl.sources.model import output_words
-
-_STRING = '"s'
+from perfrl_train.data.mix import invents_strings
 
 
 def evaluation_rows(path: Path, max_lines: int, limit: int) -> list[dict]:
     """Single-hunk pairs of at most ``max_lines`` lines whose fast side uses no string the
-    slow side lacks, shuffled with seed 0, the first ``limit``."""
+    slow side lacks, shuffled with seed 0, the first ``limit`` (bench_edit_reading.py reads
+    the same rows)."""
     rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
-    kept = []
-    for row in rows:
-        slow, fast = row["slow"], row["fast"]
-        if len(slow.strip().split("\n")) > max_lines:
-            continue
-        if "\n@" in make_edit_script(slow, fast):
-            continue
-        strings = {w for w in fast.split() if w.startswith(_STRING)}
-        if any(s not in slow for s in strings):
-            continue
-        kept.append(row)
-    random.Random(0).shuffle(kept)
-    return kept[:limit]
+    rows = [r for r in rows if not invents_strings(r)
+            and len(r["slow"].strip().split("\n")) <= max_lines
+            and "\n@" not in make_edit_script(r["slow"], r["fast"])]
+    random.Random(0).shuffle(rows)
+    return rows[:limit]
 
 
 def measure(model: OnnxSeq2SeqModel, rows: list[dict], bonus: float, min_match: int) -> dict:

@@ -29,10 +29,10 @@ import sys
 from pathlib import Path
 
 import torch
+from bench_copy_bias import evaluation_rows
 
 from perfrl.edit_script import EditScriptError, apply_edit_script, make_edit_script
 from perfrl_train.checkpoint import load_checkpoint
-from perfrl_train.data.mix import invents_strings
 from perfrl_train.examples import encode_source, read_examples
 from perfrl_train.sft import LABEL_PAD, encode_examples, make_batch
 
@@ -119,15 +119,6 @@ def train_pointer(head, sources, targets, steps: int, log) -> None:
         if step % 25 == 0:
             log(f"pointer step {step}: loss {float(loss.detach()):.3f}")
     head.eval()
-
-
-def evaluation_rows(path: Path, max_lines: int, limit: int) -> list[dict]:
-    rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
-    rows = [r for r in rows if not invents_strings(r)
-            and len(r["slow"].strip().split("\n")) <= max_lines
-            and "\n@" not in make_edit_script(r["slow"], r["fast"])]
-    random.Random(0).shuffle(rows)
-    return rows[:limit]
 
 
 def main(argv: list[str] | None = None) -> int:

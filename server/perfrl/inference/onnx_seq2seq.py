@@ -183,11 +183,11 @@ class OnnxSeq2SeqModel:
         prefix = ()
         if forced_start:
             prefix = tuple(self._tokenizer.encode(forced_start, add_special_tokens=False).ids)
+        pieces = self.vocabulary_pieces()
         allowed = None
         if words is not None:
             words = frozenset(words)  # read twice below
-            allowed = self.vocabulary_pieces().allowed_mask(words, allow_non_ascii)
-        pieces = self.vocabulary_pieces()
+            allowed = pieces.allowed_mask(words, allow_non_ascii)
         guards: list[RowGuard] = [pieces.guard] if balanced else []
         if whole_words and words is not None:
             guards.append(WordGuard(pieces.token_words, words, self.spec.eos_token_id))

@@ -48,15 +48,19 @@ def site_spans(model_text: str, limit: int = MAX_SITES) -> list[tuple[int, int]]
     return spans
 
 
+def site_header(span: tuple[int, int]) -> str:
+    """The ``@A-B`` header of one span."""
+    return f"{SCRIPT_START}{span[0]}-{span[1]}"
+
+
 def site_headers(model_text: str, limit: int = MAX_SITES) -> list[str]:
     """The ``@A-B`` headers of :func:`site_spans` (the function as the edit model reads it,
     before numbering)."""
-    return [f"{SCRIPT_START}{first}-{last}" for first, last in site_spans(model_text, limit)]
+    return [site_header(span) for span in site_spans(model_text, limit)]
 
 
 def site_text(model_text: str, span: tuple[int, int]) -> str:
     """The script that writes the site's lines back unchanged: its header ``@A-B``, a
     newline, then the lines, each ending with one."""
     first, last = span
-    lines = tuple(code_lines(model_text)[first - 1 : last])
-    return format_hunks([Hunk(first, last, lines)])
+    return format_hunks([Hunk(first, last, tuple(code_lines(model_text)[first - 1 : last]))])

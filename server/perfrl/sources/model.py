@@ -75,7 +75,7 @@ from perfrl.sources.abstraction import (
     model_output,
     names_kept_for,
 )
-from perfrl.sources.edit_sites import site_headers, site_spans, site_text
+from perfrl.sources.edit_sites import site_header, site_spans, site_text
 from perfrl.sources.identifiers import rename_identifiers
 from perfrl.sources.prompts import model_prompt
 from perfrl.sources.regions import (
@@ -466,8 +466,8 @@ class ModelCandidateSource:
             starts = [SCRIPT_START]
             copied = [""]
             if self.propose_sites:
-                spans = site_spans(model_text)
-                starts += site_headers(model_text)
+                spans = site_spans(model_text)  # the loop regions, found once
+                starts += [site_header(span) for span in spans]
                 copied += [site_text(model_text, span) for span in spans]
         groups: list[OutputConstraints | None] = [None]
         if self.guarded:
