@@ -23,6 +23,15 @@ def require_module(name: str, reason: str = "needs the [train] extra"):
     return pytest.importorskip(name, reason=reason)
 
 
+def needs_file(path: Path, what: str):
+    """A marker skipping a test when ``path`` is missing, except under ``CI=true``: CI has the
+    shared data (``../shared``), so there the test runs and a missing file fails it."""
+    return pytest.mark.skipif(
+        not path.is_file() and os.environ.get("CI") != "true",
+        reason=f"{what} not present at {path}",
+    )
+
+
 def write_tree(root: Path, files: dict[str, str]) -> Path:
     """Write ``files`` (path relative to ``root`` -> text, dedented) under ``root``; ``root``."""
     for rel, text in files.items():

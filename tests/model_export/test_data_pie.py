@@ -16,11 +16,9 @@ from perfrl_train.data.pie import (
     repair_2to3,
     write_pie_jsonl,
 )
+from tests.conftest import needs_file
 
-needs_pie = pytest.mark.skipif(
-    not (DEFAULT_PIE_DIR / "test.jsonl").is_file(),
-    reason=f"PIE copy not present at {DEFAULT_PIE_DIR}",
-)
+needs_pie = needs_file(DEFAULT_PIE_DIR / "test.jsonl", "PIE copy")
 
 
 def test_repair_2to3_unwraps_only_whole_argument_tuples():

@@ -9,7 +9,7 @@ import pytest
 from perfrl_train.cli import build_parser, main
 from perfrl_train.data.pie import DEFAULT_PIE_DIR
 from perfrl_train.evaluate import EvalConfig, evaluate_pie, evaluate_synthetic, render_markdown
-from tests.conftest import require_module
+from tests.conftest import needs_file, require_module
 
 PIE_DIR = DEFAULT_PIE_DIR
 
@@ -52,7 +52,7 @@ def test_synthetic_eval_counts_engine_verdicts(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (PIE_DIR / "test.jsonl").is_file(), reason="PIE data not present")
+@needs_file(PIE_DIR / "test.jsonl", "PIE data")
 def test_pie_eval_runs_programs_in_the_sandbox(tmp_path):
     from perfrl_train.data.pie import load_pie_pairs
     from perfrl_train.data.pie_split import load_pie_split

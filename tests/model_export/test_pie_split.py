@@ -17,10 +17,9 @@ from perfrl_train.data.pie_split import (
     refuse_pie_rows,
 )
 from perfrl_train.evaluate import _pie_problems, render_markdown
-from tests.conftest import require_module
+from tests.conftest import needs_file, require_module
 
-needs_pie = pytest.mark.skipif(not (DEFAULT_PIE_DIR / "test.jsonl").is_file(),
-                               reason=f"PIE copy not present at {DEFAULT_PIE_DIR}")
+needs_pie = needs_file(DEFAULT_PIE_DIR / "test.jsonl", "PIE copy")
 
 
 def test_the_committed_split_never_puts_a_problem_on_both_sides():
