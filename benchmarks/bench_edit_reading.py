@@ -13,7 +13,8 @@ the model's own training rows, no verifier involved:
 ``--pointer-steps N`` first trains a copy mechanism for N steps (a pointer-generator: a gate on
 the decoder's last hidden state mixes the vocabulary distribution with the last layer's
 cross-attention scattered onto the input's token ids), the experiment of the fourth session;
-it is not a model the export or the server can run.
+the product's version of it is ``perfrl-train sft --copy-head`` (``perfrl_train/copy_head.py``,
+exported and served), and a checkpoint trained with it is measured here as it is.
 
     python benchmarks/bench_edit_reading.py --checkpoint CKPT --train EDIT/train.jsonl \\
         --eval PAIRS/eval.jsonl [--pointer-steps 300]

@@ -4,7 +4,8 @@ A checkpoint directory holds:
 
 - the model (``save_pretrained``: ``config.json`` + ``model.safetensors``) and the tokenizer
   (``save_pretrained``: ``tokenizer.json`` and friends), so ``--base DIR`` and
-  ``T5ForConditionalGeneration.from_pretrained(DIR)`` work on it directly;
+  ``T5ForConditionalGeneration.from_pretrained(DIR)`` work on it directly (a model with the
+  copy head: ``copy_head.load_t5(DIR)``, which :func:`load_checkpoint` uses);
 - ``perfrl_train.json``: which trainer wrote it, its full config, the step, the latest metrics
   and the provenance chain (base model / size, data, earlier stages);
 - ``training_state.pt`` (optional): optimizer, scheduler and RNG states for ``--resume``
@@ -83,7 +84,9 @@ def read_meta(ckpt_dir: Path) -> dict:
 
 def load_checkpoint(ckpt_dir: Path):
     """Return ``(model, tokenizer, meta)`` from a checkpoint directory (model in eval mode)."""
-    from transformers import AutoTokenizer, T5ForConditionalGeneration
+    from transformers import AutoTokenizer
+
+    from .copy_head import load_t5
 
     ckpt = Path(ckpt_dir)
     if not (ckpt / "config.json").is_file():
@@ -91,7 +94,7 @@ def load_checkpoint(ckpt_dir: Path):
                               "with `perfrl-train sft`)")
     if not (ckpt / "tokenizer.json").is_file():
         raise CheckpointError(f"{ckpt} is incomplete: tokenizer.json is missing")
-    model = T5ForConditionalGeneration.from_pretrained(ckpt)
+    model = load_t5(ckpt)
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(ckpt)
     return model, tokenizer, read_meta(ckpt)

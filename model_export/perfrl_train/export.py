@@ -327,6 +327,7 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
     from optimum.exporters.onnx import main_export
 
     from .checkpoint import CheckpointError, load_checkpoint
+    from .copy_head import has_copy_head
 
     if cfg.checkpoint is None or cfg.out is None:
         raise ExportError("--checkpoint and --out are required")
@@ -347,6 +348,9 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         raise ExportError(f"--docstrings must be one of {', '.join(DOCSTRING_MODES)}")
     if cfg.decoder_format not in DECODER_FORMATS:
         raise ExportError(f"--decoder-format must be one of {', '.join(DECODER_FORMATS)}")
+    if has_copy_head(model.config) and cfg.decoder_format != DECODER_FORMAT_STEP:
+        raise ExportError(f"{cfg.checkpoint} has a copy head, which only the step decoder "
+                          f"graphs carry: export with --decoder-format {DECODER_FORMAT_STEP}")
     sources = _parity_sources(cfg)
     max_src = int(meta.get("config", {}).get("max_source_length", 512))
     output_format = checkpoint_output_format(meta)

@@ -96,6 +96,8 @@ def build_model_and_tokenizer(base: str | None = None, from_config: str | None =
     import torch
     from transformers import T5ForConditionalGeneration
 
+    from .copy_head import load_t5
+
     if (base is None) == (from_config is None):
         raise ModelBuildError("give exactly one of --base (checkpoint dir or hub name) and "
                               f"--from-config ({' | '.join(MODEL_SIZES)})")
@@ -105,7 +107,7 @@ def build_model_and_tokenizer(base: str | None = None, from_config: str | None =
     if base is not None:
         tok = load_pretrained_tokenizer(base)
         try:
-            model = T5ForConditionalGeneration.from_pretrained(base)
+            model = load_t5(base)
         except (OSError, ValueError) as exc:
             raise ModelBuildError(f"cannot load a T5 model from {base!r}: {exc}") from exc
         if model.config.vocab_size < len(tok):

@@ -129,6 +129,16 @@ def best_index(rewards: list[float]) -> int:
     return max(range(len(rewards)), key=lambda i: (rewards[i], -i))
 
 
+def decoder_inputs(labels, model):
+    """Teacher forcing's decoder inputs for ``labels`` (padded with ``LABEL_PAD``): the
+    decoder start, then the labels shifted right, padding as the pad id (what T5 builds
+    from ``labels`` itself)."""
+    config = getattr(model, "module", model).config  # under DDP, the wrapped model's
+    shifted = labels.new_full(labels.shape, config.decoder_start_token_id)
+    shifted[:, 1:] = labels[:, :-1]
+    return shifted.masked_fill(shifted == LABEL_PAD, config.pad_token_id)
+
+
 def sequence_scores(model, source_ids: list[int], targets: list[list[int]], bf16: bool = False):
     """``(scores, token_nll)``: per candidate the length-normalised log-prob and mean NLL.
 
@@ -142,8 +152,10 @@ def sequence_scores(model, source_ids: list[int], targets: list[list[int]], bf16
     labels, mask = pad_batch(targets, 0, label_pad=LABEL_PAD)
     labels, mask = labels.to(device), mask.to(device)
     with autocast_context(bf16, device.type):
+        # Decoder inputs, not labels: only the distribution is needed (a copy-head model
+        # returns no logits with labels, and a plain one would compute an unused loss).
         logits = model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                       labels=labels).logits
+                       decoder_input_ids=decoder_inputs(labels, model)).logits
     logp = torch.log_softmax(logits.float(), dim=-1)
     safe = labels.clamp(min=0)
     token_logp = logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1) * mask

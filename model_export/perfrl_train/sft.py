@@ -87,6 +87,8 @@ class SFTConfig:
     output_format: str = help_field("function", "what the model learns to write: 'function' "
                                                 "(the faster function) or 'edit-v1' (an edit "
                                                 "script against the numbered input lines)")
+    copy_head: bool = help_field(False, "add a copy head (a pointer-generator over the "
+                                        "input's tokens: copy_head.py) unless the base has one")
     batch_size: int = help_field(8, "pairs per optimizer step")
     max_steps: int = help_field(1000, "optimizer steps")
     lr: float = help_field(5e-4, "peak learning rate (AdamW)")
@@ -254,6 +256,10 @@ def train_sft(cfg: SFTConfig, log=print, *,
                 base=cfg.base, from_config=cfg.from_config, tokenizer_texts=texts,
                 max_stdlib_files=cfg.max_stdlib_files, cache_dir=cfg.cache_dir, seed=cfg.seed,
                 tokenizer=cfg.tokenizer, log=log)
+            if cfg.copy_head:
+                from .copy_head import with_copy_head
+
+                model = with_copy_head(model)
             start_step = 0
     if world > 1:
         # Same initial weights everywhere (DDP also broadcasts rank 0's), then each process

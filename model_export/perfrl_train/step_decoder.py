@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perfrl.inference.step_graphs import MAX_DISTANCE_KEY
+from perfrl.inference.step_graphs import MAX_DISTANCE_KEY, SOURCE_IDS
 
 from .errors import PerfRLError
 
@@ -193,6 +193,29 @@ def build_cross_kv(model):
     return g.model("perfrl_decoder_cross_kv", inputs, outputs)
 
 
+def _copy_mixture(g: _GraphBuilder, state: dict, normed: str, logits: str, cross_probs: str,
+                  output: str) -> str:
+    """The copy head's log-probabilities (:mod:`perfrl_train.copy_head`): the vocabulary
+    distribution mixed, by a gate on the final hidden state, with the last layer's
+    cross-attention (mean over heads, ``(B, heads, 1, L)`` in) scattered onto ``source_ids``."""
+    from .copy_head import GATE_BIAS, GATE_WEIGHT, PROBABILITY_FLOOR
+
+    gate_weight = g.weight("copy_gate", _linear(state, GATE_WEIGHT))
+    gate_bias = g.weight("copy_gate_bias", state[GATE_BIAS].float().numpy())
+    gate = g.one("Sigmoid", [g.one("Add", [g.one("MatMul", [normed, gate_weight]), gate_bias])])
+    one = g.weight("copy_one", np.array(1.0, dtype=np.float32))
+    attention = g.one("ReduceMean", [cross_probs, g.shape("heads_axis", [1])], keepdims=0)
+    ids = g.one("Reshape", [SOURCE_IDS, g.shape("source_row", [1, 1, -1])])
+    ids = g.one("Expand", [ids, g.one("Shape", [attention])])  # (B, 1, L)
+    zeros = g.one("ConstantOfShape", [g.one("Shape", [logits])])  # float32 zeros
+    copied = g.one("ScatterElements", [zeros, ids, attention], axis=2, reduction="add")
+    generated = g.one("Softmax", [logits], axis=-1)
+    mixed = g.one("Add", [g.one("Mul", [gate, generated]),
+                          g.one("Mul", [g.one("Sub", [one, gate]), copied])])
+    floor = g.weight("copy_floor", np.array(PROBABILITY_FLOOR, dtype=np.float32))
+    return g.one("Log", [g.one("Max", [mixed, floor])], output)
+
+
 def build_step(model):
     """The ``decoder_step`` graph (see the module docstring)."""
     from onnx import TensorProto, helper
@@ -266,6 +289,7 @@ def build_step(model):
         q = g.one("MatMul", [normed, g.weight(f"{cross}.q", _linear(state, f"{cross}.q.weight"))])
         q = g.one("Reshape", [q, q_heads])
         probs = g.one("Softmax", [g.one("MatMul", [q, f"cross_key.{i}"])], axis=-1)
+        cross_probs = probs  # the last layer's: what a copy head copies by
         context = g.one("Reshape", [g.one("MatMul", [probs, f"cross_value.{i}"]), merge_heads])
         x = g.one("Add", [x, g.one("MatMul", [context, g.weight(
             f"{cross}.o", _linear(state, f"{cross}.o.weight"))])])
@@ -301,9 +325,16 @@ def build_step(model):
     else:
         head = _linear(state, "lm_head.weight")
     logits = g.one("MatMul", [normed, g.weight("lm_head", head)])
-    # Normalised here, where onnxruntime's vectorised kernel costs ~30 us for 8 rows of a
-    # 16k vocabulary; numpy's log-sum-exp of the same took ~300 us per step.
-    g.one("LogSoftmax", [logits], "log_probs", axis=-1)
+    from .copy_head import has_copy_head
+
+    if has_copy_head(config):
+        inputs.append(helper.make_tensor_value_info(SOURCE_IDS, TensorProto.INT64,
+                                                    [1, "encoder_length"]))
+        _copy_mixture(g, state, normed, logits, cross_probs, "log_probs")
+    else:
+        # Normalised here, where onnxruntime's vectorised kernel costs ~30 us for 8 rows of a
+        # 16k vocabulary; numpy's log-sum-exp of the same took ~300 us per step.
+        g.one("LogSoftmax", [logits], "log_probs", axis=-1)
     # The k most likely tokens, best first, for top-k sampling: onnxruntime's TopK takes
     # ~0.07 ms for 8 rows where numpy's argpartition over the vocabulary took ~0.34 ms.
     g.op("TopK", ["log_probs", "top_k"], ["top_log_probs", "top_ids"], axis=-1, largest=1,

@@ -39,11 +39,26 @@ def _t5(**overrides):
     return T5ForConditionalGeneration(T5Config(**config)).eval()
 
 
-@pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
-def test_step_graphs_match_pytorch_logits_step_by_step(tmp_path, tied):
+def _with_copy(model):
+    """``model`` with a copy head whose gate is far from its start (so both branches count)."""
     import torch
 
-    model = _t5(tie_word_embeddings=tied)
+    from perfrl_train.copy_head import with_copy_head
+
+    copying = with_copy_head(model).eval()
+    with torch.no_grad():
+        copying.copy_gate.weight.normal_(0.0, 0.5)
+        copying.copy_gate.bias.fill_(0.2)
+    return copying
+
+
+@pytest.mark.parametrize("variant", ["tied", "untied", "copy"])
+def test_step_graphs_match_pytorch_logits_step_by_step(tmp_path, variant):
+    import torch
+
+    model = _t5(tie_word_embeddings=variant != "untied")
+    if variant == "copy":
+        model = _with_copy(model)
     write_step_decoder(model, tmp_path)
     config = model.config
     spec = ModelSpec(decoder_format=DECODER_FORMAT_STEP,
@@ -51,17 +66,20 @@ def test_step_graphs_match_pytorch_logits_step_by_step(tmp_path, tied):
                      d_kv=config.d_kv, vocab_size=config.vocab_size)
     decoder = StepGraphDecoder(tmp_path, spec, threads=1)
     assert decoder.max_distance == 12
+    assert decoder.copies == (variant == "copy")
 
     rng = np.random.default_rng(0)
-    source = torch.tensor([rng.integers(3, config.vocab_size, size=17).tolist()])
+    # Repeated ids: the copy distribution adds up every position holding a token.
+    source = torch.tensor([rng.integers(3, 12, size=17).tolist()])
     forced = rng.integers(3, config.vocab_size, size=STEPS).tolist()
     with torch.no_grad():
         hidden = model.encoder(input_ids=source).last_hidden_state
-        logits = model(encoder_outputs=(hidden,),
+        logits = model(input_ids=source, encoder_outputs=(hidden,),
                        decoder_input_ids=torch.tensor([[0, *forced[:-1]]])).logits[0]
         expected = torch.log_softmax(logits, dim=-1).numpy()
     # Three rows, then two of them reordered: the cache follows its rows.
-    stepper = decoder.stepper(hidden.numpy(), np.ones((1, 17), dtype=np.int64), 0)
+    stepper = decoder.stepper(hidden.numpy(), np.ones((1, 17), dtype=np.int64), 0,
+                              source.numpy())
     assert stepper.log_probs  # the graph returns log-probabilities, not logits
     got = [stepper.start(3)]
     for step in range(1, STEPS):
@@ -72,6 +90,15 @@ def test_step_graphs_match_pytorch_logits_step_by_step(tmp_path, tied):
         for row in logits:
             np.testing.assert_allclose(row, expected[step], atol=2e-5, rtol=1e-4,
                                        err_msg=f"step {step}")
+    if variant == "copy":
+        # The copy branch moved probability onto the source's tokens: their total mass is
+        # higher than the vocabulary distribution alone gives them, at every step, by much
+        # on average.
+        plain = torch.log_softmax(_t5()(encoder_outputs=(hidden,), decoder_input_ids=torch.tensor(
+            [[0, *forced[:-1]]])).logits[0], -1).detach().numpy()
+        in_source = sorted(set(source[0].tolist()))
+        mass, plain_mass = (np.exp(p[:, in_source]).sum(1) for p in (expected, plain))
+        assert np.all(mass > plain_mass) and mass.mean() > plain_mass.mean() + 0.2
 
 
 def test_unsupported_feed_forward_is_refused_with_the_way_out(tmp_path):

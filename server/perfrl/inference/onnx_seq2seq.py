@@ -290,4 +290,5 @@ class OnnxSeq2SeqModel:
         hidden = self._encoder.run(
             ["last_hidden_state"], {"input_ids": input_ids, "attention_mask": mask}
         )[0]
-        return self._decoder.stepper(hidden, mask, self.spec.decoder_start_token_id)
+        return self._decoder.stepper(hidden, mask, self.spec.decoder_start_token_id,
+                                     input_ids)

@@ -72,8 +72,11 @@ class OptimumDecoder:
                 f"layers but perfrl_model.json says num_decoder_layers={spec.num_decoder_layers}"
             )
 
-    def stepper(self, hidden: np.ndarray, mask: np.ndarray, start_id: int) -> _OptimumStepper:
-        """A stepper decoding the prompt whose encoder output is ``hidden`` (batch 1)."""
+    def stepper(self, hidden: np.ndarray, mask: np.ndarray, start_id: int,
+                source_ids: np.ndarray) -> _OptimumStepper:
+        """A stepper decoding the prompt whose encoder output is ``hidden`` (batch 1);
+        ``source_ids``, for the common interface, is not read (optimum's graphs have no copy
+        head)."""
         return _OptimumStepper(self, hidden, mask, start_id)
 
 

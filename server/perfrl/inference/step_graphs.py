@@ -27,6 +27,9 @@ MAX_DISTANCE_KEY = "perfrl.max_distance"
 #: Cache slots are added this many at a time: a step attends over fewer than this many empty
 #: slots, and the cache is copied once per this many steps.
 CACHE_CHUNK = 32
+#: The step graph's input of the prompt's token ids ``(1, L)``, only in a model with a copy
+#: head (its output distribution copies from them: ``perfrl_train.copy_head``).
+SOURCE_IDS = "source_ids"
 _KIND = "a PerfRL step-decoder graph (perfrl-step-v1)"
 
 
@@ -67,15 +70,22 @@ class StepGraphDecoder:
             raise ModelLoadError(
                 f"{step_path} lacks the {MAX_DISTANCE_KEY} metadata of {_KIND}: export it again"
             ) from None
+        self.copies = SOURCE_IDS in step_inputs
         self.vocab_size = spec.vocab_size
         self.empty_cache = np.zeros((1, spec.num_heads, 0, spec.d_kv), dtype=np.float32)
 
-    def stepper(self, hidden: np.ndarray, mask: np.ndarray, start_id: int) -> _StepGraphStepper:
-        """A stepper decoding the prompt whose encoder output is ``hidden`` (batch 1).
+    def stepper(self, hidden: np.ndarray, mask: np.ndarray, start_id: int,
+                source_ids: np.ndarray) -> _StepGraphStepper:
+        """A stepper decoding the prompt ``source_ids`` ``(1, L)`` whose encoder output is
+        ``hidden`` (batch 1).
 
         ``mask`` is accepted for the common interface and must be all ones: the graphs take
-        no attention mask, since every row decodes the same unpadded prompt."""
-        return _StepGraphStepper(self, hidden, start_id)
+        no attention mask, since every row decodes the same unpadded prompt. The ids reach a
+        graph with a copy head (:data:`SOURCE_IDS`); others do not read them."""
+        stepper = _StepGraphStepper(self, hidden, start_id)
+        if self.copies:
+            stepper.feeds[SOURCE_IDS] = np.asarray(source_ids, dtype=np.int64).reshape(1, -1)
+        return stepper
 
 
 class _StepGraphStepper:
