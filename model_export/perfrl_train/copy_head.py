@@ -41,8 +41,8 @@ GATE_WEIGHT = "copy_gate.weight"
 GATE_BIAS = "copy_gate.bias"
 #: sigmoid(3) ~ 0.95: a new head starts as (almost) the plain model, and learns to copy.
 INITIAL_GATE_BIAS = 3.0
-#: The floor of a mixed probability before its log (float32 softmax can underflow to 0); the
-#: step graph uses the same floor, so both give the same log-probabilities.
+#: The floor of a copied token's probability before its log (float32 can underflow to 0);
+#: the step graph uses the same floor, so both give the same log-probabilities.
 PROBABILITY_FLOOR = 1e-30
 _LABEL_PAD = -100
 
@@ -52,12 +52,14 @@ def mix_distributions(lm_logits: torch.Tensor, gate: torch.Tensor, attention: to
     """Log-probabilities of the mixed distribution.
 
     ``lm_logits`` ``(B, T, V)``; ``gate`` ``(B, T, 1)`` in (0, 1); ``attention`` ``(B, T, L)``
-    (each row sums to 1 over the input); ``source_ids`` ``(B, L)``."""
-    generated = torch.softmax(lm_logits.float(), -1)
+    (each row sums to 1 over the input); ``source_ids`` ``(B, L)``. A token the input lacks
+    gets ``log g + log_softmax``; one it has, the log of both terms' sum (what the step graph
+    computes the same way: only the input's tokens need the sum)."""
+    vocabulary = torch.log_softmax(lm_logits.float(), -1) + torch.log(gate)
     index = source_ids.unsqueeze(1).expand(-1, attention.size(1), -1)
-    copied = torch.zeros_like(generated).scatter_add(2, index, attention.float())
-    mixed = gate * generated + (1 - gate) * copied
-    return torch.log(mixed.clamp_min(PROBABILITY_FLOOR))
+    copied = torch.zeros_like(vocabulary).scatter_add(2, index, attention.float())
+    both = torch.log((vocabulary.exp() + (1 - gate) * copied).clamp_min(PROBABILITY_FLOOR))
+    return torch.where(copied > 0, both, vocabulary)
 
 
 class T5WithCopy(T5ForConditionalGeneration):

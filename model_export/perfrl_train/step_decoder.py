@@ -197,23 +197,31 @@ def _copy_mixture(g: _GraphBuilder, state: dict, normed: str, logits: str, cross
                   output: str) -> str:
     """The copy head's log-probabilities (:mod:`perfrl_train.copy_head`): the vocabulary
     distribution mixed, by a gate on the final hidden state, with the last layer's
-    cross-attention (mean over heads, ``(B, heads, 1, L)`` in) scattered onto ``source_ids``."""
+    cross-attention (mean over heads, ``(B, heads, 1, L)`` in) summed per token of
+    ``source_ids``. Only the input's tokens need the sum of both terms: every other token's
+    log-probability is ``log g + log_softmax``, one addition over the vocabulary; the sums are
+    computed at the input's positions (``(B, 1, L)``, each position's token's total attention
+    through an ``(L, L)`` same-token matrix) and written over those tokens (positions of one
+    token carry the same value, so the order of the writes does not matter)."""
     from .copy_head import GATE_BIAS, GATE_WEIGHT, PROBABILITY_FLOOR
 
     gate_weight = g.weight("copy_gate", _linear(state, GATE_WEIGHT))
     gate_bias = g.weight("copy_gate_bias", state[GATE_BIAS].float().numpy())
     gate = g.one("Sigmoid", [g.one("Add", [g.one("MatMul", [normed, gate_weight]), gate_bias])])
     one = g.weight("copy_one", np.array(1.0, dtype=np.float32))
+    vocabulary = g.one("Add", [g.one("LogSoftmax", [logits], axis=-1), g.one("Log", [gate])])
     attention = g.one("ReduceMean", [cross_probs, g.shape("heads_axis", [1])], keepdims=0)
-    ids = g.one("Reshape", [SOURCE_IDS, g.shape("source_row", [1, 1, -1])])
+    ids = g.one("Reshape", [SOURCE_IDS, g.shape("source_row", [1, 1, -1])])  # (1, 1, L)
+    as_rows = g.one("Reshape", [SOURCE_IDS, g.shape("source_column", [1, -1, 1])])
+    same = g.one("Cast", [g.one("Equal", [as_rows, ids])], to=1)  # (1, L, L) float32
+    token_attention = g.one("MatMul", [attention, same])  # (B, 1, L)
     ids = g.one("Expand", [ids, g.one("Shape", [attention])])  # (B, 1, L)
-    zeros = g.one("ConstantOfShape", [g.one("Shape", [logits])])  # float32 zeros
-    copied = g.one("ScatterElements", [zeros, ids, attention], axis=2, reduction="add")
-    generated = g.one("Softmax", [logits], axis=-1)
-    mixed = g.one("Add", [g.one("Mul", [gate, generated]),
-                          g.one("Mul", [g.one("Sub", [one, gate]), copied])])
+    at_ids = g.one("GatherElements", [vocabulary, ids], axis=2)
+    both = g.one("Add", [g.one("Exp", [at_ids]),
+                         g.one("Mul", [g.one("Sub", [one, gate]), token_attention])])
     floor = g.weight("copy_floor", np.array(PROBABILITY_FLOOR, dtype=np.float32))
-    return g.one("Log", [g.one("Max", [mixed, floor])], output)
+    both = g.one("Log", [g.one("Max", [both, floor])])
+    return g.one("ScatterElements", [vocabulary, ids, both], output, axis=2)
 
 
 def build_step(model):
