@@ -1,14 +1,23 @@
-"""A T5 that can copy from its input: a pointer-generator head (See et al., 2017).
+"""A T5 that can copy from its input: a pointer-generator head (after See et al., 2017).
 
 Why: the edit model names the right idea and writes the wrong words (``v5.extend(v6)`` for
 ``v5.extend(_set_one_sided_diff("s0", v1, v2, v3))``): an 11M-parameter decoder trained for an
 hour on CPU learns the rows' language far better than it learns to read them (the sessions'
-``bench_edit_reading.py`` gap). A copy distribution makes reading a first-class move: at each
-step a gate ``g = sigmoid(w . h + b)`` over the decoder's final hidden state ``h`` mixes the
-vocabulary distribution with the last decoder layer's cross-attention (mean over heads)
-scattered onto the input's token ids::
+``bench_edit_reading.py`` gap). A copy distribution makes reading a first-class move.
 
-    p(t) = g * softmax(lm_logits)[t] + (1 - g) * sum(attention[i] for i where input[i] == t)
+At each step a softmax over ``1 + 2H`` choices, from the decoder's final hidden state ``h``
+(``H``: the last decoder layer's cross-attention heads), weighs the vocabulary distribution
+and, for each head ``k``, two ways of copying by that head's attention ``a_k`` over the input:
+the token *at* the attended position, and the token *after* it::
+
+    p(t) = w_0 softmax(lm_logits)[t] + sum_k w_at,k  sum(a_k[i] for i where input[i] == t)
+                                     + sum_k w_next,k sum(a_k[i] for i where input[i+1] == t)
+
+The "after" choice is there because a T5's cross-attention has no position of its own: a
+head finds the token just written far more easily (its content) than the one to write next,
+and copying what follows it walks along the input (the mean-over-heads, "at"-only head of the
+first try looped on one position: ``v1._re_re_re...``). The last position's follower is the
+end of sequence.
 
 A caller may rely on:
 
@@ -16,10 +25,11 @@ A caller may rely on:
   distribution's log-probabilities (so ``softmax(logits)`` is that distribution and
   ``generate`` and RRHF's scoring see it); given ``labels`` it returns only the ``loss``, the
   mean negative log-likelihood of the labels under that distribution (``logits`` None: the
-  loss needs the labels' probabilities only); its config says ``perfrl_copy_head: true``
-  (``save_pretrained`` writes it; :func:`load_t5` reads it back as this class);
+  loss needs the labels' probabilities only); its config says ``perfrl_copy_head`` (the
+  head's version, :data:`HEAD_VERSION`; ``save_pretrained`` writes it, :func:`load_t5` reads
+  it back as this class and refuses another version);
 - :func:`with_copy_head` turning a plain T5 into one whose outputs start close to the plain
-  model's (the gate's bias starts at :data:`INITIAL_GATE_BIAS`: ~95% vocabulary);
+  model's (:data:`INITIAL_VOCABULARY_BIAS`: ~87% vocabulary);
 - the ONNX step graph reproducing the head (``step_decoder.py``: it reads
   :data:`GATE_WEIGHT` / :data:`GATE_BIAS` and the input ids as ``source_ids``).
 """
@@ -34,32 +44,69 @@ import torch
 from transformers import T5Config, T5ForConditionalGeneration
 from transformers.modeling_outputs import Seq2SeqLMOutput
 
-#: The config attribute that marks a checkpoint with the copy head.
+#: The config attribute that marks a checkpoint with the copy head; its value the version.
 CONFIG_FLAG = "perfrl_copy_head"
+HEAD_VERSION = "heads-at-next-v1"
 #: State-dict names of the gate (the step graph reads them).
 GATE_WEIGHT = "copy_gate.weight"
 GATE_BIAS = "copy_gate.bias"
-#: sigmoid(3) ~ 0.95: a new head starts as (almost) the plain model, and learns to copy.
-INITIAL_GATE_BIAS = 3.0
+#: The vocabulary's starting logit against 0 for each copy choice: e^4 / (e^4 + 8) ~ 0.87
+#: with 4 heads, so a new head starts near the plain model, and learns to copy.
+INITIAL_VOCABULARY_BIAS = 4.0
 #: The floor of a copied token's probability before its log (float32 can underflow to 0);
 #: the step graph uses the same floor, so both give the same log-probabilities.
 PROBABILITY_FLOOR = 1e-30
 _LABEL_PAD = -100
 
 
-def mix_distributions(lm_logits: torch.Tensor, gate: torch.Tensor, attention: torch.Tensor,
-                      source_ids: torch.Tensor) -> torch.Tensor:
+def following_ids(source_ids: torch.Tensor, end_id: int) -> torch.Tensor:
+    """``(B, L)``: the token after each position (the last one's: ``end_id``)."""
+    end = source_ids.new_full((source_ids.size(0), 1), end_id)
+    return torch.cat([source_ids[:, 1:], end], 1)
+
+
+def copy_masses(choices: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+    """``(B, T, 2L)``: each input position's copy probability as the token at it (first L) and
+    as the token after it (last L). ``choices`` ``(B, T, 1 + 2H)`` (softmaxed),
+    ``attention`` ``(B, H, T, L)``."""
+    heads = attention.size(1)
+    attention = attention.float().transpose(1, 2)  # (B, T, H, L)
+    at = torch.einsum("bth,bthl->btl", choices[..., 1:1 + heads], attention)
+    after = torch.einsum("bth,bthl->btl", choices[..., 1 + heads:], attention)
+    return torch.cat([at, after], -1)
+
+
+def mix_distributions(lm_logits: torch.Tensor, choices: torch.Tensor, masses: torch.Tensor,
+                      copy_ids: torch.Tensor) -> torch.Tensor:
     """Log-probabilities of the mixed distribution.
 
-    ``lm_logits`` ``(B, T, V)``; ``gate`` ``(B, T, 1)`` in (0, 1); ``attention`` ``(B, T, L)``
-    (each row sums to 1 over the input); ``source_ids`` ``(B, L)``. A token the input lacks
-    gets ``log g + log_softmax``; one it has, the log of both terms' sum (what the step graph
-    computes the same way: only the input's tokens need the sum)."""
-    vocabulary = torch.log_softmax(lm_logits.float(), -1) + torch.log(gate)
-    index = source_ids.unsqueeze(1).expand(-1, attention.size(1), -1)
-    copied = torch.zeros_like(vocabulary).scatter_add(2, index, attention.float())
-    both = torch.log((vocabulary.exp() + (1 - gate) * copied).clamp_min(PROBABILITY_FLOOR))
+    ``lm_logits`` ``(B, T, V)``; ``choices`` ``(B, T, 1 + 2H)``; ``masses`` ``(B, T, 2L)``
+    (:func:`copy_masses`); ``copy_ids`` ``(B, 2L)``: the input's ids, then their followers. A
+    token the input lacks gets ``log w_0 + log_softmax``; one it has, the log of the sum (what
+    the step graph computes the same way: only the input's tokens need the sum)."""
+    vocabulary = torch.log_softmax(lm_logits.float(), -1) + torch.log(choices[..., :1])
+    index = copy_ids.unsqueeze(1).expand(-1, masses.size(1), -1)
+    copied = torch.zeros_like(vocabulary).scatter_add(2, index, masses)
+    both = torch.log((vocabulary.exp() + copied).clamp_min(PROBABILITY_FLOOR))
     return torch.where(copied > 0, both, vocabulary)
+
+
+def label_nll(lm_logits: torch.Tensor, choices: torch.Tensor, masses: torch.Tensor,
+              copy_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood of ``labels`` ``(B, T)`` (``-100``: ignored) under the
+    mixed distribution, from the labels' own probabilities: no tensor over the vocabulary
+    besides the log-sum-exp the plain cross-entropy needs too (training ran at less than half
+    the plain model's speed when it built the whole mixture)."""
+    logits = lm_logits.float()
+    known = labels != _LABEL_PAD
+    safe = labels.clamp(min=0)
+    generated = torch.exp(logits.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
+                          - torch.logsumexp(logits, -1))
+    same = safe.unsqueeze(-1) == copy_ids.unsqueeze(1)  # (B, T, 2L)
+    copied = (masses * same).sum(-1)
+    mixed = choices[..., 0] * generated + copied
+    nll = -torch.log(mixed.clamp_min(PROBABILITY_FLOOR))
+    return (nll * known).sum() / known.sum().clamp(min=1)
 
 
 class T5WithCopy(T5ForConditionalGeneration):
@@ -67,8 +114,8 @@ class T5WithCopy(T5ForConditionalGeneration):
 
     def __init__(self, config: T5Config) -> None:
         super().__init__(config)
-        self.copy_gate = torch.nn.Linear(config.d_model, 1)
-        setattr(self.config, CONFIG_FLAG, True)
+        self.copy_gate = torch.nn.Linear(config.d_model, 1 + 2 * config.num_heads)
+        setattr(self.config, CONFIG_FLAG, HEAD_VERSION)
         # Inputs of the last generate() call: generation passes the encoder's outputs, not
         # the input ids, to forward after the first step, and the copy needs the ids.
         self._generation_source: torch.Tensor | None = None
@@ -78,8 +125,7 @@ class T5WithCopy(T5ForConditionalGeneration):
         # would keep whatever memory it was built in.
         gate = getattr(self, "copy_gate", None)
         if gate is not None and module is gate:
-            module.weight.data.zero_()
-            module.bias.data.fill_(INITIAL_GATE_BIAS)
+            _initialise_gate(module)
             return
         super()._init_weights(module)
 
@@ -105,45 +151,41 @@ class T5WithCopy(T5ForConditionalGeneration):
             decoder_input_ids=decoder_input_ids, output_attentions=True,
             output_hidden_states=True, return_dict=True, **kwargs,
         )
-        attention = out.cross_attentions[-1].mean(1)  # (rows, target, source)
+        attention = out.cross_attentions[-1]  # (rows, heads, target, source)
         if source.size(0) != attention.size(0):
             # generate() repeats each prompt for its samples / beams, row by row.
             source = source.repeat_interleave(attention.size(0) // source.size(0), 0)
-        gate = torch.sigmoid(self.copy_gate(out.decoder_hidden_states[-1].float()))
+        copy_ids = torch.cat([source, following_ids(source, self.config.eos_token_id)], 1)
+        choices = torch.softmax(self.copy_gate(out.decoder_hidden_states[-1].float()), -1)
+        masses = copy_masses(choices, attention)
         if labels is not None:
-            loss = label_nll(out.logits, gate, attention, source, labels)
+            loss = label_nll(out.logits, choices, masses, copy_ids, labels)
             return Seq2SeqLMOutput(loss=cast(torch.FloatTensor, loss),
                                    past_key_values=out.past_key_values,
                                    encoder_last_hidden_state=out.encoder_last_hidden_state)
         return Seq2SeqLMOutput(
             logits=cast(torch.FloatTensor,
-                        mix_distributions(out.logits, gate, attention, source)),
+                        mix_distributions(out.logits, choices, masses, copy_ids)),
             past_key_values=out.past_key_values,
             encoder_last_hidden_state=out.encoder_last_hidden_state,
         )
 
 
-def label_nll(lm_logits: torch.Tensor, gate: torch.Tensor, attention: torch.Tensor,
-              source_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean negative log-likelihood of ``labels`` ``(B, T)`` (``-100``: ignored) under the
-    mixed distribution, from the labels' own probabilities: no tensor over the vocabulary
-    besides the log-sum-exp the plain cross-entropy needs too (training ran at less than half
-    the plain model's speed when it built the whole mixture)."""
-    logits = lm_logits.float()
-    known = labels != _LABEL_PAD
-    safe = labels.clamp(min=0)
-    generated = torch.exp(logits.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
-                          - torch.logsumexp(logits, -1))
-    same = safe.unsqueeze(-1) == source_ids.unsqueeze(1)  # (B, T, L)
-    copied = (attention.float() * same).sum(-1)
-    gate = gate.squeeze(-1)
-    mixed = gate * generated + (1 - gate) * copied
-    nll = -torch.log(mixed.clamp_min(PROBABILITY_FLOOR))
-    return (nll * known).sum() / known.sum().clamp(min=1)
+def _initialise_gate(gate: torch.nn.Linear) -> None:
+    gate.weight.data.zero_()
+    gate.bias.data.zero_()
+    gate.bias.data[0] = INITIAL_VOCABULARY_BIAS
 
 
 def has_copy_head(config) -> bool:
     return bool(getattr(config, CONFIG_FLAG, False))
+
+
+def _check_version(config, path) -> None:
+    version = getattr(config, CONFIG_FLAG, None)
+    if version and version != HEAD_VERSION:
+        raise ValueError(f"{path} has a copy head of another version ({version!r}; this code "
+                         f"runs {HEAD_VERSION!r}): train it again with --copy-head")
 
 
 def with_copy_head(model: T5ForConditionalGeneration) -> T5WithCopy:
@@ -155,8 +197,7 @@ def with_copy_head(model: T5ForConditionalGeneration) -> T5WithCopy:
     missing, unexpected = copied.load_state_dict(model.state_dict(), strict=False)
     if unexpected or set(missing) - {GATE_WEIGHT, GATE_BIAS}:
         raise ValueError(f"cannot add a copy head: missing {missing}, unexpected {unexpected}")
-    copied.copy_gate.weight.data.zero_()
-    copied.copy_gate.bias.data.fill_(INITIAL_GATE_BIAS)
+    _initialise_gate(copied.copy_gate)
     copied.generation_config = model.generation_config
     return copied
 
@@ -165,5 +206,6 @@ def load_t5(path: Path | str):
     """A saved T5 as the class its config names: :class:`T5WithCopy` for a checkpoint with the
     copy head, ``T5ForConditionalGeneration`` otherwise."""
     config = T5Config.from_pretrained(path)
+    _check_version(config, path)
     cls = T5WithCopy if has_copy_head(config) else T5ForConditionalGeneration
     return cls.from_pretrained(path)

@@ -193,35 +193,51 @@ def build_cross_kv(model):
     return g.model("perfrl_decoder_cross_kv", inputs, outputs)
 
 
-def _copy_mixture(g: _GraphBuilder, state: dict, normed: str, logits: str, cross_probs: str,
-                  output: str) -> str:
-    """The copy head's log-probabilities (:mod:`perfrl_train.copy_head`): the vocabulary
-    distribution mixed, by a gate on the final hidden state, with the last layer's
-    cross-attention (mean over heads, ``(B, heads, 1, L)`` in) summed per token of
-    ``source_ids``. Only the input's tokens need the sum of both terms: every other token's
-    log-probability is ``log g + log_softmax``, one addition over the vocabulary; the sums are
-    computed at the input's positions (``(B, 1, L)``, each position's token's total attention
-    through an ``(L, L)`` same-token matrix) and written over those tokens (positions of one
-    token carry the same value, so the order of the writes does not matter)."""
+def _copy_mixture(g: _GraphBuilder, config, state: dict, normed: str, logits: str,
+                  cross_probs: str, output: str) -> str:
+    """The copy head's log-probabilities (:mod:`perfrl_train.copy_head`): a softmax over the
+    final hidden state weighs the vocabulary distribution and, per head of the last layer's
+    cross-attention (``(B, heads, 1, L)`` in), copying the token at the attended position or
+    the one after it. Only the input's tokens need a sum: every other token's
+    log-probability is ``log w_0 + log_softmax``, one addition over the vocabulary; the sums
+    are computed at the ``2L`` copy positions (each position's token's total mass through a
+    same-token matrix) and written over those tokens (positions of one token carry the same
+    value, so the order of the writes does not matter)."""
     from .copy_head import GATE_BIAS, GATE_WEIGHT, PROBABILITY_FLOOR
 
+    heads = config.num_heads
     gate_weight = g.weight("copy_gate", _linear(state, GATE_WEIGHT))
     gate_bias = g.weight("copy_gate_bias", state[GATE_BIAS].float().numpy())
-    gate = g.one("Sigmoid", [g.one("Add", [g.one("MatMul", [normed, gate_weight]), gate_bias])])
-    one = g.weight("copy_one", np.array(1.0, dtype=np.float32))
-    vocabulary = g.one("Add", [g.one("LogSoftmax", [logits], axis=-1), g.one("Log", [gate])])
-    attention = g.one("ReduceMean", [cross_probs, g.shape("heads_axis", [1])], keepdims=0)
+    choices = g.one("Softmax", [g.one("Add", [g.one("MatMul", [normed, gate_weight]),
+                                              gate_bias])], axis=-1)  # (B, 1, 1 + 2H)
+    axis = g.shape("copy_last_axis", [-1])
+
+    def choice_slice(start: int, end: int) -> str:
+        return g.one("Slice", [choices, g.shape(f"copy_from_{start}", [start]),
+                               g.shape(f"copy_to_{end}", [end]), axis])
+
+    attention = g.one("Reshape", [cross_probs, g.shape("copy_heads", [0, heads, -1])])
+    at = g.one("MatMul", [choice_slice(1, 1 + heads), attention])  # (B, 1, L)
+    after = g.one("MatMul", [choice_slice(1 + heads, 1 + 2 * heads), attention])
+    masses = g.one("Concat", [at, after], axis=-1)  # (B, 1, 2L)
     ids = g.one("Reshape", [SOURCE_IDS, g.shape("source_row", [1, 1, -1])])  # (1, 1, L)
-    as_rows = g.one("Reshape", [SOURCE_IDS, g.shape("source_column", [1, -1, 1])])
-    same = g.one("Cast", [g.one("Equal", [as_rows, ids])], to=1)  # (1, L, L) float32
-    token_attention = g.one("MatMul", [attention, same])  # (B, 1, L)
-    ids = g.one("Expand", [ids, g.one("Shape", [attention])])  # (B, 1, L)
-    at_ids = g.one("GatherElements", [vocabulary, ids], axis=2)
-    both = g.one("Add", [g.one("Exp", [at_ids]),
-                         g.one("Mul", [g.one("Sub", [one, gate]), token_attention])])
+    end = g.weight("copy_end_id", np.array([[[config.eos_token_id]]], dtype=np.int64))
+    followers = g.one("Concat", [g.one("Slice", [ids, g.shape("copy_one_on", [1]),
+                                                 g.shape("copy_to_end", [np.iinfo(np.int64).max]),
+                                                 g.shape("copy_token_axis", [2])]), end],
+                      axis=2)
+    copy_ids = g.one("Concat", [ids, followers], axis=2)  # (1, 1, 2L)
+    as_rows = g.one("Reshape", [copy_ids, g.shape("copy_column", [1, -1, 1])])
+    same = g.one("Cast", [g.one("Equal", [as_rows, copy_ids])], to=1)  # (1, 2L, 2L) float32
+    token_masses = g.one("MatMul", [masses, same])  # (B, 1, 2L)
+    vocabulary = g.one("Add", [g.one("LogSoftmax", [logits], axis=-1),
+                               g.one("Log", [choice_slice(0, 1)])])
+    copy_ids = g.one("Expand", [copy_ids, g.one("Shape", [masses])])  # (B, 1, 2L)
+    at_ids = g.one("GatherElements", [vocabulary, copy_ids], axis=2)
+    both = g.one("Add", [g.one("Exp", [at_ids]), token_masses])
     floor = g.weight("copy_floor", np.array(PROBABILITY_FLOOR, dtype=np.float32))
     both = g.one("Log", [g.one("Max", [both, floor])])
-    return g.one("ScatterElements", [vocabulary, ids, both], output, axis=2)
+    return g.one("ScatterElements", [vocabulary, copy_ids, both], output, axis=2)
 
 
 def build_step(model):
@@ -338,7 +354,7 @@ def build_step(model):
     if has_copy_head(config):
         inputs.append(helper.make_tensor_value_info(SOURCE_IDS, TensorProto.INT64,
                                                     [1, "encoder_length"]))
-        _copy_mixture(g, state, normed, logits, cross_probs, "log_probs")
+        _copy_mixture(g, config, state, normed, logits, cross_probs, "log_probs")
     else:
         # Normalised here, where onnxruntime's vectorised kernel costs ~30 us for 8 rows of a
         # 16k vocabulary; numpy's log-sum-exp of the same took ~300 us per step.

@@ -14,7 +14,8 @@ import torch
 
 from perfrl_train.copy_head import (
     CONFIG_FLAG,
-    INITIAL_GATE_BIAS,
+    HEAD_VERSION,
+    INITIAL_VOCABULARY_BIAS,
     T5WithCopy,
     has_copy_head,
     load_t5,
@@ -42,28 +43,41 @@ def _log_probs(model, source=SOURCE):
                      decoder_input_ids=DECODER_IN).logits[0]
 
 
-def test_the_gate_mixes_the_vocabulary_with_the_input_tokens():
+def _choose(model, vocabulary: float, at: float = 0.0, after: float = 0.0) -> None:
+    """Fix the head's choice logits (no dependence on the hidden state)."""
+    heads = model.config.num_heads
+    with torch.no_grad():
+        model.copy_gate.weight.zero_()
+        model.copy_gate.bias.copy_(torch.tensor([vocabulary] + [at] * heads + [after] * heads))
+
+
+def test_the_head_mixes_the_vocabulary_with_the_input_tokens_and_their_followers():
     plain = _t5()
     copying = with_copy_head(plain).eval()
     assert isinstance(copying, T5WithCopy) and has_copy_head(copying.config)
+    assert getattr(copying.config, CONFIG_FLAG) == HEAD_VERSION
     assert not has_copy_head(plain.config)  # the plain model's config is not touched
-    assert copying.copy_gate.bias.item() == INITIAL_GATE_BIAS
+    assert copying.copy_gate.bias[0].item() == INITIAL_VOCABULARY_BIAS
+    assert copying.copy_gate.bias[1:].abs().sum().item() == 0
     vocabulary = torch.log_softmax(_log_probs(plain), -1)
-    source_tokens = sorted(set(SOURCE[0].tolist()))
-    with torch.no_grad():
-        copying.copy_gate.bias.fill_(60.0)  # all vocabulary
+    _choose(copying, 60.0)  # all vocabulary
     assert torch.allclose(_log_probs(copying), vocabulary, atol=1e-5)
     with torch.no_grad():
-        copying.copy_gate.bias.fill_(-60.0)  # all copy
-    copied = _log_probs(copying).exp()
-    assert torch.allclose(copied[:, source_tokens].sum(-1), torch.ones(4), atol=1e-5)
-    others = [t for t in range(61) if t not in source_tokens]
-    assert float(copied[:, others].max()) < 1e-20
-    # Token 9 sits at two input positions: its copy probability adds both attentions.
-    with torch.no_grad():
         out = plain(input_ids=SOURCE, decoder_input_ids=DECODER_IN, output_attentions=True)
-    attention = out.cross_attentions[-1].mean(1)[0]
+    attention = out.cross_attentions[-1].mean(1)[0]  # equal weights: the heads' mean
+    _choose(copying, -60.0, at=0.0, after=-60.0)  # copy the attended token
+    copied = _log_probs(copying).exp()
+    source_tokens = sorted(set(SOURCE[0].tolist()))
+    assert torch.allclose(copied[:, source_tokens].sum(-1), torch.ones(4), atol=1e-5)
+    # Token 9 sits at two input positions: its copy probability adds both attentions.
     assert torch.allclose(copied[:, 9], attention[:, 1] + attention[:, 2], atol=1e-5)
+    _choose(copying, -60.0, at=-60.0, after=0.0)  # copy the token after the attended one
+    followed = _log_probs(copying).exp()
+    # SOURCE = 5 9 9 17 23 2: 9 follows positions 0 and 1, 17 follows 2, the end follows 5.
+    assert torch.allclose(followed[:, 9], attention[:, 0] + attention[:, 1], atol=1e-5)
+    assert torch.allclose(followed[:, 17], attention[:, 2], atol=1e-5)
+    assert torch.allclose(followed[:, 2], attention[:, 4] + attention[:, 5], atol=1e-5)
+    assert float(followed[:, 5].max()) < 1e-20  # nothing follows into the first token
 
 
 def test_loss_is_the_mixed_distributions_negative_log_likelihood():
@@ -71,7 +85,7 @@ def test_loss_is_the_mixed_distributions_negative_log_likelihood():
 
     copying = with_copy_head(_t5()).eval()
     with torch.no_grad():
-        copying.copy_gate.bias.fill_(0.3)
+        copying.copy_gate.weight.normal_(0.0, 0.3)
     labels = torch.tensor([[9, 17, 4, 2, -100], [23, 2, -100, -100, -100]])
     source = torch.cat([SOURCE, torch.tensor([[23, 31, 9, 40, 5, 2]])])
     with torch.no_grad():
@@ -85,8 +99,8 @@ def test_loss_is_the_mixed_distributions_negative_log_likelihood():
 
 def test_generate_copies_for_every_row_it_expands():
     copying = with_copy_head(_t5()).eval()
+    _choose(copying, -60.0, at=0.0, after=-60.0)
     with torch.no_grad():
-        copying.copy_gate.bias.fill_(-60.0)
         two = torch.tensor([[5, 9, 9, 17, 2], [23, 31, 31, 40, 2]])
         out = copying.generate(input_ids=two, attention_mask=torch.ones_like(two),
                                do_sample=True, num_return_sequences=3, max_new_tokens=6)
@@ -101,15 +115,20 @@ def test_generate_copies_for_every_row_it_expands():
 
 def test_a_saved_copy_model_loads_back_as_one(tmp_path):
     copying = with_copy_head(_t5())
-    with torch.no_grad():
-        copying.copy_gate.bias.fill_(-1.5)
+    _choose(copying, -1.5, at=0.5, after=1.0)
     copying.save_pretrained(tmp_path / "c")
     _t5().save_pretrained(tmp_path / "p")
     loaded = load_t5(tmp_path / "c")
     assert isinstance(loaded, T5WithCopy) and getattr(loaded.config, CONFIG_FLAG)
-    assert loaded.copy_gate.bias.item() == -1.5
+    assert loaded.copy_gate.bias[0].item() == -1.5
     assert torch.allclose(_log_probs(loaded.eval()), _log_probs(copying.eval()))
     assert type(load_t5(tmp_path / "p")).__name__ == "T5ForConditionalGeneration"
+    # A checkpoint of another head version (the first try's mean-over-heads head) is refused
+    # with the way out, not loaded with a head of the wrong shape.
+    config = (tmp_path / "c" / "config.json")
+    config.write_text(config.read_text().replace(HEAD_VERSION, "mean-at-v0"))
+    with pytest.raises(ValueError, match="another version.*--copy-head"):
+        load_t5(tmp_path / "c")
 
 
 @pytest.mark.slow
@@ -135,7 +154,7 @@ def test_trained_with_a_copy_head_exported_and_run_by_the_server(tmp_path, tiny_
     assert result.steps == 6
     model, _, meta = load_checkpoint(tmp_path / "ckpt")
     assert isinstance(model, T5WithCopy) and meta["step"] == 6
-    assert model.copy_gate.bias.item() != INITIAL_GATE_BIAS  # trained
+    assert model.copy_gate.bias[0].item() != INITIAL_VOCABULARY_BIAS  # trained
 
     with pytest.raises(ExportError, match="copy head"):
         export_model(ExportConfig(checkpoint=tmp_path / "ckpt", out=tmp_path / "o",

@@ -48,7 +48,7 @@ def _with_copy(model):
     copying = with_copy_head(model).eval()
     with torch.no_grad():
         copying.copy_gate.weight.normal_(0.0, 0.5)
-        copying.copy_gate.bias.fill_(0.2)
+        copying.copy_gate.bias.fill_(0.2)  # all choices count: vocabulary, at, after
     return copying
 
 
