@@ -114,6 +114,10 @@ class T5WithCopy(T5ForConditionalGeneration):
 
     def __init__(self, config: T5Config) -> None:
         super().__init__(config)
+        if config.eos_token_id is None:
+            raise ValueError("a copy head needs the model's eos_token_id: the last input "
+                             "position's follower is the end of sequence")
+        self._end_id: int = config.eos_token_id
         self.copy_gate = torch.nn.Linear(config.d_model, 1 + 2 * config.num_heads)
         setattr(self.config, CONFIG_FLAG, HEAD_VERSION)
         # Inputs of the last generate() call: generation passes the encoder's outputs, not
@@ -155,7 +159,7 @@ class T5WithCopy(T5ForConditionalGeneration):
         if source.size(0) != attention.size(0):
             # generate() repeats each prompt for its samples / beams, row by row.
             source = source.repeat_interleave(attention.size(0) // source.size(0), 0)
-        copy_ids = torch.cat([source, following_ids(source, self.config.eos_token_id)], 1)
+        copy_ids = torch.cat([source, following_ids(source, self._end_id)], 1)
         choices = torch.softmax(self.copy_gate(out.decoder_hidden_states[-1].float()), -1)
         masses = copy_masses(choices, attention)
         if labels is not None:
