@@ -44,6 +44,8 @@ import torch
 from transformers import T5Config, T5ForConditionalGeneration
 from transformers.modeling_outputs import Seq2SeqLMOutput
 
+from .sft import LABEL_PAD
+
 #: The config attribute that marks a checkpoint with the copy head; its value the version.
 CONFIG_FLAG = "perfrl_copy_head"
 HEAD_VERSION = "heads-at-next-v1"
@@ -56,7 +58,6 @@ INITIAL_VOCABULARY_BIAS = 4.0
 #: The floor of a copied token's probability before its log (float32 can underflow to 0);
 #: the step graph uses the same floor, so both give the same log-probabilities.
 PROBABILITY_FLOOR = 1e-30
-_LABEL_PAD = -100
 
 
 def following_ids(source_ids: torch.Tensor, end_id: int) -> torch.Tensor:
@@ -98,7 +99,7 @@ def label_nll(lm_logits: torch.Tensor, choices: torch.Tensor, masses: torch.Tens
     besides the log-sum-exp the plain cross-entropy needs too (training ran at less than half
     the plain model's speed when it built the whole mixture)."""
     logits = lm_logits.float()
-    known = labels != _LABEL_PAD
+    known = labels != LABEL_PAD
     safe = labels.clamp(min=0)
     generated = torch.exp(logits.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
                           - torch.logsumexp(logits, -1))
