@@ -241,6 +241,9 @@ def test_neovim_profile_shows_hot_spot_lenses(version, example_project: Path, tm
     run_driver(nvim, PROFILE_DRIVER, catalog, example_project, env)
     result = json.loads(result_path.read_text())
     assert result["version"] == version
-    assert result["top"] == "inventory/catalog.py::missing_skus"
+    # Which function ranks first is a measurement (a busy machine ranked render_lines over
+    # missing_skus once): the flow under test is that the top hot spot is one of the
+    # project's functions, named as the server names them, with its lens.
+    assert re.fullmatch(r"inventory/\w+\.py::[\w.]+", result["top"]), result
     hot = [t for t in result["lenses"] if t.startswith("hot: ")]
     assert hot and all(re.fullmatch(r"hot: \d+% of test time · Optimize", t) for t in hot), result
