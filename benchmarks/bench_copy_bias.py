@@ -9,6 +9,8 @@ each ``--bonus``:
 
 - *exact*: the script equals the wanted one;
 - *parses*: it applies and the function parses;
+- *same code*: the function it gives is the fast side up to layout (equal ASTs: real code's
+  own spacing, ``j:j+1`` against ``j:j + 1``, is not the model's to guess);
 - *unchanged*: it writes the lines back as they were (a copy, no rewrite);
 - seconds per output (the bias reads every row's whole score vector).
 
@@ -49,7 +51,7 @@ def evaluation_rows(path: Path, max_lines: int, limit: int) -> list[dict]:
 
 
 def measure(model: OnnxSeq2SeqModel, rows: list[dict], bonus: float, min_match: int) -> dict:
-    counts = {"pairs": 0, "exact": 0, "parses": 0, "unchanged": 0}
+    counts = {"pairs": 0, "exact": 0, "same_code": 0, "parses": 0, "unchanged": 0}
     started = time.perf_counter()
     for row in rows:
         slow = row["slow"]
@@ -72,10 +74,11 @@ def measure(model: OnnxSeq2SeqModel, rows: list[dict], bonus: float, min_match: 
         counts["exact"] += script == wanted
         counts["unchanged"] += script == unchanged
         try:
-            ast.parse(apply_edit_script(slow, script + "\n"))
-            counts["parses"] += 1
+            written = ast.parse(apply_edit_script(slow, script + "\n"))
         except (EditScriptError, SyntaxError):
-            pass
+            continue
+        counts["parses"] += 1
+        counts["same_code"] += ast.dump(written) == ast.dump(ast.parse(row["fast"]))
     seconds = time.perf_counter() - started
     return {"bonus": bonus, "min_match": min_match, **counts,
             "seconds_per_output": round(seconds / max(counts["pairs"], 1), 3)}

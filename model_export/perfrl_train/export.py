@@ -118,6 +118,10 @@ class ExportConfig:
     decoder_format: str = help_field(DECODER_FORMAT_STEP, "decoder files to write: "
                                      "'perfrl-step-v1' (step graphs, fastest) or "
                                      "'optimum-with-past' (optimum's decoders)")
+    region_min_lines: int = help_field(15, "the server also rewrites each loop region of a "
+                                       "function longer than this many lines; 0 (every "
+                                       "function with a loop) for a model trained on region "
+                                       "pairs (perfrl_train.data.region_pairs)")
     threads: int = help_field(2, "torch / onnxruntime threads")
     int8_atol: float | None = help_field(None, "int8 parity: absolute max |log-prob diff| "
                                                "(default: 15%% of the largest |logit|)")
@@ -272,7 +276,8 @@ def checkpoint_output_format(meta: dict) -> str:
 
 def build_spec(model, tokenizer, meta: dict, quantization: str,
                parity: list[ParityReport], input_abstraction: str = "none",
-               decoder_format: str = DECODER_FORMAT_STEP, docstrings: str = "read") -> ModelSpec:
+               decoder_format: str = DECODER_FORMAT_STEP, docstrings: str = "read",
+               region_min_lines: int = 15) -> ModelSpec:
     """The contract's ModelSpec for this model (shape, ids, lengths, provenance); the file
     names of the other decoder format are left empty, since no such file is shipped."""
     config = model.config
@@ -301,6 +306,7 @@ def build_spec(model, tokenizer, meta: dict, quantization: str,
         quantization=quantization,
         input_abstraction=input_abstraction,
         docstrings=docstrings,
+        region_min_lines=region_min_lines,
         generation=GenerationDefaults(max_new_tokens=int(train_cfg.get("max_target_length",
                                                                        256))),
         training={
@@ -342,6 +348,8 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
     if model.config.model_type != "t5":
         raise ExportError(f"{cfg.checkpoint} holds a {model.config.model_type!r} model; "
                           "PerfRL exports T5 encoder-decoders only")
+    if cfg.region_min_lines < 0:
+        raise ExportError("--region-min-lines is a number of lines, 0 or more")
     if cfg.input_abstraction not in INPUT_ABSTRACTIONS:
         raise ExportError(f"--input-abstraction must be one of {', '.join(INPUT_ABSTRACTIONS)}")
     if cfg.docstrings not in DOCSTRING_MODES:
@@ -373,7 +381,7 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         # is checked through the server's own runtime.
         shutil.copy2(Path(cfg.checkpoint) / "tokenizer.json", raw / "tokenizer.json")
         raw_spec = build_spec(model, tokenizer, meta, "none", [], cfg.input_abstraction,
-                              cfg.decoder_format, cfg.docstrings)
+                              cfg.decoder_format, cfg.docstrings, cfg.region_min_lines)
         write_model_spec(raw, raw_spec)
         onnx_files = [name for name in raw_spec.model_files() if name != raw_spec.tokenizer_file]
         missing = [name for name in onnx_files if not (raw / name).is_file()]
@@ -405,7 +413,8 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         # failed parity must not load as a model.
         spec_path = write_model_spec(out, build_spec(model, tokenizer, meta, QUANTIZATION_INT8,
                                                      parity, cfg.input_abstraction,
-                                                     cfg.decoder_format, cfg.docstrings))
+                                                     cfg.decoder_format, cfg.docstrings,
+                                                     cfg.region_min_lines))
         try:
             report = check_parity(model, tokenizer, out, sources, "int8",
                                   cfg.parity_max_new_tokens, max_src, cfg.threads,
@@ -420,7 +429,8 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         parity.append(report)
     spec = build_spec(model, tokenizer, meta,
                       QUANTIZATION_INT8 if cfg.quantize else "none", parity,
-                      cfg.input_abstraction, cfg.decoder_format, cfg.docstrings)
+                      cfg.input_abstraction, cfg.decoder_format, cfg.docstrings,
+                      cfg.region_min_lines)
     spec_path = write_model_spec(out, spec)
     files["perfrl_model.json"] = spec_path
     parity_path = out / "parity.json"

@@ -131,6 +131,11 @@ class ModelSpec:
     # the model's training pairs) that a "retrieval-v1" model may be shown besides the
     # project's own verified rewrites; "" for none.
     retrieval_index_file: str = ""
+    # A function longer than this many lines is also rewritten one loop region at a time
+    # (:mod:`perfrl.sources.regions`: each region read as a function of its own, its rewrite
+    # spliced back). 15 suits a model trained on whole functions only; a model trained on
+    # region pairs (``perfrl_train.data.region_pairs``) says 0: every loop region, any length.
+    region_min_lines: int = 15
     generation: GenerationDefaults = field(default_factory=GenerationDefaults)
     # Free-form provenance: base model, data, steps, metrics, date. Never read by inference.
     training: dict = field(default_factory=dict)
@@ -179,6 +184,11 @@ class ModelSpec:
             raise ModelContractError(
                 f"{SPEC_FILE}: an 'edit-v1' model reads only the plain prompt (prompt_format "
                 "'plain', feedback_format 'none')"
+            )
+        if not isinstance(spec.region_min_lines, int) or spec.region_min_lines < 0:
+            raise ModelContractError(
+                f"{SPEC_FILE}: region_min_lines must be a whole number of lines (0 or more), "
+                f"not {spec.region_min_lines!r}"
             )
         if spec.decoder_format not in DECODER_FORMATS:
             raise ModelContractError(

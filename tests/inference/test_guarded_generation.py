@@ -227,3 +227,27 @@ def test_long_functions_get_region_rewrites_spliced_into_the_whole_function(tiny
     code = regional[0].code
     ast.parse(code)
     assert code == "def scale(xs):\n" + lines + "    return [x * 3 for x in xs]\n"
+
+
+def test_a_model_trained_on_regions_rewrites_the_loop_region_of_a_short_function(
+        tiny_model, tmp_path):
+    """A spec's ``region_min_lines`` (0: a model trained on region pairs) decides which
+    functions are also rewritten region by region; the source's own setting overrides it."""
+    module = "def scale(xs, k):\n    if not k:\n        return []\n    out = []\n" \
+             "    for x in xs:\n        out.append(x * k)\n    return out\n"
+    target = make_target(tmp_path, module, "scale")
+
+    def regional_labels(model_dir: Path, **override) -> list[str]:
+        source = ModelCandidateSource(model_dir, seed=0, max_new_tokens=48, **override)
+        return [c.label for c in source.generate(target, 8) if c.label.startswith("lines 4-7 ")]
+
+    default_dir = tiny_model.model_dir(DECODER_FORMAT_STEP)
+    assert regional_labels(default_dir) == []  # 7 lines: under the default of 15
+    assert regional_labels(default_dir, region_min_lines=0)
+    regions_dir = tmp_path / "regions"
+    shutil.copytree(default_dir, regions_dir)
+    spec = json.loads((regions_dir / "perfrl_model.json").read_text())
+    spec["region_min_lines"] = 0
+    (regions_dir / "perfrl_model.json").write_text(json.dumps(spec))
+    assert regional_labels(regions_dir)
+    assert regional_labels(regions_dir, region_min_lines=15) == []

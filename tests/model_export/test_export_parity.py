@@ -111,6 +111,12 @@ def test_the_spec_declares_what_the_checkpoint_was_trained_to_write(tiny_work):
     assert spec.docstrings == "read"
     assert build_spec(model, tokenizer, meta, "none", [], "identifiers-v1",
                       docstrings="omitted").docstrings == "omitted"
+    assert spec.region_min_lines == 15
+    assert build_spec(model, tokenizer, meta, "none", [],
+                      region_min_lines=0).region_min_lines == 0
+    with pytest.raises(ExportError, match="--region-min-lines"):
+        export_model(ExportConfig(checkpoint=tiny_checkpoint(tiny_work), out=tiny_work / "y",
+                                  region_min_lines=-1))
     with pytest.raises(ExportError, match="--docstrings must be one of read, omitted"):
         export_model(ExportConfig(checkpoint=tiny_checkpoint(tiny_work), out=tiny_work / "x",
                                   docstrings="sometimes"))

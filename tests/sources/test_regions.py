@@ -44,12 +44,14 @@ def rewrite_of(text: str) -> FunctionNode | None:
 
 def test_regions_are_loops_with_their_setup_and_results():
     regions = extract_regions(LONG)
-    assert [(r.start_line, r.end_line) for r in regions] == [(6, 8), (9, 13), (15, 18)]
+    # The second loop's region takes `label = ...` (it passes on what the loop built); the
+    # third's stops before `result = missing[:limit]` (it reads `limit`, set up elsewhere).
+    assert [(r.start_line, r.end_line) for r in regions] == [(6, 8), (9, 14), (15, 18)]
     first, second, third = regions
     assert first.source.startswith("carried = []\nfor order in orders:")
     assert first.reads == ("orders",) and first.gives == ("carried",) and not first.returns
     assert second.source.startswith("total = 0\ncount = 0\nfor order in orders:")
-    assert second.gives == ("count", "total") and second.reads == ("orders",)
+    assert second.gives == ("label", "total") and second.reads == ("orders",)
     assert third.reads == ("carried", "wanted") and third.gives == ("missing",)
     assert third.indent == "    "
 
@@ -59,6 +61,20 @@ def test_a_loop_followed_by_return_takes_the_return():
     [region] = extract_regions(code)
     assert (region.start_line, region.end_line, region.returns, region.gives) == (2, 5, True, ())
     assert region_function(region, "f_region") == code.replace("def f(", "def f_region(")
+
+
+def test_a_loop_takes_the_assignment_that_passes_on_its_result_and_the_return_after():
+    code = textwrap.dedent('''
+        def f(names, n):
+            result = []
+            for item in names[:n]:
+                result.append(item)
+            args = result
+            return args
+    ''').lstrip()
+    [region] = extract_regions(code)
+    assert (region.start_line, region.end_line, region.returns) == (2, 6, True)
+    assert region.reads == ("n", "names")
 
 
 def test_nested_loops_give_the_outer_one_only_and_nested_functions_none():
@@ -151,3 +167,15 @@ def test_statement_blocks_skip_nested_definitions_and_give_each_block_once():
     assert len(blocks) == len({id(block) for block in blocks})
     assert sorted(firsts[1:]) == ["a", "b", "e", "g"]
     assert not {"c", "d", "for x in xs:\n    c"} & set(firsts)
+
+
+def test_the_spec_says_from_which_length_regions_are_rewritten():
+    import pytest
+
+    from perfrl.model_contract import ModelContractError, ModelSpec
+
+    assert ModelSpec.from_json({}).region_min_lines == 15  # every model before the field
+    assert ModelSpec.from_json({"region_min_lines": 0}).region_min_lines == 0
+    for bad in (-1, "all", 2.5):
+        with pytest.raises(ModelContractError, match="region_min_lines"):
+            ModelSpec.from_json({"region_min_lines": bad})

@@ -98,8 +98,6 @@ _NOT_FITTING = "region rewrite does not fit the function"
 LOOPED = "repetition loop"
 INVENTED_STRING = "uses a string placeholder the function does not have"
 UNBOUND = "reads a name nothing defines"
-#: Functions longer than this (lines, dedented) are also rewritten loop region by region.
-REGION_MIN_LINES = 15
 #: Regions of one function given to the model, at most (the first ones in the function).
 MAX_REGIONS = 3
 
@@ -340,7 +338,9 @@ class ModelCandidateSource:
     was before: for comparisons). With an "edit-v1" model, the outputs are shared among the
     model's own choice of lines and a header forced at each loop region
     (:mod:`perfrl.sources.edit_sites`; ``propose_sites=False``: the model's choice only).
-    Unguarded decoding forces nothing, so it proposes no site either."""
+    Unguarded decoding forces nothing, so it proposes no site either. A function longer than
+    ``region_min_lines`` (default: the model's spec) is also rewritten one loop region at a
+    time (:mod:`perfrl.sources.regions`)."""
 
     name = "model"
 
@@ -359,6 +359,7 @@ class ModelCandidateSource:
         propose_sites: bool = True,
         copy_bonus: float = 0.0,
         whole_words: bool = False,
+        region_min_lines: int | None = None,
     ) -> None:
         self.handle = model if isinstance(model, ModelHandle) else ModelHandle(Path(model))
         self.num_candidates = num_candidates
@@ -373,6 +374,7 @@ class ModelCandidateSource:
         self.propose_sites = propose_sites
         self.copy_bonus = copy_bonus
         self.whole_words = whole_words
+        self.region_min_lines = region_min_lines
 
     def generate(
         self, target: FunctionTarget, limit: int
@@ -382,7 +384,10 @@ class ModelCandidateSource:
         model, n = self._model_and_count(limit)
         original = original_candidate(target)
         regions = []
-        if len(original.code.splitlines()) > REGION_MIN_LINES:
+        # Functions longer than this (lines, dedented) are also rewritten region by region.
+        region_min_lines = (model.spec.region_min_lines if self.region_min_lines is None
+                            else self.region_min_lines)
+        if len(original.code.splitlines()) > region_min_lines:
             regions = extract_regions(original.code)[:MAX_REGIONS]
         # One rule for what counts as new, across the whole function's and the regions' rewrites.
         distinct = DistinctCandidates(original)

@@ -3,7 +3,8 @@
 A small model rewrites a 6-line function much better than a 60-line one, and most slow code
 is a loop with the few statements around it. A :class:`Region` is such a span of one block:
 the statements just before a loop that set up the variables it uses (``out = []``,
-``total = 0``), the loop, and a ``return`` right after it that uses what the loop built.
+``total = 0``), the loop, an assignment right after it that passes on what the loop built
+(``args = out``, ``text = "".join(parts)``) and a ``return`` right after those.
 
 The model reads a region as a function of its own (:func:`region_function`: parameters are
 the names the region reads from before it, and a final ``return`` gives back the names the
@@ -105,6 +106,17 @@ def _is_setup(statement: ast.stmt, loop_reads: set[str]) -> bool:
     return bool(targets) and targets <= loop_reads
 
 
+def _is_result(statement: ast.stmt, span: list[ast.stmt]) -> bool:
+    """Whether ``statement`` (right after a loop) only passes on what the span built: one name
+    assigned from an expression of names the span binds (``args = result``,
+    ``text = "".join(parts)``, ``total = sum(counts)``), and builtins."""
+    if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)):
+        return False
+    reads = _names([statement.value], ast.Load)
+    return bool(reads & _bound(span)) and reads <= _bound(span) | _BUILTINS
+
+
 def extract_regions(function_source: str) -> list[Region]:
     """The loop regions of the (dedented) function in ``function_source``, outermost loops
     only, in source order. Empty when it does not parse or holds no function."""
@@ -136,8 +148,10 @@ def extract_regions(function_source: str) -> list[Region]:
             ):
                 first -= 1
             last = index
-            if index + 1 < len(block) and isinstance(block[index + 1], ast.Return):
-                last = index + 1
+            if index + 1 < len(block) and _is_result(block[index + 1], block[first : index + 1]):
+                last = index + 1  # ``args = result``, ``text = "".join(parts)``
+            if last + 1 < len(block) and isinstance(block[last + 1], ast.Return):
+                last += 1
             span = block[first : last + 1]
             # Parsed source: every statement has its end line.
             start, end = span[0].lineno, span[-1].end_lineno or span[-1].lineno

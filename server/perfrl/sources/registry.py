@@ -24,6 +24,7 @@ def build_sources(
     propose_sites: bool = True,
     copy_bonus: float = 0.0,
     whole_words: bool = False,
+    region_min_lines: int | None = None,
 ) -> list[CandidateSource]:
     """Sources in the order given; hand-written files first when there are any.
 
@@ -33,8 +34,9 @@ def build_sources(
     ``propose_sites=False`` lets an edit model choose every hunk's lines itself (see
     :class:`perfrl.sources.model.ModelCandidateSource`; for comparisons); ``copy_bonus`` > 0
     biases the model's decoding towards copying its input (:mod:`perfrl.inference.copy_bias`);
-    ``whole_words`` checks every word it spells (:mod:`perfrl.inference.word_guard`).
-    Unknown names raise
+    ``whole_words`` checks every word it spells (:mod:`perfrl.inference.word_guard`);
+    ``region_min_lines`` overrides the model's own length above which a function's loop
+    regions are rewritten one at a time too (None: the model's spec). Unknown names raise
     CandidateSourceError listing the known ones.
     """
     unknown = [name for name in names if name not in KNOWN_SOURCES]
@@ -69,6 +71,7 @@ def build_sources(
             sources.append(
                 ModelCandidateSource(model_handle, temperature=temperature, seed=seed,
                                      propose_sites=propose_sites, copy_bonus=copy_bonus,
-                                     whole_words=whole_words)
+                                     whole_words=whole_words,
+                                     region_min_lines=region_min_lines)
             )
     return sources
