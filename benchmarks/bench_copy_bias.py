@@ -32,6 +32,7 @@ from pathlib import Path
 from perfrl.edit_script import EditScriptError, apply_edit_script, make_edit_script
 from perfrl.inference.decoding import RepetitionStop
 from perfrl.inference.onnx_seq2seq import OnnxSeq2SeqModel
+from perfrl.model_contract import EDIT_FORMATS
 from perfrl.sources.abstraction import Abstraction
 from perfrl.sources.edit_sites import site_text
 from perfrl.sources.model import output_words
@@ -51,11 +52,12 @@ def evaluation_rows(path: Path, max_lines: int, limit: int) -> list[dict]:
 
 
 def measure(model: OnnxSeq2SeqModel, rows: list[dict], bonus: float, min_match: int) -> dict:
+    refs = model.spec.output_format == "edit-v2"  # its scripts name unchanged lines
     counts = {"pairs": 0, "exact": 0, "same_code": 0, "parses": 0, "unchanged": 0}
     started = time.perf_counter()
     for row in rows:
         slow = row["slow"]
-        wanted = make_edit_script(slow, row["fast"]).strip()
+        wanted = make_edit_script(slow, row["fast"], line_refs=refs).strip()
         header = wanted.split("\n", 1)[0]
         first, last = (int(n) for n in header[1:].split("-"))
         unchanged = site_text(slow, (first, last)).strip()
@@ -74,7 +76,7 @@ def measure(model: OnnxSeq2SeqModel, rows: list[dict], bonus: float, min_match: 
         counts["exact"] += script == wanted
         counts["unchanged"] += script == unchanged
         try:
-            written = ast.parse(apply_edit_script(slow, script + "\n"))
+            written = ast.parse(apply_edit_script(slow, script + "\n", line_refs=refs))
         except (EditScriptError, SyntaxError):
             continue
         counts["parses"] += 1
@@ -86,7 +88,7 @@ def measure(model: OnnxSeq2SeqModel, rows: list[dict], bonus: float, min_match: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--model", type=Path, required=True, help="an exported edit-v1 model")
+    parser.add_argument("--model", type=Path, required=True, help="an exported edit model")
     parser.add_argument("--eval", type=Path, required=True, help="real-code evaluation pairs")
     parser.add_argument("--bonus", type=float, nargs="+", default=[0.0, 2.0, 4.0])
     parser.add_argument("--min-match", type=int, nargs="+", default=[1],
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=80)
     args = parser.parse_args(argv)
     model = OnnxSeq2SeqModel.load(args.model)
-    if model.spec.output_format != "edit-v1":
+    if model.spec.output_format not in EDIT_FORMATS:
         parser.error(f"{args.model} writes {model.spec.output_format!r}, not edit scripts")
     rows = evaluation_rows(args.eval, args.max_lines, args.limit)
     for min_match in args.min_match:

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from perfrl.model_contract import EDIT_FORMATS
+
 from .errors import PerfRLError
 
 if TYPE_CHECKING:
@@ -124,7 +126,7 @@ class GuardedGenerator:
             return [""] * n
         prompt = model.prompt_for(text)
         constraints = model.output_constraints(
-            forced_start=SCRIPT_START if model.spec.output_format == "edit-v1" else "",
+            forced_start=SCRIPT_START if model.spec.output_format in EDIT_FORMATS else "",
             words=None if table is None else output_words(text, table),
             repetition=RepetitionStop(steer=True), allow_non_ascii=not text.isascii())
         defaults = model.spec.generation
@@ -243,8 +245,9 @@ def load_generator(path: Path, *, threads: int, temperature: float, top_k: int,
 def torch_generator(path: Path, *, temperature: float, top_k: int, max_new_tokens: int,
                     seed: int) -> Generator:
     """Greedy + samples from a training checkpoint with PyTorch ``generate`` (no guards). An
-    edit model's (``output_format`` "edit-v1") scripts are applied to the source, as the server
-    applies them; a script that cannot be applied gives an empty output (it cannot pass)."""
+    edit model's (``output_format`` "edit-v1" or "edit-v2") scripts are applied to the
+    source, as the server applies them; a script that cannot be applied gives an empty output
+    (it cannot pass)."""
     import torch
 
     from perfrl.edit_script import EditScriptError, apply_edit_script
@@ -260,10 +263,10 @@ def torch_generator(path: Path, *, temperature: float, top_k: int, max_new_token
     torch.manual_seed(seed)
 
     def as_code(source: str, text: str) -> str:
-        if output_format != "edit-v1":
+        if output_format not in EDIT_FORMATS:
             return text
         try:
-            return apply_edit_script(source, text)
+            return apply_edit_script(source, text, output_format == "edit-v2")
         except EditScriptError:
             return ""
 

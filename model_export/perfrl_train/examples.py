@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from perfrl.edit_script import make_edit_script
-from perfrl.model_contract import PROMPT_PREFIX, build_prompt
+from perfrl.model_contract import EDIT_FORMATS, PROMPT_PREFIX, build_prompt
 from perfrl.sources.edit_sites import site_spans
 
 from .errors import PerfRLError
@@ -86,7 +86,8 @@ def encode_source(tokenizer, slow: str, max_length: int,
 
     ``prompt_prefix`` replaces the model's task prefix ("Write faster version:") for rows
     of another task, e.g. the denoising pre-training rows ("Fill in the masked code:").
-    ``output_format="edit-v1"``: the edit model's prompt (numbered lines), for the task's rows."""
+    ``output_format`` "edit-v1" / "edit-v2": the edit model's prompt (numbered lines), for the
+    task's rows."""
     return tokenizer(source_text(slow, prompt_prefix, output_format), truncation=True,
                      max_length=max_length)["input_ids"]
 
@@ -115,7 +116,7 @@ def encode_example_source(tokenizer, example: Example, max_length: int,
     from .data.feedback_pairs import failed_of
     from .data.retrieval_pairs import example_of
 
-    if output_format == "edit-v1":
+    if output_format in EDIT_FORMATS:
         return encode_source(tokenizer, example.slow, max_length, row_prompt_prefix(example),
                              output_format)
     failed = failed_of(example.row)
@@ -137,13 +138,14 @@ def encode_target(tokenizer, code: str, max_length: int) -> list[int]:
 
 def example_target_text(example: Example, output_format: str = "function") -> str:
     """What the model learns to write for ``example``: the faster function, or for an
-    "edit-v1" model the edit script from the slow side to it, its hunks grown to whole loop
-    regions when the row says ``"edit_sites": true`` (rows with their own ``prompt_prefix``,
-    such as denoising rows, keep their target as it is)."""
-    if output_format == "edit-v1" and row_prompt_prefix(example) is None:
+    edit model the edit script from the slow side to it ("edit-v2": with line references), its
+    hunks grown to whole loop regions when the row says ``"edit_sites": true`` (rows with their
+    own ``prompt_prefix``, such as denoising rows, keep their target as it is)."""
+    if output_format in EDIT_FORMATS and row_prompt_prefix(example) is None:
         # Rows the mix marked: hunks grown to the loop regions the server proposes as sites.
         sites = site_spans(example.slow) if example.row.get(EDIT_SITES_FIELD) else ()
-        return make_edit_script(example.slow, example.fast, sites)
+        return make_edit_script(example.slow, example.fast, sites,
+                                line_refs=output_format == "edit-v2")
     return example.fast
 
 

@@ -85,8 +85,9 @@ class SFTConfig:
     max_source_length: int = help_field(512, "prompt tokens kept (truncated beyond)")
     max_target_length: int = help_field(256, "target tokens kept (truncated beyond)")
     output_format: str = help_field("function", "what the model learns to write: 'function' "
-                                                "(the faster function) or 'edit-v1' (an edit "
-                                                "script against the numbered input lines)")
+                                                "(the faster function), 'edit-v1' (an edit "
+                                                "script against the numbered input lines) or "
+                                                "'edit-v2' (edit-v1 with line references)")
     copy_head: bool = help_field(False, "add a copy head (a pointer-generator over the "
                                         "input's tokens: copy_head.py) unless the base has one")
     batch_size: int = help_field(8, "pairs per optimizer step")

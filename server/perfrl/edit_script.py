@@ -8,6 +8,14 @@ many as needed (none deletes the lines). An insertion is written as the replacem
 line before it (that line, then the new ones), so every hunk replaces at least one line and
 one pair of functions has exactly one script (:func:`make_edit_script`).
 
+The "edit-v2" format is edit-v1 with *line references*: a hunk line written ``<indent>=N``
+(spaces, ``=``, a line number of the input) stands for input line ``N`` re-indented to
+``<indent>``. :func:`make_edit_script` with ``line_refs=True`` writes every new line that is
+some input line's text (re-indented or not) as such a reference, so moving an invariant out
+of a loop is ``@3-5`` / ``    =5`` / ``    =3`` / ``        =4``: the model names lines instead
+of typing them again, where a small model garbles long lines (no Python line starts with
+``=``, so a reference is never code).
+
 Why: a whole-function output must copy every unchanged line, which a small model does badly
 (it drifts, repeats itself, or drops a parameter); an edit names the lines it keeps by
 number and writes 20-60 tokens instead of a function's 200 (the approach of Supersonic,
@@ -36,6 +44,8 @@ NUMBER_SEPARATOR = "|"
 #: How every script starts (its first header): what decoding forces first.
 SCRIPT_START = "@"
 _HEADER = re.compile(r"@(\d+)-(\d+)[ \t]*$")
+#: An "edit-v2" hunk line that stands for an input line: its new indentation, its number.
+_LINE_REF = re.compile(r"([ \t]*)=(\d+)[ \t]*$")
 
 
 #: Why a script cannot be applied: the message of its :class:`EditScriptError`, one of these
@@ -79,14 +89,16 @@ def format_hunks(hunks: list[Hunk]) -> str:
     return "\n".join(out) + "\n"
 
 
-def make_edit_script(slow: str, fast: str, widen_to: Sequence[tuple[int, int]] = ()) -> str:
+def make_edit_script(slow: str, fast: str, widen_to: Sequence[tuple[int, int]] = (),
+                     line_refs: bool = False) -> str:
     """The one edit script that turns ``slow`` into ``fast`` ("" when their lines are equal).
 
     Hunks come from :class:`difflib.SequenceMatcher` over whole lines; an insertion becomes
     the replacement of the line before it, and hunks that then touch or overlap merge.
     ``widen_to``: line ranges of ``slow`` (1-based, inclusive; the server's proposed sites,
     :mod:`perfrl.sources.edit_sites`) that a hunk touching them grows to cover whole, as a
-    script written after a forced site header does."""
+    script written after a forced site header does. ``line_refs`` ("edit-v2"): a new line
+    whose text (indentation aside) is an input line's is written as a reference to it."""
     a, b = code_lines(slow), code_lines(fast)
     opcodes = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
     ranges: list[tuple[int, int]] = []  # a[i1:i2] changes
@@ -112,7 +124,28 @@ def make_edit_script(slow: str, fast: str, widen_to: Sequence[tuple[int, int]] =
     hunks = [Hunk(i1 + 1, i2, tuple(_without_trailing_blanks(
         b[_fast_index(opcodes, i1, start=True):_fast_index(opcodes, i2, start=False)])))
         for i1, i2 in merged]
+    if line_refs:
+        hunks = [_with_line_refs(hunk, a) for hunk in hunks]
     return format_hunks(hunks)
+
+
+def _with_line_refs(hunk: Hunk, slow_lines: list[str]) -> Hunk:
+    """``hunk`` with each line that is an input line's text written ``<indent>=N``: the input
+    line of that text nearest the hunk's first line (the earlier of two as near), so one pair
+    of functions still has one script."""
+    where: dict[str, list[int]] = {}
+    for number, line in enumerate(slow_lines, 1):
+        if line.strip():
+            where.setdefault(line.strip(), []).append(number)
+    written = []
+    for line in hunk.lines:
+        numbers = where.get(line.strip())
+        if not numbers:
+            written.append(line)
+            continue
+        nearest = min(numbers, key=lambda n: (abs(n - hunk.first), n))
+        written.append(f"{line[:len(line) - len(line.lstrip())]}={nearest}")
+    return Hunk(hunk.first, hunk.last, tuple(written))
 
 
 def _fast_index(opcodes: list, i: int, start: bool) -> int:
@@ -162,12 +195,13 @@ def _without_trailing_blanks(lines: list[str]) -> list[str]:
     return lines
 
 
-def apply_edit_script(slow: str, script: str) -> str:
+def apply_edit_script(slow: str, script: str, line_refs: bool = False) -> str:
     """``slow`` with the hunks of ``script`` applied, ending with one newline.
 
     Raises EditScriptError for a script without hunks or with text before the first, a hunk
     whose lines are not in ``slow`` (``@0-2``, ``@5-3``, past the last line) or hunks out of
-    order or overlapping."""
+    order or overlapping. ``line_refs`` ("edit-v2"): a hunk line ``<indent>=N`` is input line
+    ``N`` re-indented (a reference past the last line raises too)."""
     a = code_lines(slow)
     out: list[str] = []
     done = 0  # lines of ``a`` already copied or replaced
@@ -177,7 +211,22 @@ def apply_edit_script(slow: str, script: str) -> str:
         if hunk.first <= done:
             raise EditScriptError(OUT_OF_ORDER)
         out.extend(a[done:hunk.first - 1])
-        out.extend(hunk.lines)
+        out.extend(_resolved(hunk.lines, a) if line_refs else hunk.lines)
         done = hunk.last
     out.extend(a[done:])
     return "\n".join(out) + "\n"
+
+
+def _resolved(lines: Sequence[str], slow_lines: list[str]) -> list[str]:
+    """``lines`` with each reference ``<indent>=N`` replaced by input line N, re-indented."""
+    out = []
+    for line in lines:
+        ref = _LINE_REF.match(line)
+        if ref is None:
+            out.append(line)
+            continue
+        number = int(ref.group(2))
+        if not 1 <= number <= len(slow_lines):
+            raise EditScriptError(NOT_ITS_LINES)
+        out.append(ref.group(1) + slow_lines[number - 1].lstrip())
+    return out

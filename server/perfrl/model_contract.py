@@ -49,17 +49,20 @@ PROMPT_FORMATS = ("plain", "retrieval-v1")
 FEEDBACK_FORMATS = ("none", "feedback-v1")
 #: What a model writes: the whole faster function ("function", every model before the field
 #: existed), or an edit script against its input's numbered lines ("edit-v1",
-#: :mod:`perfrl.edit_script`); an edit model reads only the plain prompt format.
-OUTPUT_FORMATS = ("function", "edit-v1")
+#: :mod:`perfrl.edit_script`; "edit-v2": the same with line references, ``    =N``); an edit
+#: model reads only the plain prompt format.
+OUTPUT_FORMATS = ("function", "edit-v1", "edit-v2")
+#: The output formats that are edit scripts (they read numbered lines and the edit prefix).
+EDIT_FORMATS = ("edit-v1", "edit-v2")
 #: Whether an abstracting model reads the function's docstring (ModelSpec.docstrings).
 DOCSTRING_MODES = ("read", "omitted")
-#: The task prefix of an "edit-v1" model (its function follows with numbered lines).
+#: The task prefix of an edit model (its function follows with numbered lines).
 EDIT_PROMPT_PREFIX = "Write faster edits:\n"
 
 
 def task_prefix(output_format: str) -> str:
     """The prompt prefix a model of ``output_format`` is trained and exported with."""
-    return EDIT_PROMPT_PREFIX if output_format == "edit-v1" else PROMPT_PREFIX
+    return EDIT_PROMPT_PREFIX if output_format in EDIT_FORMATS else PROMPT_PREFIX
 
 #: Line headers of the prompt formats. Each starts a line; the code between them is kept
 #: exactly (stripped of blank lines at both ends), so :func:`split_prompt` gives it back.
@@ -179,11 +182,11 @@ class ModelSpec:
                     f"{SPEC_FILE} asks for {key} {value!r}; this version knows "
                     f"{', '.join(known_values)} (update PerfRL)"
                 )
-        if spec.output_format == "edit-v1" and (spec.prompt_format, spec.feedback_format) \
+        if spec.output_format in EDIT_FORMATS and (spec.prompt_format, spec.feedback_format) \
                 != ("plain", "none"):
             raise ModelContractError(
-                f"{SPEC_FILE}: an 'edit-v1' model reads only the plain prompt (prompt_format "
-                "'plain', feedback_format 'none')"
+                f"{SPEC_FILE}: an {spec.output_format!r} model reads only the plain prompt "
+                "(prompt_format 'plain', feedback_format 'none')"
             )
         if not isinstance(spec.region_min_lines, int) or spec.region_min_lines < 0:
             raise ModelContractError(
@@ -233,7 +236,7 @@ def build_prompt(function_source: str, spec: ModelSpec | None = None,
                  output_format: str | None = None) -> str:
     """The model's input for one function: the prefix, then the dedented source.
 
-    For an "edit-v1" model (``output_format``, else the spec's) the source's lines are
+    For an edit model (``output_format``, else the spec's) the source's lines are
     numbered (:func:`perfrl.edit_script.number_lines`) and the prefix without a spec is
     :data:`EDIT_PROMPT_PREFIX`; such a model takes no example and no failed attempt.
 
@@ -243,9 +246,9 @@ def build_prompt(function_source: str, spec: ModelSpec | None = None,
     either the prompt is exactly the plain one every model reads."""
     if output_format is None:
         output_format = spec.output_format if spec is not None else "function"
-    if output_format == "edit-v1":
+    if output_format in EDIT_FORMATS:
         if example is not None or failed is not None:
-            raise ValueError("an 'edit-v1' prompt holds the function alone")
+            raise ValueError(f"an {output_format!r} prompt holds the function alone")
         prefix = spec.prompt_prefix if spec is not None else task_prefix(output_format)
         return prefix + number_lines(function_source)
     prefix = spec.prompt_prefix if spec is not None else PROMPT_PREFIX

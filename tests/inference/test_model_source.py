@@ -244,6 +244,21 @@ def test_edit_scripts_are_applied_before_cleaning_and_failures_keep_their_reason
     assert applied[0].text == REWRITE and unusable == {1: NOT_ITS_LINES}
 
 
+def test_an_edit_v2_model_s_line_references_are_resolved_and_only_for_it(target):
+    from perfrl.edit_script import NOT_ITS_LINES
+    from perfrl.sources.model import outputs_as_code
+
+    # The loop written back from references, its body line typed anew; then a bad reference.
+    scripts = ["@2-5\n    =2\n    =3\n        out.append(x * 4)\n    =5\n",
+               "@2-2\n    =9\n"]
+    outputs = [GeneratedSequence(text, [], 0.0) for text in scripts]
+    resolved, unusable = outputs_as_code(outputs, target.source, None, "edit-v2")
+    assert resolved[0].text == LOOP.replace("x * 3", "x * 4") and unusable == {1: NOT_ITS_LINES}
+    # An edit-v1 model's output is never read as references.
+    literal, _ = outputs_as_code(outputs[:1], target.source, None, "edit-v1")
+    assert "    =2\n" in literal[0].text
+
+
 def test_an_edit_cannot_smuggle_module_code_past_its_function(target):
     """A hostile edit script writes statements at column 0 after the function (they would
     run at import, in the verifier's sandbox, before any test) or a second function of the

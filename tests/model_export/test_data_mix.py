@@ -113,3 +113,24 @@ def test_edit_rows_marked_for_sites_learn_the_whole_loop_region(tmp_path):
     report = mix(tmp_path / "l", [train], [train], tokenizer, {}, max_source=1000,
                  max_target=40, output_format="edit-v1", edit_sites=1.0)
     assert report["edit scripts grown to sites"] == 0 and report["out"]["train"] == 40
+
+
+def test_an_edit_v2_target_names_the_lines_it_keeps_and_fits_where_edit_v1_does_not(tmp_path):
+    from perfrl_train.examples import Example, example_target_text
+
+    slow = ("def v0(v1, v2):\n    v3 = []\n    for v4 in v1:\n        v5 = v2.strip().lower()\n"
+            "        v3.append(v4 + v5)\n    return v3\n")
+    fast = slow.replace("        v5 = v2.strip().lower()\n", "").replace(
+        "    v3 = []\n", "    v3 = []\n    v5 = v2.strip().lower()\n")
+    row = {"id": "p:m.py:f:1:invariant_into_loop", "slow": slow, "fast": fast,
+           "edit_sites": True}
+    v2 = example_target_text(Example("", slow, fast, row), "edit-v2")
+    assert v2 == "@2-6\n    =2\n    =4\n    =3\n        =5\n    =6\n"
+    assert "strip" in example_target_text(Example("", slow, fast, row), "edit-v1")
+    tokenizer = Tokenizer.from_file(str(TOKENIZER))
+    train = _write(tmp_path / "t.jsonl", [row])
+    limits = {"max_source": 1000, "max_target": 30}
+    assert mix(tmp_path / "v1", [train], [], tokenizer, {}, output_format="edit-v1",
+               **limits)["out"]["train"] == 0
+    assert mix(tmp_path / "v2", [train], [], tokenizer, {}, output_format="edit-v2",
+               **limits)["out"]["train"] == 1

@@ -112,3 +112,24 @@ def test_rows_read_as_the_server_reads_the_region_and_apply_back_exactly(tmp_pat
                .splitlines()]
     assert [r["id"] for r in written] == [r["id"] for r in rows]
     assert all(ast.parse(r["slow"]) and ast.parse(r["fast"]) for r in written)
+
+
+def test_a_synthetic_row_is_cut_from_its_sides_written_back_with_its_own_table():
+    from collections import Counter
+
+    slow = ('def v0(v1: list[str]) -> dict[str, int]:\n    "s0"\n    v2 = {}\n'
+            '    for v3 in v1:\n        v2[v3] = v1.count(v3)\n    return v2\n')
+    fast = ('def v0(v1: list[str]) -> dict[str, int]:\n    "s0"\n'
+            '    from collections import Counter\n    return dict(Counter(v1))\n')
+    row = {"id": "syn-list_count_in_loop-1-47", "origin": "synthetic", "slow": slow,
+           "fast": fast, "meta": {"abstraction": {
+               "names": {"v0": "tally", "v1": "words", "v2": "seen", "v3": "word"},
+               "strings": {'"s0"': '"Count each word."'}}}}
+    report: Counter[str] = Counter()
+    [region_row] = region_rows([row], report)
+    assert region_row["slow_code"].startswith("def tally(words):\n    seen = {}\n")
+    assert region_row["slow"] == ("def v0(v1):\n    v2 = {}\n    for v3 in v1:\n"
+                                  "        v2[v3] = v1.count(v3)\n    return v2\n")
+    assert region_row["fast"] == ("def v0(v1):\n    from collections import Counter\n"
+                                  "    return dict(Counter(v1))\n")
+    assert region_row["id"] == REGION_ID_PREFIX + row["id"]

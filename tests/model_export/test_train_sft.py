@@ -161,3 +161,19 @@ def test_an_edit_model_reads_numbered_lines_and_learns_the_edit_script(work, tmp
         "Write faster edits:\n1|def f(xs):\n2|    n = 0\n3|    for x in xs:\n4|        n += x\n"
         "5|    return n\n")
     assert tok.decode(targets[0], skip_special_tokens=True) == "@2-5\n    return sum(xs)\n"
+
+
+def test_an_edit_v2_model_learns_line_references_for_the_lines_it_keeps(work, tmp_path):
+    from perfrl_train.sft import encode_examples
+
+    _, tok, _ = _tiny(work)
+    path = tmp_path / "pairs.jsonl"
+    slow = "def f(xs, k):\n    out = []\n    for x in xs:\n        m = k * 2\n" \
+           "        out.append(x * m)\n    return out\n"
+    fast = "def f(xs, k):\n    out = []\n    m = k * 2\n    for x in xs:\n" \
+           "        out.append(x * m)\n    return out\n"
+    path.write_text(json.dumps({"slow": slow, "fast": fast}) + "\n")
+    sources, targets = encode_examples(tok, read_examples(path), 128, 64, "edit-v2")
+    assert tok.decode(sources[0], skip_special_tokens=True).startswith(
+        "Write faster edits:\n1|def f(xs, k):\n")
+    assert tok.decode(targets[0], skip_special_tokens=True) == "@2-2\n    =2\n    =4\n@4-4\n"

@@ -1,4 +1,5 @@
-"""The "edit-v1" output format: numbered input lines, edit scripts made and applied."""
+"""The edit output formats: numbered input lines, edit scripts made and applied ("edit-v1"),
+and the same with line references ("edit-v2")."""
 
 from __future__ import annotations
 
@@ -97,18 +98,48 @@ _LINES = st.lists(st.sampled_from(["    v1 = []", "    for v2 in v3:", "        
 
 
 @settings(max_examples=300, deadline=None)
-@given(_LINES, _LINES)
-def test_applying_the_made_script_gives_the_fast_side(slow_lines, fast_lines):
+@given(_LINES, _LINES, st.booleans())
+def test_applying_the_made_script_gives_the_fast_side(slow_lines, fast_lines, line_refs):
     slow = "def v0(v3):\n" + "\n".join(slow_lines) + "\n"
     fast = "def v0(v3):\n" + "\n".join(fast_lines) + "\n"
-    script = make_edit_script(slow, fast)
+    script = make_edit_script(slow, fast, line_refs=line_refs)
     if not script:
         assert slow.strip("\n").split("\n") == fast.strip("\n").split("\n")
         return
     # Blank lines that end a hunk are not kept (a model's output is stripped of them).
-    assert non_blank(apply_edit_script(slow, script)) == non_blank(fast)
+    assert non_blank(apply_edit_script(slow, script, line_refs)) == non_blank(fast)
     # The script survives being written and read back as a model output.
-    assert apply_edit_script(slow, script.strip("\n")) == apply_edit_script(slow, script)
+    assert apply_edit_script(slow, script.strip("\n"), line_refs) == \
+        apply_edit_script(slow, script, line_refs)
+    if line_refs:  # every line that is an input line's text is named, none typed again
+        texts = {line.strip() for line in slow_lines if line.strip()}
+        assert not any(line.strip() in texts for line in script.split("\n"))
+
+
+HOISTED = SLOW.replace("    v3 = []\n", "").replace(
+    "    for v4 in v1:\n", "    for v4 in v1:\n        v3 = []\n")
+
+
+def test_line_references_name_the_lines_a_rewrite_moves_or_keeps():
+    # `v3 = []` moved out of the loop (HOISTED's loop region is lines 2-6; a line inserted
+    # before line 2 takes line 1 along, as every insertion takes the line before it).
+    script = make_edit_script(HOISTED, SLOW, [(2, 6)], line_refs=True)
+    assert script == "@1-6\n=1\n    =3\n    =2\n        =4\n            =5\n    =6\n"
+    assert apply_edit_script(HOISTED, script, line_refs=True) == SLOW
+    # New text is written as text; a reference re-indents its line (tabs too).
+    fast = SLOW.replace("            v3.append(v4)", "            v3.append(v4 * 2)")
+    assert make_edit_script(SLOW, fast, [(2, 6)], line_refs=True) == (
+        "@2-6\n    =2\n    =3\n        =4\n            v3.append(v4 * 2)\n    =6\n")
+    assert apply_edit_script(SLOW, "@6-6\n\t=6\n", line_refs=True).endswith("\n\treturn v3\n")
+    # An edit-v1 script has no references: such a line is text (and no Python line).
+    assert "    =2\n" in apply_edit_script(SLOW, "@2-2\n    =2\n")
+
+
+@pytest.mark.parametrize("script", ["@2-2\n    =7\n", "@2-2\n    =0\n"])
+def test_a_reference_to_a_line_the_function_does_not_have_cannot_apply(script):
+    with pytest.raises(EditScriptError) as caught:
+        apply_edit_script(SLOW, script, line_refs=True)
+    assert str(caught.value) == NOT_ITS_LINES
 
 
 @settings(max_examples=300, deadline=None)
@@ -155,3 +186,7 @@ def test_the_spec_checks_the_output_format():
         ModelSpec.from_json({"output_format": "diff"})
     with pytest.raises(ModelContractError, match="plain prompt"):
         ModelSpec.from_json({"output_format": "edit-v1", "prompt_format": "retrieval-v1"})
+    spec = ModelSpec.from_json({"output_format": "edit-v2", "prompt_prefix": EDIT_PROMPT_PREFIX})
+    assert build_prompt(SLOW, spec) == EDIT_PROMPT_PREFIX + number_lines(SLOW)
+    with pytest.raises(ModelContractError, match="'edit-v2' model reads only the plain prompt"):
+        ModelSpec.from_json({"output_format": "edit-v2", "feedback_format": "feedback-v1"})

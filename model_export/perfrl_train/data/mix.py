@@ -18,9 +18,9 @@ A caller may rely on:
   folded) are all capped counts against its first transform's cap; rows are kept in a seeded
   random order, so the cap keeps a random sample, not the first rows of a package;
 - rows longer than the limits (tokens of the given tokenizer) are dropped from train and valid;
-  with ``output_format="edit-v1"`` (``--output-format``) the limits apply to what an edit
-  model reads and writes (the numbered prompt, the edit script), so a long function whose
-  rewrite is short stays;
+  with an edit ``output_format`` (``--output-format edit-v1`` / ``edit-v2``) the limits
+  apply to what an edit model reads and writes (the numbered prompt, the edit script), so a
+  long function whose rewrite is short stays;
 - a row whose fast side uses a string placeholder (``"sN"``) its slow side lacks is dropped
   from both: no model can know that string's text (the abstraction of an f-string turned into
   ``.format`` gives such rows);
@@ -38,7 +38,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from perfrl.model_contract import OUTPUT_FORMATS
+from perfrl.model_contract import EDIT_FORMATS, OUTPUT_FORMATS
 
 from ..examples import EDIT_SITES_FIELD, Example, example_target_text, source_text
 
@@ -125,7 +125,7 @@ def mix(
             if invents_strings(row):
                 report["dropped"]["fast side invents a string"] += 1
                 continue
-            if output_format == "edit-v1" and edit_sites > 0 and rng.random() < edit_sites:
+            if output_format in EDIT_FORMATS and edit_sites > 0 and rng.random() < edit_sites:
                 widened = {**row, EDIT_SITES_FIELD: True}
                 if _fits(widened, tokenizer, max_source, max_target, output_format):
                     report["edit scripts grown to sites"] += 1

@@ -20,6 +20,8 @@ A caller may rely on:
 - lines inserted just before the region (a hoisted invariant) belong to it; a change outside
   the region, or a fast region that reads a name of the function the slow region does not
   receive, gives no pair;
+- rows without real code (``slow_code``/``fast_code``: the synthetic catalogues) are cut from
+  their abstracted sides written back with the row's own table (``meta.abstraction``);
 - each written row keeps the source row's fields (package, licence, transforms) with ``slow``
   and ``fast`` replaced by the abstracted region functions, ``id`` prefixed ``region|`` (the
   transforms stay its last ``:`` field, so ``mix --cap`` counts them) and
@@ -38,6 +40,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from perfrl.sources.abstraction import Abstraction, concretize
 from perfrl.sources.regions import (
     Region,
     extract_regions,
@@ -136,13 +139,23 @@ def region_pair(slow_code: str, fast_code: str) -> tuple[Region, str, str] | Non
     return None
 
 
+def _real_code(row: dict) -> tuple[str, str]:
+    """A row's two sides with real names: a real-code pair's ``*_code``, or a synthetic row's
+    abstracted sides written back with its table (``meta.abstraction``; names its fast side
+    made up become ``new_N``)."""
+    if "slow_code" in row and "fast_code" in row:
+        return row["slow_code"], row["fast_code"]
+    recorded = row.get("meta", {}).get("abstraction", {})
+    table = Abstraction(names=dict(recorded.get("names", {})),
+                        strings=dict(recorded.get("strings", {})))
+    return concretize(row["slow"], table), concretize(row["fast"], table)
+
+
 def region_rows(rows: Iterable[dict], report: Counter[str]) -> Iterable[dict]:
     """The region pair of each real-code row that has one (``report`` counts why not)."""
     for row in rows:
-        if "slow_code" not in row or "fast_code" not in row:
-            report["not a real-code pair"] += 1
-            continue
-        found = region_pair(row["slow_code"], row["fast_code"])
+        slow_code, fast_code = _real_code(row)
+        found = region_pair(slow_code, fast_code)
         if found is None:
             report["no region holds the change"] += 1
             continue

@@ -1,13 +1,13 @@
 """Where an edit model is asked to write: hunk headers proposed at the function's loops.
 
-An "edit-v1" model (:mod:`perfrl.edit_script`) has two jobs: name the lines to change
-(``@A-B``) and write their replacement. Measured on real code, the first is the weaker one: a
-small edit model names the right lines for few functions (most of its headers point at the
-same lines whatever the function), while most slow code is a loop with the statements that
-set it up and read its result. So the server proposes the headers itself: each loop region
-of the function (:func:`perfrl.sources.regions.extract_regions`: a loop, the setup statements
-just before it, a ``return`` right after it) becomes a header that decoding forces as the
-start of some outputs, and the model writes only the replacement.
+An edit model ("edit-v1" / "edit-v2", :mod:`perfrl.edit_script`) has two jobs: name the lines
+to change (``@A-B``) and write their replacement. Measured on real code, the first is the
+weaker one: a small edit model names the right lines for few functions (most of its headers
+point at the same lines whatever the function), while most slow code is a loop with the
+statements that set it up and read its result. So the server proposes the headers itself: each
+loop region of the function (:func:`perfrl.sources.regions.extract_regions`: a loop, the setup
+statements just before it, a ``return`` right after it) becomes a header that decoding forces
+as the start of some outputs, and the model writes only the replacement.
 
 A caller may rely on: headers of the form ``@A-B`` (no newline, so that a byte-level BPE
 encodes them as the start of a longer text: the model writes the newline), for lines counted

@@ -67,7 +67,7 @@ from perfrl.inference.background import ModelHandle, ModelNotReady
 from perfrl.inference.decoding import OutputConstraints, RepetitionStop
 from perfrl.inference.onnx_seq2seq import GeneratedSequence, ModelLoadError, OnnxSeq2SeqModel
 from perfrl.inference.output_vocabulary import python_words, words_of
-from perfrl.model_contract import FailedAttempt
+from perfrl.model_contract import EDIT_FORMATS, FailedAttempt
 from perfrl.sources.abstraction import (
     Abstraction,
     invented_strings,
@@ -210,11 +210,12 @@ def clean_model_output(text: str, target: FunctionTarget) -> tuple[str | None, s
 
 
 def apply_edits(
-    outputs: Sequence[GeneratedSequence], model_text: str
+    outputs: Sequence[GeneratedSequence], model_text: str, line_refs: bool = False
 ) -> tuple[list[GeneratedSequence], dict[int, str]]:
-    """The outputs of an "edit-v1" model as the functions their edit scripts make of
-    ``model_text`` (:func:`perfrl.edit_script.apply_edit_script`), and why, by position,
-    the scripts that cannot be applied were not (their outputs are left as they were)."""
+    """The outputs of an edit model as the functions their edit scripts make of
+    ``model_text`` (:func:`perfrl.edit_script.apply_edit_script`; ``line_refs``: an
+    "edit-v2" model's), and why, by position, the scripts that cannot be applied were not
+    (their outputs are left as they were)."""
     applied: list[GeneratedSequence] = []
     unusable: dict[int, str] = {}
     for position, output in enumerate(outputs):
@@ -222,7 +223,8 @@ def apply_edits(
             applied.append(output)
             continue
         try:
-            applied.append(replace(output, text=apply_edit_script(model_text, output.text)))
+            applied.append(replace(output, text=apply_edit_script(model_text, output.text,
+                                                                  line_refs)))
         except EditScriptError as exc:
             unusable[position] = str(exc)
             applied.append(output)
@@ -235,15 +237,15 @@ def outputs_as_code(
     table: Abstraction | None,
     output_format: str,
 ) -> tuple[list[GeneratedSequence], dict[int, str]]:
-    """The outputs as the code they stand for: an "edit-v1" model's scripts applied to
+    """The outputs as the code they stand for: an edit model's scripts applied to
     ``model_text`` (:func:`apply_edits`), then placeholders mapped back through ``table``;
     and, by position, why the unusable ones cannot be used: scripts that cannot be applied,
     and outputs that write a string placeholder the input does not have
     (:func:`~perfrl.sources.abstraction.invented_strings`), which no mapping can turn into the
     string the model meant."""
     unusable: dict[int, str] = {}
-    if output_format == "edit-v1":
-        outputs, unusable = apply_edits(outputs, model_text)
+    if output_format in EDIT_FORMATS:
+        outputs, unusable = apply_edits(outputs, model_text, output_format == "edit-v2")
     if table is not None:
         for position, output in enumerate(outputs):
             if position not in unusable and invented_strings(output.text, table):
@@ -335,7 +337,7 @@ class ModelCandidateSource:
     """Rewrites proposed by the model behind ``model`` (a :class:`ModelHandle` or a model
     directory). Unset generation parameters come from the model's ``perfrl_model.json``.
     ``guarded=False`` decodes without constraints and ``resample_rounds=0`` draws once (how it
-    was before: for comparisons). With an "edit-v1" model, the outputs are shared among the
+    was before: for comparisons). With an edit model, the outputs are shared among the
     model's own choice of lines and a header forced at each loop region
     (:mod:`perfrl.sources.edit_sites`; ``propose_sites=False``: the model's choice only).
     Unguarded decoding forces nothing, so it proposes no site either. A function longer than
@@ -467,7 +469,7 @@ class ModelCandidateSource:
         # digits would match the input's placeholders: `@3-6` copying on from `v6`).
         starts = [signature_header(model_text)]
         copied = [model_text]
-        if output_format == "edit-v1":
+        if output_format in EDIT_FORMATS:
             starts = [SCRIPT_START]
             copied = [""]
             if self.propose_sites:
