@@ -69,6 +69,7 @@ def measure(model: OnnxSeq2SeqModel, rows: list[dict], bonus: float, min_match: 
             copy_from=site_text(slow, (first, last)),
             copy_bonus=bonus,
             copy_min_match=min_match,
+            line_refs=len(slow.strip("\n").split("\n")) if refs else 0,  # as the server does
         )
         [out] = model.generate(model.prompt_for(slow), max_new_tokens=96, constraints=constraints)
         script = out.text.strip()

@@ -198,6 +198,7 @@ def build_sources_for(args, target: Target, shared: dict):
         return build_sources([], candidate_files=[target.candidate])
     if "sources" not in shared:
         shared["sources"] = build_sources([args.source], model_dir=args.model, seed=args.seed,
+                                          temperature=getattr(args, "temperature", None),
                                           propose_sites=getattr(args, "site_headers", True),
                                           copy_bonus=getattr(args, "copy_bonus", 0.0),
                                           whole_words=getattr(args, "whole_words", False),
@@ -389,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--whole-words", action=argparse.BooleanOptionalAction, default=False,
                         help="refuse, while decoding, a word no allowed word is or starts with "
                         "(perfrl.inference.word_guard; default: off)")
+    parser.add_argument("--temperature", type=float, default=None, metavar="T",
+                        help="the model's sampling temperature (default: its spec's)")
     parser.add_argument("--region-min-lines", type=int, default=None, metavar="LINES",
                         help="also rewrite each loop region of a function longer than LINES "
                         "(default: the model's own setting, region_min_lines of its spec)")
@@ -455,6 +458,7 @@ def write_reports(args, outcomes: list[TargetOutcome], n: int) -> int:
          "copy_bonus": getattr(args, "copy_bonus", None),
          "whole_words": getattr(args, "whole_words", None),
          "region_min_lines": getattr(args, "region_min_lines", None),
+         "temperature": getattr(args, "temperature", None),
          "figures": groups, "targets": [outcome_json(o) for o in outcomes]},
         indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     table = markdown(title, groups, n, outcomes)

@@ -38,6 +38,7 @@ from perfrl.inference.decoding import (
     beam_search,
     sample_or_greedy,
 )
+from perfrl.inference.line_ref_guard import LineRefGuard
 from perfrl.inference.optimum_decoder import OptimumDecoder
 from perfrl.inference.ort_sessions import (
     ModelLoadError,
@@ -167,6 +168,7 @@ class OnnxSeq2SeqModel:
         copy_bonus: float = 0.0,
         copy_min_match: int = 1,
         whole_words: bool = False,
+        line_refs: int = 0,
     ) -> OutputConstraints:
         """Constraints for one prompt's outputs: they start with the tokens of
         ``forced_start`` (encoded as the start of a longer text is: a byte-level BPE never
@@ -179,7 +181,9 @@ class OnnxSeq2SeqModel:
         the text the output copies: the model's input as it reads it; a row's tail must
         match ``copy_min_match`` tokens of it or more); with ``whole_words`` and ``words``,
         every word a row spells must be one of ``words`` (or a number:
-        :mod:`perfrl.inference.word_guard`), not only every token's pieces."""
+        :mod:`perfrl.inference.word_guard`), not only every token's pieces; with
+        ``line_refs`` (an "edit-v2" model: its input's line count), line references that name
+        a line of the input, each at most once (:mod:`perfrl.inference.line_ref_guard`)."""
         prefix = ()
         if forced_start:
             prefix = tuple(self._tokenizer.encode(forced_start, add_special_tokens=False).ids)
@@ -191,8 +195,13 @@ class OnnxSeq2SeqModel:
         guards: list[RowGuard] = [pieces.guard] if balanced else []
         if whole_words and words is not None:
             guards.append(WordGuard(pieces.token_words, words, self.spec.eos_token_id))
-        guard = (None if not guards else guards[0] if len(guards) == 1
-                 else GuardPair(guards[0], guards[1]))
+        if line_refs > 0:
+            guards.append(LineRefGuard(pieces.guard.texts, self.spec.eos_token_id, line_refs))
+        guard: RowGuard | None = None
+        if guards:
+            guard = guards[0]
+            for other in guards[1:]:
+                guard = GuardPair(guard, other)
         copy = None
         if copy_from and copy_bonus > 0:
             source = self._tokenizer.encode(copy_from, add_special_tokens=False).ids

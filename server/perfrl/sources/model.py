@@ -49,7 +49,7 @@ from dataclasses import replace
 from itertools import zip_longest
 from pathlib import Path
 
-from perfrl.edit_script import SCRIPT_START, EditScriptError, apply_edit_script
+from perfrl.edit_script import SCRIPT_START, EditScriptError, apply_edit_script, code_lines
 from perfrl.engine.candidate_source import CandidateSourceError
 from perfrl.engine.candidate_text import (
     DUPLICATE,
@@ -477,6 +477,7 @@ class ModelCandidateSource:
                 starts += [site_header(span) for span in spans]
                 copied += [site_text(model_text, span) for span in spans]
         groups: list[OutputConstraints | None] = [None]
+        line_count = len(code_lines(model_text))  # what an edit-v2 reference may name
         if self.guarded:
             words = None if table is None else output_words(model_text, table)
             groups = [
@@ -488,6 +489,7 @@ class ModelCandidateSource:
                     copy_from=copy_from,
                     copy_bonus=self.copy_bonus,
                     whole_words=self.whole_words,
+                    line_refs=line_count if output_format == "edit-v2" else 0,
                 )
                 for start, copy_from in zip(starts, copied)
             ]
