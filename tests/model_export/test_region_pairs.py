@@ -127,9 +127,9 @@ def test_a_synthetic_row_is_cut_from_its_sides_written_back_with_its_own_table()
                "strings": {'"s0"': '"Count each word."'}}}}
     report: Counter[str] = Counter()
     [region_row] = region_rows([row], report)
-    assert region_row["slow_code"].startswith("def tally(words):\n    seen = {}\n")
-    assert region_row["slow"] == ("def v0(v1):\n    v2 = {}\n    for v3 in v1:\n"
+    assert region_row["slow_code"].startswith("def tally(words: list[str]):\n    seen = {}\n")
+    assert region_row["slow"] == ("def v0(v1: list[str]):\n    v2 = {}\n    for v3 in v1:\n"
                                   "        v2[v3] = v1.count(v3)\n    return v2\n")
-    assert region_row["fast"] == ("def v0(v1):\n    from collections import Counter\n"
+    assert region_row["fast"] == ("def v0(v1: list[str]):\n    from collections import Counter\n"
                                   "    return dict(Counter(v1))\n")
     assert region_row["id"] == REGION_ID_PREFIX + row["id"]

@@ -179,3 +179,29 @@ def test_the_spec_says_from_which_length_regions_are_rewritten():
     for bad in (-1, "all", 2.5):
         with pytest.raises(ModelContractError, match="region_min_lines"):
             ModelSpec.from_json({"region_min_lines": bad})
+
+
+def test_a_region_reads_its_parameters_with_the_enclosing_function_s_annotations():
+    code = textwrap.dedent('''
+        def restock(lines: list[dict], stock: dict[str, int], *extra: int, limit=3) -> list:
+            if limit <= 0:
+                return []
+            short = []
+            for line in lines:
+                if line["sku"] not in list(stock.keys()) or extra:
+                    short.append(line["sku"])
+            return short[:limit]
+    ''').lstrip()
+    [region] = extract_regions(code)
+    # `*extra` is annotated by its items' type, `limit` not at all: both stay bare.
+    assert region.reads == ("extra", "limit", "lines", "stock")
+    assert region_function(region, "restock").splitlines()[0] == (
+        "def restock(extra, limit, lines: list[dict], stock: dict[str, int]):")
+    # A rewrite of the annotated region splices back as any other.
+    rewrite = rewrite_of("def restock(extra, limit, lines: list[dict], stock: dict[str, int]):\n"
+                         "    short = [line['sku'] for line in lines\n"
+                         "             if line['sku'] not in stock or extra]\n"
+                         "    return short[:limit]\n")
+    statements = region_statements(region, rewrite)
+    assert statements is not None
+    ast.parse(splice_region(code, region, statements))

@@ -113,7 +113,7 @@ def region_pair(slow_code: str, fast_code: str) -> tuple[Region, str, str] | Non
             return None
         fast_source = textwrap.dedent("\n".join(fast_body) + "\n")
         fast_region = Region(region.start_line, region.end_line, region.indent, fast_source,
-                             region.reads, region.gives, region.returns)
+                             region.reads, region.gives, region.returns, region.annotations)
         slow_function = region_function(region, name)
         fast_function = region_function(fast_region, name)
         try:

@@ -43,7 +43,9 @@ class Region:
 
     ``source`` is the region's text dedented; ``indent`` the indentation it had; ``reads``
     the names it takes from before it; ``gives`` the names the function reads after it
-    (empty when the region ends with ``return``); ``returns`` whether it does."""
+    (empty when the region ends with ``return``); ``returns`` whether it does;
+    ``annotations`` the enclosing function's annotation of each of ``reads`` that is one of
+    its parameters (``(name, annotation source)``), so the model knows a list from a dict."""
 
     start_line: int
     end_line: int
@@ -52,6 +54,7 @@ class Region:
     reads: tuple[str, ...]
     gives: tuple[str, ...]
     returns: bool
+    annotations: tuple[tuple[str, str], ...] = ()
 
 
 def _names(nodes: Sequence[ast.AST], ctx: type) -> set[str]:
@@ -104,6 +107,13 @@ def _is_setup(statement: ast.stmt, loop_reads: set[str]) -> bool:
         return False
     targets = _names([statement], ast.Store)
     return bool(targets) and targets <= loop_reads
+
+
+def _parameters(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
+    """The parameters whose annotation is their value's type (not ``*args``/``**kwargs``,
+    annotated by their items' type)."""
+    args = function.args
+    return [*args.posonlyargs, *args.args, *args.kwonlyargs]
 
 
 def _is_result(statement: ast.stmt, span: list[ast.stmt]) -> bool:
@@ -191,8 +201,11 @@ def extract_regions(function_source: str) -> list[Region]:
             )
             text = "".join(lines[start - 1 : end])
             indent = lines[start - 1][: len(lines[start - 1]) - len(lines[start - 1].lstrip())]
+            annotated = {a.arg: ast.unparse(a.annotation) for a in _parameters(function)
+                         if a.annotation is not None and a.arg in reads}
             regions.append(
-                Region(start, end, indent, textwrap.dedent(text), tuple(reads), gives, returns)
+                Region(start, end, indent, textwrap.dedent(text), tuple(reads), gives, returns,
+                       tuple(sorted(annotated.items())))
             )
             taken.append((start, end))
     regions.sort(key=lambda r: r.start_line)
@@ -200,12 +213,15 @@ def extract_regions(function_source: str) -> list[Region]:
 
 
 def region_function(region: Region, name: str) -> str:
-    """The region as a function ``name`` the model can read: parameters ``reads``, body the
-    region, and ``return <gives>`` when the rest of the function needs its results."""
+    """The region as a function ``name`` the model can read: parameters ``reads`` (annotated
+    as the enclosing function annotates them), body the region, and ``return <gives>`` when
+    the rest of the function needs its results."""
     body = region.source
     if region.gives:
         body += "return " + ", ".join(region.gives) + "\n"
-    return f"def {name}({', '.join(region.reads)}):\n" + textwrap.indent(body, "    ")
+    annotations = dict(region.annotations)
+    parameters = [f"{n}: {annotations[n]}" if n in annotations else n for n in region.reads]
+    return f"def {name}({', '.join(parameters)}):\n" + textwrap.indent(body, "    ")
 
 
 def region_statements(
