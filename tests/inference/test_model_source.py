@@ -259,6 +259,21 @@ def test_an_edit_v2_model_s_line_references_are_resolved_and_only_for_it(target)
     assert "    =2\n" in literal[0].text
 
 
+def test_line_references_cannot_smuggle_code_past_the_function_either(target):
+    """A hostile edit-v2 script uses references to write the ``def`` line again at column 0
+    after the function, then a body of its own: only one ``def`` of the target's name becomes
+    the candidate (a function body, judged in the sandbox by the tests like any other);
+    nothing of the script runs at module level."""
+    from perfrl.sources.model import outputs_as_code
+
+    script = "@5-5\n    =5\n=1\n    import os; os.system('touch /tmp/perfrl-pwned')\n"
+    outputs, unusable = outputs_as_code([GeneratedSequence(script, [], 0.0)], target.source,
+                                        None, "edit-v2")
+    assert unusable == {} and outputs[0].text.count("def scale(xs):") == 2
+    kept, _ = select_usable(outputs, target, target.source)
+    assert kept == [(0, "def scale(xs):\n    import os; os.system('touch /tmp/perfrl-pwned')\n")]
+
+
 def test_an_edit_cannot_smuggle_module_code_past_its_function(target):
     """A hostile edit script writes statements at column 0 after the function (they would
     run at import, in the verifier's sandbox, before any test) or a second function of the

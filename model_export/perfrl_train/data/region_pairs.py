@@ -74,9 +74,8 @@ def _fast_lines_for(slow_lines: list[str], fast_lines: list[str],
                     start: int, end: int) -> list[str]:
     """The fast lines that stand where slow lines ``start``..``end`` (0-based, exclusive end)
     stand: everything between the unchanged lines kept before and after the region."""
-    kept_before = len(slow_lines[:start])
-    kept_after = len(slow_lines) - end
-    return fast_lines[kept_before:len(fast_lines) - kept_after]
+    kept_after = len(slow_lines) - end  # the lines before ``start`` are the same ``start``
+    return fast_lines[start:len(fast_lines) - kept_after]
 
 
 def _bound_in(code: str) -> set[str]:
@@ -132,8 +131,8 @@ def region_pair(slow_code: str, fast_code: str) -> tuple[Region, str, str] | Non
         statements = region_statements(region, parsed)
         if statements is None:
             return None
-        spliced = splice_region(slow_code, region, statements)
-        if normalised_key(spliced) is None or normalised_key(spliced) != normalised_key(fast_code):
+        spliced_key = normalised_key(splice_region(slow_code, region, statements))
+        if spliced_key is None or spliced_key != normalised_key(fast_code):
             return None
         return region, slow_function, fast_function
     return None

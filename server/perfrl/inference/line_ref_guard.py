@@ -62,35 +62,36 @@ class LineRefGuard:
         return any(str(n).startswith(digits) for n in range(1, self._line_count + 1)
                    if n not in named)
 
-    def _line_ends(self, state: LineRefState) -> bool:
-        """Close the current line; False when it is a reference that may not end here."""
+    def _line_ends(self, state: LineRefState, judge: bool = True) -> bool:
+        """Close the current line; False when ``judge`` and it is a reference that may not
+        end here."""
         if state.kind == _REF:
-            if not state.digits:
-                return False
-            number = int(state.digits)
-            if not 1 <= number <= self._line_count or number in state.named:
+            number = int(state.digits) if state.digits else 0
+            if judge and (not 1 <= number <= self._line_count or number in state.named):
                 return False
             state.named.add(number)
         state.kind, state.digits = _INDENT, ""
         return True
 
-    def _feed(self, state: LineRefState, text: str) -> bool:
-        """Advance ``state`` over ``text``; False (state then undefined) when refused."""
+    def _feed(self, state: LineRefState, text: str, judge: bool = True) -> bool:
+        """Advance ``state`` over ``text``; False (state then undefined) when ``judge`` and
+        refused (without ``judge``: followed as written, a forced prefix)."""
         for char in text:
             if char == "\n":
-                if not self._line_ends(state):
+                if not self._line_ends(state, judge):
                     return False
             elif state.kind == _INDENT:
                 if char == "=":
                     state.kind = _REF
-                    if not self._finishable("", state.named):
+                    if judge and not self._finishable("", state.named):
                         return False
                 elif char not in " \t":
                     state.kind = _OTHER
             elif state.kind == _REF:
-                if not char.isdigit() or not self._finishable(state.digits + char, state.named):
+                if judge and (not char.isdigit()
+                              or not self._finishable(state.digits + char, state.named)):
                     return False
-                state.digits += char
+                state.digits += char if char.isdigit() else ""
         return True
 
     def start(self, prefix_tokens: Sequence[int] = ()) -> LineRefState:
@@ -109,16 +110,5 @@ class LineRefGuard:
 
     def advance(self, state: LineRefState, token: int) -> None:
         """Move ``state`` past ``token`` (accepted, or forced: followed without judging)."""
-        if token == self._eos_id:
-            return
-        trial = state.copy()
-        if self._feed(trial, self._texts[token]):
-            state.kind, state.digits, state.named = trial.kind, trial.digits, trial.named
-        else:  # a forced token the guard would refuse: follow its text without judging
-            for char in self._texts[token]:
-                if char == "\n":
-                    state.kind, state.digits = _INDENT, ""
-                elif state.kind == _INDENT and char not in " \t":
-                    state.kind = _REF if char == "=" else _OTHER
-                elif state.kind == _REF:
-                    state.digits += char if char.isdigit() else ""
+        if token != self._eos_id:
+            self._feed(state, self._texts[token], judge=False)
