@@ -56,6 +56,13 @@ def verdict_summary(results: Iterable[CandidateResult]) -> str:
     return f"{total} tried: " + ", ".join(f"{n} {VERDICT_WORDS[v]}" for v, n in parts)
 
 
+def candidate_line(index: int, result: CandidateResult) -> str:
+    """``#2 model (sample 3): not faster: 1.05x (0.98-1.12), below threshold 1.10x``: one
+    candidate's verdict and why, for logs (the same number as every other view)."""
+    return (f"#{candidate_number(index)} {result.candidate.source} ({result.candidate.label}): "
+            f"{VERDICT_WORDS[result.verdict]}: {result.reason}")
+
+
 def fit_label(label: str, width: int) -> str:
     """``label`` in at most ``width`` characters, cut in the middle so that both the start
     (the source) and the end (a file name, a sample number) stay readable: two candidate

@@ -144,6 +144,10 @@ async def test_no_faster_version_is_reported(start_session, client_name, candida
     await s.command("perfrl.optimizeFunction", uri, line)
     message = await s.wait_message(lambda m: "active_skus" in m, before)
     assert "no faster verified version" in message.message
+    # Why, candidate by candidate, in the log (logged before the message above).
+    (why,) = [m.message for m in s.client.log_messages
+              if m.message.startswith("PerfRL (active_skus): #")]
+    assert why.startswith("PerfRL (active_skus): #1 file (") and ": failed tests: " in why, why
     lenses = await s.code_lenses(uri)
     (lens,) = lenses
     assert lens.command.title == ("PerfRL: no faster verified version "

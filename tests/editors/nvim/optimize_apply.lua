@@ -30,7 +30,7 @@ local function main()
     perfrl = { sources = {}, extraCandidateDirs = { os.getenv('PERFRL_CANDIDATES') } }
   end
   local bufnr = vim.api.nvim_get_current_buf()
-  local messages, statuses = {}, {}
+  local messages, statuses, verdicts = {}, {}, {}
 
   local client_id = vim.lsp.start_client({
     name = 'perfrl',
@@ -41,6 +41,10 @@ local function main()
     handlers = {
       ['window/showMessage'] = function(_, result)
         table.insert(messages, result.message)
+      end,
+      ['window/logMessage'] = function(_, result)
+        -- The server's verdict on each candidate: why a job offered no rewrite.
+        if result.message:find('): #', 1, true) then table.insert(verdicts, result.message) end
       end,
       ['perfrl/status'] = function(_, result)
         table.insert(statuses, result)
@@ -90,7 +94,8 @@ local function main()
     end
     return false
   end, 100), 'no result message; messages: ' .. vim.inspect(messages))
-  assert(done:find('faster', 1, true), 'unexpected result: ' .. done)
+  assert(done:find('× faster', 1, true),
+    'unexpected result: ' .. done .. '\nthe verdicts:\n' .. table.concat(verdicts, '\n'))
 
   local lens_title
   for _, lens in ipairs(request('textDocument/codeLens', { textDocument = { uri = uri } }) or {}) do

@@ -15,6 +15,7 @@ from perfrl.engine.types import ProgressEvent, Verdict
 from perfrl.lsp.features.progress import JobProgress, describe
 from perfrl.lsp.jobs import Job, JobState
 from perfrl.lsp.results import speedup_text, summarize_verdicts
+from perfrl.presentation import candidate_line
 
 
 class JobEvents:
@@ -52,6 +53,12 @@ class JobEvents:
         server.results.record(job)
         self._lens_text.pop(job.id, None)
         message, kind = self._final_message(job, self._edited_since(job))
+        if job.report is not None:
+            # Each candidate's verdict and why, in the log only (before the final message, so
+            # a client reacting to that finds them): why no rewrite was offered, or why the
+            # others lost, without opening the report.
+            for index, result in enumerate(job.report.candidates):
+                server.log_to_client(f"PerfRL ({job.name}): {candidate_line(index, result)}")
         progress = self._progress.pop(job.id, None)
         if progress is not None:
             progress.end(message)
