@@ -139,6 +139,19 @@ CASES = [
     ("dict_display_to_call",
      "def f(a, b):\n    return {'first': a, 'second': [b]}\n",
      ["(1, 2)", "('x', None)"]),
+    ("reversed_to_insert_front",
+     "def f(xs, text):\n    ranked = sorted(xs)\n    for x in ranked[::-1]:\n"
+     "        if x < 0:\n            break\n    return list(reversed(text)), ranked[::-1], x\n",
+     ["([3, -1, 2], 'abc')", "([5], '')", "([-2, 0], 'z')"]),
+    ("concat_to_rebinding",
+     "def f(rows, sep):\n    text = ''\n    for name, qty in rows:\n"
+     "        text += name + sep + str(qty) + '\\n'\n    return text\n",
+     ["([('a', 1), ('b', 22)], ': ')", "([], ',')", "([('x', 0)], 1)"]),
+    ("dict_membership_to_keys_list",
+     "def f(prices, wanted):\n    total = 0\n    for sku in wanted:\n"
+     "        if sku in prices:\n            total += prices[sku]\n"
+     "    return total, [k for k, v in prices.items() if v > 1]\n",
+     ["({'a': 2, 'b': 1}, ['a', 'c', 'a'])", "({}, ['x'])", "({1: 5}, [])"]),
 ]
 
 
@@ -201,6 +214,18 @@ def test_transform_skips_unsafe_sites():
     # A Counter read by subscript (0 for a missing key, KeyError on a dict): left alone.
     counter = "def f(ws):\n    c = Counter(ws)\n    return c['x']\n"
     assert deoptimize_source(counter, ["counter_to_dict_loop"], ["Counter"]) is None
+    # `xs[::-1]` of a parameter may be a string or a tuple: only lists it builds itself.
+    param = "def f(xs):\n    return xs[::-1]\n"
+    assert deoptimize_source(param, ["reversed_to_insert_front"]) is None
+    # `text += a + b` outside a loop, or on a name that may not be a string: left alone.
+    once = "def f(a, b):\n    text = ''\n    text += a + b\n    return text\n"
+    assert deoptimize_source(once, ["concat_to_rebinding"]) is None
+    numbers = ("def f(xs, total):\n    for x in xs:\n        total += x + 1\n"
+               "    return total\n")
+    assert deoptimize_source(numbers, ["concat_to_rebinding"]) is None
+    # `in` against a name with no sign of being a dict (a list, a set): left alone.
+    unknown_in = "def f(xs, allowed):\n    return [x for x in xs if x in allowed]\n"
+    assert deoptimize_source(unknown_in, ["dict_membership_to_keys_list"]) is None
     with pytest.raises(KeyError, match="unknown transform"):
         deoptimize_source(cond, ["nope"])
 

@@ -84,6 +84,17 @@ FUNCTIONS = [
             return [y]
     return acc
 """,
+    """def ledger(xs, ys):
+    prices = {y: y * 2 for y in ys}
+    total = 0
+    text = ""
+    for x in xs:
+        if x in prices:
+            total += prices[x]
+        text += str(x) + ","
+    ranked = sorted(xs)
+    return total, text, ranked[::-1], list(reversed(ys))
+""",
     """def last_first(words, extra):
     out = []
     for word in words:

@@ -13,7 +13,7 @@ from perfrl.sources.abstraction import model_input
 from perfrl_train.data.corpus import package_split
 from perfrl_train.data.deopt import deoptimize_source
 from perfrl_train.data.deopt.behaviour import check_pairs, drop_transforms, module_name
-from perfrl_train.data.real_pairs import abstract_pair, build, pair_split, signature
+from perfrl_train.data.real_pairs import abstract_pair, build, main, pair_split, signature
 
 FUNCTION = '''def collect(items, limit):
     """Items under the limit, doubled."""
@@ -85,6 +85,19 @@ def test_more_compositions_give_more_distinct_pairs_of_the_same_function(tmp_pat
     assert none["pairs_by_transform_count"][2] == none["pairs_by_transform_count"][3] == 0
     assert more["pairs_by_transform_count"][2] > 0
     assert more["pairs"] > none["pairs"]
+
+
+def test_only_keeps_the_pairs_of_the_named_transforms(tmp_path):
+    corpus = _write_corpus(tmp_path / "c.jsonl", [_row(_packages("train", 1)[0], FUNCTION)])
+    every = build(corpus, tmp_path / "every", max_composed=12, log=lambda m: None)
+    some = build(corpus, tmp_path / "some", max_composed=12, log=lambda m: None,
+                 only=frozenset({"listcomp_to_loop"}))
+    rows = _read(tmp_path / "some", "train") + _read(tmp_path / "some", "valid")
+    assert rows and all("listcomp_to_loop" in row["transforms"] for row in rows)
+    assert every["pairs_using_transform"]["listcomp_to_loop"] == len(rows) == some["pairs"]
+    assert some["pairs"] < every["pairs"]
+    assert main(["--corpus", str(corpus), "--out", str(tmp_path / "x"),
+                 "--only", "listcomp_to_loop,no_such_transform"]) == 2
 
 
 def test_renamed_copies_give_one_pair_each(tmp_path):

@@ -41,6 +41,7 @@ from perfrl.sources.abstraction import model_input
 from .corpus import normalised_key, package_split
 from .deopt import (
     SITE_VARIANTS,
+    TRANSFORMS,
     apply_transforms,
     candidates,
     deoptimize_source,
@@ -147,13 +148,16 @@ def pair_key(slow_abs: str, fast_abs: str) -> str | None:
     return slow_key + fast_key
 
 
-def pairs_of_row(row: dict, rng: random.Random,
-                 max_composed: int = MAX_COMPOSED) -> Iterator[dict]:
-    """Every (slow, fast) pair the transforms make of one corpus row (not yet de-duplicated)."""
+def pairs_of_row(row: dict, rng: random.Random, max_composed: int = MAX_COMPOSED,
+                 only: frozenset[str] = frozenset()) -> Iterator[dict]:
+    """Every (slow, fast) pair the transforms make of one corpus row (not yet de-duplicated);
+    with ``only``, just those whose transforms include one of these names."""
     kept = row.get("kept", [])
     code = row["code"]
     exhausted: set[str] = set()
     for names in variants(applicable(code, kept), rng, max_composed):
+        if only and not any(name.partition("@")[0] in only for name in names):
+            continue
         if len(names) == 1 and names[0].partition("@")[0] in exhausted:
             continue
         made = deoptimize_source(code, names, kept)
@@ -195,28 +199,30 @@ def iter_corpus(path: Path) -> Iterator[dict]:
                     continue  # a partial last line of a corpus still being written
 
 
-def _row_pairs(job: tuple[dict, int, int]) -> list[tuple[dict, str | None]]:
+def _row_pairs(job: tuple[dict, int, int, frozenset[str]]) -> list[tuple[dict, str | None]]:
     """Pairs of one row with their de-duplication keys (a worker process's unit of work)."""
-    row, seed, max_composed = job
+    row, seed, max_composed, only = job
     rng = random.Random(f"{seed}:{row['id']}")
     return [(pair, pair_key(pair["slow"], pair["fast"]))
-            for pair in pairs_of_row(row, rng, max_composed)]
+            for pair in pairs_of_row(row, rng, max_composed, only)]
 
 
-def _rows(corpus: Path, limit: int | None, seed: int,
-          max_composed: int = MAX_COMPOSED) -> Iterator[tuple[dict, int, int]]:
+def _rows(corpus: Path, limit: int | None, seed: int, max_composed: int = MAX_COMPOSED,
+          only: frozenset[str] = frozenset()) -> Iterator[tuple[dict, int, int, frozenset[str]]]:
     for index, row in enumerate(iter_corpus(corpus)):
         if limit is not None and index >= limit:
             return
-        yield row, seed, max_composed
+        yield row, seed, max_composed, only
 
 
 def build(corpus: Path, out: Path, *, seed: int = 0, limit: int | None = None,
-          jobs: int = 1, max_composed: int = MAX_COMPOSED, log=print) -> dict[str, Any]:
+          jobs: int = 1, max_composed: int = MAX_COMPOSED, only: frozenset[str] = frozenset(),
+          log=print) -> dict[str, Any]:
     """Write the split pair files to ``out``; returns the counts for the report. ``jobs`` > 1
     makes the pairs in that many worker processes (the same output: rows are taken in corpus
     order either way); ``max_composed`` bounds the 2-3 transform compositions per function
-    (:func:`variants`)."""
+    (:func:`variants`); ``only`` keeps the pairs that use one of these transforms (new
+    transforms' pairs without remaking the others; the split is the same)."""
     out.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
     counts: Counter[str] = Counter()
@@ -228,7 +234,7 @@ def build(corpus: Path, out: Path, *, seed: int = 0, limit: int | None = None,
                for split in ("train", "valid", "eval")}
     pool = multiprocessing.get_context("fork").Pool(jobs) if jobs > 1 else None
     try:
-        rows = _rows(corpus, limit, seed, max_composed)
+        rows = _rows(corpus, limit, seed, max_composed, only)
         made = (pool.imap(_row_pairs, rows, chunksize=16) if pool else map(_row_pairs, rows))
         for index, row_pairs in enumerate(made):
             counts["functions"] += 1
@@ -294,7 +300,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-agreement", type=float, default=0.98,
                         help="transforms below this agreement rate are dropped (with "
                              "--check-sample)")
+    parser.add_argument("--only", default="",
+                        help="comma-separated transforms: only pairs that use one of them "
+                             "(for example the pairs of newly added transforms)")
     args = parser.parse_args(argv)
+    only = frozenset(filter(None, (name.strip() for name in args.only.split(","))))
+    unknown = sorted(only - set(TRANSFORMS))
+    if unknown:
+        print(f"real_pairs: unknown transform(s) {', '.join(unknown)}; known: "
+              f"{', '.join(TRANSFORMS)}", file=sys.stderr)
+        return 2
     if not args.corpus.is_file():
         print(f"real_pairs: no such corpus file: {args.corpus}", file=sys.stderr)
         return 2
@@ -302,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         print("real_pairs: --max-composed must be 0 or more", file=sys.stderr)
         return 2
     report = build(args.corpus, args.out, seed=args.seed, limit=args.limit, jobs=args.jobs,
-                   max_composed=args.max_composed, log=lambda m: print(m, file=sys.stderr))
+                   max_composed=args.max_composed, only=only,
+                   log=lambda m: print(m, file=sys.stderr))
     if args.check_sample:
         from .deopt.behaviour import check_pairs, drop_transforms
 

@@ -53,6 +53,7 @@ from .loops import (
     sum_to_loop,
     zip_to_index_loop,
 )
+from .quadratic import concat_to_rebinding, dict_membership_to_keys_list, reversed_to_insert_front
 from .splice import SpliceError, splice
 from .strings import dict_display_to_call, fstring_to_format
 
@@ -90,6 +91,9 @@ TRANSFORMS: dict[str, Transform] = {
     "early_exit_to_flag": early_exit_to_flag,
     "extend_to_append_loop": extend_to_append_loop,
     "invariant_into_loop": invariant_into_loop,
+    "reversed_to_insert_front": reversed_to_insert_front,
+    "concat_to_rebinding": concat_to_rebinding,
+    "dict_membership_to_keys_list": dict_membership_to_keys_list,
 }
 
 #: Transforms that can rewrite a later site than the first (``NAME@K`` passes over K sites).
@@ -99,6 +103,7 @@ SITE_VARIANTS = frozenset({
     "items_to_key_lookup", "alias_to_attribute", "hoisted_attribute_to_loop",
     "startswith_tuple_to_or", "fstring_to_format", "dict_display_to_call",
     "early_exit_to_flag", "extend_to_append_loop", "invariant_into_loop",
+    "reversed_to_insert_front", "concat_to_rebinding", "dict_membership_to_keys_list",
 })
 
 #: A transform can only apply to a function whose features (node types, attribute and name
@@ -135,6 +140,9 @@ REQUIRES: dict[str, frozenset[str]] = {
     "early_exit_to_flag": frozenset({"Return"}),
     "extend_to_append_loop": frozenset({"extend"}),
     "invariant_into_loop": frozenset({"For", "While"}),
+    "reversed_to_insert_front": frozenset({"reversed", "Slice"}),
+    "concat_to_rebinding": frozenset({"AugAssign"}),
+    "dict_membership_to_keys_list": frozenset({"In", "NotIn"}),
 }
 
 __all__ = ["REQUIRES", "SITE_VARIANTS", "TRANSFORMS", "SpliceError", "apply_transforms",

@@ -1,0 +1,195 @@
+"""Transforms into the quadratic forms application code writes by hand, where the real
+function does the linear thing: a reversal by inserting each item at the front, a string
+extended by ``s = s + a + b`` (the first ``+`` copies the whole string; ``s += a + b`` grows
+it in place), a dict's membership test against a list of its keys rebuilt for each test.
+
+Each rewrites one site of a ``FunctionDef`` in place, returns whether it changed anything and
+keeps behaviour on every input the real function accepts (the pipeline checks it by
+execution, :mod:`.behaviour`)."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from .common import (
+    Names,
+    hoist,
+    inside,
+    is_builtin_call,
+    is_method_call,
+    loops,
+    parents,
+    sites,
+    stmts,
+    stores_of,
+    take,
+)
+
+_LIST_BUILDERS = ("list", "sorted")
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _repeating(fn: ast.FunctionDef) -> list[ast.AST]:
+    """The loops and comprehensions of ``fn``: what runs its body once per item."""
+    return [*loops(fn), *(n for n in ast.walk(fn) if isinstance(n, _COMPREHENSIONS))]
+
+
+def _repeated(node: ast.AST, repeating: list[ast.AST]) -> bool:
+    return any(inside(node, loop) for loop in repeating)
+
+
+def _always_a_list(fn: ast.FunctionDef, name: str) -> bool:
+    """Whether every binding of ``name`` in ``fn`` makes it a new list (a display, a list
+    comprehension, ``list(...)`` or ``sorted(...)``); a parameter is never known to be one."""
+    if name in {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}:
+        return False
+    stores = stores_of(fn, name)
+    if not stores:
+        return False
+    up = parents(fn)
+    for store in stores:
+        owner = up.get(id(store))
+        if not (isinstance(owner, ast.Assign) and owner.targets == [store]):
+            return False
+        value = owner.value
+        if not (isinstance(value, (ast.List, ast.ListComp))
+                or any(is_builtin_call(value, b) for b in _LIST_BUILDERS)):
+            return False
+    return True
+
+
+def _is_full_reverse_slice(node: Any) -> bool:
+    return (isinstance(node, ast.Slice) and node.lower is None and node.upper is None
+            and isinstance(node.step, ast.UnaryOp) and isinstance(node.step.op, ast.USub)
+            and isinstance(node.step.operand, ast.Constant) and node.step.operand.value == 1)
+
+
+def reversed_to_insert_front(fn: ast.FunctionDef) -> bool:
+    """``list(reversed(xs))``, or ``xs[::-1]`` for a list the function builds -> a loop
+    inserting each item at the front of a new list (each insert moves every item so far)."""
+    names = Names(fn)
+
+    def reversed_source(e: Any) -> ast.expr | None:
+        if is_builtin_call(e, "list", 1) and is_builtin_call(e.args[0], "reversed", 1):
+            return e.args[0].args[0]
+        if (isinstance(e, ast.Subscript) and _is_full_reverse_slice(e.slice)
+                and isinstance(e.value, ast.Name) and _always_a_list(fn, e.value.id)):
+            return e.value
+        return None
+
+    for site in list(sites(fn, lambda e: reversed_source(e) is not None)):
+        if not take():
+            continue
+        source = reversed_source(site[-1])
+        acc, item = names.new("reversed_items", "backwards"), names.new("item", "entry")
+        prelude = stmts(f"{acc} = []\nfor {item} in _IT:\n    {acc}.insert(0, {item})\n")
+        prelude[1].iter = source
+        hoist(site, acc, prelude)
+        return True
+    return False
+
+
+def _string_accumulator(fn: ast.FunctionDef, name: str) -> bool:
+    """Whether ``name`` starts as a string literal and is only ever extended with ``+=``."""
+    up = parents(fn)
+    stores = stores_of(fn, name)
+    starts = 0
+    for store in stores:
+        owner = up.get(id(store))
+        if isinstance(owner, ast.AugAssign) and isinstance(owner.op, ast.Add):
+            continue
+        if not (isinstance(owner, ast.Assign) and owner.targets == [store]
+                and isinstance(owner.value, (ast.Constant, ast.JoinedStr))
+                and (not isinstance(owner.value, ast.Constant)
+                     or isinstance(owner.value.value, str))):
+            return False
+        starts += 1
+    return starts > 0
+
+
+def _operands(value: ast.expr) -> list[ast.expr]:
+    """``a + b + c`` (left-nested additions) as ``[a, b, c]``; anything else as itself."""
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add):
+        return [*_operands(value.left), value.right]
+    return [value]
+
+
+def concat_to_rebinding(fn: ast.FunctionDef) -> bool:
+    """``text += a + b`` in a loop (``text`` a string the function starts from a literal) ->
+    ``text = text + a + b``: CPython grows a string in place only for ``text += x`` or
+    ``text = text + x``; with a second ``+`` the first one copies the whole string each time."""
+    repeating = _repeating(fn)
+    for owner in ast.walk(fn):
+        for attr in ("body", "orelse", "finalbody"):
+            block = getattr(owner, attr, None)
+            if not isinstance(block, list):
+                continue
+            for k, st in enumerate(block):
+                if not (isinstance(st, ast.AugAssign) and isinstance(st.op, ast.Add)
+                        and isinstance(st.target, ast.Name)
+                        and len(_operands(st.value)) >= 2
+                        and _repeated(st, repeating)
+                        and _string_accumulator(fn, st.target.id)):
+                    continue
+                if not take():
+                    continue
+                name = st.target.id
+                value: ast.expr = ast.Name(name, ast.Load())
+                for operand in _operands(st.value):
+                    value = ast.BinOp(value, ast.Add(), operand)
+                block[k] = ast.copy_location(
+                    ast.Assign(targets=[ast.Name(name, ast.Store())], value=value), st)
+                return True
+    return False
+
+
+_DICT_BUILDERS = ("dict", "defaultdict", "Counter", "OrderedDict")
+_DICT_METHODS = ("items", "keys", "values", "setdefault")
+
+
+def _known_dict(fn: ast.FunctionDef, name: str) -> bool:
+    """Whether ``name`` is a mapping: every binding in ``fn`` builds a dict, or (a name the
+    function does not bind) the function calls a dict-only method on it."""
+    up = parents(fn)
+    stores = stores_of(fn, name)
+    if stores:
+        for store in stores:
+            owner = up.get(id(store))
+            if not (isinstance(owner, ast.Assign) and owner.targets == [store]):
+                return False
+            value = owner.value
+            if not (isinstance(value, (ast.Dict, ast.DictComp))
+                    or any(is_builtin_call(value, b) for b in _DICT_BUILDERS)
+                    or (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+                        and value.func.attr in _DICT_BUILDERS[1:])):
+                return False
+        return True
+    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+               and isinstance(node.func.value, ast.Name) and node.func.value.id == name
+               and any(is_method_call(node, m) for m in _DICT_METHODS)
+               for node in ast.walk(fn))
+
+
+def dict_membership_to_keys_list(fn: ast.FunctionDef) -> bool:
+    """``key in d`` / ``key not in d`` in a loop or comprehension, ``d`` a dict ->
+    ``key in list(d.keys())``: a list of every key built and scanned for each test instead
+    of one hash lookup."""
+    repeating = _repeating(fn)
+    for node in ast.walk(fn):
+        if not (isinstance(node, ast.Compare) and len(node.ops) == 1
+                and isinstance(node.ops[0], (ast.In, ast.NotIn))
+                and isinstance(node.comparators[0], ast.Name)
+                and _repeated(node, repeating)
+                and _known_dict(fn, node.comparators[0].id)):
+            continue
+        if not take():
+            continue
+        name = node.comparators[0].id
+        node.comparators[0] = ast.Call(
+            func=ast.Name("list", ast.Load()),
+            args=[ast.Call(func=ast.Attribute(ast.Name(name, ast.Load()), "keys", ast.Load()),
+                           args=[], keywords=[])],
+            keywords=[])
+        return True
+    return False
