@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
 from perfrl import __version__
+from perfrl.lsp.descendants import kill_descendants
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,9 +82,9 @@ def _exit_now(code: int) -> None:
     ``sys.exit`` would then wait for every non-daemon thread: a worker still inside a
     cancelled job's last step, the executor pygls reads stdin with, a model loading. Those
     hold nothing the user needs, and an editor waits for the process to end. A process one of
-    them started (an interpreter probe of a job that was still preparing) is killed first, so
-    nothing of the server outlives it."""
-    _kill_descendants()
+    them started (an interpreter probe of a job that was still preparing) is killed first
+    (:func:`perfrl.lsp.descendants.kill_descendants`), so nothing of the server outlives it."""
+    kill_descendants()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -92,34 +92,6 @@ def _exit_now(code: int) -> None:
         except (OSError, ValueError):
             pass
     os._exit(code)
-
-
-def _kill_descendants() -> None:
-    """SIGKILL every process below this one (read from /proc; nothing to do elsewhere)."""
-    children: dict[int, list[int]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [os.getpid()]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    for pid in found:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
 
 
 if __name__ == "__main__":
