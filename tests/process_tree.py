@@ -34,3 +34,22 @@ def alive(pids: set[int]) -> set[int]:
     """Those of ``pids`` that still run (zombies count as gone)."""
     return {pid for pid in pids
             if (found := _parent_and_state(str(pid))) is not None and found[1] != "Z"}
+
+
+def processes_with(marker: str) -> list[int]:
+    """Live pids (zombies count as gone) whose command line contains ``marker``, this process
+    aside: how a test finds what escaped a process tree (an orphan is no longer below it)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as handle:
+                cmdline = handle.read()
+            with open(f"/proc/{name}/stat") as handle:
+                state = handle.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in cmdline and state != "Z":
+            found.append(int(name))
+    return found

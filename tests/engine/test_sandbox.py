@@ -28,6 +28,7 @@ from perfrl.engine.sandbox.bwrap import bwrap_status
 from perfrl.engine.sandbox.limits import cgroup_support, count_user_tasks, rlimits_for
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.types import CancelToken, PerfRLError
+from tests.process_tree import processes_with
 
 HAVE_BWRAP = bwrap_status().usable
 needs_bwrap = pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap not usable here")
@@ -84,24 +85,6 @@ def settings(use_bwrap: bool | None, **kw) -> EngineSettings:
 
 def py(ws, code: str, timeout_s: float = 30, **kw):
     return ws.run_python(["-c", textwrap.dedent(code)], timeout_s=timeout_s, **kw)
-
-
-def processes_with(marker: str) -> list[int]:
-    """Host pids whose command line contains ``marker``."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{name}/cmdline", "rb") as handle:
-                cmdline = handle.read()
-            with open(f"/proc/{name}/stat") as handle:
-                state = handle.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in cmdline and state != "Z":
-            found.append(int(name))
-    return found
 
 
 # -- the project copy -----------------------------------------------------------------------

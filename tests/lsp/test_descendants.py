@@ -14,25 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.process_tree import processes_with
+
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc (Linux)")
-
-
-def _live_with(marker: str) -> set[int]:
-    """Processes whose command line holds ``marker`` (zombies count as gone)."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                cmdline = handle.read()
-            with open(f"/proc/{entry}/stat") as handle:
-                state = handle.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in cmdline and state != "Z":
-            found.add(int(entry))
-    return found
 
 
 def test_a_tree_that_keeps_forking_is_killed_whole(tmp_path: Path):
@@ -65,7 +49,7 @@ def test_a_tree_that_keeps_forking_is_killed_whole(tmp_path: Path):
         counts = json.loads(run.stdout)
         assert counts["before"] >= 5, counts  # the tree was there and forking
         assert counts["killed"] >= counts["before"], counts
-        assert _live_with(marker) == set(), "sleepers outlived the sweep"
+        assert processes_with(marker) == [], "sleepers outlived the sweep"
     finally:
-        for pid in _live_with(marker):
+        for pid in processes_with(marker):
             os.kill(pid, 9)

@@ -262,6 +262,18 @@ def hoist(site: tuple, acc: str, prelude: list[ast.stmt]) -> None:
     block[i:i] = prelude
 
 
+def statements(root: ast.AST) -> Iterator[tuple[list[ast.stmt], int, ast.stmt]]:
+    """(block, index, statement) for every statement of every body, ``else`` and ``finally``
+    block under ``root`` (nested definitions included), in :func:`ast.walk` order. Lazy, like
+    the walk: a caller that edits a block stops asking for more."""
+    for owner in ast.walk(root):
+        for attr in ("body", "orelse", "finalbody"):
+            block = getattr(owner, attr, None)
+            if isinstance(block, list):
+                for index, statement in enumerate(block):
+                    yield block, index, statement
+
+
 def loops(fn: ast.AST) -> list[ast.For | ast.While]:
     return [n for n in ast.walk(fn) if isinstance(n, (ast.For, ast.While))]
 

@@ -20,6 +20,7 @@ from .common import (
     parents,
     replace_placeholder,
     sites,
+    statements,
     stmts,
 )
 
@@ -72,15 +73,10 @@ def _local_builder(fn: ast.FunctionDef, name: str) -> tuple[list[ast.stmt], int,
                 nested, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)) \
                 and name_nodes(nested, name):
             return None
-    for owner in ast.walk(fn):
-        for attr in ("body", "orelse", "finalbody"):
-            block = getattr(owner, attr, None)
-            if not isinstance(block, list):
-                continue
-            for k, st in enumerate(block):
-                if isinstance(st, ast.Assign) and len(st.targets) == 1 \
-                        and isinstance(st.targets[0], ast.Name) and st.targets[0].id == name:
-                    return block, k, st.value
+    for block, k, st in statements(fn):
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 \
+                and isinstance(st.targets[0], ast.Name) and st.targets[0].id == name:
+            return block, k, st.value
     return None
 
 
@@ -188,18 +184,9 @@ def _simple_key(e: ast.expr) -> bool:
 
 
 def _aug_sites(fn: ast.FunctionDef, name: str) -> list[tuple[list[ast.stmt], int, Any]]:
-    out = []
-    for owner in ast.walk(fn):
-        for attr in ("body", "orelse", "finalbody"):
-            block = getattr(owner, attr, None)
-            if not isinstance(block, list):
-                continue
-            for k, st in enumerate(block):
-                if isinstance(st, ast.AugAssign) and isinstance(st.target, ast.Subscript) \
-                        and isinstance(st.target.value, ast.Name) \
-                        and st.target.value.id == name:
-                    out.append((block, k, st))
-    return out
+    return [(block, k, st) for block, k, st in statements(fn)
+            if isinstance(st, ast.AugAssign) and isinstance(st.target, ast.Subscript)
+            and isinstance(st.target.value, ast.Name) and st.target.value.id == name]
 
 
 def _aug_to_get(block: list[ast.stmt], k: int, st: Any, name: str) -> None:
@@ -293,18 +280,13 @@ def defaultdict_to_dict(fn: ast.FunctionDef) -> bool:
 def _guard_growth(fn: ast.FunctionDef, name: str, factory: str) -> bool:
     """Put ``if k not in d: d[k] = []`` before every ``d[k].append(v)`` statement."""
     todo = []
-    for owner in ast.walk(fn):
-        for attr in ("body", "orelse", "finalbody"):
-            block = getattr(owner, attr, None)
-            if not isinstance(block, list):
-                continue
-            for k, st in enumerate(block):
-                call: Any = st.value if isinstance(st, ast.Expr) else None
-                if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-                        and isinstance(call.func.value, ast.Subscript)
-                        and isinstance(call.func.value.value, ast.Name)
-                        and call.func.value.value.id == name):
-                    todo.append((block, k, call.func.value.slice))
+    for block, k, st in statements(fn):
+        call: Any = st.value if isinstance(st, ast.Expr) else None
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Subscript)
+                and isinstance(call.func.value.value, ast.Name)
+                and call.func.value.value.id == name):
+            todo.append((block, k, call.func.value.slice))
     growth_uses = sum(1 for _, kind in _uses(fn, name) if kind.startswith("submethod:"))
     if len(todo) != growth_uses or not all(_simple_key(key) for _, _, key in todo):
         return False  # a growth call inside an expression: no statement to guard

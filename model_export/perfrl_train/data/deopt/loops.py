@@ -19,6 +19,7 @@ from .common import (
     name_nodes,
     replace_placeholder,
     sites,
+    statements,
     stmts,
     stores_of,
     take,
@@ -331,34 +332,29 @@ def range_to_while(fn: ast.FunctionDef) -> bool:
     body never continues, never rebinds i, and i is not read after the loop)."""
     if has_nested_scope(fn):
         return False
-    for block_owner in ast.walk(fn):
-        for attr in ("body", "orelse", "finalbody"):
-            block = getattr(block_owner, attr, None)
-            if not isinstance(block, list):
-                continue
-            for k, node in enumerate(block):
-                if not (isinstance(node, ast.For) and is_builtin_call(node.iter, "range")
-                        and 1 <= len(node.iter.args) <= 2  # type: ignore[attr-defined]
-                        and isinstance(node.target, ast.Name)):
-                    continue
-                call: Any = node.iter
-                start = call.args[0] if len(call.args) == 2 else ast.Constant(0)
-                stop = call.args[-1]
-                i = node.target.id
-                if (any(isinstance(n, (ast.Continue, ast.Try)) for s in node.body
-                        for n in ast.walk(s))
-                        or i in _names_stored_in(node.body)
-                        or not (_simple_bound(start, node.body) and _simple_bound(stop, node.body))
-                        or len(name_nodes(fn, i)) != len(name_nodes(node, i))
-                        or len(stores_of(fn, i)) != 1):
-                    continue
-                loop = stmts(f"{i} = _START\nwhile {i} < _STOP:\n    pass\n")
-                replace_placeholder(loop[0], "_START", start)
-                replace_placeholder(loop[1], "_STOP", stop)
-                loop[1].body = [*node.body, *stmts(f"{i} += 1")]
-                loop[1].orelse = node.orelse
-                block[k:k + 1] = loop
-                return True
+    for block, k, node in statements(fn):
+        if not (isinstance(node, ast.For) and is_builtin_call(node.iter, "range")
+                and 1 <= len(node.iter.args) <= 2  # type: ignore[attr-defined]
+                and isinstance(node.target, ast.Name)):
+            continue
+        call: Any = node.iter
+        start = call.args[0] if len(call.args) == 2 else ast.Constant(0)
+        stop = call.args[-1]
+        i = node.target.id
+        if (any(isinstance(n, (ast.Continue, ast.Try)) for s in node.body
+                for n in ast.walk(s))
+                or i in _names_stored_in(node.body)
+                or not (_simple_bound(start, node.body) and _simple_bound(stop, node.body))
+                or len(name_nodes(fn, i)) != len(name_nodes(node, i))
+                or len(stores_of(fn, i)) != 1):
+            continue
+        loop = stmts(f"{i} = _START\nwhile {i} < _STOP:\n    pass\n")
+        replace_placeholder(loop[0], "_START", start)
+        replace_placeholder(loop[1], "_STOP", stop)
+        loop[1].body = [*node.body, *stmts(f"{i} += 1")]
+        loop[1].orelse = node.orelse
+        block[k:k + 1] = loop
+        return True
     return False
 
 

@@ -21,6 +21,7 @@ from .common import (
     loops,
     parents,
     sites,
+    statements,
     stmts,
     stores_of,
     take,
@@ -120,27 +121,22 @@ def concat_to_rebinding(fn: ast.FunctionDef) -> bool:
     ``text = text + a + b``: CPython grows a string in place only for ``text += x`` or
     ``text = text + x``; with a second ``+`` the first one copies the whole string each time."""
     repeating = _repeating(fn)
-    for owner in ast.walk(fn):
-        for attr in ("body", "orelse", "finalbody"):
-            block = getattr(owner, attr, None)
-            if not isinstance(block, list):
-                continue
-            for k, st in enumerate(block):
-                if not (isinstance(st, ast.AugAssign) and isinstance(st.op, ast.Add)
-                        and isinstance(st.target, ast.Name)
-                        and len(_operands(st.value)) >= 2
-                        and _repeated(st, repeating)
-                        and _string_accumulator(fn, st.target.id)):
-                    continue
-                if not take():
-                    continue
-                name = st.target.id
-                value: ast.expr = ast.Name(name, ast.Load())
-                for operand in _operands(st.value):
-                    value = ast.BinOp(value, ast.Add(), operand)
-                block[k] = ast.copy_location(
-                    ast.Assign(targets=[ast.Name(name, ast.Store())], value=value), st)
-                return True
+    for block, k, st in statements(fn):
+        if not (isinstance(st, ast.AugAssign) and isinstance(st.op, ast.Add)
+                and isinstance(st.target, ast.Name)
+                and len(_operands(st.value)) >= 2
+                and _repeated(st, repeating)
+                and _string_accumulator(fn, st.target.id)):
+            continue
+        if not take():
+            continue
+        name = st.target.id
+        value: ast.expr = ast.Name(name, ast.Load())
+        for operand in _operands(st.value):
+            value = ast.BinOp(value, ast.Add(), operand)
+        block[k] = ast.copy_location(
+            ast.Assign(targets=[ast.Name(name, ast.Store())], value=value), st)
+        return True
     return False
 
 
