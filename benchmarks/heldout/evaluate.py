@@ -202,6 +202,7 @@ def build_sources_for(args, target: Target, shared: dict):
                                           propose_sites=getattr(args, "site_headers", True),
                                           copy_bonus=getattr(args, "copy_bonus", 0.0),
                                           whole_words=getattr(args, "whole_words", False),
+                                          site_words=getattr(args, "site_words", False),
                                           region_min_lines=getattr(args, "region_min_lines",
                                                                    None))
     return shared["sources"]
@@ -390,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--whole-words", action=argparse.BooleanOptionalAction, default=False,
                         help="refuse, while decoding, a word no allowed word is or starts with "
                         "(perfrl.inference.word_guard; default: off)")
+    parser.add_argument("--site-words", action=argparse.BooleanOptionalAction, default=False,
+                        help="with --whole-words, an edit at a forced site may only use the "
+                        "words of the lines it replaces (default: off)")
     parser.add_argument("--temperature", type=float, default=None, metavar="T",
                         help="the model's sampling temperature (default: its spec's)")
     parser.add_argument("--region-min-lines", type=int, default=None, metavar="LINES",
@@ -457,6 +461,7 @@ def write_reports(args, outcomes: list[TargetOutcome], n: int) -> int:
          "site_headers": getattr(args, "site_headers", None),
          "copy_bonus": getattr(args, "copy_bonus", None),
          "whole_words": getattr(args, "whole_words", None),
+         "site_words": getattr(args, "site_words", None),
          "region_min_lines": getattr(args, "region_min_lines", None),
          "temperature": getattr(args, "temperature", None),
          "figures": groups, "targets": [outcome_json(o) for o in outcomes]},

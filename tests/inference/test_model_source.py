@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import json
 import re
 from pathlib import Path
 
@@ -394,3 +396,73 @@ def test_an_output_reading_a_name_nothing_defines_is_dropped_with_its_reason(tar
     # Without the module's names (the old call), nothing is judged on names.
     kept, dropped = select_clean(outputs, target, original, DistinctCandidates(original))
     assert len(kept) == 2
+
+
+def test_site_words_are_the_words_of_the_replaced_lines_and_fresh_names():
+    from perfrl.inference.output_vocabulary import python_words, words_of
+    from perfrl.sources.abstraction import model_input
+    from perfrl.sources.model import site_words
+
+    text = ("def tally(counts, wanted, skipped):\n    total = 0\n    for key in wanted:\n"
+            "        if key in list(counts.keys()):\n            total += counts[key]\n"
+            "    return total, skipped\n")
+    model_text, table = model_input(text, "identifiers-v2")
+    assert table is not None
+    fixed_line = model_text.split("\n")[3]  # `if v4 in list(v1.keys()):`, abstracted
+    site = site_words(model_text, (4, 4), table)
+    fresh = f"v{len(table.names)}"
+    assert words_of(fixed_line) <= site and fresh in site and python_words() <= site
+    # No other name of the input: not `skipped`, `total`, `wanted`, nor the function's own.
+    others = {w for w in words_of(model_text) if re.fullmatch(r"v\d+", w)}
+    others -= words_of(fixed_line)
+    assert len(others) >= 4 and not others & site
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_with_site_words_each_forced_site_decodes_with_its_own_words(
+    tiny_model: TinyModel, tmp_path
+):
+    """``site_words``: the model's own choice of lines keeps the whole input's words, each
+    forced site gets the words of its lines (an abstracted model: the tiny edit model's spec
+    given the identifier abstraction)."""
+    import shutil
+
+    from perfrl.sources.model import output_words, site_words
+
+    text = ("def twice(xs, ys):\n    out = []\n    for x in xs:\n        out.append(x * 3)\n"
+            "    total = 0\n    for y in ys:\n        total += y\n    return out, total\n")
+    target = make_target(tmp_path, text, "twice")
+    model_dir = tmp_path / "abstracted"
+    shutil.copytree(tiny_model.edit_dir, model_dir)
+    spec = json.loads((model_dir / "perfrl_model.json").read_text())
+    spec["input_abstraction"] = "identifiers-v2"
+    (model_dir / "perfrl_model.json").write_text(json.dumps(spec))
+    handle = ModelHandle(model_dir)
+    handle.start()
+    model = handle.wait(60)
+    seen: list[tuple[str, frozenset[str] | None]] = []
+    real_constraints = model.output_constraints
+
+    def recording_constraints(**options):
+        seen.append((options["forced_start"], options["words"]))
+        return real_constraints(**options)
+
+    model.output_constraints = recording_constraints
+
+    def run(**options) -> dict[str, frozenset[str] | None]:
+        seen.clear()
+        source = ModelCandidateSource(handle, num_candidates=6, seed=1, max_new_tokens=32,
+                                      resample_rounds=0, whole_words=True, **options)
+        with contextlib.suppress(CandidateSourceError):
+            list(source.generate(target, 6))
+        return dict(seen)
+
+    from perfrl.sources.abstraction import model_input
+
+    model_text, table = model_input(text, "identifiers-v2")
+    everything = output_words(model_text, table)
+    assert run() == {"@": everything, "@2-4": everything, "@5-8": everything}
+    assert run(site_words=True) == {"@": everything,
+                                    "@2-4": site_words(model_text, (2, 4), table),
+                                    "@5-8": site_words(model_text, (5, 8), table)}

@@ -333,6 +333,18 @@ def output_words(model_text: str, table: Abstraction) -> frozenset[str]:
     return python_words() | words_of(model_text) | fresh_names
 
 
+def site_words(model_text: str, span: tuple[int, int], table: Abstraction) -> frozenset[str]:
+    """The words an edit at a forced site may use: those of the lines it replaces, fresh
+    name placeholders and Python's common vocabulary, not the rest of the input's names.
+
+    A one-line fix writes the names of the line it fixes: asked for
+    ``if v7 not in v1:`` in place of ``if v7 not in list(v1.keys()):``, a model that only
+    has the fix's shape writes ``if v6 not in v3:`` with every name of the input open to it."""
+    fresh_names = {f"v{i}" for i in range(len(table.names),
+                                           len(table.names) + FRESH_PLACEHOLDERS)}
+    return python_words() | words_of(site_text(model_text, span)) | frozenset(fresh_names)
+
+
 class ModelCandidateSource:
     """Rewrites proposed by the model behind ``model`` (a :class:`ModelHandle` or a model
     directory). Unset generation parameters come from the model's ``perfrl_model.json``.
@@ -362,6 +374,7 @@ class ModelCandidateSource:
         copy_bonus: float = 0.0,
         whole_words: bool = False,
         region_min_lines: int | None = None,
+        site_words: bool = False,
     ) -> None:
         self.handle = model if isinstance(model, ModelHandle) else ModelHandle(Path(model))
         self.num_candidates = num_candidates
@@ -377,6 +390,7 @@ class ModelCandidateSource:
         self.copy_bonus = copy_bonus
         self.whole_words = whole_words
         self.region_min_lines = region_min_lines
+        self.site_words = site_words
 
     def generate(
         self, target: FunctionTarget, limit: int
@@ -469,6 +483,7 @@ class ModelCandidateSource:
         # digits would match the input's placeholders: `@3-6` copying on from `v6`).
         starts = [signature_header(model_text)]
         copied = [model_text]
+        spans: list[tuple[int, int]] = []
         if output_format in EDIT_FORMATS:
             starts = [SCRIPT_START]
             copied = [""]
@@ -480,10 +495,14 @@ class ModelCandidateSource:
         line_count = len(code_lines(model_text))  # what an edit-v2 reference may name
         if self.guarded:
             words = None if table is None else output_words(model_text, table)
+            # Each group's words: the whole input's, or (site_words) a forced site's own.
+            vocabularies = [words] + [
+                site_words(model_text, span, table)
+                if self.site_words and table is not None else words for span in spans]
             groups = [
                 model.output_constraints(
                     forced_start=start,
-                    words=words,
+                    words=group_words,
                     repetition=RepetitionStop(steer=True),
                     allow_non_ascii=not model_text.isascii(),
                     copy_from=copy_from,
@@ -491,7 +510,7 @@ class ModelCandidateSource:
                     whole_words=self.whole_words,
                     line_refs=line_count if output_format == "edit-v2" else 0,
                 )
-                for start, copy_from in zip(starts, copied)
+                for start, copy_from, group_words in zip(starts, copied, vocabularies, strict=True)
             ]
         sampling = {
             "temperature": defaults.temperature if self.temperature is None else self.temperature,

@@ -25,6 +25,7 @@ def build_sources(
     copy_bonus: float = 0.0,
     whole_words: bool = False,
     region_min_lines: int | None = None,
+    site_words: bool = False,
 ) -> list[CandidateSource]:
     """Sources in the order given; hand-written files first when there are any.
 
@@ -34,7 +35,9 @@ def build_sources(
     ``propose_sites=False`` lets an edit model choose every hunk's lines itself (see
     :class:`perfrl.sources.model.ModelCandidateSource`; for comparisons); ``copy_bonus`` > 0
     biases the model's decoding towards copying its input (:mod:`perfrl.inference.copy_bias`);
-    ``whole_words`` checks every word it spells (:mod:`perfrl.inference.word_guard`);
+    ``whole_words`` checks every word it spells (:mod:`perfrl.inference.word_guard`), and
+    with ``site_words`` an edit at a forced site may only use the words of the lines it
+    replaces (:func:`perfrl.sources.model.site_words`);
     ``region_min_lines`` overrides the model's own length above which a function's loop
     regions are rewritten one at a time too (None: the model's spec). Unknown names raise
     CandidateSourceError listing the known ones.
@@ -72,6 +75,7 @@ def build_sources(
                 ModelCandidateSource(model_handle, temperature=temperature, seed=seed,
                                      propose_sites=propose_sites, copy_bonus=copy_bonus,
                                      whole_words=whole_words,
-                                     region_min_lines=region_min_lines)
+                                     region_min_lines=region_min_lines,
+                                     site_words=site_words)
             )
     return sources
