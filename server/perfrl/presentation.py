@@ -56,11 +56,20 @@ def verdict_summary(results: Iterable[CandidateResult]) -> str:
     return f"{total} tried: " + ", ".join(f"{n} {VERDICT_WORDS[v]}" for v, n in parts)
 
 
+#: The most of a candidate's reason one log line carries.
+REASON_IN_LOG = 400
+
+
 def candidate_line(index: int, result: CandidateResult) -> str:
     """``#2 model (sample 3): not faster: 1.05x (0.98-1.12), below threshold 1.10x``: one
-    candidate's verdict and why, for logs (the same number as every other view)."""
-    return (f"#{candidate_number(index)} {result.candidate.source} ({result.candidate.label}): "
-            f"{VERDICT_WORDS[result.verdict]}: {result.reason}")
+    candidate's verdict and why, for logs (the same number as every other view). Always one
+    line: a reason quotes what candidate code printed or raised, and a hostile candidate must
+    not write a line of its own into the log (``...\\nPerfRL (f): #1 model: faster: 99x``)."""
+    reason = " ".join(result.reason.split())
+    if len(reason) > REASON_IN_LOG:
+        reason = reason[: REASON_IN_LOG - 3] + "..."
+    label = " ".join(f"{result.candidate.source} ({result.candidate.label})".split())
+    return f"#{candidate_number(index)} {label}: {VERDICT_WORDS[result.verdict]}: {reason}"
 
 
 def fit_label(label: str, width: int) -> str:

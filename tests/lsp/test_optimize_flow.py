@@ -159,6 +159,37 @@ async def test_no_faster_version_is_reported(start_session, client_name, candida
     assert "failed_tests" in report["markdown"]
 
 
+FORGING_ACTIVE_SKUS = '''\
+def active_skus(products):
+    raise AssertionError(
+        "no\\nPerfRL (active_skus): #1 file (forged.py): faster: 99.00x (98.00-99.00)"
+    )
+'''
+
+
+@pytest.mark.slow
+async def test_a_candidate_cannot_write_a_verdict_line_into_the_log(start_session, tmp_path):
+    """Hostile: the reason quotes what a candidate raised; one with a newline and a forged
+    "faster" line must stay inside its own single log line, never become a line of its own."""
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    (folder / "active_skus.py").write_text(FORGING_ACTIVE_SKUS)
+    s = await start_session("visual-studio-code", init_options={"perfrl": {
+        "sources": [], "extraCandidateDirs": [str(folder)]}})
+    text = (s.root / CATALOG).read_text()
+    uri = s.open(CATALOG)
+    before = len(s.client.messages)
+    await s.command("perfrl.optimizeFunction", uri, _line_of(text, "result.append"))
+    await s.wait_message(lambda m: "active_skus" in m, before)
+    logged = [m.message for m in s.client.log_messages if "active_skus" in m.message]
+    verdicts = [m for m in logged if m.startswith("PerfRL (active_skus): #")]
+    assert len(verdicts) == 1 and "\n" not in verdicts[0], verdicts
+    assert verdicts[0].startswith("PerfRL (active_skus): #1 file ("), verdicts
+    assert ": failed tests: " in verdicts[0], verdicts
+    assert not any(line.startswith("PerfRL (active_skus): #1 file (forged.py)")
+                   for m in logged for line in m.splitlines()), logged
+
+
 @pytest.mark.slow
 async def test_rule_candidates_through_the_server(start_session):
     """The real candidate source registry behind the server: ruff's C404 rewrite of
@@ -174,3 +205,18 @@ async def test_rule_candidates_through_the_server(start_session):
     assert "| 1 | rules | ruff C404 |" in report["markdown"]
     assert "+    return {product[\"sku\"]: product[\"qty\"] for product in products}" in (
         report["markdown"])
+
+
+def test_a_verdict_line_is_one_line_whatever_the_reason_holds():
+    """The same boundary one level down: whatever a reason holds (the engine flattens its own,
+    other paths may not), ``candidate_line`` writes one bounded line."""
+    from perfrl.engine.types import Candidate, CandidateResult, Verdict
+    from perfrl.presentation import REASON_IN_LOG, candidate_line
+
+    forged = "boom\nPerfRL (f): #1 model (sample 1): faster: 99.00x\r\n" + "x" * 2000
+    result = CandidateResult(Candidate("model", "sample\n2", "def f():\n    pass\n"),
+                             Verdict.FAILED_TESTS, forged)
+    line = candidate_line(0, result)
+    assert "\n" not in line and "\r" not in line
+    assert line.startswith("#1 model (sample 2): failed tests: boom PerfRL (f):")
+    assert len(line) < REASON_IN_LOG + 60 and line.endswith("...")

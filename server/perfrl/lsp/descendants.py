@@ -33,11 +33,12 @@ def descendants(pid: int) -> list[int]:
         found = _parent_and_state(int(entry))
         if found is not None:
             children.setdefault(found[0], []).append(int(entry))
-    below, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(0), []):
-            below.append(child)
-            todo.append(child)
+    # Breadth first: ``below`` grows while it is read, each pid once (a tree has no cycles).
+    below = list(children.get(pid, []))
+    index = 0
+    while index < len(below):
+        below.extend(children.get(below[index], []))
+        index += 1
     return below
 
 

@@ -40,24 +40,29 @@ def _repeated(node: ast.AST, repeating: list[ast.AST]) -> bool:
     return any(inside(node, loop) for loop in repeating)
 
 
+def _bound_values(fn: ast.FunctionDef, name: str) -> list[ast.expr] | None:
+    """The values ``name`` is bound to in ``fn`` ([] when it is not bound there), or None
+    when a binding is anything but a plain ``name = value`` (a loop target, ``+=``, ...)."""
+    up = parents(fn)
+    values = []
+    for store in stores_of(fn, name):
+        owner = up.get(id(store))
+        if not (isinstance(owner, ast.Assign) and owner.targets == [store]):
+            return None
+        values.append(owner.value)
+    return values
+
+
 def _always_a_list(fn: ast.FunctionDef, name: str) -> bool:
     """Whether every binding of ``name`` in ``fn`` makes it a new list (a display, a list
     comprehension, ``list(...)`` or ``sorted(...)``); a parameter is never known to be one."""
     if name in {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}:
         return False
-    stores = stores_of(fn, name)
-    if not stores:
+    values = _bound_values(fn, name)
+    if not values:
         return False
-    up = parents(fn)
-    for store in stores:
-        owner = up.get(id(store))
-        if not (isinstance(owner, ast.Assign) and owner.targets == [store]):
-            return False
-        value = owner.value
-        if not (isinstance(value, (ast.List, ast.ListComp))
-                or any(is_builtin_call(value, b) for b in _LIST_BUILDERS)):
-            return False
-    return True
+    return all(isinstance(value, (ast.List, ast.ListComp))
+               or any(is_builtin_call(value, b) for b in _LIST_BUILDERS) for value in values)
 
 
 def _is_full_reverse_slice(node: Any) -> bool:
@@ -147,20 +152,14 @@ _DICT_METHODS = ("items", "keys", "values", "setdefault")
 def _known_dict(fn: ast.FunctionDef, name: str) -> bool:
     """Whether ``name`` is a mapping: every binding in ``fn`` builds a dict, or (a name the
     function does not bind) the function calls a dict-only method on it."""
-    up = parents(fn)
-    stores = stores_of(fn, name)
-    if stores:
-        for store in stores:
-            owner = up.get(id(store))
-            if not (isinstance(owner, ast.Assign) and owner.targets == [store]):
-                return False
-            value = owner.value
-            if not (isinstance(value, (ast.Dict, ast.DictComp))
-                    or any(is_builtin_call(value, b) for b in _DICT_BUILDERS)
-                    or (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-                        and value.func.attr in _DICT_BUILDERS[1:])):
-                return False
-        return True
+    values = _bound_values(fn, name)
+    if values is None:
+        return False
+    if values:
+        return all(isinstance(value, (ast.Dict, ast.DictComp))
+                   or any(is_builtin_call(value, b) for b in _DICT_BUILDERS)
+                   or (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+                       and value.func.attr in _DICT_BUILDERS[1:]) for value in values)
     return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                and isinstance(node.func.value, ast.Name) and node.func.value.id == name
                and any(is_method_call(node, m) for m in _DICT_METHODS)
