@@ -152,6 +152,21 @@ CASES = [
      "        if sku in prices:\n            total += prices[sku]\n"
      "    return total, [k for k, v in prices.items() if v > 1]\n",
      ["({'a': 2, 'b': 1}, ['a', 'c', 'a'])", "({}, ['x'])", "({1: 5}, [])"]),
+    ("set_of_name_to_scan",
+     "def f(orders, customer_ids):\n    wanted = set(customer_ids)\n    found = []\n"
+     "    for order in orders:\n        if order[0] in wanted and order[1] not in wanted:\n"
+     "            found.append(order)\n    return found, len(customer_ids)\n",
+     ["([(1, 2), (2, 2), (3, 1)], [1, 3])", "([], [])", "([(1, 1)], (1,))"]),
+    ("set_of_name_to_scan",
+     "class Book:\n    def __init__(self, ids):\n        self.ids = ids\n\n"
+     "def g(book, xs):\n    known = frozenset(book.ids)\n"
+     "    return [x for x in xs if x not in known]\n",
+     ["(Book([1, 2]), [2, 3, 1, 4])", "(Book(()), [])"]),
+    ("seen_set_to_list_scan",
+     "def f(orders):\n    seen = set()\n    skus = []\n    for order in orders:\n"
+     "        for sku in order:\n            if sku in seen:\n                continue\n"
+     "            seen.add(sku)\n            skus.append(sku)\n    return skus\n",
+     ["([['a', 'b'], ['b', 'c', 'a']],)", "([],)", "([[1, 1.0, True]],)"]),
 ]
 
 
@@ -226,6 +241,24 @@ def test_transform_skips_unsafe_sites():
     # `in` against a name with no sign of being a dict (a list, a set): left alone.
     unknown_in = "def f(xs, allowed):\n    return [x for x in xs if x in allowed]\n"
     assert deoptimize_source(unknown_in, ["dict_membership_to_keys_list"]) is None
+    # The list a set was made of changes between tests (appended to): the set is a snapshot.
+    grows = ("def f(xs, ids):\n    wanted = set(ids)\n    for x in xs:\n"
+             "        if x in wanted:\n            ids.append(x)\n    return ids\n")
+    assert deoptimize_source(grows, ["set_of_name_to_scan"]) is None
+    # The set is returned (not only tested): it must stay a set.
+    kept = ("def f(xs, ids):\n    wanted = set(ids)\n    for x in xs:\n"
+            "        if x in wanted:\n            pass\n    return wanted\n")
+    assert deoptimize_source(kept, ["set_of_name_to_scan"]) is None
+    # `seen` guards keys while the list gets something else: the list cannot answer for it.
+    other = ("def f(rows):\n    seen = set()\n    out = []\n    for k, v in rows:\n"
+             "        if k not in seen:\n            seen.add(k)\n            out.append(v)\n"
+             "    return out\n")
+    assert deoptimize_source(other, ["seen_set_to_list_scan"]) is None
+    # The list also gets items that never went through `seen`.
+    extra = ("def f(rows):\n    seen = set()\n    out = []\n    for k in rows:\n"
+             "        if k not in seen:\n            seen.add(k)\n            out.append(k)\n"
+             "    out.append(None)\n    return out\n")
+    assert deoptimize_source(extra, ["seen_set_to_list_scan"]) is None
     with pytest.raises(KeyError, match="unknown transform"):
         deoptimize_source(cond, ["nope"])
 

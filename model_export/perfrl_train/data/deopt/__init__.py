@@ -53,6 +53,7 @@ from .loops import (
     sum_to_loop,
     zip_to_index_loop,
 )
+from .membership import seen_set_to_list_scan, set_of_name_to_scan
 from .quadratic import concat_to_rebinding, dict_membership_to_keys_list, reversed_to_insert_front
 from .splice import SpliceError, splice
 from .strings import dict_display_to_call, fstring_to_format
@@ -94,6 +95,8 @@ TRANSFORMS: dict[str, Transform] = {
     "reversed_to_insert_front": reversed_to_insert_front,
     "concat_to_rebinding": concat_to_rebinding,
     "dict_membership_to_keys_list": dict_membership_to_keys_list,
+    "set_of_name_to_scan": set_of_name_to_scan,
+    "seen_set_to_list_scan": seen_set_to_list_scan,
 }
 
 #: Transforms that can rewrite a later site than the first (``NAME@K`` passes over K sites).
@@ -104,6 +107,7 @@ SITE_VARIANTS = frozenset({
     "startswith_tuple_to_or", "fstring_to_format", "dict_display_to_call",
     "early_exit_to_flag", "extend_to_append_loop", "invariant_into_loop",
     "reversed_to_insert_front", "concat_to_rebinding", "dict_membership_to_keys_list",
+    "set_of_name_to_scan", "seen_set_to_list_scan",
 })
 
 #: A transform can only apply to a function whose features (node types, attribute and name
@@ -143,6 +147,8 @@ REQUIRES: dict[str, frozenset[str]] = {
     "reversed_to_insert_front": frozenset({"reversed", "Slice"}),
     "concat_to_rebinding": frozenset({"AugAssign"}),
     "dict_membership_to_keys_list": frozenset({"In", "NotIn"}),
+    "set_of_name_to_scan": frozenset({"set", "frozenset"}),
+    "seen_set_to_list_scan": frozenset({"add"}),
 }
 
 __all__ = ["REQUIRES", "SITE_VARIANTS", "TRANSFORMS", "SpliceError", "apply_transforms",

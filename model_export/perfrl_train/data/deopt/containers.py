@@ -62,7 +62,7 @@ def _use_kind(use: ast.Name, up: dict[int, ast.AST]) -> str:
     return "other"
 
 
-def _local_builder(fn: ast.FunctionDef, name: str) -> tuple[list[ast.stmt], int, Any] | None:
+def local_builder(fn: ast.FunctionDef, name: str) -> tuple[list[ast.stmt], int, Any] | None:
     """The one statement ``name = <value>`` that binds a local (block, index, value), when it
     is the name's only binding and no nested scope reads the name."""
     stores = [n for n in name_nodes(fn, name) if not isinstance(n.ctx, ast.Load)]
@@ -80,7 +80,8 @@ def _local_builder(fn: ast.FunctionDef, name: str) -> tuple[list[ast.stmt], int,
     return None
 
 
-def _uses(fn: ast.FunctionDef, name: str) -> list[tuple[ast.Name, str]]:
+def local_uses(fn: ast.FunctionDef, name: str) -> list[tuple[ast.Name, str]]:
+    """Every read of ``name`` in ``fn`` with how it is used (:func:`_use_kind`)."""
     up = parents(fn)
     return [(n, _use_kind(n, up)) for n in name_nodes(fn, name) if isinstance(n.ctx, ast.Load)]
 
@@ -117,14 +118,14 @@ def local_set_to_list(fn: ast.FunctionDef) -> bool:
     every ``x in s`` a linear scan. ``set(it)`` -> ``list(it)``, ``{...}`` -> ``[...]``,
     ``s.add(x)`` -> ``s.append(x)`` (duplicates do not change a membership answer)."""
     for name in _assigned_names(fn):
-        found = _local_builder(fn, name)
+        found = local_builder(fn, name)
         if found is None:
             continue
         _block, _k, value = found
         if not (isinstance(value, _SET_BUILDERS) or (is_builtin_call(value, "set")
                 and len(value.args) <= 1)):
             continue
-        uses = _uses(fn, name)
+        uses = local_uses(fn, name)
         kinds = {kind for _, kind in uses}
         if "in" not in kinds or not kinds <= {"in", "method:add", "truth"}:
             continue
@@ -145,7 +146,7 @@ def local_set_to_list(fn: ast.FunctionDef) -> bool:
 def local_dict_membership_to_scan(fn: ast.FunctionDef) -> bool:
     """``k in d`` for a dict the function builds -> ``k in list(d)`` (a scan of its keys)."""
     for name in _assigned_names(fn):
-        found = _local_builder(fn, name)
+        found = local_builder(fn, name)
         if found is None:
             continue
         value = found[2]
@@ -153,7 +154,7 @@ def local_dict_membership_to_scan(fn: ast.FunctionDef) -> bool:
             continue
         up = parents(fn)
         changed = False
-        for use, kind in _uses(fn, name):
+        for use, kind in local_uses(fn, name):
             if kind == "in":
                 compare: Any = up[id(use)]
                 index = compare.comparators.index(use)
@@ -210,11 +211,11 @@ def counter_to_dict_loop(fn: ast.FunctionDef) -> bool:
     ``c.get(k, 0) + 1`` loop; only for a counter read through dict operations."""
     names = Names(fn)
     for name in _assigned_names(fn):
-        found = _local_builder(fn, name)
+        found = local_builder(fn, name)
         if found is None or not _counter_call(found[2]):
             continue
         block, k, value = found
-        uses = _uses(fn, name)
+        uses = local_uses(fn, name)
         augs = _aug_sites(fn, name)
         kinds = {kind for _, kind in uses}
         if not kinds <= _READ_ONLY | {"augsub"}:
@@ -252,11 +253,11 @@ def defaultdict_to_dict(fn: ast.FunctionDef) -> bool:
     """``d = defaultdict(int|list|set)`` -> a plain dict: ``d[k] += v`` becomes
     ``d[k] = d.get(k, 0) + v``; ``d[k].append(v)`` gets an ``if k not in d: d[k] = []``."""
     for name in _assigned_names(fn):
-        found = _local_builder(fn, name)
+        found = local_builder(fn, name)
         factory = _defaultdict_factory(found[2]) if found else None
         if found is None or factory is None:
             continue
-        uses = _uses(fn, name)
+        uses = local_uses(fn, name)
         kinds = {kind for _, kind in uses}
         grow = "augsub" if factory == "int" else ("submethod:append" if factory == "list"
                                                   else "submethod:add")
@@ -287,7 +288,7 @@ def _guard_growth(fn: ast.FunctionDef, name: str, factory: str) -> bool:
                 and isinstance(call.func.value.value, ast.Name)
                 and call.func.value.value.id == name):
             todo.append((block, k, call.func.value.slice))
-    growth_uses = sum(1 for _, kind in _uses(fn, name) if kind.startswith("submethod:"))
+    growth_uses = sum(1 for _, kind in local_uses(fn, name) if kind.startswith("submethod:"))
     if len(todo) != growth_uses or not all(_simple_key(key) for _, _, key in todo):
         return False  # a growth call inside an expression: no statement to guard
     init = "[]" if factory == "list" else "set()"
@@ -315,10 +316,10 @@ def deque_to_list(fn: ast.FunctionDef) -> bool:
     """A local ``deque`` queue -> a list: ``popleft()`` -> ``pop(0)``, ``appendleft(x)`` ->
     ``insert(0, x)`` (each O(n) on a list)."""
     for name in _assigned_names(fn):
-        found = _local_builder(fn, name)
+        found = local_builder(fn, name)
         if found is None or not _deque_call(found[2]):
             continue
-        uses = _uses(fn, name)
+        uses = local_uses(fn, name)
         kinds = {kind for _, kind in uses}
         if not kinds <= _DEQUE_OK or not kinds & {"method:popleft", "method:appendleft"}:
             continue
@@ -349,13 +350,13 @@ def append_to_concat(fn: ast.FunctionDef) -> bool:
     [x]`` (a copy of the whole list per item)."""
     for name in _assigned_names(fn):
         stores = [n for n in name_nodes(fn, name) if not isinstance(n.ctx, ast.Load)]
-        found = _local_builder(fn, name)
+        found = local_builder(fn, name)
         if found is None or len(stores) != 1:
             continue
         value = found[2]
         if not (isinstance(value, (ast.List, ast.ListComp)) or is_builtin_call(value, "list")):
             continue
-        kinds = {kind for _, kind in _uses(fn, name)}
+        kinds = {kind for _, kind in local_uses(fn, name)}
         loop_growth = []
         for loop in (n for n in ast.walk(fn) if isinstance(n, (ast.For, ast.While))):
             for st in loop.body:
@@ -372,7 +373,7 @@ def append_to_concat(fn: ast.FunctionDef) -> bool:
                               "method:reverse", "method:pop", "method:insert"}
         if not loop_growth or not kinds - {"other"} <= allowed:
             continue
-        others = sum(1 for _, kind in _uses(fn, name) if kind == "other")
+        others = sum(1 for _, kind in local_uses(fn, name) if kind == "other")
         if others != (1 if returned else 0):
             continue  # the list escapes (stored, passed on): rebinding would be seen
         for body, st in loop_growth:
