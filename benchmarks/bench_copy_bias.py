@@ -14,6 +14,11 @@ each ``--bonus``:
 - *unchanged*: it writes the lines back as they were (a copy, no rewrite);
 - seconds per output (the bias reads every row's whole score vector).
 
+``--shuffled-names`` renumbers each row's placeholders by a random permutation among
+themselves (:mod:`perfrl_train.data.shuffle_placeholders`, seed 0) before it is read: the same
+code with numbers that say nothing. A model that reads which names a line is about scores the
+same; one that guesses names from the usual numbering falls (EDITR4: 10 of 80 -> 0 of 80).
+
 Runs without torch (the server's runtime and the data mixer's string check):
 
     python benchmarks/bench_copy_bias.py --model MODEL_DIR --eval PAIRS/eval.jsonl \\
@@ -37,6 +42,7 @@ from perfrl.sources.abstraction import Abstraction
 from perfrl.sources.edit_sites import site_text
 from perfrl.sources.model import output_words
 from perfrl_train.data.mix import invents_strings
+from perfrl_train.data.shuffle_placeholders import shuffled_row
 
 
 def evaluation_rows(path: Path, max_lines: int, limit: int) -> list[dict]:
@@ -96,11 +102,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="tokens a row's tail must match in the copied text")
     parser.add_argument("--max-lines", type=int, default=15)
     parser.add_argument("--limit", type=int, default=80)
+    parser.add_argument("--shuffled-names", action="store_true",
+                        help="renumber each row's placeholders at random first (seed 0)")
     args = parser.parse_args(argv)
     model = OnnxSeq2SeqModel.load(args.model)
     if model.spec.output_format not in EDIT_FORMATS:
         parser.error(f"{args.model} writes {model.spec.output_format!r}, not edit scripts")
     rows = evaluation_rows(args.eval, args.max_lines, args.limit)
+    if args.shuffled_names:
+        rng = random.Random(0)
+        rows = [shuffled_row(row, rng) or row for row in rows]
     for min_match in args.min_match:
         for bonus in args.bonus:
             print(json.dumps(measure(model, rows, bonus, min_match)), flush=True)
