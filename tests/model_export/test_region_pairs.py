@@ -67,7 +67,7 @@ def test_a_hoisted_invariant_inserted_before_the_region_belongs_to_it():
     found = region_pair(slow, fast)
     assert found is not None
     _, slow_function, fast_function = found
-    assert slow_function.startswith("def shout(suffix, words):")
+    assert slow_function.startswith("def shout(words, suffix):")
     assert "tail = suffix.upper()" in fast_function
 
 

@@ -52,7 +52,8 @@ def test_regions_are_loops_with_their_setup_and_results():
     assert first.reads == ("orders",) and first.gives == ("carried",) and not first.returns
     assert second.source.startswith("total = 0\ncount = 0\nfor order in orders:")
     assert second.gives == ("label", "total") and second.reads == ("orders",)
-    assert third.reads == ("carried", "wanted") and third.gives == ("missing",)
+    # In the order the region reads them: the loop scans `wanted` before it tests `carried`.
+    assert third.reads == ("wanted", "carried") and third.gives == ("missing",)
     assert third.indent == "    "
 
 
@@ -74,7 +75,7 @@ def test_a_loop_takes_the_assignment_that_passes_on_its_result_and_the_return_af
     ''').lstrip()
     [region] = extract_regions(code)
     assert (region.start_line, region.end_line, region.returns) == (2, 6, True)
-    assert region.reads == ("n", "names")
+    assert region.reads == ("names", "n")
 
 
 def test_nested_loops_give_the_outer_one_only_and_nested_functions_none():
@@ -194,11 +195,11 @@ def test_a_region_reads_its_parameters_with_the_enclosing_function_s_annotations
     ''').lstrip()
     [region] = extract_regions(code)
     # `*extra` is annotated by its items' type, `limit` not at all: both stay bare.
-    assert region.reads == ("extra", "limit", "lines", "stock")
+    assert region.reads == ("lines", "stock", "extra", "limit")
     assert region_function(region, "restock").splitlines()[0] == (
-        "def restock(extra, limit, lines: list[dict], stock: dict[str, int]):")
+        "def restock(lines: list[dict], stock: dict[str, int], extra, limit):")
     # A rewrite of the annotated region splices back as any other.
-    rewrite = rewrite_of("def restock(extra, limit, lines: list[dict], stock: dict[str, int]):\n"
+    rewrite = rewrite_of("def restock(lines: list[dict], stock: dict[str, int], extra, limit):\n"
                          "    short = [line['sku'] for line in lines\n"
                          "             if line['sku'] not in stock or extra]\n"
                          "    return short[:limit]\n")

@@ -84,6 +84,21 @@ def _bound(nodes: list[ast.stmt]) -> set[str]:
     return bound
 
 
+def _in_reading_order(span: list[ast.stmt], names: set[str]) -> list[str]:
+    """``names`` in the order the region first reads them (line, then column).
+
+    Why not sorted: the model reads names as placeholders numbered by first appearance, and a
+    region's parameters come first. In reading order the numbers follow the code's shape
+    (the list a loop scans is the first name it reads), as a function's own parameters
+    mostly do; sorted by spelling, they follow the user's vocabulary (``customer_ids`` before
+    ``self``), which the model cannot see through the placeholders and can only guess."""
+    reads = sorted((node for statement in span for node in ast.walk(statement)
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+                    and node.id in names),
+                   key=lambda node: (node.lineno, node.col_offset))
+    return list(dict.fromkeys(node.id for node in reads))
+
+
 def statement_blocks(function: ast.AST) -> Iterator[list[ast.stmt]]:
     """Every statement list of ``function`` (bodies, ``else`` branches, ``finally`` blocks,
     exception handlers, ``match`` cases), each once, outer blocks before inner ones; nothing
@@ -186,7 +201,8 @@ def extract_regions(function_source: str) -> list[Region]:
                 if isinstance(loop, (ast.For, ast.AsyncFor, ast.comprehension))
                 for n in ast.walk(loop.target) if isinstance(n, ast.Name)
             }
-            reads = sorted((_names(span, ast.Load) & bound_before) - _BUILTINS - own_targets)
+            reads = _in_reading_order(
+                span, (_names(span, ast.Load) & bound_before) - _BUILTINS - own_targets)
             returns = isinstance(span[-1], ast.Return)
             # A later loop that binds the same name again (``for order in ...`` twice) does not
             # read this region's value of it.
