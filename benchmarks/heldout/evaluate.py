@@ -203,6 +203,8 @@ def build_sources_for(args, target: Target, shared: dict):
                                           copy_bonus=getattr(args, "copy_bonus", 0.0),
                                           whole_words=getattr(args, "whole_words", False),
                                           site_words=getattr(args, "site_words", False),
+                                          attribute_guard=getattr(args, "attribute_guard",
+                                                                  False),
                                           region_min_lines=getattr(args, "region_min_lines",
                                                                    None))
     return shared["sources"]
@@ -394,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--site-words", action=argparse.BooleanOptionalAction, default=False,
                         help="with --whole-words, an edit at a forced site may only use the "
                         "words of the lines it replaces (default: off)")
+    parser.add_argument("--attribute-guard", action=argparse.BooleanOptionalAction,
+                        default=False,
+                        help="a parameter annotated as a builtin container may only take its "
+                        "type's attributes (perfrl.inference.attribute_guard; default: off)")
     parser.add_argument("--temperature", type=float, default=None, metavar="T",
                         help="the model's sampling temperature (default: its spec's)")
     parser.add_argument("--region-min-lines", type=int, default=None, metavar="LINES",
@@ -462,6 +468,7 @@ def write_reports(args, outcomes: list[TargetOutcome], n: int) -> int:
          "copy_bonus": getattr(args, "copy_bonus", None),
          "whole_words": getattr(args, "whole_words", None),
          "site_words": getattr(args, "site_words", None),
+         "attribute_guard": getattr(args, "attribute_guard", None),
          "region_min_lines": getattr(args, "region_min_lines", None),
          "temperature": getattr(args, "temperature", None),
          "figures": groups, "targets": [outcome_json(o) for o in outcomes]},

@@ -466,3 +466,56 @@ def test_with_site_words_each_forced_site_decodes_with_its_own_words(
     assert run(site_words=True) == {"@": everything,
                                     "@2-4": site_words(model_text, (2, 4), table),
                                     "@5-8": site_words(model_text, (5, 8), table)}
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_the_attribute_guard_reaches_decoding_with_the_annotated_parameters(
+    tiny_model: TinyModel, tmp_path
+):
+    """``attribute_guard``: every group decodes with the receivers the model's input
+    annotates as builtin containers (abstracted: `v1: list[int]`), and no candidate that
+    reaches the verifier reads an attribute a list lacks; off, no receivers."""
+    import shutil
+
+    from perfrl.inference.attribute_guard import receiver_types
+
+    text = ("def twice(xs: list[int], ys):\n    out = []\n    for x in xs:\n"
+            "        out.append(x * 3)\n    return out, ys\n")
+    target = make_target(tmp_path, text, "twice")
+    model_dir = tmp_path / "abstracted"
+    shutil.copytree(tiny_model.edit_dir, model_dir)
+    spec = json.loads((model_dir / "perfrl_model.json").read_text())
+    spec["input_abstraction"] = "identifiers-v2"
+    (model_dir / "perfrl_model.json").write_text(json.dumps(spec))
+    handle = ModelHandle(model_dir)
+    handle.start()
+    model = handle.wait(60)
+    seen: list[object] = []
+    real_constraints = model.output_constraints
+
+    def recording_constraints(**options):
+        seen.append(options.get("receivers"))
+        return real_constraints(**options)
+
+    model.output_constraints = recording_constraints
+
+    def run(**options) -> list:
+        seen.clear()
+        source = ModelCandidateSource(handle, num_candidates=6, seed=1, max_new_tokens=32,
+                                      resample_rounds=0, whole_words=True, **options)
+        list_attribute = "|".join(dir(list))
+        with contextlib.suppress(CandidateSourceError):
+            for candidate in source.generate(target, 6):
+                # `xs.<anything a list lacks>` never reaches the verifier.
+                assert not re.search(rf"\bxs\s*\.\s*(?!(?:{list_attribute})\b)\w",
+                                     candidate.code), candidate.code
+        return list(seen)
+
+    from perfrl.sources.abstraction import model_input
+
+    model_text, _ = model_input(text, "identifiers-v2")
+    wanted = receiver_types(model_text)
+    assert set(wanted) == {"v1"}  # xs, as the model reads it
+    assert run() and all(r is None for r in run())
+    assert run(attribute_guard=True) and all(r == wanted for r in run(attribute_guard=True))

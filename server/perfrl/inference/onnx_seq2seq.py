@@ -22,12 +22,13 @@ A caller may rely on:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from perfrl.inference.attribute_guard import AttributeGuard
 from perfrl.inference.copy_bias import CopySource
 from perfrl.inference.decoding import (
     Decoded,
@@ -169,6 +170,7 @@ class OnnxSeq2SeqModel:
         copy_min_match: int = 1,
         whole_words: bool = False,
         line_refs: int = 0,
+        receivers: Mapping[str, frozenset[str]] | None = None,
     ) -> OutputConstraints:
         """Constraints for one prompt's outputs: they start with the tokens of
         ``forced_start`` (encoded as the start of a longer text is: a byte-level BPE never
@@ -183,7 +185,10 @@ class OnnxSeq2SeqModel:
         every word a row spells must be one of ``words`` (or a number:
         :mod:`perfrl.inference.word_guard`), not only every token's pieces; with
         ``line_refs`` (an "edit-v2" model: its input's line count), line references that name
-        a line of the input, each at most once (:mod:`perfrl.inference.line_ref_guard`)."""
+        a line of the input, each at most once (:mod:`perfrl.inference.line_ref_guard`); with
+        ``receivers`` (placeholder -> the attributes its type has:
+        :func:`perfrl.inference.attribute_guard.receiver_types`), ``vK.attr`` only for an
+        attribute ``vK`` has (:mod:`perfrl.inference.attribute_guard`)."""
         prefix = ()
         if forced_start:
             prefix = tuple(self._tokenizer.encode(forced_start, add_special_tokens=False).ids)
@@ -197,6 +202,8 @@ class OnnxSeq2SeqModel:
             guards.append(WordGuard(pieces.token_words, words, self.spec.eos_token_id))
         if line_refs > 0:
             guards.append(LineRefGuard(pieces.guard.texts, self.spec.eos_token_id, line_refs))
+        if receivers:
+            guards.append(AttributeGuard(pieces.guard.texts, self.spec.eos_token_id, receivers))
         guard: RowGuard | None = None
         if guards:
             guard = guards[0]

@@ -63,6 +63,7 @@ from perfrl.engine.candidate_text import (
 )
 from perfrl.engine.feedback_round import SECOND_ROUND_LABEL
 from perfrl.engine.types import Candidate, FunctionTarget
+from perfrl.inference.attribute_guard import receiver_types
 from perfrl.inference.background import ModelHandle, ModelNotReady
 from perfrl.inference.decoding import OutputConstraints, RepetitionStop
 from perfrl.inference.onnx_seq2seq import GeneratedSequence, ModelLoadError, OnnxSeq2SeqModel
@@ -375,6 +376,7 @@ class ModelCandidateSource:
         whole_words: bool = False,
         region_min_lines: int | None = None,
         site_words: bool = False,
+        attribute_guard: bool = False,
     ) -> None:
         self.handle = model if isinstance(model, ModelHandle) else ModelHandle(Path(model))
         self.num_candidates = num_candidates
@@ -391,6 +393,7 @@ class ModelCandidateSource:
         self.whole_words = whole_words
         self.region_min_lines = region_min_lines
         self.site_words = site_words
+        self.attribute_guard = attribute_guard
 
     def generate(
         self, target: FunctionTarget, limit: int
@@ -495,6 +498,8 @@ class ModelCandidateSource:
         line_count = len(code_lines(model_text))  # what an edit-v2 reference may name
         if self.guarded:
             words = None if table is None else output_words(model_text, table)
+            # Parameters annotated as builtin containers get only their type's attributes.
+            receivers = receiver_types(model_text) if self.attribute_guard else None
             # Each group's words: the whole input's, or (site_words) a forced site's own.
             vocabularies = [words] + [
                 site_words(model_text, span, table)
@@ -509,6 +514,7 @@ class ModelCandidateSource:
                     copy_bonus=self.copy_bonus,
                     whole_words=self.whole_words,
                     line_refs=line_count if output_format == "edit-v2" else 0,
+                    receivers=receivers,
                 )
                 for start, copy_from, group_words in zip(starts, copied, vocabularies, strict=True)
             ]

@@ -26,6 +26,7 @@ def build_sources(
     whole_words: bool = False,
     region_min_lines: int | None = None,
     site_words: bool = False,
+    attribute_guard: bool = False,
 ) -> list[CandidateSource]:
     """Sources in the order given; hand-written files first when there are any.
 
@@ -37,7 +38,9 @@ def build_sources(
     biases the model's decoding towards copying its input (:mod:`perfrl.inference.copy_bias`);
     ``whole_words`` checks every word it spells (:mod:`perfrl.inference.word_guard`), and
     with ``site_words`` an edit at a forced site may only use the words of the lines it
-    replaces (:func:`perfrl.sources.model.site_words`);
+    replaces (:func:`perfrl.sources.model.site_words`); ``attribute_guard`` lets a parameter
+    annotated as a builtin container take only its type's attributes
+    (:mod:`perfrl.inference.attribute_guard`);
     ``region_min_lines`` overrides the model's own length above which a function's loop
     regions are rewritten one at a time too (None: the model's spec). Unknown names raise
     CandidateSourceError listing the known ones.
@@ -76,6 +79,7 @@ def build_sources(
                                      propose_sites=propose_sites, copy_bonus=copy_bonus,
                                      whole_words=whole_words,
                                      region_min_lines=region_min_lines,
-                                     site_words=site_words)
+                                     site_words=site_words,
+                                     attribute_guard=attribute_guard)
             )
     return sources
