@@ -418,6 +418,21 @@ def test_site_words_are_the_words_of_the_replaced_lines_and_fresh_names():
     assert len(others) >= 4 and not others & site
 
 
+def _abstracted_edit_model(tiny_model: TinyModel, tmp_path: Path):
+    """The tiny edit model given the identifier abstraction in its spec, loaded: its handle
+    and the model (whose ``output_constraints`` a test may wrap to record what it is asked)."""
+    import shutil
+
+    model_dir = tmp_path / "abstracted"
+    shutil.copytree(tiny_model.edit_dir, model_dir)
+    spec = json.loads((model_dir / "perfrl_model.json").read_text())
+    spec["input_abstraction"] = "identifiers-v2"
+    (model_dir / "perfrl_model.json").write_text(json.dumps(spec))
+    handle = ModelHandle(model_dir)
+    handle.start()
+    return handle, handle.wait(60)
+
+
 @pytest.mark.slow
 @pytest.mark.train
 def test_with_site_words_each_forced_site_decodes_with_its_own_words(
@@ -426,21 +441,12 @@ def test_with_site_words_each_forced_site_decodes_with_its_own_words(
     """``site_words``: the model's own choice of lines keeps the whole input's words, each
     forced site gets the words of its lines (an abstracted model: the tiny edit model's spec
     given the identifier abstraction)."""
-    import shutil
-
     from perfrl.sources.model import output_words, site_words
 
     text = ("def twice(xs, ys):\n    out = []\n    for x in xs:\n        out.append(x * 3)\n"
             "    total = 0\n    for y in ys:\n        total += y\n    return out, total\n")
     target = make_target(tmp_path, text, "twice")
-    model_dir = tmp_path / "abstracted"
-    shutil.copytree(tiny_model.edit_dir, model_dir)
-    spec = json.loads((model_dir / "perfrl_model.json").read_text())
-    spec["input_abstraction"] = "identifiers-v2"
-    (model_dir / "perfrl_model.json").write_text(json.dumps(spec))
-    handle = ModelHandle(model_dir)
-    handle.start()
-    model = handle.wait(60)
+    handle, model = _abstracted_edit_model(tiny_model, tmp_path)
     seen: list[tuple[str, frozenset[str] | None]] = []
     real_constraints = model.output_constraints
 
@@ -476,21 +482,12 @@ def test_the_attribute_guard_reaches_decoding_with_the_annotated_parameters(
     """``attribute_guard``: every group decodes with the receivers the model's input
     annotates as builtin containers (abstracted: `v1: list[int]`), and no candidate that
     reaches the verifier reads an attribute a list lacks; off, no receivers."""
-    import shutil
-
     from perfrl.inference.attribute_guard import receiver_types
 
     text = ("def twice(xs: list[int], ys):\n    out = []\n    for x in xs:\n"
             "        out.append(x * 3)\n    return out, ys\n")
     target = make_target(tmp_path, text, "twice")
-    model_dir = tmp_path / "abstracted"
-    shutil.copytree(tiny_model.edit_dir, model_dir)
-    spec = json.loads((model_dir / "perfrl_model.json").read_text())
-    spec["input_abstraction"] = "identifiers-v2"
-    (model_dir / "perfrl_model.json").write_text(json.dumps(spec))
-    handle = ModelHandle(model_dir)
-    handle.start()
-    model = handle.wait(60)
+    handle, model = _abstracted_edit_model(tiny_model, tmp_path)
     seen: list[object] = []
     real_constraints = model.output_constraints
 
