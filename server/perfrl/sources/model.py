@@ -325,13 +325,19 @@ def _summary(dropped: Counter[str]) -> str:
     return "; ".join(f"{why}: {count}" for why, count in dropped.most_common())
 
 
+def _fresh_names(table: Abstraction) -> frozenset[str]:
+    """The name placeholders a rewrite may introduce: the next ``FRESH_PLACEHOLDERS``."""
+    first = len(table.names)
+    return frozenset(f"v{i}" for i in range(first, first + FRESH_PLACEHOLDERS))
+
+
 def output_words(model_text: str, table: Abstraction) -> frozenset[str]:
     """The words an abstracted model's output may use: the input's own, fresh name
     placeholders (new locals), and Python's common vocabulary
     (:func:`perfrl.inference.output_vocabulary.python_words`). No fresh string placeholder:
     it would stand for no string of the input (see :data:`INVENTED_STRING`)."""
-    fresh_names = {f"v{i}" for i in range(len(table.names) + FRESH_PLACEHOLDERS)}
-    return python_words() | words_of(model_text) | fresh_names
+    own_names = {f"v{i}" for i in range(len(table.names))}
+    return python_words() | words_of(model_text) | own_names | _fresh_names(table)
 
 
 def site_words(model_text: str, span: tuple[int, int], table: Abstraction) -> frozenset[str]:
@@ -341,9 +347,7 @@ def site_words(model_text: str, span: tuple[int, int], table: Abstraction) -> fr
     A one-line fix writes the names of the line it fixes: asked for
     ``if v7 not in v1:`` in place of ``if v7 not in list(v1.keys()):``, a model that only
     has the fix's shape writes ``if v6 not in v3:`` with every name of the input open to it."""
-    fresh_names = {f"v{i}" for i in range(len(table.names),
-                                           len(table.names) + FRESH_PLACEHOLDERS)}
-    return python_words() | words_of(site_text(model_text, span)) | frozenset(fresh_names)
+    return python_words() | words_of(site_text(model_text, span)) | _fresh_names(table)
 
 
 class ModelCandidateSource:

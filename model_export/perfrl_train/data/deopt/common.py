@@ -280,3 +280,21 @@ def loops(fn: ast.AST) -> list[ast.For | ast.While]:
 
 def inside(node: ast.AST, container: ast.AST) -> bool:
     return any(n is node for n in ast.walk(container))
+
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def repeating(fn: ast.AST) -> list[ast.AST]:
+    """The loops and comprehensions of ``fn``: what runs its body once per item."""
+    return [*loops(fn), *(n for n in ast.walk(fn) if isinstance(n, _COMPREHENSIONS))]
+
+
+def repeated(node: ast.AST, repeating: list[ast.AST]) -> bool:
+    """Whether ``node`` runs once per item of one of ``repeating`` (:func:`repeating`)."""
+    return any(inside(node, loop) for loop in repeating)
+
+
+def parameter_names(fn: ast.FunctionDef) -> set[str]:
+    """The names of ``fn``'s own parameters (not those of functions nested in it)."""
+    return {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}

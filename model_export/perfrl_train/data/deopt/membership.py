@@ -18,21 +18,24 @@ import ast
 import copy
 from typing import Any
 
-from .common import is_builtin_call, loops, parents, statements, stores_of, take
+from .common import (
+    is_builtin_call,
+    parameter_names,
+    parents,
+    repeated,
+    repeating,
+    statements,
+    stores_of,
+    take,
+)
 from .containers import local_builder, local_uses
-
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 def _tested_in_a_loop(fn: ast.FunctionDef, uses: list[ast.Name]) -> bool:
     """Whether one of ``uses`` runs once per item (inside a loop or a comprehension): the
     scan that replaces it is then repeated, which is what makes the slow side slow."""
-    repeating = [*loops(fn), *(n for n in ast.walk(fn) if isinstance(n, _COMPREHENSIONS))]
-    return any(use in set(ast.walk(loop)) for use in uses for loop in repeating)
-
-
-def _parameter_names(fn: ast.FunctionDef) -> set[str]:
-    return {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    loops_of_fn = repeating(fn)
+    return any(repeated(use, loops_of_fn) for use in uses)
 
 
 #: How a list may be used and still hold the same items at every test (:func:`_use_kind`).
@@ -43,7 +46,7 @@ _READ_ONLY_USES = frozenset({"in", "iter", "reader", "truth", "subscript", "meth
 def _unchanging(fn: ast.FunctionDef, name: str) -> bool:
     """Whether ``name`` holds the same items wherever the function reads it: a parameter
     never rebound, or a local bound once, and nothing that could change it in place."""
-    if name in _parameter_names(fn):
+    if name in parameter_names(fn):
         if stores_of(fn, name):
             return False
     elif local_builder(fn, name) is None:

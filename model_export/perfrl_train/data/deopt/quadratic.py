@@ -15,11 +15,12 @@ from typing import Any
 from .common import (
     Names,
     hoist,
-    inside,
     is_builtin_call,
     is_method_call,
-    loops,
+    parameter_names,
     parents,
+    repeated,
+    repeating,
     sites,
     statements,
     stmts,
@@ -28,18 +29,6 @@ from .common import (
 )
 
 _LIST_BUILDERS = ("list", "sorted")
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-
-
-def _repeating(fn: ast.FunctionDef) -> list[ast.AST]:
-    """The loops and comprehensions of ``fn``: what runs its body once per item."""
-    return [*loops(fn), *(n for n in ast.walk(fn) if isinstance(n, _COMPREHENSIONS))]
-
-
-def _repeated(node: ast.AST, repeating: list[ast.AST]) -> bool:
-    return any(inside(node, loop) for loop in repeating)
-
-
 def _bound_values(fn: ast.FunctionDef, name: str) -> list[ast.expr] | None:
     """The values ``name`` is bound to in ``fn`` ([] when it is not bound there), or None
     when a binding is anything but a plain ``name = value`` (a loop target, ``+=``, ...)."""
@@ -56,7 +45,7 @@ def _bound_values(fn: ast.FunctionDef, name: str) -> list[ast.expr] | None:
 def _always_a_list(fn: ast.FunctionDef, name: str) -> bool:
     """Whether every binding of ``name`` in ``fn`` makes it a new list (a display, a list
     comprehension, ``list(...)`` or ``sorted(...)``); a parameter is never known to be one."""
-    if name in {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}:
+    if name in parameter_names(fn):
         return False
     values = _bound_values(fn, name)
     if not values:
@@ -125,12 +114,12 @@ def concat_to_rebinding(fn: ast.FunctionDef) -> bool:
     """``text += a + b`` in a loop (``text`` a string the function starts from a literal) ->
     ``text = text + a + b``: CPython grows a string in place only for ``text += x`` or
     ``text = text + x``; with a second ``+`` the first one copies the whole string each time."""
-    repeating = _repeating(fn)
+    per_item = repeating(fn)
     for block, k, st in statements(fn):
         if not (isinstance(st, ast.AugAssign) and isinstance(st.op, ast.Add)
                 and isinstance(st.target, ast.Name)
                 and len(_operands(st.value)) >= 2
-                and _repeated(st, repeating)
+                and repeated(st, per_item)
                 and _string_accumulator(fn, st.target.id)):
             continue
         if not take():
@@ -170,12 +159,12 @@ def dict_membership_to_keys_list(fn: ast.FunctionDef) -> bool:
     """``key in d`` / ``key not in d`` in a loop or comprehension, ``d`` a dict ->
     ``key in list(d.keys())``: a list of every key built and scanned for each test instead
     of one hash lookup."""
-    repeating = _repeating(fn)
+    per_item = repeating(fn)
     for node in ast.walk(fn):
         if not (isinstance(node, ast.Compare) and len(node.ops) == 1
                 and isinstance(node.ops[0], (ast.In, ast.NotIn))
                 and isinstance(node.comparators[0], ast.Name)
-                and _repeated(node, repeating)
+                and repeated(node, per_item)
                 and _known_dict(fn, node.comparators[0].id)):
             continue
         if not take():
