@@ -203,6 +203,26 @@ def test_transform_changes_code_but_keeps_behaviour(transform, source, inputs):
         assert same_behaviour(a, b), (slow, a, b)
 
 
+def test_range_to_while_steps_the_index_both_ways_real_code_does():
+    """Written-out loops step their index with ``i += 1`` or ``i = i + 1`` (real slow code has
+    both, and a model trained on one form leaves the other behind), each function always the
+    same way, and both forms keep behaviour."""
+    forms = {}
+    for k in range(8):
+        source = (f"def scaled_{k}(xs):\n    out = []\n    for i in range(len(xs)):\n"
+                  f"        out.append(xs[i] * {k + 2})\n    return out\n")
+        slow = _deoptimize_module(source, "range_to_while")
+        assert slow == _deoptimize_module(source, "range_to_while")  # stable
+        assert "while i < len(xs):" in slow
+        forms[k] = "i += 1" if "i += 1" in slow else "i = i + 1" if "i = i + 1" in slow else ""
+        inputs = ["([1, 2, 3],)", "([],)"]
+        fast_out, slow_out = run_calls([CallJob(source, f"scaled_{k}", inputs),
+                                        CallJob(slow, f"scaled_{k}", inputs)])
+        for a, b in zip(fast_out, slow_out, strict=True):
+            assert a.ok and same_behaviour(a, b), (slow, a, b)
+    assert set(forms.values()) == {"i += 1", "i = i + 1"}, forms
+
+
 def test_every_transform_is_covered_by_a_case():
     assert {t for t, _, _ in CASES} == set(TRANSFORMS)
 

@@ -5,6 +5,7 @@ site) in place and returns whether it changed anything."""
 from __future__ import annotations
 
 import ast
+import zlib
 from typing import Any
 
 from .common import (
@@ -327,9 +328,19 @@ def _simple_bound(e: ast.expr | None, body: list[ast.stmt]) -> bool:
     return False
 
 
+def while_increment(fn: ast.FunctionDef, i: str) -> str:
+    """The statement that steps ``i`` in a written-out loop: ``i += 1`` or ``i = i + 1``, both
+    as real slow code has them, chosen by a stable hash of the function (the same function
+    always gets the same form; about half of all functions get each)."""
+    if zlib.crc32(ast.dump(fn).encode()) % 2:
+        return f"{i} = {i} + 1"
+    return f"{i} += 1"
+
+
 def range_to_while(fn: ast.FunctionDef) -> bool:
-    """``for i in range(a, b):`` -> ``i = a`` / ``while i < b: ...; i += 1`` (only when the
-    body never continues, never rebinds i, and i is not read after the loop)."""
+    """``for i in range(a, b):`` -> ``i = a`` / ``while i < b: ...; i += 1`` (or
+    ``i = i + 1``: :func:`while_increment`; only when the body never continues, never rebinds
+    i, and i is not read after the loop)."""
     if has_nested_scope(fn):
         return False
     for block, k, node in statements(fn):
@@ -351,7 +362,7 @@ def range_to_while(fn: ast.FunctionDef) -> bool:
         loop = stmts(f"{i} = _START\nwhile {i} < _STOP:\n    pass\n")
         replace_placeholder(loop[0], "_START", start)
         replace_placeholder(loop[1], "_STOP", stop)
-        loop[1].body = [*node.body, *stmts(f"{i} += 1")]
+        loop[1].body = [*node.body, *stmts(while_increment(fn, i))]
         loop[1].orelse = node.orelse
         block[k:k + 1] = loop
         return True
