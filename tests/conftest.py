@@ -53,6 +53,23 @@ def project_pytest_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def whole_function_model(directory: Path) -> Path:
+    """A copy of the shipped model in ``directory`` whose spec declares it a whole-function
+    model reading the plain prompt (``output_format`` "function"), the form the memory's
+    prompt formats (retrieval-v1, feedback-v1) extend; the shipped model writes edits, and an
+    edit model reads only the plain prompt. Its weights were not trained for that form, so a
+    test may check prompts and plumbing on it, never what it writes."""
+    import json
+
+    from perfrl.model_contract import PROMPT_PREFIX, SPEC_FILE, default_model_dir
+
+    shutil.copytree(default_model_dir(), directory)
+    spec = json.loads((directory / SPEC_FILE).read_text())
+    spec.update(output_format="function", prompt_prefix=PROMPT_PREFIX)
+    (directory / SPEC_FILE).write_text(json.dumps(spec, indent=2))
+    return directory
+
+
 def tree_digest(root: Path) -> dict[str, str]:
     """sha256 of every file under root (relative path -> digest), to prove nothing changed."""
     digests = {}

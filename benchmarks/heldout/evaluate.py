@@ -201,7 +201,7 @@ def build_sources_for(args, target: Target, shared: dict):
                                           temperature=getattr(args, "temperature", None),
                                           propose_sites=getattr(args, "site_headers", True),
                                           copy_bonus=getattr(args, "copy_bonus", 0.0),
-                                          whole_words=getattr(args, "whole_words", False),
+                                          whole_words=getattr(args, "whole_words", None),
                                           site_words=getattr(args, "site_words", False),
                                           attribute_guard=getattr(args, "attribute_guard",
                                                                   False),
@@ -390,9 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copy-bonus", type=float, default=0.0, metavar="NATS",
                         help="add NATS to the scores of the tokens that continue the input the "
                         "output is copying (perfrl.inference.copy_bias; default 0: off)")
-    parser.add_argument("--whole-words", action=argparse.BooleanOptionalAction, default=False,
+    parser.add_argument("--whole-words", action=argparse.BooleanOptionalAction, default=None,
                         help="refuse, while decoding, a word no allowed word is or starts with "
-                        "(perfrl.inference.word_guard; default: off)")
+                        "(perfrl.inference.word_guard; default: as the model's spec says)")
     parser.add_argument("--site-words", action=argparse.BooleanOptionalAction, default=False,
                         help="with --whole-words, an edit at a forced site may only use the "
                         "words of the lines it replaces (default: off)")

@@ -122,6 +122,12 @@ class ExportConfig:
                                        "function longer than this many lines; 0 (every "
                                        "function with a loop) for a model trained on region "
                                        "pairs (perfrl_train.data.region_pairs)")
+    temperature: float = help_field(0.8, "the sampling temperature the server uses by default "
+                                    "(the spec's generation.temperature; serve a model as it "
+                                    "was measured)")
+    whole_words: bool = help_field(False, "the server's guarded decoding refuses words no "
+                                   "allowed word is or starts with (the spec's "
+                                   "generation.whole_words; perfrl.inference.word_guard)")
     threads: int = help_field(2, "torch / onnxruntime threads")
     int8_atol: float | None = help_field(None, "int8 parity: absolute max |log-prob diff| "
                                                "(default: 15%% of the largest |logit|)")
@@ -277,9 +283,11 @@ def checkpoint_output_format(meta: dict) -> str:
 def build_spec(model, tokenizer, meta: dict, quantization: str,
                parity: list[ParityReport], input_abstraction: str = "none",
                decoder_format: str = DECODER_FORMAT_STEP, docstrings: str = "read",
-               region_min_lines: int = 15) -> ModelSpec:
-    """The contract's ModelSpec for this model (shape, ids, lengths, provenance); the file
-    names of the other decoder format are left empty, since no such file is shipped."""
+               region_min_lines: int = 15, temperature: float = 0.8,
+               whole_words: bool = False) -> ModelSpec:
+    """The contract's ModelSpec for this model (shape, ids, lengths, provenance, the
+    decoding the server uses by default); the file names of the other decoder format are
+    left empty, since no such file is shipped."""
     config = model.config
     train_cfg = meta.get("config", {})
     step = decoder_format == DECODER_FORMAT_STEP
@@ -307,8 +315,9 @@ def build_spec(model, tokenizer, meta: dict, quantization: str,
         input_abstraction=input_abstraction,
         docstrings=docstrings,
         region_min_lines=region_min_lines,
-        generation=GenerationDefaults(max_new_tokens=int(train_cfg.get("max_target_length",
-                                                                       256))),
+        generation=GenerationDefaults(
+            max_new_tokens=int(train_cfg.get("max_target_length", 256)),
+            temperature=temperature, whole_words=whole_words),
         training={
             "exported_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "architecture": "T5ForConditionalGeneration",
@@ -350,6 +359,8 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
                           "PerfRL exports T5 encoder-decoders only")
     if cfg.region_min_lines < 0:
         raise ExportError("--region-min-lines is a number of lines, 0 or more")
+    if not cfg.temperature > 0:
+        raise ExportError("--temperature must be positive (e.g. 0.8)")
     if cfg.input_abstraction not in INPUT_ABSTRACTIONS:
         raise ExportError(f"--input-abstraction must be one of {', '.join(INPUT_ABSTRACTIONS)}")
     if cfg.docstrings not in DOCSTRING_MODES:
@@ -381,7 +392,8 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         # is checked through the server's own runtime.
         shutil.copy2(Path(cfg.checkpoint) / "tokenizer.json", raw / "tokenizer.json")
         raw_spec = build_spec(model, tokenizer, meta, "none", [], cfg.input_abstraction,
-                              cfg.decoder_format, cfg.docstrings, cfg.region_min_lines)
+                              cfg.decoder_format, cfg.docstrings, cfg.region_min_lines,
+                              cfg.temperature, cfg.whole_words)
         write_model_spec(raw, raw_spec)
         onnx_files = [name for name in raw_spec.model_files() if name != raw_spec.tokenizer_file]
         missing = [name for name in onnx_files if not (raw / name).is_file()]
@@ -414,7 +426,8 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         spec_path = write_model_spec(out, build_spec(model, tokenizer, meta, QUANTIZATION_INT8,
                                                      parity, cfg.input_abstraction,
                                                      cfg.decoder_format, cfg.docstrings,
-                                                     cfg.region_min_lines))
+                                                     cfg.region_min_lines, cfg.temperature,
+                                                     cfg.whole_words))
         try:
             report = check_parity(model, tokenizer, out, sources, "int8",
                                   cfg.parity_max_new_tokens, max_src, cfg.threads,
@@ -430,7 +443,7 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
     spec = build_spec(model, tokenizer, meta,
                       QUANTIZATION_INT8 if cfg.quantize else "none", parity,
                       cfg.input_abstraction, cfg.decoder_format, cfg.docstrings,
-                      cfg.region_min_lines)
+                      cfg.region_min_lines, cfg.temperature, cfg.whole_words)
     spec_path = write_model_spec(out, spec)
     files["perfrl_model.json"] = spec_path
     parity_path = out / "parity.json"

@@ -89,6 +89,10 @@ class GenerationDefaults:
     top_p: float = 0.95
     num_beams: int = 1
     max_new_tokens: int = 256
+    # Guarded decoding refuses any word that no allowed word is or starts with
+    # (:mod:`perfrl.inference.word_guard`). Off in specs written before the field existed;
+    # a model measured with it says so here, so that it is served as it was measured.
+    whole_words: bool = False
 
 
 @dataclass

@@ -138,11 +138,12 @@ def _others(source: str) -> dict[str, str]:
 
 #: The model scenario: a function of the example project that no training input matches
 #: (tests/model_export/test_heldout_leakage.py checks it), rewritten by the shipped model.
-MODEL_TARGET = "sku_labels"
-#: Outputs asked of the model, and a fixed sampling seed: with fresh draws about one job in
-#: eight here got no usable rewrite of it (the shipped model writes one in a few draws).
+MODEL_TARGET = "shelf_names"
+#: Outputs asked of the model, and a fixed sampling seed: the shipped model writes a verified
+#: rewrite of this function in a few of its draws, not in every job (model_export/README.md,
+#: "Thirteenth session").
 MODEL_CANDIDATES = 16
-MODEL_SEED = 3
+MODEL_SEED = 1
 
 
 @pytest.mark.editor
@@ -152,8 +153,8 @@ def test_neovim_applies_the_models_verified_rewrite(version, example_project: Pa
                                                     tmp_path: Path):
     """The headline flow with the model: only the model source, the default threshold, a
     function the model was not trained on. The lens shows the verified speedup, the applied
-    rewrite is the model's (``str.join`` for the ``+=`` loop, the docstring kept) and the
-    project's tests pass on the written file."""
+    rewrite is the model's (a ``for`` loop for the ``while`` loop that indexes the list, the
+    docstring kept) and the project's tests pass on the written file."""
     nvim = require_nvim(version)
     reports = example_project / "inventory" / "reports.py"
     original = reports.read_text()
@@ -161,16 +162,16 @@ def test_neovim_applies_the_models_verified_rewrite(version, example_project: Pa
     settings = {"sources": ["model"], "numCandidates": MODEL_CANDIDATES, "seed": MODEL_SEED,
                 "interpreter": sys.executable}
     env = nvim_env(example_project, tmp_path / "home", result=str(result_path),
-                   function=MODEL_TARGET, anchor='text += product["sku"]',
-                   applied=".join(", settings=json.dumps(settings))
+                   function=MODEL_TARGET, anchor='names.append(products[i]["name"])',
+                   applied="for i in range(len(products)):", settings=json.dumps(settings))
     once_more_if_not_faster(lambda: run_driver(nvim, DRIVER, reports, example_project, env),
                             lambda: reports.write_text(original))
     result = json.loads(result_path.read_text())
     assert re.fullmatch(r"⚡ \d+\.\d× faster \(\d+\.\d–\d+\.\d×\) · apply", result["lens"])
     assert "model" in result["action"] or MODEL_TARGET in result["action"], result
     function = locate_function(f"{reports}::{MODEL_TARGET}").source
-    assert ".join(" in function and "+=" not in function, function
-    assert '"""The SKUs of the catalog for the label printer' in function
+    assert "while " not in function and "for " in function, function
+    assert '"""The names of the active products for the shelf labels' in function
     assert _others(reports.read_text()) == _others(original)  # only that function changed
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                            cwd=example_project, capture_output=True, text=True, timeout=120,

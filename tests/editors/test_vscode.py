@@ -513,7 +513,7 @@ def _assert_project_tests_pass(project: Path) -> None:
 #: The model scenario: a function of the example project that no training input matches
 #: (tests/model_export/test_heldout_leakage.py checks it), rewritten by the shipped model.
 MODEL_FILE = "inventory/reports.py"
-MODEL_FUNCTION = "sku_labels"
+MODEL_FUNCTION = "shelf_names"
 
 
 def test_the_models_verified_rewrite_from_the_light_bulb(
@@ -521,18 +521,19 @@ def test_the_models_verified_rewrite_from_the_light_bulb(
 ) -> None:
     """The headline flow with the model: only the model source, at the default threshold, on
     a function it was not trained on. The lens shows the measured speedup of the model's
-    rewrite, applying it writes ``str.join`` in place of the ``+=`` loop (the docstring
-    kept, every other function byte for byte) and the project's tests pass."""
+    rewrite, applying it writes a ``for`` loop in place of the ``while`` loop that indexes
+    the list (the docstring kept, every other function byte for byte) and the project's tests
+    pass."""
     target = example_project / MODEL_FILE
     original = target.read_text()
     settings = {
         "perfrl.server.interpreter": sys.executable,
         "perfrl.interpreter": sys.executable,
         "perfrl.sources": ["model"],
-        # With fresh draws about one job in eight here got no usable rewrite of this
-        # function (the shipped model writes one in a few draws): a fixed seed.
+        # The shipped model writes a verified rewrite of this function in a few of its draws,
+        # not in every job (model_export/README.md, "Thirteenth session"): a fixed seed.
         "perfrl.numCandidates": 16,
-        "perfrl.seed": 3,
+        "perfrl.seed": 1,
         "perfrl.trace.server": "messages",
     }
     attempts = iter(("optimize-model", "optimize-model-again"))
@@ -545,8 +546,8 @@ def test_the_models_verified_rewrite_from_the_light_bulb(
         _screenshot(result, step)
     assert "× faster" in result["lensTexts"][0], result["lensTexts"]
     new_function = _saved_rewrite(target, original, MODEL_FUNCTION)
-    assert ".join(" in new_function and "+=" not in new_function, new_function
-    assert '"""The SKUs of the catalog for the label printer' in new_function, new_function
+    assert "while " not in new_function and "for " in new_function, new_function
+    assert '"""The names of the active products for the shelf labels' in new_function
     _assert_project_tests_pass(example_project)
 
 

@@ -418,15 +418,18 @@ def test_site_words_are_the_words_of_the_replaced_lines_and_fresh_names():
     assert len(others) >= 4 and not others & site
 
 
-def _abstracted_edit_model(tiny_model: TinyModel, tmp_path: Path):
-    """The tiny edit model given the identifier abstraction in its spec, loaded: its handle
-    and the model (whose ``output_constraints`` a test may wrap to record what it is asked)."""
+def _abstracted_edit_model(tiny_model: TinyModel, tmp_path: Path, name: str = "abstracted",
+                           **generation):
+    """The tiny edit model given the identifier abstraction in its spec (and ``generation``'s
+    defaults), loaded: its handle and the model (whose ``output_constraints`` a test may wrap
+    to record what it is asked)."""
     import shutil
 
-    model_dir = tmp_path / "abstracted"
+    model_dir = tmp_path / name
     shutil.copytree(tiny_model.edit_dir, model_dir)
     spec = json.loads((model_dir / "perfrl_model.json").read_text())
     spec["input_abstraction"] = "identifiers-v2"
+    spec["generation"].update(generation)
     (model_dir / "perfrl_model.json").write_text(json.dumps(spec))
     handle = ModelHandle(model_dir)
     handle.start()
@@ -516,3 +519,37 @@ def test_the_attribute_guard_reaches_decoding_with_the_annotated_parameters(
     assert set(wanted) == {"v1"}  # xs, as the model reads it
     assert run() and all(r is None for r in run())
     assert run(attribute_guard=True) and all(r == wanted for r in run(attribute_guard=True))
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_whole_words_are_decoded_as_the_models_spec_says_unless_asked(
+    tiny_model: TinyModel, tmp_path
+):
+    """A model exported with ``--whole-words`` is served with the word guard on (its spec's
+    ``generation.whole_words``), one without it with the guard off; an explicit
+    ``whole_words`` overrides either."""
+    target = make_target(tmp_path, "def twice(xs):\n    out = []\n    for x in xs:\n"
+                                   "        out.append(x * 3)\n    return out\n", "twice")
+
+    def decoded_with_whole_words(name: str, spec_says: bool, **options) -> set[bool]:
+        handle, model = _abstracted_edit_model(tiny_model, tmp_path, name,
+                                               whole_words=spec_says)
+        seen: set[bool] = set()
+        real_constraints = model.output_constraints
+
+        def recording_constraints(**constraint_options):
+            seen.add(constraint_options["whole_words"])
+            return real_constraints(**constraint_options)
+
+        model.output_constraints = recording_constraints
+        source = ModelCandidateSource(handle, num_candidates=4, seed=1, max_new_tokens=16,
+                                      resample_rounds=0, **options)
+        with contextlib.suppress(CandidateSourceError):
+            list(source.generate(target, 4))
+        return seen
+
+    assert decoded_with_whole_words("off", False) == {False}
+    assert decoded_with_whole_words("on", True) == {True}
+    assert decoded_with_whole_words("on-asked-off", True, whole_words=False) == {False}
+    assert decoded_with_whole_words("off-asked-on", False, whole_words=True) == {True}

@@ -13,7 +13,7 @@ def test_defaults_match_the_protocol_document():
     assert wire == {
         "interpreter": None, "sources": ["rules", "model"], "numCandidates": 8,
         "threshold": 1.10, "testTimeout": 120.0, "benchTimeout": 60.0, "modelPath": None,
-        "sandbox": "auto", "temperature": 0.8, "maxConcurrentJobs": 1,
+        "sandbox": "auto", "temperature": None, "maxConcurrentJobs": 1,
         "extraCandidateDirs": [], "feedbackRound": True, "seed": None,
     }
     doc = (Path(__file__).resolve().parents[2] / "docs" / "lsp-protocol.md").read_text()
@@ -54,6 +54,14 @@ def test_invalid_values_fall_back_to_defaults_with_messages():
     assert "unknown source(s) ['gpt']" in by_key["perfrl.sources"]
     assert "using ['rules']" in by_key["perfrl.sources"]
     assert "unknown setting perfrl.typo" in by_key["perfrl.typo"]
+
+
+def test_the_temperature_is_a_number_or_none_for_the_models_own():
+    assert parse_settings({"temperature": 0.3})[0].temperature == 0.3
+    assert parse_settings({"temperature": None})[0].temperature is None
+    settings, problems = parse_settings({"temperature": 9})
+    assert settings.temperature is None and problems[0].key == "perfrl.temperature"
+    assert "must be between 0 and 5" in problems[0].message
 
 
 def test_the_sampling_seed_is_a_whole_number_or_none():

@@ -33,6 +33,7 @@ from perfrl.sources.abstraction import model_input
 from perfrl.sources.files import FileCandidateSource
 from perfrl.sources.model import ModelCandidateSource
 from perfrl.sources.prompts import model_prompt
+from tests.conftest import whole_function_model
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -44,11 +45,11 @@ def active_skus(products):
 
 
 def _feedback_model(tmp_path: Path) -> Path:
-    """A copy of the shipped model whose spec declares the feedback-v1 second round."""
+    """A copy of the shipped model, declared a whole-function model, whose spec declares the
+    feedback-v1 second round."""
     from perfrl_train.data.feedback_pairs import main
 
-    model_dir = tmp_path / "feedback-model"
-    shutil.copytree(default_model_dir(), model_dir)
+    model_dir = whole_function_model(tmp_path / "feedback-model")
     assert main(["--declare", str(model_dir)]) == 0
     return model_dir
 
@@ -66,7 +67,7 @@ def test_declaring_a_feedback_model_checks_the_contract_first(tmp_path, capsys):
     assert "reads only the plain prompt" in capsys.readouterr().err
     # Nothing written: the spec is still the edit model's, not a broken one.
     assert json.loads((edit_model / SPEC_FILE).read_text()).get("feedback_format", "none") == "none"
-    shutil.copytree(default_model_dir(), tmp_path / "feedback")
+    whole_function_model(tmp_path / "feedback")
     assert main(["--declare", str(tmp_path / "feedback")]) == 0
     assert load_model_spec(tmp_path / "feedback").feedback_format == "feedback-v1"
 

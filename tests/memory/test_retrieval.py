@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from perfrl.model_contract import (
 )
 from perfrl.sources.abstraction import model_input
 from perfrl.sources.prompts import model_prompt
+from tests.conftest import whole_function_model
 
 #: Three verified rewrites of different shapes.
 FILTER_PAIR = ('''
@@ -144,10 +144,14 @@ def test_the_prompt_formats_round_trip():
 
 def test_a_spec_without_the_fields_loads_as_plain_and_unknown_formats_are_refused(tmp_path):
     data = json.loads((default_model_dir() / SPEC_FILE).read_text())
-    assert "prompt_format" not in data and "feedback_format" not in data
-    spec = load_model_spec(default_model_dir())
+    # The shipped spec as written before the fields existed.
+    older = {key: value for key, value in data.items()
+             if key not in ("prompt_format", "feedback_format", "retrieval_index_file")}
+    spec = ModelSpec.from_json(older)
     assert (spec.prompt_format, spec.feedback_format, spec.retrieval_index_file) == (
         "plain", "none", "")
+    shipped = load_model_spec(default_model_dir())
+    assert (shipped.prompt_format, shipped.feedback_format) == ("plain", "none")
     with pytest.raises(ModelContractError, match="prompt_format 'retrieval-v9'"):
         ModelSpec.from_json({**data, "prompt_format": "retrieval-v9"})
 
@@ -180,8 +184,7 @@ def test_the_model_source_keeps_the_plain_prompt_for_a_model_without_the_field(
 def test_a_retrieval_model_reads_the_nearest_pair_in_its_abstraction(
         shipped_model, tmp_path, monkeypatch):
     project = _project_with_memory(tmp_path, monkeypatch)
-    model_dir = tmp_path / "retrieval-model"
-    shutil.copytree(default_model_dir(), model_dir)
+    model_dir = whole_function_model(tmp_path / "retrieval-model")
     data = json.loads((model_dir / SPEC_FILE).read_text())
     (model_dir / SPEC_FILE).write_text(json.dumps({**data, "prompt_format": "retrieval-v1"}))
     model = OnnxSeq2SeqModel.load(model_dir)
@@ -242,8 +245,7 @@ def test_a_declared_retrieval_model_falls_back_on_its_shipped_index(tmp_path, mo
     from perfrl_train.data.retrieval_pairs import INDEX_FILE, main
 
     monkeypatch.setenv("PERFRL_CACHE_DIR", str(tmp_path / "cache"))  # no memory at all
-    model_dir = tmp_path / "model"
-    shutil.copytree(default_model_dir(), model_dir)
+    model_dir = whole_function_model(tmp_path / "model")
     pairs = tmp_path / "train.jsonl"
     pairs.write_text("".join(json.dumps({"id": name, "slow": slow.lstrip(), "fast": fast.lstrip()})
                              + "\n" for name, (slow, fast) in

@@ -114,6 +114,14 @@ def test_the_spec_declares_what_the_checkpoint_was_trained_to_write(tiny_work):
     assert spec.region_min_lines == 15
     assert build_spec(model, tokenizer, meta, "none", [],
                       region_min_lines=0).region_min_lines == 0
+    # The decoding the server uses by default: as measured (--temperature, --whole-words).
+    assert (spec.generation.temperature, spec.generation.whole_words) == (0.8, False)
+    served = build_spec(model, tokenizer, meta, "none", [], temperature=0.5,
+                        whole_words=True).generation
+    assert (served.temperature, served.whole_words) == (0.5, True)
+    with pytest.raises(ExportError, match="--temperature must be positive"):
+        export_model(ExportConfig(checkpoint=tiny_checkpoint(tiny_work), out=tiny_work / "t",
+                                  temperature=0))
     with pytest.raises(ExportError, match="--region-min-lines"):
         export_model(ExportConfig(checkpoint=tiny_checkpoint(tiny_work), out=tiny_work / "y",
                                   region_min_lines=-1))

@@ -25,3 +25,14 @@ def sku_labels(products):
     for product in products:
         text += product["sku"] + ","
     return text
+
+
+def shelf_names(products):
+    """The names of the active products for the shelf labels, in catalog order."""
+    names = []
+    i = 0
+    while i < len(products):
+        if products[i]["active"]:
+            names.append(products[i]["name"])
+        i = i + 1
+    return names

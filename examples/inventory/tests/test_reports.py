@@ -30,3 +30,17 @@ def test_sku_labels_format():
 def test_sku_labels_large(products):
     text = reports.sku_labels(products)
     assert text.count(",") == len(products) and text.startswith(products[0]["sku"] + ",")
+
+
+def test_shelf_names_format():
+    products = make_products(4, seed=2)
+    for product, active in zip(products, (True, False, True, True)):
+        product["active"] = active
+    names = [product["name"] for product in products]
+    assert reports.shelf_names(products) == [names[0], names[2], names[3]]
+    assert reports.shelf_names([]) == []
+
+
+def test_shelf_names_large(products):
+    names = reports.shelf_names(products)
+    assert names == [p["name"] for p in products if p["active"]] and names

@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="candidates per source (default: %(default)s)")
     opt.add_argument("--temperature", type=float,
                      default=settings_defaults.DEFAULT_TEMPERATURE, metavar="T",
-                     help="sampling temperature of the model source (default: %(default)s)")
+                     help="sampling temperature of the model source (default: the model's "
+                     "own, from its perfrl_model.json; the shipped model's is 0.5)")
     opt.add_argument("--model", type=Path, default=None, metavar="DIR",
                      help="model directory for the model source (default: the shipped model)")
     opt.add_argument("--seed", type=int, default=None, help="sampling seed for the model source")
@@ -128,7 +129,7 @@ def _settings_from_args(args: argparse.Namespace) -> EngineSettings:
         raise PerfRLError("--num-candidates must be at least 1")
     if args.test_timeout <= 0 or args.bench_timeout <= 0:
         raise PerfRLError("--test-timeout and --bench-timeout must be positive seconds")
-    if args.temperature <= 0:
+    if args.temperature is not None and args.temperature <= 0:
         raise PerfRLError("--temperature must be positive (e.g. 0.8)")
     use_bwrap = settings_defaults.SANDBOX_MODES[args.sandbox]
     try:

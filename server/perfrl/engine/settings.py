@@ -58,7 +58,9 @@ class EngineSettings:
 _ENGINE_DEFAULTS = EngineSettings()
 DEFAULT_SOURCES: tuple[str, ...] = ("rules", "model")
 DEFAULT_NUM_CANDIDATES = 8
-DEFAULT_TEMPERATURE = 0.8
+# None: the model's own sampling temperature (its perfrl_model.json), so that a model is
+# served as it was measured; a number overrides it.
+DEFAULT_TEMPERATURE: float | None = None
 DEFAULT_THRESHOLD = _ENGINE_DEFAULTS.threshold
 DEFAULT_TEST_TIMEOUT_S = _ENGINE_DEFAULTS.test_timeout_s
 DEFAULT_BENCH_TIMEOUT_S = _ENGINE_DEFAULTS.bench_timeout_s

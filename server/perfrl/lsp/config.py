@@ -52,7 +52,8 @@ class LspSettings:
     bench_timeout: float = DEFAULT_BENCH_TIMEOUT_S
     model_path: str | None = None
     sandbox: str = DEFAULT_SANDBOX
-    temperature: float = DEFAULT_TEMPERATURE
+    #: None: the model's own (its ``perfrl_model.json``); a number overrides it.
+    temperature: float | None = DEFAULT_TEMPERATURE
     max_concurrent_jobs: int = 1
     feedback_round: bool = DEFAULT_FEEDBACK_ROUND
     #: Testing/power users: folders holding hand-written candidates named ``<qualname>.py``.
@@ -148,6 +149,10 @@ def _integer(low: int, high: int) -> Callable[[Any], int]:
     return check
 
 
+def _optional_temperature(value: Any) -> float | None:
+    return None if value is None else _number(0.0, 5.0)(value)
+
+
 def _optional_seed(value: Any) -> int | None:
     return None if value is None else _integer(0, 2**31 - 1)(value)
 
@@ -190,7 +195,7 @@ VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "bench_timeout": _number(1.0, 3600.0),
     "model_path": _optional_string,
     "sandbox": _sandbox,
-    "temperature": _number(0.0, 5.0),
+    "temperature": _optional_temperature,
     "max_concurrent_jobs": _integer(1, 16),
     "feedback_round": _boolean,
     "extra_candidate_dirs": _string_list,

@@ -352,7 +352,8 @@ def site_words(model_text: str, span: tuple[int, int], table: Abstraction) -> fr
 
 class ModelCandidateSource:
     """Rewrites proposed by the model behind ``model`` (a :class:`ModelHandle` or a model
-    directory). Unset generation parameters come from the model's ``perfrl_model.json``.
+    directory). Unset generation parameters (sampling, ``whole_words``) come from the model's
+    ``perfrl_model.json``.
     ``guarded=False`` decodes without constraints and ``resample_rounds=0`` draws once (how it
     was before: for comparisons). With an edit model, the outputs are shared among the
     model's own choice of lines and a header forced at each loop region
@@ -377,7 +378,7 @@ class ModelCandidateSource:
         resample_rounds: int = DEFAULT_RESAMPLE_ROUNDS,
         propose_sites: bool = True,
         copy_bonus: float = 0.0,
-        whole_words: bool = False,
+        whole_words: bool | None = None,
         region_min_lines: int | None = None,
         site_words: bool = False,
         attribute_guard: bool = False,
@@ -439,7 +440,11 @@ class ModelCandidateSource:
             drawn += region_drawn
         # Whole-function and region rewrites alternate, so that both kinds survive the limit.
         merged = [c for pair in zip_longest(whole, by_region) for c in pair if c is not None]
-        merged = merged[:limit]
+        if len(merged) > limit:
+            # Whole-function and region draws together can give more than was asked; the note
+            # accounts for every output drawn, these included.
+            dropped[f"usable, beyond the {limit} asked"] += len(merged) - limit
+            merged = merged[:limit]
         yield from merged
         if not merged:
             raise CandidateSourceError(
@@ -516,7 +521,8 @@ class ModelCandidateSource:
                     allow_non_ascii=not model_text.isascii(),
                     copy_from=copy_from,
                     copy_bonus=self.copy_bonus,
-                    whole_words=self.whole_words,
+                    whole_words=(defaults.whole_words if self.whole_words is None
+                                 else self.whole_words),
                     line_refs=line_count if output_format == "edit-v2" else 0,
                     receivers=receivers,
                 )

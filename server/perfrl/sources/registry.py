@@ -23,7 +23,7 @@ def build_sources(
     seed: int | None = None,
     propose_sites: bool = True,
     copy_bonus: float = 0.0,
-    whole_words: bool = False,
+    whole_words: bool | None = None,
     region_min_lines: int | None = None,
     site_words: bool = False,
     attribute_guard: bool = False,
@@ -36,7 +36,8 @@ def build_sources(
     ``propose_sites=False`` lets an edit model choose every hunk's lines itself (see
     :class:`perfrl.sources.model.ModelCandidateSource`; for comparisons); ``copy_bonus`` > 0
     biases the model's decoding towards copying its input (:mod:`perfrl.inference.copy_bias`);
-    ``whole_words`` checks every word it spells (:mod:`perfrl.inference.word_guard`), and
+    ``whole_words`` checks every word it spells (:mod:`perfrl.inference.word_guard`; None:
+    as the model's spec says), and
     with ``site_words`` an edit at a forced site may only use the words of the lines it
     replaces (:func:`perfrl.sources.model.site_words`); ``attribute_guard`` lets a parameter
     annotated as a builtin container take only its type's attributes
