@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--temperature", type=float,
                      default=settings_defaults.DEFAULT_TEMPERATURE, metavar="T",
                      help="sampling temperature of the model source (default: the model's "
-                     "own, from its perfrl_model.json; the shipped model's is 0.5)")
+                     "own, from its perfrl_model.json; the shipped model's is 0.8)")
     opt.add_argument("--model", type=Path, default=None, metavar="DIR",
                      help="model directory for the model source (default: the shipped model)")
     opt.add_argument("--seed", type=int, default=None, help="sampling seed for the model source")
