@@ -371,6 +371,13 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         raise ExportError(f"{cfg.checkpoint} has a copy head, which only the step decoder "
                           f"graphs carry: export with --decoder-format {DECODER_FORMAT_STEP}")
     sources = _parity_sources(cfg)
+
+    def spec_for(quantization: str, parity: list[ParityReport]) -> ModelSpec:
+        """The spec with how the server reads and decodes the model (the same in all)."""
+        return build_spec(model, tokenizer, meta, quantization, parity, cfg.input_abstraction,
+                          cfg.decoder_format, cfg.docstrings, cfg.region_min_lines,
+                          cfg.temperature, cfg.whole_words)
+
     max_src = int(meta.get("config", {}).get("max_source_length", 512))
     output_format = checkpoint_output_format(meta)
     parity: list[ParityReport] = []
@@ -391,9 +398,7 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         # The scratch directory becomes a complete float32 model directory, so that parity
         # is checked through the server's own runtime.
         shutil.copy2(Path(cfg.checkpoint) / "tokenizer.json", raw / "tokenizer.json")
-        raw_spec = build_spec(model, tokenizer, meta, "none", [], cfg.input_abstraction,
-                              cfg.decoder_format, cfg.docstrings, cfg.region_min_lines,
-                              cfg.temperature, cfg.whole_words)
+        raw_spec = spec_for("none", [])
         write_model_spec(raw, raw_spec)
         onnx_files = [name for name in raw_spec.model_files() if name != raw_spec.tokenizer_file]
         missing = [name for name in onnx_files if not (raw / name).is_file()]
@@ -423,11 +428,7 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
         # The parity check loads the directory, so it needs a spec; the final one (with the
         # parity figures) replaces it below. A failed check removes it: a directory that
         # failed parity must not load as a model.
-        spec_path = write_model_spec(out, build_spec(model, tokenizer, meta, QUANTIZATION_INT8,
-                                                     parity, cfg.input_abstraction,
-                                                     cfg.decoder_format, cfg.docstrings,
-                                                     cfg.region_min_lines, cfg.temperature,
-                                                     cfg.whole_words))
+        spec_path = write_model_spec(out, spec_for(QUANTIZATION_INT8, parity))
         try:
             report = check_parity(model, tokenizer, out, sources, "int8",
                                   cfg.parity_max_new_tokens, max_src, cfg.threads,
@@ -440,10 +441,7 @@ def export_model(cfg: ExportConfig, log=print) -> ExportResult:
             f"{report.greedy_sequences_equal}/{report.prompts}, max |diff| "
             f"{report.max_abs_logprob_diff:.3f})")
         parity.append(report)
-    spec = build_spec(model, tokenizer, meta,
-                      QUANTIZATION_INT8 if cfg.quantize else "none", parity,
-                      cfg.input_abstraction, cfg.decoder_format, cfg.docstrings,
-                      cfg.region_min_lines, cfg.temperature, cfg.whole_words)
+    spec = spec_for(QUANTIZATION_INT8 if cfg.quantize else "none", parity)
     spec_path = write_model_spec(out, spec)
     files["perfrl_model.json"] = spec_path
     parity_path = out / "parity.json"

@@ -509,6 +509,8 @@ class ModelCandidateSource:
             words = None if table is None else output_words(model_text, table)
             # Parameters annotated as builtin containers get only their type's attributes.
             receivers = receiver_types(model_text) if self.attribute_guard else None
+            whole_words = (defaults.whole_words if self.whole_words is None
+                           else self.whole_words)
             # Each group's words: the whole input's, or (site_words) a forced site's own.
             vocabularies = [words] + [
                 site_words(model_text, span, table)
@@ -521,8 +523,7 @@ class ModelCandidateSource:
                     allow_non_ascii=not model_text.isascii(),
                     copy_from=copy_from,
                     copy_bonus=self.copy_bonus,
-                    whole_words=(defaults.whole_words if self.whole_words is None
-                                 else self.whole_words),
+                    whole_words=whole_words,
                     line_refs=line_count if output_format == "edit-v2" else 0,
                     receivers=receivers,
                 )
