@@ -53,3 +53,16 @@ def processes_with(marker: str) -> list[int]:
         if marker.encode() in cmdline and state != "Z":
             found.append(int(name))
     return found
+
+
+def describe(pid: int) -> str:
+    """``pid``'s command line, parent and state, for a failure message (why a process is
+    still there is easier to see with its parent)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")[:300]
+    except OSError:
+        return f"{pid}: gone"
+    found = _parent_and_state(str(pid))
+    parent, state = found if found is not None else ("?", "?")
+    return f"{pid} (parent {parent}, state {state}): {cmdline}"

@@ -64,6 +64,8 @@ class TargetOutcome:
     candidates: list[dict] = field(default_factory=list)
     error: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: The sources' accounts (``OptimizationReport.notes``: outputs drawn, dropped, mended).
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     #: True when the engine ran a feedback round (every first-round candidate failed and the
     #: model was trained for one): ``requested`` then counts both rounds' outputs.
@@ -179,6 +181,7 @@ def run_target(target: Target, sources, settings, n: int) -> TargetOutcome:
         outcome.error = str(exc)
     else:
         outcome.warnings = list(report.warnings)
+        outcome.notes = list(report.notes)
         if any(SECOND_ROUND_NOTE in note for note in report.notes):
             outcome.second_round = True
             outcome.requested += n
@@ -206,7 +209,8 @@ def build_sources_for(args, target: Target, shared: dict):
                                           attribute_guard=getattr(args, "attribute_guard",
                                                                   False),
                                           region_min_lines=getattr(args, "region_min_lines",
-                                                                   None))
+                                                                   None),
+                                          mend_slips=getattr(args, "mend_slips", True))
     return shared["sources"]
 
 
@@ -314,7 +318,7 @@ def markdown(title: str, groups: dict[str, dict], k: int, outcomes: list[TargetO
 def outcome_json(o: TargetOutcome) -> dict:
     return {"set": o.target.set_name, "project": o.target.project, "target": o.target.spec,
             "idiom": o.target.idiom, "requested": o.requested, "error": o.error,
-            "warnings": o.warnings, "seconds": round(o.seconds, 1),
+            "warnings": o.warnings, "notes": o.notes, "seconds": round(o.seconds, 1),
             "second_round": o.second_round, "candidates": o.candidates}
 
 
@@ -350,7 +354,8 @@ def outcomes_from_results(paths: list[Path]) -> tuple[dict, list[TargetOutcome]]
             target = Target(row["set"], row["project"], HERE, row["target"], idiom=row["idiom"])
             outcome = TargetOutcome(target, requested=row["requested"],
                                     candidates=row["candidates"], error=row["error"],
-                                    warnings=row["warnings"], seconds=row["seconds"],
+                                    warnings=row["warnings"], notes=row.get("notes", []),
+                                    seconds=row["seconds"],
                                     second_round=row.get("second_round", False))
             by_key[(row["project"], row["target"])] = outcome
     current = {(t.project, t.spec) for t in project_targets()}
@@ -402,6 +407,10 @@ def main(argv: list[str] | None = None) -> int:
                         "type's attributes (perfrl.inference.attribute_guard; default: off)")
     parser.add_argument("--temperature", type=float, default=None, metavar="T",
                         help="the model's sampling temperature (default: its spec's)")
+    parser.add_argument("--mend-slips", action=argparse.BooleanOptionalAction, default=True,
+                        help="mend the model's two copying slips of index-loop rewrites "
+                        "before verifying (perfrl.sources.slip_repairs; default: on, as "
+                        "served; --no-mend-slips measures the model alone)")
     parser.add_argument("--region-min-lines", type=int, default=None, metavar="LINES",
                         help="also rewrite each loop region of a function longer than LINES "
                         "(default: the model's own setting, region_min_lines of its spec)")
@@ -471,6 +480,7 @@ def write_reports(args, outcomes: list[TargetOutcome], n: int) -> int:
          "attribute_guard": getattr(args, "attribute_guard", None),
          "region_min_lines": getattr(args, "region_min_lines", None),
          "temperature": getattr(args, "temperature", None),
+         "mend_slips": getattr(args, "mend_slips", None),
          "figures": groups, "targets": [outcome_json(o) for o in outcomes]},
         indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     table = markdown(title, groups, n, outcomes)

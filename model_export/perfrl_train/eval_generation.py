@@ -190,6 +190,8 @@ def _parse_account(message: str) -> tuple[int | None, Counter[str]]:
             drawn = int(word)
             break
     summary = ""
+    # What follows "; mended: " counts outputs kept (their slips mended), not dropped ones.
+    message = message.split("; mended: ", 1)[0]
     if "; dropped: " in message:
         summary = message.split("; dropped: ", 1)[1]
     elif message.endswith(")") and "(" in message and message.startswith("none of"):

@@ -530,8 +530,8 @@ def test_the_models_verified_rewrite_from_the_light_bulb(
         "perfrl.server.interpreter": sys.executable,
         "perfrl.interpreter": sys.executable,
         "perfrl.sources": ["model"],
-        # The shipped model writes a verified rewrite of this function in a few of its draws,
-        # not in every job (model_export/README.md, "Thirteenth session"): a fixed seed.
+        # A fixed seed keeps the job the same from run to run (with its slips mended the
+        # shipped model's rewrite verified in 8 seeds of 8: docs/model.md, "Slip mending").
         "perfrl.numCandidates": 16,
         "perfrl.seed": 1,
         "perfrl.trace.server": "messages",

@@ -63,6 +63,10 @@ def test_the_sources_account_of_drops_is_read_back():
     drawn, dropped = _parse_account("none of the model's 8 outputs for m.f was a usable "
                                     "rewrite (repetition loop: 5; defines no function f: 3)")
     assert drawn == 8 and dropped == {"repetition loop": 5, "defines no function f": 3}
+    # Mended outputs were kept: they are not counted as dropped.
+    drawn, dropped = _parse_account("9 outputs drawn for m.f, 3 kept; dropped: duplicate: 4; "
+                                    "mended: range over a sequence: 2")
+    assert drawn == 9 and dropped == {"duplicate": 4}
 
 
 def test_keeps_signature_compares_the_parameters_exactly():

@@ -86,6 +86,7 @@ from perfrl.sources.regions import (
     region_statements,
     splice_region,
 )
+from perfrl.sources.slip_repairs import repair_slips
 from perfrl.sources.unbound_names import function_names, module_names, unbound_names
 
 DEFAULT_LOAD_TIMEOUT_S = 120.0
@@ -263,6 +264,7 @@ def select_clean(
     first_index: int = 0,
     unusable: dict[int, str] | None = None,
     known_names: frozenset[str] | None = None,
+    repaired: Counter[str] | None = None,
 ) -> tuple[list[CleanCandidate], Counter[str]]:
     """The outputs worth verifying, cleaned, in order (the ``k``-th output counts as draw
     ``first_index + k``), and a count of the reasons the others were dropped. ``distinct``
@@ -270,7 +272,9 @@ def select_clean(
     far across calls; ``unusable`` gives, by position in ``outputs``, those already known to
     be unusable and why (edit scripts that cannot be applied); with ``known_names`` (what the
     target's module and function make visible, :mod:`perfrl.sources.unbound_names`), an
-    output reading a name nothing defines is dropped as :data:`UNBOUND`."""
+    output reading a name nothing defines is dropped as :data:`UNBOUND`. With ``repaired``,
+    each usable output first has the model's copying slips mended
+    (:func:`~perfrl.sources.slip_repairs.repair_slips`) and ``repaired`` counts the repairs."""
     kept: list[CleanCandidate] = []
     dropped: Counter[str] = Counter()
     unusable = unusable or {}
@@ -282,6 +286,8 @@ def select_clean(
         if why is None:
             clean = clean_output(output.text, target, original, first_index + position)
             why = clean.flaw
+            if not why and repaired is not None:
+                clean = _mended(clean, target, original, repaired)
         if not why and clean.function is not None and unbound_names(
             clean.function, original.function, known_names
         ):
@@ -295,6 +301,24 @@ def select_clean(
             continue
         kept.append(clean)
     return kept, dropped
+
+
+def _mended(clean: CleanCandidate, target: FunctionTarget, original: CleanCandidate,
+            repaired: Counter[str]) -> CleanCandidate:
+    """``clean`` with its copying slips mended (counted in ``repaired``), cleaned again; as
+    it was when there was nothing to mend or the mended text is not a usable function."""
+    if clean.function is None or original.function is None:
+        return clean
+    code, repairs = repair_slips(clean.code, clean.function, original.function)
+    if not repairs:
+        return clean
+    # A plain Candidate: clean_candidate hands a CleanCandidate back as it is.
+    mended = clean_candidate(Candidate(source=clean.source, label=clean.label, code=code),
+                             target, clean.number)
+    if mended.flaw:
+        return clean
+    repaired.update(repairs)
+    return mended
 
 
 def select_usable(
@@ -323,6 +347,12 @@ def split_rows(rows: int, groups: int) -> list[int]:
 
 def _summary(dropped: Counter[str]) -> str:
     return "; ".join(f"{why}: {count}" for why, count in dropped.most_common())
+
+
+def _accounts(dropped: Counter[str], repaired: Counter[str]) -> str:
+    """The end of a job's note: why outputs were dropped, and which slips were mended."""
+    text = f"; dropped: {_summary(dropped)}" if dropped else ""
+    return text + (f"; mended: {_summary(repaired)}" if repaired else "")
 
 
 def _fresh_names(table: Abstraction) -> frozenset[str]:
@@ -360,7 +390,10 @@ class ModelCandidateSource:
     (:mod:`perfrl.sources.edit_sites`; ``propose_sites=False``: the model's choice only).
     Unguarded decoding forces nothing, so it proposes no site either. A function longer than
     ``region_min_lines`` (default: the model's spec) is also rewritten one loop region at a
-    time (:mod:`perfrl.sources.regions`)."""
+    time (:mod:`perfrl.sources.regions`). ``mend_slips`` (on by default) mends two copying
+    slips of index-loop rewrites before the verifier sees them
+    (:mod:`perfrl.sources.slip_repairs`); off, the outputs are verified as the model wrote
+    them (for measuring the model alone)."""
 
     name = "model"
 
@@ -382,6 +415,7 @@ class ModelCandidateSource:
         region_min_lines: int | None = None,
         site_words: bool = False,
         attribute_guard: bool = False,
+        mend_slips: bool = True,
     ) -> None:
         self.handle = model if isinstance(model, ModelHandle) else ModelHandle(Path(model))
         self.num_candidates = num_candidates
@@ -399,6 +433,7 @@ class ModelCandidateSource:
         self.region_min_lines = region_min_lines
         self.site_words = site_words
         self.attribute_guard = attribute_guard
+        self.mend_slips = mend_slips
 
     def generate(
         self, target: FunctionTarget, limit: int
@@ -416,10 +451,12 @@ class ModelCandidateSource:
         # One rule for what counts as new, across the whole function's and the regions' rewrites.
         distinct = DistinctCandidates(original)
         dropped: Counter[str] = Counter()
+        repaired: Counter[str] = Counter()
         whole: list[CleanCandidate] = []
         drawn = 0
         try:
-            whole, whole_dropped, drawn = self._rewrites(model, target, original, n, distinct)
+            whole, whole_dropped, drawn = self._rewrites(model, target, original, n, distinct,
+                                                         repaired=repaired)
         except _TooLong:
             if not regions:
                 raise CandidateSourceError(
@@ -433,7 +470,7 @@ class ModelCandidateSource:
         by_region: list[CleanCandidate] = []
         for region in regions:
             candidates, region_dropped, region_drawn = self._region_rewrites(
-                model, target, original, region, max(2, n // len(regions)), distinct
+                model, target, original, region, max(2, n // len(regions)), distinct, repaired
             )
             by_region += candidates
             dropped += region_dropped
@@ -455,7 +492,7 @@ class ModelCandidateSource:
         regional = sum(1 for c in merged if c.label.startswith("lines "))
         if regional:
             note += f" ({regional} of them rewrite a loop region)"
-        return note + (f"; dropped: {_summary(dropped)}" if dropped else "")
+        return note + _accounts(dropped, repaired)
 
     def _rewrites(
         self,
@@ -466,13 +503,15 @@ class ModelCandidateSource:
         distinct: DistinctCandidates,
         failed: FailedAttempt | None = None,
         visible: frozenset[str] = frozenset(),
+        repaired: Counter[str] | None = None,
     ) -> tuple[list[CleanCandidate], Counter[str], int]:
         """The usable rewrites of ``original`` (the target's function, or a region's
         function), cleaned, why the others were dropped, and how many outputs were drawn:
         ``n`` first (greedy + samples), then again for the unusable ones, at most
         ``resample_rounds`` times. With ``failed``, the prompt is the second round's
         (:func:`perfrl.sources.prompts.model_prompt`); ``visible``: names the rewrite may read
-        beyond the module's and ``original``'s (a region's: the whole function's). Raises
+        beyond the module's and ``original``'s (a region's: the whole function's); the slips
+        mended are counted in ``repaired`` (when :attr:`mend_slips`). Raises
         :class:`_TooLong`."""
         function_text = original.code
         defaults = model.spec.generation
@@ -555,8 +594,9 @@ class ModelCandidateSource:
                                       seed=group_seed,
                                       sampling={**sampling, "constraints": constraints})
             outputs, unusable = outputs_as_code(outputs, model_text, table, output_format)
-            round_kept, round_dropped = select_clean(outputs, target, original, distinct, drawn,
-                                                     unusable, known)
+            round_kept, round_dropped = select_clean(
+                outputs, target, original, distinct, drawn, unusable, known,
+                repaired if self.mend_slips else None)
             kept += round_kept
             dropped += round_dropped
             drawn += len(outputs)
@@ -600,8 +640,10 @@ class ModelCandidateSource:
         # Never the failed candidate again: it is admitted first, so a copy is a duplicate.
         distinct.admit(clean_candidate(
             Candidate(source="model", label="failed", code=failed.code), target, 0))
+        repaired: Counter[str] = Counter()
         try:
-            kept, dropped, drawn = self._rewrites(model, target, original, n, distinct, failed)
+            kept, dropped, drawn = self._rewrites(model, target, original, n, distinct, failed,
+                                                  repaired=repaired)
         except _TooLong:
             raise CandidateSourceError(
                 f"{target.qualname} and the failed candidate are too long for the model's "
@@ -613,7 +655,7 @@ class ModelCandidateSource:
                 f"none of the model's {drawn} second-round outputs for {target.qualname} was a "
                 f"usable rewrite ({_summary(dropped)})")
         note = f"second round: {drawn} outputs drawn for {target.qualname}, {len(kept)} kept"
-        return note + (f"; dropped: {_summary(dropped)}" if dropped else "")
+        return note + _accounts(dropped, repaired)
 
     def _region_rewrites(
         self,
@@ -623,6 +665,7 @@ class ModelCandidateSource:
         region: Region,
         n: int,
         distinct: DistinctCandidates,
+        repaired: Counter[str],
     ) -> tuple[list[CleanCandidate], Counter[str], int]:
         """Whole-function candidates made of the model's rewrites of one loop region
         (:mod:`perfrl.sources.regions`), spliced back into ``original``; ``distinct`` is the
@@ -632,7 +675,7 @@ class ModelCandidateSource:
         try:
             kept, dropped, drawn = self._rewrites(
                 model, region_target, wrapper, n, DistinctCandidates(wrapper),
-                visible=function_names(original.function),
+                visible=function_names(original.function), repaired=repaired,
             )
         except _TooLong:
             return [], Counter({"region too long for the model": 1}), 0

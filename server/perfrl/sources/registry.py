@@ -27,6 +27,7 @@ def build_sources(
     region_min_lines: int | None = None,
     site_words: bool = False,
     attribute_guard: bool = False,
+    mend_slips: bool = True,
 ) -> list[CandidateSource]:
     """Sources in the order given; hand-written files first when there are any.
 
@@ -41,7 +42,9 @@ def build_sources(
     with ``site_words`` an edit at a forced site may only use the words of the lines it
     replaces (:func:`perfrl.sources.model.site_words`); ``attribute_guard`` lets a parameter
     annotated as a builtin container take only its type's attributes
-    (:mod:`perfrl.inference.attribute_guard`);
+    (:mod:`perfrl.inference.attribute_guard`); ``mend_slips=False`` verifies the model's
+    outputs without mending its copying slips (:mod:`perfrl.sources.slip_repairs`; for
+    measuring the model alone);
     ``region_min_lines`` overrides the model's own length above which a function's loop
     regions are rewritten one at a time too (None: the model's spec). Unknown names raise
     CandidateSourceError listing the known ones.
@@ -81,6 +84,7 @@ def build_sources(
                                      whole_words=whole_words,
                                      region_min_lines=region_min_lines,
                                      site_words=site_words,
-                                     attribute_guard=attribute_guard)
+                                     attribute_guard=attribute_guard,
+                                     mend_slips=mend_slips)
             )
     return sources
