@@ -65,4 +65,19 @@ def describe(pid: int) -> str:
         return f"{pid}: gone"
     found = _parent_and_state(str(pid))
     parent, state = found if found is not None else ("?", "?")
-    return f"{pid} (parent {parent}, state {state}): {cmdline}"
+    try:  # where in the kernel it waits (a process in state D cannot die yet)
+        with open(f"/proc/{pid}/wchan") as handle:
+            waits = handle.read().strip() or "-"
+    except OSError:
+        waits = "?"
+    return f"{pid} (parent {parent}, state {state}, waiting in {waits}): {cmdline}"
+
+
+def command_line(pid: int) -> list[str] | None:
+    """``pid``'s arguments (``argv``), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return None
+    return [part.decode(errors="replace") for part in raw.split(b"\0")[:-1]]

@@ -28,7 +28,7 @@ from perfrl.engine.sandbox.bwrap import bwrap_status
 from perfrl.engine.sandbox.limits import cgroup_support, count_user_tasks, rlimits_for
 from perfrl.engine.settings import EngineSettings
 from perfrl.engine.types import CancelToken, PerfRLError
-from tests.process_tree import describe, processes_with
+from tests.process_tree import command_line, describe, processes_with
 
 HAVE_BWRAP = bwrap_status().usable
 needs_bwrap = pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap not usable here")
@@ -509,6 +509,7 @@ def test_required_bwrap_missing_is_an_error(
 @pytest.mark.parametrize("use_bwrap", BWRAP_MODES)
 def test_sandboxed_command_dies_with_the_server(project: Path, use_bwrap: bool) -> None:
     marker = f"perfrl-orphan-{uuid.uuid4().hex}"
+    sleeper = "import time; time.sleep(120)"
     server = textwrap.dedent(
         f"""
         import sys
@@ -519,21 +520,23 @@ def test_sandboxed_command_dies_with_the_server(project: Path, use_bwrap: bool) 
                           EngineSettings(use_bwrap={use_bwrap!r}))
         with sandbox.workspace() as ws:
             print("running", flush=True)
-            ws.run_python(["-c", "import time; time.sleep(120)", {marker!r}], timeout_s=120)
+            ws.run_python(["-c", {sleeper!r}, {marker!r}], timeout_s=120)
         """
     )
     proc = subprocess.Popen([PYTHON, "-c", server], stdout=subprocess.PIPE, text=True)
 
     def sandboxed() -> list[int]:
-        # The server's own command line holds the marker too, and so does the launcher's
-        # before it execs: only the command itself counts as started.
+        # The server's command line holds the marker too (and so does a child it forked,
+        # until that execs), and so does the launcher's: only the command itself counts.
         return [pid for pid in processes_with(marker)
-                if pid != proc.pid and "launcher.py" not in describe(pid)]
+                if (command_line(pid) or [])[1:] == ["-c", sleeper, marker]]
 
     try:
         assert proc.stdout.readline().strip() == "running"
-        # Generous: beside a full test run a process may take many seconds to start (seen in
-        # CI: not started after 5 s, and here once not after 30).
+        # Waiting for the command itself, not a process whose command line merely holds the
+        # marker: the server's own matched at once, so the server was killed while it was
+        # still starting the launcher, which then outlived the check (a CI failure). Generous,
+        # as the first start of an interpreter beside a full test run can be slow.
         deadline = time.monotonic() + 90
         while not sandboxed() and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -268,12 +268,14 @@ def test_line_references_cannot_smuggle_code_past_the_function_either(target):
     nothing of the script runs at module level."""
     from perfrl.sources.model import outputs_as_code
 
-    script = "@5-5\n    =5\n=1\n    import os; os.system('touch /tmp/perfrl-pwned')\n"
+    script = ("@5-5\n    =5\n=1\n    import os; os.system('touch /tmp/perfrl-pwned')\n"
+              "    return xs\n")
     outputs, unusable = outputs_as_code([GeneratedSequence(script, [], 0.0)], target.source,
                                         None, "edit-v2")
     assert unusable == {} and outputs[0].text.count("def scale(xs):") == 2
     kept, _ = select_usable(outputs, target, target.source)
-    assert kept == [(0, "def scale(xs):\n    import os; os.system('touch /tmp/perfrl-pwned')\n")]
+    assert kept == [(0, "def scale(xs):\n    import os; os.system('touch /tmp/perfrl-pwned')\n"
+                        "    return xs\n")]
 
 
 def test_an_edit_cannot_smuggle_module_code_past_its_function(target):

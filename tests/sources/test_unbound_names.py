@@ -93,6 +93,28 @@ def test_a_region_rewrite_may_read_what_the_whole_function_binds():
     assert unbound_names(output, _function("def region(rows):\n    return rows\n"), known) == []
 
 
+def test_a_region_rewrite_must_bind_what_only_its_region_binds():
+    # The held-out ``largest_payment``: a region rewrite reading the while loop's ``i`` that
+    # its own lines no longer bind (``for largest in range(...)``) is a certain NameError.
+    whole = _function("def largest(payments):\n    best = 0\n    i = 0\n"
+                      "    while i < len(payments):\n        best = max(best, payments[i])\n"
+                      "        i += 1\n    return best\n")
+    region = _function("def region(payments):\n    best = 0\n    i = 0\n"
+                       "    while i < len(payments):\n        best = max(best, payments[i])\n"
+                       "        i += 1\n    return best\n")
+    output = _function("def region(payments):\n    best = 0\n"
+                       "    for best in range(len(payments)):\n"
+                       "        best = max(best, payments[i])\n    return best\n")
+    lines_2_to_7 = (2, 7)
+    assert "i" not in function_names(whole, lines_2_to_7)
+    assert unbound_names(output, region, module_names(MODULE) | function_names(
+        whole, lines_2_to_7)) == ["i"]
+    # Bound before the region too: visible (a rewrite may read it).
+    assert "i" in function_names(whole, (4, 7)) and "best" in function_names(whole, (4, 7))
+    # Without the region's lines, every binding of the function counts, as before.
+    assert "i" in function_names(whole)
+
+
 @pytest.mark.parametrize("module", [
     "from os.path import *\n",
     "globals()['made'] = 1\n",

@@ -78,6 +78,7 @@ from perfrl.sources.abstraction import (
 )
 from perfrl.sources.edit_sites import site_header, site_spans, site_text
 from perfrl.sources.identifiers import rename_identifiers
+from perfrl.sources.lost_result import LOST_RESULT, loses_result
 from perfrl.sources.prompts import model_prompt
 from perfrl.sources.regions import (
     Region,
@@ -272,7 +273,9 @@ def select_clean(
     far across calls; ``unusable`` gives, by position in ``outputs``, those already known to
     be unusable and why (edit scripts that cannot be applied); with ``known_names`` (what the
     target's module and function make visible, :mod:`perfrl.sources.unbound_names`), an
-    output reading a name nothing defines is dropped as :data:`UNBOUND`. With ``repaired``,
+    output reading a name nothing defines is dropped as :data:`UNBOUND`; one returning
+    nothing where the function returns a value, as
+    :data:`~perfrl.sources.lost_result.LOST_RESULT`. With ``repaired``,
     each usable output first has the model's copying slips mended
     (:func:`~perfrl.sources.slip_repairs.repair_slips`) and ``repaired`` counts the repairs."""
     kept: list[CleanCandidate] = []
@@ -292,6 +295,9 @@ def select_clean(
             clean.function, original.function, known_names
         ):
             why = UNBOUND
+        if not why and clean.function is not None and loses_result(clean.function,
+                                                                   original.function):
+            why = LOST_RESULT
         if why:
             dropped[why + ("" if output.finished else " (cut at the length limit)")] += 1
             continue
@@ -675,7 +681,8 @@ class ModelCandidateSource:
         try:
             kept, dropped, drawn = self._rewrites(
                 model, region_target, wrapper, n, DistinctCandidates(wrapper),
-                visible=function_names(original.function), repaired=repaired,
+                visible=function_names(original.function, (region.start_line, region.end_line)),
+                repaired=repaired,
             )
         except _TooLong:
             return [], Counter({"region too long for the model": 1}), 0

@@ -75,25 +75,35 @@ def module_names(file_text: str) -> frozenset[str] | None:
     return frozenset(names)
 
 
-def scope_bindings(function: FunctionNode) -> set[str]:
+def scope_bindings(function: FunctionNode, skip: tuple[int, int] | None = None) -> set[str]:
     """The names ``function``'s own scope binds: its parameters and what its body binds
     outside nested functions, lambdas, classes and comprehensions (whose names are their own:
     ``lambda record: record["ms"]`` binds ``record`` for the lambda only); an assignment
-    expression in a comprehension binds in the function's scope."""
+    expression in a comprehension binds in the function's scope. ``skip``: (first, last)
+    lines of the function's source whose statements do not count."""
     arguments = function.args
     names = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
     names.update(a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None)
     for statement in function.body:
-        names |= _bindings_outside_definitions(statement)
+        names |= _bindings_outside_definitions(statement, skip)
     return names
 
 
-def _bindings_outside_definitions(node: ast.AST) -> set[str]:
-    """Names ``node`` binds, not counting what the definitions inside it bind."""
+def _within(node: ast.AST, lines: tuple[int, int] | None) -> bool:
+    """Whether ``node`` is a statement lying wholly within ``lines`` (first, last)."""
+    return (lines is not None and isinstance(node, ast.stmt)
+            and lines[0] <= node.lineno and (node.end_lineno or node.lineno) <= lines[1])
+
+
+def _bindings_outside_definitions(node: ast.AST, skip: tuple[int, int] | None = None) -> set[str]:
+    """Names ``node`` binds, not counting what the definitions inside it bind, nor the
+    statements within the ``skip`` lines."""
     found: set[str] = set()
     stack = [node]
     while stack:
         current = stack.pop()
+        if _within(current, skip):
+            continue
         if current is not node and isinstance(current, _OWN_SCOPES):
             if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 found.add(current.name)  # a nested definition binds its name here
@@ -122,14 +132,19 @@ def _reads(function: FunctionNode) -> set[str]:
     }
 
 
-def function_names(function: FunctionNode | None) -> frozenset[str]:
-    """What a rewrite of one of ``function``'s regions may read beyond the region's own
-    function (which does not show what the rest of the function binds): the names its own
-    scope binds and the names it reads from outside; not a lambda's or a comprehension's own
-    names."""
+def function_names(
+    function: FunctionNode | None, region: tuple[int, int] | None = None
+) -> frozenset[str]:
+    """What a rewrite of one of ``function``'s regions (``region``: its first and last lines
+    of the function's source) may read beyond the region's own function (which does not show
+    what the rest of the function binds): the names its own scope binds outside the region
+    and the names it reads from outside; not a lambda's or a comprehension's own names, and
+    not a local only the region binds (its loop variable: the rewrite replaces the lines
+    that bound it, so it must bind it itself)."""
     if function is None:
         return frozenset()
-    return frozenset(scope_bindings(function) | (_reads(function) - bound_names(function)))
+    return frozenset(scope_bindings(function, region)
+                     | (_reads(function) - bound_names(function)))
 
 
 def unbound_names(
