@@ -53,8 +53,12 @@ def receiver_types(function_text: str) -> dict[str, frozenset[str]]:
         return {}
     function = next((n for n in tree.body
                      if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
-    if function is None:
-        return {}
+    return {} if function is None else parameter_types(function)
+
+
+def parameter_types(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, frozenset[str]]:
+    """Each parameter of ``function`` annotated as a builtin container or string (see the
+    module), with the attributes its type has."""
     args = function.args
     found = {}
     for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:

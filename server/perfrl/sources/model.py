@@ -79,6 +79,7 @@ from perfrl.sources.abstraction import (
 from perfrl.sources.edit_sites import site_header, site_spans, site_text
 from perfrl.sources.identifiers import rename_identifiers
 from perfrl.sources.lost_result import LOST_RESULT, loses_result
+from perfrl.sources.missing_attributes import MISSING_ATTRIBUTE, missing_attributes
 from perfrl.sources.prompts import model_prompt
 from perfrl.sources.regions import (
     Region,
@@ -275,7 +276,9 @@ def select_clean(
     target's module and function make visible, :mod:`perfrl.sources.unbound_names`), an
     output reading a name nothing defines is dropped as :data:`UNBOUND`; one returning
     nothing where the function returns a value, as
-    :data:`~perfrl.sources.lost_result.LOST_RESULT`. With ``repaired``,
+    :data:`~perfrl.sources.lost_result.LOST_RESULT`; one reading an attribute its annotated
+    parameter's type does not have, as
+    :data:`~perfrl.sources.missing_attributes.MISSING_ATTRIBUTE`. With ``repaired``,
     each usable output first has the model's copying slips mended
     (:func:`~perfrl.sources.slip_repairs.repair_slips`) and ``repaired`` counts the repairs."""
     kept: list[CleanCandidate] = []
@@ -298,6 +301,9 @@ def select_clean(
         if not why and clean.function is not None and loses_result(clean.function,
                                                                    original.function):
             why = LOST_RESULT
+        if not why and clean.function is not None and missing_attributes(clean.function,
+                                                                         original.function):
+            why = MISSING_ATTRIBUTE
         if why:
             dropped[why + ("" if output.finished else " (cut at the length limit)")] += 1
             continue
