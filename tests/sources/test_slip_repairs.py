@@ -16,17 +16,9 @@ from perfrl.sources.model import select_clean
 from perfrl.sources.slip_repairs import DEAD_LOOP_INCREMENT, RANGE_OVER_SEQUENCE
 from perfrl.sources.slip_repairs import repair_slips as repair_parsed
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "inventory"
 #: The example project's reports.shelf_names, as written there.
-SHELF_NAMES = '''def shelf_names(products):
-    """The names of the active products for the shelf labels, in catalog order."""
-    names = []
-    i = 0
-    while i < len(products):
-        if products[i]["active"]:
-            names.append(products[i]["name"])
-        i = i + 1
-    return names
-'''
+SHELF_NAMES = locate_function("inventory/reports.py::shelf_names", EXAMPLE).source
 
 #: What EDITR6 writes for most seeds: the idea right, the copy wrong in one or both places.
 BOTH_SLIPS = '''def shelf_names(products):
@@ -159,8 +151,7 @@ def test_the_shipped_model_slips_on_the_example_and_the_source_mends_it() -> Non
     from perfrl.model_contract import default_model_dir
     from perfrl.sources.model import ModelCandidateSource
 
-    example = Path(__file__).resolve().parents[2] / "examples" / "inventory"
-    target = locate_function("inventory/reports.py::shelf_names", example)
+    target = locate_function("inventory/reports.py::shelf_names", EXAMPLE)
 
     def job(mend: bool) -> tuple[list[str], str]:
         source = ModelCandidateSource(default_model_dir(), num_candidates=16, seed=2,
