@@ -4,8 +4,9 @@ An exported model directory (``perfrl_model.json``) is evaluated through the ser
 source, :class:`perfrl.sources.model.ModelCandidateSource`: the same forced signature,
 vocabulary mask, repetition steering, re-sampling of unusable outputs, output cleaning and
 name restoring, so the report card measures what the editor shows. A PIE program is not a
-function (no signature to force); it gets the same guards otherwise
-(:meth:`GuardedGenerator.for_program`). A training checkpoint (``config.json``) is sampled
+function: it is read as the body of one (:func:`program_as_function`, ``def main():`` around
+it) and served the same way, each rewrite's body given back as the program; one that cannot
+be a function body gets the guards without a signature (:meth:`GuardedGenerator.for_program`). A training checkpoint (``config.json``) is sampled
 with PyTorch ``generate``, unguarded (for comparing checkpoints during training).
 
 A caller may rely on every generator returning exactly ``n`` texts for a request of ``n``:
@@ -99,11 +100,17 @@ class GuardedGenerator:
 
     def __call__(self, source: str, n: int) -> list[str]:
         """``n`` texts for ``source``: a lone function is served as a file holding just it;
-        anything else (a PIE program) through :meth:`for_program`."""
+        a program (PIE) as the body of a function (:func:`program_as_function`: the models
+        read and write functions), each rewrite's body becoming the program again; a program
+        that cannot be a function body through :meth:`for_program`."""
         target = target_for_source(source)
+        if target is not None:
+            return self.for_target(target, n)
+        wrapped = program_as_function(source)
+        target = None if wrapped is None else target_for_source(wrapped)
         if target is None:
             return self.for_program(source, n)
-        return self.for_target(target, n)
+        return [function_body(text) for text in self.for_target(target, n)]
 
     # -- programs -------------------------------------------------------------------------
 
@@ -202,6 +209,59 @@ def _parse_account(message: str) -> tuple[int | None, Counter[str]]:
         if why and count.isdigit():
             dropped[why] += int(count)
     return drawn, dropped
+
+
+#: The function a program is read as: its name is a placeholder to the model either way.
+PROGRAM_FUNCTION = "main"
+
+
+def program_as_function(program: str) -> str | None:
+    """``program`` as the body of ``def main():`` (each line indented by four spaces), or
+    None when it cannot be one: it does not parse, or holds what a function body may not
+    (``from m import *``, ``from __future__ import``, ``yield`` or ``return`` at its top
+    level, ``nonlocal``). Only the model's view changes: its rewrite is judged as the program
+    :func:`function_body` gives back."""
+    try:
+        tree = ast.parse(program)
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (
+                node.module == "__future__" or any(a.name == "*" for a in node.names)):
+            return None
+        if isinstance(node, ast.Nonlocal):
+            return None
+    if any(isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom))
+           for statement in tree.body if not isinstance(
+               statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+           for node in ast.walk(statement)):
+        return None
+    body = "".join("    " + line if line.strip() else line
+                   for line in program.splitlines(keepends=True))
+    wrapped = f"def {PROGRAM_FUNCTION}():\n" + (body if body.strip() else "    pass\n")
+    try:
+        ast.parse(wrapped)
+    except SyntaxError:  # a line continued inside a string, say
+        return None
+    return wrapped
+
+
+def function_body(text: str) -> str:
+    """The program a rewrite of :func:`program_as_function`'s function stands for: its body
+    dedented by the four spaces it was given (``""`` for an empty slot or a text that is not
+    that one function)."""
+    if not text.strip():
+        return ""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return ""
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+        return ""
+    function = tree.body[0]
+    lines = text.splitlines(keepends=True)
+    body = lines[function.body[0].lineno - 1:]
+    return "".join(line[4:] if line.startswith("    ") else line for line in body)
 
 
 def target_for_source(source: str) -> FunctionTarget | None:

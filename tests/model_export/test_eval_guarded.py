@@ -7,7 +7,13 @@ import ast
 import pytest
 
 from perfrl.model_contract import default_model_dir
-from perfrl_train.eval_generation import GuardedGenerator, _parse_account, target_for_source
+from perfrl_train.eval_generation import (
+    GuardedGenerator,
+    _parse_account,
+    function_body,
+    program_as_function,
+    target_for_source,
+)
 from perfrl_train.evaluate import EvalConfig, keeps_signature, load_generator, render_markdown
 
 SOURCE = ("def total_price(items, *, tax=0.2):\n    total = 0\n    for item in items:\n"
@@ -38,13 +44,46 @@ def test_an_exported_model_generates_through_the_servers_guarded_source(shipped)
     assert sum(generate.dropped.values()) == generate.drawn - len(served)  # the rest dropped
 
 
-def test_a_program_is_drawn_with_the_guards_but_no_signature(shipped):
+def test_a_program_is_read_as_a_function_body_and_given_back_as_a_program(shipped):
     generate, _ = shipped
-    texts = generate("n = int(input())\ns = 0\nfor i in range(n):\n    s += i\nprint(s)\n", 3)
+    program = "n = int(input())\ns = 0\nfor i in range(n):\n    s += i\nprint(s)\n"
+    texts = generate(program, 3)
     assert len(texts) == 3
     for text in texts:
         if text:
-            ast.parse(text)
+            tree = ast.parse(text)
+            # The wrapping function is gone: a module of statements, as the program was.
+            assert not any(isinstance(node, ast.FunctionDef) for node in tree.body), text
+
+
+PROGRAMS = [
+    "n = int(input())\ns = 0\nfor i in range(n):\n    s += i\nprint(s)\n",
+    # A nested function, a global statement, a string whose second line starts with spaces.
+    "import sys\nX = 0\n\n\ndef bump():\n    global X\n    X += 1\n\n\nbump()\n"
+    "print(\"\"\"a\n    b\"\"\", X)\n",
+]
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_a_program_and_its_function_body_round_trip(program):
+    wrapped = program_as_function(program)
+    assert wrapped is not None and wrapped.startswith("def main():\n")
+    assert target_for_source(wrapped) is not None
+    assert function_body(wrapped) == program
+
+
+@pytest.mark.parametrize("program", [
+    "from math import *\nprint(pi)\n",
+    "from __future__ import annotations\nprint(1)\n",
+    "def (",
+])
+def test_a_program_that_cannot_be_a_function_body_is_not_wrapped(program):
+    assert program_as_function(program) is None
+
+
+def test_a_text_that_is_not_the_one_function_gives_no_program():
+    assert function_body("") == "" and function_body("x = 1\n") == ""
+    assert function_body("def main(:\n") == ""
 
 
 def test_a_lone_function_becomes_a_target_and_a_program_does_not():
