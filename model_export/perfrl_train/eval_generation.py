@@ -6,8 +6,9 @@ vocabulary mask, repetition steering, re-sampling of unusable outputs, output cl
 name restoring, so the report card measures what the editor shows. A PIE program is not a
 function: it is read as the body of one (:func:`program_as_function`, ``def main():`` around
 it) and served the same way, each rewrite's body given back as the program; one that cannot
-be a function body gets the guards without a signature (:meth:`GuardedGenerator.for_program`). A training checkpoint (``config.json``) is sampled
-with PyTorch ``generate``, unguarded (for comparing checkpoints during training).
+be a function body gets the guards without a signature
+(:meth:`GuardedGenerator.for_program`). A training checkpoint (``config.json``) is sampled with
+PyTorch ``generate``, unguarded (for comparing checkpoints during training).
 
 A caller may rely on every generator returning exactly ``n`` texts for a request of ``n``:
 index 0 is the model's greedy output, or ``""`` when the guards dropped it (so best@1 counts

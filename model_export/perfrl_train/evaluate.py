@@ -18,12 +18,14 @@ bound >= threshold), mean / median speedup of the verified-faster ones.
 PIE (program level), by default only the evaluation third of the problem-disjoint split
 (``data/pie_split.json``; ``--pie-problems all`` for every problem; PIE is never trained on):
 every candidate program runs on the problem's public tests inside the
-sandbox (a tiny project; stdin from the test file; wall time = min over ``pie_repeats`` runs),
-against the original program measured the same way. %correct = all trusted tests' outputs
-match; %optimized = correct and >= ``pie_min_speedup`` faster. Honest about the data: the
-2to3 artefacts are repaired (the PIE loader), suspect tests are skipped, pairs whose speed-up is
-numpy import time are counted and excluded, and the tests are small (timings are dominated by
-interpreter start-up, which is subtracted as the time of an empty program).
+sandbox (a tiny project; stdin from the test file), in ``pie_repeats`` interleaved rounds with
+the original (:mod:`.pie_timing`). %correct = all trusted tests' outputs match (and stay the
+same from run to run); %optimized = correct and the 95% lower bound of the median per-round
+speedup >= ``pie_min_speedup``, on problems whose original works long enough to time. Honest
+about the data: the 2to3 artefacts are repaired (the PIE loader), suspect tests are skipped,
+pairs whose speed-up is numpy import time are counted and excluded, and the tests are small
+(timings are dominated by interpreter start-up, which is subtracted as the time of an empty
+program).
 
 A caller may rely on :func:`evaluate` writing ``eval.json`` and ``eval.md`` into ``out`` and
 returning their paths with the figures.
@@ -41,6 +43,7 @@ from pathlib import Path
 
 from .errors import PerfRLError
 from .eval_generation import Generator
+from .pie_timing import MIN_MEASURABLE_S, PIE_DRIVER, compare, startups
 from .train_common import help_field, set_threads
 
 
@@ -63,7 +66,8 @@ class EvalConfig:
     pie_problems: str = help_field("eval", "which PIE problems: 'eval' (the evaluation third "
                                            "of data/pie_split.json) or 'all'")
     pie_tests: int = help_field(3, "trusted public tests run per PIE program")
-    pie_repeats: int = help_field(5, "runs per test; the minimum wall time counts")
+    pie_repeats: int = help_field(5, "interleaved timing rounds (every program once on every "
+                                     "test per round; see perfrl_train.pie_timing)")
     pie_min_speedup: float = help_field(1.10, "PIE 'optimized' = correct and this much faster")
     samples: int = help_field(8, "candidates per prompt (greedy + samples-1): best@k")
     temperature: float = help_field(0.8, "sampling temperature")
@@ -196,37 +200,6 @@ def evaluate_synthetic(generate: Generator, pairs: list, cfg: EvalConfig, work: 
 
 # ----------------------------------------------------------------------------- PIE
 
-#: Runs inside the sandbox (stdlib only): each program on each test, min wall time of k runs.
-_PIE_DRIVER = r'''
-import json, subprocess, sys, time
-spec = json.load(open(sys.argv[1]))
-results = {}
-for prog in spec["programs"]:
-    rows = []
-    for test in spec["tests"]:
-        best, out, ok, err = None, "", True, ""
-        for _ in range(spec["repeats"]):
-            with open(test) as fh:
-                t0 = time.perf_counter()
-                try:
-                    p = subprocess.run([sys.executable, prog], stdin=fh,
-                                       capture_output=True, text=True,
-                                       timeout=spec["timeout_s"])
-                except subprocess.TimeoutExpired:
-                    ok, err = False, "timeout"
-                    break
-                wall = time.perf_counter() - t0
-            if p.returncode != 0:
-                ok, err = False, p.stderr[-300:]
-                break
-            out = p.stdout
-            best = wall if best is None else min(best, wall)
-        rows.append({"ok": ok, "stdout": out, "wall": best, "error": err})
-    results[prog] = rows
-print(json.dumps(results))
-'''
-
-
 def _run_programs(programs: dict[str, str], tests: list[str], cfg: EvalConfig, work: Path,
                   timeout_s: float = 10.0) -> dict[str, list[dict]]:
     """Run named programs on stdin tests inside the sandbox; per program, per test results."""
@@ -245,7 +218,7 @@ def _run_programs(programs: dict[str, str], tests: list[str], cfg: EvalConfig, w
     for i, text in enumerate(tests):
         (work / f"in{i}.txt").write_text(text)
         test_names.append(f"in{i}.txt")
-    (work / "driver.py").write_text(_PIE_DRIVER)
+    (work / "driver.py").write_text(PIE_DRIVER)
     (work / "spec.json").write_text(json.dumps({"programs": list(programs), "tests": test_names,
                                                 "repeats": cfg.pie_repeats,
                                                 "timeout_s": timeout_s}))
@@ -294,27 +267,35 @@ def evaluate_pie(generate: Generator, cfg: EvalConfig, work: Path, log=print) ->
                                     for r, (_, exp) in zip(orig_rows, tests, strict=False)):
             log(f"eval: PIE {pair.problem_id}: the original fails its trusted tests; skipped")
             continue
-        startup = min(r["wall"] for r in runs["empty.py"]) if runs["empty.py"][0]["ok"] else 0.0
-        orig_time = sum(max(r["wall"] - startup, 1e-4) for r in orig_rows)
+        startup = startups(runs["empty.py"])
         cands = []
         for i in range(len(texts)):
             rows = runs.get(f"cand{i}.py", [])
             correct = bool(rows) and all(r["ok"] and outputs_match(r["stdout"], exp)
                                          for r, (_, exp) in zip(rows, tests, strict=False))
-            speedup = (orig_time / sum(max(r["wall"] - startup, 1e-4) for r in rows)
-                       if correct else None)
-            cands.append({"correct": correct, "speedup": speedup})
-        best = max(cands, key=lambda c: (c["correct"], c["speedup"] or 0.0))
+            timing = compare(orig_rows, rows, startup, seed=index) if correct else None
+            cands.append({
+                "correct": correct,
+                "speedup": timing.speedup if timing else None,
+                "speedup_low": timing.low if timing else None,
+                "measurable": bool(timing and timing.measurable),
+                "optimized": bool(timing and timing.low is not None
+                                  and timing.low >= cfg.pie_min_speedup),
+            })
+        best = max(cands, key=lambda c: (c["correct"], c["optimized"], c["speedup"] or 0.0))
+        orig_work = compare(orig_rows, orig_rows, startup)
         per_problem.append({"problem": pair.problem_id, "greedy": cands[0], "best": best,
-                            "original_s": orig_time, "startup_s": startup})
+                            "original_s": sum(min(r["walls"]) for r in orig_rows)
+                            - sum(startup), "startup_s": sum(startup),
+                            "measurable": orig_work.measurable})
         log(f"eval: PIE {index + 1}/{len(chosen)} {pair.problem_id}: greedy correct "
             f"{cands[0]['correct']}, best {best}")
 
     def figures(key: str) -> dict:
         rows = [p[key] for p in per_problem]
         n = len(rows)
-        optimized = [r for r in rows if r["correct"] and r["speedup"] >= cfg.pie_min_speedup]
-        sp = [r["speedup"] for r in rows if r["correct"]]
+        optimized = [r for r in rows if r["optimized"]]
+        sp = [r["speedup"] for r in rows if r["correct"] and r["measurable"]]
         return {"n": n,
                 "correct_pct": 100.0 * sum(r["correct"] for r in rows) / n if n else 0.0,
                 "optimized_pct": 100.0 * len(optimized) / n if n else 0.0,
@@ -325,7 +306,14 @@ def evaluate_pie(generate: Generator, cfg: EvalConfig, work: Path, log=print) ->
             "problems_evaluated": cfg.pie_problems,
             "notes": [split_note, "2to3 artefacts repaired by the loader", "suspect tests skipped",
                       (f"{cfg.pie_tests} public tests per problem, small inputs: interpreter "
-                       "start-up (time of an empty program) subtracted")],
+                       "start-up (time of an empty program) subtracted"),
+                      (f"'optimized' = correct and the 95% lower bound of the median "
+                       f"per-round speedup (over {cfg.pie_repeats} interleaved rounds) >= "
+                       f"{cfg.pie_min_speedup}x; "
+                       f"{sum(not p['measurable'] for p in per_problem)} of "
+                       f"{len(per_problem)} problems' originals work under "
+                       f"{MIN_MEASURABLE_S * 1000:.0f} ms on their tests: too fast to time, "
+                       "so never 'optimized'")],
             "seconds": round(time.perf_counter() - started, 1)}
 
 

@@ -1,0 +1,73 @@
+"""PIE timing: interleaved rounds, a paired statistic with a lower bound, and a floor under
+which nothing counts as optimized (a copy of the original plus a no-op once measured 4x)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from perfrl_train.pie_timing import MIN_MEASURABLE_S, PIE_DRIVER, compare, startups
+
+
+def rows(*walls_per_test: list[float]) -> list[dict]:
+    return [{"ok": True, "stdout": "", "walls": list(walls), "wall": min(walls, default=None),
+             "error": ""}
+            for walls in walls_per_test]
+
+
+def test_the_same_work_is_not_faster_whatever_its_noise() -> None:
+    startup = [0.030]
+    original = rows([0.050, 0.052, 0.049, 0.051, 0.050])
+    same = rows([0.050, 0.047, 0.053, 0.049, 0.050])
+    result = compare(original, same, startup)
+    assert result.measurable and result.low is not None and result.low < 1.10
+
+
+def test_a_clearly_faster_candidate_has_a_lower_bound_above_the_bar() -> None:
+    startup = [0.030, 0.030]
+    original = rows([0.070] * 5, [0.071] * 5)
+    faster = rows([0.040, 0.041, 0.040, 0.042, 0.040], [0.040] * 5)
+    result = compare(original, faster, startup)
+    assert result.measurable and result.low is not None and result.low > 3
+    assert 3.5 < result.speedup < 4.5
+
+
+def test_too_little_work_or_too_few_rounds_is_never_measured() -> None:
+    tiny = rows([0.0305] * 5)  # half a millisecond of work: start-up noise is larger
+    assert 0.0005 < MIN_MEASURABLE_S
+    result = compare(tiny, rows([0.0301] * 5), [0.030])
+    assert not result.measurable and result.low is None
+    two_rounds = compare(rows([0.08, 0.08]), rows([0.04, 0.04]), [0.03])
+    assert not two_rounds.measurable
+    assert not compare(rows([]), rows([]), [0.03]).measurable
+
+
+def test_the_driver_interleaves_rounds_and_catches_an_output_that_changes(tmp_path: Path) -> None:
+    programs = {
+        "original.py": "n = int(input())\ns = 0\nfor i in range(n):\n    s += i * i\nprint(s)\n",
+        "same.py": "n = int(input())\ns = 0\nx = 1\nfor i in range(n):\n    s += i * i\n"
+                   "print(s)\n",
+        "closed.py": "n = int(input())\nprint((n - 1) * n * (2 * n - 1) // 6)\n",
+        "random.py": "import os\nprint(os.urandom(4).hex())\n",
+        "empty.py": "pass\n",
+    }
+    for name, code in programs.items():
+        (tmp_path / name).write_text(code)
+    (tmp_path / "in0.txt").write_text("400000\n")
+    (tmp_path / "driver.py").write_text(PIE_DRIVER)
+    (tmp_path / "spec.json").write_text(json.dumps(
+        {"programs": list(programs), "tests": ["in0.txt"], "repeats": 5, "timeout_s": 30}))
+    run = subprocess.run([sys.executable, "driver.py", "spec.json"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300, check=True)
+    results = json.loads(run.stdout.strip().splitlines()[-1])
+    assert all(len(results[name][0]["walls"]) == 5 for name in programs if name != "random.py")
+    assert results["closed.py"][0]["stdout"] == results["original.py"][0]["stdout"]
+    assert not results["random.py"][0]["ok"]
+    assert "changes from run to run" in results["random.py"][0]["error"]
+    startup = startups(results["empty.py"])
+    # Wide margins on purpose (a busy machine): the same work is nowhere near 4x; a closed
+    # form against a 400,000-step loop is far beyond 2x.
+    assert compare(results["original.py"], results["same.py"], startup).speedup < 1.5
+    assert compare(results["original.py"], results["closed.py"], startup).speedup > 2
