@@ -9,7 +9,9 @@ them a wrong program that the three tests did not catch). Now:
 
 - **interleaved rounds** (:data:`PIE_DRIVER`): in each round every program runs once on every
   test, in an order rotated from round to round, so that drift of the machine hits all sides
-  alike; a program whose output changes between runs is not correct;
+  alike; a program whose output changes between runs is not correct; every program and input
+  is read before any program runs, and each run has a fresh folder holding only its program,
+  so a program that rewrites the workspace (the original, the inputs) changes nothing judged;
 - **a paired statistic** (:func:`compare`): per round, the original's work (wall time minus
   the empty program's start-up, per test) over the candidate's; the median of those ratios
   is the speedup, and a seeded bootstrap of the median gives its 95% lower bound;
@@ -36,28 +38,37 @@ _FLOOR_S = 1e-4
 
 #: Runs inside the sandbox (stdlib only).
 PIE_DRIVER = r'''
-import json, subprocess, sys, time
+import json, os, shutil, subprocess, sys, tempfile, time
 spec = json.load(open(sys.argv[1]))
 programs, tests = spec["programs"], spec["tests"]
+# Everything that judges is read before any program runs: a program may rewrite the files
+# of the workspace (the original, the inputs), never what the driver runs or feeds it.
+texts = {prog: open(prog).read() for prog in programs}
+inputs = [open(test).read() for test in tests]
 results = {p: [{"ok": True, "stdout": None, "walls": [], "error": ""} for _ in tests]
            for p in programs}
 for round_ in range(spec["repeats"]):
     shift = round_ % len(programs)
     order = programs[shift:] + programs[:shift]
-    for index, test in enumerate(tests):
+    for index, stdin in enumerate(inputs):
         for prog in order:
             row = results[prog][index]
             if not row["ok"]:
                 continue
-            with open(test) as fh:
-                t0 = time.perf_counter()
-                try:
-                    p = subprocess.run([sys.executable, prog], stdin=fh, capture_output=True,
-                                       text=True, timeout=spec["timeout_s"])
-                except subprocess.TimeoutExpired:
-                    row["ok"], row["error"] = False, "timeout"
-                    continue
+            # Each run in a folder of its own holding only its program.
+            folder = tempfile.mkdtemp(prefix="run-")
+            with open(os.path.join(folder, "main.py"), "w") as fh:
+                fh.write(texts[prog])
+            t0 = time.perf_counter()
+            try:
+                p = subprocess.run([sys.executable, "main.py"], input=stdin, cwd=folder,
+                                   capture_output=True, text=True, timeout=spec["timeout_s"])
+            except subprocess.TimeoutExpired:
+                row["ok"], row["error"] = False, "timeout"
+                continue
+            finally:
                 wall = time.perf_counter() - t0
+                shutil.rmtree(folder, ignore_errors=True)
             if p.returncode != 0:
                 row["ok"], row["error"] = False, p.stderr[-300:]
             elif row["stdout"] is not None and p.stdout != row["stdout"]:
