@@ -77,6 +77,7 @@ from perfrl.sources.abstraction import (
     names_kept_for,
 )
 from perfrl.sources.edit_sites import site_header, site_spans, site_text
+from perfrl.sources.endless_loops import ENDLESS_LOOP, endless_loop
 from perfrl.sources.identifiers import rename_identifiers
 from perfrl.sources.lost_result import LOST_RESULT, loses_result
 from perfrl.sources.missing_attributes import MISSING_ATTRIBUTE, missing_attributes
@@ -278,7 +279,8 @@ def select_clean(
     nothing where the function returns a value, as
     :data:`~perfrl.sources.lost_result.LOST_RESULT`; one reading an attribute its annotated
     parameter's type does not have, as
-    :data:`~perfrl.sources.missing_attributes.MISSING_ATTRIBUTE`. With ``repaired``,
+    :data:`~perfrl.sources.missing_attributes.MISSING_ATTRIBUTE`; one with a ``while`` loop
+    nothing in it can end, as :data:`~perfrl.sources.endless_loops.ENDLESS_LOOP`. With ``repaired``,
     each usable output first has the model's copying slips mended
     (:func:`~perfrl.sources.slip_repairs.repair_slips`) and ``repaired`` counts the repairs."""
     kept: list[CleanCandidate] = []
@@ -304,6 +306,8 @@ def select_clean(
         if not why and clean.function is not None and missing_attributes(clean.function,
                                                                          original.function):
             why = MISSING_ATTRIBUTE
+        if not why and clean.function is not None and endless_loop(clean.function):
+            why = ENDLESS_LOOP
         if why:
             dropped[why + ("" if output.finished else " (cut at the length limit)")] += 1
             continue
