@@ -98,3 +98,18 @@ def test_the_model_source_drops_it_and_says_why(tmp_path: Path) -> None:
     kept, dropped = select_clean(outputs, target, clean, DistinctCandidates(clean))
     assert [c.label for c in kept] == ["sample 1"]
     assert dropped == {ENDLESS_LOOP: 1}
+
+
+def test_storing_the_index_in_a_list_the_function_made_changes_nothing() -> None:
+    # The other form the model wrote: the index appended, the increment gone.
+    stuck = ("def f(products):\n    names = []\n    i = 0\n    while i < len(products):\n"
+             "        names.append(i)\n    return names\n")
+    assert endless_loop(fn(stuck)) == 4
+    # A list that came from outside may be anything: its append might change its argument.
+    given = ("def f(products, names):\n    i = 0\n    while i < len(products):\n"
+             "        names.append(products)\n    return names\n")
+    assert endless_loop(fn(given)) is None
+    # Nor when the list the function made is also bound to something else.
+    rebound = ("def f(products, other):\n    names = []\n    names = other\n    i = 0\n"
+               "    while i < len(products):\n        names.append(products)\n    return names\n")
+    assert endless_loop(fn(rebound)) is None

@@ -9,12 +9,13 @@ dropped early, the output is drawn again.
 The rule is narrow, so that it never drops a loop that could end: the condition reads only
 names, constants, operators and ``len()`` of names; nothing in the body can end the loop
 (``break``, ``return``, ``raise``, ``yield``, ``await``) or change what the condition reads:
-none of its names is assigned, deleted, declared ``global``/``nonlocal``, passed to a call,
-used as a call's receiver (``items.pop()``) or written through (``items[k] = ...``), under
-its own name or any name the function gives it (``rows = items``); each is a local of the
-function (a global may change in any call) that no nested function or lambda reads and no
-``locals()``, ``vars()``, ``exec`` or ``eval`` can reach. A loop the inputs never enter is
-dead code that a faster rewrite has no use for either.
+none of its names is assigned, deleted, declared ``global``/``nonlocal``, passed to a call
+(but for ``names.append(i)`` on a list, set or dict the function made itself: those keep their
+argument as it is), used as a call's receiver (``items.pop()``) or written through
+(``items[k] = ...``), under its own name or any name the function gives it (``rows =
+items``); each is a local of the function (a global may change in any call) that no nested
+function or lambda reads and no ``locals()``, ``vars()``, ``exec`` or ``eval`` can reach. A
+loop the inputs never enter is dead code that a faster rewrite has no use for either.
 
 A caller may rely on :func:`endless_loop` returning the line of the first such loop, or None.
 """
@@ -51,8 +52,42 @@ def _condition_names(test: ast.expr) -> set[str] | None:
     return names - {"len"}
 
 
-def _may_change(body: list[ast.stmt], names: set[str]) -> bool:
-    """Whether anything in ``body`` may end the loop or change one of ``names``."""
+#: Methods of a list, set or dict that keep their argument as it is (they store it).
+_STORING_METHODS = frozenset({"append", "add", "insert"})
+_DISPLAYS = (ast.List, ast.Set, ast.Dict, ast.ListComp, ast.SetComp, ast.DictComp)
+
+
+def _fresh_containers(function: FunctionNode) -> set[str]:
+    """Locals (not parameters) every binding of which is a list, set or dict display or
+    comprehension (``names = []``): their ``append``/``add``/``insert`` cannot change the
+    argument."""
+    displays: dict[str, bool] = {}
+    direct: set[int] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(
+                node.targets[0], ast.Name):
+            direct.add(id(node.targets[0]))
+            name = node.targets[0].id
+            displays[name] = displays.get(name, True) and isinstance(node.value, _DISPLAYS)
+    rebound = {node.id for node in ast.walk(function)
+               if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del))
+               and id(node) not in direct}
+    args = function.args
+    parameters = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                  args.vararg, args.kwarg) if a is not None}
+    return {name for name, only in displays.items() if only} - rebound - parameters
+
+
+def _stores_only(call: ast.Call, fresh: set[str]) -> bool:
+    """Whether ``call`` is ``c.append(x)`` (or add, insert) on a fresh container ``c``."""
+    func = call.func
+    return (isinstance(func, ast.Attribute) and func.attr in _STORING_METHODS
+            and isinstance(func.value, ast.Name) and func.value.id in fresh)
+
+
+def _may_change(body: list[ast.stmt], names: set[str], fresh: set[str]) -> bool:
+    """Whether anything in ``body`` may end the loop or change one of ``names`` (``fresh``:
+    see :func:`_fresh_containers`)."""
     for statement in body:
         for node in ast.walk(statement):
             if isinstance(node, _ENDING):
@@ -60,7 +95,7 @@ def _may_change(body: list[ast.stmt], names: set[str]) -> bool:
             if isinstance(node, ast.Name) and node.id in names and not isinstance(
                     node.ctx, ast.Load):
                 return True
-            if isinstance(node, ast.Call) and any(
+            if isinstance(node, ast.Call) and not _stores_only(node, fresh - names) and any(
                     isinstance(arg, ast.Name) and arg.id in names
                     for arg in [*node.args, *(k.value for k in node.keywords)]):
                 return True
@@ -126,6 +161,6 @@ def endless_loop(function: FunctionNode) -> int | None:
         watched = _aliases(function, names)
         if _shared_with_nested_scopes(function, watched):
             continue
-        if not _may_change(node.body, watched):
+        if not _may_change(node.body, watched, _fresh_containers(function)):
             return node.lineno
     return None
