@@ -17,6 +17,21 @@ def rows(*walls_per_test: list[float]) -> list[dict]:
             for walls in walls_per_test]
 
 
+def run_driver(folder: Path, programs: dict[str, str], stdin: str, repeats: int) -> dict:
+    """The driver's results for ``programs`` on one input, run as the harness runs it (here
+    without the sandbox around it)."""
+    for name, code in programs.items():
+        (folder / name).write_text(code)
+    (folder / "in0.txt").write_text(stdin)
+    (folder / "driver.py").write_text(PIE_DRIVER)
+    (folder / "spec.json").write_text(json.dumps(
+        {"programs": list(programs), "tests": ["in0.txt"], "repeats": repeats,
+         "timeout_s": 30}))
+    run = subprocess.run([sys.executable, "driver.py", "spec.json"], cwd=folder,
+                         capture_output=True, text=True, timeout=300, check=True)
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def test_the_same_work_is_not_faster_whatever_its_noise() -> None:
     startup = [0.030]
     original = rows([0.050, 0.052, 0.049, 0.051, 0.050])
@@ -53,15 +68,7 @@ def test_the_driver_interleaves_rounds_and_catches_an_output_that_changes(tmp_pa
         "unstable.py": "import os\nprint(os.urandom(4).hex())\n",
         "empty.py": "pass\n",
     }
-    for name, code in programs.items():
-        (tmp_path / name).write_text(code)
-    (tmp_path / "in0.txt").write_text("400000\n")
-    (tmp_path / "driver.py").write_text(PIE_DRIVER)
-    (tmp_path / "spec.json").write_text(json.dumps(
-        {"programs": list(programs), "tests": ["in0.txt"], "repeats": 5, "timeout_s": 30}))
-    run = subprocess.run([sys.executable, "driver.py", "spec.json"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300, check=True)
-    results = json.loads(run.stdout.strip().splitlines()[-1])
+    results = run_driver(tmp_path, programs, "400000\n", repeats=5)
     assert all(len(results[name][0]["walls"]) == 5 for name in programs if name != "unstable.py")
     assert results["closed.py"][0]["stdout"] == results["original.py"][0]["stdout"]
     assert not results["unstable.py"][0]["ok"]
@@ -84,15 +91,7 @@ def test_a_program_rewriting_the_workspace_changes_nothing_judged(tmp_path: Path
         "print(int(input()) * 2)\n"
     )
     programs = {"tamper.py": tamper, "original.py": "print(int(input()) * 2)\n"}
-    for name, code in programs.items():
-        (tmp_path / name).write_text(code)
-    (tmp_path / "in0.txt").write_text("21\n")
-    (tmp_path / "driver.py").write_text(PIE_DRIVER)
-    (tmp_path / "spec.json").write_text(json.dumps(
-        {"programs": list(programs), "tests": ["in0.txt"], "repeats": 3, "timeout_s": 30}))
-    run = subprocess.run([sys.executable, "driver.py", "spec.json"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300, check=True)
-    results = json.loads(run.stdout.strip().splitlines()[-1])
+    results = run_driver(tmp_path, programs, "21\n", repeats=3)
     assert (tmp_path / "original.py").read_text() == "print(0)\n"  # it did write
     original = results["original.py"][0]
     # Every round ran the original as read, on the real input (a changed output would make
