@@ -296,18 +296,8 @@ def select_clean(
             why = clean.flaw
             if not why and repaired is not None:
                 clean = _mended(clean, target, original, repaired)
-        if not why and clean.function is not None and unbound_names(
-            clean.function, original.function, known_names
-        ):
-            why = UNBOUND
-        if not why and clean.function is not None and loses_result(clean.function,
-                                                                   original.function):
-            why = LOST_RESULT
-        if not why and clean.function is not None and missing_attributes(clean.function,
-                                                                         original.function):
-            why = MISSING_ATTRIBUTE
-        if not why and clean.function is not None and endless_loop(clean.function):
-            why = ENDLESS_LOOP
+        if not why and clean.function is not None:
+            why = _certain_failure(clean.function, original.function, known_names)
         if why:
             dropped[why + ("" if output.finished else " (cut at the length limit)")] += 1
             continue
@@ -317,6 +307,21 @@ def select_clean(
             continue
         kept.append(clean)
     return kept, dropped
+
+
+def _certain_failure(function: FunctionNode, original: FunctionNode | None,
+                     known_names: frozenset[str] | None) -> str:
+    """Why ``function`` (a usable output) is certain to fail the verifier, or "": each check
+    is narrow (its module says exactly what it covers), so a rewrite that could pass is kept."""
+    if unbound_names(function, original, known_names):
+        return UNBOUND
+    if loses_result(function, original):
+        return LOST_RESULT
+    if missing_attributes(function, original):
+        return MISSING_ATTRIBUTE
+    if endless_loop(function) is not None:
+        return ENDLESS_LOOP
+    return ""
 
 
 def _mended(clean: CleanCandidate, target: FunctionTarget, original: CleanCandidate,
