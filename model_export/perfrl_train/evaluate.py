@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import json
+import secrets
 import statistics
 import time
 from collections.abc import Callable
@@ -43,7 +44,14 @@ from pathlib import Path
 
 from .errors import PerfRLError
 from .eval_generation import Generator
-from .pie_timing import MIN_MEASURABLE_S, PIE_DRIVER, compare, startups
+from .pie_timing import (
+    MIN_MEASURABLE_S,
+    PIE_DRIVER,
+    SECRET_VARIABLE,
+    compare,
+    driver_results,
+    startups,
+)
 from .train_common import help_field, set_threads
 
 
@@ -225,12 +233,16 @@ def _run_programs(programs: dict[str, str], tests: list[str], cfg: EvalConfig, w
     settings = EngineSettings()
     sandbox = Sandbox(work, resolve_interpreter(work, None), settings)
     budget = (timeout_s * cfg.pie_repeats + 5) * len(tests) * len(programs)
+    secret = secrets.token_hex(16)
     with sandbox.workspace() as ws:
-        run = ws.run_python(["driver.py", "spec.json"], timeout_s=min(budget, 600))
-    if run.returncode != 0 or run.timed_out:
-        return {name: [{"ok": False, "stdout": "", "wall": None,
+        run = ws.run_python(["driver.py", "spec.json"], timeout_s=min(budget, 600),
+                            env={SECRET_VARIABLE: secret})
+    results = None if run.returncode != 0 or run.timed_out else driver_results(run.stdout,
+                                                                             secret)
+    if results is None:
+        return {name: [{"ok": False, "stdout": "", "wall": None, "walls": [],
                         "error": f"sandbox run failed: {run.stderr[-300:]}"}] for name in programs}
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return results
 
 
 def evaluate_pie(generate: Generator, cfg: EvalConfig, work: Path, log=print) -> dict:

@@ -12,6 +12,8 @@ them a wrong program that the three tests did not catch). Now:
   alike; a program whose output changes between runs is not correct; every program and input
   is read before any program runs, and each run has a fresh folder holding only its program,
   so a program that rewrites the workspace (the original, the inputs) changes nothing judged;
+  the results line carries a secret the programs cannot read (:func:`driver_results`), so a
+  program writing a forged line into the driver's output is not believed;
 - **a paired statistic** (:func:`compare`): per round, the original's work (wall time minus
   the empty program's start-up, per test) over the candidate's; the median of those ratios
   is the speedup, and a seeded bootstrap of the median gives its 95% lower bound;
@@ -26,6 +28,7 @@ program, per test, ``ok``, ``stdout`` (of the first run), ``walls`` (one per rou
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 from dataclasses import dataclass
@@ -36,9 +39,19 @@ MIN_MEASURABLE_S = 0.01
 _BOOTSTRAP = 2000
 _FLOOR_S = 1e-4
 
+#: The environment variable that hands the driver its secret (its name, not a secret).
+SECRET_VARIABLE = "PERFRL_PIE_SECRET"  # noqa: S105
 #: Runs inside the sandbox (stdlib only).
 PIE_DRIVER = r'''
-import json, os, shutil, subprocess, sys, tempfile, time
+import ctypes, json, os, shutil, subprocess, sys, tempfile, time
+# The results line starts with a secret the programs never see (taken out of the environment
+# before any runs; the driver made non-dumpable, so its memory and /proc environ are closed
+# to them): a line a program writes into the driver's output cannot pass for the results.
+secret = os.environ.pop(SECRET_VARIABLE, "")
+try:
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+except (OSError, AttributeError):
+    pass
 spec = json.load(open(sys.argv[1]))
 programs, tests = spec["programs"], spec["tests"]
 # Everything that judges is read before any program runs: a program may rewrite the files
@@ -80,8 +93,21 @@ for rows in results.values():
     for row in rows:
         row["wall"] = min(row["walls"]) if row["walls"] else None
         row["stdout"] = row["stdout"] or ""
-print(json.dumps(results))
-'''
+print(secret + json.dumps(results), flush=True)
+'''.replace("SECRET_VARIABLE", repr(SECRET_VARIABLE))
+
+
+def driver_results(stdout: str, secret: str) -> dict | None:
+    """The driver's results from its output: the one line that starts with ``secret`` (None
+    when there is not exactly one: a program forged or broke the output)."""
+    lines = [line for line in stdout.splitlines() if line.startswith(secret)]
+    if len(lines) != 1:
+        return None
+    try:
+        results = json.loads(lines[0][len(secret):])
+    except ValueError:
+        return None
+    return results if isinstance(results, dict) else None
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,21 @@ which nothing counts as optimized (a copy of the original plus a no-op once meas
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from perfrl_train.pie_timing import MIN_MEASURABLE_S, PIE_DRIVER, compare, startups
+from perfrl_train.pie_timing import (
+    MIN_MEASURABLE_S,
+    PIE_DRIVER,
+    SECRET_VARIABLE,
+    compare,
+    driver_results,
+    startups,
+)
+
+SECRET = "5f0c1d2e" * 4
 
 
 def rows(*walls_per_test: list[float]) -> list[dict]:
@@ -28,8 +38,11 @@ def run_driver(folder: Path, programs: dict[str, str], stdin: str, repeats: int)
         {"programs": list(programs), "tests": ["in0.txt"], "repeats": repeats,
          "timeout_s": 30}))
     run = subprocess.run([sys.executable, "driver.py", "spec.json"], cwd=folder,
-                         capture_output=True, text=True, timeout=300, check=True)
-    return json.loads(run.stdout.strip().splitlines()[-1])
+                         capture_output=True, text=True, timeout=300, check=True,
+                         env={**os.environ, SECRET_VARIABLE: SECRET})
+    results = driver_results(run.stdout, SECRET)
+    assert results is not None, run.stdout
+    return results
 
 
 def test_the_same_work_is_not_faster_whatever_its_noise() -> None:
@@ -98,3 +111,30 @@ def test_a_program_rewriting_the_workspace_changes_nothing_judged(tmp_path: Path
     # it not ok: the driver checks that each run prints what the first did).
     assert original["ok"] and original["stdout"] == "42\n" and len(original["walls"]) == 3
     assert results["tamper.py"][0]["stdout"] == "42\n"
+
+
+def test_a_program_cannot_forge_the_results_line_nor_read_its_secret(tmp_path: Path) -> None:
+    # It writes a results line of its own into the driver's output (claiming the original
+    # takes 100 s a run), and looks for the secret in the driver's environment.
+    forge = (
+        "import json, os\n"
+        "parent = os.getppid()\n"
+        "fake = {'original.py': [{'ok': True, 'stdout': '42\\n', 'walls': [100.0] * 3,"
+        " 'wall': 100.0, 'error': ''}]}\n"
+        "with open(f'/proc/{parent}/fd/1', 'w') as out:\n"
+        "    out.write(json.dumps(fake) + '\\n')\n"
+        "try:\n"
+        "    seen = open(f'/proc/{parent}/environ', 'rb').read().decode(errors='replace')\n"
+        "except OSError:\n"
+        "    seen = ''\n"
+        "print('found' if " + repr(SECRET) + " in seen else 'none')\n"
+    )
+    programs = {"forge.py": forge, "original.py": "print(int(input()) * 2)\n"}
+    results = run_driver(tmp_path, programs, "21\n", repeats=3)
+    assert max(results["original.py"][0]["walls"]) < 100  # the driver's own line, not the fake
+    if os.geteuid() != 0:
+        # The driver is non-dumpable: a process of the same user cannot read its environ.
+        # (Root can, with CAP_SYS_PTRACE: a limit said in the closing note.)
+        assert results["forge.py"][0]["stdout"] == "none\n"
+    # The forged line is in the output; only the secret line counts.
+    assert driver_results(json.dumps({"original.py": []}), SECRET) is None
