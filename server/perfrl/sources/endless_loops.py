@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 
 from perfrl.engine.candidate_text import FunctionNode
+from perfrl.sources.unbound_names import scope_bindings
 
 #: Why such an output was dropped, in the source's note.
 ENDLESS_LOOP = "a while loop nothing in it can end"
@@ -109,14 +110,6 @@ def _may_change(body: list[ast.stmt], names: set[str], fresh: set[str]) -> bool:
     return False
 
 
-def _locals(function: FunctionNode) -> set[str]:
-    args = function.args
-    names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg,
-                             args.kwarg) if a is not None}
-    return names | {node.id for node in ast.walk(function)
-                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
-
-
 def _aliases(function: FunctionNode, names: set[str]) -> set[str]:
     """``names`` with every name the function binds to one of them (``rows = items``), so
     that a change through the other name counts."""
@@ -150,7 +143,7 @@ def _shared_with_nested_scopes(function: FunctionNode, names: set[str]) -> bool:
 def endless_loop(function: FunctionNode) -> int | None:
     """The line of the first ``while`` loop of ``function`` that can never end once entered
     (the module's rule), or None."""
-    local_names = _locals(function)
+    local_names = scope_bindings(function)
     for node in ast.walk(function):
         if not isinstance(node, ast.While):
             continue
