@@ -50,6 +50,7 @@ from .pie_timing import (
     SECRET_VARIABLE,
     compare,
     driver_results,
+    measurable,
     startups,
 )
 from .train_common import help_field, set_threads
@@ -295,11 +296,10 @@ def evaluate_pie(generate: Generator, cfg: EvalConfig, work: Path, log=print) ->
                                   and timing.low >= cfg.pie_min_speedup),
             })
         best = max(cands, key=lambda c: (c["correct"], c["optimized"], c["speedup"] or 0.0))
-        orig_work = compare(orig_rows, orig_rows, startup)
         per_problem.append({"problem": pair.problem_id, "greedy": cands[0], "best": best,
                             "original_s": sum(min(r["walls"]) for r in orig_rows)
                             - sum(startup), "startup_s": sum(startup),
-                            "measurable": orig_work.measurable})
+                            "measurable": measurable(orig_rows, startup)})
         log(f"eval: PIE {index + 1}/{len(chosen)} {pair.problem_id}: greedy correct "
             f"{cands[0]['correct']}, best {best}")
 

@@ -130,17 +130,29 @@ def _work_per_round(rows: list[dict], startup: list[float], rounds: int) -> list
         rows, startup, strict=True)) for r in range(rounds)]
 
 
+def _rounds(*row_lists: list[dict]) -> int:
+    return min((len(row["walls"]) for rows in row_lists for row in rows), default=0)
+
+
+def measurable(original: list[dict], startup: list[float]) -> bool:
+    """Whether the original works long enough, over enough rounds, for a speedup to be told
+    from noise (:data:`MIN_MEASURABLE_S`, at least 3 rounds)."""
+    rounds = _rounds(original)
+    return rounds >= 3 and statistics.median(
+        _work_per_round(original, startup, rounds)) >= MIN_MEASURABLE_S
+
+
 def compare(original: list[dict], candidate: list[dict], startup: list[float],
             seed: int = 0) -> Comparison:
     """The candidate's rows (per test, from the driver) against the original's."""
-    rounds = min((len(row["walls"]) for row in [*original, *candidate]), default=0)
+    rounds = _rounds(original, candidate)
     if rounds == 0:
         return Comparison(0.0, None, False)
     before = _work_per_round(original, startup, rounds)
     after = _work_per_round(candidate, startup, rounds)
     ratios = [b / a for b, a in zip(before, after, strict=True)]
     speedup = statistics.median(ratios)
-    if statistics.median(before) < MIN_MEASURABLE_S or rounds < 3:
+    if not measurable(original, startup):
         return Comparison(speedup, None, False)
     rng = random.Random(seed)
     medians = sorted(statistics.median(rng.choices(ratios, k=rounds))
