@@ -59,6 +59,9 @@ def test_invalid_values_fall_back_to_defaults_with_messages():
 def test_the_temperature_is_a_number_or_none_for_the_models_own():
     assert parse_settings({"temperature": 0.3})[0].temperature == 0.3
     assert parse_settings({"temperature": None})[0].temperature is None
+    # VS Code's default (a number-or-null setting gets no field in its Settings editor).
+    assert parse_settings({"temperature": 0})[0] == parse_settings({})[0]
+    assert parse_settings({"temperature": 0.0})[0].temperature is None
     settings, problems = parse_settings({"temperature": 9})
     assert settings.temperature is None and problems[0].key == "perfrl.temperature"
     assert "must be between 0 and 5" in problems[0].message

@@ -150,7 +150,12 @@ def _integer(low: int, high: int) -> Callable[[Any], int]:
 
 
 def _optional_temperature(value: Any) -> float | None:
-    return None if value is None else _number(0.0, 5.0)(value)
+    # 0 (VS Code's default: its Settings editor shows no field for a number-or-null setting)
+    # and null both mean the model's own; sampling at 0 is not a temperature anyway.
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                         and value == 0):
+        return None
+    return _number(0.0, 5.0)(value)
 
 
 def _optional_seed(value: Any) -> int | None:
