@@ -13,7 +13,8 @@ them a wrong program that the three tests did not catch). Now:
   is read before any program runs, and each run has a fresh folder holding only its program,
   so a program that rewrites the workspace (the original, the inputs) changes nothing judged;
   the results line carries a secret the programs cannot read (:func:`driver_results`), so a
-  program writing a forged line into the driver's output is not believed;
+  program writing a forged line into the driver's output is not believed; run by root outside
+  bwrap, the driver gives its programs no capabilities (root's would let them read it);
 - **a paired statistic** (:func:`compare`): per round, the original's work (wall time minus
   the empty program's start-up, per test) over the candidate's; the median of those ratios
   is the speedup, and a seeded bootstrap of the median gives its 95% lower bound;
@@ -54,6 +55,15 @@ except (OSError, AttributeError):
     pass
 spec = json.load(open(sys.argv[1]))
 programs, tests = spec["programs"], spec["tests"]
+# Root outside bwrap (which drops every capability) would hand its programs CAP_SYS_PTRACE,
+# and with it the driver's memory: each program starts with none (every capability out of
+# its bounding set, so that exec gives root nothing back; no new privileges either).
+libc = ctypes.CDLL(None, use_errno=True)
+def without_capabilities():
+    for capability in range(64):
+        libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP (fails harmlessly when absent)
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+as_unprivileged = {"preexec_fn": without_capabilities} if os.geteuid() == 0 else {}
 # Everything that judges is read before any program runs: a program may rewrite the files
 # of the workspace (the original, the inputs), never what the driver runs or feeds it.
 texts = {prog: open(prog).read() for prog in programs}
@@ -75,7 +85,8 @@ for round_ in range(spec["repeats"]):
             t0 = time.perf_counter()
             try:
                 p = subprocess.run([sys.executable, "main.py"], input=stdin, cwd=folder,
-                                   capture_output=True, text=True, timeout=spec["timeout_s"])
+                                   capture_output=True, text=True, timeout=spec["timeout_s"],
+                                   **as_unprivileged)
             except subprocess.TimeoutExpired:
                 row["ok"], row["error"] = False, "timeout"
                 continue

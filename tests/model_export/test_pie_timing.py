@@ -97,15 +97,21 @@ def test_a_program_rewriting_the_workspace_changes_nothing_judged(tmp_path: Path
     # It finds the driver's folder and makes the original slow and the input trivial.
     tamper = (
         "import os\n"
-        "home = os.readlink(f'/proc/{os.getppid()}/cwd')\n"
-        "open(os.path.join(home, 'original.py'), 'w').write("
+        "try:\n"
+        "    home = os.readlink(f'/proc/{os.getppid()}/cwd')\n"
+        "    open(os.path.join(home, 'original.py'), 'w').write("
         "'print(0)\\n')\n"
-        "open(os.path.join(home, 'in0.txt'), 'w').write('1\\n')\n"
+        "    open(os.path.join(home, 'in0.txt'), 'w').write('1\\n')\n"
+        "except OSError:\n"
+        "    pass\n"
         "print(int(input()) * 2)\n"
     )
     programs = {"tamper.py": tamper, "original.py": "print(int(input()) * 2)\n"}
     results = run_driver(tmp_path, programs, "21\n", repeats=3)
-    assert (tmp_path / "original.py").read_text() == "print(0)\n"  # it did write
+    wrote = (tmp_path / "original.py").read_text() == "print(0)\n"
+    # A driver run by root runs the programs as nobody: they cannot even find its folder.
+    # Run by anyone else, the program does write, and the next lines show it changes nothing.
+    assert wrote == (os.geteuid() != 0)
     original = results["original.py"][0]
     # Every round ran the original as read, on the real input (a changed output would make
     # it not ok: the driver checks that each run prints what the first did).
@@ -121,8 +127,11 @@ def test_a_program_cannot_forge_the_results_line_nor_read_its_secret(tmp_path: P
         "parent = os.getppid()\n"
         "fake = {'original.py': [{'ok': True, 'stdout': '42\\n', 'walls': [100.0] * 3,"
         " 'wall': 100.0, 'error': ''}]}\n"
-        "with open(f'/proc/{parent}/fd/1', 'w') as out:\n"
-        "    out.write(json.dumps(fake) + '\\n')\n"
+        "try:\n"
+        "    with open(f'/proc/{parent}/fd/1', 'w') as out:\n"
+        "        out.write(json.dumps(fake) + '\\n')\n"
+        "except OSError:\n"
+        "    print(json.dumps(fake))\n"
         "try:\n"
         "    seen = open(f'/proc/{parent}/environ', 'rb').read().decode(errors='replace')\n"
         "except OSError:\n"
@@ -132,9 +141,8 @@ def test_a_program_cannot_forge_the_results_line_nor_read_its_secret(tmp_path: P
     programs = {"forge.py": forge, "original.py": "print(int(input()) * 2)\n"}
     results = run_driver(tmp_path, programs, "21\n", repeats=3)
     assert max(results["original.py"][0]["walls"]) < 100  # the driver's own line, not the fake
-    if os.geteuid() != 0:
-        # The driver is non-dumpable: a process of the same user cannot read its environ.
-        # (Root can, with CAP_SYS_PTRACE: a limit said in the closing note.)
-        assert results["forge.py"][0]["stdout"] == "none\n"
+    # The driver is non-dumpable: a process of the same user cannot read its environ, and
+    # one the driver runs as root would have CAP_SYS_PTRACE, so root's driver runs it as nobody.
+    assert results["forge.py"][0]["stdout"].endswith("none\n")
     # The forged line is in the output; only the secret line counts.
     assert driver_results(json.dumps({"original.py": []}), SECRET) is None

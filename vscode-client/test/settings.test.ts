@@ -83,7 +83,7 @@ describe("package.json settings", () => {
   it("declares every server setting with a description, a scope and the documented default", () => {
     // Defaults from docs/lsp-protocol.md, except that the nullable paths are "" in the editor
     // (a text box in the Settings UI) and go out as null (tested above); the temperature is
-    // null (the model's own), edited in settings.json.
+    // 0, which the server reads as the model's own (a number field in the Settings UI).
     const documented: Record<string, unknown> = {
       interpreter: "",
       sources: ["rules", "model"],
@@ -93,7 +93,7 @@ describe("package.json settings", () => {
       benchTimeout: 60,
       modelPath: "",
       sandbox: "auto",
-      temperature: null,
+      temperature: 0,
       maxConcurrentJobs: 1,
       feedbackRound: true,
     };
