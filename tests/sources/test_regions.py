@@ -206,3 +206,44 @@ def test_a_region_reads_its_parameters_with_the_enclosing_function_s_annotations
     statements = region_statements(region, rewrite)
     assert statements is not None
     ast.parse(splice_region(code, region, statements))
+
+
+def test_the_function_s_own_imports_open_the_region_instead_of_being_its_parameters():
+    code = textwrap.dedent('''
+        def codes(lines, prefix):
+            import re
+            from os import path as p
+            import json as q
+            if not prefix:
+                q = None  # not only an import: stays a parameter
+            found = []
+            for line in lines:
+                if re.match(prefix, line) and p.basename(line) and q is not None:
+                    found.append(line)
+            return found
+    ''').lstrip()
+    [region] = extract_regions(code)
+    assert region.reads == ("lines", "prefix", "q")
+    assert region.imports == ("import re", "from os import path as p")
+    assert region.imported == {"re", "p"}
+    function = region_function(region, "codes")
+    assert function.splitlines()[:3] == ["def codes(lines, prefix, q):", "    import re",
+                                         "    from os import path as p"]
+    # The model sees the imports as written, not placeholders (imports inside are kept).
+    from perfrl.sources.abstraction import abstract
+    assert "re.match(" in abstract(function)[0] and ".basename(" in abstract(function)[0]
+    # A rewrite that keeps the opening imports splices back without them (the function has
+    # them), and one that adds an import of its own keeps that one.
+    rewrite = rewrite_of("def codes(lines, prefix, q):\n"
+                         "    import re\n"
+                         "    from os import path as p\n"
+                         "    import itertools\n"
+                         "    return [l for l in lines if re.match(prefix, l) and p.basename(l)\n"
+                         "            and q is not None]\n")
+    statements = region_statements(region, rewrite)
+    assert statements is not None and statements.startswith("import itertools\nreturn [")
+    spliced = splice_region(code, region, statements)
+    namespace: dict = {}
+    exec(compile(spliced, "<spliced>", "exec"), namespace)  # noqa: S102 (the test's own code)
+    assert namespace["codes"](["ab/c", "xb", "a"], "a") == ["ab/c", "a"]
+    assert spliced.count("import re") == 1

@@ -38,6 +38,7 @@ import sys
 import textwrap
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from perfrl.sources.abstraction import Abstraction, concretize
@@ -111,8 +112,7 @@ def region_pair(slow_code: str, fast_code: str) -> tuple[Region, str, str] | Non
         ):
             return None
         fast_source = textwrap.dedent("\n".join(fast_body) + "\n")
-        fast_region = Region(region.start_line, region.end_line, region.indent, fast_source,
-                             region.reads, region.gives, region.returns, region.annotations)
+        fast_region = replace(region, source=fast_source)
         slow_function = region_function(region, name)
         fast_function = region_function(fast_region, name)
         try:
@@ -121,7 +121,7 @@ def region_pair(slow_code: str, fast_code: str) -> tuple[Region, str, str] | Non
             return None
         assert isinstance(parsed, ast.FunctionDef | ast.AsyncFunctionDef)
         # The fast lines may only read what the slow region receives (and what they bind).
-        outer = _bound_in(slow_code) - set(region.reads)
+        outer = _bound_in(slow_code) - set(region.reads) - region.imported
         fast_reads = {n.id for n in ast.walk(parsed)
                       if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
         fast_binds = {n.id for n in ast.walk(parsed)

@@ -45,7 +45,10 @@ class Region:
     the names it takes from before it; ``gives`` the names the function reads after it
     (empty when the region ends with ``return``); ``returns`` whether it does;
     ``annotations`` the enclosing function's annotation of each of ``reads`` that is one of
-    its parameters (``(name, annotation source)``), so the model knows a list from a dict."""
+    its parameters (``(name, annotation source)``), so the model knows a list from a dict;
+    ``imports`` the function's own imports (statements, one name each) of names the region
+    reads: they open the region's function instead of being parameters, so that the model
+    reads ``re.match`` as it is written, as it reads a module's imports."""
 
     start_line: int
     end_line: int
@@ -55,6 +58,12 @@ class Region:
     gives: tuple[str, ...]
     returns: bool
     annotations: tuple[tuple[str, str], ...] = ()
+    imports: tuple[str, ...] = ()
+
+    @property
+    def imported(self) -> frozenset[str]:
+        """The names :attr:`imports` bind."""
+        return frozenset(_bound([ast.parse(statement).body[0] for statement in self.imports]))
 
 
 def _names(nodes: Sequence[ast.AST], ctx: type) -> set[str]:
@@ -82,6 +91,23 @@ def _bound(nodes: list[ast.stmt]) -> set[str]:
             elif isinstance(n, (ast.Import, ast.ImportFrom)):
                 bound.update((a.asname or a.name).split(".")[0] for a in n.names)
     return bound
+
+
+def _imports_of(statements: list[ast.stmt], names: set[str]) -> dict[str, str]:
+    """For each of ``names`` that an import among ``statements`` binds: that import, as one
+    statement importing only it (``from re import match``, ``import os.path``)."""
+    found: dict[str, str] = {}
+    for statement in statements:
+        if not isinstance(statement, (ast.Import, ast.ImportFrom)):
+            continue
+        for alias in statement.names:
+            bound = (alias.asname or alias.name).split(".")[0]
+            if bound in names:
+                single = (ast.Import(names=[alias]) if isinstance(statement, ast.Import) else
+                          ast.ImportFrom(module=statement.module, names=[alias],
+                                         level=statement.level))
+                found[bound] = ast.unparse(single)
+    return found
 
 
 def _in_reading_order(span: list[ast.stmt], names: set[str]) -> list[str]:
@@ -191,10 +217,9 @@ def extract_regions(function_source: str) -> list[Region]:
             ]
             bound_here = _bound(span)
             bound_before = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
-            bound_before |= _bound(
-                [n for n in ast.walk(function) if isinstance(n, ast.stmt)
-                 and n.end_lineno is not None and n.end_lineno < start]
-            )
+            statements_before = [n for n in ast.walk(function) if isinstance(n, ast.stmt)
+                                 and n.end_lineno is not None and n.end_lineno < start]
+            bound_before |= _bound(statements_before)
             # The region's own loop variables are bound before they are read.
             own_targets = {
                 n.id for loop in ast.walk(statement)
@@ -203,6 +228,12 @@ def extract_regions(function_source: str) -> list[Region]:
             }
             reads = _in_reading_order(
                 span, (_names(span, ast.Load) & bound_before) - _BUILTINS - own_targets)
+            # Names only an import of the function binds (not also a parameter or a store).
+            others = _bound([s for s in statements_before
+                             if not isinstance(s, (ast.Import, ast.ImportFrom))])
+            others |= {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+            imports = _imports_of(statements_before, set(reads) - others)
+            reads = [name for name in reads if name not in imports]
             returns = isinstance(span[-1], ast.Return)
             # A later loop that binds the same name again (``for order in ...`` twice) does not
             # read this region's value of it.
@@ -221,7 +252,7 @@ def extract_regions(function_source: str) -> list[Region]:
                          if a.annotation is not None and a.arg in reads}
             regions.append(
                 Region(start, end, indent, textwrap.dedent(text), tuple(reads), gives, returns,
-                       tuple(sorted(annotated.items())))
+                       tuple(sorted(annotated.items())), tuple(imports.values()))
             )
             taken.append((start, end))
     regions.sort(key=lambda r: r.start_line)
@@ -231,8 +262,8 @@ def extract_regions(function_source: str) -> list[Region]:
 def region_function(region: Region, name: str) -> str:
     """The region as a function ``name`` the model can read: parameters ``reads`` (annotated
     as the enclosing function annotates them), body the region, and ``return <gives>`` when
-    the rest of the function needs its results."""
-    body = region.source
+    the rest of the function needs its results; the region's ``imports`` open the body."""
+    body = "".join(f"{statement}\n" for statement in region.imports) + region.source
     if region.gives:
         body += "return " + ", ".join(region.gives) + "\n"
     annotations = dict(region.annotations)
@@ -257,6 +288,12 @@ def region_statements(
         and not region.source.lstrip().startswith(('"', "'"))
     ):
         body = body[1:]  # a docstring the model added to the wrapper
+    # The imports region_function put before the region's lines (the function keeps its own).
+    opening = set(region.imports)
+    while body and isinstance(body[0], (ast.Import, ast.ImportFrom)) and \
+            ast.unparse(body[0]) in opening:
+        opening.discard(ast.unparse(body[0]))
+        body = body[1:]
     if not body:
         return None
     if not region.returns:
