@@ -44,6 +44,7 @@ from pathlib import Path
 
 from .errors import PerfRLError
 from .eval_generation import Generator
+from .pie_inputs import ScaledInput, SolutionRun, choose_scaled_input
 from .pie_timing import (
     MIN_MEASURABLE_S,
     PIE_DRIVER,
@@ -54,6 +55,9 @@ from .pie_timing import (
     startups,
 )
 from .train_common import help_field, set_threads
+
+#: A solution's time limit on a scaled input while its size is chosen.
+SCALE_TIMEOUT_S = 5.0
 
 
 class EvalError(PerfRLError):
@@ -78,6 +82,9 @@ class EvalConfig:
     pie_repeats: int = help_field(5, "interleaved timing rounds (every program once on every "
                                      "test per round; see perfrl_train.pie_timing)")
     pie_min_speedup: float = help_field(1.10, "PIE 'optimized' = correct and this much faster")
+    pie_scale: bool = help_field(True, "time PIE programs on a larger input made from the first "
+                                       "public test that scales, where the problem's two "
+                                       "accepted solutions agree on it (perfrl_train.pie_inputs)")
     samples: int = help_field(8, "candidates per prompt (greedy + samples-1): best@k")
     temperature: float = help_field(0.8, "sampling temperature")
     top_k: int = help_field(50, "sampling top-k")
@@ -210,8 +217,10 @@ def evaluate_synthetic(generate: Generator, pairs: list, cfg: EvalConfig, work: 
 # ----------------------------------------------------------------------------- PIE
 
 def _run_programs(programs: dict[str, str], tests: list[str], cfg: EvalConfig, work: Path,
-                  timeout_s: float = 10.0) -> dict[str, list[dict]]:
-    """Run named programs on stdin tests inside the sandbox; per program, per test results."""
+                  timeout_s: float = 10.0, repeats: int | None = None) -> dict[str, list[dict]]:
+    """Run named programs on stdin tests inside the sandbox, in ``repeats`` rounds
+    (default ``cfg.pie_repeats``); per program, per test results."""
+    repeats = cfg.pie_repeats if repeats is None else repeats
     import shutil
 
     from perfrl.engine.interpreter import resolve_interpreter
@@ -229,11 +238,11 @@ def _run_programs(programs: dict[str, str], tests: list[str], cfg: EvalConfig, w
         test_names.append(f"in{i}.txt")
     (work / "driver.py").write_text(PIE_DRIVER)
     (work / "spec.json").write_text(json.dumps({"programs": list(programs), "tests": test_names,
-                                                "repeats": cfg.pie_repeats,
+                                                "repeats": repeats,
                                                 "timeout_s": timeout_s}))
     settings = EngineSettings()
     sandbox = Sandbox(work, resolve_interpreter(work, None), settings)
-    budget = (timeout_s * cfg.pie_repeats + 5) * len(tests) * len(programs)
+    budget = (timeout_s * repeats + 5) * len(tests) * len(programs)
     secret = secrets.token_hex(16)
     with sandbox.workspace() as ws:
         run = ws.run_python(["driver.py", "spec.json"], timeout_s=min(budget, 600),
@@ -244,6 +253,49 @@ def _run_programs(programs: dict[str, str], tests: list[str], cfg: EvalConfig, w
         return {name: [{"ok": False, "stdout": "", "wall": None, "walls": [],
                         "error": f"sandbox run failed: {run.stderr[-300:]}"}] for name in programs}
     return results
+
+
+def _scaled_input(pair, public_input: str, cfg: EvalConfig, work: Path) -> ScaledInput | None:
+    """A larger input for ``pair``'s problem made from ``public_input``, on which its two
+    accepted solutions agree (:mod:`.pie_inputs`), each run once in the sandbox."""
+    from perfrl_train.data.pie import outputs_match
+
+    solutions = {"slow.py": pair.program("slow"), "fast.py": pair.program("fast"),
+                 "empty.py": "pass\n"}
+
+    def run(inputs: list[str]) -> list[tuple[SolutionRun, SolutionRun]]:
+        runs = _run_programs(solutions, inputs, cfg, work, timeout_s=SCALE_TIMEOUT_S, repeats=1)
+        start = startups(runs["empty.py"])
+
+        def solution(name: str, i: int) -> SolutionRun:
+            rows = runs[name]
+            if i >= len(rows) or not rows[i]["ok"] or not rows[i]["walls"]:
+                return SolutionRun(None, 0.0)
+            return SolutionRun(rows[i]["stdout"], rows[i]["wall"] - start[i])
+
+        return [(solution("slow.py", i), solution("fast.py", i)) for i in range(len(inputs))]
+
+    return choose_scaled_input(public_input, run, outputs_match)
+
+
+def _timed_candidate(rows: list[dict], orig_rows: list[dict], expected: list[str],
+                     timed: list[int], startup: list[float], seed: int, cfg: EvalConfig) -> dict:
+    """One program's PIE figures: correct on every test (public and scaled), and its speedup
+    over the original on the ``timed`` tests."""
+    from perfrl_train.data.pie import outputs_match
+
+    correct = len(rows) == len(expected) and all(
+        r["ok"] and outputs_match(r["stdout"], exp) for r, exp in zip(rows, expected, strict=True))
+    timing = compare([orig_rows[i] for i in timed], [rows[i] for i in timed],
+                     [startup[i] for i in timed], seed=seed) if correct else None
+    return {
+        "correct": correct,
+        "speedup": timing.speedup if timing else None,
+        "speedup_low": timing.low if timing else None,
+        "measurable": bool(timing and timing.measurable),
+        "optimized": bool(timing and timing.low is not None
+                          and timing.low >= cfg.pie_min_speedup),
+    }
 
 
 def evaluate_pie(generate: Generator, cfg: EvalConfig, work: Path, log=print) -> dict:
@@ -272,34 +324,39 @@ def evaluate_pie(generate: Generator, cfg: EvalConfig, work: Path, log=print) ->
             continue
         original = pair.program("slow")
         texts = generate(original, cfg.samples)
-        programs = {"original.py": original, "empty.py": "pass\n"}
+        inputs, expected = [t for t, _ in tests], [exp for _, exp in tests]
+        scaled = _scaled_input(pair, inputs[0], cfg, work / f"pie{index}-scale") \
+            if cfg.pie_scale else None
+        if scaled is not None:
+            inputs.append(scaled.text)
+            expected.append(scaled.expected)
+        # The pair's own fast program, judged like a candidate: what the harness can tell.
+        programs = {"original.py": original, "empty.py": "pass\n",
+                    "reference.py": pair.program("fast")}
         programs.update({f"cand{i}.py": t for i, t in enumerate(texts)})
-        runs = _run_programs(programs, [t for t, _ in tests], cfg, work / f"pie{index}")
+        runs = _run_programs(programs, inputs, cfg, work / f"pie{index}")
         orig_rows = runs.get("original.py", [])
-        if not orig_rows or not all(r["ok"] and outputs_match(r["stdout"], exp)
-                                    for r, (_, exp) in zip(orig_rows, tests, strict=False)):
+        if len(orig_rows) != len(inputs) or not all(
+                r["ok"] and outputs_match(r["stdout"], exp)
+                for r, exp in zip(orig_rows, expected, strict=True)):
             log(f"eval: PIE {pair.problem_id}: the original fails its trusted tests; skipped")
             continue
         startup = startups(runs["empty.py"])
-        cands = []
-        for i in range(len(texts)):
-            rows = runs.get(f"cand{i}.py", [])
-            correct = bool(rows) and all(r["ok"] and outputs_match(r["stdout"], exp)
-                                         for r, (_, exp) in zip(rows, tests, strict=False))
-            timing = compare(orig_rows, rows, startup, seed=index) if correct else None
-            cands.append({
-                "correct": correct,
-                "speedup": timing.speedup if timing else None,
-                "speedup_low": timing.low if timing else None,
-                "measurable": bool(timing and timing.measurable),
-                "optimized": bool(timing and timing.low is not None
-                                  and timing.low >= cfg.pie_min_speedup),
-            })
+        # Timed on the scaled input when there is one: the public ones are mostly too small.
+        timed = [len(inputs) - 1] if scaled is not None else list(range(len(inputs)))
+        cands = [_timed_candidate(runs.get(f"cand{i}.py", []), orig_rows, expected, timed,
+                                  startup, index, cfg) for i in range(len(texts))]
+        reference = _timed_candidate(runs.get("reference.py", []), orig_rows, expected, timed,
+                                     startup, index, cfg)
         best = max(cands, key=lambda c: (c["correct"], c["optimized"], c["speedup"] or 0.0))
+        timed_rows = [orig_rows[i] for i in timed]
+        timed_startup = [startup[i] for i in timed]
         per_problem.append({"problem": pair.problem_id, "greedy": cands[0], "best": best,
-                            "original_s": sum(min(r["walls"]) for r in orig_rows)
-                            - sum(startup), "startup_s": sum(startup),
-                            "measurable": measurable(orig_rows, startup)})
+                            "reference": reference,
+                            "scaled_factor": scaled.factor if scaled else None,
+                            "original_s": sum(min(r["walls"]) for r in timed_rows)
+                            - sum(timed_startup), "startup_s": sum(timed_startup),
+                            "measurable": measurable(timed_rows, timed_startup)})
         log(f"eval: PIE {index + 1}/{len(chosen)} {pair.problem_id}: greedy correct "
             f"{cands[0]['correct']}, best {best}")
 
@@ -313,18 +370,27 @@ def evaluate_pie(generate: Generator, cfg: EvalConfig, work: Path, log=print) ->
                 "optimized_pct": 100.0 * len(optimized) / n if n else 0.0,
                 "mean_speedup_correct": statistics.fmean(sp) if sp else None}
 
+    scaled_count = sum(p["scaled_factor"] is not None for p in per_problem)
     return {"best@1": figures("greedy"), f"best@{cfg.samples}": figures("best"),
+            "reference": figures("reference"),
             "problems": per_problem, "excluded_numpy_import_asymmetry": len(excluded_numpy),
             "problems_evaluated": cfg.pie_problems,
             "notes": [split_note, "2to3 artefacts repaired by the loader", "suspect tests skipped",
                       (f"{cfg.pie_tests} public tests per problem, small inputs: interpreter "
                        "start-up (time of an empty program) subtracted"),
+                      (f"{scaled_count} of {len(per_problem)} problems timed on a larger "
+                       "input made from their first public test, on which the problem's two "
+                       "accepted solutions agree (a candidate must print what they do); the "
+                       "others on their public tests" if cfg.pie_scale else
+                       "timed on the public tests only (--no-pie-scale)"),
+                      ("'reference' = the PIE pair's own fast program judged like a candidate: "
+                       "what this harness can tell"),
                       (f"'optimized' = correct and the 95% lower bound of the median "
                        f"per-round speedup (over {cfg.pie_repeats} interleaved rounds) >= "
                        f"{cfg.pie_min_speedup}x; "
                        f"{sum(not p['measurable'] for p in per_problem)} of "
                        f"{len(per_problem)} problems' originals work under "
-                       f"{MIN_MEASURABLE_S * 1000:.0f} ms on their tests: too fast to time, "
+                       f"{MIN_MEASURABLE_S * 1000:.0f} ms on their timed tests: too fast to time, "
                        "so never 'optimized'")],
             "seconds": round(time.perf_counter() - started, 1)}
 
@@ -388,7 +454,7 @@ def render_markdown(report: dict, samples: int) -> str:
         # Say on every PIE row which problems it counts: the evaluation third by default.
         pie = ("PIE eval third" if all(p.get("problems_evaluated", "eval") == "eval"
                                        for p in pies) else "PIE all problems")
-        for k in ("best@1", f"best@{samples}"):
+        for k in ("best@1", f"best@{samples}", "reference"):
             rows += [
                 (f"{pie} {k}: correct", _cell("pie", k, "correct_pct", pct=True)),
                 (f"{pie} {k}: optimized (>=1.10x)",

@@ -70,6 +70,13 @@ def test_pie_eval_runs_programs_in_the_sandbox(tmp_path):
     assert problem["problem"] in load_pie_split().eval  # the evaluation third only
     assert figures["problems_evaluated"] == "eval" and "evaluation third" in figures["notes"][0]
     assert figures["excluded_numpy_import_asymmetry"] >= 0
+    # The pair's own fast program is judged like a candidate, on the scaled input too when
+    # there is one (the solutions agreed on it), so it is correct either way.
+    assert figures["reference"]["correct_pct"] == 100.0 and problem["reference"]["correct"]
+    if problem["scaled_factor"] is not None:
+        assert "1 of 1 problems timed on a larger input" in " ".join(figures["notes"])
+    else:
+        assert "0 of 1 problems timed on a larger input" in " ".join(figures["notes"])
 
 
 def test_markdown_table_is_side_by_side():
