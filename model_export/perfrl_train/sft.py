@@ -50,6 +50,12 @@ from .examples import (
     pad_batch,
     read_examples,
 )
+from .name_training import (
+    name_token_ids,
+    name_token_weights,
+    renamed_variants,
+    weighted_token_loss,
+)
 from .train_common import (
     MetricsLog,
     autocast_context,
@@ -90,6 +96,12 @@ class SFTConfig:
                                                 "'edit-v2' (edit-v1 with line references)")
     copy_head: bool = help_field(False, "add a copy head (a pointer-generator over the "
                                         "input's tokens: copy_head.py) unless the base has one")
+    shuffle_names: float = help_field(0.0, "share of training draws made on a renaming of "
+                                           "the row (its placeholders renumbered afresh: "
+                                           "name_training.py), so that names must be read")
+    shuffle_variants: int = help_field(4, "renamings kept per row for --shuffle-names")
+    name_loss_weight: float = help_field(1.0, "cross-entropy weight of the tokens that say "
+                                              "which placeholder a name is (name_training.py)")
     batch_size: int = help_field(8, "pairs per optimizer step")
     max_steps: int = help_field(1000, "optimizer steps")
     lr: float = help_field(5e-4, "peak learning rate (AdamW)")
@@ -169,9 +181,16 @@ def encode_examples(tokenizer, examples: list[Example], max_source: int, max_tar
 
 
 def token_loss(model, batch: dict, bf16: bool = False):
-    """Mean cross-entropy per target token (what ``model(..., labels=...)`` computes)."""
+    """Mean cross-entropy per target token (what ``model(..., labels=...)`` computes); with
+    ``batch["weights"]``, each token's term weighted
+    (:func:`.name_training.weighted_token_loss`)."""
+    weights = batch.get("weights")
+    inputs = {key: value for key, value in batch.items() if key != "weights"}
     with autocast_context(bf16, batch["input_ids"].device.type):
-        return model(**batch).loss
+        output = model(**inputs)
+    if weights is None:
+        return output.loss
+    return weighted_token_loss(output.logits, inputs["labels"], weights)
 
 
 def _to_device(batch: dict, device) -> dict:
@@ -222,6 +241,12 @@ def train_sft(cfg: SFTConfig, log=print, *,
         raise TrainingError("--out is required")
     if cfg.max_steps <= 0 or cfg.batch_size <= 0:
         raise TrainingError("--max-steps and --batch-size must be positive")
+    if not 0.0 <= cfg.shuffle_names <= 1.0 or cfg.shuffle_variants <= 0:
+        raise TrainingError("--shuffle-names must be between 0 and 1 and --shuffle-variants "
+                            "positive")
+    if cfg.name_loss_weight <= 0 or (cfg.name_loss_weight != 1.0 and cfg.copy_head):
+        raise TrainingError("--name-loss-weight must be positive, and 1 with a copy head "
+                            "(whose loss is its own)")
     if cfg.output_format not in OUTPUT_FORMATS:
         raise TrainingError(f"--output-format must be one of {', '.join(OUTPUT_FORMATS)}, "
                             f"not {cfg.output_format!r}")
@@ -276,6 +301,35 @@ def train_sft(cfg: SFTConfig, log=print, *,
     v_sources, v_targets = encode_examples(tokenizer, valid_examples, cfg.max_source_length,
                                            cfg.max_target_length, cfg.output_format)
     lengths = [len(s) + len(t) for s, t in zip(sources, targets, strict=True)]
+    # Renamings of every row, one drawn instead of the row for a --shuffle-names share of
+    # draws (validation rows stay as the server numbers names).
+    renamed = [encode_examples(tokenizer, variant, cfg.max_source_length,
+                               cfg.max_target_length, cfg.output_format)
+               for variant in renamed_variants(train_examples, cfg.shuffle_variants,
+                                               cfg.seed)] if cfg.shuffle_names > 0 else []
+    openers, digits = name_token_ids(tokenizer)
+
+    def draw_batch(indices: list[int], step: int) -> dict:
+        # Seeded by the step: a resumed run draws the renamings the whole run would have.
+        choose = random.Random(cfg.seed * 1_000_003 + step)
+        picked = []
+        for i in indices:
+            if renamed and choose.random() < cfg.shuffle_names:
+                variant = renamed[choose.randrange(len(renamed))]
+                picked.append((variant[0][i], variant[1][i]))
+            else:
+                picked.append((sources[i], targets[i]))
+        batch = make_batch([p[0] for p in picked], [p[1] for p in picked],
+                           tokenizer.pad_token_id)
+        if cfg.name_loss_weight != 1.0:
+            import torch
+
+            weights = torch.zeros(batch["labels"].shape, dtype=torch.float32)
+            for row, (_, target) in enumerate(picked):
+                weights[row, :len(target)] = torch.tensor(
+                    name_token_weights(target, openers, digits, cfg.name_loss_weight))
+            batch["weights"] = weights
+        return batch
 
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -334,8 +388,7 @@ def train_sft(cfg: SFTConfig, log=print, *,
                 batches = length_grouped_batches(lengths, cfg.batch_size, rng)
             idx = batches.pop()
             mine = rank_share(idx, rank, world)
-            batch = _to_device(make_batch([sources[i] for i in mine], [targets[i] for i in mine],
-                                          tokenizer.pad_token_id), device)
+            batch = _to_device(draw_batch(mine, step), device)
             local_tokens = int((batch["labels"] != LABEL_PAD).sum())
             loss = token_loss(model, batch, cfg.bf16)
             if world > 1:

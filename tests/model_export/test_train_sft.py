@@ -177,3 +177,39 @@ def test_an_edit_v2_model_learns_line_references_for_the_lines_it_keeps(work, tm
     assert tok.decode(sources[0], skip_special_tokens=True).startswith(
         "Write faster edits:\n1|def f(xs, k):\n")
     assert tok.decode(targets[0], skip_special_tokens=True) == "@2-2\n    =2\n    =4\n@4-4\n"
+
+
+@pytest.mark.slow
+def test_names_renamed_at_each_draw_and_weighted_train_and_resume(work, tmp_path):
+    """--shuffle-names and --name-loss-weight: a run trains, and the renamings are drawn by
+    the step, so a run interrupted and resumed ends with the uninterrupted run's weights."""
+    data = tiny_pairs_dir(work / "data")
+
+    def config(out, resume=False):
+        return SFTConfig(out=out, data=data, from_config="tiny", max_steps=6,
+                         batch_size=4, lr=3e-3, warmup_steps=2, eval_every=0, save_every=3,
+                         max_source_length=128, max_target_length=64, bf16=False, threads=1,
+                         max_stdlib_files=TINY_STDLIB_FILES, cache_dir=work / "cache",
+                         progress=False, shuffle_names=0.5, shuffle_variants=3,
+                         name_loss_weight=3.0, resume=resume)
+
+    whole = train_sft(config(tmp_path / "whole"), log=lambda *_: None)
+    assert whole.steps == 6 and whole.final_train_loss == whole.final_train_loss  # not NaN
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt_at_4(step: int) -> None:
+        if step == 4:  # after the step-3 checkpoint
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train_sft(config(tmp_path / "parts"), log=lambda *_: None, on_step=interrupt_at_4)
+    train_sft(config(tmp_path / "parts", resume=True), log=lambda *_: None)
+    a, _, _ = load_checkpoint(tmp_path / "whole")
+    b, _, _ = load_checkpoint(tmp_path / "parts")
+    for (name, p), (_, q) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(p, q), name
+    with pytest.raises(Exception, match="--shuffle-names"):
+        train_sft(SFTConfig(out=tmp_path / "bad", data=data, shuffle_names=1.5),
+                  log=lambda *_: None)
