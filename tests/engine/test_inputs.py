@@ -382,3 +382,35 @@ def test_long_containers_are_keyed_by_length_head_and_tail():
     assert len(generated) == 30
     assert len(set(_keys(generated))) == 30
     assert _keys(generated) == _keys(generate_inputs([((long,), {})], 30, 0))
+
+
+def _outcome(function, args):
+    try:
+        return ("return", function(*args))
+    except Exception as exc:  # noqa: BLE001 - both sides' exceptions are compared by type
+        return ("raise", type(exc).__name__)
+
+
+def test_a_field_of_a_list_of_records_is_emptied_within_the_engine_s_budget():
+    """A model rewrite of the held-out `distinct_clients` (logscan) stripped each record's IP
+    and skipped empty ones; it passed the project's tests and the 24 generated inputs, none of
+    which varied a field inside the records (their edges came after every element's reshapes
+    and the dicts' own). Now a record's text field is emptied or padded within the budget."""
+    from perfrl.engine.verify import GENERATED_INPUTS
+
+    def original(records):
+        clients = []
+        for record in records:
+            if record["ip"] not in clients:
+                clients.append(record["ip"])
+        return clients
+
+    def rewrite(records):
+        return list(dict.fromkeys(r["ip"].strip() for r in records for _ in r["ip"]))
+
+    for size in (3, 1200):
+        records = [{"ip": f"10.0.{i % 7}.{i % 13}", "path": "/a", "status": 200, "ms": 12}
+                   for i in range(size)]
+        assert original(records) == rewrite(records)  # the recorded call cannot tell them apart
+        inputs = generate_inputs([((records,), {})], GENERATED_INPUTS, 0)
+        assert any(_outcome(original, args) != _outcome(rewrite, args) for args, _ in inputs), size

@@ -62,7 +62,7 @@ import math
 import pickle
 import random
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 #: Exception types of the *original* that mark a generated input as outside the function's
 #: domain (see :func:`original_rejects_input`).
@@ -504,20 +504,23 @@ class _Variants:
         return [bytearray(v) for v in self._edges_bytes(bytes(value), path, depth)]
 
     def _element_edges(self, items, item_path_of, depth):
-        """Copies of ``items`` (a list) with one element replaced by one of its edge values,
-        ordered by edge rank so that every element's most telling edge comes first."""
+        """Copies of ``items`` (a list) with one element replaced by one of its edge values:
+        every element's most telling edge first (by edge rank), interleaved with the first
+        element's edges one after another, so that the edges deep inside an element (a
+        record's field: ``{"ip": ""}`` in a list of dicts) come within a small budget too."""
         if depth + 1 >= _MAX_EDGE_DEPTH:
             return []
         per_index = [
             self.edges(item, item_path_of(i), depth + 1)
             for i, item in enumerate(items[:_MAX_ELEMENT_EDGE_INDICES])
         ]
-        out = []
+        breadth = []
         for rank in range(max((len(e) for e in per_index), default=0)):
             for i, edges in enumerate(per_index):
                 if rank < len(edges):
-                    out.append([*items[:i], edges[rank], *items[i + 1:]])
-        return out
+                    breadth.append([*items[:i], edges[rank], *items[i + 1:]])
+        first = [[edge, *items[1:]] for edge in per_index[0]] if per_index else []
+        return _interleave(first, breadth)
 
     def _sequence_edges(self, items, path, depth):
         """Edge variants of a list's elements (as lists), for lists and list-like tuples."""
@@ -586,16 +589,20 @@ class _Variants:
         key_path, value_path = (*path, "key"), (*path, "value")
         out: list[dict[object, object]] = [{}]
         if keys:
-            out += [
+            structural = [
                 dict(reversed(list(value.items()))),
                 {k: value[k] for k in keys[1:]},
             ]
             deeper = depth + 1 < _MAX_EDGE_DEPTH
+            by_value = []
             for k in keys[:_MAX_ELEMENT_EDGE_INDICES]:
                 for edge in (self.edges(value[k], value_path, depth + 1) if deeper else [])[:8]:
                     changed = dict(value)
                     changed[k] = edge
-                    out.append(changed)
+                    by_value.append(changed)
+            # A field's edge values as early as the dict's own reshapes (a record's text
+            # field empty or padded tells more than its keys reordered).
+            out += _interleave(by_value, structural)
             for edge in (self.edges(keys[-1], key_path, depth + 1) if deeper else [])[:8]:
                 try:
                     if edge in value:
