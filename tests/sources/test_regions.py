@@ -224,7 +224,7 @@ def test_the_function_s_own_imports_open_the_region_instead_of_being_its_paramet
     ''').lstrip()
     [region] = extract_regions(code)
     assert region.reads == ("lines", "prefix", "q")
-    assert region.imports == ("import re", "from os import path as p")
+    assert region.imports == (("re", "import re"), ("p", "from os import path as p"))
     assert region.imported == {"re", "p"}
     function = region_function(region, "codes")
     assert function.splitlines()[:3] == ["def codes(lines, prefix, q):", "    import re",

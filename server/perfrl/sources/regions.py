@@ -46,8 +46,8 @@ class Region:
     (empty when the region ends with ``return``); ``returns`` whether it does;
     ``annotations`` the enclosing function's annotation of each of ``reads`` that is one of
     its parameters (``(name, annotation source)``), so the model knows a list from a dict;
-    ``imports`` the function's own imports (statements, one name each) of names the region
-    reads: they open the region's function instead of being parameters, so that the model
+    ``imports`` the function's own imports of names the region reads (``(name, statement
+    importing only it)``): they open the region's function instead of being parameters, so that the model
     reads ``re.match`` as it is written, as it reads a module's imports."""
 
     start_line: int
@@ -58,12 +58,12 @@ class Region:
     gives: tuple[str, ...]
     returns: bool
     annotations: tuple[tuple[str, str], ...] = ()
-    imports: tuple[str, ...] = ()
+    imports: tuple[tuple[str, str], ...] = ()
 
     @property
     def imported(self) -> frozenset[str]:
         """The names :attr:`imports` bind."""
-        return frozenset(_bound([ast.parse(statement).body[0] for statement in self.imports]))
+        return frozenset(name for name, _ in self.imports)
 
 
 def _names(nodes: Sequence[ast.AST], ctx: type) -> set[str]:
@@ -252,7 +252,7 @@ def extract_regions(function_source: str) -> list[Region]:
                          if a.annotation is not None and a.arg in reads}
             regions.append(
                 Region(start, end, indent, textwrap.dedent(text), tuple(reads), gives, returns,
-                       tuple(sorted(annotated.items())), tuple(imports.values()))
+                       tuple(sorted(annotated.items())), tuple(imports.items()))
             )
             taken.append((start, end))
     regions.sort(key=lambda r: r.start_line)
@@ -263,7 +263,7 @@ def region_function(region: Region, name: str) -> str:
     """The region as a function ``name`` the model can read: parameters ``reads`` (annotated
     as the enclosing function annotates them), body the region, and ``return <gives>`` when
     the rest of the function needs its results; the region's ``imports`` open the body."""
-    body = "".join(f"{statement}\n" for statement in region.imports) + region.source
+    body = "".join(f"{statement}\n" for _, statement in region.imports) + region.source
     if region.gives:
         body += "return " + ", ".join(region.gives) + "\n"
     annotations = dict(region.annotations)
@@ -289,7 +289,7 @@ def region_statements(
     ):
         body = body[1:]  # a docstring the model added to the wrapper
     # The imports region_function put before the region's lines (the function keeps its own).
-    opening = set(region.imports)
+    opening = {statement for _, statement in region.imports}
     while body and isinstance(body[0], (ast.Import, ast.ImportFrom)) and \
             ast.unparse(body[0]) in opening:
         opening.discard(ast.unparse(body[0]))
