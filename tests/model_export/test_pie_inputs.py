@@ -56,7 +56,8 @@ def test_inputs_without_a_shape_to_scale_give_none_and_the_cap_holds() -> None:
     assert scaled("1\n7\n") is None  # a count of one says nothing about the shape
     assert scaled("") is None
     big = scaled("3\n1 2 3\n", factor=10_000, cap=500)
-    assert big is not None and big.split("\n")[0] == "500" and len(big.split("\n")[1].split()) == 500
+    assert big is not None
+    assert big.split("\n")[0] == "500" and len(big.split("\n")[1].split()) == 500
     # Deterministic for a given generator state.
     assert scale_input("3\n1 2 3\n", 10, random.Random(4)) == scale_input(
         "3\n1 2 3\n", 10, random.Random(4))

@@ -47,8 +47,8 @@ class Region:
     ``annotations`` the enclosing function's annotation of each of ``reads`` that is one of
     its parameters (``(name, annotation source)``), so the model knows a list from a dict;
     ``imports`` the function's own imports of names the region reads (``(name, statement
-    importing only it)``): they open the region's function instead of being parameters, so that the model
-    reads ``re.match`` as it is written, as it reads a module's imports."""
+    importing only it)``): they open the region's function instead of being parameters, so
+    that the model reads ``re.match`` as it is written, as it reads a module's imports."""
 
     start_line: int
     end_line: int
