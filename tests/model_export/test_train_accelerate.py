@@ -170,9 +170,15 @@ def test_two_cpu_processes_train_like_one_process_on_the_whole_batch(work, tmp_p
     assert len(state["rng_by_rank"]) == 2  # both processes took part in the save
     # The averaged gradient made the same updates as one process on the whole batches.
     got, want = _weights(out), _weights(tmp_path / "one")
-    for name in want:
-        assert torch.allclose(got[name], want[name], atol=2e-5, rtol=1e-4), (
-            name, float((got[name] - want[name]).abs().max()))
+    # Adam divides each step by the gradient's own scale, so a weight whose gradient is
+    # nearly zero turns float rounding (gloo's sum against one process's) into a visible
+    # move: on an AMD EPYC one weight of 803,200 moved 2.7e-5 while the mean moved 1e-9. A
+    # wrong average (the two shares' means averaged, as if their token counts were equal)
+    # moves most of them.
+    diffs = torch.cat([(got[name] - want[name]).abs().flatten() for name in want])
+    assert float(diffs.mean()) < 1e-7, float(diffs.mean())
+    assert int((diffs > 2e-5).sum()) <= diffs.numel() // 10_000, int((diffs > 2e-5).sum())
+    assert float(diffs.max()) < 3e-4, float(diffs.max())  # a tenth of the learning rate
     # The validation loss is over all the pairs, shared out and reduced.
     one_records = [json.loads(line) for line in (tmp_path / "one" / "metrics.jsonl").open()]
     valid_one = [r["valid_loss"] for r in one_records if r["kind"] == "eval"]
