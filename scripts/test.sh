@@ -61,8 +61,23 @@ if [ "$workers" != 0 ]; then
     fi
 fi
 set +e
-python -m pytest "${parallel[@]}" "$@"
-status=$?
+# The tests that need a real speedup verified at the default threshold (the model's ~1.3x
+# rewrite in the editors) run last and alone: beside the rest of the suite on two cores their
+# benchmark's lower bound fell under the bar in 2 CI runs of 3. Exit 5 of one pass means it
+# collected nothing (arguments that select only the other pass's tests).
+python -m pytest "${parallel[@]}" -m "not timing" "$@"
+first=$?
+python -m pytest -m timing "$@"
+second=$?
+if [ "$first" = 5 ] && [ "$second" = 5 ]; then
+    status=5
+elif [ "$first" != 0 ] && [ "$first" != 5 ]; then
+    status=$first
+elif [ "$second" != 0 ] && [ "$second" != 5 ]; then
+    status=$second
+else
+    status=0
+fi
 set -e
 # pytest exits 5 when it collected no test: that is a failure here, not a success.
 [ "$status" = 5 ] && echo "no tests ran" >&2 && exit 1

@@ -148,6 +148,7 @@ MODEL_SEED = 1
 
 @pytest.mark.editor
 @pytest.mark.slow
+@pytest.mark.timing
 @pytest.mark.parametrize("version", ["0.7", "0.11"])
 def test_neovim_applies_the_models_verified_rewrite(version, example_project: Path,
                                                     tmp_path: Path):

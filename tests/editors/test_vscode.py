@@ -519,6 +519,7 @@ MODEL_FILE = "inventory/reports.py"
 MODEL_FUNCTION = "shelf_names"
 
 
+@pytest.mark.timing
 def test_the_models_verified_rewrite_from_the_light_bulb(
     tools: dict[str, Path], vsix: Path, example_project: Path
 ) -> None:
