@@ -25,7 +25,6 @@ import pytest
 
 from perfrl.engine.candidate_check import splice
 from perfrl.engine.locate import locate_function
-from tests.editors.model_runs import once_more_if_not_faster
 from tests.process_tree import alive, descendants
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,10 +137,13 @@ def _others(source: str) -> dict[str, str]:
 
 #: The model scenario: a function of the example project that no training input matches
 #: (tests/model_export/test_heldout_leakage.py checks it), rewritten by the shipped model.
-MODEL_TARGET = "shelf_names"
-#: Outputs asked of the model, and a fixed sampling seed: with its copying slips mended the
-#: shipped model's rewrite of this function verified in 8 seeds of 8 (docs/model.md, "Slip
-#: mending"); the seed keeps the job the same from run to run.
+#: The model rewrites its last loop as a region (a membership scan of a list, an idiom it was
+#: trained on) and the verifier measures it 12x faster here: a margin no busy CI machine
+#: closes to the 1.10 threshold (``shelf_names``, 1.2-1.3x, did in 3 CI runs of 4).
+MODEL_MODULE = "inventory/catalog.py"
+MODEL_TARGET = "unknown_skus"
+#: Outputs asked of the model, and a fixed sampling seed: the seed keeps the job the same from
+#: run to run (the region's rewrite is the greedy output, the same in every seed).
 MODEL_CANDIDATES = 16
 MODEL_SEED = 1
 
@@ -154,26 +156,26 @@ def test_neovim_applies_the_models_verified_rewrite(version, example_project: Pa
                                                     tmp_path: Path):
     """The headline flow with the model: only the model source, the default threshold, a
     function the model was not trained on. The lens shows the verified speedup, the applied
-    rewrite is the model's (a ``for`` loop for the ``while`` loop that indexes the list, the
-    docstring kept) and the project's tests pass on the written file."""
+    rewrite is the model's (the scan tests membership in a set made once from the list, the
+    rest of the function kept) and the project's tests pass on the written file."""
     nvim = require_nvim(version)
-    reports = example_project / "inventory" / "reports.py"
-    original = reports.read_text()
+    module = example_project / MODEL_MODULE
+    original = module.read_text()
     result_path = tmp_path / "result.json"
     settings = {"sources": ["model"], "numCandidates": MODEL_CANDIDATES, "seed": MODEL_SEED,
                 "interpreter": sys.executable}
     env = nvim_env(example_project, tmp_path / "home", result=str(result_path),
-                   function=MODEL_TARGET, anchor='names.append(products[i]["name"])',
-                   applied="for i in range(len(products)):", settings=json.dumps(settings))
-    once_more_if_not_faster(lambda: run_driver(nvim, DRIVER, reports, example_project, env),
-                            lambda: reports.write_text(original))
+                   function=MODEL_TARGET, anchor="unknown.append(sku)",
+                   applied="set(carried)", settings=json.dumps(settings))
+    run_driver(nvim, DRIVER, module, example_project, env)
     result = json.loads(result_path.read_text())
     assert re.fullmatch(r"⚡ \d+\.\d× faster \(\d+\.\d–\d+\.\d×\) · apply", result["lens"])
     assert "model" in result["action"] or MODEL_TARGET in result["action"], result
-    function = locate_function(f"{reports}::{MODEL_TARGET}").source
-    assert "while " not in function and "for " in function, function
-    assert '"""The names of the active products for the shelf labels' in function
-    assert _others(reports.read_text()) == _others(original)  # only that function changed
+    function = locate_function(f"{module}::{MODEL_TARGET}").source
+    assert "set(carried)" in function and "not in carried" not in function, function
+    assert "new_0" not in function, function  # the variable the model made is named
+    assert '"""SKUs on the order lines that the catalog does not carry' in function
+    assert _others(module.read_text()) == _others(original)  # only that function changed
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                            cwd=example_project, capture_output=True, text=True, timeout=120,
                            check=False)

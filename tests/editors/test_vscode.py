@@ -38,7 +38,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.editors.model_runs import once_more_if_not_faster
 from tests.process_tree import alive, descendants
 
 pytestmark = [pytest.mark.editor, pytest.mark.slow]
@@ -514,9 +513,11 @@ def _assert_project_tests_pass(project: Path) -> None:
 
 
 #: The model scenario: a function of the example project that no training input matches
-#: (tests/model_export/test_heldout_leakage.py checks it), rewritten by the shipped model.
-MODEL_FILE = "inventory/reports.py"
-MODEL_FUNCTION = "shelf_names"
+#: (tests/model_export/test_heldout_leakage.py checks it), rewritten by the shipped model: its
+#: last loop as a region, measured 12x faster here (tests/editors/test_neovim.py says why this
+#: function).
+MODEL_FILE = "inventory/catalog.py"
+MODEL_FUNCTION = "unknown_skus"
 
 
 @pytest.mark.timing
@@ -525,33 +526,29 @@ def test_the_models_verified_rewrite_from_the_light_bulb(
 ) -> None:
     """The headline flow with the model: only the model source, at the default threshold, on
     a function it was not trained on. The lens shows the measured speedup of the model's
-    rewrite, applying it writes a ``for`` loop in place of the ``while`` loop that indexes
-    the list (the docstring kept, every other function byte for byte) and the project's tests
-    pass."""
+    rewrite, applying it makes the scan test membership in a set made once from the list (the
+    docstring kept, every other function byte for byte) and the project's tests pass."""
     target = example_project / MODEL_FILE
     original = target.read_text()
     settings = {
         "perfrl.server.interpreter": sys.executable,
         "perfrl.interpreter": sys.executable,
         "perfrl.sources": ["model"],
-        # A fixed seed keeps the job the same from run to run (with its slips mended the
-        # shipped model's rewrite verified in 8 seeds of 8: docs/model.md, "Slip mending").
+        # A fixed seed keeps the job the same from run to run.
         "perfrl.numCandidates": 16,
         "perfrl.seed": 1,
         "perfrl.trace.server": "messages",
     }
-    attempts = iter(("optimize-model", "optimize-model-again"))
-    result = once_more_if_not_faster(
-        lambda: _run_scenario(
-            tools, vsix, example_project, _artifacts_dir(next(attempts)), "optimize",
-            settings, target_file=MODEL_FILE, target_function=MODEL_FUNCTION),
-        lambda: target.write_text(original))
+    result = _run_scenario(
+        tools, vsix, example_project, _artifacts_dir("optimize-model"), "optimize",
+        settings, target_file=MODEL_FILE, target_function=MODEL_FUNCTION)
     for step in ("lightbulb-optimize", "lens-speedup", "rewrite-applied"):
         _screenshot(result, step)
     assert "× faster" in result["lensTexts"][0], result["lensTexts"]
     new_function = _saved_rewrite(target, original, MODEL_FUNCTION)
-    assert "while " not in new_function and "for " in new_function, new_function
-    assert '"""The names of the active products for the shelf labels' in new_function
+    assert "set(carried)" in new_function and "not in carried" not in new_function, new_function
+    assert "new_0" not in new_function, new_function  # the variable the model made is named
+    assert '"""SKUs on the order lines that the catalog does not carry' in new_function
     _assert_project_tests_pass(example_project)
 
 

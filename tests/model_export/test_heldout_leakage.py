@@ -188,16 +188,19 @@ def test_the_check_catches_a_near_copy_with_one_statement_added(training_functio
     assert collisions(planted, training_functions)
 
 
-@pytest.mark.parametrize("name", ["shelf_names", "sku_labels"])
+@pytest.mark.parametrize("module, name", [("catalog", "unknown_skus"),
+                                          ("reports", "shelf_names"),
+                                          ("reports", "sku_labels")])
 def test_the_example_functions_shown_with_the_model_are_not_training_inputs(
-        training_functions, name):
+        training_functions, module, name):
     """The editor tests show the shipped model's verified rewrite of the example project's
-    ``reports.shelf_names`` (a `while` loop indexing the list; ``reports.sku_labels``, a
-    `+=` loop, was the earlier model's): no training function is the same once abstracted or
+    ``catalog.unknown_skus`` (two loops and a comprehension before a membership scan of a list;
+    ``reports.shelf_names``, a `while` loop indexing the list, and ``reports.sku_labels``, a
+    `+=` loop, were the earlier ones): no training function is the same once abstracted or
     close to it (``missing_skus`` and ``unique_tags`` are the example functions that do come
     from the catalogue)."""
-    reports = REPO / "examples" / "inventory" / "inventory" / "reports.py"
-    example = [fn for fn in functions_of(reports.read_text(encoding="utf-8"), "example")
+    source = REPO / "examples" / "inventory" / "inventory" / f"{module}.py"
+    example = [fn for fn in functions_of(source.read_text(encoding="utf-8"), "example")
                if fn.origin.endswith(f"::{name}")]
     assert example, f"{name} is gone from the example project: update the editor tests"
     found = collisions(example, training_functions)

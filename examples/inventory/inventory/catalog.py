@@ -28,6 +28,20 @@ def missing_skus(wanted, products):
     return missing
 
 
+def unknown_skus(orders, products):
+    """SKUs on the order lines that the catalog does not carry, in the order of the lines
+    (an SKU ordered twice is listed twice)."""
+    carried = []
+    for product in products:
+        carried.append(product["sku"])
+    ordered = [order["sku"] for order in orders]
+    unknown = []
+    for sku in ordered:
+        if sku not in carried:
+            unknown.append(sku)
+    return unknown
+
+
 def has_backorder(products):
     """True when some product has a negative quantity (sold before it arrived)."""
     for product in products:

@@ -78,6 +78,7 @@ from perfrl.sources.abstraction import (
 )
 from perfrl.sources.edit_sites import site_header, site_spans, site_text
 from perfrl.sources.endless_loops import ENDLESS_LOOP, endless_loop
+from perfrl.sources.fresh_names import name_fresh_variables
 from perfrl.sources.identifiers import rename_identifiers
 from perfrl.sources.lost_result import LOST_RESULT, loses_result
 from perfrl.sources.missing_attributes import MISSING_ATTRIBUTE, missing_attributes
@@ -182,6 +183,21 @@ def restore_signature_names(code: str, name: str, original_source: str) -> str:
     original = parse_candidate_text(original_source).function
     mapping = _signature_renames(code, function, name, original)
     return rename_identifiers(code, mapping) if mapping else code
+
+
+def _with_named_variables(candidate: CleanCandidate, target: FunctionTarget,
+                          original: CleanCandidate) -> CleanCandidate:
+    """``candidate`` with the variables the model introduced named after what they hold
+    (:mod:`perfrl.sources.fresh_names`), cleaned again; as it is when nothing was renamed.
+    Named only here, on the whole function as it will be verified, so that a name is checked
+    against every name of the function (a region's rewrite alone does not see them)."""
+    if candidate.module is None:
+        return candidate
+    code = name_fresh_variables(candidate.code, candidate.module, original.module)
+    if code == candidate.code:
+        return candidate
+    return clean_candidate(Candidate(source=candidate.source, label=candidate.label, code=code),
+                           target, candidate.number)
 
 
 def _draw_label(index: int) -> str:
@@ -503,7 +519,7 @@ class ModelCandidateSource:
             # accounts for every output drawn, these included.
             dropped[f"usable, beyond the {limit} asked"] += len(merged) - limit
             merged = merged[:limit]
-        yield from merged
+        yield from (_with_named_variables(c, target, original) for c in merged)
         if not merged:
             raise CandidateSourceError(
                 f"none of the model's {drawn} outputs for {target.qualname} was a usable "
@@ -670,7 +686,8 @@ class ModelCandidateSource:
                 f"{target.qualname} and the failed candidate are too long for the model's "
                 "second round") from None
         for candidate in kept:
-            yield replace(candidate, label=SECOND_ROUND_LABEL + candidate.label)
+            yield replace(_with_named_variables(candidate, target, original),
+                          label=SECOND_ROUND_LABEL + candidate.label)
         if not kept:
             raise CandidateSourceError(
                 f"none of the model's {drawn} second-round outputs for {target.qualname} was a "
