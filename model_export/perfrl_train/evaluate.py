@@ -219,7 +219,13 @@ def evaluate_synthetic(generate: Generator, pairs: list, cfg: EvalConfig, work: 
 def _run_programs(programs: dict[str, str], tests: list[str], cfg: EvalConfig, work: Path,
                   timeout_s: float = 10.0, repeats: int | None = None) -> dict[str, list[dict]]:
     """Run named programs on stdin tests inside the sandbox, in ``repeats`` rounds
-    (default ``cfg.pie_repeats``); per program, per test results."""
+    (default ``cfg.pie_repeats``); per program, per test results (as the driver reports them:
+    :mod:`perfrl_train.pie_timing`).
+
+    Each round is a sandbox of its own, in a fresh workspace (and with bubblewrap a fresh
+    private ``/tmp``): nothing a program writes in one round is there in the next, so a
+    program caching its answer on disk cannot make its later rounds look fast. A program
+    that prints something else in a later round is not correct."""
     repeats = cfg.pie_repeats if repeats is None else repeats
     import shutil
 
@@ -237,22 +243,43 @@ def _run_programs(programs: dict[str, str], tests: list[str], cfg: EvalConfig, w
         (work / f"in{i}.txt").write_text(text)
         test_names.append(f"in{i}.txt")
     (work / "driver.py").write_text(PIE_DRIVER)
-    (work / "spec.json").write_text(json.dumps({"programs": list(programs), "tests": test_names,
-                                                "repeats": repeats,
-                                                "timeout_s": timeout_s}))
-    settings = EngineSettings()
-    sandbox = Sandbox(work, resolve_interpreter(work, None), settings)
-    budget = (timeout_s * repeats + 5) * len(tests) * len(programs)
-    secret = secrets.token_hex(16)
-    with sandbox.workspace() as ws:
-        run = ws.run_python(["driver.py", "spec.json"], timeout_s=min(budget, 600),
-                            env={SECRET_VARIABLE: secret})
-    results = None if run.returncode != 0 or run.timed_out else driver_results(run.stdout,
-                                                                             secret)
-    if results is None:
-        return {name: [{"ok": False, "stdout": "", "wall": None, "walls": [],
-                        "error": f"sandbox run failed: {run.stderr[-300:]}"}] for name in programs}
-    return results
+    sandbox = Sandbox(work, resolve_interpreter(work, None), EngineSettings())
+    budget = (timeout_s + 5) * len(tests) * len(programs)
+    merged: dict[str, list[dict]] | None = None
+    for round_ in range(repeats):
+        spec = {"programs": list(programs), "tests": test_names, "repeats": 1,
+                "rotation": round_, "timeout_s": timeout_s}
+        secret = secrets.token_hex(16)
+        with sandbox.workspace({"spec.json": json.dumps(spec)}) as ws:
+            run = ws.run_python(["driver.py", "spec.json"], timeout_s=min(budget, 600),
+                                env={SECRET_VARIABLE: secret})
+        results = None if run.returncode != 0 or run.timed_out else driver_results(
+            run.stdout, secret)
+        if results is None:
+            return {name: [{"ok": False, "stdout": "", "wall": None, "walls": [],
+                            "error": f"sandbox run failed: {run.stderr[-300:]}"}]
+                    for name in programs}
+        merged = results if merged is None else _merge_round(merged, results)
+    return merged or {}
+
+
+def _merge_round(merged: dict[str, list[dict]], results: dict[str, list[dict]]
+                 ) -> dict[str, list[dict]]:
+    """``merged`` (the rounds so far) with one more round's results: its walls added where
+    the program is still correct, and the program not correct where this round failed or
+    printed something else than the first round did."""
+    for name, rows in merged.items():
+        for row, new in zip(rows, results[name], strict=True):
+            if not row["ok"]:
+                continue
+            if not new["ok"]:
+                row["ok"], row["error"] = False, new["error"]
+            elif new["stdout"] != row["stdout"]:
+                row["ok"], row["error"] = False, "its output changes from run to run"
+            else:
+                row["walls"] += new["walls"]
+                row["wall"] = min(row["walls"])
+    return merged
 
 
 def _scaled_input(pair, public_input: str, cfg: EvalConfig, work: Path) -> ScaledInput | None:

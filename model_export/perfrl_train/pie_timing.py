@@ -15,6 +15,12 @@ them a wrong program that the three tests did not catch). Now:
   the results line carries a secret the programs cannot read (:func:`driver_results`), so a
   program writing a forged line into the driver's output is not believed; run by root outside
   bwrap, the driver gives its programs no capabilities (root's would let them read it);
+- **a sandbox per round** (``perfrl_train.evaluate``): the harness starts the driver once per
+  round (``repeats`` 1, ``rotation`` the round's number, so the order still rotates), each time
+  in a fresh workspace and, with bubblewrap, a fresh private ``/tmp``: a program that caches
+  its answer on disk in one round (``/tmp``, its home, the temporary folder) finds nothing in
+  the next, so its later rounds cannot look faster than its work. The harness checks that a
+  program prints the same in every round;
 - **a paired statistic** (:func:`compare`): per round, the original's work (wall time minus
   the empty program's start-up, per test) over the candidate's; the median of those ratios
   is the speedup, and a seeded bootstrap of the median gives its 95% lower bound;
@@ -71,7 +77,7 @@ inputs = [open(test).read() for test in tests]
 results = {p: [{"ok": True, "stdout": None, "walls": [], "error": ""} for _ in tests]
            for p in programs}
 for round_ in range(spec["repeats"]):
-    shift = round_ % len(programs)
+    shift = (round_ + spec.get("rotation", 0)) % len(programs)
     order = programs[shift:] + programs[:shift]
     for index, stdin in enumerate(inputs):
         for prog in order:

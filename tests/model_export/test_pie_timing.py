@@ -146,3 +146,50 @@ def test_a_program_cannot_forge_the_results_line_nor_read_its_secret(tmp_path: P
     assert results["forge.py"][0]["stdout"].endswith("none\n")
     # The forged line is in the output; only the secret line counts.
     assert driver_results(json.dumps({"original.py": []}), SECRET) is None
+
+
+def test_a_program_caching_its_answer_on_disk_gains_nothing_in_later_rounds(
+        tmp_path: Path) -> None:
+    """Each round is a sandbox of its own (perfrl_train.evaluate._run_programs): a program that
+    writes its answer to its home and the temporary folder in one round, and prints it from
+    there without working in the next, works in every round. (The literal /tmp too where
+    bubblewrap gives each sandbox its own; without it /tmp is the machine's.)"""
+    from perfrl.engine.sandbox.bwrap import bwrap_status
+    from perfrl_train.evaluate import EvalConfig, _run_programs
+
+    places = ["os.path.expanduser('~/.answer')", "os.path.join(tempfile.gettempdir(), 'answer')"]
+    if bwrap_status().usable:
+        places.append("'/tmp/perfrl-pie-answer'")  # inside the sandbox's own tmpfs
+    caching = (
+        "import os, tempfile, time\n"
+        f"places = [{', '.join(places)}]\n"
+        "for place in places:\n"
+        "    if os.path.exists(place):\n"
+        "        print(open(place).read(), end='')\n"
+        "        raise SystemExit\n"
+        "time.sleep(0.3)  # the work\n"
+        "answer = str(int(input()) * 2) + '\\n'\n"
+        "for place in places:\n"
+        "    try:\n"
+        "        open(place, 'w').write(answer)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print(answer, end='')\n"
+    )
+    results = _run_programs({"caching.py": caching, "original.py": "print(int(input()) * 2)\n"},
+                            ["21\n"], EvalConfig(), tmp_path / "work", repeats=3)
+    row = results["caching.py"][0]
+    assert row["ok"] and row["stdout"] == "42\n", row
+    assert len(row["walls"]) == 3 and min(row["walls"]) >= 0.3, row  # it worked every round
+    assert results["original.py"][0]["ok"] and len(results["original.py"][0]["walls"]) == 3
+
+
+def test_a_program_that_prints_otherwise_in_a_later_round_is_not_correct(tmp_path: Path) -> None:
+    from perfrl_train.evaluate import EvalConfig, _run_programs
+
+    # It prints the name of the folder it runs in: a fresh one in every round, so its output
+    # differs from round to round, which only the harness, comparing the rounds, can see.
+    programs = {"flaky.py": "import os\nprint(os.path.basename(os.getcwd()))\n"}
+    results = _run_programs(programs, ["21\n"], EvalConfig(), tmp_path / "work", repeats=3)
+    row = results["flaky.py"][0]
+    assert not row["ok"] and "changes from run to run" in row["error"], row
