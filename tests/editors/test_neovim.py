@@ -172,7 +172,7 @@ def test_neovim_applies_the_models_verified_rewrite(version, example_project: Pa
     assert re.fullmatch(r"⚡ \d+\.\d× faster \(\d+\.\d–\d+\.\d×\) · apply", result["lens"])
     assert "model" in result["action"] or MODEL_TARGET in result["action"], result
     function = locate_function(f"{module}::{MODEL_TARGET}").source
-    assert "set(carried)" in function and "not in carried" not in function, function
+    assert "set(carried)" in function and "not in carried:" not in function, function
     assert "new_0" not in function, function  # the variable the model made is named
     assert '"""SKUs on the order lines that the catalog does not carry' in function
     assert _others(module.read_text()) == _others(original)  # only that function changed

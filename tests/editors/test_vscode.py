@@ -546,7 +546,7 @@ def test_the_models_verified_rewrite_from_the_light_bulb(
         _screenshot(result, step)
     assert "× faster" in result["lensTexts"][0], result["lensTexts"]
     new_function = _saved_rewrite(target, original, MODEL_FUNCTION)
-    assert "set(carried)" in new_function and "not in carried" not in new_function, new_function
+    assert "set(carried)" in new_function and "not in carried:" not in new_function, new_function
     assert "new_0" not in new_function, new_function  # the variable the model made is named
     assert '"""SKUs on the order lines that the catalog does not carry' in new_function
     _assert_project_tests_pass(example_project)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -414,3 +415,25 @@ def test_a_field_of_a_list_of_records_is_emptied_within_the_engine_s_budget():
         assert original(records) == rewrite(records)  # the recorded call cannot tell them apart
         inputs = generate_inputs([((records,), {})], GENERATED_INPUTS, 0)
         assert any(_outcome(original, args) != _outcome(rewrite, args) for args, _ in inputs), size
+
+
+@pytest.mark.parametrize("calls", [1, 2, 4, 8, 16])
+def test_more_recorded_calls_never_crowd_out_an_arguments_edge_values(calls):
+    """The budget was shared by every (recorded call, argument) pair, ranks first: with 8
+    recorded calls of two arguments the engine's 24 inputs held only 0 and 1 for the int (never
+    -1), so `items[:n]` for "the first n items" passed where the tests never passed a negative
+    n, and the more calls the tests made, the weaker the check. Every argument's edge values
+    now come in turn, each from one recorded call."""
+    from perfrl.engine.verify import GENERATED_INPUTS
+
+    def original(items, n):
+        return [item for index, item in enumerate(items) if index < n]
+
+    def rewrite(items, n):
+        return items[:n]
+
+    recorded = [(([f"w{j}" for j in range(3 + i)], 2 + i), {}) for i in range(calls)]
+    assert all(original(*args) == rewrite(*args) for args, _ in recorded)
+    inputs = generate_inputs(recorded, GENERATED_INPUTS, 0)
+    assert any(original(*args) != rewrite(*args) for args, _ in inputs), calls
+    assert -1 in {args[1] for args, _ in inputs} and [] in [args[0] for args, _ in inputs]

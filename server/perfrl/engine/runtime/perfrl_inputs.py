@@ -37,6 +37,9 @@ Contract of :func:`generate_inputs` (``recorded_args``: the recorded calls as
   reordered, shortened, longer (with elements varied from the recorded ones), and elements,
   keys and values varied recursively. Values recorded at the same position in other calls
   are also recombined.
+- **Order**: first each argument's edge values in turn (ranks first, from the first recorded
+  call that has the argument), then every other call's, then random mutations: a budget
+  reaches every argument's telling values however many calls were recorded.
 - **Objects are never fabricated**: instances of other types (the user's classes, ``self``,
   ``Decimal``, ``complex``, functions...) are kept as recorded, in a copy.
 - **Independent**: the recorded arguments are never changed, and no generated input shares
@@ -62,7 +65,7 @@ import math
 import pickle
 import random
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 
 #: Exception types of the *original* that mark a generated input as outside the function's
 #: domain (see :func:`original_rejects_input`).
@@ -786,11 +789,28 @@ def _generate(recorded_args, budget, seed):
 
     # Phase 1: one argument at a time, every place's most telling edge values first.
     edge_lists = []  # (template index, place, edges)
+    by_place = {}  # place -> [(template index, edges)], in order of first appearance
     for t, (args, kwargs) in enumerate(calls):
         for place in _places(args, kwargs):
             path = (place,)
-            edge_lists.append((t, place, variants.edges(_get(args, kwargs, place), path)))
+            edges = variants.edges(_get(args, kwargs, place), path)
+            edge_lists.append((t, place, edges))
+            by_place.setdefault(place, []).append((t, edges))
     longest = max((len(edges) for _, _, edges in edge_lists), default=0)
+    # Phase 1a: every place's edge values in turn, ranks first, each place's from the first
+    # recorded call that has it. Without it, a budget shared by every (call, place) pair ran
+    # out on the first ranks: with 8 recorded calls of two arguments, 24 inputs held only 0
+    # and 1 for an int (never -1), so the more calls a project's tests made, the weaker the
+    # check. (One call per place: a call's edges interleave the values recorded at that place
+    # in other calls, so rank r is a different kind of value from one call to the next.)
+    for rank in range(longest):
+        for place, per_call in by_place.items():
+            if len(out) >= budget:
+                return out
+            t, edges = per_call[0]
+            if rank < len(edges):
+                offer(calls[t], [(place, edges[rank])])
+    # Phase 1b: every call's every edge, ranks first (what 1a gave is not offered twice).
     for rank in range(longest):
         for t, place, edges in edge_lists:
             if len(out) >= budget:
