@@ -789,7 +789,7 @@ def _generate(recorded_args, budget, seed):
 
     # Phase 1: one argument at a time, every place's most telling edge values first.
     edge_lists = []  # (template index, place, edges)
-    by_place = {}  # place -> [(template index, edges)], in order of first appearance
+    by_place: dict[tuple, list] = {}  # place -> [(template index, edges)], first seen first
     for t, (args, kwargs) in enumerate(calls):
         for place in _places(args, kwargs):
             path = (place,)
