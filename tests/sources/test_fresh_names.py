@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import ast
-import textwrap
+from pathlib import Path
 
 import pytest
 
+from perfrl.engine.locate import locate_function
 from perfrl.sources.fresh_names import name_fresh_variables as _name_fresh_variables
 
 
@@ -19,20 +20,10 @@ def name_fresh_variables(code: str, original_source: str) -> str:
         return code  # the model source only names candidates that parse
     return _name_fresh_variables(code, tree, ast.parse(original_source))
 
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "inventory"
 #: The example project's catalog.unknown_skus, as the user wrote it.
-UNKNOWN_SKUS = textwrap.dedent('''\
-    def unknown_skus(orders, products):
-        """SKUs on the order lines that the catalog does not carry."""
-        carried = []
-        for product in products:
-            carried.append(product["sku"])
-        ordered = [order["sku"] for order in orders]
-        unknown = []
-        for sku in ordered:
-            if sku not in carried:
-                unknown.append(sku)
-        return unknown
-''')
+UNKNOWN_SKUS = locate_function("inventory/catalog.py::unknown_skus", EXAMPLE).source
 
 #: What the shipped model's region rewrite of it gives, once placeholders are mapped back.
 MODEL_REWRITE = UNKNOWN_SKUS.replace(
