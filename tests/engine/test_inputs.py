@@ -437,3 +437,34 @@ def test_more_recorded_calls_never_crowd_out_an_arguments_edge_values(calls):
     inputs = generate_inputs(recorded, GENERATED_INPUTS, 0)
     assert any(original(*args) != rewrite(*args) for args, _ in inputs), calls
     assert -1 in {args[1] for args, _ in inputs} and [] in [args[0] for args, _ in inputs]
+
+
+def _max_from_zero(values):
+    best = 0
+    for value in values:
+        if value > best:
+            best = value
+    return best
+
+
+@pytest.mark.parametrize("original, rewrite, recorded", [
+    # A maximum that starts from 0, rewritten with max(): wrong only when every element is
+    # negative, which no element-by-element edge makes.
+    (_max_from_zero, lambda values: max(values) if values else 0,
+     [(([i, i + 3, i + 1],), {}) for i in range(1, 9)]),
+    # strip(" ") for strip(): wrong only on tabs and newlines, which came too late.
+    (lambda words: [w.strip() for w in words], lambda words: [w.strip(" ") for w in words],
+     [((["  a ", f"b{i} "],), {}) for i in range(8)]),
+    # casefold() for lower(): wrong only where case-folding is not lower-casing ("ß").
+    (lambda text: text.lower(), lambda text: text.casefold(),
+     [((f"Hello{i}",), {}) for i in range(8)]),
+])
+@pytest.mark.parametrize("calls", [1, 8])
+def test_edges_that_came_too_late_or_never_now_come_within_the_budget(
+        original, rewrite, recorded, calls):
+    from perfrl.engine.verify import GENERATED_INPUTS
+
+    recorded = recorded[:calls]
+    assert all(original(*args) == rewrite(*args) for args, _ in recorded)
+    inputs = generate_inputs(recorded, GENERATED_INPUTS, 0)
+    assert any(original(*args) != rewrite(*args) for args, _ in inputs)

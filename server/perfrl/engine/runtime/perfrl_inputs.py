@@ -24,19 +24,20 @@ Contract of :func:`generate_inputs` (``recorded_args``: the recorded calls as
   keeps its length when every tuple recorded at that place had the same length (tuples as
   records, such as ``(x, y)``); otherwise it is varied like a list.
 - **What is varied** (exact types only; a subclass counts as an object):
-  ``str`` with quotes, backslashes (trailing too), whitespace, non-ASCII, combining marks,
-  NUL and empty; ``int`` at 0, 1, -1, 2, -2, neighbours, sign flip and just past the largest
-  magnitude recorded there (``2 * max + 1`` at most, so a count stays a count); machine
-  boundaries (2**31, 2**63, 2**64) only where a recorded magnitude there is at least 2**16;
-  ``float`` at 0.0, -0.0, +-1.0, halves, doubles, the smallest subnormal; ``inf`` only
-  where an infinity or a magnitude of 1e300 was recorded there and ``nan`` only where a NaN
-  was (NaN is unequal to itself; the engine's comparison treats NaN as equal to NaN, so it is
-  safe where the tests themselves use it); ``bool`` flipped; ``None`` where recorded at that
-  position, and other recorded values where ``None`` was; ``bytes``/``bytearray`` like
-  strings; ``list``, ``tuple``, ``set``, ``frozenset``, ``dict``: empty, duplicated,
-  reordered, shortened, longer (with elements varied from the recorded ones), and elements,
-  keys and values varied recursively. Values recorded at the same position in other calls
-  are also recombined.
+  ``str`` with quotes, backslashes (trailing too), whitespace, non-ASCII (``ß`` too),
+  combining marks, NUL and empty; ``int`` at 0, 1, -1, 2, -2, neighbours, sign flip and just
+  past the largest magnitude recorded there (``2 * max + 1`` at most, so a count stays a
+  count); machine boundaries (2**31, 2**63, 2**64) only where a recorded magnitude there is
+  at least 2**16; ``float`` at 0.0, -0.0, +-1.0, halves, doubles, the smallest subnormal;
+  ``inf`` only where an infinity or a magnitude of 1e300 was recorded there and ``nan`` only
+  where a NaN was (NaN is unequal to itself; the engine's comparison treats NaN as equal to
+  NaN, so it is safe where the tests themselves use it); ``bool`` flipped; ``None`` where
+  recorded at that position, and other recorded values where ``None`` was;
+  ``bytes``/``bytearray`` like strings; ``list``, ``tuple``, ``set``, ``frozenset``,
+  ``dict``: empty, duplicated, reordered, shortened, longer (with elements varied from the
+  recorded ones), every element changed alike (numbers' signs flipped, strings padded with a
+  tab and a newline), and elements, keys and values varied recursively. Values recorded at
+  the same position in other calls are also recombined.
 - **Order**: first each argument's edge values in turn (ranks first, from the first recorded
   call that has the argument), then every other call's, then random mutations: a budget
   reaches every argument's telling values however many calls were recorded.
@@ -65,7 +66,7 @@ import math
 import pickle
 import random
 
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 
 #: Exception types of the *original* that mark a generated input as outside the function's
 #: domain (see :func:`original_rejects_input`).
@@ -376,6 +377,20 @@ class _Profile:
         return max(finite) if finite else 0
 
 
+def _whole_list_edges(items):
+    """Variants that change every element of ``items`` the same way, for lists of one plain
+    kind: numbers with their signs flipped (every element negative: a maximum that starts
+    from 0 is wrong on them, and an element-by-element edge never makes them all negative),
+    strings padded with tabs and newlines (``strip(" ")`` for ``strip()``). Linear in the
+    length, so long lists get them too."""
+    kinds = {kind_of(item) for item in items}
+    if kinds <= {"int", "float"}:
+        return [[-item for item in items]]
+    if kinds == {"str"}:
+        return [["\t" + item + "\n" for item in items]]
+    return []
+
+
 def _interleave(*lists):
     """Round-robin over lists: the first of each, then the second of each, ..."""
     out = []
@@ -473,12 +488,13 @@ class _Variants:
         mid = len(value) // 2
         derived = [
             value + "\\",
+            "\t" + value + "\n",
             value + " \\",
             value + '"',
             value[:mid] + " " + value[mid:],
             '"' + value,
             value + "\\\\",
-            "\u00e9" + value,
+            "\u00e9" + value + "\u00df",  # ß case-folds to "ss": lower() is not casefold()
             value * 2,
             value[::-1],
             value + " ",
@@ -532,6 +548,7 @@ class _Variants:
         structural: list[list[object]] = [[]]
         if items:
             half = len(items) // 2
+            structural += _whole_list_edges(items)
             structural += [
                 items + items,
                 items[::-1],
