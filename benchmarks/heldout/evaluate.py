@@ -382,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="lower 95%% bound a speedup must clear (default 1.10)")
     parser.add_argument("--out", type=Path, required=True, help="folder for results.json/.md")
     parser.add_argument("--record", action="store_true",
-                        help="with --source hand: write the measured speedups into manifest.json")
+                        help="with --source hand: write the measured speedups into manifest.json "
+                        "(also from --from-results: a run's figures, without running again)")
     parser.add_argument("--from-results", type=Path, nargs="+", default=None, metavar="JSON",
                         help="tabulate earlier runs' results.json instead of running (a later "
                         "file's targets replace an earlier one's)")
@@ -417,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.from_results:
         settings, outcomes = outcomes_from_results(args.from_results)
+        if args.record and args.source == "hand":
+            record_hand_speedups(outcomes)
         return write_reports(args, outcomes, settings.get("num_candidates", 1))
 
     from perfrl.engine.settings import EngineSettings

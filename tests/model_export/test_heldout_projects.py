@@ -150,6 +150,23 @@ def test_from_results_lets_a_rerun_replace_a_target_and_drops_retired_ones(tmp_p
     assert evaluate.summarise(outcomes)["best_at_1"]["mean_speedup"] == 2.5
 
 
+def test_a_runs_hand_written_figures_are_recorded_into_the_manifest(tmp_path, monkeypatch):
+    """``--from-results ... --record``: the manifest takes a run's measured figures without a
+    second run; the targets the run did not have keep theirs."""
+    evaluate = _evaluate_module()
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(MANIFEST))
+    monkeypatch.setattr(evaluate, "MANIFEST", manifest)
+    first, second = MANIFEST["targets"][0], MANIFEST["targets"][1]
+    run = results(tmp_path / "run.json", [(first, "not_faster", 1.04)])
+    assert evaluate.main(["--source", "hand", "--from-results", str(run), "--record",
+                          "--out", str(tmp_path / "out")]) == 0
+    rows = json.loads(manifest.read_text())["targets"]
+    assert rows[0]["hand_written"]["verdict"] == "not_faster"
+    assert rows[0]["hand_written"]["speedup"] == 1.04
+    assert rows[1]["hand_written"] == second["hand_written"]
+
+
 def test_the_adapt_protocol_learns_from_what_the_memory_holds(tmp_path):
     """Which functions to optimize again come from earlier results (verified faster there);
     what ``adapt`` learned from is what the project's memory holds afterwards."""
