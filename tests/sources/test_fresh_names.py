@@ -108,3 +108,9 @@ def test_without_the_original_every_new_name_is_still_checked_against_the_rewrit
     code = "def f(rows, rows_set):\n    new_0 = set(rows)\n    return new_0 - rows_set\n"
     named = _name_fresh_variables(code, ast.parse(code), None)
     assert "rows_set_2 = set(rows)" in named and "return rows_set_2 - rows_set" in named
+
+
+def test_a_variable_spelled_like_a_keyword_argument_keeps_its_name():
+    code = ("def f(rows):\n    new_0 = set(rows)\n"
+            "    return dict(new_0=len(new_0))\n")
+    assert name_fresh_variables(code, "def f(rows):\n    pass\n") == code

@@ -38,9 +38,12 @@ def name_fresh_variables(code: str, tree: ast.AST, original: ast.AST | None) -> 
     cleaning function (tests/engine/test_candidate_text.py holds every parse to that)."""
     original_names = _all_names(original) if original is not None else set()
     taken = _all_names(tree) | original_names | set(dir(builtins))
+    # A keyword argument spelled like the variable (``f(new_0=...)``) names another
+    # function's parameter; renaming tokens would rename it too, so such a name stays.
+    keywords = {node.arg for node in ast.walk(tree) if isinstance(node, ast.keyword)}
     mapping: dict[str, str] = {}
     for fresh, value in _first_bindings(tree).items():
-        if fresh in original_names:
+        if fresh in original_names or fresh in keywords:
             continue  # the user's own variable happens to be called new_N
         wanted = _describe(value)
         if wanted is None:
