@@ -114,3 +114,14 @@ def test_a_variable_spelled_like_a_keyword_argument_keeps_its_name():
     code = ("def f(rows):\n    new_0 = set(rows)\n"
             "    return dict(new_0=len(new_0))\n")
     assert name_fresh_variables(code, "def f(rows):\n    pass\n") == code
+
+
+def test_a_rewrite_reaching_its_variable_by_spelling_does_what_it_did():
+    """Hostile or merely introspective: the variable read back through ``locals()`` and
+    ``eval``. Renaming it would turn a working rewrite into a failing one (or the reverse);
+    it keeps its name, so the text verified and applied behaves as the model wrote it."""
+    code = ("def f(rows):\n    new_0 = set(rows)\n"
+            "    return len(locals()['new_0']) + len(eval('new_0'))\n")
+    named = name_fresh_variables(code, "def f(rows):\n    return 0\n")
+    assert named == code
+    assert _call(named, [1, 2, 2]) == 4

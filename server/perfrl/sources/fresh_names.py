@@ -41,10 +41,14 @@ def name_fresh_variables(code: str, tree: ast.AST, original: ast.AST | None) -> 
     # A keyword argument spelled like the variable (``f(new_0=...)``) names another
     # function's parameter; renaming tokens would rename it too, so such a name stays.
     keywords = {node.arg for node in ast.walk(tree) if isinstance(node, ast.keyword)}
+    # Code may reach a variable by its spelling (``eval("new_0")``, ``locals()["new_0"]``):
+    # a name written in any string stays, so renaming never changes what the code does.
+    strings = [node.value for node in ast.walk(tree)
+               if isinstance(node, ast.Constant) and isinstance(node.value, str)]
     mapping: dict[str, str] = {}
     for fresh, value in _first_bindings(tree).items():
-        if fresh in original_names or fresh in keywords:
-            continue  # the user's own variable happens to be called new_N
+        if fresh in original_names or fresh in keywords or any(fresh in s for s in strings):
+            continue  # the user's own variable happens to be called new_N, or it is spelled
         wanted = _describe(value)
         if wanted is None:
             continue
