@@ -86,19 +86,33 @@ FAMILIES: list[list[Any]] = [
 ]
 
 
+#: Values for a parameter annotated ``list[str]`` (a grown function's list, :mod:`..inject`):
+#: lists of the strings the other families hold, so membership tests sometimes hit.
+STRING_LISTS: list[Any] = [[], ["a"], ["a", "abc", ""], ["x", "y", "z"], ["Hello World", "1.2.3"],
+                           ["foo_bar-baz", "key=value", "a,b;c d", "x y\tz", "bb", "c"]]
+
+
+def _typed_pool(param: ast.arg) -> list[Any] | None:
+    """The values an annotation asks for, where the fuzzer knows it (``list[str]``), else None."""
+    return STRING_LISTS if (param.annotation is not None
+                            and ast.unparse(param.annotation) == "list[str]") else None
+
+
 def fuzz_inputs(code: str, rng: random.Random, count: int = 24) -> list[str]:
     """Literal argument tuples for the function in ``code``: every arity from its required
     positional parameters to all of them; half of them with every value from one of
-    :data:`FAMILIES`, half drawn from :data:`POOL` across kinds."""
+    :data:`FAMILIES`, half drawn from :data:`POOL` across kinds; a parameter annotated
+    ``list[str]`` always gets one of :data:`STRING_LISTS`."""
     fn = ast.parse(code).body[0]
     assert isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
     params = fn.args.posonlyargs + fn.args.args
+    typed = [_typed_pool(param) for param in params]
     required = len(params) - len(fn.args.defaults)
     out: set[str] = set()
     for attempt in range(count * 4):
         k = rng.randint(required, len(params))
         pool = rng.choice(FAMILIES) if attempt % 2 == 0 else POOL
-        out.add(repr(tuple(rng.choice(pool) for _ in range(k))))
+        out.add(repr(tuple(rng.choice(typed[i] or pool) for i in range(k))))
         if len(out) >= count:
             break
     return sorted(out)

@@ -1,0 +1,374 @@
+"""Real functions grown by one fast idiom the mined corpus rarely holds, so that the
+de-optimiser has something to undo inside real loop bodies.
+
+The de-optimiser (:mod:`.deopt`) can only take away an optimisation a real function already
+has. One slow idiom of application code, a membership test against a list the function was
+given, made once per item of a loop (``if order.customer_id in customer_ids``), comes from
+``set_of_name_to_scan``, which needs ``s = set(xs)`` and a test of ``s`` in a loop: 9 rows of a
+13,395-row training mix had it, all of them short, and the model rewrote the idiom only where
+the loop held nothing else. :func:`inject_list_guard` writes that fast idiom into a real
+function's loop (or comprehension): a new parameter ``P: list[str]``, its set made once
+(``P_set = set(P)``) and a test of a value the loop already reads (the loop variable, one of
+its attributes or constant subscripts) against the set: ``if E not in P_set: continue`` or
+``if E in P_set: continue`` at the top of the loop body, or ``if E in P_set`` added to a
+comprehension. The surrounding real code is left byte for byte as it was; ``real_pairs
+--only set_of_name_to_scan`` then writes the slow side.
+
+The second idiom, order-keeping de-duplication (``seen_set_to_list_scan``: 2 rows of that mix),
+is grown the same way by :func:`inject_seen_set`: where a loop appends a plain value to a list
+the function built empty (``out.append(item.sku)``), the append is guarded by a set kept beside
+the list (``seen = set()`` after ``out = []``; ``if E not in seen: seen.add(E); out.append(E)``);
+the de-optimiser's slow side then scans ``out``.
+
+    python -m perfrl_train.data.inject --corpus corpus.jsonl --out injected.jsonl \
+        [--idiom list-guard|seen-set]
+
+A caller may rely on: every row written is a corpus row (:mod:`.corpus`'s fields, its
+``package``/``licence``/``kept`` unchanged, ``id`` ending ``:inject`` or ``:inject-seen``)
+whose code parses; a list guard's has exactly one more parameter than the original (annotated
+``list[str]``, after the others) and ``set_of_name_to_scan`` removes its set again; a seen
+set's has the original's parameters and ``seen_set_to_list_scan`` removes its set again. The
+slow and fast sides of such a pair behave the same on every input whose tested values are
+hashable (the set raises ``TypeError`` on an unhashable one, the scan does not; the values
+real loops test are mostly strings, numbers and objects).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import random
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+#: Names a function may be given a list of values to test against (drawn per function).
+LIST_NAMES = ("wanted", "allowed", "excluded", "selected", "skip", "keep", "ignored",
+              "blocklist", "names", "keys", "codes", "ids", "only", "accepted", "known",
+              "targets", "whitelist", "included", "chosen", "filters")
+#: How the set's name is made from the list's (drawn per function).
+SET_SUFFIXES = ("_set", "_lookup", "_index")
+
+
+def _header_end(lines: list[str], fn: ast.FunctionDef) -> tuple[int, int] | None:
+    """(line index, column) of the ``)`` closing the parameter list, where the whole header
+    is the first line; None for a header spread over several lines."""
+    first = lines[fn.lineno - 1]
+    body_line = fn.body[0].lineno - 1
+    if body_line == fn.lineno - 1:  # `def f(x): return x`
+        return None
+    stripped = first.rstrip()
+    if not stripped.endswith(":"):
+        return None
+    # The `)` before a return annotation or the colon: the last `)` before `->`, else the last.
+    arrow = stripped.find("->")
+    head = stripped if arrow < 0 else stripped[:arrow]
+    close = head.rfind(")")
+    return (fn.lineno - 1, close) if close > 0 else None
+
+
+def _simple_parameters(fn: ast.FunctionDef) -> bool:
+    """Positional parameters only, none with a default (a new one can follow them)."""
+    args = fn.args
+    return not (args.defaults or args.vararg or args.kwarg or args.kwonlyargs
+                or args.posonlyargs)
+
+
+def _own_nodes(fn: ast.FunctionDef) -> Iterator[ast.AST]:
+    """The nodes of ``fn`` outside nested functions, classes and lambdas."""
+    stack: list[ast.AST] = list(fn.body)
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                      ast.Lambda)):
+                stack.append(child)
+
+
+def _tested_values(code: str, target: ast.expr, body: Sequence[ast.AST]) -> list[str]:
+    """Values a loop over ``target`` already reads that a guard may test: its names, and the
+    attributes (not methods called) and constant subscripts of them read in ``body``, as
+    ``code`` spells them."""
+    names = [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    values = list(names)
+    called = {id(node.func) for part in body for node in ast.walk(part)
+              if isinstance(node, ast.Call)}
+    for part in body:
+        for node in ast.walk(part):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in names and isinstance(node.ctx, ast.Load)
+                    and id(node) not in called):
+                values.append(ast.get_source_segment(code, node) or "")
+            elif (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+                  and node.value.id in names and isinstance(node.ctx, ast.Load)
+                  and isinstance(node.slice, ast.Constant)
+                  and isinstance(node.slice.value, (str, int))):
+                values.append(ast.get_source_segment(code, node) or "")
+    # A value spelled over several lines cannot go into a one-line guard.
+    return [v for v in dict.fromkeys(values) if v and "\n" not in v]
+
+
+def _indent_of(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _loop_sites(code: str, fn: ast.FunctionDef) -> list[tuple[ast.For, list[str]]]:
+    """``for`` loops whose body starts on its own line, with the values a guard may test."""
+    sites = []
+    for node in _own_nodes(fn):
+        if isinstance(node, ast.For) and node.body[0].lineno > node.lineno:
+            values = _tested_values(code, node.target, node.body)
+            if values:
+                sites.append((node, values))
+    return sorted(sites, key=lambda site: site[0].lineno)
+
+
+def _comprehension_sites(code: str, fn: ast.FunctionDef) -> list[tuple[ast.expr, list[str]]]:
+    """One-line list and set comprehensions of one ``for``, with the values a test may read."""
+    sites = []
+    for node in _own_nodes(fn):
+        if (isinstance(node, (ast.ListComp, ast.SetComp))
+                and node.lineno == node.end_lineno and len(node.generators) == 1
+                and not node.generators[0].is_async):
+            values = _tested_values(code, node.generators[0].target, [node.elt])
+            if values:
+                sites.append((node, values))
+    return sorted(sites, key=lambda site: (site[0].lineno, site[0].col_offset))
+
+
+def _body_start(fn: ast.FunctionDef) -> ast.stmt:
+    """The first statement after the docstring (where the set is made for a nested loop)."""
+    body = fn.body
+    if (len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)):
+        return body[1]
+    return body[0]
+
+
+def inject_list_guard(code: str, rng: random.Random) -> str | None:
+    """``code`` (one function) with a list parameter whose set is made once and tested in a
+    loop or comprehension (see the module docstring), or None where no site fits: a header
+    over several lines, parameters with defaults or ``*``, no loop reading a value to test,
+    or a name already taken."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+        return None
+    fn = tree.body[0]
+    if not _simple_parameters(fn):
+        return None
+    lines = code.split("\n")
+    header = _header_end(lines, fn)
+    if header is None:
+        return None
+    taken = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | {
+        a.arg for a in ast.walk(fn) if isinstance(a, ast.arg)} | {fn.name}
+    free = [name for name in LIST_NAMES if name not in taken]
+    if not free:
+        return None
+    listed = rng.choice(free)
+    set_name = listed + rng.choice(SET_SUFFIXES)
+    if set_name in taken:
+        return None
+    loops, comprehensions = _loop_sites(code, fn), _comprehension_sites(code, fn)
+    if not loops and not comprehensions:
+        return None
+    use_loop = bool(loops) and (not comprehensions or rng.random() < 0.75)
+    if use_loop:
+        loop, values = rng.choice(loops)
+        value = rng.choice(values)
+        test = rng.choice(("not in", "in"))
+        first = loop.body[0]
+        body_indent = _indent_of(lines[first.lineno - 1])
+        guard = [f"{body_indent}if {value} {test} {set_name}:", f"{body_indent}    continue"]
+        at_top = loop in fn.body
+        anchor = loop if at_top else _body_start(fn)
+        # A decorator-less statement's own line; a loop's set goes right before it, a nested
+        # loop's at the top of the function (made once per call, as a hoisted set would be).
+        inserts = {anchor.lineno - 1: [f"{_indent_of(lines[anchor.lineno - 1])}{set_name} = "
+                                       f"set({listed})"],
+                   first.lineno - 1: guard}
+        edited = []
+        for index, line in enumerate(lines):
+            edited += inserts.get(index, [])
+            edited.append(line)
+        lines = edited
+    else:
+        comp, values = rng.choice(comprehensions)
+        value = rng.choice(values)
+        row = lines[comp.lineno - 1]
+        if comp.end_col_offset is None:
+            return None
+        close = comp.end_col_offset - 1  # the comprehension's closing bracket
+        lines[comp.lineno - 1] = f"{row[:close]} if {value} in {set_name}{row[close:]}"
+        body_first = _body_start(fn)
+        index = body_first.lineno - 1
+        lines.insert(index, f"{_indent_of(lines[index])}{set_name} = set({listed})")
+    line_index, close = header
+    head = lines[line_index]
+    separator = ", " if fn.args.args else ""
+    lines[line_index] = f"{head[:close]}{separator}{listed}: list[str]{head[close:]}"
+    grown = "\n".join(lines)
+    try:
+        ast.parse(grown)
+    except SyntaxError:
+        return None
+    return grown
+
+
+#: Names of the set a de-duplicating loop keeps beside its list (drawn per function).
+SEEN_NAMES = ("seen", "done", "visited", "added", "known", "already", "taken")
+
+
+def _plain(node: ast.expr) -> bool:
+    """A value evaluated twice gives the same with no effect (what the de-optimiser pairs)."""
+    if isinstance(node, (ast.Name, ast.Constant)):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _plain(node.value)
+    if isinstance(node, ast.Subscript):
+        return _plain(node.value) and isinstance(node.slice, (ast.Constant, ast.Name))
+    if isinstance(node, ast.Tuple):
+        return all(_plain(element) for element in node.elts)
+    return False
+
+
+def _empty_lists(fn: ast.FunctionDef) -> dict[str, ast.Assign]:
+    """Locals bound once, by ``name = []`` in the function's own body, never read by a nested
+    scope, whose only method called is one ``append``: what a seen set may sit beside."""
+    stores: Counter[str] = Counter(
+        node.id for node in ast.walk(fn) if isinstance(node, ast.Name)
+        and not isinstance(node.ctx, ast.Load))
+    parameters = {a.arg for a in ast.walk(fn) if isinstance(a, ast.arg)}
+    methods: dict[str, list[str]] = {}
+    for node in ast.walk(fn):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)):
+            methods.setdefault(node.value.id, []).append(node.attr)
+    nested_reads = {node.id for inner in ast.walk(fn) if inner is not fn and isinstance(
+        inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
+        for node in ast.walk(inner) if isinstance(node, ast.Name)}
+    found = {}
+    for statement in fn.body:
+        if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)
+                and isinstance(statement.value, ast.List) and not statement.value.elts):
+            name = statement.targets[0].id
+            if (stores[name] == 1 and name not in parameters and name not in nested_reads
+                    and methods.get(name) == ["append"]):
+                found[name] = statement
+    return found
+
+
+def _alone_on_its_line(code: str, lines: list[str], statement: ast.stmt) -> bool:
+    """Whether ``statement`` has its line to itself (a comment after it may stay)."""
+    text = ast.get_source_segment(code, statement) or ""
+    rest = lines[statement.lineno - 1].strip()
+    if not text or not rest.startswith(text):
+        return False
+    after = rest[len(text):].strip()
+    return not after or after.startswith("#")
+
+
+def inject_seen_set(code: str, rng: random.Random) -> str | None:
+    """``code`` (one function) whose loop appends a plain value to a list it built empty, with
+    that append guarded by a set kept beside the list (see the module docstring), or None
+    where no such append is on a line of its own."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+        return None
+    fn = tree.body[0]
+    lists = _empty_lists(fn)
+    lines = code.split("\n")
+    sites = []
+    for loop in _own_nodes(fn):
+        if not isinstance(loop, (ast.For, ast.While)):
+            continue
+        for node in ast.walk(loop):
+            if not isinstance(node, ast.Expr):
+                continue
+            call = node.value
+            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                    and isinstance(call.func.value, ast.Name) and call.func.value.id in lists
+                    and call.func.attr == "append" and len(call.args) == 1
+                    and not call.keywords and _plain(call.args[0])
+                    and node.lineno == node.end_lineno
+                    and lists[call.func.value.id].lineno < loop.lineno
+                    and _alone_on_its_line(code, lines, node)):
+                sites.append((node, call.func.value.id, call.args[0]))
+    if not sites:
+        return None
+    taken = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | {
+        a.arg for a in ast.walk(fn) if isinstance(a, ast.arg)} | {fn.name}
+    statement, out, value = rng.choice(sites)
+    options = [name for name in SEEN_NAMES if name not in taken]
+    options += [f"seen_{out}"] if f"seen_{out}" not in taken else []
+    if not options:
+        return None
+    seen = rng.choice(options)
+    spelled = ast.get_source_segment(code, value)
+    row = lines[statement.lineno - 1]
+    indent = _indent_of(row)
+    lines[statement.lineno - 1:statement.lineno] = [
+        f"{indent}if {spelled} not in {seen}:", f"{indent}    {seen}.add({spelled})",
+        f"{indent}    {row.strip()}"]
+    made = lists[out]
+    lines.insert(made.lineno, f"{_indent_of(lines[made.lineno - 1])}{seen} = set()")
+    grown = "\n".join(lines)
+    try:
+        ast.parse(grown)
+    except SyntaxError:
+        return None
+    return grown
+
+
+#: The idioms a corpus can be grown by: the function, and the suffix of the grown rows' ids.
+IDIOMS = {"list-guard": (inject_list_guard, "inject"), "seen-set": (inject_seen_set,
+                                                                    "inject-seen")}
+
+
+def injected_rows(rows: Iterator[dict], seed: int = 0,
+                  idiom: str = "list-guard") -> Iterator[dict]:
+    """One grown copy of each corpus row that has a site for ``idiom`` (:data:`IDIOMS`), as a
+    corpus row (``id`` + ``:inject`` / ``:inject-seen``)."""
+    grow, suffix = IDIOMS[idiom]
+    for row in rows:
+        rng = random.Random(f"{seed}:{row['id']}")
+        grown = grow(row["code"], rng)
+        if grown is None:
+            continue
+        yield {**row, "id": f"{row['id']}:{suffix}", "code": grown, "abstract": ""}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, required=True, help="corpus JSONL (corpus.py)")
+    parser.add_argument("--out", type=Path, required=True, help="grown corpus JSONL to write")
+    parser.add_argument("--seed", type=int, default=0, help="seed of each function's choices")
+    parser.add_argument("--idiom", choices=sorted(IDIOMS), default="list-guard",
+                        help="the fast idiom to grow the functions by")
+    args = parser.parse_args(argv)
+    if not args.corpus.is_file():
+        print(f"inject: corpus {args.corpus} does not exist", file=sys.stderr)
+        return 2
+    from .real_pairs import iter_corpus
+
+    counts: Counter[str] = Counter()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", encoding="utf-8") as out:
+        for row in injected_rows(iter_corpus(args.corpus), args.seed, args.idiom):
+            counts["grown"] += 1
+            out.write(json.dumps(row) + "\n")
+    print(f"inject: {counts['grown']} functions grown -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,220 @@
+"""Grown functions (perfrl_train.data.inject): the fast idiom written into real code, the
+real code kept, the de-optimiser able to undo it, and both sides behaving alike by execution."""
+
+from __future__ import annotations
+
+import ast
+import json
+import random
+import re
+import subprocess
+import sys
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from perfrl_train.data.deopt import deoptimize_source
+from perfrl_train.data.deopt.behaviour import fuzz_inputs
+from perfrl_train.data.executor import CallJob, run_calls, same_behaviour
+from perfrl_train.data.inject import inject_list_guard, inject_seen_set
+
+# Real-looking functions: loops over records (attributes, subscripts), nested loops, a
+# comprehension, a loop under an `if`.
+FUNCTIONS = [
+    '''def open_orders(orders):
+    """Orders not closed, in order."""
+    found = []
+    for order in orders:
+        if order["status"] == "closed":
+            continue
+        found.append(order)
+    return found
+''',
+    '''def lengths(words) -> list:
+    return [len(word) for word in words]
+''',
+    '''def pairs(xs, ys):
+    out = []
+    if xs:
+        for x in xs:
+            for y in ys:
+                out.append((x, y))
+    return out
+''',
+    '''def totals(rows):
+    total = 0
+    names = []
+    for name, amount in rows:
+        total += amount
+        names.append(name)
+    return total, names
+''',
+]
+
+
+_ADDED_TEST = re.compile(r" if [\w.\[\]'\"]+ in \w+_(set|lookup|index)(?=[\]})])")
+
+
+def _parameters(code: str) -> list[ast.arg]:
+    fn = ast.parse(code).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    return fn.args.args
+
+
+def test_grown_function_keeps_the_real_code_and_adds_one_list_parameter():
+    for source in FUNCTIONS:
+        for seed in range(6):
+            grown = inject_list_guard(source, random.Random(seed))
+            assert grown is not None, source
+            before, after = _parameters(source), _parameters(grown)
+            assert [a.arg for a in after[:-1]] == [a.arg for a in before]
+            assert ast.unparse(after[-1].annotation) == "list[str]"
+            # Every original line is still there, in order, apart from the header (and a
+            # comprehension's added test).
+            remaining = iter(_ADDED_TEST.sub("", line) for line in grown.splitlines()[1:])
+            for line in source.splitlines()[1:]:
+                assert any(line == other for other in remaining), (line, grown)
+            assert len(grown.splitlines()) - len(source.splitlines()) in (1, 3)
+
+
+def test_the_de_optimiser_undoes_what_was_grown():
+    for source in FUNCTIONS:
+        for seed in range(6):
+            grown = inject_list_guard(source, random.Random(seed))
+            assert grown is not None
+            made = deoptimize_source(grown, ["set_of_name_to_scan"])
+            assert made is not None, grown
+            slow, fast = made
+            assert fast == grown
+            listed = _parameters(grown)[-1].arg
+            assert "set(" not in slow and f" in {listed}" in slow, slow
+
+
+def test_functions_without_a_place_for_the_idiom_are_left_alone():
+    rng = random.Random(0)
+    assert inject_list_guard("def f(x):\n    return x + 1\n", rng) is None  # no loop
+    assert inject_list_guard("def f(xs, n=2):\n    for x in xs:\n        print(x)\n",
+                             rng) is None  # a default
+    assert inject_list_guard("def f(\n    xs,\n):\n    for x in xs:\n        print(x)\n",
+                             rng) is None  # header over several lines
+    assert inject_list_guard("def f(xs):\n    for x in xs: print(x)\n", rng) is None
+    assert inject_list_guard("def f(xs):\n    for _ in xs:\n        pass\n",
+                             rng) is not None  # the loop variable itself can be tested
+    assert inject_list_guard("x = (", rng) is None
+
+
+SEEN_FUNCTIONS = [
+    '''def skus(orders):
+    """Every SKU ordered, in order."""
+    out = []
+    for order in orders:
+        for sku in order["lines"]:
+            out.append(sku)  # as ordered
+    return out
+''',
+    '''def firsts(rows):
+    heads = []
+    count = 0
+    for row in rows:
+        count += 1
+        if row:
+            heads.append(row[0])
+    return heads, count
+''',
+]
+
+
+def test_seen_set_guards_an_append_and_the_de_optimiser_scans_the_list_instead():
+    for source in SEEN_FUNCTIONS:
+        for seed in range(5):
+            grown = inject_seen_set(source, random.Random(seed))
+            assert grown is not None, source
+            assert [a.arg for a in _parameters(grown)] == [a.arg for a in _parameters(source)]
+            assert len(grown.splitlines()) == len(source.splitlines()) + 3
+            made = deoptimize_source(grown, ["seen_set_to_list_scan"])
+            assert made is not None, grown
+            assert "set()" not in made[0] and ".add(" not in made[0]
+    # A list with another method called, a value with a call in it, no list built empty.
+    rng = random.Random(0)
+    assert inject_seen_set("def f(xs):\n    out = []\n    for x in xs:\n        out.append(x)\n"
+                           "    out.sort()\n    return out\n", rng) is None
+    assert inject_seen_set("def f(xs):\n    out = []\n    for x in xs:\n"
+                           "        out.append(g(x))\n    return out\n", rng) is None
+    assert inject_seen_set("def f(xs, out):\n    for x in xs:\n        out.append(x)\n",
+                           rng) is None
+
+
+def test_a_list_of_strings_parameter_is_fuzzed_with_lists_of_strings():
+    code = "def f(a, wanted: list[str]):\n    return a\n"
+    for args in fuzz_inputs(code, random.Random(3), count=40):
+        values = ast.literal_eval(args)
+        if len(values) == 2:
+            assert isinstance(values[1], list) and all(isinstance(v, str) for v in values[1])
+
+
+_NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
+_values = st.sampled_from(["a", "abc", "", "x", "zz", 1, 2])
+_records = st.fixed_dictionaries({"status": st.sampled_from(["open", "closed"]),
+                                  "id": _values})
+_strings = st.lists(st.sampled_from(["a", "abc", "", "x", "open", "closed"]), max_size=4)
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          phases=_NO_SHRINK)
+@given(data=st.data())
+def test_grown_and_de_optimised_sides_behave_alike(data):
+    inputs_by_function = [
+        st.tuples(st.lists(_records, max_size=5), _strings),
+        st.tuples(st.lists(st.sampled_from(["a", "abc", "x"]), max_size=5), _strings),
+        st.tuples(st.lists(_values, max_size=4), st.lists(_values, max_size=3), _strings),
+        st.tuples(st.lists(st.tuples(_values, st.integers(0, 9)), max_size=4), _strings),
+    ]
+    jobs, cases = [], []
+    for source, inputs in zip(FUNCTIONS, inputs_by_function, strict=True):
+        grown = inject_list_guard(source, random.Random(data.draw(st.integers(0, 99))))
+        assert grown is not None
+        made = deoptimize_source(grown, ["set_of_name_to_scan"])
+        assert made is not None
+        batch = [repr(args) for args in data.draw(st.lists(inputs, min_size=3, max_size=6))]
+        entry = ast.parse(grown).body[0].name  # type: ignore[attr-defined]
+        jobs += [CallJob(grown, entry, batch), CallJob(made[0], entry, batch)]
+        cases.append((grown, made[0], batch))
+    for source, inputs in zip(SEEN_FUNCTIONS, [
+            st.tuples(st.lists(st.fixed_dictionaries({"lines": st.lists(_values, max_size=3)}),
+                               max_size=4)),
+            st.tuples(st.lists(st.lists(_values, max_size=2), max_size=5))], strict=True):
+        grown = inject_seen_set(source, random.Random(data.draw(st.integers(0, 99))))
+        assert grown is not None
+        made = deoptimize_source(grown, ["seen_set_to_list_scan"])
+        assert made is not None
+        batch = [repr(args) for args in data.draw(st.lists(inputs, min_size=3, max_size=6))]
+        entry = ast.parse(grown).body[0].name  # type: ignore[attr-defined]
+        jobs += [CallJob(grown, entry, batch), CallJob(made[0], entry, batch)]
+        cases.append((grown, made[0], batch))
+    results = run_calls(jobs)
+    for k, (grown, slow, batch) in enumerate(cases):
+        fast_out, slow_out = results[2 * k], results[2 * k + 1]
+        for args, a, b in zip(batch, fast_out, slow_out, strict=True):
+            if not a.ok and "unhashable" in (a.error or ""):
+                continue  # the documented exception: a set cannot hold a dict record
+            assert a.ok, (grown, args, a)
+            assert same_behaviour(a, b), (args, slow, a, b)
+
+
+def test_command_writes_grown_corpus_rows(tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [{"id": f"pkg:m.py:f{i}:1", "package": "pkg", "licence": "MIT", "path": "m.py",
+             "qualname": "f", "code": code, "abstract": "", "kept": ["len"]}
+            for i, code in enumerate([*FUNCTIONS, "def f(x):\n    return x\n"])]
+    corpus.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "grown.jsonl"
+    done = subprocess.run([sys.executable, "-m", "perfrl_train.data.inject", "--corpus",
+                           str(corpus), "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    grown = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["id"] for row in grown] == [f"pkg:m.py:f{i}:1:inject" for i in range(4)]
+    assert all(row["kept"] == ["len"] and row["licence"] == "MIT" for row in grown)
+    missing = subprocess.run([sys.executable, "-m", "perfrl_train.data.inject", "--corpus",
+                              str(tmp_path / "nope.jsonl"), "--out", str(out)],
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
