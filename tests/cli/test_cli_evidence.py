@@ -4,6 +4,7 @@ JSON errors (issue 12, Build 8), through the real command line on real projects.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -177,3 +178,46 @@ def test_doctest_only_function_is_verified_with_pytest_args(tmp_path: Path):
     assert fast_result["calls_compared"] == 2
     assert wrong_result["verdict"] == "failed_tests"
     assert "h3docli/text.py::h3docli.text.dedupe" in wrong_result["reason"]
+
+
+def test_a_wrong_rewrite_of_a_five_argument_function_is_caught_on_its_last_argument(
+        tmp_path: Path):
+    """The engine's generated inputs were one budget of 24 for any function: five arguments
+    got about five edge values each, and a rewrite that dropped a clamp on the last one
+    (`title[:limit]` for `title[:min(limit, 10)]`) passed the thin test and every generated
+    input. The budget now grows with the arguments varied; the clamp's edge catches it, through
+    the real command line, a real pytest run and the sandbox."""
+    root = tmp_path / "headers"
+    (root / "headers").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "pyproject.toml").write_text('[project]\nname = "headers"\nversion = "0"\n')
+    (root / "headers" / "__init__.py").write_text("")
+    (root / "headers" / "render.py").write_text(textwrap.dedent('''
+        def header(title, sep, widths, pad, limit):
+            shown = title[:min(limit, 10)]
+            cells = []
+            for width in widths:
+                cells = cells + [str(width + pad)]
+            return sep.join([shown] + cells)
+    '''))
+    (root / "tests" / "test_render.py").write_text(textwrap.dedent('''
+        from headers.render import header
+
+
+        def test_header():
+            assert header("Quarterly report", "|", [3, 4], 1, 7) == "Quarter|4|5"
+    '''))
+    wrong = tmp_path / "wrong.py"
+    wrong.write_text(textwrap.dedent('''
+        def header(title, sep, widths, pad, limit):
+            return sep.join([title[:limit]] + [str(width + pad) for width in widths])
+    '''))
+    proc = run_perfrl("optimize", "headers/render.py::header", "--candidate", str(wrong),
+                      "--python", sys.executable, "--json", "--quiet", cwd=root)
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads(proc.stdout)
+    candidate = report["candidates"][0]
+    assert candidate["verdict"] == "not_equivalent", candidate
+    # Caught on a generated input past the old budget, where the last argument is 15.
+    caught = re.match(r"generated input (\d+) \(.*, 15\)", candidate["reason"])
+    assert caught is not None and int(caught.group(1)) >= 24, candidate["reason"]

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from perfrl.engine.baseline import RUNTIME_DIR
 from perfrl.engine.runtime.perfrl_inputs import (
+    budget_for,
     canonical_key,
     generate_inputs,
     kind_of,
@@ -468,3 +469,45 @@ def test_edges_that_came_too_late_or_never_now_come_within_the_budget(
     assert all(original(*args) == rewrite(*args) for args, _ in recorded)
     inputs = generate_inputs(recorded, GENERATED_INPUTS, 0)
     assert any(original(*args) != rewrite(*args) for args, _ in inputs)
+
+
+def test_the_budget_grows_with_the_arguments_varied_within_its_bounds():
+    from perfrl.engine.verify import GENERATED_INPUTS, GENERATED_MOST, GENERATED_PER_ARGUMENT
+
+    def budget(recorded, size=0):
+        return budget_for(recorded, GENERATED_INPUTS, GENERATED_PER_ARGUMENT, GENERATED_MOST,
+                          size)
+
+    assert budget([(("a",), {})]) == GENERATED_INPUTS
+    assert budget([((1, "a", [2], 3.0, None), {})]) == 5 * GENERATED_PER_ARGUMENT
+    assert budget([((1, 2, 3), {"d": 4, "e": 5})]) == 5 * GENERATED_PER_ARGUMENT
+    assert budget([(tuple(range(9)), {})]) == GENERATED_MOST
+    # `self` and the user's objects are kept as recorded, so they take no share.
+    marker = object()
+    assert budget([((marker, 1, 2, 3), {})]) == 3 * GENERATED_PER_ARGUMENT
+    # A place varied in one recorded call counts once, whatever the number of calls.
+    assert budget([((i, "x", [i], i, i), {}) for i in range(8)]) == 5 * GENERATED_PER_ARGUMENT
+    # Large recorded arguments keep the least (generating costs budget times their size).
+    assert budget([((1, 2, 3, 4, 5), {})], size=2 << 20) == GENERATED_INPUTS
+
+
+def test_the_last_of_five_arguments_gets_its_larger_edges():
+    """One budget of 24 for every function gave each of five arguments about five edge values:
+    the last int got 0, 1, -1 and 8 beside the recorded 7, so a rewrite that dropped a clamp
+    at 10 (`title[:limit]` for `title[:min(limit, 10)]`) passed. The engine's budget now grows
+    with the arguments varied, and the clamp's edge (15) comes."""
+    from perfrl.engine.verify import GENERATED_INPUTS, GENERATED_MOST, GENERATED_PER_ARGUMENT
+
+    def original(title, sep, widths, pad, limit):
+        shown = title[:min(limit, 10)]
+        return sep.join([shown] + [str(width + pad) for width in widths])
+
+    def rewrite(title, sep, widths, pad, limit):
+        return sep.join([title[:limit]] + [str(width + pad) for width in widths])
+
+    recorded = [(("Quarterly report", "|", [3, 4], 1, 7), {})]
+    assert all(original(*args) == rewrite(*args) for args, _ in recorded)
+    budget = budget_for(recorded, GENERATED_INPUTS, GENERATED_PER_ARGUMENT, GENERATED_MOST)
+    assert budget > GENERATED_INPUTS
+    inputs = generate_inputs(recorded, budget, 0)
+    assert any(_outcome(original, args) != _outcome(rewrite, args) for args, _ in inputs)

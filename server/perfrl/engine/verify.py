@@ -97,8 +97,13 @@ MAX_BENCH_PROCESSES = 7
 #: Processes that all settled the verdict (see :func:`_all_decisive`) end the benchmark once
 #: there are this many, even where ``bench_processes`` asks for more.
 MIN_DECISIVE_PROCESSES = 2
-#: New inputs asked of the generator (``runtime/perfrl_inputs.py``) when it is installed.
+#: New inputs asked of the generator (``runtime/perfrl_inputs.py``) when it is installed: at
+#: least this many, ``GENERATED_PER_ARGUMENT`` for each argument it varies, at most
+#: ``GENERATED_MOST`` (``perfrl_inputs.budget_for``: a function of five arguments got about
+#: five edge values each from one budget of 24).
 GENERATED_INPUTS = 24
+GENERATED_PER_ARGUMENT = 12
+GENERATED_MOST = 64
 #: Of those, this many are timed beside the recorded calls: one distinct input is enough to
 #: take a cache over replayed calls out of the measurement, and every timed item multiplies
 #: the benchmark's cost (warm-up, calibration, rounds, each result checked).
@@ -800,7 +805,8 @@ def _generated_inputs(
     original, candidate = pair["original"], pair["candidate"]
     try:
         reply = original.request(
-            {"op": "generate", "calls": usable, "budget": GENERATED_INPUTS, "seed": 0},
+            {"op": "generate", "calls": usable, "budget": GENERATED_INPUTS,
+             "per_place": GENERATED_PER_ARGUMENT, "most": GENERATED_MOST, "seed": 0},
             deadline,
             "generated",
         )

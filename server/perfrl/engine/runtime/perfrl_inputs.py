@@ -66,7 +66,7 @@ import math
 import pickle
 import random
 
-GENERATOR_VERSION = "4"
+GENERATOR_VERSION = "5"
 
 #: Exception types of the *original* that mark a generated input as outside the function's
 #: domain (see :func:`original_rejects_input`).
@@ -761,6 +761,25 @@ def _replace(args, kwargs, place, value):
 
 def _get(args, kwargs, place):
     return args[place[1]] if place[0] == "arg" else kwargs[place[1]]
+
+
+def budget_for(recorded_args, least, per_place, most, recorded_bytes=0, large_bytes=1 << 20):
+    """How many inputs to ask :func:`generate_inputs` for: ``per_place`` for each argument
+    place this module varies (a value of a kind it knows, in some recorded call; ``self`` and
+    the user's objects do not count), at least ``least`` and at most ``most``; ``least``
+    where the recorded arguments are large (``recorded_bytes``, their pickled size, over
+    ``large_bytes``), since generating costs about budget times their size.
+
+    Why: one budget for every function gave a function of five arguments about five edge
+    values each (Phase 1a hands them out in turn), where a one-argument function got 24."""
+    if recorded_bytes > large_bytes:
+        return least
+    varied = set()
+    for args, kwargs in recorded_args:
+        for place in _places(args, kwargs):
+            if kind_of(_get(args, kwargs, place)) != "object":
+                varied.add(place)
+    return max(least, min(most, per_place * len(varied)))
 
 
 def generate_inputs(recorded_args, budget, seed):

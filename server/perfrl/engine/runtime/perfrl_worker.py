@@ -28,7 +28,9 @@ outcome of *every* timed call. Requests:
             -> ``detail`` with the full ``outcomes`` (canonical encodings), None where
             nothing is kept
 ``generate`` (original side) ``{"calls": [i, ...], "budget": n, "seed": s}`` -> ``generated``
-            with pickled new arguments (hex) from ``perfrl_inputs`` when it is installed
+            with pickled new arguments (hex) from ``perfrl_inputs`` when it is installed;
+            with ``"per_place": k, "most": m`` the budget grows with the arguments varied
+            (``perfrl_inputs.budget_for``, ``n`` the least)
 ``add_inputs`` (candidate side) ``{"blobs": [hex, ...]}`` -> ``end``
 ``state``   -> ``state``: sizes of the module's globals, function attributes, defaults,
             closures and caches (a memo that grows across calls shows here), and
@@ -407,14 +409,22 @@ class Worker:
             self.channel.send({"op": "generated", "blobs": [], "why": "no input generator"})
             return
         recorded = []
+        recorded_bytes = 0
         for index in request["calls"]:
             try:
-                args, kwargs = pickle.loads(self.calls[index]["args"])
+                blob = self.calls[index]["args"]
+                args, kwargs = pickle.loads(blob)
                 recorded.append((tuple(args), dict(kwargs)))
+                recorded_bytes += len(blob)
             except Exception:  # noqa: BLE001, S112 - such a call only seeds nothing
                 continue
+        budget = int(request["budget"])
+        sizer = getattr(perfrl_inputs, "budget_for", None)
         try:
-            inputs = generator(recorded, int(request["budget"]), int(request["seed"]))
+            if sizer is not None and "per_place" in request:
+                budget = sizer(recorded, budget, int(request["per_place"]),
+                               int(request["most"]), recorded_bytes)
+            inputs = generator(recorded, budget, int(request["seed"]))
         except Exception as exc:  # noqa: BLE001 - a generator bug must not stop verification
             self.channel.send({"op": "generated", "blobs": [], "why": _short(exc)})
             return
