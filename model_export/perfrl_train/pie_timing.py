@@ -14,7 +14,9 @@ them a wrong program that the three tests did not catch). Now:
   so a program that rewrites the workspace (the original, the inputs) changes nothing judged;
   the results line carries a secret the programs cannot read (:func:`driver_results`), so a
   program writing a forged line into the driver's output is not believed; run by root outside
-  bwrap, the driver gives its programs no capabilities (root's would let them read it);
+  bwrap, the driver gives its programs no capabilities (root's would let them read it); the
+  driver is its programs' child subreaper and kills whatever a run leaves behind (a
+  background process, double-forked or not) before the next run is timed;
 - **a sandbox per round** (``perfrl_train.evaluate``): the harness starts the driver once per
   round (``repeats`` 1, ``rotation`` the round's number, so the order still rotates), each time
   in a fresh workspace and, with bubblewrap, a fresh private ``/tmp``: a program that caches
@@ -70,6 +72,36 @@ def without_capabilities():
         libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP (fails harmlessly when absent)
     libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
 as_unprivileged = {"preexec_fn": without_capabilities} if os.geteuid() == 0 else {}
+# A program's background processes (a daemon that double-forks and calls setsid included)
+# must not outlive its run and load the machine while the next program is timed: the driver
+# adopts every orphaned descendant (a child subreaper) and kills what a run left behind.
+libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+def children():
+    found = []
+    try:
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/children") as fh:
+                found += [int(pid) for pid in fh.read().split()]
+    except OSError:
+        pass
+    return found
+def kill_leftovers():
+    for _ in range(1000):
+        while True:  # reap what has ended
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+        left = children()
+        if not left:
+            return
+        for pid in left:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        time.sleep(0.001)
 # Everything that judges is read before any program runs: a program may rewrite the files
 # of the workspace (the original, the inputs), never what the driver runs or feeds it.
 texts = {prog: open(prog).read() for prog in programs}
@@ -98,6 +130,7 @@ for round_ in range(spec["repeats"]):
                 continue
             finally:
                 wall = time.perf_counter() - t0
+                kill_leftovers()
                 shutil.rmtree(folder, ignore_errors=True)
             if p.returncode != 0:
                 row["ok"], row["error"] = False, p.stderr[-300:]
