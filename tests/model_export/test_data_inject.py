@@ -163,29 +163,24 @@ _strings = st.lists(st.sampled_from(["a", "abc", "", "x", "open", "closed"]), ma
           phases=_NO_SHRINK)
 @given(data=st.data())
 def test_grown_and_de_optimised_sides_behave_alike(data):
-    inputs_by_function = [
-        st.tuples(st.lists(_records, max_size=5), _strings),
-        st.tuples(st.lists(st.sampled_from(["a", "abc", "x"]), max_size=5), _strings),
-        st.tuples(st.lists(_values, max_size=4), st.lists(_values, max_size=3), _strings),
-        st.tuples(st.lists(st.tuples(_values, st.integers(0, 9)), max_size=4), _strings),
-    ]
-    jobs, cases = [], []
-    for source, inputs in zip(FUNCTIONS, inputs_by_function, strict=True):
-        grown = inject_list_guard(source, random.Random(data.draw(st.integers(0, 99))))
-        assert grown is not None
-        made = deoptimize_source(grown, ["set_of_name_to_scan"])
-        assert made is not None
-        batch = [repr(args) for args in data.draw(st.lists(inputs, min_size=3, max_size=6))]
-        entry = ast.parse(grown).body[0].name  # type: ignore[attr-defined]
-        jobs += [CallJob(grown, entry, batch), CallJob(made[0], entry, batch)]
-        cases.append((grown, made[0], batch))
-    for source, inputs in zip(SEEN_FUNCTIONS, [
+    grows = [(inject_list_guard, "set_of_name_to_scan", source, inputs) for source, inputs in zip(
+        FUNCTIONS, [
+            st.tuples(st.lists(_records, max_size=5), _strings),
+            st.tuples(st.lists(st.sampled_from(["a", "abc", "x"]), max_size=5), _strings),
+            st.tuples(st.lists(_values, max_size=4), st.lists(_values, max_size=3), _strings),
+            st.tuples(st.lists(st.tuples(_values, st.integers(0, 9)), max_size=4), _strings),
+        ], strict=True)]
+    grows += [(inject_seen_set, "seen_set_to_list_scan", source, inputs) for source, inputs in zip(
+        SEEN_FUNCTIONS, [
             st.tuples(st.lists(st.fixed_dictionaries({"lines": st.lists(_values, max_size=3)}),
                                max_size=4)),
-            st.tuples(st.lists(st.lists(_values, max_size=2), max_size=5))], strict=True):
-        grown = inject_seen_set(source, random.Random(data.draw(st.integers(0, 99))))
+            st.tuples(st.lists(st.lists(_values, max_size=2), max_size=5)),
+        ], strict=True)]
+    jobs, cases = [], []
+    for grow, transform, source, inputs in grows:
+        grown = grow(source, random.Random(data.draw(st.integers(0, 99))))
         assert grown is not None
-        made = deoptimize_source(grown, ["seen_set_to_list_scan"])
+        made = deoptimize_source(grown, [transform])
         assert made is not None
         batch = [repr(args) for args in data.draw(st.lists(inputs, min_size=3, max_size=6))]
         entry = ast.parse(grown).body[0].name  # type: ignore[attr-defined]

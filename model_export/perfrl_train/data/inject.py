@@ -44,6 +44,8 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from .deopt.membership import plain_value
+
 #: Names a function may be given a list of values to test against (drawn per function).
 LIST_NAMES = ("wanted", "allowed", "excluded", "selected", "skip", "keep", "ignored",
               "blocklist", "names", "keys", "codes", "ids", "only", "accepted", "known",
@@ -148,19 +150,32 @@ def _body_start(fn: ast.FunctionDef) -> ast.stmt:
     return body[0]
 
 
-def inject_list_guard(code: str, rng: random.Random) -> str | None:
-    """``code`` (one function) with a list parameter whose set is made once and tested in a
-    loop or comprehension (see the module docstring), or None where no site fits: a header
-    over several lines, parameters with defaults or ``*``, no loop reading a value to test,
-    or a name already taken."""
+def _one_function(code: str) -> ast.FunctionDef | None:
+    """The function ``code`` defines, when it parses and is one plain ``def``."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
         return None
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
         return None
-    fn = tree.body[0]
-    if not _simple_parameters(fn):
+    return tree.body[0]
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return False
+    return True
+
+
+def inject_list_guard(code: str, rng: random.Random) -> str | None:
+    """``code`` (one function) with a list parameter whose set is made once and tested in a
+    loop or comprehension (see the module docstring), or None where no site fits: a header
+    over several lines, parameters with defaults or ``*``, no loop reading a value to test,
+    or a name already taken."""
+    fn = _one_function(code)
+    if fn is None or not _simple_parameters(fn):
         return None
     lines = code.split("\n")
     header = _header_end(lines, fn)
@@ -214,28 +229,11 @@ def inject_list_guard(code: str, rng: random.Random) -> str | None:
     separator = ", " if fn.args.args else ""
     lines[line_index] = f"{head[:close]}{separator}{listed}: list[str]{head[close:]}"
     grown = "\n".join(lines)
-    try:
-        ast.parse(grown)
-    except SyntaxError:
-        return None
-    return grown
+    return grown if _parses(grown) else None
 
 
 #: Names of the set a de-duplicating loop keeps beside its list (drawn per function).
 SEEN_NAMES = ("seen", "done", "visited", "added", "known", "already", "taken")
-
-
-def _plain(node: ast.expr) -> bool:
-    """A value evaluated twice gives the same with no effect (what the de-optimiser pairs)."""
-    if isinstance(node, (ast.Name, ast.Constant)):
-        return True
-    if isinstance(node, ast.Attribute):
-        return _plain(node.value)
-    if isinstance(node, ast.Subscript):
-        return _plain(node.value) and isinstance(node.slice, (ast.Constant, ast.Name))
-    if isinstance(node, ast.Tuple):
-        return all(_plain(element) for element in node.elts)
-    return False
 
 
 def _empty_lists(fn: ast.FunctionDef) -> dict[str, ast.Assign]:
@@ -278,13 +276,9 @@ def inject_seen_set(code: str, rng: random.Random) -> str | None:
     """``code`` (one function) whose loop appends a plain value to a list it built empty, with
     that append guarded by a set kept beside the list (see the module docstring), or None
     where no such append is on a line of its own."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    fn = _one_function(code)
+    if fn is None:
         return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
-        return None
-    fn = tree.body[0]
     lists = _empty_lists(fn)
     lines = code.split("\n")
     sites = []
@@ -298,7 +292,7 @@ def inject_seen_set(code: str, rng: random.Random) -> str | None:
             if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
                     and isinstance(call.func.value, ast.Name) and call.func.value.id in lists
                     and call.func.attr == "append" and len(call.args) == 1
-                    and not call.keywords and _plain(call.args[0])
+                    and not call.keywords and plain_value(call.args[0])
                     and node.lineno == node.end_lineno
                     and lists[call.func.value.id].lineno < loop.lineno
                     and _alone_on_its_line(code, lines, node)):
@@ -322,11 +316,7 @@ def inject_seen_set(code: str, rng: random.Random) -> str | None:
     made = lists[out]
     lines.insert(made.lineno, f"{_indent_of(lines[made.lineno - 1])}{seen} = set()")
     grown = "\n".join(lines)
-    try:
-        ast.parse(grown)
-    except SyntaxError:
-        return None
-    return grown
+    return grown if _parses(grown) else None
 
 
 #: The idioms a corpus can be grown by: the function, and the suffix of the grown rows' ids.

@@ -110,17 +110,17 @@ def set_of_name_to_scan(fn: ast.FunctionDef) -> bool:
     return False
 
 
-def _plain_value(e: ast.expr) -> bool:
+def plain_value(e: ast.expr) -> bool:
     """An expression evaluated twice or once gives the same value with no effect: a name, a
     constant, an attribute or constant subscript of one, a tuple of those."""
     if isinstance(e, (ast.Name, ast.Constant)):
         return True
     if isinstance(e, ast.Attribute):
-        return _plain_value(e.value)
+        return plain_value(e.value)
     if isinstance(e, ast.Subscript):
-        return _plain_value(e.value) and isinstance(e.slice, (ast.Constant, ast.Name))
+        return plain_value(e.value) and isinstance(e.slice, (ast.Constant, ast.Name))
     if isinstance(e, ast.Tuple):
-        return all(_plain_value(x) for x in e.elts)
+        return all(plain_value(x) for x in e.elts)
     return False
 
 
@@ -169,7 +169,7 @@ def seen_set_to_list_scan(fn: ast.FunctionDef) -> bool:
                 for block, k, st in statements(fn) if _method_statement(st, name, "add")]
         if len(adds) != sum(1 for _, kind in uses if kind == "method:add"):
             continue  # an add used as a value, not a statement of its own
-        partners = [_partner(block, k, added) if added is not None and _plain_value(added)
+        partners = [_partner(block, k, added) if added is not None and plain_value(added)
                     else None for block, k, added in adds]
         if not adds or None in partners or len({p[0] for p in partners if p}) != 1:
             continue
