@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import io
+import random
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,9 +104,11 @@ def _substantial(fn: Fn) -> bool:
 
 @pytest.fixture(scope="module")
 def training_functions() -> list[Fn]:
+    from perfrl_train.data.deopt import deoptimize_source
     from perfrl_train.data.deoptimize import TRANSFORMS, deoptimize, extract_candidates
     from perfrl_train.data.generator import generate_pairs
     from perfrl_train.data.idioms import CATALOGUES
+    from perfrl_train.data.inject import inject_list_guard, inject_seen_set
 
     out: list[Fn] = []
     for pair in generate_pairs(200, 0, catalogues=sorted(CATALOGUES)):
@@ -118,6 +121,14 @@ def training_functions() -> list[Fn]:
             slow = deoptimize(candidate.node, name)
             if slow is not None:
                 out += functions_of(slow, f"{origin} slow ({name})")
+        # Grown by a membership idiom (perfrl_train.data.inject), and that idiom undone.
+        for grow, undo in ((inject_list_guard, "set_of_name_to_scan"),
+                           (inject_seen_set, "seen_set_to_list_scan")):
+            grown = grow(ast.unparse(candidate.node), random.Random(0))
+            made = deoptimize_source(grown, [undo]) if grown is not None else None
+            if grown is not None and made is not None:
+                out += functions_of(grown, f"{origin} grown ({undo})")
+                out += functions_of(made[0], f"{origin} grown, slow ({undo})")
     assert len(out) > 400, "the data builders produced almost nothing: the check would be empty"
     return out
 
