@@ -511,3 +511,24 @@ def test_the_last_of_five_arguments_gets_its_larger_edges():
     assert budget > GENERATED_INPUTS
     inputs = generate_inputs(recorded, budget, 0)
     assert any(_outcome(original, args) != _outcome(rewrite, args) for args, _ in inputs)
+
+
+def test_one_string_argument_gets_every_edge_value():
+    """With a least of 24 inputs a one-string function never got its string's last ten edge
+    values (upper case, a prefix, non-ASCII, NUL): a "visible length" rewritten as the length
+    minus tabs and newlines (wrong on any other control character) passed."""
+    from perfrl.engine.verify import GENERATED_INPUTS, GENERATED_MOST, GENERATED_PER_ARGUMENT
+
+    def original(text):
+        return sum(1 for ch in text if ch.isprintable())
+
+    def rewrite(text):
+        return len(text) - text.count("\t") - text.count("\n")
+
+    recorded = [(("Hello world",), {}), (("a\tb",), {})]
+    assert all(original(*args) == rewrite(*args) for args, _ in recorded)
+    budget = budget_for(recorded, GENERATED_INPUTS, GENERATED_PER_ARGUMENT, GENERATED_MOST)
+    inputs = generate_inputs(recorded, budget, 0)
+    assert any(original(*args) != rewrite(*args) for args, _ in inputs)
+    texts = {args[0] for args, _ in inputs}
+    assert {"HELLO WORLD", "\u00e9", "\U0001f600", "\x00"} <= texts
