@@ -40,10 +40,11 @@ import ast
 import json
 import random
 import sys
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from .deopt.common import Names
+from .deopt.containers import local_builder, local_uses
 from .deopt.membership import plain_value
 
 #: Names a function may be given a list of values to test against (drawn per function).
@@ -181,8 +182,7 @@ def inject_list_guard(code: str, rng: random.Random) -> str | None:
     header = _header_end(lines, fn)
     if header is None:
         return None
-    taken = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | {
-        a.arg for a in ast.walk(fn) if isinstance(a, ast.arg)} | {fn.name}
+    taken = Names(fn).taken
     free = [name for name in LIST_NAMES if name not in taken]
     if not free:
         return None
@@ -236,28 +236,17 @@ def inject_list_guard(code: str, rng: random.Random) -> str | None:
 SEEN_NAMES = ("seen", "done", "visited", "added", "known", "already", "taken")
 
 
-def _empty_lists(fn: ast.FunctionDef) -> dict[str, ast.Assign]:
+def _empty_lists(fn: ast.FunctionDef) -> dict[str, ast.stmt]:
     """Locals bound once, by ``name = []`` in the function's own body, never read by a nested
     scope, whose only method called is one ``append``: what a seen set may sit beside."""
-    stores: Counter[str] = Counter(
-        node.id for node in ast.walk(fn) if isinstance(node, ast.Name)
-        and not isinstance(node.ctx, ast.Load))
-    parameters = {a.arg for a in ast.walk(fn) if isinstance(a, ast.arg)}
-    methods: dict[str, list[str]] = {}
-    for node in ast.walk(fn):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)):
-            methods.setdefault(node.value.id, []).append(node.attr)
-    nested_reads = {node.id for inner in ast.walk(fn) if inner is not fn and isinstance(
-        inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
-        for node in ast.walk(inner) if isinstance(node, ast.Name)}
     found = {}
     for statement in fn.body:
         if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
                 and isinstance(statement.targets[0], ast.Name)
                 and isinstance(statement.value, ast.List) and not statement.value.elts):
             name = statement.targets[0].id
-            if (stores[name] == 1 and name not in parameters and name not in nested_reads
-                    and methods.get(name) == ["append"]):
+            methods = [kind for _, kind in local_uses(fn, name) if kind.startswith("method:")]
+            if local_builder(fn, name) is not None and methods == ["method:append"]:
                 found[name] = statement
     return found
 
@@ -299,8 +288,7 @@ def inject_seen_set(code: str, rng: random.Random) -> str | None:
                 sites.append((node, call.func.value.id, call.args[0]))
     if not sites:
         return None
-    taken = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | {
-        a.arg for a in ast.walk(fn) if isinstance(a, ast.arg)} | {fn.name}
+    taken = Names(fn).taken
     statement, out, value = rng.choice(sites)
     options = [name for name in SEEN_NAMES if name not in taken]
     options += [f"seen_{out}"] if f"seen_{out}" not in taken else []
@@ -350,13 +338,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from .real_pairs import iter_corpus
 
-    counts: Counter[str] = Counter()
+    grown = 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as out:
         for row in injected_rows(iter_corpus(args.corpus), args.seed, args.idiom):
-            counts["grown"] += 1
+            grown += 1
             out.write(json.dumps(row) + "\n")
-    print(f"inject: {counts['grown']} functions grown -> {args.out}")
+    print(f"inject: {grown} functions grown -> {args.out}")
     return 0
 
 
