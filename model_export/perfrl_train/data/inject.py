@@ -236,7 +236,7 @@ def inject_list_guard(code: str, rng: random.Random) -> str | None:
 SEEN_NAMES = ("seen", "done", "visited", "added", "known", "already", "taken")
 
 
-def _empty_lists(fn: ast.FunctionDef) -> dict[str, ast.stmt]:
+def _empty_lists(fn: ast.FunctionDef) -> dict[str, ast.Assign]:
     """Locals bound once, by ``name = []`` in the function's own body, never read by a nested
     scope, whose only method called is one ``append``: what a seen set may sit beside."""
     found = {}
