@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from perfrl_train.pie_timing import (
     MIN_MEASURABLE_S,
     PIE_DRIVER,
@@ -209,10 +211,18 @@ def _processes_holding(marker: str) -> list[int]:
     return found
 
 
-def test_a_program_s_background_process_does_not_outlive_its_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("daemon", [
+    "import time; time.sleep(120)",
+    # A hostile one: it keeps forking children (they hold its command line, marker included),
+    # so that a single sweep of the driver's children would leave new ones behind.
+    "import os, time\nwhile True:\n    if os.fork() == 0:\n        time.sleep(120)\n"
+    "        os._exit(0)\n    time.sleep(0.002)",
+], ids=["sleeper", "respawner"])
+def test_a_program_s_background_process_does_not_outlive_its_run(
+        tmp_path: Path, daemon: str) -> None:
     """A program that leaves a daemon behind (double fork, setsid, its output detached) would
-    load the machine while the programs after it are timed; the driver kills it when the run
-    ends, before the next run."""
+    load the machine while the programs after it are timed; the driver kills it, and whatever
+    it spawned, when the run ends, before the next run."""
     marker = f"perfrl-pie-leftover-{os.getpid()}"
     leaver = (
         "import os, sys\n"
@@ -222,8 +232,7 @@ def test_a_program_s_background_process_does_not_outlive_its_run(tmp_path: Path)
         "        null = os.open(os.devnull, os.O_RDWR)\n"
         "        for fd in (0, 1, 2):\n"
         "            os.dup2(null, fd)\n"
-        "        os.execv(sys.executable, [sys.executable, '-c', 'import time; "
-        f"time.sleep(120)', {marker!r}])\n"
+        f"        os.execv(sys.executable, [sys.executable, '-c', {daemon!r}, {marker!r}])\n"
         "    os._exit(0)\n"
         "os.wait()\n"
         "print(int(input()) * 2)\n"
