@@ -418,6 +418,8 @@ def _run_scenario(
     }
     if fix_interpreter is not None:
         config["fixInterpreter"] = fix_interpreter
+    if mode == "broken-server":
+        config["brokenInterpreter"] = str(settings["perfrl.server.interpreter"])
     run = None
     started: list[subprocess.Popen] = []
     try:

@@ -127,8 +127,13 @@ def test_top_profiles_then_optimizes_the_hottest_and_measures_the_whole_run(
     if gain is not None:
         assert gain["rounds"] == 3 and gain["low"] <= gain["median"] <= gain["high"]
         assert gain["estimated"] is not None and gain["estimated"] > 1
-    again = _perfrl(*args, cwd=example_project, cache=tmp_path / "cache")
-    assert json.loads(again.stdout)["functions"][0]["from_store"] is True
+    # The re-run asks for the two hottest: the profile samples, and on a loaded machine the
+    # order of missing_skus (about 40% of the run) and the next one (about 20%) can swap.
+    again = _perfrl(*args[:1], "2", *args[2:], cwd=example_project, cache=tmp_path / "cache")
+    assert again.returncode == 0, again.stderr
+    rerun = {f["spec"]: f for f in json.loads(again.stdout)["functions"]}
+    assert only["spec"] in rerun, rerun.keys()
+    assert rerun[only["spec"]]["from_store"] is True, (rerun, again.stderr[-2000:])
 
 
 HOSTILE_REWRITE = '''\

@@ -12,8 +12,9 @@
 //   that the test can quit the editor while the job runs.
 // mode "profile": status bar item, then "PerfRL: Profile" from the palette and the hot-spot lens.
 // mode "broken-server": the server cannot start; expects the red status item and the error
-//   notification with its buttons, then clicks "Open Settings". With `fixInterpreter` (a path)
-//   it types that into the setting and waits for the server to come up.
+//   notification about `brokenInterpreter` (the configured path) with its buttons, then clicks
+//   "Open Settings". With `fixInterpreter` (a path) it types that into the setting and waits
+//   for the server to come up.
 // Every step saves a screenshot (NN-name.png) in artifactsDir; result.json there records what
 // was seen. Exit status 0 only when every step passed; on failure the last screenshot is
 // "failure.png" and the error goes to stderr.
@@ -186,8 +187,16 @@ context = await chromium.launchPersistentContext(config.profileDir, {
       return /server not running/.test(text) ? text : "";
     });
     result.statusTexts.push(failedText);
-    const toast = page.locator(".notifications-toasts .notification-toast", { hasText: "PerfRL" }).first();
+    // The toast about the configured interpreter: one about another (say a default tried before
+    // the user's settings reached the extension host) would not be the error under test.
+    const toast = page
+      .locator(".notifications-toasts .notification-toast", { hasText: "PerfRL" })
+      .filter({ hasText: config.brokenInterpreter ?? "PerfRL" })
+      .first();
     await toast.waitFor({ timeout: timeouts.step });
+    result.allNotifications = (
+      await page.locator(".notifications-toasts .notification-toast", { hasText: "PerfRL" }).allInnerTexts()
+    ).map((t) => t.trim());
     result.notification = (await toast.innerText()).trim();
     result.buttons = (await toast.locator(".monaco-button").allInnerTexts()).map((t) => t.trim());
     await screenshot("server-error", around(toast, 10, 10, 10, 10));

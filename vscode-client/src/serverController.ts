@@ -117,6 +117,18 @@ export class ServerController implements vscode.Disposable {
       await runProbe(interpreter.path, { cwd: folder?.uri.fsPath }),
       interpreter.path,
     );
+    const nowConfigured = resolveServerInterpreter(
+      vscode.workspace.getConfiguration(SECTION, folder?.uri).get("server.interpreter"),
+      fromPythonExtension,
+      context,
+    );
+    if (nowConfigured.path !== interpreter.path) {
+      // The setting changed while the probe ran (at start-up the user's settings can reach the
+      // extension host after activation): the change event has queued a restart with the new
+      // interpreter, and an error about the old one would only mislead.
+      this.log.info(`perfrl.server.interpreter changed to ${nowConfigured.path} during the probe`);
+      return;
+    }
     if (!verdict.ok) {
       this.reportUnusableInterpreter(verdict, interpreter.path);
       return;
