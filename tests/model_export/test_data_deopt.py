@@ -36,6 +36,11 @@ CASES = [
     ("min_to_sorted",
      "def f(xs):\n    return min(xs, key=abs), max(xs)\n",
      ["([3, -1, 1, 2],)", "([5],)"]),
+    ("min_to_sorted_index",
+     "def f(quotes, n):\n    if not quotes:\n        raise IndexError\n"
+     "    best = max(quotes, key=lambda q: q['cents'])\n    return best['id'] + n\n",
+     ["([{'cents': 3, 'id': 1}, {'cents': 9, 'id': 2}, {'cents': 9, 'id': 3}], 1)",
+      "([], 2)"]),
     ("join_to_concat",
      "def f(parts):\n    return '<' + ', '.join(parts) + '>'\n",
      ["(['a', 'b', 'c'],)", "([],)", "([1],)"]),

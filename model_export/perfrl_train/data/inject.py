@@ -20,14 +20,23 @@ the function built empty (``out.append(item.sku)``), the append is guarded by a 
 the list (``seen = set()`` after ``out = []``; ``if E not in seen: seen.add(E); out.append(E)``);
 the de-optimiser's slow side then scans ``out``.
 
+The third, ``min``/``max`` for application code's ``sorted(xs, key=...)[0]``
+(``min_to_sorted_index``), is grown by :func:`inject_empty_guard`: ``if not xs: raise
+IndexError`` before a statement reading ``min(xs, key=...)`` (what ``sorted(xs)[0]`` raises on
+an empty list, so both sides fail alike), or, where the function has no such statement, the
+extreme item of a loop's list picked before the loop (``lowest = min(orders, key=lambda order:
+order.total)``, the key a value the loop reads) and skipped in it (``if order is lowest:
+continue``).
+
     python -m perfrl_train.data.inject --corpus corpus.jsonl --out injected.jsonl \
-        [--idiom list-guard|seen-set]
+        [--idiom list-guard|seen-set|empty-guard]
 
 A caller may rely on: every row written is a corpus row (:mod:`.corpus`'s fields, its
-``package``/``licence``/``kept`` unchanged, ``id`` ending ``:inject`` or ``:inject-seen``)
-whose code parses; a list guard's has exactly one more parameter than the original (annotated
+``package``/``licence``/``kept`` unchanged, ``id`` ending ``:inject``, ``:inject-seen`` or
+``:inject-empty``) whose code parses; a list guard's has exactly one more parameter than the original (annotated
 ``list[str]``, after the others) and ``set_of_name_to_scan`` removes its set again; a seen
-set's has the original's parameters and ``seen_set_to_list_scan`` removes its set again. The
+set's has the original's parameters and ``seen_set_to_list_scan`` removes its set again; an
+empty guard's has the original's parameters and ``min_to_sorted_index`` removes it again. The
 slow and fast sides of such a pair behave the same on every input whose tested values are
 hashable (the set raises ``TypeError`` on an unhashable one, the scan does not; the values
 real loops test are mostly strings, numbers and objects).
@@ -43,8 +52,9 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .deopt.common import Names
+from .deopt.common import Names, sites
 from .deopt.containers import local_builder, local_uses
+from .deopt.lookups import is_min_max_of_name
 from .deopt.membership import plain_value
 
 #: Names a function may be given a list of values to test against (drawn per function).
@@ -307,9 +317,92 @@ def inject_seen_set(code: str, rng: random.Random) -> str | None:
     return grown if _parses(grown) else None
 
 
+def _min_max_statements(lines: list[str], fn: ast.FunctionDef) -> list[tuple[ast.stmt, str]]:
+    """Statements of ``fn``, each alone at the start of its line, that read ``min(xs)`` /
+    ``max(xs, key=...)`` of a plain name once, before anything else of theirs runs (outside
+    any lambda, comprehension or conditional part): (statement, the name)."""
+    found = []
+    for site in sites(fn, is_min_max_of_name):
+        statement, node = site[2], site[-1]
+        if statement.col_offset == len(_indent_of(lines[statement.lineno - 1])):
+            found.append((statement, node.args[0].id))
+    return found
+
+
+#: Names of the extreme item a grown ``min``/``max`` picks (drawn per function).
+EXTREME_NAMES = {"min": ("lowest", "smallest", "first_ranked", "least"),
+                 "max": ("highest", "largest", "top", "greatest")}
+# Bare: the model reads strings as placeholders, and a message the slow side lacks would be
+# a string the rewrite invents (the verifier compares an exception by its type).
+_EMPTY_GUARD = "raise IndexError"
+
+
+def _extreme_loop_sites(code: str, lines: list[str],
+                        fn: ast.FunctionDef) -> list[tuple[ast.For, list[str]]]:
+    """``for x in xs:`` loops over a plain name with a plain target, alone on their line:
+    where the extreme item of ``xs`` may be picked before the loop."""
+    return [(loop, values) for loop, values in _loop_sites(code, fn)
+            if isinstance(loop.iter, ast.Name) and isinstance(loop.target, ast.Name)
+            and loop.col_offset == len(_indent_of(lines[loop.lineno - 1]))]
+
+
+def _grow_extreme_before_loop(code: str, lines: list[str], fn: ast.FunctionDef,
+                              rng: random.Random) -> str | None:
+    sites_found = _extreme_loop_sites(code, lines, fn)
+    if not sites_found:
+        return None
+    loop, values = rng.choice(sites_found)
+    items, item = loop.iter.id, loop.target.id  # type: ignore[attr-defined]
+    which = rng.choice(("min", "max"))
+    taken = Names(fn).taken
+    free = [name for name in EXTREME_NAMES[which] if name not in taken]
+    if not free:
+        return None
+    extreme = rng.choice(free)
+    value = rng.choice(values)
+    key = "" if value == item else f", key=lambda {item}: {value}"
+    indent = _indent_of(lines[loop.lineno - 1])
+    body_indent = _indent_of(lines[loop.body[0].lineno - 1])
+    inserts = {loop.lineno - 1: [f"{indent}if not {items}:", f"{indent}    {_EMPTY_GUARD}",
+                                 f"{indent}{extreme} = {which}({items}{key})"],
+               loop.body[0].lineno - 1: [f"{body_indent}if {item} is {extreme}:",
+                                         f"{body_indent}    continue"]}
+    edited = []
+    for index, line in enumerate(lines):
+        edited += inserts.get(index, [])
+        edited.append(line)
+    return "\n".join(edited)
+
+
+def inject_empty_guard(code: str, rng: random.Random) -> str | None:
+    """``code`` (one function) with ``if not xs: raise IndexError`` before a statement that
+    reads ``min(xs, key=...)`` / ``max(xs, ...)``: the fast form of application code's
+    ``sorted(xs, key=...)[0]``, which fails on an empty list with that IndexError
+    (``min_to_sorted_index`` writes that slow side). A function without such a
+    statement but with a loop ``for x in xs:`` gets one before the loop, the guard before it,
+    and the extreme item skipped in the loop (``lowest = min(xs, key=lambda x: x.price)``;
+    ``if x is lowest: continue``), ``key`` a value the loop already reads. None where neither
+    fits, or the function rebinds ``IndexError``."""
+    fn = _one_function(code)
+    if fn is None or "IndexError" in Names(fn).taken:
+        return None
+    lines = code.split("\n")
+    found = _min_max_statements(lines, fn)
+    if found:
+        statement, name = rng.choice(found)
+        indent = _indent_of(lines[statement.lineno - 1])
+        lines[statement.lineno - 1:statement.lineno - 1] = [f"{indent}if not {name}:",
+                                                            f"{indent}    {_EMPTY_GUARD}"]
+        grown: str | None = "\n".join(lines)
+    else:
+        grown = _grow_extreme_before_loop(code, lines, fn, rng)
+    return grown if grown is not None and _parses(grown) else None
+
+
 #: The idioms a corpus can be grown by: the function, and the suffix of the grown rows' ids.
-IDIOMS = {"list-guard": (inject_list_guard, "inject"), "seen-set": (inject_seen_set,
-                                                                    "inject-seen")}
+IDIOMS = {"list-guard": (inject_list_guard, "inject"),
+          "seen-set": (inject_seen_set, "inject-seen"),
+          "empty-guard": (inject_empty_guard, "inject-empty")}
 
 
 def injected_rows(rows: Iterator[dict], seed: int = 0,

@@ -36,6 +36,7 @@ from .lookups import (
     hoisted_attribute_to_loop,
     hoisted_len_to_loop,
     min_to_sorted,
+    min_to_sorted_index,
     regex_compile_to_call,
     startswith_tuple_to_or,
 )
@@ -67,6 +68,7 @@ TRANSFORMS: dict[str, Transform] = {
     "sum_to_loop": sum_to_loop,
     "minmax_to_loop": minmax_to_loop,
     "min_to_sorted": min_to_sorted,
+    "min_to_sorted_index": min_to_sorted_index,
     "join_to_concat": join_to_concat,
     "builtin_collect_to_loop": builtin_collect_to_loop,
     "enumerate_to_range_len": enumerate_to_range_len,
@@ -119,6 +121,7 @@ REQUIRES: dict[str, frozenset[str]] = {
     "sum_to_loop": frozenset({"sum"}),
     "minmax_to_loop": frozenset({"min", "max"}),
     "min_to_sorted": frozenset({"min", "max"}),
+    "min_to_sorted_index": frozenset({"IndexError"}),
     "join_to_concat": frozenset({"join"}),
     "builtin_collect_to_loop": frozenset({"list", "set"}),
     "enumerate_to_range_len": frozenset({"enumerate"}),

@@ -283,6 +283,52 @@ def min_to_sorted(fn: ast.FunctionDef) -> bool:
     return False
 
 
+def is_min_max_of_name(e: Any) -> bool:
+    """``min(xs)`` / ``max(xs, key=...)`` of a plain name, ``key`` the only keyword."""
+    return (isinstance(e, ast.Call) and isinstance(e.func, ast.Name)
+            and e.func.id in ("min", "max") and len(e.args) == 1
+            and isinstance(e.args[0], ast.Name) and all(k.arg == "key" for k in e.keywords))
+
+
+def _index_error_guard(statement: ast.stmt, name: str) -> bool:
+    """``if not name: raise IndexError`` (or ``IndexError(...)``) and nothing else."""
+    return (isinstance(statement, ast.If) and not statement.orelse
+            and isinstance(statement.test, ast.UnaryOp) and isinstance(statement.test.op, ast.Not)
+            and isinstance(statement.test.operand, ast.Name) and statement.test.operand.id == name
+            and len(statement.body) == 1 and isinstance(statement.body[0], ast.Raise)
+            and _names_index_error(statement.body[0].exc))
+
+
+def _names_index_error(exc: ast.expr | None) -> bool:
+    """``IndexError`` or ``IndexError(...)``."""
+    if isinstance(exc, ast.Call):
+        exc = exc.func
+    return isinstance(exc, ast.Name) and exc.id == "IndexError"
+
+
+def min_to_sorted_index(fn: ast.FunctionDef) -> bool:
+    """``if not xs: raise IndexError`` right before a statement reading ``min(xs,
+    key=k)`` -> the guard dropped and ``sorted(xs, key=k)[0]`` in the call's place (``max``:
+    ``reverse=True``, a stable sort keeping the first of equals): application code's spelling,
+    which fails on an empty list with that same IndexError. Only where the guard is there (the
+    real code's ``min`` raises ValueError on an empty list; :mod:`..inject` grows the guard)."""
+    for site in list(sites(fn, is_min_max_of_name)):
+        block, index, node = site[0], site[1], site[-1]
+        name = node.args[0].id
+        if index == 0 or not _index_error_guard(block[index - 1], name) or not take():
+            continue
+        keywords = list(node.keywords)
+        if node.func.id == "max":
+            keywords.append(ast.keyword("reverse", ast.Constant(True)))
+        ordered = ast.Call(func=ast.Name("sorted", ast.Load()), args=node.args,
+                           keywords=keywords)
+        _replace_name_ref(site, ast.Subscript(value=ordered, slice=ast.Constant(0),
+                                              ctx=ast.Load()))
+        del block[index - 1]
+        return True
+    return False
+
+
 def _replace_name_ref(site: tuple, value: ast.expr) -> None:
     """Put ``value`` where :func:`hoist` left its name."""
     _block, _i, _st, parent, field_name, idx, _node = site
