@@ -41,6 +41,11 @@ CASES = [
      "    best = max(quotes, key=lambda q: q['cents'])\n    return best['id'] + n\n",
      ["([{'cents': 3, 'id': 1}, {'cents': 9, 'id': 2}, {'cents': 9, 'id': 3}], 1)",
       "([], 2)"]),
+    ("reversed_map_to_insert_front",
+     "def f(payments, tag):\n    ids = [p['id'] + tag for p in reversed(payments) if p['ok']]\n"
+     "    return ids, [q['id'] for q in payments[::-1]]\n",
+     ["([{'id': 'a', 'ok': True}, {'id': 'b', 'ok': False}, {'id': 'c', 'ok': True}], '!')",
+      "([], '')"]),
     ("join_to_concat",
      "def f(parts):\n    return '<' + ', '.join(parts) + '>'\n",
      ["(['a', 'b', 'c'],)", "([],)", "([1],)"]),

@@ -55,7 +55,12 @@ from .loops import (
     zip_to_index_loop,
 )
 from .membership import seen_set_to_list_scan, set_of_name_to_scan
-from .quadratic import concat_to_rebinding, dict_membership_to_keys_list, reversed_to_insert_front
+from .quadratic import (
+    concat_to_rebinding,
+    dict_membership_to_keys_list,
+    reversed_map_to_insert_front,
+    reversed_to_insert_front,
+)
 from .splice import SpliceError, splice
 from .strings import dict_display_to_call, fstring_to_format
 
@@ -95,6 +100,7 @@ TRANSFORMS: dict[str, Transform] = {
     "extend_to_append_loop": extend_to_append_loop,
     "invariant_into_loop": invariant_into_loop,
     "reversed_to_insert_front": reversed_to_insert_front,
+    "reversed_map_to_insert_front": reversed_map_to_insert_front,
     "concat_to_rebinding": concat_to_rebinding,
     "dict_membership_to_keys_list": dict_membership_to_keys_list,
     "set_of_name_to_scan": set_of_name_to_scan,
@@ -108,7 +114,8 @@ SITE_VARIANTS = frozenset({
     "items_to_key_lookup", "alias_to_attribute", "hoisted_attribute_to_loop",
     "startswith_tuple_to_or", "fstring_to_format", "dict_display_to_call",
     "early_exit_to_flag", "extend_to_append_loop", "invariant_into_loop",
-    "reversed_to_insert_front", "concat_to_rebinding", "dict_membership_to_keys_list",
+    "reversed_to_insert_front", "reversed_map_to_insert_front", "concat_to_rebinding",
+    "dict_membership_to_keys_list",
     "set_of_name_to_scan", "seen_set_to_list_scan",
 })
 
@@ -148,6 +155,7 @@ REQUIRES: dict[str, frozenset[str]] = {
     "extend_to_append_loop": frozenset({"extend"}),
     "invariant_into_loop": frozenset({"For", "While"}),
     "reversed_to_insert_front": frozenset({"reversed", "Slice"}),
+    "reversed_map_to_insert_front": frozenset({"reversed", "Slice"}),
     "concat_to_rebinding": frozenset({"AugAssign"}),
     "dict_membership_to_keys_list": frozenset({"In", "NotIn"}),
     "set_of_name_to_scan": frozenset({"set", "frozenset"}),

@@ -14,9 +14,12 @@ from typing import Any
 
 from .common import (
     Names,
+    comp_targets_leak,
+    fill,
     hoist,
     is_builtin_call,
     is_method_call,
+    loop_over,
     parameter_names,
     parents,
     repeated,
@@ -81,6 +84,46 @@ def reversed_to_insert_front(fn: ast.FunctionDef) -> bool:
         prelude = stmts(f"{acc} = []\nfor {item} in _IT:\n    {acc}.insert(0, {item})\n")
         prelude[1].iter = source
         hoist(site, acc, prelude)
+        return True
+    return False
+
+
+def _reversed_iterable(iterable: ast.expr) -> ast.expr | None:
+    """``xs`` of ``reversed(xs)`` or ``xs[::-1]`` (a name or attribute), else None."""
+    if is_builtin_call(iterable, "reversed", 1):
+        return iterable.args[0]  # type: ignore[attr-defined]
+    if (isinstance(iterable, ast.Subscript) and _is_full_reverse_slice(iterable.slice)
+            and isinstance(iterable.value, (ast.Name, ast.Attribute))):
+        return iterable.value
+    return None
+
+
+def reversed_map_to_insert_front(fn: ast.FunctionDef) -> bool:
+    """``[e for x in reversed(xs) if c]`` (or ``xs[::-1]``) -> a loop over ``xs`` inserting
+    each ``e`` at the front of a new list: application code's "newest first" (each insert
+    moves every item so far). ``e`` and ``c`` then run oldest first: the same values for the
+    pure element expressions real comprehensions mostly have (the behaviour check by
+    execution measures the rest); not where they assign (``:=``) or yield."""
+    names = Names(fn)
+
+    def fits(e: Any) -> bool:
+        if not (isinstance(e, ast.ListComp) and len(e.generators) == 1
+                and not e.generators[0].is_async
+                and _reversed_iterable(e.generators[0].iter) is not None):
+            return False
+        parts = [e.elt, *e.generators[0].ifs]
+        return not any(isinstance(n, (ast.NamedExpr, ast.Yield, ast.YieldFrom, ast.Await))
+                       for part in parts for n in ast.walk(part))
+
+    for site in list(sites(fn, fits)):
+        comp = site[-1]
+        if comp_targets_leak(fn, comp) or not take():
+            continue
+        acc = names.new("reversed_items", "newest_first", "backwards")
+        comp.generators[0].iter = _reversed_iterable(comp.generators[0].iter)
+        body = stmts(f"{acc}.insert(0, _E)")
+        fill(body[0], comp)
+        hoist(site, acc, stmts(f"{acc} = []") + loop_over(comp, body))
         return True
     return False
 
