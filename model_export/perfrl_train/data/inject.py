@@ -26,7 +26,7 @@ IndexError`` before a statement reading ``min(xs, key=...)`` (what ``sorted(xs)[
 an empty list, so both sides fail alike), or, where the function has no such statement, the
 extreme item of a loop's list picked before the loop (``lowest = min(orders, key=lambda order:
 order.total)``, the key a value the loop reads) and skipped in it (``if order is lowest:
-continue``).
+continue``), or returned before the loop when a new ``bool`` parameter asks for only it.
 
     python -m perfrl_train.data.inject --corpus corpus.jsonl --out injected.jsonl \
         [--idiom list-guard|seen-set|empty-guard]
@@ -36,7 +36,8 @@ A caller may rely on: every row written is a corpus row (:mod:`.corpus`'s fields
 ``:inject-empty``) whose code parses; a list guard's has exactly one more parameter than the original (annotated
 ``list[str]``, after the others) and ``set_of_name_to_scan`` removes its set again; a seen
 set's has the original's parameters and ``seen_set_to_list_scan`` removes its set again; an
-empty guard's has the original's parameters and ``min_to_sorted_index`` removes it again. The
+empty guard's has the original's parameters (or one more, a ``bool`` flag, last) and
+``min_to_sorted_index`` removes it again. The
 slow and fast sides of such a pair behave the same on every input whose tested values are
 hashable (the set raises ``TypeError`` on an unhashable one, the scan does not; the values
 real loops test are mostly strings, numbers and objects).
@@ -346,25 +347,54 @@ def _extreme_loop_sites(code: str, lines: list[str],
             and loop.col_offset == len(_indent_of(lines[loop.lineno - 1]))]
 
 
+#: Names of a flag asking a function for only the extreme item (drawn per function).
+FLAG_NAMES = ("only_extreme", "pick_one", "first_only", "best_only", "single")
+
+
+def _extreme_call(which: str, items: str, item: str, values: list[str],
+                  rng: random.Random) -> str:
+    """``min(items, key=lambda item: value)``, the key mostly a value the loop reads (the
+    item itself, without a key, when it reads nothing else)."""
+    keyed = [value for value in values if value != item]
+    if keyed and rng.random() < 0.85:
+        return f"{which}({items}, key=lambda {item}: {rng.choice(keyed)})"
+    return f"{which}({items})"
+
+
 def _grow_extreme_before_loop(code: str, lines: list[str], fn: ast.FunctionDef,
                               rng: random.Random) -> str | None:
+    """The extreme item of a loop's list picked before the loop, after the empty guard: kept
+    and skipped in the loop, or (half the time, where a parameter can be added) returned at
+    once when a new ``bool`` flag asks for it."""
     sites_found = _extreme_loop_sites(code, lines, fn)
     if not sites_found:
         return None
     loop, values = rng.choice(sites_found)
     items, item = loop.iter.id, loop.target.id  # type: ignore[attr-defined]
     which = rng.choice(("min", "max"))
+    call = _extreme_call(which, items, item, values, rng)
     taken = Names(fn).taken
+    indent = _indent_of(lines[loop.lineno - 1])
+    header = _header_end(lines, fn) if _simple_parameters(fn) else None
+    flags = [name for name in FLAG_NAMES if name not in taken]
+    if header is not None and flags and rng.random() < 0.5:
+        flag = rng.choice(flags)
+        grown = lines[:loop.lineno - 1] + [
+            f"{indent}if {flag}:", f"{indent}    if not {items}:",
+            f"{indent}        {_EMPTY_GUARD}", f"{indent}    return {call}",
+        ] + lines[loop.lineno - 1:]
+        line_index, close = header
+        head = grown[line_index]
+        separator = ", " if fn.args.args else ""
+        grown[line_index] = f"{head[:close]}{separator}{flag}: bool{head[close:]}"
+        return "\n".join(grown)
     free = [name for name in EXTREME_NAMES[which] if name not in taken]
     if not free:
         return None
     extreme = rng.choice(free)
-    value = rng.choice(values)
-    key = "" if value == item else f", key=lambda {item}: {value}"
-    indent = _indent_of(lines[loop.lineno - 1])
     body_indent = _indent_of(lines[loop.body[0].lineno - 1])
     inserts = {loop.lineno - 1: [f"{indent}if not {items}:", f"{indent}    {_EMPTY_GUARD}",
-                                 f"{indent}{extreme} = {which}({items}{key})"],
+                                 f"{indent}{extreme} = {call}"],
                loop.body[0].lineno - 1: [f"{body_indent}if {item} is {extreme}:",
                                          f"{body_indent}    continue"]}
     edited = []
@@ -381,8 +411,9 @@ def inject_empty_guard(code: str, rng: random.Random) -> str | None:
     (``min_to_sorted_index`` writes that slow side). A function without such a
     statement but with a loop ``for x in xs:`` gets one before the loop, the guard before it,
     and the extreme item skipped in the loop (``lowest = min(xs, key=lambda x: x.price)``;
-    ``if x is lowest: continue``), ``key`` a value the loop already reads. None where neither
-    fits, or the function rebinds ``IndexError``."""
+    ``if x is lowest: continue``), or returned at once when a new last parameter asks for it
+    (``if only_extreme: ... return min(xs, key=...)``), ``key`` a value the loop already
+    reads. None where nothing fits, or the function rebinds ``IndexError``."""
     fn = _one_function(code)
     if fn is None or "IndexError" in Names(fn).taken:
         return None
