@@ -33,8 +33,8 @@ continue``), or returned before the loop when a new ``bool`` parameter asks for 
 
 A caller may rely on: every row written is a corpus row (:mod:`.corpus`'s fields, its
 ``package``/``licence``/``kept`` unchanged, ``id`` ending ``:inject``, ``:inject-seen`` or
-``:inject-empty``) whose code parses; a list guard's has exactly one more parameter than the original (annotated
-``list[str]``, after the others) and ``set_of_name_to_scan`` removes its set again; a seen
+``:inject-empty``) whose code parses; a list guard's has exactly one more parameter than the
+original (annotated ``list[str]``, after the others) and ``set_of_name_to_scan`` removes its set again; a seen
 set's has the original's parameters and ``seen_set_to_list_scan`` removes its set again; an
 empty guard's has the original's parameters (or one more, a ``bool`` flag, last) and
 ``min_to_sorted_index`` removes it again. The
@@ -379,10 +379,10 @@ def _grow_extreme_before_loop(code: str, lines: list[str], fn: ast.FunctionDef,
     flags = [name for name in FLAG_NAMES if name not in taken]
     if header is not None and flags and rng.random() < 0.5:
         flag = rng.choice(flags)
-        grown = lines[:loop.lineno - 1] + [
-            f"{indent}if {flag}:", f"{indent}    if not {items}:",
-            f"{indent}        {_EMPTY_GUARD}", f"{indent}    return {call}",
-        ] + lines[loop.lineno - 1:]
+        grown = [*lines[:loop.lineno - 1],
+                 f"{indent}if {flag}:", f"{indent}    if not {items}:",
+                 f"{indent}        {_EMPTY_GUARD}", f"{indent}    return {call}",
+                 *lines[loop.lineno - 1:]]
         line_index, close = header
         head = grown[line_index]
         separator = ", " if fn.args.args else ""
