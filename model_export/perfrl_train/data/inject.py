@@ -34,13 +34,13 @@ continue``), or returned before the loop when a new ``bool`` parameter asks for 
 A caller may rely on: every row written is a corpus row (:mod:`.corpus`'s fields, its
 ``package``/``licence``/``kept`` unchanged, ``id`` ending ``:inject``, ``:inject-seen`` or
 ``:inject-empty``) whose code parses; a list guard's has exactly one more parameter than the
-original (annotated ``list[str]``, after the others) and ``set_of_name_to_scan`` removes its set again; a seen
-set's has the original's parameters and ``seen_set_to_list_scan`` removes its set again; an
-empty guard's has the original's parameters (or one more, a ``bool`` flag, last) and
-``min_to_sorted_index`` removes it again. The
-slow and fast sides of such a pair behave the same on every input whose tested values are
-hashable (the set raises ``TypeError`` on an unhashable one, the scan does not; the values
-real loops test are mostly strings, numbers and objects).
+original (annotated ``list[str]``, after the others) and ``set_of_name_to_scan`` removes its
+set again; a seen set's has the original's parameters and ``seen_set_to_list_scan`` removes
+its set again; an empty guard's has the original's parameters (or one more, a ``bool`` flag,
+last) and ``min_to_sorted_index`` removes it again. The slow and fast sides of such a pair
+behave the same on every input whose tested values are hashable (the set raises
+``TypeError`` on an unhashable one, the scan does not; the values real loops test are mostly
+strings, numbers and objects) and, for the empty guard, that are lists or other sequences.
 """
 
 from __future__ import annotations
