@@ -61,33 +61,36 @@ def _parameters(code: str) -> list[ast.arg]:
     return fn.args.args
 
 
-def test_grown_function_keeps_the_real_code_and_adds_one_list_parameter():
-    for source in FUNCTIONS:
-        for seed in range(6):
-            grown = inject_list_guard(source, random.Random(seed))
+def _grown_by(grow, sources: list[str], seeds: int = 6):
+    """(source, grown) for each source and seed; every source must have a site."""
+    for source in sources:
+        for seed in range(seeds):
+            grown = grow(source, random.Random(seed))
             assert grown is not None, source
-            before, after = _parameters(source), _parameters(grown)
-            assert [a.arg for a in after[:-1]] == [a.arg for a in before]
-            assert ast.unparse(after[-1].annotation) == "list[str]"
-            # Every original line is still there, in order, apart from the header (and a
-            # comprehension's added test).
-            remaining = iter(_ADDED_TEST.sub("", line) for line in grown.splitlines()[1:])
-            for line in source.splitlines()[1:]:
-                assert any(line == other for other in remaining), (line, grown)
-            assert len(grown.splitlines()) - len(source.splitlines()) in (1, 3)
+            yield source, grown
+
+
+def test_grown_function_keeps_the_real_code_and_adds_one_list_parameter():
+    for source, grown in _grown_by(inject_list_guard, FUNCTIONS):
+        before, after = _parameters(source), _parameters(grown)
+        assert [a.arg for a in after[:-1]] == [a.arg for a in before]
+        assert ast.unparse(after[-1].annotation) == "list[str]"
+        # Every original line is still there, in order, apart from the header (and a
+        # comprehension's added test).
+        remaining = iter(_ADDED_TEST.sub("", line) for line in grown.splitlines()[1:])
+        for line in source.splitlines()[1:]:
+            assert any(line == other for other in remaining), (line, grown)
+        assert len(grown.splitlines()) - len(source.splitlines()) in (1, 3)
 
 
 def test_the_de_optimiser_undoes_what_was_grown():
-    for source in FUNCTIONS:
-        for seed in range(6):
-            grown = inject_list_guard(source, random.Random(seed))
-            assert grown is not None
-            made = deoptimize_source(grown, ["set_of_name_to_scan"])
-            assert made is not None, grown
-            slow, fast = made
-            assert fast == grown
-            listed = _parameters(grown)[-1].arg
-            assert "set(" not in slow and f" in {listed}" in slow, slow
+    for _source, grown in _grown_by(inject_list_guard, FUNCTIONS):
+        made = deoptimize_source(grown, ["set_of_name_to_scan"])
+        assert made is not None, grown
+        slow, fast = made
+        assert fast == grown
+        listed = _parameters(grown)[-1].arg
+        assert "set(" not in slow and f" in {listed}" in slow, slow
 
 
 def test_functions_without_a_place_for_the_idiom_are_left_alone():
@@ -162,26 +165,23 @@ EMPTY_GUARD_FUNCTIONS = [
 
 
 def test_empty_guard_is_grown_and_the_de_optimiser_sorts_and_indexes_instead():
-    for source in EMPTY_GUARD_FUNCTIONS:
-        for seed in range(6):
-            grown = inject_empty_guard(source, random.Random(seed))
-            assert grown is not None, source
-            before, after = _parameters(source), _parameters(grown)
-            assert [a.arg for a in after[:len(before)]] == [a.arg for a in before]
-            # At most one more: a flag asking for only the extreme item.
-            assert len(after) == len(before) or (
-                len(after) == len(before) + 1 and ast.unparse(after[-1].annotation) == "bool")
-            assert re.search(r"\n( +)if not (quotes|orders):\n\1    raise IndexError\n", grown)
-            # Every original line is still there, in order, apart from the header.
-            remaining = iter(grown.splitlines()[1:])
-            for line in source.splitlines()[1:]:
-                assert any(line == other for other in remaining), (line, grown)
-            made = deoptimize_source(grown, ["min_to_sorted_index"])
-            assert made is not None, grown
-            slow, fast = made
-            assert fast == grown
-            assert "IndexError" not in slow and re.search(r"sorted\(\w+(, key=.*)?\)\[0\]", slow)
-            assert "min(" not in slow and "max(" not in slow, slow
+    for source, grown in _grown_by(inject_empty_guard, EMPTY_GUARD_FUNCTIONS):
+        before, after = _parameters(source), _parameters(grown)
+        assert [a.arg for a in after[:len(before)]] == [a.arg for a in before]
+        # At most one more: a flag asking for only the extreme item.
+        assert len(after) == len(before) or (
+            len(after) == len(before) + 1 and ast.unparse(after[-1].annotation) == "bool")
+        assert re.search(r"\n( +)if not (quotes|orders):\n\1    raise IndexError\n", grown)
+        # Every original line is still there, in order, apart from the header.
+        remaining = iter(grown.splitlines()[1:])
+        for line in source.splitlines()[1:]:
+            assert any(line == other for other in remaining), (line, grown)
+        made = deoptimize_source(grown, ["min_to_sorted_index"])
+        assert made is not None, grown
+        slow, fast = made
+        assert fast == grown
+        assert "IndexError" not in slow and re.search(r"sorted\(\w+(, key=.*)?\)\[0\]", slow)
+        assert "min(" not in slow and "max(" not in slow, slow
     # The transform needs the guard: a real min keeps its ValueError on an empty list.
     assert deoptimize_source(EMPTY_GUARD_FUNCTIONS[0], ["min_to_sorted_index"]) is None
     rng = random.Random(0)
