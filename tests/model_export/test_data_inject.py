@@ -165,23 +165,37 @@ EMPTY_GUARD_FUNCTIONS = [
 
 
 def test_empty_guard_is_grown_and_the_de_optimiser_sorts_and_indexes_instead():
-    for source, grown in _grown_by(inject_empty_guard, EMPTY_GUARD_FUNCTIONS):
+    forms = set()
+    for source, grown in _grown_by(inject_empty_guard, EMPTY_GUARD_FUNCTIONS, seeds=12):
         before, after = _parameters(source), _parameters(grown)
+        if len(after) > len(before):
+            forms.add("returned when a flag asks")
+        elif " is " in grown:
+            forms.add("skipped in the loop")
         assert [a.arg for a in after[:len(before)]] == [a.arg for a in before]
         # At most one more: a flag asking for only the extreme item.
         assert len(after) == len(before) or (
             len(after) == len(before) + 1 and ast.unparse(after[-1].annotation) == "bool")
         assert re.search(r"\n( +)if not (quotes|orders):\n\1    raise IndexError\n", grown)
-        # Every original line is still there, in order, apart from the header.
+        # Every original line is still there, in order, apart from the header; where the
+        # extreme item is returned in place of the loop, those before the loop.
+        original = source.splitlines()[1:]
+        if "    for " in source and "    for " not in grown:
+            forms.add("returned instead of the loop")
+            original = original[:next(k for k, line in enumerate(original) if "for " in line)]
+            assert grown.rstrip().splitlines()[-1].lstrip().startswith("return m")
         remaining = iter(grown.splitlines()[1:])
-        for line in source.splitlines()[1:]:
+        for line in original:
             assert any(line == other for other in remaining), (line, grown)
         made = deoptimize_source(grown, ["min_to_sorted_index"])
         assert made is not None, grown
         slow, fast = made
         assert fast == grown
-        assert "IndexError" not in slow and re.search(r"sorted\(\w+(, key=.*)?\)\[0\]", slow)
+        assert "IndexError" not in slow
+        assert re.search(r"sorted\(\w+(, key=.*?)?(, reverse=True)?\)\[0\]", slow), slow
         assert "min(" not in slow and "max(" not in slow, slow
+    assert forms == {"returned instead of the loop", "returned when a flag asks",
+                     "skipped in the loop"}, forms
     # The transform needs the guard: a real min keeps its ValueError on an empty list.
     assert deoptimize_source(EMPTY_GUARD_FUNCTIONS[0], ["min_to_sorted_index"]) is None
     rng = random.Random(0)

@@ -26,7 +26,8 @@ IndexError`` before a statement reading ``min(xs, key=...)`` (what ``sorted(xs)[
 an empty list, so both sides fail alike), or, where the function has no such statement, the
 extreme item of a loop's list picked before the loop (``lowest = min(orders, key=lambda order:
 order.total)``, the key a value the loop reads) and skipped in it (``if order is lowest:
-continue``), or returned before the loop when a new ``bool`` parameter asks for only it.
+continue``), returned before the loop when a new ``bool`` parameter asks for only it, or
+returned in place of the loop and the rest of the function.
 
     python -m perfrl_train.data.inject --corpus corpus.jsonl --out injected.jsonl \
         [--idiom list-guard|seen-set|empty-guard]
@@ -364,8 +365,9 @@ def _extreme_call(which: str, items: str, item: str, values: list[str],
 def _grow_extreme_before_loop(code: str, lines: list[str], fn: ast.FunctionDef,
                               rng: random.Random) -> str | None:
     """The extreme item of a loop's list picked before the loop, after the empty guard: kept
-    and skipped in the loop, or (half the time, where a parameter can be added) returned at
-    once when a new ``bool`` flag asks for it."""
+    and skipped in the loop, returned at once when a new ``bool`` flag asks for it (where a
+    parameter can be added), or, for a loop in the function's own body, returned in place of
+    the loop and all after it; a third of the sites each, as far as they fit."""
     sites_found = _extreme_loop_sites(code, lines, fn)
     if not sites_found:
         return None
@@ -377,7 +379,14 @@ def _grow_extreme_before_loop(code: str, lines: list[str], fn: ast.FunctionDef,
     indent = _indent_of(lines[loop.lineno - 1])
     header = _header_end(lines, fn) if _simple_parameters(fn) else None
     flags = [name for name in FLAG_NAMES if name not in taken]
-    if header is not None and flags and rng.random() < 0.5:
+    form = rng.random()
+    if loop in fn.body and form < 1 / 3:
+        # The function cut at the loop, returning the extreme item: the shape of application
+        # code's one-statement pickers (``return sorted(xs, key=...)[0]``) with real set-up.
+        end = [""] if code.endswith("\n") else []
+        return "\n".join([*lines[:loop.lineno - 1], f"{indent}if not {items}:",
+                          f"{indent}    {_EMPTY_GUARD}", f"{indent}return {call}", *end])
+    if header is not None and flags and form < 2 / 3:
         flag = rng.choice(flags)
         grown = [*lines[:loop.lineno - 1],
                  f"{indent}if {flag}:", f"{indent}    if not {items}:",
@@ -411,9 +420,10 @@ def inject_empty_guard(code: str, rng: random.Random) -> str | None:
     (``min_to_sorted_index`` writes that slow side). A function without such a
     statement but with a loop ``for x in xs:`` gets one before the loop, the guard before it,
     and the extreme item skipped in the loop (``lowest = min(xs, key=lambda x: x.price)``;
-    ``if x is lowest: continue``), or returned at once when a new last parameter asks for it
-    (``if only_extreme: ... return min(xs, key=...)``), ``key`` a value the loop already
-    reads. None where nothing fits, or the function rebinds ``IndexError``."""
+    ``if x is lowest: continue``), returned at once when a new last parameter asks for it
+    (``if only_extreme: ... return min(xs, key=...)``) or returned in place of the loop and
+    all after it, ``key`` a value the loop already reads. None where nothing fits, or the
+    function rebinds ``IndexError``."""
     fn = _one_function(code)
     if fn is None or "IndexError" in Names(fn).taken:
         return None
