@@ -130,6 +130,30 @@ def _indent_of(line: str) -> str:
     return line[: len(line) - len(line.lstrip())]
 
 
+def _starts_its_line(lines: list[str], node: ast.stmt) -> bool:
+    """Whether ``node`` is the first thing on its line (a grown line can go before it)."""
+    return node.col_offset == len(_indent_of(lines[node.lineno - 1]))
+
+
+def _with_lines_before(lines: list[str], inserts: dict[int, list[str]]) -> list[str]:
+    """``lines`` with ``inserts[k]`` put before line index ``k``."""
+    edited = []
+    for index, line in enumerate(lines):
+        edited += inserts.get(index, [])
+        edited.append(line)
+    return edited
+
+
+def _with_parameter(lines: list[str], header: tuple[int, int], fn: ast.FunctionDef,
+                    parameter: str) -> None:
+    """Appends ``parameter`` (``name: annotation``) to the one-line header at ``header``
+    (:func:`_header_end`), in place."""
+    line_index, close = header
+    head = lines[line_index]
+    separator = ", " if fn.args.args else ""
+    lines[line_index] = f"{head[:close]}{separator}{parameter}{head[close:]}"
+
+
 def _loop_sites(code: str, fn: ast.FunctionDef) -> list[tuple[ast.For, list[str]]]:
     """``for`` loops whose body starts on its own line, with the values a guard may test."""
     sites = []
@@ -220,11 +244,7 @@ def inject_list_guard(code: str, rng: random.Random) -> str | None:
         inserts = {anchor.lineno - 1: [f"{_indent_of(lines[anchor.lineno - 1])}{set_name} = "
                                        f"set({listed})"],
                    first.lineno - 1: guard}
-        edited = []
-        for index, line in enumerate(lines):
-            edited += inserts.get(index, [])
-            edited.append(line)
-        lines = edited
+        lines = _with_lines_before(lines, inserts)
     else:
         comp, values = rng.choice(comprehensions)
         value = rng.choice(values)
@@ -236,10 +256,7 @@ def inject_list_guard(code: str, rng: random.Random) -> str | None:
         body_first = _body_start(fn)
         index = body_first.lineno - 1
         lines.insert(index, f"{_indent_of(lines[index])}{set_name} = set({listed})")
-    line_index, close = header
-    head = lines[line_index]
-    separator = ", " if fn.args.args else ""
-    lines[line_index] = f"{head[:close]}{separator}{listed}: list[str]{head[close:]}"
+    _with_parameter(lines, header, fn, f"{listed}: list[str]")
     grown = "\n".join(lines)
     return grown if _parses(grown) else None
 
@@ -326,7 +343,7 @@ def _min_max_statements(lines: list[str], fn: ast.FunctionDef) -> list[tuple[ast
     found = []
     for site in sites(fn, is_min_max_of_name):
         statement, node = site[2], site[-1]
-        if statement.col_offset == len(_indent_of(lines[statement.lineno - 1])):
+        if _starts_its_line(lines, statement):
             found.append((statement, node.args[0].id))
     return found
 
@@ -345,7 +362,7 @@ def _extreme_loop_sites(code: str, lines: list[str],
     where the extreme item of ``xs`` may be picked before the loop."""
     return [(loop, values) for loop, values in _loop_sites(code, fn)
             if isinstance(loop.iter, ast.Name) and isinstance(loop.target, ast.Name)
-            and loop.col_offset == len(_indent_of(lines[loop.lineno - 1]))]
+            and _starts_its_line(lines, loop)]
 
 
 #: Names of a flag asking a function for only the extreme item (drawn per function).
@@ -392,10 +409,7 @@ def _grow_extreme_before_loop(code: str, lines: list[str], fn: ast.FunctionDef,
                  f"{indent}if {flag}:", f"{indent}    if not {items}:",
                  f"{indent}        {_EMPTY_GUARD}", f"{indent}    return {call}",
                  *lines[loop.lineno - 1:]]
-        line_index, close = header
-        head = grown[line_index]
-        separator = ", " if fn.args.args else ""
-        grown[line_index] = f"{head[:close]}{separator}{flag}: bool{head[close:]}"
+        _with_parameter(grown, header, fn, f"{flag}: bool")
         return "\n".join(grown)
     free = [name for name in EXTREME_NAMES[which] if name not in taken]
     if not free:
@@ -406,19 +420,15 @@ def _grow_extreme_before_loop(code: str, lines: list[str], fn: ast.FunctionDef,
                                  f"{indent}{extreme} = {call}"],
                loop.body[0].lineno - 1: [f"{body_indent}if {item} is {extreme}:",
                                          f"{body_indent}    continue"]}
-    edited = []
-    for index, line in enumerate(lines):
-        edited += inserts.get(index, [])
-        edited.append(line)
-    return "\n".join(edited)
+    return "\n".join(_with_lines_before(lines, inserts))
 
 
 def inject_empty_guard(code: str, rng: random.Random) -> str | None:
     """``code`` (one function) with ``if not xs: raise IndexError`` before a statement that
     reads ``min(xs, key=...)`` / ``max(xs, ...)``: the fast form of application code's
     ``sorted(xs, key=...)[0]``, which fails on an empty list with that IndexError
-    (``min_to_sorted_index`` writes that slow side). A function without such a
-    statement but with a loop ``for x in xs:`` gets one before the loop, the guard before it,
+    (``min_to_sorted_index`` writes that slow side). A function without such a statement
+    but with a loop ``for x in xs:`` gets one before the loop, the guard before it,
     and the extreme item skipped in the loop (``lowest = min(xs, key=lambda x: x.price)``;
     ``if x is lowest: continue``), returned at once when a new last parameter asks for it
     (``if only_extreme: ... return min(xs, key=...)``) or returned in place of the loop and
