@@ -112,9 +112,9 @@ def test_top_profiles_then_optimizes_the_hottest_and_measures_the_whole_run(
     spot), --top 1 optimizes it, the whole run is timed against the original, and a re-run
     takes the function from the store."""
     candidate = EXAMPLE_PROJECT / "candidates" / "missing_skus.py"
-    args = ["--top", "1", "--candidate", str(candidate), "--python", sys.executable,
-            "--gain-rounds", "3", "--json"]
-    first = _perfrl(*args, cwd=example_project, cache=tmp_path / "cache")
+    common = ["--candidate", str(candidate), "--python", sys.executable, "--gain-rounds", "3",
+              "--json"]
+    first = _perfrl("--top", "1", *common, cwd=example_project, cache=tmp_path / "cache")
     assert first.returncode == 0, first.stderr
     payload = json.loads(first.stdout)
     (only,) = payload["functions"]
@@ -129,7 +129,7 @@ def test_top_profiles_then_optimizes_the_hottest_and_measures_the_whole_run(
         assert gain["estimated"] is not None and gain["estimated"] > 1
     # The re-run asks for the two hottest: the profile samples, and on a loaded machine the
     # order of missing_skus (about 40% of the run) and the next one (about 20%) can swap.
-    again = _perfrl(*args[:1], "2", *args[2:], cwd=example_project, cache=tmp_path / "cache")
+    again = _perfrl("--top", "2", *common, cwd=example_project, cache=tmp_path / "cache")
     assert again.returncode == 0, again.stderr
     rerun = {f["spec"]: f for f in json.loads(again.stdout)["functions"]}
     assert only["spec"] in rerun, rerun.keys()

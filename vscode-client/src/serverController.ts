@@ -13,7 +13,12 @@ import {
   State,
 } from "vscode-languageclient/node";
 
-import { type InterpreterSource, resolveServerInterpreter, type PathContext } from "./interpreter";
+import {
+  type InterpreterSource,
+  type PathContext,
+  type ResolvedInterpreter,
+  resolveServerInterpreter,
+} from "./interpreter";
 import { runProbe } from "./probe";
 import { onPythonInterpreterChanged, pythonExtensionInterpreter } from "./pythonExtension";
 import { buildServerLaunch, installCommand, interpretProbe, type ProbeVerdict } from "./serverCommand";
@@ -106,22 +111,20 @@ export class ServerController implements vscode.Disposable {
     const folder = vscode.workspace.workspaceFolders?.[0];
     const context = this.pathContext();
     const fromPythonExtension = await pythonExtensionInterpreter(this.log, folder?.uri);
-    const interpreter = resolveServerInterpreter(
-      vscode.workspace.getConfiguration(SECTION, folder?.uri).get("server.interpreter"),
-      fromPythonExtension,
-      context,
-    );
+    const configured = (): ResolvedInterpreter =>
+      resolveServerInterpreter(
+        vscode.workspace.getConfiguration(SECTION, folder?.uri).get("server.interpreter"),
+        fromPythonExtension,
+        context,
+      );
+    const interpreter = configured();
     this.log.info(`Server interpreter: ${interpreter.path} (from ${interpreter.source})`);
     this.serverInterpreterSource = interpreter.source;
     const verdict = interpretProbe(
       await runProbe(interpreter.path, { cwd: folder?.uri.fsPath }),
       interpreter.path,
     );
-    const nowConfigured = resolveServerInterpreter(
-      vscode.workspace.getConfiguration(SECTION, folder?.uri).get("server.interpreter"),
-      fromPythonExtension,
-      context,
-    );
+    const nowConfigured = configured();
     if (nowConfigured.path !== interpreter.path) {
       // The setting changed while the probe ran (at start-up the user's settings can reach the
       // extension host after activation): the change event has queued a restart with the new
