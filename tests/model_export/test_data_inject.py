@@ -16,7 +16,12 @@ from hypothesis import strategies as st
 from perfrl_train.data.deopt import deoptimize_source
 from perfrl_train.data.deopt.behaviour import fuzz_inputs
 from perfrl_train.data.executor import CallJob, run_calls, same_behaviour
-from perfrl_train.data.inject import inject_empty_guard, inject_list_guard, inject_seen_set
+from perfrl_train.data.inject import (
+    inject_empty_guard,
+    inject_list_guard,
+    inject_reversed,
+    inject_seen_set,
+)
 
 # Real-looking functions: loops over records (attributes, subscripts), nested loops, a
 # comprehension, a loop under an `if`.
@@ -204,6 +209,61 @@ def test_empty_guard_is_grown_and_the_de_optimiser_sorts_and_indexes_instead():
     assert inject_empty_guard("def f(xs, IndexError):\n    return min(xs)\n", rng) is None
 
 
+def test_a_grown_extreme_item_is_always_picked_by_a_key_the_loop_reads_when_it_reads_one():
+    reads_a_method = ("def tags(words):\n    out = []\n    for word in words:\n"
+                      "        out.append(word.lower())\n    return out\n")
+    reads_nothing = ("def ids(items):\n    out = []\n    for item in items:\n"
+                     "        out.append(item)\n    return out\n")
+    keys = {reads_a_method: set(), reads_nothing: set()}
+    for source in keys:
+        for seed in range(16):
+            grown = inject_empty_guard(source, random.Random(seed))
+            assert grown is not None
+            keys[source].add(re.search(r"key=lambda \w+: (.*?)\)\n", grown).group(1))
+    assert keys[reads_a_method] == {"word.lower()"}
+    # Nothing read of the item: its length, text or ends, never the item itself.
+    assert keys[reads_nothing] and keys[reads_nothing] <= {
+        "len(item)", "str(item)", "item[0]", "item[-1]", "repr(item)"}, keys
+
+
+REVERSED_FUNCTIONS = [
+    # A comprehension over a parameter, with a condition, the rest of the function after it.
+    '''def recent_ids(payments, limit):
+    ids = [p["id"] for p in payments if p["ok"]]
+    return ids[:limit]
+''',
+    # Over a list the function builds (a generator given to it could not be reversed).
+    '''def labels(rows):
+    kept = list(rows)
+    return ", ".join([str(row) for row in kept])
+''',
+]
+
+
+def test_reversed_is_grown_into_a_comprehension_and_undone_by_inserting_at_the_front():
+    spellings = set()
+    for source, grown in _grown_by(inject_reversed, REVERSED_FUNCTIONS, seeds=8):
+        changed = [(a, b) for a, b in zip(source.splitlines(), grown.splitlines(), strict=True)
+                   if a != b]
+        assert len(changed) == 1, grown  # one line, the comprehension's iterable only
+        before, after = changed[0]
+        spelling = re.search(r"in (reversed\(\w+\)|\w+\[::-1\])", after).group(1)
+        spellings.add(spelling.startswith("reversed"))
+        assert after.replace(spelling, re.sub(r"reversed\((\w+)\)|(\w+)\[::-1\]", r"\1\2",
+                                              spelling)) == before
+        made = deoptimize_source(grown, ["reversed_map_to_insert_front"])
+        assert made is not None, grown
+        assert ".insert(0, " in made[0] and "reversed(" not in made[0] and "[::-1]" not in made[0]
+    assert spellings == {True, False}
+    rng = random.Random(0)
+    # A generator's or a set's name is not a sequence; nor is a name the function rebinds.
+    assert inject_reversed("def f(xs):\n    ys = (x for x in xs)\n    return [y for y in ys]\n",
+                           rng) is None
+    assert inject_reversed("def f(xs):\n    xs = set(xs)\n    return [x for x in xs]\n",
+                           rng) is None
+    assert inject_reversed("def f(xs, reversed):\n    return [x for x in xs]\n", rng) is None
+
+
 def test_a_list_of_strings_parameter_is_fuzzed_with_lists_of_strings():
     code = "def f(a, wanted: list[str]):\n    return a\n"
     for args in fuzz_inputs(code, random.Random(3), count=40):
@@ -242,6 +302,12 @@ def test_grown_and_de_optimised_sides_behave_alike(data):
             st.tuples(st.lists(priced, max_size=5), st.integers(0, 9)),
             st.tuples(st.lists(priced, max_size=5), st.sampled_from(["", "#"]), st.booleans()),
         ], strict=True)]
+    grows += [(inject_reversed, "reversed_map_to_insert_front", source, inputs)
+              for source, inputs in zip(REVERSED_FUNCTIONS, [
+                  st.tuples(st.lists(st.fixed_dictionaries({"id": _values, "ok": st.booleans()}),
+                                     max_size=5), st.integers(0, 6)),
+                  st.tuples(st.lists(_values, max_size=5)),
+              ], strict=True)]
     jobs, cases = [], []
     for grow, transform, source, inputs in grows:
         grown = grow(source, random.Random(data.draw(st.integers(0, 99))))

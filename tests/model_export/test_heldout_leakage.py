@@ -108,7 +108,12 @@ def training_functions() -> list[Fn]:
     from perfrl_train.data.deoptimize import TRANSFORMS, deoptimize, extract_candidates
     from perfrl_train.data.generator import generate_pairs
     from perfrl_train.data.idioms import CATALOGUES
-    from perfrl_train.data.inject import inject_empty_guard, inject_list_guard, inject_seen_set
+    from perfrl_train.data.inject import (
+        inject_empty_guard,
+        inject_list_guard,
+        inject_reversed,
+        inject_seen_set,
+    )
 
     out: list[Fn] = []
     for pair in generate_pairs(200, 0, catalogues=sorted(CATALOGUES)):
@@ -124,7 +129,8 @@ def training_functions() -> list[Fn]:
         # Grown by an idiom (perfrl_train.data.inject), and that idiom undone.
         for grow, undo in ((inject_list_guard, "set_of_name_to_scan"),
                            (inject_seen_set, "seen_set_to_list_scan"),
-                           (inject_empty_guard, "min_to_sorted_index")):
+                           (inject_empty_guard, "min_to_sorted_index"),
+                           (inject_reversed, "reversed_map_to_insert_front")):
             grown = grow(ast.unparse(candidate.node), random.Random(0))
             made = deoptimize_source(grown, [undo]) if grown is not None else None
             if grown is not None and made is not None:

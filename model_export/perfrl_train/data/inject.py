@@ -25,23 +25,31 @@ The third, ``min``/``max`` for application code's ``sorted(xs, key=...)[0]``
 IndexError`` before a statement reading ``min(xs, key=...)`` (what ``sorted(xs)[0]`` raises on
 an empty list, so both sides fail alike), or, where the function has no such statement, the
 extreme item of a loop's list picked before the loop (``lowest = min(orders, key=lambda order:
-order.total)``, the key a value the loop reads) and skipped in it (``if order is lowest:
-continue``), returned before the loop when a new ``bool`` parameter asks for only it, or
-returned in place of the loop and the rest of the function.
+order.total)``, the key a value the loop reads of the item, or its length or text where it
+reads none: application code's pickers always have a key) and skipped in it (``if order is
+lowest: continue``), returned before the loop when a new ``bool`` parameter asks for only it,
+or returned in place of the loop and the rest of the function.
+
+The fourth, a comprehension run newest first (``[p.id for p in reversed(payments)]``) for
+application code's loop inserting each item at the front (``reversed_map_to_insert_front``),
+is grown by :func:`inject_reversed`: one comprehension over a parameter or a list the
+function builds is given ``reversed(xs)`` or ``xs[::-1]`` to iterate.
 
     python -m perfrl_train.data.inject --corpus corpus.jsonl --out injected.jsonl \
-        [--idiom list-guard|seen-set|empty-guard]
+        [--idiom list-guard|seen-set|empty-guard|reversed]
 
 A caller may rely on: every row written is a corpus row (:mod:`.corpus`'s fields, its
-``package``/``licence``/``kept`` unchanged, ``id`` ending ``:inject``, ``:inject-seen`` or
-``:inject-empty``) whose code parses; a list guard's has exactly one more parameter than the
-original (annotated ``list[str]``, after the others) and ``set_of_name_to_scan`` removes its
-set again; a seen set's has the original's parameters and ``seen_set_to_list_scan`` removes
-its set again; an empty guard's has the original's parameters (or one more, a ``bool`` flag,
-last) and ``min_to_sorted_index`` removes it again. The slow and fast sides of such a pair
-behave the same on every input whose tested values are hashable (the set raises
-``TypeError`` on an unhashable one, the scan does not; the values real loops test are mostly
-strings, numbers and objects) and, for the empty guard, that are lists or other sequences.
+``package``/``licence``/``kept`` unchanged, ``id`` ending ``:inject``, ``:inject-seen``,
+``:inject-empty`` or ``:inject-reversed``) whose code parses; a list guard's has exactly one
+more parameter than the original (annotated ``list[str]``, after the others) and
+``set_of_name_to_scan`` removes its set again; a seen set's has the original's parameters and
+``seen_set_to_list_scan`` removes its set again; an empty guard's has the original's parameters
+(or one more, a ``bool`` flag, last) and ``min_to_sorted_index`` removes it again; a reversed
+one's differs from the original in one comprehension's iterable and
+``reversed_map_to_insert_front`` undoes it. The slow and fast sides of such a pair behave the
+same on every input whose tested values are hashable (the set raises ``TypeError`` on an
+unhashable one, the scan does not; the values real loops test are mostly strings, numbers and
+objects) and, for the empty guard, that are lists or other sequences.
 """
 
 from __future__ import annotations
@@ -356,11 +364,32 @@ EXTREME_NAMES = {"min": ("lowest", "smallest", "first_ranked", "least"),
 _EMPTY_GUARD = "raise IndexError"
 
 
+def _key_values(code: str, item: str, body: Sequence[ast.AST]) -> list[str]:
+    """What a key may read of ``item``, as ``code`` spells it: the attributes and constant
+    subscripts the loop reads of it, and its methods the loop calls with nothing or constants
+    (``item.lower()``, ``item.get("k")``)."""
+    values = [value for value in _tested_values(code, ast.Name(id=item), body) if value != item]
+    for part in body:
+        for node in ast.walk(part):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == item
+                    and not node.keywords
+                    and all(isinstance(arg, ast.Constant) for arg in node.args)):
+                values.append(ast.get_source_segment(code, node) or "")
+    return [v for v in dict.fromkeys(values) if v and "\n" not in v]
+
+
+#: Keys for an item the loop reads nothing of (drawn per function): application code's
+#: pickers always have one, so the grown code does too.
+_ITEM_KEYS = ("len({item})", "str({item})", "{item}[0]", "{item}[-1]", "repr({item})")
+
+
 def _extreme_loop_sites(code: str, lines: list[str],
                         fn: ast.FunctionDef) -> list[tuple[ast.For, list[str]]]:
-    """``for x in xs:`` loops over a plain name with a plain target, alone on their line:
-    where the extreme item of ``xs`` may be picked before the loop."""
-    return [(loop, values) for loop, values in _loop_sites(code, fn)
+    """``for x in xs:`` loops over a plain name with a plain target, alone on their line,
+    with the keys that may pick the extreme item of ``xs`` before the loop."""
+    return [(loop, _key_values(code, loop.target.id, loop.body))
+            for loop, _ in _loop_sites(code, fn)
             if isinstance(loop.iter, ast.Name) and isinstance(loop.target, ast.Name)
             and _starts_its_line(lines, loop)]
 
@@ -369,41 +398,40 @@ def _extreme_loop_sites(code: str, lines: list[str],
 FLAG_NAMES = ("only_extreme", "pick_one", "first_only", "best_only", "single")
 
 
-def _extreme_call(which: str, items: str, item: str, values: list[str],
+def _extreme_call(which: str, items: str, item: str, keys: list[str],
                   rng: random.Random) -> str:
-    """``min(items, key=lambda item: value)``, the key mostly a value the loop reads (the
-    item itself, without a key, when it reads nothing else)."""
-    keyed = [value for value in values if value != item]
-    if keyed and rng.random() < 0.85:
-        return f"{which}({items}, key=lambda {item}: {rng.choice(keyed)})"
-    return f"{which}({items})"
+    """``min(items, key=lambda item: key)``: the key a value the loop reads of the item, or,
+    where it reads none, one of :data:`_ITEM_KEYS`. (The held-out pickers all have a key, and
+    a model shown keyless ones mostly drops or invents it instead of copying it.)"""
+    key = rng.choice(keys) if keys else rng.choice(_ITEM_KEYS).format(item=item)
+    return f"{which}({items}, key=lambda {item}: {key})"
 
 
 def _grow_extreme_before_loop(code: str, lines: list[str], fn: ast.FunctionDef,
                               rng: random.Random) -> str | None:
-    """The extreme item of a loop's list picked before the loop, after the empty guard: kept
-    and skipped in the loop, returned at once when a new ``bool`` flag asks for it (where a
-    parameter can be added), or, for a loop in the function's own body, returned in place of
-    the loop and all after it; a third of the sites each, as far as they fit."""
+    """The extreme item of a loop's list picked before the loop, after the empty guard:
+    for a loop in the function's own body, returned in place of the loop and all after it
+    (half the sites); else returned at once when a new ``bool`` flag asks for it (where a
+    parameter can be added) or kept and skipped in the loop, as far as they fit."""
     sites_found = _extreme_loop_sites(code, lines, fn)
     if not sites_found:
         return None
-    loop, values = rng.choice(sites_found)
+    loop, keys = rng.choice(sites_found)
     items, item = loop.iter.id, loop.target.id  # type: ignore[attr-defined]
     which = rng.choice(("min", "max"))
-    call = _extreme_call(which, items, item, values, rng)
+    call = _extreme_call(which, items, item, keys, rng)
     taken = Names(fn).taken
     indent = _indent_of(lines[loop.lineno - 1])
     header = _header_end(lines, fn) if _simple_parameters(fn) else None
     flags = [name for name in FLAG_NAMES if name not in taken]
     form = rng.random()
-    if loop in fn.body and form < 1 / 3:
+    if loop in fn.body and form < 1 / 2:
         # The function cut at the loop, returning the extreme item: the shape of application
         # code's one-statement pickers (``return sorted(xs, key=...)[0]``) with real set-up.
         end = [""] if code.endswith("\n") else []
         return "\n".join([*lines[:loop.lineno - 1], f"{indent}if not {items}:",
                           f"{indent}    {_EMPTY_GUARD}", f"{indent}return {call}", *end])
-    if header is not None and flags and form < 2 / 3:
+    if header is not None and flags and form < 3 / 4:
         flag = rng.choice(flags)
         grown = [*lines[:loop.lineno - 1],
                  f"{indent}if {flag}:", f"{indent}    if not {items}:",
@@ -432,7 +460,8 @@ def inject_empty_guard(code: str, rng: random.Random) -> str | None:
     and the extreme item skipped in the loop (``lowest = min(xs, key=lambda x: x.price)``;
     ``if x is lowest: continue``), returned at once when a new last parameter asks for it
     (``if only_extreme: ... return min(xs, key=...)``) or returned in place of the loop and
-    all after it, ``key`` a value the loop already reads. None where nothing fits, or the
+    all after it, ``key`` a value the loop already reads of the item (its length or text
+    where it reads none). None where nothing fits, or the
     function rebinds ``IndexError``."""
     fn = _one_function(code)
     if fn is None or "IndexError" in Names(fn).taken:
@@ -450,16 +479,78 @@ def inject_empty_guard(code: str, rng: random.Random) -> str | None:
     return grown if grown is not None and _parses(grown) else None
 
 
+def _sequence_names(fn: ast.FunctionDef) -> set[str]:
+    """Names ``fn`` takes as plain parameters or binds only to new lists: what ``reversed``
+    may be given (the other bindings may be generators or sets, which it refuses)."""
+    args = fn.args
+    names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    for node in _own_nodes(fn):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.discard(node.id)
+    names |= _local_lists(fn)
+    return names
+
+
+def _local_lists(fn: ast.FunctionDef) -> set[str]:
+    """Names bound once in ``fn``, to a list display, a list comprehension or ``list(...)``."""
+    bound: dict[str, list[ast.AST]] = {}
+    for node in _own_nodes(fn):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.setdefault(node.id, []).append(node)
+    found = set()
+    for node in _own_nodes(fn):
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and len(bound.get(node.targets[0].id, ())) == 1
+                and (isinstance(node.value, (ast.List, ast.ListComp))
+                     or (isinstance(node.value, ast.Call)
+                         and isinstance(node.value.func, ast.Name)
+                         and node.value.func.id in ("list", "sorted")))):
+            found.add(node.targets[0].id)
+    return found
+
+
+def inject_reversed(code: str, rng: random.Random) -> str | None:
+    """``code`` (one function) with one list comprehension over a parameter or a list it
+    builds (``[e for x in xs]``, on one line) made to run newest first: ``reversed(xs)`` (two
+    thirds) or ``xs[::-1]``. The fast form of application code's "newest first" loop that
+    inserts each item at the front (``reversed_map_to_insert_front`` writes that slow side).
+    None where nothing fits, or the function rebinds ``reversed``."""
+    fn = _one_function(code)
+    if fn is None or "reversed" in Names(fn).taken:
+        return None
+    sequences = _sequence_names(fn)
+    lines = code.split("\n")
+    found = [node for node in _own_nodes(fn)
+             if isinstance(node, ast.ListComp) and node.lineno == node.end_lineno
+             and len(node.generators) == 1 and not node.generators[0].is_async
+             and isinstance(node.generators[0].iter, ast.Name)
+             and node.generators[0].iter.id in sequences]
+    if not found:
+        return None
+    comp = rng.choice(sorted(found, key=lambda node: (node.lineno, node.col_offset)))
+    iterable = comp.generators[0].iter
+    name = iterable.id  # type: ignore[attr-defined]
+    backwards = f"reversed({name})" if rng.random() < 2 / 3 else f"{name}[::-1]"
+    # Columns are UTF-8 byte offsets.
+    line = lines[iterable.lineno - 1].encode()
+    lines[iterable.lineno - 1] = (line[:iterable.col_offset] + backwards.encode()
+                                  + line[iterable.end_col_offset:]).decode()
+    grown = "\n".join(lines)
+    return grown if _parses(grown) else None
+
+
 #: The idioms a corpus can be grown by: the function, and the suffix of the grown rows' ids.
 IDIOMS = {"list-guard": (inject_list_guard, "inject"),
           "seen-set": (inject_seen_set, "inject-seen"),
-          "empty-guard": (inject_empty_guard, "inject-empty")}
+          "empty-guard": (inject_empty_guard, "inject-empty"),
+          "reversed": (inject_reversed, "inject-reversed")}
 
 
 def injected_rows(rows: Iterator[dict], seed: int = 0,
                   idiom: str = "list-guard") -> Iterator[dict]:
     """One grown copy of each corpus row that has a site for ``idiom`` (:data:`IDIOMS`), as a
-    corpus row (``id`` + ``:inject`` / ``:inject-seen``)."""
+    corpus row (``id`` + the idiom's suffix: ``:inject``, ``:inject-seen`` ...)."""
     grow, suffix = IDIOMS[idiom]
     for row in rows:
         rng = random.Random(f"{seed}:{row['id']}")
