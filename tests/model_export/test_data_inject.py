@@ -17,6 +17,7 @@ from perfrl_train.data.deopt import deoptimize_source
 from perfrl_train.data.deopt.behaviour import fuzz_inputs
 from perfrl_train.data.executor import CallJob, run_calls, same_behaviour
 from perfrl_train.data.inject import (
+    inject_dict_guard,
     inject_empty_guard,
     inject_list_guard,
     inject_reversed,
@@ -264,6 +265,55 @@ def test_reversed_is_grown_into_a_comprehension_and_undone_by_inserting_at_the_f
     assert inject_reversed("def f(xs, reversed):\n    return [x for x in xs]\n", rng) is None
 
 
+DICT_FUNCTIONS = [
+    # A loop variable (looked up itself, or remapped) and a record's attribute.
+    '''def tag_line(tags, sep):
+    out = []
+    for tag in tags:
+        out.append(tag.strip())
+    return sep.join(out)
+''',
+    '''def total(lines) -> int:
+    cents = 0
+    for line in lines:
+        cents += line["cents"]
+    return cents
+''',
+]
+
+
+def test_dict_guard_adds_a_mapping_and_the_de_optimiser_lists_its_keys_for_each_test():
+    forms = set()
+    for source, grown in _grown_by(inject_dict_guard, DICT_FUNCTIONS, seeds=10):
+        before, after = _parameters(source), _parameters(grown)
+        assert [a.arg for a in after[:-1]] == [a.arg for a in before]
+        assert ast.unparse(after[-1].annotation) == "dict[str, str]"
+        mapping = after[-1].arg
+        added = [line for line in grown.splitlines()[1:] if line not in source]
+        assert added and all(mapping in line or line.strip() == "continue" for line in added)
+        forms.add("remapped" if " else " in grown else "guarded")
+        made = deoptimize_source(grown, ["dict_membership_to_keys_list"])
+        assert made is not None, grown
+        assert f"in list({mapping}.keys())" in made[0], made[0]
+    assert forms == {"remapped", "guarded"}
+    # No loop, or a header the parameter cannot be added to.
+    rng = random.Random(0)
+    assert inject_dict_guard("def f(xs):\n    return len(xs)\n", rng) is None
+    assert inject_dict_guard("def f(*xs):\n    for x in xs:\n        print(x)\n", rng) is None
+
+
+def test_an_annotated_dict_parameter_is_a_dict_to_the_de_optimiser_and_the_fuzzer():
+    code = ("def f(keys, table: dict[str, int]):\n    return [k for k in keys if k in table]\n")
+    made = deoptimize_source(code, ["dict_membership_to_keys_list"])
+    assert made is not None and "list(table.keys())" in made[0]
+    # Unannotated, the parameter could be a list: left alone.
+    assert deoptimize_source(code.replace(": dict[str, int]", ""),
+                             ["dict_membership_to_keys_list"]) is None
+    fuzzed = [ast.literal_eval(args) for args in fuzz_inputs(
+        "def f(a, m: dict[str, str]):\n    return a\n", random.Random(1), count=30)]
+    assert all(isinstance(values[1], dict) for values in fuzzed if len(values) == 2)
+
+
 def test_a_list_of_strings_parameter_is_fuzzed_with_lists_of_strings():
     code = "def f(a, wanted: list[str]):\n    return a\n"
     for args in fuzz_inputs(code, random.Random(3), count=40):
@@ -307,6 +357,14 @@ def test_grown_and_de_optimised_sides_behave_alike(data):
                   st.tuples(st.lists(st.fixed_dictionaries({"id": _values, "ok": st.booleans()}),
                                      max_size=5), st.integers(0, 6)),
                   st.tuples(st.lists(_values, max_size=5)),
+              ], strict=True)]
+    mappings = st.dictionaries(st.sampled_from(["a", "abc", "x", " a "]),
+                               st.sampled_from(["b", ""]), max_size=3)
+    grows += [(inject_dict_guard, "dict_membership_to_keys_list", source, inputs)
+              for source, inputs in zip(DICT_FUNCTIONS, [
+                  st.tuples(st.lists(st.sampled_from(["a", " abc", "x "]), max_size=4),
+                            st.sampled_from([",", ""]), mappings),
+                  st.tuples(st.lists(priced, max_size=4), mappings),
               ], strict=True)]
     jobs, cases = [], []
     for grow, transform, source, inputs in grows:

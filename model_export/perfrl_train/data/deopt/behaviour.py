@@ -92,17 +92,28 @@ STRING_LISTS: list[Any] = [[], ["a"], ["a", "abc", ""], ["x", "y", "z"], ["Hello
                            ["foo_bar-baz", "key=value", "a,b;c d", "x y\tz", "bb", "c"]]
 
 
+#: Values for a parameter annotated ``dict[str, str]`` (a grown function's mapping): keyed by
+#: the strings the other families hold, so lookups sometimes hit.
+STRING_DICTS: list[Any] = [{}, {"a": "b"}, {"a": "x", "abc": "", "": "a"}, {"x": "y", "z": "x"},
+                           {"Hello World": "1.2.3", "foo_bar-baz": "key=value"}]
+
+_TYPED_POOLS = {"list[str]": STRING_LISTS, "dict[str, str]": STRING_DICTS}
+
+
 def _typed_pool(param: ast.arg) -> list[Any] | None:
-    """The values an annotation asks for, where the fuzzer knows it (``list[str]``), else None."""
-    return STRING_LISTS if (param.annotation is not None
-                            and ast.unparse(param.annotation) == "list[str]") else None
+    """The values an annotation asks for, where the fuzzer knows it (``list[str]``,
+    ``dict[str, str]``), else None."""
+    if param.annotation is None:
+        return None
+    return _TYPED_POOLS.get(ast.unparse(param.annotation))
 
 
 def fuzz_inputs(code: str, rng: random.Random, count: int = 24) -> list[str]:
     """Literal argument tuples for the function in ``code``: every arity from its required
     positional parameters to all of them; half of them with every value from one of
     :data:`FAMILIES`, half drawn from :data:`POOL` across kinds; a parameter annotated
-    ``list[str]`` always gets one of :data:`STRING_LISTS`."""
+    ``list[str]`` always gets one of :data:`STRING_LISTS`, ``dict[str, str]`` one of
+    :data:`STRING_DICTS`."""
     fn = ast.parse(code).body[0]
     assert isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
     params = fn.args.posonlyargs + fn.args.args

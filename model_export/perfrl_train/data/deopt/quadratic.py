@@ -181,12 +181,30 @@ _DICT_BUILDERS = ("dict", "defaultdict", "Counter", "OrderedDict")
 _DICT_METHODS = ("items", "keys", "values", "setdefault")
 
 
+#: Annotations that say a parameter is a dict (``dict``, ``dict[str, int]``, ``Dict[...]``).
+_DICT_ANNOTATIONS = ("dict", "Dict")
+
+
+def _annotated_dict(fn: ast.FunctionDef, name: str) -> bool:
+    """Whether ``name`` is a parameter of ``fn`` annotated as a dict."""
+    for arg in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs):
+        if arg.arg == name and arg.annotation is not None:
+            note = arg.annotation
+            if isinstance(note, ast.Subscript):
+                note = note.value
+            return isinstance(note, ast.Name) and note.id in _DICT_ANNOTATIONS
+    return False
+
+
 def _known_dict(fn: ast.FunctionDef, name: str) -> bool:
     """Whether ``name`` is a mapping: every binding in ``fn`` builds a dict, or (a name the
-    function does not bind) the function calls a dict-only method on it."""
+    function does not bind) it is a parameter annotated as a dict or the function calls a
+    dict-only method on it."""
     values = _bound_values(fn, name)
     if values is None:
         return False
+    if not values and _annotated_dict(fn, name):
+        return True
     if values:
         return all(isinstance(value, (ast.Dict, ast.DictComp))
                    or any(is_builtin_call(value, b) for b in _DICT_BUILDERS)
