@@ -46,6 +46,13 @@ CASES = [
      "    return ids, [q['id'] for q in payments[::-1]]\n",
      ["([{'id': 'a', 'ok': True}, {'id': 'b', 'ok': False}, {'id': 'c', 'ok': True}], '!')",
       "([], '')"]),
+    ("loop_to_pop_queue",
+     "def f(holds, copies):\n    left = dict(copies)\n    filled = []\n"
+     "    for member, isbn in holds:\n        if left.get(isbn, 0) <= 0:\n            continue\n"
+     "        left[isbn] -= 1\n        filled.append(member)\n        if len(filled) > 2:\n"
+     "            break\n    else:\n        filled.append('all')\n    return filled, holds\n",
+     ["([(1, 'a'), (2, 'b'), (3, 'a'), (4, 'a')], {'a': 2, 'b': 1})",
+      "([(1, 'a'), (2, 'a'), (3, 'a'), (4, 'a')], {'a': 9})", "([], {})"]),
     ("join_to_concat",
      "def f(parts):\n    return '<' + ', '.join(parts) + '>'\n",
      ["(['a', 'b', 'c'],)", "([],)", "([1],)"]),
@@ -241,6 +248,13 @@ def test_transform_skips_unsafe_sites():
     # The comprehension variable is also used outside: a loop would clobber it.
     leak = "def f(xs, x):\n    ys = [x for x in xs]\n    return x, ys\n"
     assert deoptimize_source(leak, ["listcomp_to_loop"]) is None
+    # A loop whose body grows the list it walks (the copy would not see the new items), and
+    # one over a call (which might never end, copied in full first): no queue.
+    grows = "def f(xs):\n    for x in xs:\n        if x > 0:\n            xs.append(x - 1)\n"
+    assert deoptimize_source(grows, ["loop_to_pop_queue"]) is None
+    endless = ("def f(n):\n    import itertools\n    for i in itertools.count():\n"
+               "        if i > n:\n            return i\n")
+    assert deoptimize_source(endless, ["loop_to_pop_queue"]) is None
     # Inside a short-circuit the comprehension may not run at all: no hoisting.
     cond = "def f(xs):\n    return not xs or [1 / x for x in xs]\n"
     assert deoptimize_source(cond, ["listcomp_to_loop"]) is None

@@ -58,6 +58,7 @@ from .membership import seen_set_to_list_scan, set_of_name_to_scan
 from .quadratic import (
     concat_to_rebinding,
     dict_membership_to_keys_list,
+    loop_to_pop_queue,
     reversed_map_to_insert_front,
     reversed_to_insert_front,
 )
@@ -103,6 +104,7 @@ TRANSFORMS: dict[str, Transform] = {
     "reversed_map_to_insert_front": reversed_map_to_insert_front,
     "concat_to_rebinding": concat_to_rebinding,
     "dict_membership_to_keys_list": dict_membership_to_keys_list,
+    "loop_to_pop_queue": loop_to_pop_queue,
     "set_of_name_to_scan": set_of_name_to_scan,
     "seen_set_to_list_scan": seen_set_to_list_scan,
 }
@@ -158,6 +160,7 @@ REQUIRES: dict[str, frozenset[str]] = {
     "reversed_map_to_insert_front": frozenset({"reversed", "Slice"}),
     "concat_to_rebinding": frozenset({"AugAssign"}),
     "dict_membership_to_keys_list": frozenset({"In", "NotIn"}),
+    "loop_to_pop_queue": frozenset({"For"}),
     "set_of_name_to_scan": frozenset({"set", "frozenset"}),
     "seen_set_to_list_scan": frozenset({"add"}),
 }

@@ -1,7 +1,8 @@
 """Transforms into the quadratic forms application code writes by hand, where the real
 function does the linear thing: a reversal by inserting each item at the front, a string
 extended by ``s = s + a + b`` (the first ``+`` copies the whole string; ``s += a + b`` grows
-it in place), a dict's membership test against a list of its keys rebuilt for each test.
+it in place), a dict's membership test against a list of its keys rebuilt for each test, a
+loop over items taken from the front of a list copy (``queue.pop(0)``).
 
 Each rewrites one site of a ``FunctionDef`` in place, returns whether it changed anything and
 keeps behaviour on every input the real function accepts (the pipeline checks it by
@@ -238,3 +239,33 @@ def dict_membership_to_keys_list(fn: ast.FunctionDef) -> bool:
             keywords=[])
         return True
     return False
+
+
+def _reads_any(nodes: list[ast.stmt], names: set[str]) -> bool:
+    return any(isinstance(n, ast.Name) and n.id in names for st in nodes for n in ast.walk(st))
+
+
+def loop_to_pop_queue(fn: ast.FunctionDef) -> bool:
+    """``for T in xs: body`` -> ``queue = list(xs)`` and ``while queue: T = queue.pop(0);
+    body`` (an ``else`` kept: it runs as the ``for``'s did, when no ``break`` left the loop):
+    application code's first-come-first-served queue, each ``pop(0)`` moving every item left.
+    ``xs`` a name or an attribute; not where the body reads a name of it (it might change the
+    list the ``for`` walks, which the copy would not see)."""
+    names = Names(fn)
+    for block, index, loop in list(statements(fn)):
+        # A name or an attribute: a call might be endless (``count()``), copied in full first.
+        if not (isinstance(loop, ast.For) and isinstance(loop.iter, (ast.Name, ast.Attribute))):
+            continue
+        read = {n.id for n in ast.walk(loop.iter) if isinstance(n, ast.Name)}
+        if _reads_any([*loop.body, *loop.orelse], read) or not take():
+            continue
+        queue = names.new("queue", "pending", "waiting", "todo")
+        made = stmts(f"{queue} = list(_IT)\nwhile {queue}:\n    _T = {queue}.pop(0)\n")
+        made[0].value.args = [loop.iter]
+        made[1].body[0].targets = [loop.target]
+        made[1].body += loop.body
+        made[1].orelse = loop.orelse
+        block[index:index + 1] = made
+        return True
+    return False
+
