@@ -210,21 +210,20 @@ def test_empty_guard_is_grown_and_the_de_optimiser_sorts_and_indexes_instead():
     assert inject_empty_guard("def f(xs, IndexError):\n    return min(xs)\n", rng) is None
 
 
-def test_a_grown_extreme_item_is_always_picked_by_a_key_the_loop_reads_when_it_reads_one():
+def test_a_grown_extreme_item_is_always_picked_by_a_key_the_loop_reads():
     reads_a_method = ("def tags(words):\n    out = []\n    for word in words:\n"
                       "        out.append(word.lower())\n    return out\n")
+    keys = set()
+    for seed in range(16):
+        grown = inject_empty_guard(reads_a_method, random.Random(seed))
+        assert grown is not None
+        keys.add(re.search(r"key=lambda \w+: (.*?)\)\n", grown).group(1))
+    assert keys == {"word.lower()"}
+    # A loop that reads nothing of its item has no key to copy: not grown.
     reads_nothing = ("def ids(items):\n    out = []\n    for item in items:\n"
                      "        out.append(item)\n    return out\n")
-    keys = {reads_a_method: set(), reads_nothing: set()}
-    for source in keys:
-        for seed in range(16):
-            grown = inject_empty_guard(source, random.Random(seed))
-            assert grown is not None
-            keys[source].add(re.search(r"key=lambda \w+: (.*?)\)\n", grown).group(1))
-    assert keys[reads_a_method] == {"word.lower()"}
-    # Nothing read of the item: its length, text or ends, never the item itself.
-    assert keys[reads_nothing] and keys[reads_nothing] <= {
-        "len(item)", "str(item)", "item[0]", "item[-1]", "repr(item)"}, keys
+    assert all(inject_empty_guard(reads_nothing, random.Random(seed)) is None
+               for seed in range(8))
 
 
 REVERSED_FUNCTIONS = [

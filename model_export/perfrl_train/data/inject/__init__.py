@@ -25,10 +25,10 @@ The third, ``min``/``max`` for application code's ``sorted(xs, key=...)[0]``
 IndexError`` before a statement reading ``min(xs, key=...)`` (what ``sorted(xs)[0]`` raises on
 an empty list, so both sides fail alike), or, where the function has no such statement, the
 extreme item of a loop's list picked before the loop (``lowest = min(orders, key=lambda order:
-order.total)``, the key a value the loop reads of the item, or its length or text where it
-reads none: application code's pickers always have a key) and skipped in it (``if order is
-lowest: continue``), returned before the loop when a new ``bool`` parameter asks for only it,
-or returned in place of the loop and the rest of the function.
+order.total)``, the key a value the loop reads of the item: application code's pickers
+always have a key, so only loops that read something of their item are grown) and skipped in
+it (``if order is lowest: continue``), returned before the loop when a new ``bool`` parameter
+asks for only it, or returned in place of the loop and the rest of the function.
 
 The fourth, a comprehension run newest first (``[p.id for p in reversed(payments)]``) for
 application code's loop inserting each item at the front (``reversed_map_to_insert_front``),

@@ -59,19 +59,20 @@ def _key_values(code: str, item: str, body: Sequence[ast.AST]) -> list[str]:
     return [v for v in dict.fromkeys(values) if v and "\n" not in v]
 
 
-#: Keys for an item the loop reads nothing of (drawn per function): application code's
-#: pickers always have one, so the grown code does too.
-_ITEM_KEYS = ("len({item})", "str({item})", "{item}[0]", "{item}[-1]", "repr({item})")
-
-
 def _extreme_loop_sites(code: str, lines: list[str],
                         fn: ast.FunctionDef) -> list[tuple[ast.For, list[str]]]:
     """``for x in xs:`` loops over a plain name with a plain target, alone on their line,
-    with the keys that may pick the extreme item of ``xs`` before the loop."""
-    return [(loop, _key_values(code, loop.target.id, loop.body))
-            for loop, _ in loop_sites(code, fn)
-            if isinstance(loop.iter, ast.Name) and isinstance(loop.target, ast.Name)
-            and starts_its_line(lines, loop)]
+    that read something of ``x``, with the keys that may pick the extreme item of ``xs``
+    before the loop. (A loop reading nothing of its item has no key to copy: a generic one,
+    ``len(x)`` or ``str(x)``, taught a model to invent keys instead of copying them.)"""
+    found = []
+    for loop, _ in loop_sites(code, fn):
+        if (isinstance(loop.iter, ast.Name) and isinstance(loop.target, ast.Name)
+                and starts_its_line(lines, loop)):
+            keys = _key_values(code, loop.target.id, loop.body)
+            if keys:
+                found.append((loop, keys))
+    return found
 
 
 #: Names of a flag asking a function for only the extreme item (drawn per function).
@@ -80,11 +81,10 @@ FLAG_NAMES = ("only_extreme", "pick_one", "first_only", "best_only", "single")
 
 def _extreme_call(which: str, items: str, item: str, keys: list[str],
                   rng: random.Random) -> str:
-    """``min(items, key=lambda item: key)``: the key a value the loop reads of the item, or,
-    where it reads none, one of :data:`_ITEM_KEYS`. (The held-out pickers all have a key, and
-    a model shown keyless ones mostly drops or invents it instead of copying it.)"""
-    key = rng.choice(keys) if keys else rng.choice(_ITEM_KEYS).format(item=item)
-    return f"{which}({items}, key=lambda {item}: {key})"
+    """``min(items, key=lambda item: key)``, ``key`` one of ``keys``, the values the loop
+    reads of the item. (The held-out pickers all have a key, and a model shown keyless ones
+    mostly dropped or invented it instead of copying it.)"""
+    return f"{which}({items}, key=lambda {item}: {rng.choice(keys)})"
 
 
 def _grow_extreme_before_loop(code: str, lines: list[str], fn: ast.FunctionDef,
@@ -140,8 +140,8 @@ def inject_empty_guard(code: str, rng: random.Random) -> str | None:
     and the extreme item skipped in the loop (``lowest = min(xs, key=lambda x: x.price)``;
     ``if x is lowest: continue``), returned at once when a new last parameter asks for it
     (``if only_extreme: ... return min(xs, key=...)``) or returned in place of the loop and
-    all after it, ``key`` a value the loop already reads of the item (its length or text
-    where it reads none). None where nothing fits, or the
+    all after it, ``key`` a value the loop already reads of the item (an attribute, a constant
+    subscript, a method called with constants). None where nothing fits (no such loop), or the
     function rebinds ``IndexError``."""
     fn = one_function(code)
     if fn is None or "IndexError" in Names(fn).taken:
