@@ -44,6 +44,11 @@ def _padded(texts: list[str], n: int) -> list[str]:
     return (texts + [""] * n)[:n]
 
 
+#: Why a usable output is not evaluated: the first of the ``n`` slots is the greedy output's,
+#: and the samples fill the others.
+BEYOND_THE_SLOTS = "usable, beyond the outputs asked for"
+
+
 class GuardedGenerator:
     """An exported model, drawn from as the server draws from it."""
 
@@ -87,7 +92,12 @@ class GuardedGenerator:
             return [""] * n
         greedy = [c.code for c in candidates if c.label == "greedy"]
         others = [c.code for c in candidates if c.label != "greedy"]
-        return _padded([greedy[0] if greedy else "", *others], n)
+        # The first slot is the greedy output's (best@1), empty when it was dropped; a usable
+        # sample that then finds no slot is accounted for, so that drawn = served + dropped.
+        texts = [greedy[0] if greedy else "", *others]
+        if len(texts) > n:
+            self.dropped[BEYOND_THE_SLOTS] += len(texts) - n
+        return _padded(texts, n)
 
     def _count(self, message: str, n: int) -> None:
         """Add the source's own account (its note or error: "N outputs drawn ..., dropped:
