@@ -273,6 +273,26 @@ def test_transform_skips_unsafe_sites():
     # A Counter read by subscript (0 for a missing key, KeyError on a dict): left alone.
     counter = "def f(ws):\n    c = Counter(ws)\n    return c['x']\n"
     assert deoptimize_source(counter, ["counter_to_dict_loop"], ["Counter"]) is None
+    # A Counter of mapped getters: the imports it alone needed go, one still read stays.
+    mapped = ("def f(rows):\n    from collections import Counter\n"
+              "    from operator import itemgetter\n"
+              "    c = Counter(map(itemgetter('k'), rows))\n"
+              "    return dict(c), Counter(rows[0])\n")
+    made = deoptimize_source(mapped, ["counter_to_dict_loop"], ["Counter"])
+    assert made is not None and "itemgetter" not in made[0], made
+    assert "from collections import Counter" in made[0] and "for row in rows:" in made[0]
+    # A comprehension's item keeps its name, unless the function uses that name elsewhere.
+    comp = ("def f(rows, row):\n    c = Counter([r.k for r in rows])\n"
+            "    d = Counter([row.k for row in rows])\n    return dict(c), dict(d), row\n")
+    made = deoptimize_source(comp, ["counter_to_dict_loop"], ["Counter"])
+    assert made is not None and "for r in rows:" in made[0], made
+    made = deoptimize_source(made[0], ["counter_to_dict_loop"], ["Counter"])
+    assert made is not None and "for row in rows" not in made[0], made
+    # A getter of several keys (a tuple per item) is not counted by a loop.
+    pairs = ("def f(rows):\n    c = Counter(map(itemgetter('a', 'b'), rows))\n"
+             "    return dict(c)\n")
+    made = deoptimize_source(pairs, ["counter_to_dict_loop"], ["Counter"])
+    assert made is None or "map(itemgetter" in made[0]
     # `xs[::-1]` of a parameter may be a string or a tuple: only lists it builds itself.
     param = "def f(xs):\n    return xs[::-1]\n"
     assert deoptimize_source(param, ["reversed_to_insert_front"]) is None

@@ -17,6 +17,7 @@ from perfrl_train.data.deopt import deoptimize_source
 from perfrl_train.data.deopt.behaviour import fuzz_inputs
 from perfrl_train.data.executor import CallJob, run_calls, same_behaviour
 from perfrl_train.data.inject import (
+    inject_counter,
     inject_dict_guard,
     inject_empty_guard,
     inject_list_guard,
@@ -301,6 +302,53 @@ def test_dict_guard_adds_a_mapping_and_the_de_optimiser_lists_its_keys_for_each_
     assert inject_dict_guard("def f(*xs):\n    for x in xs:\n        print(x)\n", rng) is None
 
 
+COUNTER_FUNCTIONS = [
+    '''def late_orders(orders, limit):
+    """Orders past their due day, at most ``limit``."""
+    late = []
+    for order in orders:
+        if order["due"] < order["paid"]:
+            late.append(order)
+    return late[:limit]
+''',
+    '''def shelf_marks(books):
+    marks = []
+    for book in books:
+        marks.append(book.shelf + "/" + book.code)
+    return marks
+''',
+]
+
+
+def test_a_tally_is_grown_with_counter_and_undone_into_a_counting_loop():
+    forms, shapes = set(), set()
+    for source, grown in _grown_by(inject_counter, COUNTER_FUNCTIONS, seeds=12):
+        assert [a.arg for a in _parameters(grown)] == [a.arg for a in _parameters(source)]
+        assert "from collections import Counter" in grown
+        # The tally counts a value the loop reads of its item, never the item itself.
+        tally = re.search(r"(\w+) = Counter\(\[(.+) for (\w+) in (\w+)\]\)", grown)
+        assert tally is not None, grown
+        name, value, item, items = tally.groups()
+        assert value in source and value.startswith((f"{item}.", f"{item}[")), grown
+        forms.add("returned" if f"return dict({name})" in grown else "skipped")
+        made = deoptimize_source(grown, ["counter_to_dict_loop"], ["Counter"])
+        assert made is not None, grown
+        slow = made[0]
+        assert "Counter" not in slow, slow
+        assert re.search(rf"\n    for \w+ in {items}:\n", slow), slow
+        shapes.add(next(shape for shape, mark in (("get", ".get("), ("else", "else:"),
+                                                   ("zero", "] = 0")) if mark in slow))
+    assert forms == {"returned", "skipped"}
+    assert len(shapes) >= 2
+    rng = random.Random(0)
+    # No loop over a plain name, a loop reading nothing of its item, or a function that
+    # binds a name the tally needs.
+    assert inject_counter("def f(xs):\n    return len(xs)\n", rng) is None
+    assert inject_counter("def f(xs):\n    for x in xs:\n        print(x)\n", rng) is None
+    assert inject_counter("def f(xs, Counter):\n    for x in xs:\n        print(x.a)\n",
+                          rng) is None
+
+
 def test_an_annotated_dict_parameter_is_a_dict_to_the_de_optimiser_and_the_fuzzer():
     code = ("def f(keys, table: dict[str, int]):\n    return [k for k in keys if k in table]\n")
     made = deoptimize_source(code, ["dict_membership_to_keys_list"])
@@ -365,6 +413,9 @@ def test_grown_and_de_optimised_sides_behave_alike(data):
                             st.sampled_from([",", ""]), mappings),
                   st.tuples(st.lists(priced, max_size=4), mappings),
               ], strict=True)]
+    dated = st.fixed_dictionaries({"due": st.integers(0, 3), "paid": st.integers(0, 3)})
+    grows += [(inject_counter, "counter_to_dict_loop", COUNTER_FUNCTIONS[0],
+               st.tuples(st.lists(dated, max_size=5), st.integers(0, 4)))]
     jobs, cases = [], []
     for grow, transform, source, inputs in grows:
         grown = grow(source, random.Random(data.draw(st.integers(0, 99))))

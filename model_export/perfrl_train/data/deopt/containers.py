@@ -23,6 +23,7 @@ from .common import (
     statements,
     stmts,
 )
+from .tallies import counted_values, counting_loop, drop_unused_imports
 
 _READERS = frozenset({"len", "sorted", "list", "tuple", "set", "frozenset", "min", "max", "sum",
                       "any", "all", "iter", "enumerate", "bool", "dict"})
@@ -206,9 +207,16 @@ def _copy(node: ast.AST) -> ast.AST:
     return copy.deepcopy(node)
 
 
+#: What only a ``Counter`` of mapped getters needed: imported inside the function, dropped with it.
+_FAST_SIDE_IMPORTS = frozenset({"Counter", "itemgetter", "attrgetter"})
+
+
 def counter_to_dict_loop(fn: ast.FunctionDef) -> bool:
     """``c = Counter(it)`` (or ``Counter()`` then ``c[k] += n``) -> a dict filled by a
-    ``c.get(k, 0) + 1`` loop; only for a counter read through dict operations."""
+    ``c.get(k, 0) + 1`` loop; only for a counter read through dict operations. A ``Counter``
+    of a comprehension (``[x.k for x in xs]``) or of ``map(itemgetter(C), xs)`` /
+    ``map(attrgetter("a"), xs)`` counts the value in one of application code's loop shapes
+    (:mod:`.tallies`), and the function's own imports of what it no longer uses go."""
     names = Names(fn)
     for name in _assigned_names(fn):
         found = local_builder(fn, name)
@@ -225,7 +233,11 @@ def counter_to_dict_loop(fn: ast.FunctionDef) -> bool:
             continue
         for aug_block, index, st in augs:
             _aug_to_get(aug_block, index, st, name)
-        if value.args:
+        counted = counted_values(value.args[0], fn, names) if value.args else None
+        if counted is not None:
+            block[k:k + 1] = counting_loop(name, *counted)
+            drop_unused_imports(fn, _FAST_SIDE_IMPORTS)
+        elif value.args:
             item = names.new("item", "key", "elem")
             loop = stmts(f"{name} = {{}}\nfor {item} in _IT:\n"
                          f"    {name}[{item}] = {name}.get({item}, 0) + 1")
