@@ -45,7 +45,7 @@ import io
 import tokenize
 from collections import Counter
 from collections.abc import Generator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from itertools import zip_longest
 from pathlib import Path
 
@@ -76,6 +76,13 @@ from perfrl.sources.abstraction import (
     model_output,
     names_kept_for,
 )
+from perfrl.sources.class_attributes import (
+    MISSING_CLASS_ATTRIBUTE,
+    KnownClass,
+    missing_class_attributes,
+    own_class,
+    project_classes,
+)
 from perfrl.sources.edit_sites import site_header, site_spans, site_text
 from perfrl.sources.endless_loops import ENDLESS_LOOP, endless_loop
 from perfrl.sources.fresh_names import name_fresh_variables
@@ -92,6 +99,7 @@ from perfrl.sources.regions import (
 )
 from perfrl.sources.slip_repairs import repair_slips
 from perfrl.sources.unbound_names import function_names, module_names, unbound_names
+from perfrl.sources.unhashable_keys import UNHASHABLE_KEY, unhashable_uses
 
 DEFAULT_LOAD_TIMEOUT_S = 120.0
 #: Extra draws for outputs that were unusable (not for duplicates): rounds at most.
@@ -295,13 +303,17 @@ def select_clean(
     nothing where the function returns a value, as
     :data:`~perfrl.sources.lost_result.LOST_RESULT`; one reading an attribute its annotated
     parameter's type does not have, as
-    :data:`~perfrl.sources.missing_attributes.MISSING_ATTRIBUTE`; one with a ``while`` loop
+    :data:`~perfrl.sources.missing_attributes.MISSING_ATTRIBUTE`, or one the project's own
+    class does not have, as :data:`~perfrl.sources.class_attributes.MISSING_CLASS_ATTRIBUTE`;
+    one putting an object of an unhashable class into a set or a dict, as
+    :data:`~perfrl.sources.unhashable_keys.UNHASHABLE_KEY`; one with a ``while`` loop
     nothing in it can end, as :data:`~perfrl.sources.endless_loops.ENDLESS_LOOP`. With ``repaired``,
     each usable output first has the model's copying slips mended
     (:func:`~perfrl.sources.slip_repairs.repair_slips`) and ``repaired`` counts the repairs."""
     kept: list[CleanCandidate] = []
     dropped: Counter[str] = Counter()
     unusable = unusable or {}
+    classes = _ClassContext(project_classes(target), own_class(target))
     for position, output in enumerate(outputs):
         if output.looped:
             dropped[LOOPED] += 1
@@ -313,7 +325,7 @@ def select_clean(
             if not why and repaired is not None:
                 clean = _mended(clean, target, original, repaired)
         if not why and clean.function is not None:
-            why = _certain_failure(clean.function, original.function, known_names)
+            why = _certain_failure(clean.function, original.function, known_names, classes)
         if why:
             dropped[why + ("" if output.finished else " (cut at the length limit)")] += 1
             continue
@@ -325,8 +337,16 @@ def select_clean(
     return kept, dropped
 
 
+@dataclass(frozen=True)
+class _ClassContext:
+    """The project's known classes the target's module names, and the target's own class."""
+
+    known: dict[str, KnownClass]
+    own: str | None
+
+
 def _certain_failure(function: FunctionNode, original: FunctionNode | None,
-                     known_names: frozenset[str] | None) -> str:
+                     known_names: frozenset[str] | None, classes: _ClassContext) -> str:
     """Why ``function`` (a usable output) is certain to fail the verifier, or "": each check
     is narrow (its module says exactly what it covers), so a rewrite that could pass is kept."""
     if unbound_names(function, original, known_names):
@@ -335,6 +355,10 @@ def _certain_failure(function: FunctionNode, original: FunctionNode | None,
         return LOST_RESULT
     if missing_attributes(function, original):
         return MISSING_ATTRIBUTE
+    if missing_class_attributes(function, original, classes.known, classes.own):
+        return MISSING_CLASS_ATTRIBUTE
+    if unhashable_uses(function, original, classes.known, classes.own):
+        return UNHASHABLE_KEY
     if endless_loop(function) is not None:
         return ENDLESS_LOOP
     return ""
