@@ -109,6 +109,7 @@ def training_functions() -> list[Fn]:
     from perfrl_train.data.generator import generate_pairs
     from perfrl_train.data.idioms import CATALOGUES
     from perfrl_train.data.inject import (
+        inject_counter,
         inject_dict_guard,
         inject_empty_guard,
         inject_list_guard,
@@ -132,7 +133,8 @@ def training_functions() -> list[Fn]:
                            (inject_seen_set, "seen_set_to_list_scan"),
                            (inject_empty_guard, "min_to_sorted_index"),
                            (inject_reversed, "reversed_map_to_insert_front"),
-                           (inject_dict_guard, "dict_membership_to_keys_list")):
+                           (inject_dict_guard, "dict_membership_to_keys_list"),
+                           (inject_counter, "counter_to_dict_loop")):
             grown = grow(ast.unparse(candidate.node), random.Random(0))
             made = deoptimize_source(grown, [undo]) if grown is not None else None
             if grown is not None and made is not None:
