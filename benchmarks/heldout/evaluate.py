@@ -45,6 +45,9 @@ MANIFEST = HERE / "manifest.json"
 SOURCES = ("model", "rules", "replay", "hand")
 
 
+#: What the engine's warning says of a candidate source that gave nothing (its account follows).
+GAVE_NOTHING = "gave nothing:"
+
 @dataclass
 class Target:
     """One function to optimize: ``spec`` is ``path/to/mod.py::Qualname`` under ``root``."""
@@ -181,7 +184,9 @@ def run_target(target: Target, sources, settings, n: int) -> TargetOutcome:
         outcome.error = str(exc)
     else:
         outcome.warnings = list(report.warnings)
-        outcome.notes = list(report.notes)
+        # A source that gave nothing tells its account (outputs drawn, why each was dropped)
+        # as a warning: kept among the notes too, where every other account is.
+        outcome.notes = list(report.notes) + [w for w in report.warnings if GAVE_NOTHING in w]
         if any(SECOND_ROUND_NOTE in note for note in report.notes):
             outcome.second_round = True
             outcome.requested += n
@@ -452,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         best = outcome.best_at_k
         # With no candidate, the source's own account (why its outputs were dropped) first:
         # the evidence warnings that come before it say nothing about the source.
-        why = sorted(outcome.warnings, key=lambda w: "gave nothing" not in w)
+        why = sorted(outcome.warnings, key=lambda w: GAVE_NOTHING not in w)
         shown = outcome.error or (f"{best['verdict']} {best['reason']}" if best else
                                   "no candidate: " + "; ".join(why)[:200])
         print(f"[{index + 1}/{len(targets)}] {target.project}/{target.spec}: "

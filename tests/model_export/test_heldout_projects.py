@@ -190,3 +190,21 @@ def test_the_adapt_protocol_learns_from_what_the_memory_holds(tmp_path):
                                    "speedup": {"median": 2.0, "low": 1.9, "high": 2.1}}]},
                   root, cache_dir=tmp_path / "cache")
     assert protocol.remembered_faster(root, tmp_path / "cache") == [spec]
+
+
+def test_a_source_that_gave_nothing_keeps_its_account_among_the_notes(tmp_path):
+    from perfrl.engine.settings import EngineSettings
+    from perfrl.sources.registry import build_sources
+
+    evaluate = _evaluate_module()
+    project = HELDOUT / "logscan"
+    target = evaluate.Target("projects", "logscan", project,
+                             "logscan/summary.py::count_by_status")
+    # A model folder with no model in it: the real source, which can give nothing.
+    sources = build_sources(["model"], model_dir=tmp_path)
+    outcome = evaluate.run_target(target, sources, EngineSettings(
+        memory="off", cache_dir=tmp_path / "baselines",
+        pytest_args=["-p", "no:cacheprovider"]), 2)
+    [note] = outcome.notes
+    assert note.startswith("candidate source 'model' gave nothing:") and "perfrl_model.json" in note
+    assert note in outcome.warnings and not outcome.candidates
