@@ -288,6 +288,17 @@ def test_transform_skips_unsafe_sites():
     assert made is not None and "for r in rows:" in made[0], made
     made = deoptimize_source(made[0], ["counter_to_dict_loop"], ["Counter"])
     assert made is not None and "for row in rows" not in made[0], made
+    # dict(Counter(...)) returned or named: a plain dict either way, read however after; not
+    # of a plain name (Counter of a mapping copies its counts, a loop would count its keys).
+    returned = "def f(rows):\n    return dict(Counter([r['k'] for r in rows]))\n"
+    made = deoptimize_source(returned, ["counter_to_dict_loop"], ["Counter"])
+    assert made is not None and "return counts" in made[0] and "Counter" not in made[0], made
+    named = ("def f(rows):\n    c = dict(Counter([r['k'] for r in rows]))\n"
+             "    return c['a'], c\n")
+    made = deoptimize_source(named, ["counter_to_dict_loop"], ["Counter"])
+    assert made is not None and "c = {}" in made[0] and "c['a']" in made[0], made
+    plain = "def f(rows):\n    return dict(Counter(rows))\n"
+    assert deoptimize_source(plain, ["counter_to_dict_loop"], ["Counter"]) is None
     # A getter of several keys (a tuple per item) is not counted by a loop.
     pairs = ("def f(rows):\n    c = Counter(map(itemgetter('a', 'b'), rows))\n"
              "    return dict(c)\n")

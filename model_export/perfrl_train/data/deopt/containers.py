@@ -23,7 +23,7 @@ from .common import (
     statements,
     stmts,
 )
-from .tallies import counted_values, counting_loop, drop_unused_imports
+from .tallies import counted_values, counting_loop, dict_of_counter_to_loop, drop_unused_imports
 
 _READERS = frozenset({"len", "sorted", "list", "tuple", "set", "frozenset", "min", "max", "sum",
                       "any", "all", "iter", "enumerate", "bool", "dict"})
@@ -216,8 +216,13 @@ def counter_to_dict_loop(fn: ast.FunctionDef) -> bool:
     ``c.get(k, 0) + 1`` loop; only for a counter read through dict operations. A ``Counter``
     of a comprehension (``[x.k for x in xs]``) or of ``map(itemgetter(C), xs)`` /
     ``map(attrgetter("a"), xs)`` counts the value in one of application code's loop shapes
-    (:mod:`.tallies`), and the function's own imports of what it no longer uses go."""
+    (:mod:`.tallies`), and the function's own imports of what it no longer uses go; so does
+    ``dict(Counter(...))`` of such a comprehension or ``map``, assigned or returned, whatever
+    reads the dict after."""
     names = Names(fn)
+    if dict_of_counter_to_loop(fn, names):
+        drop_unused_imports(fn, _FAST_SIDE_IMPORTS)
+        return True
     for name in _assigned_names(fn):
         found = local_builder(fn, name)
         if found is None or not _counter_call(found[2]):

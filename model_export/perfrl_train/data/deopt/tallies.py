@@ -16,7 +16,7 @@ import keyword
 import zlib
 from typing import Any
 
-from .common import Names, stmts
+from .common import Names, statements, stmts
 
 #: The getters whose ``map`` a counting loop can replace, and how the item's value is spelled.
 _GETTERS = {"itemgetter": "{item}[{arg}]", "attrgetter": "{item}.{attr}"}
@@ -122,3 +122,45 @@ def drop_unused_imports(fn: ast.FunctionDef, candidates: frozenset[str]) -> None
                         block.remove(statement)
     if not fn.body:
         fn.body = [ast.Pass()]
+
+
+def _dict_of_counter(value: Any) -> ast.expr | None:
+    """``X`` of ``dict(Counter(X))`` / ``dict(collections.Counter(X))``; else None."""
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+            and value.func.id == "dict" and len(value.args) == 1 and not value.keywords):
+        return None
+    inner = value.args[0]
+    if not (isinstance(inner, ast.Call) and len(inner.args) == 1 and not inner.keywords):
+        return None
+    func = inner.func
+    named = (isinstance(func, ast.Name) and func.id == "Counter") or (
+        isinstance(func, ast.Attribute) and func.attr == "Counter"
+        and isinstance(func.value, ast.Name) and func.value.id == "collections")
+    return inner.args[0] if named else None
+
+
+def dict_of_counter_to_loop(fn: ast.FunctionDef, names: Names) -> bool:
+    """The first ``c = dict(Counter(X))`` or ``return dict(Counter(X))`` whose ``X`` is
+    counted by :func:`counted_values` -> ``c = {}`` and a counting loop (``return c`` after
+    it, ``c`` a fresh name, for the ``return``): the same plain dict, keys in the same order,
+    so every later use of it is answered the same."""
+    for block, k, statement in statements(fn):
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+                and isinstance(statement.targets[0], ast.Name):
+            name, value = statement.targets[0].id, statement.value
+        elif isinstance(statement, ast.Return) and statement.value is not None:
+            name, value = "", statement.value
+        else:
+            continue
+        iterable = _dict_of_counter(value)
+        if iterable is None or (name and any(isinstance(n, ast.Name) and n.id == name
+                                             for n in ast.walk(iterable))):
+            continue
+        counted = counted_values(iterable, fn, names)
+        if counted is None:
+            continue
+        made = name or names.new("counts", "tally", "histogram")
+        block[k:k + 1] = counting_loop(made, *counted) + (
+            [] if name else stmts(f"return {made}"))
+        return True
+    return False

@@ -56,8 +56,8 @@ def inject_counter(code: str, rng: random.Random) -> str | None:
     (an attribute or a constant subscript of ``x``; ``xs`` a name or an attribute of one)
     made before the loop with
     ``collections.Counter`` over a list comprehension of it, its import at the top of the
-    body: returned as a dict in place of the loop and all after it (half the loops in
-    the function's own body), else read in the loop to skip the items whose value repeats
+    body: returned as a plain dict (``return dict(Counter(...))``, or named first) in place of
+    the loop and all after it (half the loops in the function's own body), else read in the loop to skip the items whose value repeats
     (``if counts.get(x.sku, 0) > 1: continue``). None where nothing fits (no such loop over a
     name, or the function binds a name the grown lines need)."""
     fn = one_function(code)
@@ -87,8 +87,11 @@ def inject_counter(code: str, rng: random.Random) -> str | None:
     imports = [f"{top}from collections import Counter"]
     if loop in fn.body and rng.random() < 1 / 2:
         end = [""] if code.endswith("\n") else []
-        cut = [*lines[:loop.lineno - 1], f"{indent}{name} = {tally}",
-               f"{indent}return dict({name})", *end]
+        # The plain dict application code returns (a Counter would answer a missing key
+        # with 0 where the loop's dict raises): returned at once, or named first.
+        returned = ([f"{indent}return dict({tally})"] if rng.random() < 1 / 2 else
+                    [f"{indent}{name} = dict({tally})", f"{indent}return {name}"])
+        cut = [*lines[:loop.lineno - 1], *returned, *end]
         grown = "\n".join(with_lines_before(cut, {start.lineno - 1: imports}))
     else:
         body_indent = indent_of(lines[loop.body[0].lineno - 1])
