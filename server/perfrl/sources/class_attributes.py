@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perfrl.engine.candidate_text import FunctionNode
+from perfrl.engine.locate import decorator_name as last_name
 from perfrl.engine.locate import parse_module
 from perfrl.engine.types import FunctionTarget
 
@@ -73,16 +74,6 @@ class KnownClass:
     hashable: bool = True
 
 
-def _last_name(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Call):
-        node = node.func
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return None
-
-
 def _annotation_name(node: ast.expr | None) -> str | None:
     """``Book`` of ``Book`` or ``"Book"``; None for anything else."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -97,7 +88,7 @@ def _element_name(node: ast.expr | None) -> str | None:
         # is parsed in one place only (perfrl.engine.candidate_text).
         match = _QUOTED_COLLECTION.fullmatch(node.value.strip())
         return match.group(2) if match and match.group(1) in _COLLECTIONS else None
-    if not (isinstance(node, ast.Subscript) and _last_name(node.value) in _COLLECTIONS):
+    if not (isinstance(node, ast.Subscript) and last_name(node.value) in _COLLECTIONS):
         return None
     inner = node.slice
     if isinstance(inner, ast.Tuple):
@@ -119,7 +110,7 @@ def _own_hashability(node: ast.ClassDef) -> bool | None:
     if "__hash__" in own:
         return True  # a dataclass keeps a __hash__ the class defines
     for decorator in node.decorator_list:
-        if _last_name(decorator) != "dataclass":
+        if last_name(decorator) != "dataclass":
             continue
         options = {k.arg: k.value.value for k in decorator.keywords
                    if isinstance(k.value, ast.Constant)} if isinstance(decorator, ast.Call) else {}
@@ -142,7 +133,7 @@ def _class_facts(node: ast.ClassDef, text: str) -> _Facts | None:
     segment = ast.get_source_segment(text, node) or ""
     if node.keywords or any(marker in segment for marker in _OPEN_TEXT):
         return None
-    if any(_last_name(decorator) not in _DECORATORS for decorator in node.decorator_list):
+    if any(last_name(decorator) not in _DECORATORS for decorator in node.decorator_list):
         return None
     attributes: set[str] = set()
     elements: dict[str, str] = {}
@@ -180,8 +171,8 @@ def _class_facts(node: ast.ClassDef, text: str) -> _Facts | None:
                 attributes.add(inner.attr)
     bases = []
     for base in node.bases:
-        name = _last_name(base)
-        if name is None:
+        name = last_name(base)
+        if not name:
             return None
         bases.append(name)
     return attributes, elements, bases, _own_hashability(node)
@@ -360,7 +351,7 @@ def _iterated_class(iterable: ast.expr, elements: dict[str, str], typed: dict[st
     (``self.books``, ``order.lines``), also through ``sorted(...)``, ``reversed(...)``,
     ``list(...)`` or a slice."""
     while True:
-        if (isinstance(iterable, ast.Call) and _last_name(iterable) in ("sorted", "reversed",
+        if (isinstance(iterable, ast.Call) and last_name(iterable) in ("sorted", "reversed",
                                                                          "list", "tuple")
                 and isinstance(iterable.func, ast.Name) and iterable.args):
             iterable = iterable.args[0]
