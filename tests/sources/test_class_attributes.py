@@ -160,6 +160,18 @@ def test_a_caught_output_really_fails(project: Path) -> None:
     assert run.returncode != 0 and "AttributeError" in run.stderr, run.stderr
 
 
+def test_attributes_the_module_gives_a_class_from_outside_count(tmp_path: Path) -> None:
+    (tmp_path / "mod.py").write_text(
+        "class Plain:\n    def f(self):\n        return 1\n\n\nPlain.extra = 2\n\n\n"
+        "class Patched:\n    pass\n\n\nsetattr(Patched, 'g', 3)\n")
+    target = locate_function("mod.py::Plain.f", tmp_path)
+    classes = project_classes(target)
+    assert "extra" in classes["Plain"].attributes and "Patched" not in classes
+    output = "def f(self):\n    return self.extra + self.missing\n"
+    assert missing_class_attributes(fn(output), fn("def f(self):\n    return 1\n"),
+                                    classes, own_class(target)) == ["self.missing"]
+
+
 def test_a_class_that_can_grow_attributes_is_not_known(tmp_path: Path) -> None:
     (tmp_path / "mod.py").write_text(
         "class Loose:\n    def __getattr__(self, name):\n        return name\n\n"

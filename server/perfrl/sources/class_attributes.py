@@ -13,20 +13,21 @@ project the target's module imports it from (``from .records import Book``; with
 classes of that module its attributes are declared to hold), its decorators are only
 ``dataclass``/``total_ordering`` forms, it names no metaclass, its bases are ``object``,
 ``NamedTuple`` or known classes, and nothing in it can add attributes no statement shows
-(``__getattr__``, ``__getattribute__``, ``setattr(``, ``__dict__``). Its attributes are
-``object``'s (a ``NamedTuple``'s: ``tuple``'s and the named-tuple methods), the names its body
-binds (methods, properties, class variables, dataclass fields) and every ``X`` some method
-assigns as ``self.X``, its known bases' included. A name of the output has a known class when
-it is a method's ``self`` (the output is a method of that class, or a region of one), a
-parameter annotated with the class (``book: Book``), or the target of every loop or
-comprehension binding it, each over a parameter annotated as a collection of the class
-(``books: list[Book]``) or over ``x.X`` where ``x``'s known class declares ``X: list[Book]``
-(``self.books``, ``order.lines``; or a method sets ``self.X = books``, ``books: list[Book]``
-its parameter); any other binding of the name leaves it unknown. The items of a collection of
-``dict``, ``list`` or ``set`` (``records: list[dict]``) are known the same way, as the builtin.
-Reading ``name.attr`` where the class lacks ``attr`` drops the output, unless ``attr`` is a
-dunder, the output assigns ``attr`` on something itself, or the original function reads
-``name.attr`` too (the original's code is the original's to keep).
+(``__getattr__``, ``__getattribute__``, ``setattr(``, ``__dict__``; nor is one the module
+passes to ``setattr``). Its attributes are ``object``'s (a ``NamedTuple``'s: ``tuple``'s and
+the named-tuple methods), the names its body binds (methods, properties, class variables,
+dataclass fields) and every ``X`` some method assigns as ``self.X`` (or the module as
+``Cls.X``), its known bases' included. A name of the output has a known class when it is a
+method's ``self`` (the output is a method of that class, or a region of one), a parameter
+annotated with the class (``book: Book``), or the target of every loop or comprehension binding
+it, each over a parameter annotated as a collection of the class (``books: list[Book]``) or
+over ``x.X`` where ``x``'s known class declares ``X: list[Book]`` (``self.books``,
+``order.lines``; or a method sets ``self.X = books``, ``books: list[Book]`` its parameter); any
+other binding of the name leaves it unknown. The items of a collection of ``dict``, ``list`` or
+``set`` (``records: list[dict]``) are known the same way, as the builtin. Reading ``name.attr``
+where the class lacks ``attr`` drops the output, unless ``attr`` is a dunder, the output
+assigns ``attr`` on something itself, or the original function reads ``name.attr`` too (the
+original's code is the original's to keep).
 
 A caller may rely on :func:`missing_class_attributes` naming only what the rule covers, and
 :func:`project_classes` never raising on a module that does not parse or an import it cannot
@@ -208,12 +209,27 @@ def _module_file(target: FunctionTarget, imported: ast.ImportFrom) -> Path | Non
 
 @functools.lru_cache(maxsize=64)
 def _top_classes(text: str) -> dict[str, _Facts | None]:
+    """The module's top-level classes by name: their facts, or None for one that is not known.
+    Attributes the module's own statements give a class from outside (``Book.extra = 1``)
+    count as its own; a class the module passes to ``setattr`` is not known."""
     try:
         tree = parse_module(text)
     except (SyntaxError, ValueError):
         return {}
-    return {node.name: _class_facts(node, text) for node in tree.body
-            if isinstance(node, ast.ClassDef)}
+    classes = {node.name: _class_facts(node, text) for node in tree.body
+               if isinstance(node, ast.ClassDef)}
+    for node in ast.walk(tree):
+        facts = None
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) \
+                and isinstance(node.value, ast.Name):
+            facts = classes.get(node.value.id)
+            if facts is not None:
+                facts[0].add(node.attr)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id == "setattr" and node.args
+              and isinstance(node.args[0], ast.Name) and node.args[0].id in classes):
+            classes[node.args[0].id] = None
+    return classes
 
 
 def _read(path: Path) -> str | None:
