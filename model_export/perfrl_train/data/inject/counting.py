@@ -54,11 +54,11 @@ def _keyed(value: str, item: str) -> bool:
 def inject_counter(code: str, rng: random.Random) -> str | None:
     """``code`` (one function) with a tally of a value a loop ``for x in xs:`` already reads
     (an attribute or a constant subscript of ``x``; ``xs`` a name or an attribute of one)
-    made before the loop with
-    ``collections.Counter`` over a list comprehension of it, its import at the top of the
-    body: returned as a plain dict (``return dict(Counter(...))``, or named first) in place of
-    the loop and all after it (half the loops in the function's own body), else read in the loop to skip the items whose value repeats
-    (``if counts.get(x.sku, 0) > 1: continue``). None where nothing fits (no such loop over a
+    made before the loop with ``collections.Counter`` over a list comprehension of it, its
+    import at the top of the body: returned as a plain dict (``return dict(Counter(...))``,
+    or named first) in place of the loop and all after it (half the loops in the function's
+    own body), else read in the loop to skip the items whose value repeats (``if
+    counts.get(x.sku, 0) > 1: continue``). None where nothing fits (no such loop over a
     name, or the function binds a name the grown lines need)."""
     fn = one_function(code)
     if fn is None or _rebound(fn) & _GROWN_NAMES:
