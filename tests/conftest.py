@@ -6,6 +6,8 @@ import hashlib
 import importlib
 import os
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -39,6 +41,15 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return root
+
+
+def run_output(project: Path, imports: str, output: str, call: str) -> subprocess.CompletedProcess:
+    """A fresh interpreter with ``project`` importable runs ``imports``, defines the model
+    output ``output`` and runs ``call``: how a test shows a dropped output really fails."""
+    script = (f"import sys; sys.path.insert(0, {str(project)!r})\n{imports}\n"
+              f"exec({output!r})\n{call}\n")
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
 
 
 def project_pytest_env(base: dict[str, str] | None = None) -> dict[str, str]:

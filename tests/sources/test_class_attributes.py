@@ -4,8 +4,6 @@ verifier; what the rule cannot be sure of is left to it."""
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from perfrl.sources.class_attributes import (
     project_classes,
 )
 from perfrl.sources.model import select_clean
+from tests.conftest import run_output, write_tree
 
 RECORDS = '''from dataclasses import dataclass
 
@@ -71,12 +70,8 @@ def on_shelf(shelf: Shelf) -> int:
 
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
-    package = tmp_path / "library"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "records.py").write_text(RECORDS)
-    (package / "catalogue.py").write_text(CATALOGUE)
-    return tmp_path
+    return write_tree(tmp_path, {"library/__init__.py": "", "library/records.py": RECORDS,
+                                 "library/catalogue.py": CATALOGUE})
 
 
 def fn(code: str) -> ast.FunctionDef:
@@ -150,13 +145,9 @@ def test_what_the_rule_cannot_be_sure_of_is_left_to_the_verifier(
 
 def test_a_caught_output_really_fails(project: Path) -> None:
     output = "def titles(self) -> list[str]:\n    return [l for l in self.splitlines()]\n"
-    script = (f"import sys; sys.path.insert(0, {str(project)!r})\n"
-              "from library.catalogue import Catalogue\n"
-              "from library.records import Book\n"
-              f"exec({output!r})\n"
-              "titles(Catalogue([Book('1', 't', 1990)], 'me'))\n")
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=60, check=False)
+    run = run_output(project, "from library.catalogue import Catalogue\n"
+                     "from library.records import Book", output,
+                     "titles(Catalogue([Book('1', 't', 1990)], 'me'))")
     assert run.returncode != 0 and "AttributeError" in run.stderr, run.stderr
 
 

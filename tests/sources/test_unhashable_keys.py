@@ -4,8 +4,6 @@ the verifier; what the rule cannot be sure of is left to it."""
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from perfrl.inference.onnx_seq2seq import GeneratedSequence
 from perfrl.sources.class_attributes import own_class, project_classes
 from perfrl.sources.model import select_clean
 from perfrl.sources.unhashable_keys import UNHASHABLE_KEY, unhashable_uses
+from tests.conftest import run_output, write_tree
 
 MODELS = '''from dataclasses import dataclass, field
 
@@ -86,12 +85,8 @@ def tags(found: list[Tag], points: list[Point], keyed: list[Keyed]) -> int:
 
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
-    package = tmp_path / "shop"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "models.py").write_text(MODELS)
-    (package / "orders.py").write_text(ORDERS)
-    return tmp_path
+    return write_tree(tmp_path, {"shop/__init__.py": "", "shop/models.py": MODELS,
+                                 "shop/orders.py": ORDERS})
 
 
 def _check(project: Path, name: str, output: str) -> list[str]:
@@ -158,12 +153,8 @@ def test_what_the_rule_cannot_be_sure_of_is_left_to_the_verifier(
 def test_a_caught_output_really_fails(project: Path) -> None:
     output = ("def open_for(orders, customer_ids):\n    wanted = set(customer_ids)\n"
               "    return [o for o in orders if o in wanted]\n")
-    script = (f"import sys; sys.path.insert(0, {str(project)!r})\n"
-              "from shop.models import Order\n"
-              f"exec({output!r})\n"
-              "open_for([Order('1', 'c')], ['c'])\n")
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=60, check=False)
+    run = run_output(project, "from shop.models import Order", output,
+                     "open_for([Order('1', 'c')], ['c'])")
     assert run.returncode != 0 and "unhashable type: 'Order'" in run.stderr, run.stderr
 
 
