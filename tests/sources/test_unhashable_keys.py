@@ -171,3 +171,35 @@ def test_the_model_source_drops_it_and_says_why(project: Path) -> None:
     kept, dropped = select_clean(outputs, target, original, DistinctCandidates(original))
     assert [c.label for c in kept] == ["sample 1"]
     assert dropped == {UNHASHABLE_KEY: 1}
+
+
+HOSTILE_OUTPUTS = [
+    # Every binding form the rules walk, on the names they type: self rebound, deleted, made
+    # global; starred and tuple loop targets; a walrus; dict unpacking (a None key); a lambda
+    # and a nested function taking the names; a class of the same name; deep nesting.
+    "def open_for(orders: list[Order], customer_ids: list[str]) -> list[Order]:\n"
+    "    global orders2\n    (a, *b) = orders\n    for (o, p) in zip(orders, orders):\n"
+    "        pass\n    if (w := set(customer_ids)) and {**{}, o: 1}:\n        del w\n"
+    "    f = lambda order: {order} | {order: 1 for order in orders}.keys()\n"
+    "    def g(order, *orders, **kw):\n        return order in set()\n"
+    "    class Order:\n        pass\n"
+    "    return [[[[x for x in orders if x in {x}] for y in orders] for z in orders]]\n",
+    # Annotations and attributes that are not names at all.
+    "def open_for(orders: 'list[', customer_ids: list[str][0]) -> list[Order]:\n"
+    "    return [o.__class__.__mro__[0]().x for o in orders.__iter__()]\n",
+]
+
+
+@pytest.mark.parametrize("output", HOSTILE_OUTPUTS)
+def test_an_output_written_to_trip_the_rules_neither_crashes_them_nor_passes_as_clean(
+        project: Path, output: str) -> None:
+    # The rules run in the server process on candidate text: whatever an output looks like,
+    # they answer (never raise), and the job goes on with the output kept or dropped.
+    target = locate_function("shop/orders.py::open_for", project)
+    original = original_candidate(target)
+    kept, dropped = select_clean([GeneratedSequence(output, [], -0.1)], target, original,
+                                 DistinctCandidates(original))
+    assert len(kept) + sum(dropped.values()) == 1
+    [function] = ast.parse(output).body
+    assert isinstance(_check(project, "open_for", output), list)
+    assert isinstance(function, ast.FunctionDef)
