@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 import random
 
+from perfrl.sources.abstraction import bound_names
+
 from ..deopt.common import Names
 from .text import (
     body_start,
@@ -23,17 +25,6 @@ from .text import (
 COUNT_NAMES = ("counts", "tally", "histogram", "frequencies", "occurrences", "per_key")
 #: Names the grown lines call; a function that binds one of them itself is not grown.
 _GROWN_NAMES = frozenset({"Counter", "dict"})
-
-
-def _rebound(fn: ast.FunctionDef) -> set[str]:
-    """Names ``fn`` binds (parameters, assignments, imports) anywhere in it."""
-    bound = {a.arg for a in ast.walk(fn) if isinstance(a, ast.arg)}
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            bound.add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-    return bound
 
 
 def _plain_iterable(node: ast.expr) -> bool:
@@ -61,7 +52,7 @@ def inject_counter(code: str, rng: random.Random) -> str | None:
     counts.get(x.sku, 0) > 1: continue``). None where nothing fits (no such loop over a
     name, or the function binds a name the grown lines need)."""
     fn = one_function(code)
-    if fn is None or _rebound(fn) & _GROWN_NAMES:
+    if fn is None or bound_names(fn) & _GROWN_NAMES:
         return None
     lines = code.split("\n")
     start = body_start(fn)
