@@ -292,6 +292,7 @@ def select_clean(
     unusable: dict[int, str] | None = None,
     known_names: frozenset[str] | None = None,
     repaired: Counter[str] | None = None,
+    classes: ClassContext | None = None,
 ) -> tuple[list[CleanCandidate], Counter[str]]:
     """The outputs worth verifying, cleaned, in order (the ``k``-th output counts as draw
     ``first_index + k``), and a count of the reasons the others were dropped. ``distinct``
@@ -309,11 +310,13 @@ def select_clean(
     :data:`~perfrl.sources.unhashable_keys.UNHASHABLE_KEY`; one with a ``while`` loop
     nothing in it can end, as :data:`~perfrl.sources.endless_loops.ENDLESS_LOOP`. With ``repaired``,
     each usable output first has the model's copying slips mended
-    (:func:`~perfrl.sources.slip_repairs.repair_slips`) and ``repaired`` counts the repairs."""
+    (:func:`~perfrl.sources.slip_repairs.repair_slips`) and ``repaired`` counts the repairs.
+    ``classes`` is the target's :class:`ClassContext` when the caller already read it."""
     kept: list[CleanCandidate] = []
     dropped: Counter[str] = Counter()
     unusable = unusable or {}
-    classes = _ClassContext(project_classes(target), own_class(target))
+    if classes is None:
+        classes = ClassContext.of(target)
     for position, output in enumerate(outputs):
         if output.looped:
             dropped[LOOPED] += 1
@@ -338,15 +341,20 @@ def select_clean(
 
 
 @dataclass(frozen=True)
-class _ClassContext:
-    """The project's known classes the target's module names, and the target's own class."""
+class ClassContext:
+    """The project's known classes the target's module names, and the target's own class
+    (read once per round of draws: the imported modules are files)."""
 
     known: dict[str, KnownClass]
     own: str | None
 
+    @classmethod
+    def of(cls, target: FunctionTarget) -> ClassContext:
+        return cls(project_classes(target), own_class(target))
+
 
 def _certain_failure(function: FunctionNode, original: FunctionNode | None,
-                     known_names: frozenset[str] | None, classes: _ClassContext) -> str:
+                     known_names: frozenset[str] | None, classes: ClassContext) -> str:
     """Why ``function`` (a usable output) is certain to fail the verifier, or "": each check
     is narrow (its module says exactly what it covers), so a rewrite that could pass is kept."""
     if unbound_names(function, original, known_names):
@@ -638,6 +646,7 @@ class ModelCandidateSource:
         known = module_names(target.file_text)
         if known is not None:
             known |= visible
+        classes = ClassContext.of(target)
         kept: list[CleanCandidate] = []
         dropped: Counter[str] = Counter()
         drawn = 0
@@ -657,7 +666,7 @@ class ModelCandidateSource:
             outputs, unusable = outputs_as_code(outputs, model_text, table, output_format)
             round_kept, round_dropped = select_clean(
                 outputs, target, original, distinct, drawn, unusable, known,
-                repaired if self.mend_slips else None)
+                repaired if self.mend_slips else None, classes)
             kept += round_kept
             dropped += round_dropped
             drawn += len(outputs)
