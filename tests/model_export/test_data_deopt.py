@@ -179,6 +179,20 @@ CASES = [
      "def g(book, xs):\n    known = frozenset(book.ids)\n"
      "    return [x for x in xs if x not in known]\n",
      ["(Book([1, 2]), [2, 3, 1, 4])", "(Book(()), [])"]),
+    # Both scan shapes (the key's spelling picks one), the loop's variable read after.
+    ("group_to_rescan",
+     "def f(books):\n    grouped = {}\n    for book in books:\n"
+     "        grouped.setdefault(book[0], []).append(book[1])\n    return grouped, book\n",
+     ["([('a', 1), ('b', 2), ('a', 3)],)", "([(1, 'x')],)"]),
+    ("group_to_rescan",
+     "def f(rows):\n    by = dict()\n    for r in rows:\n"
+     "        by.setdefault(r['k'], []).append(r)\n    return by\n",
+     ["([{'k': 1}, {'k': 2}, {'k': 1, 'v': 0}],)", "([],)"]),
+    # A key whose shape is the re-scan per new key (len of a filtered comprehension).
+    ("counter_to_dict_loop",
+     "from collections import Counter\n"
+     "def f(invoices):\n    return dict(Counter([x['customer'] for x in invoices]))\n",
+     ["([{'customer': 'a'}, {'customer': 'b'}, {'customer': 'a'}],)", "([],)"]),
     ("seen_set_to_list_scan",
      "def f(orders):\n    seen = set()\n    skus = []\n    for order in orders:\n"
      "        for sku in order:\n            if sku in seen:\n                continue\n"
@@ -242,6 +256,60 @@ def test_range_to_while_steps_the_index_both_ways_real_code_does():
 
 def test_every_transform_is_covered_by_a_case():
     assert {t for t, _, _ in CASES} == set(TRANSFORMS)
+
+
+def test_counting_loops_come_in_every_shape_and_rescan_only_a_plain_reference():
+    from perfrl_train.data.deopt.common import Names
+    from perfrl_train.data.deopt.tallies import dict_of_counter_to_loop
+
+    def undone(source: str) -> str:
+        fn = ast.parse(source).body[0]
+        assert dict_of_counter_to_loop(fn, Names(fn))
+        return ast.unparse(fn)
+
+    shapes = set()
+    for key in ("kind", "status", "customer", "ip", "sku", "path", "owner", "author"):
+        made = undone(f"def f(self):\n    return dict(Counter([x.{key} for x in self.rows]))\n")
+        shapes.add(next((shape for shape, mark in (("get", ".get("), ("else", "else:"),
+                                                    ("rescan", "len(["))
+                         if mark in made), "zero"))
+        if "len([" in made:
+            assert f"for other in self.rows if other.{key} == x.{key}" in made, made
+    assert shapes == {"get", "else", "rescan", "zero"}, shapes
+    # Items from a call may not come back the same a second time: never re-scanned.
+    for key in ("kind", "status", "customer", "ip", "sku", "path", "owner", "author"):
+        made = undone(f"def f(load):\n    return dict(Counter([x.{key} for x in load()]))\n")
+        assert "len([" not in made and made.count("load()") == 1, made
+
+
+def test_grouping_is_undone_into_both_scan_shapes_and_only_where_it_is_the_same():
+    shapes = set()
+    for key in ("author", "genre", "shelf", "year", "path", "status"):
+        source = (f"def f(books):\n    grouped = {{}}\n    for book in books:\n"
+                  f"        grouped.setdefault(book.{key}, []).append(book.title)\n"
+                  f"    return grouped\n")
+        made = deoptimize_source(source, ["group_to_rescan"])
+        assert made is not None and "setdefault" not in made[0], made
+        assert f"if book.{key} not in " in made[0], made[0]
+        shapes.add("comprehension" if "if book." in made[0].split("grouped = {}")[1]
+                   and "[book.title for book in books" in made[0] else "nested")
+    assert shapes == {"comprehension", "nested"}
+    fixed = ("def f(books, {init}):\n    grouped = {{}}\n    for book in {items}:\n"
+             "        grouped.setdefault({key}, []).append(book)\n{more}    return grouped\n")
+    unsafe = [
+        {"items": "load(books)"},  # a call may not give the same items again
+        {"key": "init"},  # a key not read from the item
+        {"more": "        grouped.setdefault(0, []).append(book)\n"},
+        {"key": "len(grouped)"},  # the key reads the dict being filled
+    ]
+    for change in unsafe:
+        fields = {"init": "init", "items": "books", "key": "book.k", "more": ""} | change
+        source = fixed.format(**fields)
+        assert deoptimize_source(source, ["group_to_rescan"]) is None, source
+    # A dict not empty before the loop: the scan would overwrite its lists.
+    kept = ("def f(books):\n    grouped = {'a': [1]}\n    for book in books:\n"
+            "        grouped.setdefault(book.k, []).append(book)\n    return grouped\n")
+    assert deoptimize_source(kept, ["group_to_rescan"]) is None
 
 
 def test_transform_skips_unsafe_sites():

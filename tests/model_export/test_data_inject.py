@@ -20,6 +20,7 @@ from perfrl_train.data.inject import (
     inject_counter,
     inject_dict_guard,
     inject_empty_guard,
+    inject_group,
     inject_list_guard,
     inject_reversed,
     inject_seen_set,
@@ -338,7 +339,8 @@ def test_a_tally_is_grown_with_counter_and_undone_into_a_counting_loop():
         assert "Counter" not in slow, slow
         assert re.search(rf"\n    for \w+ in {items}:\n", slow), slow
         shapes.add(next(shape for shape, mark in (("get", ".get("), ("else", "else:"),
-                                                   ("zero", "] = 0")) if mark in slow))
+                                                   ("zero", "] = 0"), ("rescan", "len(["))
+                        if mark in slow))
     assert forms == {"returned", "named", "skipped"}
     assert len(shapes) >= 2
     rng = random.Random(0)
@@ -348,6 +350,32 @@ def test_a_tally_is_grown_with_counter_and_undone_into_a_counting_loop():
     assert inject_counter("def f(xs):\n    for x in xs:\n        print(x)\n", rng) is None
     assert inject_counter("def f(xs, Counter):\n    for x in xs:\n        print(x.a)\n",
                           rng) is None
+
+
+def test_a_group_by_is_grown_in_one_pass_and_undone_into_a_scan_per_key():
+    grouped_values = set()
+    for source, grown in _grown_by(inject_group, COUNTER_FUNCTIONS, seeds=12):
+        assert [a.arg for a in _parameters(grown)] == [a.arg for a in _parameters(source)]
+        found = re.search(r"\n    (\w+) = \{\}\n    for (\w+) in (\w+):\n"
+                          r"        \1\.setdefault\((.+), \[\]\)\.append\((.+)\)\n"
+                          r"    return \1\n$", grown)
+        assert found is not None, grown
+        _, item, _, key, value = found.groups()
+        # Grouped on a value the loop reads of its item; the item itself or another value.
+        assert key in source and key.startswith((f"{item}.", f"{item}[")), grown
+        assert value == item or (value in source and value != key), grown
+        grouped_values.add("item" if value == item else "value")
+        made = deoptimize_source(grown, ["group_to_rescan"])
+        assert made is not None, grown
+        assert "setdefault" not in made[0] and " not in " in made[0], made[0]
+    assert grouped_values == {"item", "value"}
+    rng = random.Random(0)
+    # A loop inside another statement (the rest of the function would be cut from the middle
+    # of it), a loop over a call, or a loop reading nothing of its item: not grown.
+    assert inject_group("def f(xs):\n    if xs:\n        for x in xs:\n"
+                        "            print(x.a)\n", rng) is None
+    assert inject_group("def f(xs):\n    for x in g(xs):\n        print(x.a)\n", rng) is None
+    assert inject_group("def f(xs):\n    for x in xs:\n        print(x)\n", rng) is None
 
 
 def test_an_annotated_dict_parameter_is_a_dict_to_the_de_optimiser_and_the_fuzzer():
@@ -416,6 +444,8 @@ def test_grown_and_de_optimised_sides_behave_alike(data):
               ], strict=True)]
     dated = st.fixed_dictionaries({"due": st.integers(0, 3), "paid": st.integers(0, 3)})
     grows += [(inject_counter, "counter_to_dict_loop", COUNTER_FUNCTIONS[0],
+               st.tuples(st.lists(dated, max_size=5), st.integers(0, 4)))]
+    grows += [(inject_group, "group_to_rescan", COUNTER_FUNCTIONS[0],
                st.tuples(st.lists(dated, max_size=5), st.integers(0, 4)))]
     jobs, cases = [], []
     for grow, transform, source, inputs in grows:

@@ -112,6 +112,7 @@ def training_functions() -> list[Fn]:
         inject_counter,
         inject_dict_guard,
         inject_empty_guard,
+        inject_group,
         inject_list_guard,
         inject_reversed,
         inject_seen_set,
@@ -134,7 +135,8 @@ def training_functions() -> list[Fn]:
                            (inject_empty_guard, "min_to_sorted_index"),
                            (inject_reversed, "reversed_map_to_insert_front"),
                            (inject_dict_guard, "dict_membership_to_keys_list"),
-                           (inject_counter, "counter_to_dict_loop")):
+                           (inject_counter, "counter_to_dict_loop"),
+                           (inject_group, "group_to_rescan")):
             grown = grow(ast.unparse(candidate.node), random.Random(0))
             made = deoptimize_source(grown, [undo]) if grown is not None else None
             if grown is not None and made is not None:

@@ -31,6 +31,7 @@ from .containers import (
     set_literal_to_list,
 )
 from .control import early_exit_to_flag, extend_to_append_loop, invariant_into_loop
+from .grouping import group_to_rescan
 from .lookups import (
     alias_to_attribute,
     hoisted_attribute_to_loop,
@@ -107,6 +108,7 @@ TRANSFORMS: dict[str, Transform] = {
     "loop_to_pop_queue": loop_to_pop_queue,
     "set_of_name_to_scan": set_of_name_to_scan,
     "seen_set_to_list_scan": seen_set_to_list_scan,
+    "group_to_rescan": group_to_rescan,
 }
 
 #: Transforms that can rewrite a later site than the first (``NAME@K`` passes over K sites).
@@ -163,6 +165,7 @@ REQUIRES: dict[str, frozenset[str]] = {
     "loop_to_pop_queue": frozenset({"For"}),
     "set_of_name_to_scan": frozenset({"set", "frozenset"}),
     "seen_set_to_list_scan": frozenset({"add"}),
+    "group_to_rescan": frozenset({"setdefault"}),
 }
 
 __all__ = ["REQUIRES", "SITE_VARIANTS", "TRANSFORMS", "SpliceError", "apply_transforms",

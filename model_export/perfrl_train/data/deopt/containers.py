@@ -23,7 +23,13 @@ from .common import (
     statements,
     stmts,
 )
-from .tallies import counted_values, counting_loop, dict_of_counter_to_loop, drop_unused_imports
+from .tallies import (
+    counted_values,
+    counting_loop,
+    dict_of_counter_to_loop,
+    drop_unused_imports,
+    plain_reference,
+)
 
 _READERS = frozenset({"len", "sorted", "list", "tuple", "set", "frozenset", "min", "max", "sum",
                       "any", "all", "iter", "enumerate", "bool", "dict"})
@@ -240,7 +246,8 @@ def counter_to_dict_loop(fn: ast.FunctionDef) -> bool:
             _aug_to_get(aug_block, index, st, name)
         counted = counted_values(value.args[0], fn, names) if value.args else None
         if counted is not None:
-            block[k:k + 1] = counting_loop(name, *counted)
+            rescannable = plain_reference(counted[2])  # read again per key: no call
+            block[k:k + 1] = counting_loop(name, *counted, names if rescannable else None)
             drop_unused_imports(fn, _FAST_SIDE_IMPORTS)
         elif value.args:
             item = names.new("item", "key", "elem")

@@ -1,7 +1,8 @@
 """The slow side of a ``Counter`` over a value of each item, read by a comprehension
 (``Counter([r["k"] for r in xs])``) or a getter (``Counter(map(itemgetter("k"), xs))``,
-``attrgetter("a")``): application code's counting loop, in one of the three shapes it is
-written in, and the function-local imports that only the fast side needed taken away
+``attrgetter("a")``): application code's counting loop, in one of the shapes it is
+written in (three one-pass ones and, given fresh names, one that re-scans the items for each new
+value), and the function-local imports that only the fast side needed taken away
 (:func:`counted_values`, :func:`counting_loop`, :func:`drop_unused_imports`).
 
 A caller may rely on the loop filling a plain dict with the same keys, counts and key order
@@ -27,6 +28,9 @@ _SHAPES = (
     "if {k} in {c}:\n        {c}[{k}] += 1\n    else:\n        {c}[{k}] = 1",
     "if {k} not in {c}:\n        {c}[{k}] = 0\n    {c}[{k}] += 1",
 )
+#: The quadratic shape: each new value counted by a scan of all the items (``{o}`` another
+#: item, ``{ko}`` its value); the iterable is read once per new value, so it must be a list.
+_RESCAN = "if {k} not in {c}:\n        {c}[{k}] = len([{o} for {o} in _IT if {ko} == {k}])"
 
 
 def counted_values(value: Any, fn: ast.FunctionDef,
@@ -93,14 +97,27 @@ def singular(iterable: ast.expr) -> tuple[str, ...]:
     return () if keyword.iskeyword(item) or item in dir(builtins) else (item,)
 
 
-def counting_loop(name: str, item: str, value_template: str, iterable: ast.expr) -> list[Any]:
+def counting_loop(name: str, item: str, value_template: str, iterable: ast.expr,
+                  names: Names | None = None) -> list[Any]:
     """``name = {}`` and a loop over ``iterable`` counting each item's value in it, in the
-    shape the value picks (so the same function always gets the same shape)."""
+    shape the value picks (so the same function always gets the same shape). With ``names``
+    the re-scanning shape is one of them (its other item is a fresh name): a caller passes
+    them only where the iterable is read again as it was, a list (not an iterator)."""
     value = value_template.replace("{item}", item)
-    shape = _SHAPES[zlib.crc32(value.encode()) % len(_SHAPES)]
-    body = shape.format(k=value, c=name)
+    shapes = _SHAPES if names is None else (*_SHAPES, _RESCAN)
+    shape = shapes[zlib.crc32(value.encode()) % len(shapes)]
+    if shape is _RESCAN:
+        assert names is not None
+        other = names.new("other", "peer", "candidate")
+        body = shape.format(k=value, c=name, o=other,
+                            ko=value_template.replace("{item}", other))
+    else:
+        body = shape.format(k=value, c=name)
     loop = stmts(f"{name} = {{}}\nfor {item} in _IT:\n    {body}")
     loop[1].iter = iterable
+    for node in ast.walk(loop[1].body[0]):
+        if isinstance(node, ast.comprehension):
+            node.iter = copy.deepcopy(iterable)
     return loop
 
 
@@ -122,6 +139,13 @@ def drop_unused_imports(fn: ast.FunctionDef, candidates: frozenset[str]) -> None
                         block.remove(statement)
     if not fn.body:
         fn.body = [ast.Pass()]
+
+
+def plain_reference(node: ast.expr) -> bool:
+    """Whether ``node`` is a name or a chain of attributes of one (``xs``, ``self.log.rows``)."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
 
 
 def _dict_of_counter(value: Any) -> ast.expr | None:
@@ -160,7 +184,10 @@ def dict_of_counter_to_loop(fn: ast.FunctionDef, names: Names) -> bool:
         if counted is None:
             continue
         made = name or names.new("counts", "tally", "histogram")
-        block[k:k + 1] = counting_loop(made, *counted) + (
+        # Re-reading a name or an attribute has no effect of its own: the re-scanning shape
+        # may read it once per new value (a call might not give the same items twice).
+        rescannable = plain_reference(counted[2])
+        block[k:k + 1] = counting_loop(made, *counted, names if rescannable else None) + (
             [] if name else stmts(f"return {made}"))
         return True
     return False

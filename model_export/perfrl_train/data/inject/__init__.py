@@ -45,15 +45,22 @@ The sixth, a tally made with ``Counter``, for application code's counting loops
 Counter(map(itemgetter("k"), xs))`` of a value a loop reads of its item, returned as a dict in
 place of the loop or read in it to skip repeated values.
 
+The seventh, a one-pass group-by, for application code's grouping by a scan of every item per
+key (``group_to_rescan``), is grown by :func:`inject_group`: ``groups = {}`` and a loop of
+``groups.setdefault(x.k, []).append(x)`` on a value a loop reads of its item, returned in place
+of that loop and all after it.
+
 Where each lives: :mod:`.membership` (list guard, seen set, dict guard), :mod:`.pickers` (empty
-guard), :mod:`.reversal`, :mod:`.counting`, and :mod:`.text`, the text edits they share.
+guard), :mod:`.reversal`, :mod:`.counting`, :mod:`.grouping`, and :mod:`.text`, the text edits
+they share.
 
     python -m perfrl_train.data.inject --corpus corpus.jsonl --out injected.jsonl \
-        [--idiom list-guard|seen-set|empty-guard|reversed|dict-guard|counter]
+        [--idiom list-guard|seen-set|empty-guard|reversed|dict-guard|counter|group]
 
 A caller may rely on: every row written is a corpus row (:mod:`.corpus`'s fields, its
 ``package``/``licence``/``kept`` unchanged, ``id`` ending ``:inject``, ``:inject-seen``,
-``:inject-empty``, ``:inject-reversed``, ``:inject-dict`` or ``:inject-counter``) whose code
+``:inject-empty``, ``:inject-reversed``, ``:inject-dict``, ``:inject-counter`` or
+``:inject-group``) whose code
 parses; a list guard's has exactly one more parameter than the original (annotated
 ``list[str]``, after the others) and ``set_of_name_to_scan`` removes its set again; a seen
 set's has the original's parameters and ``seen_set_to_list_scan`` removes its set again; an
@@ -62,7 +69,8 @@ empty guard's has the original's parameters (or one more, a ``bool`` flag, last)
 comprehension's iterable and ``reversed_map_to_insert_front`` undoes it; a dict guard's has one
 more parameter (annotated ``dict[str, str]``, last) and ``dict_membership_to_keys_list`` lists
 its keys again; a tally's has the original's parameters and ``counter_to_dict_loop`` counts in
-a loop again. The slow and fast sides of such a pair behave the same on every input whose
+a loop again; a group-by's has the original's parameters and ``group_to_rescan`` scans per key
+again. The slow and fast sides of such a pair behave the same on every input whose
 tested values are hashable (the set raises ``TypeError`` on an unhashable one, the scan does
 not; the values real loops test are mostly strings, numbers and objects) and, for the empty
 guard, that are lists or other sequences.
@@ -78,11 +86,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .counting import inject_counter
+from .grouping import inject_group
 from .membership import inject_dict_guard, inject_list_guard, inject_seen_set
 from .pickers import inject_empty_guard
 from .reversal import inject_reversed
 
-__all__ = ["IDIOMS", "inject_counter", "inject_dict_guard", "inject_empty_guard",
+__all__ = ["IDIOMS", "inject_counter", "inject_dict_guard", "inject_empty_guard", "inject_group",
            "inject_list_guard",
            "inject_reversed", "inject_seen_set", "injected_rows", "main"]
 
@@ -93,7 +102,8 @@ IDIOMS = {"list-guard": (inject_list_guard, "inject"),
           "empty-guard": (inject_empty_guard, "inject-empty"),
           "reversed": (inject_reversed, "inject-reversed"),
           "dict-guard": (inject_dict_guard, "inject-dict"),
-          "counter": (inject_counter, "inject-counter")}
+          "counter": (inject_counter, "inject-counter"),
+          "group": (inject_group, "inject-group")}
 
 
 def injected_rows(rows: Iterator[dict], seed: int = 0,

@@ -27,14 +27,14 @@ COUNT_NAMES = ("counts", "tally", "histogram", "frequencies", "occurrences", "pe
 _GROWN_NAMES = frozenset({"Counter", "dict"})
 
 
-def _plain_iterable(node: ast.expr) -> bool:
+def plain_iterable(node: ast.expr) -> bool:
     """A name or an attribute of one (``orders``, ``self.orders``): read twice, the same."""
     if isinstance(node, ast.Attribute):
         node = node.value
     return isinstance(node, ast.Name)
 
 
-def _keyed(value: str, item: str) -> bool:
+def keyed_value(value: str, item: str) -> bool:
     """Whether ``value`` is an attribute or a constant subscript of ``item`` (the item itself
     is not counted: ``Counter(xs)`` of a mapping copies its counts, which a loop does not)."""
     node = ast.parse(value, mode="eval").body
@@ -60,9 +60,9 @@ def inject_counter(code: str, rng: random.Random) -> str | None:
         return None
     found = []
     for loop, values in loop_sites(code, fn):
-        if (_plain_iterable(loop.iter) and isinstance(loop.target, ast.Name)
+        if (plain_iterable(loop.iter) and isinstance(loop.target, ast.Name)
                 and starts_its_line(lines, loop)):
-            found += [(loop, value) for value in values if _keyed(value, loop.target.id)]
+            found += [(loop, value) for value in values if keyed_value(value, loop.target.id)]
     if not found:
         return None
     loop, value = rng.choice(found)
