@@ -117,6 +117,17 @@ def test_the_known_classes_come_from_the_module_and_its_project_imports(project:
     ("oldest",
      "def oldest(books: list[Book]) -> Book:\n"
      "    for book in sorted(books):\n        return book.published\n", ["book.published"]),
+    # A dataclass subscripted as if it were a dict record: no __getitem__ (nor __setitem__).
+    ("oldest",
+     "def oldest(books: list[Book]) -> Book:\n"
+     "    return min(books, key=lambda b: b.year) if books[0]['year'] else books[0]\n", []),
+    ("Catalogue.titles",
+     "def titles(self) -> list[str]:\n    return [book['title'] for book in self.books]\n",
+     ["book[...] (__getitem__)"]),
+    ("Catalogue.titles",
+     "def titles(self) -> list[str]:\n    for book in self.books:\n"
+     "        book['seen'] = True\n    return self[0]\n",
+     ["book[...] (__setitem__)", "self[...] (__getitem__)"]),
 ])
 def test_an_attribute_the_class_lacks_is_caught(project: Path, spec: str, output: str,
                                                 missing: list[str]) -> None:
@@ -137,6 +148,9 @@ def test_an_attribute_the_class_lacks_is_caught(project: Path, spec: str, output
                          "    return self.cache\n"),
     # A class that is not known (a list subclass).
     ("on_shelf", "def on_shelf(shelf: Shelf) -> int:\n    return shelf.count(1)\n"),
+    ("on_shelf", "def on_shelf(shelf: Shelf) -> int:\n    return shelf[0]\n"),
+    # A list of Books is a list: subscripting it is fine; so is what the original does.
+    ("oldest", "def oldest(books: list[Book]) -> Book:\n    return books[0]\n"),
 ])
 def test_what_the_rule_cannot_be_sure_of_is_left_to_the_verifier(
         project: Path, spec: str, output: str) -> None:

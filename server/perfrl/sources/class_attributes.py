@@ -27,7 +27,9 @@ other binding of the name leaves it unknown. The items of a collection of ``dict
 ``set`` (``records: list[dict]``) are known the same way, as the builtin. Reading ``name.attr``
 where the class lacks ``attr`` drops the output, unless ``attr`` is a dunder, the output
 assigns ``attr`` on something itself, or the original function reads ``name.attr`` too (the
-original's code is the original's to keep).
+original's code is the original's to keep). So does ``name[...]`` where the class lacks the
+method that subscript calls (``__getitem__``, ``__setitem__``, ``__delitem__``: ``payment["cents"]``
+of a ``Payment`` dataclass), unless the original subscripts ``name`` the same way.
 
 A caller may rely on :func:`missing_class_attributes` naming only what the rule covers, and
 :func:`project_classes` never raising on a module that does not parse or an import it cannot
@@ -425,7 +427,22 @@ def missing_class_attributes(output: FunctionNode, original: FunctionNode | None
             continue
         if attribute not in classes[cls].attributes:
             found.add(f"{name}.{attribute}")
+    kept_subscripts = _subscripts(original) if original is not None else set()
+    for name, method in _subscripts(output) - kept_subscripts:
+        cls = typed.get(name)
+        if cls is not None and method not in classes[cls].attributes:
+            found.add(f"{name}[...] ({method})")
     return sorted(found)
+
+
+#: The method a subscript calls, by what the subscript does.
+_SUBSCRIPT_METHODS = {ast.Load: "__getitem__", ast.Store: "__setitem__", ast.Del: "__delitem__"}
+
+
+def _subscripts(function: FunctionNode) -> set[tuple[str, str]]:
+    """(name, the method it calls) for each ``name[...]`` in ``function``."""
+    return {(node.value.id, _SUBSCRIPT_METHODS[type(node.ctx)]) for node in ast.walk(function)
+            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)}
 
 
 def own_class(target: FunctionTarget) -> str | None:
