@@ -122,7 +122,8 @@ def main() -> int:
     handle.wait(120)
     options = {}
     if "guarded" in inspect.signature(model_source.ModelCandidateSource).parameters:
-        options = {"guarded": not args.plain, "resample_rounds": 0 if args.plain else 2}
+        rounds = getattr(model_source, "DEFAULT_RESAMPLE_ROUNDS", 2)
+        options = {"guarded": not args.plain, "resample_rounds": 0 if args.plain else rounds}
     totals: dict[str, Counter] = {}
     per_function = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -103,7 +103,7 @@ from perfrl.sources.unhashable_keys import UNHASHABLE_KEY, unhashable_uses
 
 DEFAULT_LOAD_TIMEOUT_S = 120.0
 #: Extra draws for outputs that were unusable (not for duplicates): rounds at most.
-DEFAULT_RESAMPLE_ROUNDS = 2
+DEFAULT_RESAMPLE_ROUNDS = 6
 #: Name placeholders (``vN``) an abstracted output may introduce beyond the input's.
 FRESH_PLACEHOLDERS = 8
 #: Why an output was dropped when it was not worth drawing again.
