@@ -20,7 +20,10 @@ Figures, as the README's model table defines them:
 - best@1: the first output (the model's greedy one, the hand-written file, the first rule);
 - best@k: the best of the target's candidates (verified faster with the highest lower bound,
   else one that passes, else one that keeps the signature, else any that parses);
-- mean speedup: the mean of the verified speedups (medians) over the targets with one.
+- mean speedup: the mean of the verified speedups (medians) over the targets with one;
+- drawn: every output the model drew, re-draws included (its notes' accounts), and the share
+  that made a function that parses, counted before the source's drops (per output above
+  counts only what reached the verifier).
 
 A caller may rely on ``results.json`` (every target, every candidate's verdict and speedup) and
 ``results.md`` (the table) being written into ``--out``; ``--record`` with ``--source hand``
@@ -32,6 +35,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import re
 import statistics
 import sys
 import time
@@ -47,6 +51,39 @@ SOURCES = ("model", "rules", "replay", "hand")
 
 #: What the engine's warning says of a candidate source that gave nothing (its account follows).
 GAVE_NOTHING = "gave nothing:"
+#: A model job's account (``perfrl.sources.model``): outputs drawn, and why each dropped one was.
+_KEPT_ACCOUNT = re.compile(r"(\d+) outputs drawn for .*?, \d+ kept(?: \([^)]*\))?"
+                           r"(?:; dropped: (.*?))?(?:; mended: .*)?$")
+_EMPTY_ACCOUNT = re.compile(r"none of the model's (\d+) (?:second-round )?outputs for .*? was a "
+                            r"usable rewrite \((.*)\)$")
+
+
+def malformed_reasons() -> tuple[str, ...]:
+    """The drop reasons that mean an output made no function that parses: the words the
+    engine, the edit scripts and the model source themselves use."""
+    from perfrl.edit_script import NO_HEADER, NO_HEADER_FIRST, NOT_ITS_LINES, OUT_OF_ORDER
+    from perfrl.engine.candidate_text import DOES_NOT_PARSE, EMPTY
+    from perfrl.sources.model import LOOPED, NOT_FITTING
+
+    return (DOES_NOT_PARSE, EMPTY, "defines no function", NO_HEADER, NO_HEADER_FIRST,
+            NOT_ITS_LINES, OUT_OF_ORDER, LOOPED, NOT_FITTING)
+
+
+def drawn_outputs(notes: list[str]) -> tuple[int, int]:
+    """(outputs the model drew, how many of them made no function that parses) from a
+    target's notes (the model source's accounts, both rounds'); (0, 0) without one."""
+    malformed = malformed_reasons()
+    drawn = bad = 0
+    for note in notes:
+        found = _KEPT_ACCOUNT.search(note) or _EMPTY_ACCOUNT.search(note)
+        if found is None:
+            continue
+        drawn += int(found.group(1))
+        for account in (found.group(2) or "").split("; "):
+            why, _, count = account.rpartition(": ")
+            if why.startswith(malformed) and count.isdigit():
+                bad += int(count)
+    return drawn, bad
 
 @dataclass
 class Target:
@@ -244,10 +281,16 @@ def summarise(outcomes: list[TargetOutcome]) -> dict:
             "mean_speedup": statistics.fmean(verified) if verified else None,
         }
 
+    accounts = [drawn_outputs(o.notes) for o in outcomes]
+    drawn = sum(d for d, _ in accounts)
     return {
         "targets": targets,
         "errors": sum(1 for o in outcomes if o.error),
         "outputs_requested": requested,
+        # Every output the model drew (re-draws included), before any drop: how many made a
+        # function that parses (the issue's "outputs parse"; per_output counts candidates).
+        "drawn": {"outputs": drawn,
+                  "parses_pct": _pct(drawn - sum(b for _, b in accounts), drawn)},
         "per_output": {
             "candidates_pct": _pct(len(every), requested),
             "parses_pct": _pct(sum(c["parses"] for c in every), requested),
@@ -295,6 +338,11 @@ def markdown(title: str, groups: dict[str, dict], k: int, outcomes: list[TargetO
             f"| {_fmt_speedup(b1['mean_speedup'])}, {_fmt_speedup(bk['mean_speedup'])} "
             f"| {po['candidates_pct']:.1f}% / {po['keeps_signature_pct']:.1f}% / "
             f"{po['passes_pct']:.1f}% / {po['faster_pct']:.1f}% |")
+    for name, fig in groups.items():
+        drawn = fig.get("drawn", {})
+        if drawn.get("outputs"):
+            lines.append(f"\n{name}: {drawn['outputs']} outputs drawn (re-draws included), "
+                         f"{drawn['parses_pct']:.1f}% of them made a function that parses.")
     for name, fig in groups.items():
         second = fig["second_round"]
         if second["targets"]:

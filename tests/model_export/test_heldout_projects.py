@@ -208,3 +208,41 @@ def test_a_source_that_gave_nothing_keeps_its_account_among_the_notes(tmp_path):
     [note] = outcome.notes
     assert note.startswith("candidate source 'model' gave nothing:") and "perfrl_model.json" in note
     assert note in outcome.warnings and not outcome.candidates
+
+
+def test_drawn_outputs_count_every_draw_and_those_that_made_no_function():
+    evaluate = _evaluate_module()
+    notes = [
+        "model: 37 outputs drawn for OrderBook.distinct_skus, 8 kept (3 of them rewrite a loop "
+        "region); dropped: does not parse: 22; reads a name nothing defines: 5; duplicate: 1; "
+        "edit of lines the function does not have: 2; does not parse (cut at the length "
+        "limit): 1; mended: index slip: 2",
+        "model: second round: 8 outputs drawn for f, 1 kept",
+        "candidate source 'model' gave nothing: none of the model's 24 outputs for ordinal was "
+        "a usable rewrite (does not parse: 17; repetition loop: 3; duplicate: 4)",
+        "rules: 2 rewrites",
+    ]
+    assert evaluate.drawn_outputs(notes) == (37 + 8 + 24, 22 + 2 + 1 + 17 + 3)
+    assert evaluate.drawn_outputs([]) == (0, 0)
+    target = evaluate.Target("projects", "p", HELDOUT, "m.py::f")
+    figures = evaluate.summarise([evaluate.TargetOutcome(target, requested=8, notes=notes)])
+    assert figures["drawn"] == {"outputs": 69, "parses_pct": pytest.approx(100 * 24 / 69)}
+
+
+def test_the_model_source_s_own_account_is_read_as_drawn_outputs():
+    from perfrl.sources.model import ModelCandidateSource
+
+    target = locate_function(str(HELDOUT / "logscan/logscan/summary.py::count_by_status"),
+                             project_root=HELDOUT / "logscan")
+    produced = ModelCandidateSource(REPO / "server/perfrl/models/default", num_candidates=4,
+                                    seed=1).generate(target, 4)
+    kept = []
+    while True:
+        try:
+            kept.append(next(produced))
+        except StopIteration as stop:
+            note = stop.value
+            break
+    drawn, malformed = _evaluate_module().drawn_outputs([f"model: {note}"])
+    assert drawn == int(note.split(" outputs drawn")[0]) and drawn >= len(kept) > 0
+    assert 0 <= malformed <= drawn - len(kept)

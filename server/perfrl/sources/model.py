@@ -108,7 +108,7 @@ DEFAULT_RESAMPLE_ROUNDS = 6
 FRESH_PLACEHOLDERS = 8
 #: Why an output was dropped when it was not worth drawing again.
 _NOT_RESAMPLED = (DUPLICATE, SAME_AS_ORIGINAL)
-_NOT_FITTING = "region rewrite does not fit the function"
+NOT_FITTING = "region rewrite does not fit the function"
 LOOPED = "repetition loop"
 INVENTED_STRING = "uses a string placeholder the function does not have"
 UNBOUND = "reads a name nothing defines"
@@ -757,7 +757,7 @@ class ModelCandidateSource:
         for rewrite in kept:
             statements = region_statements(region, rewrite.function)
             if statements is None:
-                dropped[_NOT_FITTING] += 1
+                dropped[NOT_FITTING] += 1
                 continue
             spliced = Candidate(
                 source="model",
@@ -766,7 +766,7 @@ class ModelCandidateSource:
             )
             # The whole function is a new text: cleaned (parsed) once, here.
             clean = clean_candidate(spliced, target, rewrite.number)
-            why = _NOT_FITTING if clean.flaw else distinct.admit(clean)
+            why = NOT_FITTING if clean.flaw else distinct.admit(clean)
             if why is not None:
                 dropped[why] += 1
                 continue
