@@ -252,7 +252,8 @@ def build_sources_for(args, target: Target, shared: dict):
                                                                   False),
                                           region_min_lines=getattr(args, "region_min_lines",
                                                                    None),
-                                          mend_slips=getattr(args, "mend_slips", True))
+                                          mend_slips=getattr(args, "mend_slips", True),
+                                          indent_guard=getattr(args, "indent_guard", True))
     return shared["sources"]
 
 
@@ -465,6 +466,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="mend the model's two copying slips of index-loop rewrites "
                         "before verifying (perfrl.sources.slip_repairs; default: on, as "
                         "served; --no-mend-slips measures the model alone)")
+    parser.add_argument("--indent-guard", action=argparse.BooleanOptionalAction, default=True,
+                        help="an edit model's hunk lines indented as Python's blocks allow "
+                        "where they land (perfrl.inference.indent_guard; default: on, as "
+                        "served)")
     parser.add_argument("--region-min-lines", type=int, default=None, metavar="LINES",
                         help="also rewrite each loop region of a function longer than LINES "
                         "(default: the model's own setting, region_min_lines of its spec)")
@@ -537,6 +542,7 @@ def write_reports(args, outcomes: list[TargetOutcome], n: int) -> int:
          "region_min_lines": getattr(args, "region_min_lines", None),
          "temperature": getattr(args, "temperature", None),
          "mend_slips": getattr(args, "mend_slips", None),
+         "indent_guard": getattr(args, "indent_guard", None),
          "figures": groups, "targets": [outcome_json(o) for o in outcomes]},
         indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     table = markdown(title, groups, n, outcomes)

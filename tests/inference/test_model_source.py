@@ -153,9 +153,12 @@ def test_model_source_reports_when_no_output_is_usable(tiny_model, target, model
         rf"was a usable rewrite \({re.escape(reason)} \(cut at the length limit\): 2\)",
     ):
         list(source.generate(target, 4))
-    # Unusable outputs are drawn again, twice by default: 2 + 2 + 2 outputs.
+    # Unusable outputs are drawn again, DEFAULT_RESAMPLE_ROUNDS times by default: 2 each time.
+    from perfrl.sources.model import DEFAULT_RESAMPLE_ROUNDS
+
     source = ModelCandidateSource(model_dir, num_candidates=2, max_new_tokens=3)
-    with pytest.raises(CandidateSourceError, match=r"none of the model's 6 outputs"):
+    drawn = 2 * (1 + DEFAULT_RESAMPLE_ROUNDS)
+    with pytest.raises(CandidateSourceError, match=rf"none of the model's {drawn} outputs"):
         list(source.generate(target, 4))
 
 

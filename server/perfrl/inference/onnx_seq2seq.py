@@ -22,7 +22,7 @@ A caller may rely on:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from perfrl.inference.decoding import (
     beam_search,
     sample_or_greedy,
 )
+from perfrl.inference.indent_guard import IndentGuard
 from perfrl.inference.line_ref_guard import LineRefGuard
 from perfrl.inference.optimum_decoder import OptimumDecoder
 from perfrl.inference.ort_sessions import (
@@ -171,6 +172,7 @@ class OnnxSeq2SeqModel:
         whole_words: bool = False,
         line_refs: int = 0,
         receivers: Mapping[str, frozenset[str]] | None = None,
+        edited_lines: Sequence[str] | None = None,
     ) -> OutputConstraints:
         """Constraints for one prompt's outputs: they start with the tokens of
         ``forced_start`` (encoded as the start of a longer text is: a byte-level BPE never
@@ -188,7 +190,9 @@ class OnnxSeq2SeqModel:
         a line of the input, each at most once (:mod:`perfrl.inference.line_ref_guard`); with
         ``receivers`` (placeholder -> the attributes its type has:
         :func:`perfrl.inference.attribute_guard.receiver_types`), ``vK.attr`` only for an
-        attribute ``vK`` has (:mod:`perfrl.inference.attribute_guard`)."""
+        attribute ``vK`` has (:mod:`perfrl.inference.attribute_guard`); with ``edited_lines``
+        (an edit model: the lines of the function its scripts edit), hunk lines indented as
+        Python's blocks allow where they land (:mod:`perfrl.inference.indent_guard`)."""
         prefix = ()
         if forced_start:
             prefix = tuple(self._tokenizer.encode(forced_start, add_special_tokens=False).ids)
@@ -204,6 +208,8 @@ class OnnxSeq2SeqModel:
             guards.append(LineRefGuard(pieces.guard.texts, self.spec.eos_token_id, line_refs))
         if receivers:
             guards.append(AttributeGuard(pieces.guard.texts, self.spec.eos_token_id, receivers))
+        if edited_lines is not None:
+            guards.append(IndentGuard(pieces.guard.texts, self.spec.eos_token_id, edited_lines))
         guard: RowGuard | None = None
         if guards:
             guard = guards[0]

@@ -462,7 +462,9 @@ class ModelCandidateSource:
     time (:mod:`perfrl.sources.regions`). ``mend_slips`` (on by default) mends two copying
     slips of index-loop rewrites before the verifier sees them
     (:mod:`perfrl.sources.slip_repairs`); off, the outputs are verified as the model wrote
-    them (for measuring the model alone)."""
+    them (for measuring the model alone). ``indent_guard`` (on by default) keeps an edit
+    model's hunk lines at indentations Python's blocks allow where they land
+    (:mod:`perfrl.inference.indent_guard`)."""
 
     name = "model"
 
@@ -485,6 +487,7 @@ class ModelCandidateSource:
         site_words: bool = False,
         attribute_guard: bool = False,
         mend_slips: bool = True,
+        indent_guard: bool = True,
     ) -> None:
         self.handle = model if isinstance(model, ModelHandle) else ModelHandle(Path(model))
         self.num_candidates = num_candidates
@@ -503,6 +506,7 @@ class ModelCandidateSource:
         self.site_words = site_words
         self.attribute_guard = attribute_guard
         self.mend_slips = mend_slips
+        self.indent_guard = indent_guard
 
     def generate(
         self, target: FunctionTarget, limit: int
@@ -634,6 +638,9 @@ class ModelCandidateSource:
                     whole_words=whole_words,
                     line_refs=line_count if output_format == "edit-v2" else 0,
                     receivers=receivers,
+                    edited_lines=(code_lines(model_text)
+                                  if self.indent_guard and output_format in EDIT_FORMATS
+                                  else None),
                 )
                 for start, copy_from, group_words in zip(starts, copied, vocabularies, strict=True)
             ]

@@ -28,6 +28,7 @@ def build_sources(
     site_words: bool = False,
     attribute_guard: bool = False,
     mend_slips: bool = True,
+    indent_guard: bool = True,
 ) -> list[CandidateSource]:
     """Sources in the order given; hand-written files first when there are any.
 
@@ -44,7 +45,8 @@ def build_sources(
     annotated as a builtin container take only its type's attributes
     (:mod:`perfrl.inference.attribute_guard`); ``mend_slips=False`` verifies the model's
     outputs without mending its copying slips (:mod:`perfrl.sources.slip_repairs`; for
-    measuring the model alone);
+    measuring the model alone); ``indent_guard=False`` lets an edit model indent its hunk
+    lines as it likes (:mod:`perfrl.inference.indent_guard`; for comparisons);
     ``region_min_lines`` overrides the model's own length above which a function's loop
     regions are rewritten one at a time too (None: the model's spec). Unknown names raise
     CandidateSourceError listing the known ones.
@@ -85,6 +87,6 @@ def build_sources(
                                      region_min_lines=region_min_lines,
                                      site_words=site_words,
                                      attribute_guard=attribute_guard,
-                                     mend_slips=mend_slips)
+                                     mend_slips=mend_slips, indent_guard=indent_guard)
             )
     return sources
