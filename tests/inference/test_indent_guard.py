@@ -107,6 +107,13 @@ def test_a_line_too_deep_too_shallow_or_between_levels_is_refused():
     assert _writes("@6-7\n            v3.append(v4)")
 
 
+def test_a_tab_indents_nothing_where_the_input_indents_with_spaces():
+    assert not _writes("@3-3\n\tv3 = []")
+    assert not _writes("@3-3\n    v3 = []\n\t\n    v5 = 1")
+    tabbed = SLOW.replace("    ", "\t")
+    assert _writes("@3-3\n\tv3 = []\n\tv5 = 1", slow=tabbed)
+
+
 def test_a_hunk_must_leave_the_input_s_next_line_a_place():
     # Line 4 (`for ...:`) replaced by a plain statement: line 5, deeper, has nowhere to go;
     # the refusal comes where the hunk ends (the next header, the end of output).

@@ -12,7 +12,8 @@ a token that would
   structure cannot take there: deeper than the line before when that line does not open a
   block, not deeper when it does, or between two open levels;
 - end a hunk (the next header, the end of output) where the input's line after it could not
-  follow: below a block opener, or at an indentation no open block has.
+  follow: below a block opener, or at an indentation no open block has;
+- indent with a tab where the input indents with spaces only (Python's ``TabError``).
 
 Where the structure is not known it accepts: inside brackets, strings and after a backslash
 (continuation lines), a comment line, a hunk whose header does not parse or that starts inside
@@ -134,6 +135,10 @@ class IndentGuard:
             self._opens.append(_code_part(line).endswith(":"))
         self._before.append(blocks.copy())
         self._newline = ["\n" in text for text in token_texts]
+        # An input indented with spaces only takes no tab in an indentation: Python refuses a
+        # mix whose meaning depends on the tab size (TabError), and a tab-only blank line is
+        # no use to anyone.
+        self._tabs = any("\t" in line[:len(line) - len(line.lstrip())] for line in self._lines)
 
     def _follow(self, blocks: Blocks, first: int, end: int) -> None:
         """Move ``blocks`` over the input's lines ``first`` to ``end - 1`` as written."""
@@ -230,6 +235,8 @@ class IndentGuard:
                     state.line = ""  # a blank line: nothing to judge
                 self._line_ends(state)
             elif state.place == _INDENT and char in " \t":
+                if char == "\t" and judge and not self._tabs:
+                    return False
                 state.line += char
             elif state.place == _INDENT:
                 if not self._first_char(state, char, judge):
