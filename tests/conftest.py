@@ -43,6 +43,16 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+def drain(generator) -> tuple[list, object]:
+    """Everything ``generator`` yields, and the value it returns (a candidate source's note)."""
+    items = []
+    while True:
+        try:
+            items.append(next(generator))
+        except StopIteration as stop:
+            return items, stop.value
+
+
 def run_output(project: Path, imports: str, output: str, call: str) -> subprocess.CompletedProcess:
     """A fresh interpreter with ``project`` importable runs ``imports``, defines the model
     output ``output`` and runs ``call``: how a test shows a dropped output really fails."""

@@ -19,6 +19,7 @@ from perfrl.inference.onnx_seq2seq import OnnxSeq2SeqModel
 from perfrl.inference.output_vocabulary import python_words, words_of
 from perfrl.model_contract import DECODER_FORMAT_STEP, DECODER_FORMATS
 from perfrl.sources.model import ModelCandidateSource, signature_header
+from tests.conftest import drain
 
 from .conftest import TinyModel
 from .test_model_source import LOOP, REWRITE, make_target
@@ -179,14 +180,7 @@ def test_model_source_reports_its_drops_when_some_outputs_survive(tiny_model, tm
     target = make_target(tmp_path, "import math\n\n\n" + LOOP, "scale")
     source = ModelCandidateSource(tiny_model.step_dir, temperature=1.5, seed=3,
                                   max_new_tokens=48)
-    produced = source.generate(target, 6)
-    candidates = []
-    while True:
-        try:
-            candidates.append(next(produced))
-        except StopIteration as stop:
-            note = stop.value
-            break
+    candidates, note = drain(source.generate(target, 6))
     assert candidates and candidates[0].code == REWRITE
     drawn = int(note.split(" outputs drawn")[0])
     assert drawn >= 6 and f", {len(candidates)} kept" in note

@@ -16,7 +16,7 @@ import pytest
 
 from perfrl.engine.candidate_check import normalize_candidate
 from perfrl.engine.locate import locate_function
-from tests.conftest import project_pytest_env
+from tests.conftest import drain, project_pytest_env
 
 REPO = Path(__file__).resolve().parents[2]
 HELDOUT = REPO / "benchmarks" / "heldout"
@@ -234,15 +234,8 @@ def test_the_model_source_s_own_account_is_read_as_drawn_outputs():
 
     target = locate_function(str(HELDOUT / "logscan/logscan/summary.py::count_by_status"),
                              project_root=HELDOUT / "logscan")
-    produced = ModelCandidateSource(REPO / "server/perfrl/models/default", num_candidates=4,
-                                    seed=1).generate(target, 4)
-    kept = []
-    while True:
-        try:
-            kept.append(next(produced))
-        except StopIteration as stop:
-            note = stop.value
-            break
+    kept, note = drain(ModelCandidateSource(REPO / "server/perfrl/models/default",
+                                            num_candidates=4, seed=1).generate(target, 4))
     drawn, malformed = _evaluate_module().drawn_outputs([f"model: {note}"])
     assert drawn == int(note.split(" outputs drawn")[0]) and drawn >= len(kept) > 0
     assert 0 <= malformed <= drawn - len(kept)

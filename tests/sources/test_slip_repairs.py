@@ -15,6 +15,7 @@ from perfrl.inference.onnx_seq2seq import GeneratedSequence
 from perfrl.sources.model import select_clean
 from perfrl.sources.slip_repairs import DEAD_LOOP_INCREMENT, RANGE_OVER_SEQUENCE
 from perfrl.sources.slip_repairs import repair_slips as repair_parsed
+from tests.conftest import drain
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "inventory"
 #: The example project's reports.shelf_names, as written there.
@@ -156,13 +157,8 @@ def test_the_shipped_model_slips_on_the_example_and_the_source_mends_it() -> Non
     def job(mend: bool) -> tuple[list[str], str]:
         source = ModelCandidateSource(default_model_dir(), num_candidates=16, seed=2,
                                       mend_slips=mend)
-        generator = source.generate(target, 16)
-        codes = []
-        try:
-            while True:
-                codes.append(next(generator).code)
-        except StopIteration as stop:
-            return codes, stop.value or ""
+        candidates, note = drain(source.generate(target, 16))
+        return [candidate.code for candidate in candidates], note or ""
 
     written, written_note = job(mend=False)
     assert any("range(products)" in code for code in written), written
