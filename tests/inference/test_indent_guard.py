@@ -26,10 +26,11 @@ SLOW = '''def v0(v1, v2):
     return v3
 '''
 
-#: Lines a fast side may be made of (code of several depths, a bracket over two lines).
+#: Lines a fast side may be made of (code of several depths, a bracket over two lines, the
+#: input's comment, which a script names by reference: a comment of its own is refused).
 FAST_LINES = ["    v3 = []", "    v5 = set(v2)", "    for v4 in v1:", "        if v4 in v5:",
               "        if v4 not in v2:", "            v3.append(v4)", "            continue",
-              "    return v3", "        v3.extend([", "            v4])", "    # s3",
+              "    return v3", "        v3.extend([", "            v4])", "    # s2",
               "    return [v4 for v4 in v1", "            if v4 not in v2]",
               "    v5 = v1 + \\", "  v2", '    v6 = """s4', 's5"""']
 
@@ -137,10 +138,16 @@ def test_references_count_as_the_lines_they_name():
     assert not _writes("@3-3\n        =3")
 
 
-def test_continuations_comments_and_unknown_hunks_are_not_judged():
-    # Inside brackets a line may be indented anyhow; a comment line too.
+def test_continuations_and_unknown_hunks_are_not_judged_but_a_new_comment_is_refused():
+    # Inside brackets a line may be indented anyhow.
     assert _writes("@6-7\n            v3.append(\n  v4)")
-    assert _writes("@3-3\n    v3 = []\n  # s3")
+    # A comment line of the model's own is refused at any indentation; the input's, named by
+    # a reference (line 8 is `# s2`), and a comment after code pass; `#` inside a string is
+    # no comment.
+    assert not _writes("@3-3\n    v3 = []\n  # s3")
+    assert not _writes("@3-3\n    v3 = []\n    # s3")
+    assert _writes("@3-3\n    v3 = []\n    =8\n    v5 = 1  # s3")
+    assert _writes('@3-3\n    v3 = """\n# s3"""')
     # A hunk starting inside the input's open bracket (line 7 continues line 6).
     assert _writes("@7-7\n v4)")
     # A header that names no lines of the input: the edit script's own check refuses it.

@@ -13,17 +13,21 @@ a token that would
   block, not deeper when it does, or between two open levels;
 - end a hunk (the next header, the end of output) where the input's line after it could not
   follow: below a block opener, or at an indentation no open block has;
-- indent with a tab where the input indents with spaces only (Python's ``TabError``).
+- indent with a tab where the input indents with spaces only (Python's ``TabError``);
+- start a comment line of its own (not a reference to one of the input's): comments make no
+  code faster, and the model, kept from garbage at odd indentations, wrote it as comments
+  (``# nonlocal``, ``# type:7``). Python would accept them; this rule is the one exception to
+  the promise below.
 
 Where the structure is not known it accepts: inside brackets, strings and after a backslash
-(continuation lines), a comment line, a hunk whose header does not parse or that starts inside
-a bracket of the input. Decoding then takes the best (greedy) or draws again among the tokens
+(continuation lines), a hunk whose header does not parse or that starts inside a bracket of the
+input. Decoding then takes the best (greedy) or draws again among the tokens
 it accepts (:func:`perfrl.inference.decoding.sample_or_greedy`), as for the other guards.
 
 A caller may rely on: every script whose application parses (hunks in order, each line of code
-or reference indented as Python needs where it lands) being accepted token by token whatever
-the cut into tokens, provided the input's lines parse; the judgement needing nothing but the
-text written and the input's lines.
+or reference indented as Python needs where it lands, no comment line of its own) being
+accepted token by token whatever the cut into tokens, provided the input's lines parse; the
+judgement needing nothing but the text written and the input's lines.
 """
 
 from __future__ import annotations
@@ -138,6 +142,9 @@ class IndentGuard:
         # An input indented with spaces only takes no tab in an indentation: Python refuses a
         # mix whose meaning depends on the tab size (TabError), and a tab-only blank line is
         # no use to anyone.
+        #: The input's comment lines (a reference to one stands at any indentation).
+        self._comments = frozenset(number for number, line in enumerate(self._lines, 1)
+                                   if line.lstrip().startswith("#"))
         self._tabs = any("\t" in line[:len(line) - len(line.lstrip())] for line in self._lines)
 
     def _follow(self, blocks: Blocks, first: int, end: int) -> None:
@@ -197,43 +204,67 @@ class IndentGuard:
             return True
         state.place = _BODY
         blocks = state.blocks
-        state.judged_line = blocks is not None and not blocks.continuing and char != "#"
+        placed = blocks is not None and not blocks.continuing
+        if char == "#" and placed and judge:
+            return False  # a comment of the model's own: see the module doc
+        state.judged_line = placed and char != "#"
         if state.judged_line:
             assert blocks is not None
             # Column 0 after the first line would end the function (only a hunk rewriting
             # the `def` line itself may start there).
             outside = width == 0 and (state.hunk_first > 1 or state.written)
+            if char == "=":
+                # A reference: judged when its number is known (a comment of the input may
+                # stand anywhere); here only whether some line could be named at this width.
+                if judge and (outside or not blocks.fits(width)) and not self._comments:
+                    return False
+                return True
             if judge and (outside or not blocks.fits(width)):
                 return False
             blocks.start_line(width)
         state.written = True
         return True
 
-    def _line_ends(self, state: IndentState) -> None:
+    def _reference_ends(self, state: IndentState, blocks: Blocks, width: int, number: int,
+                        judge: bool) -> bool:
+        """Close a reference to input line ``number`` written at ``width``."""
+        if not 1 <= number <= len(self._lines) or number in self._comments:
+            return True  # a comment stands anywhere; a bad number is the script's own check
+        outside = width == 0 and (state.hunk_first > 1 or state.written)
+        if judge and (outside or not blocks.fits(width)):
+            return False
+        blocks.start_line(width)
+        state.written = True
+        if self._before[number].continuing:
+            state.blocks = None  # a line that opens a bracket: the rest is not judged
+        else:
+            blocks.opened = self._opens[number - 1]
+        return True
+
+    def _line_ends(self, state: IndentState, judge: bool = True) -> bool:
+        """Close the current line; False when ``judge`` and it may not end here."""
         line, place = state.line, state.place
         state.place, state.line = _INDENT, ""
         if place == _HEADER_LINE:
             self._open_hunk(state, line)
-            return
+            return True
         blocks = state.blocks
         if blocks is None or not line.strip():
-            return
+            return True
         reference = _REFERENCE.match(line.lstrip()) if state.judged_line else None
         if reference is not None:
-            number = int(reference.group(1))
-            if 1 <= number <= len(self._lines) and self._before[number].continuing:
-                state.blocks = None  # a line that opens a bracket: the rest is not judged
-                return
-            blocks.opened = 1 <= number <= len(self._lines) and self._opens[number - 1]
-            return
+            return self._reference_ends(state, blocks, len(line) - len(line.lstrip()),
+                                        int(reference.group(1)), judge)
         _end_line(blocks, line, state.judged_line)
+        return True
 
     def _feed(self, state: IndentState, text: str, judge: bool = True) -> bool:
         for char in text:
             if char == "\n":
                 if state.place == _INDENT and state.line.strip() == "" and state.line:
                     state.line = ""  # a blank line: nothing to judge
-                self._line_ends(state)
+                if not self._line_ends(state, judge):
+                    return False
             elif state.place == _INDENT and char in " \t":
                 if char == "\t" and judge and not self._tabs:
                     return False
@@ -258,8 +289,8 @@ class IndentGuard:
     def accepts(self, state: IndentState, token: int) -> bool:
         if token == self._eos_id:  # the output ends: so do its last line and hunk
             ended = state.copy()
-            self._line_ends(ended)  # a last header opens its (empty, deleting) hunk
-            return self._hunk_can_end(ended)
+            # The last line ends too (a last header opens its empty, deleting hunk).
+            return self._line_ends(ended) and self._hunk_can_end(ended)
         if state.place != _INDENT and not self._newline[token]:
             return True
         return self._feed(state.copy(), self._texts[token])
