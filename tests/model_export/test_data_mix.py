@@ -134,3 +134,16 @@ def test_an_edit_v2_target_names_the_lines_it_keeps_and_fits_where_edit_v1_does_
                **limits)["out"]["train"] == 0
     assert mix(tmp_path / "v2", [train], [], tokenizer, {}, output_format="edit-v2",
                **limits)["out"]["train"] == 1
+
+
+def test_rows_whose_fast_side_writes_a_comment_of_its_own_are_dropped(tmp_path):
+    moved = {"id": "p:m.py:c:1:sum_to_loop",
+             "slow": "def v0(v1):\n    v2 = 0\n    # s0\n    return v2\n",
+             "fast": "def v0(v1):\n    # s0\n    v2 = 0\n    return v2\n"}
+    written = {"id": "p:m.py:w:1:sum_to_loop", "slow": "def v0(v1):\n    return v1\n",
+               "fast": "def v0(v1):\n    # the sum\n    return v1\n"}
+    rows = _write(tmp_path / "t.jsonl", [moved, written])
+    tokenizer = Tokenizer.from_file(str(TOKENIZER))
+    report = mix(tmp_path / "o", [rows], [], tokenizer, {}, max_source=1000, max_target=64)
+    assert report["dropped"] == {"fast side writes a comment of its own": 1}
+    assert _ids(tmp_path / "o/train.jsonl") == ["p:m.py:c:1:sum_to_loop"]
