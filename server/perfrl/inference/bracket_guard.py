@@ -45,7 +45,7 @@ class LexState:
         return LexState(list(self.brackets), self.quote, self.comment, self.escaped, self.tail)
 
 
-def _feed(state: LexState, text: str) -> bool:
+def feed_text(state: LexState, text: str) -> bool:
     """Advance ``state`` over ``text``; False (state then undefined) when it cannot parse."""
     index = 0
     while index < len(text):
@@ -117,13 +117,13 @@ class BracketGuard:
             return self.can_end(state)
         if not self.structural[token] and not (state.quote or state.comment):
             return True
-        return _feed(state.copy(), self.texts[token])
+        return feed_text(state.copy(), self.texts[token])
 
     def advance(self, state: LexState, token: int) -> None:
         """Move ``state`` past ``token`` (one it accepted)."""
         if token == self.eos_id:
             return
         if self.structural[token] or state.quote or state.comment:
-            _feed(state, self.texts[token])
+            feed_text(state, self.texts[token])
         else:
             state.tail = (state.tail + self.texts[token])[-2:]

@@ -36,8 +36,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from perfrl.inference.bracket_guard import LexState
-from perfrl.inference.bracket_guard import _feed as _lex_feed
+from perfrl.inference.bracket_guard import LexState, feed_text
 
 _HEADER = re.compile(r"@(\d+)-(\d+)[ \t]*$")
 _REFERENCE = re.compile(r"=(\d+)[ \t]*$")
@@ -87,16 +86,16 @@ def _code_part(line: str) -> str:
     for index, char in enumerate(line):
         if char == "#" and not lex.quote:
             return line[:index].rstrip()
-        _lex_feed(lex, char)
+        feed_text(lex, char)
     return line.rstrip()
 
 
 def _end_line(blocks: Blocks, line: str, logical_start: bool) -> None:
     """Close a physical line of text ``line`` (indentation included) in ``blocks``."""
     code = _code_part(line)
-    blocks.backslash = code.endswith("\\") and not blocks.lex.quote
-    _lex_feed(blocks.lex, line.lstrip() if logical_start else line)
+    feed_text(blocks.lex, line.lstrip() if logical_start else line)
     blocks.lex.comment = False
+    blocks.backslash = code.endswith("\\") and not blocks.lex.quote
     if not blocks.continuing and code.strip():
         blocks.opened = code.endswith(":")
 
