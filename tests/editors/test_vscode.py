@@ -329,15 +329,18 @@ def code_server(
         _kill_group(process)
 
 
-def _run_in_group(cmd: list[str], env: dict[str, str],
-                  timeout: float) -> subprocess.CompletedProcess:
+def _run_in_group(cmd: list[str], env: dict[str, str], timeout: float,
+                  meanwhile=None) -> subprocess.CompletedProcess:
     """Runs ``cmd`` in its own process group; past ``timeout`` the whole group (the driver and
-    the Chromium it started) is killed and the test fails with what it printed."""
+    the Chromium it started) is killed and the test fails with what it printed.
+    ``meanwhile(process)``, when given, runs while the driver still runs (it may wait for it)."""
     process = subprocess.Popen(
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         stdin=subprocess.DEVNULL, start_new_session=True,
     )
     try:
+        if meanwhile is not None:
+            meanwhile(process)
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(process)
@@ -418,6 +421,9 @@ def _run_scenario(
     }
     if fix_interpreter is not None:
         config["fixInterpreter"] = fix_interpreter
+    ready, release = home / "ready", home / "quit"
+    if after_scenario is not None:
+        config["readyFile"], config["quitFile"] = str(ready), str(release)
     if mode == "broken-server":
         config["brokenInterpreter"] = str(settings["perfrl.server.interpreter"])
     run = None
@@ -427,12 +433,26 @@ def _run_scenario(
             tools, vsix_path, project, home, artifacts / "code-server.log", settings, started
         ) as url:
             scenario_config.write_text(json.dumps({**config, "url": url}))
+
+            def quit_while_open(driver: subprocess.Popen) -> None:
+                # The driver holds the window open once it has seen what it should: the
+                # editor is quit then, not after the window closed (which stops the server).
+                deadline = time.monotonic() + SCENARIO_TIMEOUT
+                while not ready.exists() and driver.poll() is None:
+                    if time.monotonic() > deadline:
+                        return
+                    time.sleep(0.2)
+                if ready.exists():
+                    try:
+                        after_scenario(started[0])
+                    finally:
+                        release.write_text("")
+
             run = _run_in_group(
                 [str(tools["node"]), str(SCENARIO), str(scenario_config)],
                 env=_isolated_env(home), timeout=SCENARIO_TIMEOUT,
+                meanwhile=quit_while_open if after_scenario is not None else None,
             )
-            if after_scenario is not None and run.returncode == 0:
-                after_scenario(started[0])
     finally:
         _copy_logs(home, artifacts)
         shutil.rmtree(home, ignore_errors=True)

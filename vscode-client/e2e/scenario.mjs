@@ -9,7 +9,8 @@
 // mode "optimize": status bar item, light bulb "Optimize", lens with the speedup, apply through
 //   the lens and save, palette "Show Report" (preview opens), palette "Restart Server".
 // mode "quit-during-job": as "optimize" up to the running job (required here), then stops, so
-//   that the test can quit the editor while the job runs.
+//   that the test can quit the editor while the job runs; with `readyFile` and `quitFile` it
+//   creates the first then keeps the window open until the test creates the second.
 // mode "profile": status bar item, then "PerfRL: Profile" from the palette and the hot-spot lens.
 // mode "broken-server": the server cannot start; expects the red status item and the error
 //   notification about `brokenInterpreter` (the configured path) with its buttons, then clicks
@@ -18,13 +19,13 @@
 // Every step saves a screenshot (NN-name.png) in artifactsDir; result.json there records what
 // was seen. Exit status 0 only when every step passed; on failure the last screenshot is
 // "failure.png" and the error goes to stderr.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const { chromium } = await import(pathToFileURL(join(config.playwrightCore, "index.mjs")).href);
-const timeouts = { workbench: 90_000, status: 90_000, lens: 300_000, step: 30_000, ...config.timeoutsMs };
+const timeouts = { workbench: 90_000, status: 90_000, lens: 300_000, step: 30_000, quit: 180_000, ...config.timeoutsMs };
 mkdirSync(config.artifactsDir, { recursive: true });
 
 const result = { steps: [], statusTexts: [], actionTitles: [], lensTexts: [] };
@@ -299,6 +300,13 @@ context = await chromium.launchPersistentContext(config.profileDir, {
       // language server and everything it started are gone.
       if (!result.statusTexts.some((t) => /job.? running|queued/.test(t))) {
         throw new Error("the job was not seen running");
+      }
+      if (config.readyFile) {
+        // Hold the window open while the test quits the editor: closing it first ends the
+        // extension host, and with it the server, before the quit the test is about (a race
+        // a busy machine lost).
+        writeFileSync(config.readyFile, "");
+        await waitFor("the test to quit the editor", timeouts.quit, async () => existsSync(config.quitFile));
       }
     } else {
       // 4. Wait for the code lens with the measured speedup.
