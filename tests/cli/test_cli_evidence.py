@@ -221,3 +221,61 @@ def test_a_wrong_rewrite_of_a_five_argument_function_is_caught_on_its_last_argum
     # Caught on a generated input past the old budget, where the last argument is 15.
     caught = re.match(r"generated input (\d+) \(.*, 15\)", candidate["reason"])
     assert caught is not None and int(caught.group(1)) >= 24, candidate["reason"]
+
+
+def test_a_slug_rewrite_that_drops_the_separator_squeeze_is_caught(tmp_path: Path):
+    """A model rewrite of inflection's `parameterize` (EDITR18, twenty-first session) dropped
+    the collapsing of repeated separators and passed the library's 455 tests and 36 generated
+    inputs: none held the separator beside other punctuation. Generated strings now carry a
+    spaced and a doubled dash; the candidate is refused through the real command line, a real
+    pytest run and the sandbox."""
+    root = tmp_path / "slugs"
+    (root / "slugs").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "pyproject.toml").write_text('[project]\nname = "slugs"\nversion = "0"\n')
+    (root / "slugs" / "__init__.py").write_text("")
+    (root / "slugs" / "text.py").write_text(textwrap.dedent(r'''
+        import re
+
+
+        def parameterize(string, separator="-"):
+            string = re.sub(r"(?i)[^a-z0-9\-_]+", separator, string)
+            if separator:
+                re_sep = re.escape(separator)
+                string = re.sub(r"%s{2,}" % re_sep, separator, string)
+                string = re.sub(r"(?i)^{sep}|{sep}$".format(sep=re_sep), "", string)
+            return string.lower()
+    '''))
+    (root / "tests" / "test_text.py").write_text(textwrap.dedent('''
+        import pytest
+
+        from slugs.text import parameterize
+
+
+        @pytest.mark.parametrize("text, slug", [
+            ("Donald E. Knuth", "donald-e-knuth"),
+            ("Random text with *(bad)* characters", "random-text-with-bad-characters"),
+            ("Squeeze   separators", "squeeze-separators"),
+            ("Trailing bad characters!@#", "trailing-bad-characters"),
+        ])
+        def test_parameterize(text, slug):
+            assert parameterize(text) == slug
+    '''))
+    wrong = tmp_path / "wrong.py"
+    wrong.write_text(textwrap.dedent(r'''
+        import re
+
+
+        def parameterize(string, separator="-"):
+            string = re.sub(r"(?i)[^a-z0-9\-_]+", separator, string)
+            if separator:
+                re_sep = re.escape(separator)
+                string = re.sub(r"(?i)^{sep}|{sep}$".format(sep=re_sep), "", string)
+            return string.lower()
+    '''))
+    proc = run_perfrl("optimize", "slugs/text.py::parameterize", "--candidate", str(wrong),
+                      "--python", sys.executable, "--json", "--quiet", cwd=root)
+    assert proc.returncode in (0, 1), proc.stderr
+    candidate = json.loads(proc.stdout)["candidates"][0]
+    assert candidate["verdict"] == "not_equivalent", candidate
+    assert re.match(r"generated input \d+ \(.*( - |--)", candidate["reason"]), candidate["reason"]
