@@ -616,7 +616,7 @@ class ModelCandidateSource:
                 starts += [site_header(span) for span in spans]
                 copied += [site_text(model_text, span) for span in spans]
         groups: list[OutputConstraints | None] = [None]
-        line_count = len(code_lines(model_text))  # what an edit-v2 reference may name
+        input_lines = code_lines(model_text)  # what an edit-v2 reference may name
         if self.guarded:
             words = None if table is None else output_words(model_text, table)
             # Parameters annotated as builtin containers get only their type's attributes.
@@ -636,9 +636,9 @@ class ModelCandidateSource:
                     copy_from=copy_from,
                     copy_bonus=self.copy_bonus,
                     whole_words=whole_words,
-                    line_refs=line_count if output_format == "edit-v2" else 0,
+                    line_refs=len(input_lines) if output_format == "edit-v2" else 0,
                     receivers=receivers,
-                    edited_lines=(code_lines(model_text)
+                    edited_lines=(input_lines
                                   if self.indent_guard and output_format in EDIT_FORMATS
                                   else None),
                 )

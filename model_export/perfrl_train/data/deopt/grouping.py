@@ -15,7 +15,7 @@ import copy
 import zlib
 from typing import Any
 
-from .common import Names, statements, stmts
+from .common import Names, name_nodes, statements, stmts
 from .tallies import plain_reference
 
 #: How the per-key scan is written (``{keys}``/``{key}`` the de-duplicated keys and one of
@@ -45,10 +45,6 @@ def _grouped_append(statement: Any, name: str) -> tuple[ast.expr, ast.expr] | No
     if not (isinstance(empty, ast.List) and not empty.elts):
         return None
     return key, append.args[0]
-
-
-def _reads(node: ast.AST, names: set[str]) -> bool:
-    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
 
 
 def _is_empty_dict(value: Any) -> bool:
@@ -92,13 +88,14 @@ def group_to_rescan(fn: ast.FunctionDef) -> bool:
         loop = block[index + 1]
         if not (isinstance(loop, ast.For) and isinstance(loop.target, ast.Name)
                 and not loop.orelse and len(loop.body) == 1 and plain_reference(loop.iter)
-                and not _reads(loop.iter, {name, loop.target.id})):
+                and not name_nodes(loop.iter, name) and not name_nodes(loop.iter, loop.target.id)):
             continue
         found = _grouped_append(loop.body[0], name)
         if found is None:
             continue
         key, value = found
-        if _reads(key, {name}) or _reads(value, {name}) or not _reads(key, {loop.target.id}):
+        if (name_nodes(key, name) or name_nodes(value, name)
+                or not name_nodes(key, loop.target.id)):
             continue
         word = _key_word(key)
         keys = names.new(_plural(word), "keys", "seen_keys")
