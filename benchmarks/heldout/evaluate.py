@@ -253,7 +253,8 @@ def build_sources_for(args, target: Target, shared: dict):
                                           region_min_lines=getattr(args, "region_min_lines",
                                                                    None),
                                           mend_slips=getattr(args, "mend_slips", True),
-                                          indent_guard=getattr(args, "indent_guard", True))
+                                          indent_guard=getattr(args, "indent_guard", True),
+                                          string_guard=getattr(args, "string_guard", True))
     return shared["sources"]
 
 
@@ -470,6 +471,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="an edit model's hunk lines indented as Python's blocks allow "
                         "where they land (perfrl.inference.indent_guard; default: on, as "
                         "served)")
+    parser.add_argument("--string-guard", action=argparse.BooleanOptionalAction, default=True,
+                        help="an abstracting model's strings only as its input's placeholders "
+                        "(perfrl.inference.string_guard; default: on, as served)")
     parser.add_argument("--region-min-lines", type=int, default=None, metavar="LINES",
                         help="also rewrite each loop region of a function longer than LINES "
                         "(default: the model's own setting, region_min_lines of its spec)")
@@ -543,6 +547,7 @@ def write_reports(args, outcomes: list[TargetOutcome], n: int) -> int:
          "temperature": getattr(args, "temperature", None),
          "mend_slips": getattr(args, "mend_slips", None),
          "indent_guard": getattr(args, "indent_guard", None),
+         "string_guard": getattr(args, "string_guard", None),
          "figures": groups, "targets": [outcome_json(o) for o in outcomes]},
         indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     table = markdown(title, groups, n, outcomes)

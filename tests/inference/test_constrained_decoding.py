@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perfrl.inference.bracket_guard import BracketGuard
+from perfrl.inference.bracket_guard import BracketGuard, LexState, feed_text
 from perfrl.inference.decoding import (
     OutputConstraints,
     RepetitionStop,
@@ -193,6 +193,20 @@ def test_bracket_guard_refuses_a_closer_that_matches_nothing_and_an_early_end():
     assert all(o.tokens == [3, 4, EOS] for o in samples)
 
 
+def test_a_row_the_guard_accepts_nothing_for_ends_there():
+    # After "(" the model can only write "]" or end: the bracket guard accepts neither. No
+    # likely token is accepted: the row ends at once instead of writing on to the length cap.
+    texts = ["<pad>", "<s>", "</s>", "(", ")", "]", "x"]
+    guard = BracketGuard(texts, EOS)
+    table = probs_table({0: {3: 1.0}, 3: {5: 1.0}}, len(texts))
+    table[3, [0, 1, 3, 4, 6]] = -np.inf  # after "(": "]" or the end, nothing else
+    for greedy in (True, False):
+        [out] = sample_or_greedy(TableStepper(table), [greedy], 20, EOS, SamplingParams(),
+                                 np.random.default_rng(0),
+                                 constraints=OutputConstraints(guard=guard))
+        assert out.tokens == [3, EOS]
+
+
 def test_bracket_guard_follows_strings_and_comments():
     texts = ["<pad>", "<s>", "</s>", "(", ")", "]", "x", '"', "\n", "# ]", 'a"]']
     guard = BracketGuard(texts, EOS)
@@ -205,6 +219,21 @@ def test_bracket_guard_follows_strings_and_comments():
     assert not guard.accepts(state, EOS)
     guard.advance(state, 10)  # 'a"]' closes the string, then "]" mismatches "("... refused
     assert not guard.can_end(state)
+
+
+def test_a_triple_quote_is_read_as_python_reads_it_whatever_the_cut():
+    # `""` then `"`: Python reads the three as one triple quote, so a line end inside is text;
+    # an empty string followed by other text stays an empty string.
+    for pieces in (['"""', "a\n", 'b"""'], ['"', '""', "a\n", 'b"', '""'],
+                   ['""', '"a\n', 'b"""'], ['"', '"', '"', "a\n", '"""']):
+        state = LexState()
+        assert all(feed_text(state, piece) for piece in pieces), pieces
+        assert not state.quote and not state.brackets
+    state = LexState()
+    assert feed_text(state, '""')
+    assert feed_text(state, " + ")
+    assert feed_text(state, '"a')
+    assert not feed_text(state, "\n")  # a one-line string: the line end cannot be in it
 
 
 def test_without_constraints_nothing_changes():

@@ -10,7 +10,14 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfrl.edit_script import apply_edit_script, code_lines, make_edit_script
+from perfrl.edit_script import (
+    apply_edit_script,
+    code_lines,
+    format_hunks,
+    make_edit_script,
+    parse_edit_script,
+)
+from perfrl.inference.bracket_guard import LexState, feed_text
 from perfrl.inference.indent_guard import IndentGuard
 
 from .test_decoding import EOS
@@ -63,6 +70,28 @@ def _writes(script: str, slow: str = SLOW, seed: int = 0) -> bool:
     return _run(guard, pieces, texts)[0]
 
 
+def _open_after(text: str) -> bool:
+    lex = LexState()
+    feed_text(lex, text)
+    return bool(lex.brackets or lex.quote)
+
+
+def _a_hunk_leaves_open_what_the_input_closes(script: str, slow: str = SLOW) -> bool:
+    """Whether a hunk of ``script`` ends inside a bracket or a string where the input's own
+    line after it is not inside one (the input's lines between hunks would have to close it:
+    the guard refuses such a hunk end)."""
+    slow_lines = code_lines(slow)
+    hunks = parse_edit_script(script)
+    for count, hunk in enumerate(hunks, 1):
+        applied = apply_edit_script(slow, format_hunks(hunks[:count]), line_refs=True)
+        lines = code_lines(applied)
+        through_hunk = lines[:len(lines) - (len(slow_lines) - hunk.last)]
+        if (_open_after("\n".join(through_hunk) + "\n")
+                and not _open_after("\n".join(slow_lines[:hunk.last]) + "\n")):
+            return True
+    return False
+
+
 def _parses(code: str) -> bool:
     try:
         ast.parse(code)
@@ -77,6 +106,8 @@ def test_every_script_whose_result_parses_is_accepted_whatever_the_cut(fast_line
     fast = "def v0(v1, v2):\n" + "\n".join(fast_lines) + "\n"
     script = make_edit_script(SLOW, fast, line_refs=True).strip("\n")
     if not script or not _parses(apply_edit_script(SLOW, script, line_refs=True)):
+        return
+    if _a_hunk_leaves_open_what_the_input_closes(script):
         return
     assert _writes(script, seed=seed), script
 
@@ -161,3 +192,50 @@ def test_a_forced_header_is_followed_and_sets_up_its_hunk():
     assert not guard.accepts(state, 5)  # `v5 = 1` at column 0: not a level here
     guard.advance(state, 4)
     assert guard.accepts(state, 5) and guard.accepts(state, 6)
+
+
+def test_a_line_that_is_no_statement_is_not_closed():
+    # A block header without its colon, an assignment with two `=`, a keyword as an attribute:
+    # refused where the line (or the output) would end, not before (the row may still mend it).
+    assert not _writes("@4-4\n    for v4 in v1\n        v5 = 1")
+    assert not _writes("@3-3\n    v3 = = []")
+    assert not _writes("@3-3\n    v3 = v1.is")
+    assert _writes("@4-4\n    for v4 in v1:")  # line 5 follows, deeper: fine
+    # Clauses that continue a statement are judged behind the statement they need; a
+    # decorator before what it decorates.
+    assert _writes("@5-7\n        if v4 not in v2:\n            v3.append(v4)\n        else:\n"
+                   "            continue")
+    assert not _writes("@5-7\n        if v4 not in v2:\n            v3.append(v4)\n        else\n"
+                       "            continue")
+    # The same holds across the lines of one bracket: judged when the statement ends.
+    assert _writes("@6-7\n            v3.append(\n                v4)")
+    assert not _writes("@6-7\n            v3.append(\n                v4 v4)")
+
+
+def test_brackets_and_strings_that_cannot_close_are_refused_at_once():
+    texts = ["<pad>", "<s>", "</s>", "@6-7\n", "            v3.append(v4", "]", ")", "\n",
+             "            v5 = 's3", "'"]
+    header, call, square, paren, newline, string, quote = range(3, 10)
+    assert EOS == 2
+    guard = IndentGuard(texts, EOS, code_lines(SLOW))
+    state = guard.start([header])
+    guard.advance(state, call)
+    assert not guard.accepts(state, square)  # `]` where `(` is open
+    assert guard.accepts(state, newline)  # a line end inside the bracket is fine ...
+    assert not guard.accepts(state, EOS)  # ... the end of the output is not
+    guard.advance(state, paren)
+    assert guard.accepts(state, EOS)
+    # A one-line string cannot take a line end; closed, it can.
+    state = guard.start([header])
+    guard.advance(state, string)
+    assert not guard.accepts(state, newline)
+    guard.advance(state, quote)
+    assert guard.accepts(state, newline)
+
+
+def test_a_hunk_may_not_end_with_a_bracket_open_unless_the_input_s_next_line_is_inside_one():
+    assert not _writes("@3-3\n    v3 = [\n@9-9\n    return v3")
+    assert not _writes("@3-3\n    v3 = (1,\n")
+    # Line 7 (`v4)`) continues line 6's bracket: a hunk replacing line 6 alone may leave it open.
+    assert _writes("@6-6\n            v3.append(")
+

@@ -13,7 +13,7 @@ parse, never enough to refuse what could (f-string internals, for instance, are 
 text).
 
 A caller may rely on: a Python text being accepted token by token whatever the cut into
-tokens, provided a triple quote's opening is not cut (a BPE keeps a triple quote in one token);
+tokens, a triple quote's opening cut after its first or second quote included;
 :meth:`BracketGuard.can_end` being true exactly when no bracket or string is left open.
 """
 
@@ -40,9 +40,15 @@ class LexState:
     escaped: bool = False
     #: The last characters, to recognise a triple quote split over tokens.
     tail: str = ""
+    #: Whether the open one-line string has any text yet.
+    body: bool = False
+    #: The quote of an empty string that just closed: the same quote next opens a
+    #: triple-quoted string (``""`` + ``"``, as Python reads ``"""``), whatever the cut.
+    empty_closed: str = ""
 
     def copy(self) -> LexState:
-        return LexState(list(self.brackets), self.quote, self.comment, self.escaped, self.tail)
+        return LexState(list(self.brackets), self.quote, self.comment, self.escaped, self.tail,
+                        self.body, self.empty_closed)
 
 
 def feed_text(state: LexState, text: str) -> bool:
@@ -50,6 +56,7 @@ def feed_text(state: LexState, text: str) -> bool:
     index = 0
     while index < len(text):
         char = text[index]
+        empty_closed, state.empty_closed = state.empty_closed, ""
         if state.comment:
             if char == "\n":
                 state.comment = False
@@ -68,17 +75,25 @@ def feed_text(state: LexState, text: str) -> bool:
                     state.quote = ""
             elif char == state.quote:
                 state.quote = ""
+                state.empty_closed = "" if state.body else char
             elif char == "\n":
                 return False  # a single-quoted string cannot span lines
+            state.body = True
         elif char == "#":
             state.comment = True
         elif char in "'\"":
+            if empty_closed == char:
+                state.quote = char * 3  # the third quote of an opening cut after two
+                state.tail = ""
+                index += 1
+                continue
             if text.startswith(char * 3, index):
                 state.quote = char * 3
                 index += 3
                 state.tail = ""
                 continue
             state.quote = char
+            state.body = False
         elif char in _OPENERS:
             state.brackets.append(_OPENERS[char])
         elif char in _CLOSERS:

@@ -300,15 +300,13 @@ def _guarded_choice(
     greedy: bool,
     params: SamplingParams,
     rng: np.random.Generator,
-    first_choice: int,
-) -> int:
-    """The token a row takes when ``accepts(first_choice)`` was false: among the row's
+) -> int | None:
+    """The token a row takes when its first choice was not accepted: among the row's
     :data:`_GUARD_CANDIDATES` best (``row_scores``: masked and eos-forbidden as the row's
     choice was), the best one ``accepts`` takes (greedy), or one drawn from those it takes
     (the first ``top_k`` of them, then temperature and top-p); when none of them is accepted,
-    the best accepted token among the row's :data:`_GUARD_FALLBACK_CANDIDATES` best;
-    ``first_choice`` when none of those is either (the output will not parse, and is dropped
-    or drawn again)."""
+    the best accepted token among the row's :data:`_GUARD_FALLBACK_CANDIDATES` best; None
+    when none of those is either (the row is past saving: see :func:`sample_or_greedy`)."""
     count = min(_GUARD_CANDIDATES, row_scores.shape[-1])
     best = np.argpartition(-row_scores, count - 1)[:count]
     best = best[np.argsort(-row_scores[best], kind="stable")]
@@ -329,7 +327,7 @@ def _guarded_choice(
                 break
             if accepts(int(token)):
                 return int(token)
-        return first_choice
+        return None
     if greedy:
         return accepted[0]
     scores = row_scores[accepted].astype(np.float64)[None, :] / params.temperature
@@ -362,7 +360,9 @@ def sample_or_greedy(
     constraints: OutputConstraints | None = None,
 ) -> list[Decoded]:
     """Decode ``len(greedy)`` rows in one batch; each stops at ``eos_id``, at the length cap,
-    or (with ``constraints.repetition``) when it loops."""
+    (with ``constraints.repetition``) when it loops, or (with ``constraints.guard``) when the
+    guard accepts none of its likely next tokens: it then ends as if it had chosen
+    ``eos_id``."""
     n = len(greedy)
     if n == 0 or max_new_tokens <= 0:
         return [Decoded([], 0.0, False) for _ in range(n)]
@@ -470,9 +470,14 @@ def sample_or_greedy(
                         row_scores = _masked(row_scores, allowed)
                     if step < min_new_tokens:
                         row_scores = _forbid(row_scores[None, :], eos_id)[0]
-                    token = _guarded_choice(
-                        row_scores, accepts, not sampled_rows[position], params, rng, token
+                    choice = _guarded_choice(
+                        row_scores, accepts, not sampled_rows[position], params, rng
                     )
+                    # A row none of whose likely tokens the guard accepts has gone where no
+                    # text that the guard accepts continues it (it could only write on to the
+                    # length cap, paying this search at every step): it ends here, as if it
+                    # had written the end of sequence; its text so far is judged as any other.
+                    token = eos_id if choice is None else choice
                     chosen[position] = token
                 if guard is not None:
                     guard.advance(states[row], token)

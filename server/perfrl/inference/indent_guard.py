@@ -1,4 +1,4 @@
-"""Indentation an edit's lines can have: a per-row check for "edit-v2" outputs.
+"""Indentation and statements an edit's lines can have: a per-row check for "edit-v2" outputs.
 
 Two thirds of the edit scripts the shipped model draws that make no function that parses fail
 on indentation (measured on the held-out projects: "unexpected indent", "expected an indented
@@ -17,7 +17,13 @@ a token that would
 - start a comment line of its own (not a reference to one of the input's): comments make no
   code faster, and the model, kept from garbage at odd indentations, wrote it as comments
   (``# nonlocal``, ``# type:7``). Python would accept them; this rule is the one exception to
-  the promise below.
+  the promise below;
+- close a bracket another kind opened or none did, or end a line inside a one-line string;
+- make a line that can no longer end as a statement (``v2.extend(v4.is) +``, ``n = = ``:
+  :func:`perfrl.inference.statement_syntax.line_prefix_viable`), or end one that is none
+  (``for x in xs`` without its colon: :func:`~perfrl.inference.statement_syntax.statement_parses`);
+- end a hunk, or the output, with a bracket or a string left open, unless the input's line
+  after the hunk is inside one too.
 
 Where the structure is not known it accepts: inside brackets, strings and after a backslash
 (continuation lines), a hunk whose header does not parse or that starts inside a bracket of the
@@ -25,9 +31,10 @@ input. Decoding then takes the best (greedy) or draws again among the tokens
 it accepts (:func:`perfrl.inference.decoding.sample_or_greedy`), as for the other guards.
 
 A caller may rely on: every script whose application parses (hunks in order, each line of code
-or reference indented as Python needs where it lands, no comment line of its own) being
-accepted token by token whatever the cut into tokens, provided the input's lines parse; the
-judgement needing nothing but the text written and the input's lines.
+or reference indented as Python needs where it lands, no comment line of its own, no hunk
+leaving open a bracket or string that the input's lines after it would close) being accepted
+token by token whatever the cut into tokens, provided the input's lines parse; the judgement
+needing nothing but the text written and the input's lines.
 """
 
 from __future__ import annotations
@@ -37,7 +44,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from perfrl.inference.bracket_guard import LexState, feed_text
+from perfrl.inference.statement_syntax import line_prefix_viable, statement_parses
+from perfrl.inference.token_flags import tokens_with_any
 
+_STRUCTURAL = frozenset("()[]{}'\"#\\\n")
 _HEADER = re.compile(r"@(\d+)-(\d+)[ \t]*$")
 _REFERENCE = re.compile(r"=(\d+)[ \t]*$")
 
@@ -112,11 +122,17 @@ class IndentState:
     judged_line: bool = False
     #: Whether the current hunk has written a line yet.
     written: bool = False
+    #: The physical lines so far of a judged logical line that continues (brackets, a string,
+    #: a backslash), each with its newline; "" when none does.
+    logical: str = ""
+    #: The brackets and strings of the judged logical line so far (None: none is judged).
+    lex: LexState | None = None
 
     def copy(self) -> IndentState:
         return IndentState(self.place, self.line,
                            None if self.blocks is None else self.blocks.copy(),
-                           self.hunk_first, self.hunk_last, self.judged_line, self.written)
+                           self.hunk_first, self.hunk_last, self.judged_line, self.written,
+                           self.logical, None if self.lex is None else self.lex.copy())
 
 
 class IndentGuard:
@@ -137,7 +153,9 @@ class IndentGuard:
             self._follow(blocks, number, number + 1)
             self._opens.append(_code_part(line).endswith(":"))
         self._before.append(blocks.copy())
-        self._newline = ["\n" in text for text in token_texts]
+        #: Tokens that can end a line or change its brackets and strings (the others are
+        #: accepted without a look once a line's indentation is behind).
+        self._structural = tokens_with_any(token_texts, _STRUCTURAL)
         # An input indented with spaces only takes no tab in an indentation: Python refuses a
         # mix whose meaning depends on the tab size (TabError), and a tab-only blank line is
         # no use to anyone.
@@ -162,6 +180,7 @@ class IndentGuard:
     def _open_hunk(self, state: IndentState, header: str) -> None:
         match = _HEADER.match(header)
         ended, state.blocks = state.blocks, None
+        state.logical, state.lex = "", None
         if match is None:
             return
         first, last = int(match.group(1)), int(match.group(2))
@@ -181,11 +200,13 @@ class IndentGuard:
     def _hunk_can_end(self, state: IndentState) -> bool:
         """Whether the input's line after the hunk can follow what the hunk wrote."""
         blocks = state.blocks
-        if blocks is None or blocks.continuing:
+        if blocks is None:
             return True
         following = self._before[state.hunk_last]
         if following.continuing:
             return True  # the hunk cut a statement of the input: not judged
+        if blocks.continuing:
+            return False  # a bracket or a string left open, or a backslash, before code
         for line in self._lines[state.hunk_last:]:
             if line.strip() and not line.lstrip().startswith("#"):
                 return blocks.fits(len(line) - len(line.lstrip()))
@@ -221,6 +242,7 @@ class IndentGuard:
             if judge and (outside or not blocks.fits(width)):
                 return False
             blocks.start_line(width)
+            state.lex = blocks.lex.copy()
         state.written = True
         return True
 
@@ -254,12 +276,32 @@ class IndentGuard:
         if reference is not None:
             return self._reference_ends(state, blocks, len(line) - len(line.lstrip()),
                                         int(reference.group(1)), judge)
+        if not (state.judged_line or state.logical):
+            _end_line(blocks, line, state.judged_line)
+            return True  # a continuation of a line that was not judged
         _end_line(blocks, line, state.judged_line)
+        if blocks.continuing:
+            state.logical += line + "\n"
+            return True
+        statement, state.logical, state.lex = state.logical + line, "", None
+        return not judge or statement_parses(statement, blocks.opened)
+
+    def _lexes(self, state: IndentState, char: str, judge: bool) -> bool:
+        """Follow ``char`` in the judged line's brackets and strings; False when ``judge``
+        and it cannot parse there (a bracket closing none open or another kind, a line end
+        inside a one-line string)."""
+        if state.lex is None or feed_text(state.lex, char):
+            return True
+        if judge:
+            return False
+        state.lex = None  # forced: the rest of the line is not judged
         return True
 
     def _feed(self, state: IndentState, text: str, judge: bool = True) -> bool:
         for char in text:
             if char == "\n":
+                if not self._lexes(state, char, judge):
+                    return False
                 if state.place == _INDENT and state.line.strip() == "" and state.line:
                     state.line = ""  # a blank line: nothing to judge
                 if not self._line_ends(state, judge):
@@ -269,10 +311,12 @@ class IndentGuard:
                     return False
                 state.line += char
             elif state.place == _INDENT:
-                if not self._first_char(state, char, judge):
+                if not (self._first_char(state, char, judge) and self._lexes(state, char, judge)):
                     return False
                 state.line += char
             else:
+                if not self._lexes(state, char, judge):
+                    return False
                 state.line += char
         return True
 
@@ -290,9 +334,16 @@ class IndentGuard:
             ended = state.copy()
             # The last line ends too (a last header opens its empty, deleting hunk).
             return self._line_ends(ended) and self._hunk_can_end(ended)
-        if state.place != _INDENT and not self._newline[token]:
-            return True
-        return self._feed(state.copy(), self._texts[token])
+        text = self._texts[token]
+        if state.place != _INDENT and not self._structural[token]:
+            # Within a line: only whether the line can still end as a statement.
+            return (state.lex is None or state.place != _BODY
+                    or line_prefix_viable(state.logical + state.line + text))
+        after = state.copy()
+        if not self._feed(after, text):
+            return False
+        return (after.lex is None or after.place != _BODY
+                or line_prefix_viable(after.logical + after.line))
 
     def advance(self, state: IndentState, token: int) -> None:
         """Move ``state`` past ``token`` (accepted, or forced: followed without judging)."""

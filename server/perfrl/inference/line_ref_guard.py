@@ -28,6 +28,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from perfrl.inference.token_flags import tokens_with_any
+
+_NEWLINE = frozenset("\n")
+
 # What the line written so far is: only indentation, a reference being written, or anything
 # else (code, a hunk header).
 _INDENT, _REF, _OTHER = range(3)
@@ -53,7 +57,7 @@ class LineRefGuard:
         self._eos_id = eos_id
         self._line_count = line_count
         #: Tokens that end a line: the only ones that matter inside a line of code.
-        self._newline = ["\n" in text for text in token_texts]
+        self._newline = tokens_with_any(token_texts, _NEWLINE)
 
     def _finishable(self, digits: str, named: set[int]) -> bool:
         """Whether some line not yet named has a number starting with ``digits``."""

@@ -22,7 +22,7 @@ A caller may rely on:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +51,7 @@ from perfrl.inference.ort_sessions import (
 )
 from perfrl.inference.output_vocabulary import VocabularyPieces
 from perfrl.inference.step_graphs import StepGraphDecoder
+from perfrl.inference.string_guard import StringGuard
 from perfrl.inference.word_guard import GuardPair, RowGuard, WordGuard
 from perfrl.model_contract import (
     DECODER_FORMAT_STEP,
@@ -173,6 +174,7 @@ class OnnxSeq2SeqModel:
         line_refs: int = 0,
         receivers: Mapping[str, frozenset[str]] | None = None,
         edited_lines: Sequence[str] | None = None,
+        string_placeholders: Collection[int] | None = None,
     ) -> OutputConstraints:
         """Constraints for one prompt's outputs: they start with the tokens of
         ``forced_start`` (encoded as the start of a longer text is: a byte-level BPE never
@@ -192,7 +194,9 @@ class OnnxSeq2SeqModel:
         :func:`perfrl.inference.attribute_guard.receiver_types`), ``vK.attr`` only for an
         attribute ``vK`` has (:mod:`perfrl.inference.attribute_guard`); with ``edited_lines``
         (an edit model: the lines of the function its scripts edit), hunk lines indented as
-        Python's blocks allow where they land (:mod:`perfrl.inference.indent_guard`)."""
+        Python's blocks allow where they land (:mod:`perfrl.inference.indent_guard`); with
+        ``string_placeholders`` (an abstracting model: the numbers of its input's string
+        placeholders), strings only as those placeholders (:mod:`perfrl.inference.string_guard`)."""
         prefix = ()
         if forced_start:
             prefix = tuple(self._tokenizer.encode(forced_start, add_special_tokens=False).ids)
@@ -208,7 +212,10 @@ class OnnxSeq2SeqModel:
             guards.append(LineRefGuard(pieces.guard.texts, self.spec.eos_token_id, line_refs))
         if receivers:
             guards.append(AttributeGuard(pieces.guard.texts, self.spec.eos_token_id, receivers))
-        if edited_lines is not None:
+        if string_placeholders is not None:
+            guards.append(StringGuard(pieces.guard.texts, self.spec.eos_token_id,
+                                      string_placeholders))
+        if edited_lines is not None:  # last: the costliest check runs on what the others pass
             guards.append(IndentGuard(pieces.guard.texts, self.spec.eos_token_id, edited_lines))
         guard: RowGuard | None = None
         if guards:

@@ -208,6 +208,14 @@ def _with_named_variables(candidate: CleanCandidate, target: FunctionTarget,
                            target, candidate.number)
 
 
+def string_placeholders(table: Abstraction) -> list[int]:
+    """The numbers of the string placeholders (``"s3"``: 3) an output's code may write: those
+    ``table`` maps back, but the docstring's (the first, when the function has one), which
+    stands for prose no code uses (:func:`~perfrl.sources.abstraction.invented_strings`)."""
+    numbers = sorted(int(key.strip("\"'")[1:]) for key in table.strings)
+    return numbers[1:] if table.docstring and not table.docstring_omitted else numbers
+
+
 def _draw_label(index: int) -> str:
     """The label of the model's ``index``-th output (0: the greedy one)."""
     return "greedy" if index == 0 else f"sample {index}"
@@ -463,8 +471,10 @@ class ModelCandidateSource:
     slips of index-loop rewrites before the verifier sees them
     (:mod:`perfrl.sources.slip_repairs`); off, the outputs are verified as the model wrote
     them (for measuring the model alone). ``indent_guard`` (on by default) keeps an edit
-    model's hunk lines at indentations Python's blocks allow where they land
-    (:mod:`perfrl.inference.indent_guard`)."""
+    model's hunk lines at indentations Python's blocks allow where they land, as statements
+    that parse (:mod:`perfrl.inference.indent_guard`); ``string_guard`` (on by default) lets
+    an abstracting model write strings only as its input's placeholders
+    (:mod:`perfrl.inference.string_guard`)."""
 
     name = "model"
 
@@ -488,6 +498,7 @@ class ModelCandidateSource:
         attribute_guard: bool = False,
         mend_slips: bool = True,
         indent_guard: bool = True,
+        string_guard: bool = True,
     ) -> None:
         self.handle = model if isinstance(model, ModelHandle) else ModelHandle(Path(model))
         self.num_candidates = num_candidates
@@ -507,6 +518,7 @@ class ModelCandidateSource:
         self.attribute_guard = attribute_guard
         self.mend_slips = mend_slips
         self.indent_guard = indent_guard
+        self.string_guard = string_guard
 
     def generate(
         self, target: FunctionTarget, limit: int
@@ -641,6 +653,8 @@ class ModelCandidateSource:
                     edited_lines=(input_lines
                                   if self.indent_guard and output_format in EDIT_FORMATS
                                   else None),
+                    string_placeholders=(string_placeholders(table)
+                                         if self.string_guard and table is not None else None),
                 )
                 for start, copy_from, group_words in zip(starts, copied, vocabularies, strict=True)
             ]

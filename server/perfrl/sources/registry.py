@@ -29,6 +29,7 @@ def build_sources(
     attribute_guard: bool = False,
     mend_slips: bool = True,
     indent_guard: bool = True,
+    string_guard: bool = True,
 ) -> list[CandidateSource]:
     """Sources in the order given; hand-written files first when there are any.
 
@@ -46,7 +47,9 @@ def build_sources(
     (:mod:`perfrl.inference.attribute_guard`); ``mend_slips=False`` verifies the model's
     outputs without mending its copying slips (:mod:`perfrl.sources.slip_repairs`; for
     measuring the model alone); ``indent_guard=False`` lets an edit model indent its hunk
-    lines as it likes (:mod:`perfrl.inference.indent_guard`; for comparisons);
+    lines as it likes (:mod:`perfrl.inference.indent_guard`; for comparisons), and
+    ``string_guard=False`` an abstracting model write strings that are none of its input's
+    placeholders (:mod:`perfrl.inference.string_guard`; for comparisons);
     ``region_min_lines`` overrides the model's own length above which a function's loop
     regions are rewritten one at a time too (None: the model's spec). Unknown names raise
     CandidateSourceError listing the known ones.
@@ -87,6 +90,7 @@ def build_sources(
                                      region_min_lines=region_min_lines,
                                      site_words=site_words,
                                      attribute_guard=attribute_guard,
-                                     mend_slips=mend_slips, indent_guard=indent_guard)
+                                     mend_slips=mend_slips, indent_guard=indent_guard,
+                                     string_guard=string_guard)
             )
     return sources
