@@ -47,7 +47,7 @@ from perfrl.inference.bracket_guard import LexState, feed_text
 from perfrl.inference.statement_syntax import line_prefix_viable, statement_parses
 from perfrl.inference.token_flags import tokens_with_any
 
-_STRUCTURAL = frozenset("()[]{}'\"#\\\n")
+_NEWLINE = frozenset("\n")
 _HEADER = re.compile(r"@(\d+)-(\d+)[ \t]*$")
 _REFERENCE = re.compile(r"=(\d+)[ \t]*$")
 
@@ -153,9 +153,8 @@ class IndentGuard:
             self._follow(blocks, number, number + 1)
             self._opens.append(_code_part(line).endswith(":"))
         self._before.append(blocks.copy())
-        #: Tokens that can end a line or change its brackets and strings (the others are
-        #: accepted without a look once a line's indentation is behind).
-        self._structural = tokens_with_any(token_texts, _STRUCTURAL)
+        #: Tokens that end a line (within a line, a token is judged by the line's text alone).
+        self._newline = tokens_with_any(token_texts, _NEWLINE)
         # An input indented with spaces only takes no tab in an indentation: Python refuses a
         # mix whose meaning depends on the tab size (TabError), and a tab-only blank line is
         # no use to anyone.
@@ -335,8 +334,9 @@ class IndentGuard:
             # The last line ends too (a last header opens its empty, deleting hunk).
             return self._line_ends(ended) and self._hunk_can_end(ended)
         text = self._texts[token]
-        if state.place != _INDENT and not self._structural[token]:
-            # Within a line: only whether the line can still end as a statement.
+        if state.place != _INDENT and not self._newline[token]:
+            # Within a line: only whether it can still end as a statement (which also says
+            # whether its brackets match), with no copy of the state: the common case.
             return (state.lex is None or state.place != _BODY
                     or line_prefix_viable(state.logical + state.line + text))
         after = state.copy()

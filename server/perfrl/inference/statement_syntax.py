@@ -73,11 +73,13 @@ def _statement_parses(line: str, opens_block: bool) -> bool:
     first = _first_word(code)
     if first in ("case", "match") and opens_block:
         return True  # soft keywords: a `match` needs its cases, a `case` its `match`
-    text = code
+    # A clause stands behind the statement it needs, a block header over a body; a `try`
+    # needs a clause after its body (`try: x` on one line too).
+    text = _CONTINUED.get(first, "") + code
     if opens_block:
-        text = _CONTINUED.get(first, "") + code + "\n pass\n"
-        if first == "try":
-            text += "finally:\n pass\n"  # a `try` needs a clause after its body
+        text += "\n pass\n"
+    if first == "try":
+        text += "\nfinally:\n pass\n"
     elif code.startswith("@"):
         text = code + "\ndef _():\n pass\n"  # a decorator needs what it decorates
     with warnings.catch_warnings():
@@ -97,9 +99,11 @@ def _statement_parses(line: str, opens_block: bool) -> bool:
 # of standard-library modules).
 _MIDDLES = ("", " x", "x", " in x", " else x", " x else x", ": x", " x: x", " import x",
             " x import x", " x in x", " in x else x", " x for x in x", " for x in x",
-            " x, x", "1", " = x", " def x(): x", " x = x")
+            " x, x", "1", " = x", " def x(): x", " x = x", "x(): x", ",")
 _TAILS = ("", ":", " in x:", " x:")
 _INNER = ("", "x", " x")
+_OUTER_MIDDLES = ("", " x", " else x", ": x", " in x", ",")
+_OUTER_TAILS = ("", ":")
 #: Parser messages that point before the end of a prefix that can still be completed.
 _POINTING_BACK = ("Perhaps you forgot a comma", "expected 'else' after 'if' expression",
                   "after dictionary key", "cannot use starred expression here")
@@ -114,9 +118,10 @@ def line_prefix_viable(prefix: str) -> bool:
     still end as a statement: some text after it makes one that :func:`statement_parses`
     accepts. Approximate in the accepting direction: a prefix inside a string or a comment,
     or after a backslash, is accepted unread, and the last word or operator is left out (it
-    may be cut short). A caller may rely on: every prefix of every line accepted by
-    :func:`statement_parses` that the tests check being accepted; ``x.is.``, ``n = = ``,
-    ``for x in y z:`` being refused."""
+    may be cut short). A caller may rely on: every prefix of the statement lines of the
+    standard-library modules the tests read being accepted (measured over 15 modules: all
+    but one of 792,859, a starred generator in a tuple, ``(*(f(p) for ``); ``x.is.``,
+    ``n = = ``, ``for x in y z:`` being refused."""
     return _completable(_NUMBER_DOT.sub("", _CUT_TAIL.sub("", prefix.lstrip())))
 
 
@@ -146,19 +151,22 @@ def _completable(code: str) -> bool:
         return False
     # A word left whole (followed by what was cut off) is not to be lengthened.
     whole_word = code[-1].isalnum() or code[-1] == "_"
-    # The middle goes inside the innermost open bracket, or (`(a if f(`) after some of the
-    # brackets are closed: the first inner part completes what the innermost holds.
-    # Two levels at most: the search costs up to a thousand parses per prefix with more.
+    # The middle goes inside the innermost open bracket, or (`(a if f(`) after one or two of
+    # the brackets are closed, the first inner part completing what the innermost holds; past
+    # the innermost, only the middles such prefixes need (the search answers a prefix nothing
+    # completes in about 120 parses, where every middle at every level took 532).
     for closed in range(min(len(closers), 2) + 1):
-        inner = ("",) if closed == 0 else _INNER
+        inner, middles, tails = ("",), _MIDDLES, _TAILS
+        if closed:
+            inner, middles, tails = _INNER, _OUTER_MIDDLES, _OUTER_TAILS
         for first in inner:
             if whole_word and first[:1].isalnum():
                 continue
             start = code + first + closers[:closed]
-            for middle in _MIDDLES:
+            for middle in middles:
                 if whole_word and not first and not closed and middle[:1].isalnum():
                     continue
-                for tail in _TAILS:
+                for tail in tails:
                     text = start + middle + closers[closed:] + tail
                     if _statement_parses(text, bool(tail)):
                         return True
