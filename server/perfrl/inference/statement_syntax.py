@@ -156,7 +156,9 @@ def _completable(code: str) -> bool:
     # the innermost, only the middles such prefixes need (the search answers a prefix nothing
     # completes in about 120 parses, where every middle at every level took 532).
     for closed in range(min(len(closers), 2) + 1):
-        inner, middles, tails = ("",), _MIDDLES, _TAILS
+        inner: tuple[str, ...] = ("",)
+        middles: tuple[str, ...] = _MIDDLES
+        tails: tuple[str, ...] = _TAILS
         if closed:
             inner, middles, tails = _INNER, _OUTER_MIDDLES, _OUTER_TAILS
         for first in inner:
