@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perfrl.inference.string_guard import StringGuard
-from perfrl.sources.abstraction import abstract
-from perfrl.sources.model import string_placeholders
+from perfrl.sources.abstraction import abstract, string_placeholders
 
 from .test_decoding import EOS
 

@@ -275,10 +275,9 @@ class IndentGuard:
         if reference is not None:
             return self._reference_ends(state, blocks, len(line) - len(line.lstrip()),
                                         int(reference.group(1)), judge)
-        if not (state.judged_line or state.logical):
-            _end_line(blocks, line, state.judged_line)
-            return True  # a continuation of a line that was not judged
         _end_line(blocks, line, state.judged_line)
+        if not (state.judged_line or state.logical):
+            return True  # a continuation of a line that was not judged
         if blocks.continuing:
             state.logical += line + "\n"
             return True

@@ -53,6 +53,8 @@ def _syntax_error(text: str) -> tuple[int, str] | None:
     """Where in ``text`` (a character index) Python's parser stops, and its message; None
     when ``text`` parses."""
     with warnings.catch_warnings():
+        # "invalid escape sequence", "invalid decimal literal" (`1if`): Python's warnings
+        # about text that parses; the answer is the same, the server's log stays quiet.
         warnings.simplefilter("ignore", SyntaxWarning)
         try:
             ast.parse(text)
@@ -82,15 +84,7 @@ def _statement_parses(line: str, opens_block: bool) -> bool:
         text += "\nfinally:\n pass\n"
     elif code.startswith("@"):
         text = code + "\ndef _():\n pass\n"  # a decorator needs what it decorates
-    with warnings.catch_warnings():
-        # "invalid escape sequence", "invalid decimal literal" (`1if`): Python's warnings
-        # about text that parses; the answer is the same, the server's log stays quiet.
-        warnings.simplefilter("ignore", SyntaxWarning)
-        try:
-            ast.parse(text)
-        except (SyntaxError, ValueError):
-            return False
-    return True
+    return _syntax_error(text) is None
 
 
 # What may follow a line's text for it to end as a statement: the brackets left open are

@@ -226,6 +226,15 @@ def concretize(code: str, table: Abstraction) -> str:
     return restore_docstring(replace_token_spans(code, edits), table.docstring)
 
 
+def string_placeholders(table: Abstraction) -> list[int]:
+    """The numbers of the string placeholders (``"s3"``: 3) an output's code may write: those
+    ``table`` maps back, but the docstring's (the first, when the function has one), which
+    stands for prose no code uses (:func:`invented_strings`)."""
+    numbers = sorted(int(match.group(1)) for key in table.strings
+                     if (match := _PLACEHOLDER_STRING.match(key)))
+    return numbers[1:] if table.docstring and not table.docstring_omitted else numbers
+
+
 def invented_strings(code: str, table: Abstraction) -> list[str]:
     """The string placeholders (``"s7"``) of a model output that ``table`` does not hold, in
     order of appearance. Such a placeholder stands for no string of the original: a model

@@ -75,6 +75,7 @@ from perfrl.sources.abstraction import (
     model_input,
     model_output,
     names_kept_for,
+    string_placeholders,
 )
 from perfrl.sources.class_attributes import (
     MISSING_CLASS_ATTRIBUTE,
@@ -206,14 +207,6 @@ def _with_named_variables(candidate: CleanCandidate, target: FunctionTarget,
         return candidate
     return clean_candidate(Candidate(source=candidate.source, label=candidate.label, code=code),
                            target, candidate.number)
-
-
-def string_placeholders(table: Abstraction) -> list[int]:
-    """The numbers of the string placeholders (``"s3"``: 3) an output's code may write: those
-    ``table`` maps back, but the docstring's (the first, when the function has one), which
-    stands for prose no code uses (:func:`~perfrl.sources.abstraction.invented_strings`)."""
-    numbers = sorted(int(key.strip("\"'")[1:]) for key in table.strings)
-    return numbers[1:] if table.docstring and not table.docstring_omitted else numbers
 
 
 def _draw_label(index: int) -> str:
