@@ -97,3 +97,11 @@ def test_every_prefix_of_a_real_statement_line_can_still_end_as_one(module):
 ])
 def test_a_prefix_nothing_can_complete_is_refused(prefix):
     assert not line_prefix_viable(prefix)
+
+
+def test_text_nested_past_what_the_parser_builds_is_refused_not_raised():
+    # A hostile or runaway output: Python's parser raises RecursionError or MemoryError on
+    # these, which would end the decoding (and the job) if they escaped.
+    for text in ["x" + ".a" * 100_000, "1+" * 100_000 + "1", "-" * 100_000 + "x"]:
+        assert not statement_parses(text, False)
+        assert not line_prefix_viable(text + ".")

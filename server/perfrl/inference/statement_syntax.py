@@ -65,6 +65,10 @@ def _syntax_error(text: str) -> tuple[int, str] | None:
             return index, exc.msg
         except ValueError as exc:
             return 0, str(exc)
+        except (RecursionError, MemoryError) as exc:
+            # Text nested past what the parser can build (`x.a.a...` a hundred thousand deep):
+            # no code a rewrite needs, and the decoding it guards must not end with it.
+            return 0, type(exc).__name__
     return None
 
 
@@ -104,7 +108,21 @@ _POINTING_BACK = ("Perhaps you forgot a comma", "expected 'else' after 'if' expr
 # A `.` that starts a number (`(.5`), cut before its digits.
 _NUMBER_DOT = re.compile(r"(?<![\w)\]}\"'])\.\Z")
 # A last word or operator may be cut short (`i` of `if`, `-` of `->`): judged without it.
-_CUT_TAIL = re.compile(r"(?:[A-Za-z0-9_]+|[=<>!*/%&|^~+\-:@.]+)\Z")
+_OPERATOR_CHARS = frozenset("=<>!*/%&|^~+-:@.")
+
+
+def _without_cut_tail(code: str) -> str:
+    """``code`` without its last word or run of operator characters (scanned from the end:
+    a pattern anchored at the end would be tried at every position, quadratic in a long
+    line)."""
+    end = len(code)
+    if end and (code[-1].isalnum() or code[-1] == "_"):
+        while end and (code[end - 1].isalnum() or code[end - 1] == "_"):
+            end -= 1
+    elif end and code[-1] in _OPERATOR_CHARS:
+        while end and code[end - 1] in _OPERATOR_CHARS:
+            end -= 1
+    return code[:end]
 
 
 def line_prefix_viable(prefix: str) -> bool:
@@ -116,7 +134,7 @@ def line_prefix_viable(prefix: str) -> bool:
     standard-library modules the tests read being accepted (measured over 15 modules: all
     but one of 792,859, a starred generator in a tuple, ``(*(f(p) for ``); ``x.is.``,
     ``n = = ``, ``for x in y z:`` being refused."""
-    return _completable(_NUMBER_DOT.sub("", _CUT_TAIL.sub("", prefix.lstrip())))
+    return _completable(_NUMBER_DOT.sub("", _without_cut_tail(prefix.lstrip())))
 
 
 @lru_cache(maxsize=65536)
